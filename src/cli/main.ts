@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+/**
+ * The `mhats` command. Each command lives in src/cli/commands/ and registers
+ * itself here. Errors are mapped to exit codes in one place (run()), and an
+ * operator never sees a stack trace for a problem they can fix.
+ */
+import { Command, CommanderError } from '@commander-js/extra-typings';
+import { ExitCode, EXIT_CODE_HELP } from './exit-codes.js';
+import { UserError } from './errors.js';
+import { registerSandbox } from './commands/sandbox.js';
+import { registerConfig } from './commands/config.js';
+import { registerCheckRepl } from './commands/check-repl.js';
+import { registerCheckSsh } from './commands/check-ssh.js';
+import { registerStatus } from './commands/status.js';
+import { VERSION } from '../version.js';
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('mhats')
+    .description('Failover manager for MySQL and MariaDB replication (the MHA replacement).')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', `\n${EXIT_CODE_HELP}\n`);
+  registerCheckRepl(program);
+  registerCheckSsh(program);
+  registerStatus(program);
+  registerConfig(program);
+  registerSandbox(program);
+  return program;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  program.configureOutput({ outputError: (str, write) => write(str) });
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.OK;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+export function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.OK;
+    return ExitCode.USAGE;
+  }
+  if (err instanceof UserError) {
+    process.stderr.write(`mhats: ${err.message}\n`);
+    if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
+    return err.exitCode;
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  process.stderr.write(`mhats: unexpected error: ${e.message}\n`);
+  if (process.env.MHATS_DEBUG) process.stderr.write(`${e.stack ?? ''}\n`);
+  else process.stderr.write('  hint: this is a bug in mhats; set MHATS_DEBUG=1 for the stack trace and report it\n');
+  return ExitCode.ERROR;
+}

@@ -1,0 +1,104 @@
+/**
+ * The resolved configuration: what every command and the daemon work from,
+ * whichever file format it came from (native YAML or MHA's app1.cnf).
+ * Option names follow MHA's where MHA has one.
+ */
+import type { Secret } from '../domain/secret.js';
+
+export type PingType = 'CONNECT' | 'SELECT' | 'INSERT';
+
+/** Where a password came from; recorded so `config check` can say it. */
+export type SecretSource =
+  | { kind: 'inline'; file: string }
+  | { kind: 'env'; name: string }
+  | { kind: 'file'; path: string }
+  | { kind: 'none' };
+
+export interface ServerConfig {
+  /** Block name (MHA `[server1]`) or the YAML `name`; unique within the cluster. */
+  name: string;
+  /** MHA `hostname`: identity, SSH target, and what CHANGE MASTER uses. */
+  hostname: string;
+  /** MHA `ip`: what SQL connections use. Defaults to hostname. */
+  ip: string;
+  port: number;
+  user: string;
+  password: Secret;
+  passwordSource: SecretSource;
+  repl_user?: string | undefined;
+  repl_password?: Secret | undefined;
+  ssh_host: string;
+  ssh_port: number;
+  ssh_user: string;
+  candidate_master: boolean;
+  no_master: boolean;
+  ignore_fail: boolean;
+  skip_init_ssh_check: boolean;
+  skip_reset_slave: boolean;
+  /** Directories searched for the master's binlogs. */
+  master_binlog_dir: string[];
+  remote_workdir: string;
+  master_pid_file?: string | undefined;
+  client_bindir?: string | undefined;
+  client_libdir?: string | undefined;
+  node_label?: string | undefined;
+  use_gtid_auto_pos: boolean;
+  disable_log_bin: boolean;
+  handle_raw_binlog: boolean;
+}
+
+export interface SshSettings {
+  /** OpenSSH known_hosts file used to verify host keys (hashed entries supported). */
+  known_hosts?: string | undefined;
+  /** Pinned host key fingerprints, "SHA256:base64" per ssh host (or host:port). */
+  host_key_fingerprints: Record<string, string>;
+  /** Private key the manager logs in with. */
+  identity_file?: string | undefined;
+  /** Only for a lab: skip host key verification. Never the default. */
+  insecure_skip_host_key_check: boolean;
+  connect_timeout: number; // seconds (MHA ssh_connection_timeout)
+}
+
+export interface ClusterConfig {
+  name: string;
+  servers: ServerConfig[];
+  /** Seconds between health checks (MHA ping_interval; fractions allowed). */
+  ping_interval: number;
+  ping_type: PingType;
+  /** Failed checks in a row that make a suspicion (MHA: 4, fixed). */
+  ping_failures: number;
+  /** Hard deadline of one health check, seconds. */
+  ping_timeout: number;
+  /** Deadline of a connection attempt during inspection, seconds. */
+  connect_timeout: number;
+  /** Deadline of one SQL statement during inspection, seconds. */
+  query_timeout: number;
+  /** check-repl: the most replication lag tolerated, seconds (MHA --seconds_behind_master). */
+  seconds_behind_master: number;
+  check_repl_delay: boolean;
+  check_repl_filter: boolean;
+  latest_priority: boolean;
+  multi_tier_slave: boolean;
+  last_failover_minute: number;
+  manager_workdir: string;
+  manager_log?: string | undefined;
+  secondary_check_script?: string | undefined;
+  master_ip_failover_script?: string | undefined;
+  master_ip_online_change_script?: string | undefined;
+  shutdown_script?: string | undefined;
+  report_script?: string | undefined;
+  ssh: SshSettings;
+}
+
+export type ConfigFormat = 'yaml' | 'mha';
+
+export interface LoadedConfig {
+  format: ConfigFormat;
+  /** Files read, in order (for MHA: global then app file). */
+  files: string[];
+  clusters: ClusterConfig[];
+  /** Where the manager keeps its journal and state. */
+  state_dir: string;
+  /** Non-fatal findings (world-readable password file, ...). */
+  warnings: string[];
+}
