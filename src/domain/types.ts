@@ -68,6 +68,8 @@ export interface GtidState {
   /** MariaDB only: @@gtid_binlog_pos and @@gtid_slave_pos. */
   binlogPos?: string | undefined;
   slavePos?: string | undefined;
+  /** MariaDB only: @@gtid_binlog_state (last seq per domain AND server_id; what errant detection needs). */
+  binlogState?: string | undefined;
   strictMode?: boolean | undefined;
   /** MariaDB @@gtid_domain_id. */
   domainId?: number | undefined;
