@@ -1,5 +1,52 @@
 import type { Command } from '@commander-js/extra-typings';
+import { addConfigOptions, loadFromOptions } from '../config-options.js';
+import { inspectCluster } from '../../app/cluster.js';
+import { renderCheckRepl, type ClusterReport } from '../../render/check-repl.js';
+import { ExitCode, EXIT_CODE_HELP } from '../exit-codes.js';
+import { printJson, stdoutPainter } from '../output.js';
+
+/** 0 healthy; 5 when a server could not be reached; 4 for any other broken topology. */
+export function checkReplExitCode(reports: ClusterReport[]): number {
+  const errors = reports.flatMap((r) => r.analysis.findings.filter((f) => f.severity === 'error'));
+  if (errors.length === 0) return ExitCode.OK;
+  if (errors.some((f) => f.code === 'unreachable' || f.code === 'master_unreachable')) return ExitCode.UNREACHABLE;
+  return ExitCode.TOPOLOGY;
+}
 
 export function registerCheckRepl(program: Command): void {
-  program.command('check-repl').description('(not yet implemented)');
+  const cmd = program
+    .command('check-repl')
+    .description('Check replication health of every configured cluster (MHA masterha_check_repl, and more).')
+    .option('--json', 'print the findings as JSON')
+    .addHelpText(
+      'after',
+      `
+Checks: exactly one writable master; every replica's IO and SQL threads running and
+pointing at it; unique server_id; log_bin/log_slave_updates on candidates; equal binlog
+and replication filters; read_only on replicas; lag (seconds_behind_master); consistent
+GTID mode; errant GTIDs; semi-sync state; a replication user usable from every host.
+Every connection and statement has a deadline (connect_timeout, query_timeout).
+
+${EXIT_CODE_HELP}`,
+    );
+  addConfigOptions(cmd);
+  cmd.action(async (opts) => {
+    const { clusters } = await loadFromOptions(opts);
+    const reports = await Promise.all(clusters.map((c) => inspectCluster(c)));
+    if (opts.json) {
+      printJson(
+        reports.map((r) => ({
+          cluster: r.cluster,
+          healthy: r.analysis.healthy,
+          master: r.analysis.master ?? null,
+          mode: r.analysis.mode,
+          findings: r.analysis.findings,
+          unreachable: r.analysis.unreachable,
+        })),
+      );
+    } else {
+      process.stdout.write(renderCheckRepl(reports, stdoutPainter()));
+    }
+    process.exitCode = checkReplExitCode(reports);
+  });
 }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs what mhats needs, only where it is missing: Debian/Ubuntu packages
+# (MariaDB server and client, OpenSSH, rsync, ...), the npm dependencies and
+# the build. Safe to run again. Used by scripts/demo.sh and scripts/test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*"; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+# --- Node.js >= 20.19 -------------------------------------------------------
+if ! command -v node >/dev/null 2>&1; then
+  die "Node.js >= 20.19 is required and was not found. Install Node.js 20 or newer (e.g. from your distribution or nodejs.org), then run this again."
+fi
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+  || die "Node.js >= 20.19 is required; this is $(node --version). Upgrade Node.js, then run this again."
+
+# --- system packages ------------------------------------------------------
+# Each entry: package name (Debian) — what needs it.
+PACKAGES=(
+  mariadb-server   # the sandbox and the integration tests run real mariadbd
+  mariadb-client   # mariadb, mariadb-binlog
+  openssh-server   # sshd for the sandbox hosts
+  openssh-client   # ssh, ssh-keygen
+  rsync            # hosts hook
+  iproute2         # ip (network namespaces, VIP)
+  libconfig-tiny-perl  # golden tests of the MHA config parser against Perl's Config::Tiny
+  procps           # ps, used to show what runs
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    SUDO=sudo
+    command -v sudo >/dev/null 2>&1 || die "missing packages (${missing[*]}) and not root: run as root."
+  else
+    SUDO=
+  fi
+  log "installing: ${missing[*]}"
+  # Do not let package installation start (or restart) system services: mhats
+  # runs its own servers and must not touch the system's MariaDB or sshd.
+  policy_created=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    policy_created=1
+  fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ "$policy_created" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
+fi
+[ -d /run/sshd ] || { mkdir -p /run/sshd 2>/dev/null || true; }
+
+# --- npm dependencies and build --------------------------------------------
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+log "building"
+npm run --silent build
+log "ready"

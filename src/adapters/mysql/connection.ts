@@ -1,0 +1,232 @@
+/**
+ * mysql2 behind hard deadlines. The rules (ecosystem.md, "mysql2 pitfalls"):
+ * - every connect and every statement has a deadline of our own, on top of
+ *   mysql2's connectTimeout;
+ * - on any timeout or error the connection is destroy()ed, never end()ed:
+ *   end() waits for a COM_QUIT answer that a hung server never sends;
+ * - no pools for probes: one dedicated connection per purpose.
+ * Failures are classified (refused, timeout, auth, ...) because "too many
+ * connections" and "access denied" mean the server is alive (as in MHA).
+ */
+import mysql from 'mysql2';
+import type { Secret } from '../../domain/secret.js';
+import type { ProbeFailureKind } from '../../domain/types.js';
+import type { Sql } from './dialect.js';
+
+export interface DbTarget {
+  /** Config name of the server, used in every message. */
+  name: string;
+  host: string;
+  port: number;
+  user: string;
+  password: Secret;
+}
+
+export interface DbTimeouts {
+  connectTimeoutMs: number;
+  queryTimeoutMs: number;
+}
+
+/** A failed connect or statement, classified, naming the server. */
+export class DbError extends Error {
+  readonly kind: ProbeFailureKind;
+  readonly errno: number | undefined;
+  readonly target: string;
+  constructor(target: DbTarget, kind: ProbeFailureKind, detail: string, errno?: number) {
+    super(`${target.name} (${target.host}:${target.port}): ${detail}`);
+    this.name = 'DbError';
+    this.kind = kind;
+    this.errno = errno;
+    this.target = target.name;
+  }
+}
+
+/** MySQL error numbers that mean "the server is up but refuses us" (MHA ManagerConst.pm). */
+export const ALIVE_ERRNOS: ReadonlySet<number> = new Set([1040, 1042, 1043, 1044, 1045, 1129, 1130, 1203, 1226, 1251, 1275]);
+
+interface MysqlishError {
+  code?: string;
+  errno?: number;
+  message?: string;
+  fatal?: boolean;
+}
+
+export function classifyError(err: unknown): { kind: ProbeFailureKind; errno: number | undefined; detail: string } {
+  const e = (err ?? {}) as MysqlishError;
+  const code = e.code ?? '';
+  const errno = typeof e.errno === 'number' && e.errno > 0 && e.errno < 10000 ? e.errno : undefined;
+  const msg = e.message ?? String(err);
+  if (code === 'ECONNREFUSED') return { kind: 'refused', errno, detail: 'connection refused (is mysqld running?)' };
+  if (code === 'ETIMEDOUT' || code === 'PROTOCOL_SEQUENCE_TIMEOUT') return { kind: 'timeout', errno, detail: 'timed out' };
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { kind: 'unresolvable', errno, detail: `host name does not resolve (${code})` };
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EADDRNOTAVAIL') return { kind: 'unreachable', errno, detail: `host unreachable (${code})` };
+  if (errno === 1045 || errno === 1044 || code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR') return { kind: 'auth', errno, detail: `access denied: ${msg}` };
+  if (errno === 1040 || errno === 1203 || errno === 1226) return { kind: 'too_many_connections', errno, detail: msg };
+  if (errno !== undefined && ALIVE_ERRNOS.has(errno)) return { kind: 'auth', errno, detail: msg };
+  if (code === 'PROTOCOL_CONNECTION_LOST' || code === 'ECONNRESET' || code === 'EPIPE') return { kind: 'protocol', errno, detail: `connection lost (${code})` };
+  if (errno !== undefined) return { kind: 'protocol', errno, detail: `${msg} (errno ${errno})` };
+  return { kind: 'other', errno, detail: msg };
+}
+
+type Row = Record<string, unknown>;
+
+/**
+ * One open connection. Every query has a deadline; when it passes, or when any
+ * error is fatal, the connection is destroyed and the session is dead.
+ */
+export class DbSession {
+  readonly target: DbTarget;
+  readonly timeouts: DbTimeouts;
+  #conn: mysql.Connection;
+  #dead = false;
+
+  constructor(conn: mysql.Connection, target: DbTarget, timeouts: DbTimeouts) {
+    this.#conn = conn;
+    this.target = target;
+    this.timeouts = timeouts;
+    conn.on('error', () => {
+      // A fatal error on an idle connection: mark it dead; the next query fails fast.
+      this.#dead = true;
+    });
+  }
+
+  get threadId(): number | null {
+    return this.#conn.threadId;
+  }
+
+  get alive(): boolean {
+    return !this.#dead;
+  }
+
+  /** Runs one statement with a deadline. Rows come back as plain objects. */
+  query<T extends Row = Row>(stmt: string | Sql, timeoutMs: number = this.timeouts.queryTimeoutMs): Promise<T[]> {
+    const sql = typeof stmt === 'string' ? stmt : stmt.sql;
+    const values = typeof stmt === 'string' ? undefined : stmt.values;
+    if (this.#dead) return Promise.reject(new DbError(this.target, 'protocol', 'connection already closed'));
+    return new Promise<T[]>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        this.destroy();
+        reject(new DbError(this.target, 'timeout', `statement did not answer within ${timeoutMs} ms: ${firstWords(sql)}`));
+      }, timeoutMs);
+      this.#conn.query({ sql, values, rowsAsArray: false }, (err, result) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (err) {
+          const c = classifyError(err);
+          if ((err as MysqlishError).fatal) this.destroy();
+          reject(new DbError(this.target, c.kind, `${firstWords(sql)}: ${c.detail}`, c.errno));
+          return;
+        }
+        resolve(Array.isArray(result) ? (result as T[]) : []);
+      });
+    });
+  }
+
+  /**
+   * Polite close for a healthy connection: sends COM_QUIT so the server does
+   * not log an aborted connection, but never waits for it: the socket is
+   * destroyed after graceMs whatever happens.
+   */
+  close(graceMs = 500): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    const timer = setTimeout(() => {
+      try {
+        this.#conn.destroy();
+      } catch {
+        // already gone
+      }
+    }, graceMs);
+    timer.unref();
+    this.#conn.end(() => clearTimeout(timer));
+  }
+
+  /** Closes at once: never waits on the server. */
+  destroy(): void {
+    this.#dead = true;
+    try {
+      this.#conn.destroy();
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function firstWords(sql: string): string {
+  const s = sql.replace(/\s+/g, ' ').trim();
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/**
+ * Opens a connection with a hard deadline. On a timeout the half-open
+ * connection is destroyed; a connection that completes after the deadline
+ * is destroyed too.
+ */
+export function openSession(target: DbTarget, timeouts: DbTimeouts, signal?: AbortSignal): Promise<DbSession> {
+  return new Promise<DbSession>((resolve, reject) => {
+    let settled = false;
+    const conn = mysql.createConnection({
+      host: target.host,
+      port: target.port,
+      user: target.user,
+      password: target.password.reveal(),
+      connectTimeout: timeouts.connectTimeoutMs,
+      multipleStatements: false,
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      dateStrings: true,
+      enableKeepAlive: false,
+    });
+    const fail = (err: DbError): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      try {
+        conn.destroy();
+      } catch {
+        // ignore
+      }
+      reject(err);
+    };
+    const onAbort = (): void => fail(new DbError(target, 'timeout', 'connect aborted'));
+    const timer = setTimeout(() => fail(new DbError(target, 'timeout', `no answer within ${timeouts.connectTimeoutMs} ms (server hung, or the route is dropped)`)), timeouts.connectTimeoutMs + 50);
+    if (signal?.aborted) {
+      onAbort();
+      return;
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+    conn.once('error', (err: unknown) => {
+      const c = classifyError(err);
+      fail(new DbError(target, c.kind, c.detail, c.errno));
+    });
+    conn.once('connect', () => {
+      if (settled) {
+        conn.destroy();
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      conn.removeAllListeners('error');
+      resolve(new DbSession(conn, target, timeouts));
+    });
+  });
+}
+
+/** Opens, runs fn, and always destroys the connection. */
+export async function withSession<T>(target: DbTarget, timeouts: DbTimeouts, fn: (s: DbSession) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  const s = await openSession(target, timeouts, signal);
+  try {
+    const r = await fn(s);
+    s.close();
+    return r;
+  } catch (err) {
+    s.destroy();
+    throw err;
+  }
+}

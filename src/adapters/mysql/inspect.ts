@@ -1,0 +1,109 @@
+/**
+ * Reads one server's replication state over SQL, with a deadline on the
+ * connect and on every statement. Returns data (ServerProbe); never throws
+ * for a server problem — an unreachable or hung server is an observation.
+ */
+import type { ServerObservation, ServerProbe } from '../../domain/types.js';
+import { DbError, openSession, type DbSession, type DbTarget, type DbTimeouts } from './connection.js';
+import { dialectFor, parseVersion, type Dialect } from './dialect.js';
+
+export interface InspectOptions extends DbTimeouts {
+  /** Clock, injected so callers (and tests) decide what "now" is. */
+  now: () => number;
+  signal?: AbortSignal | undefined;
+}
+
+function rowsToMap(rows: Record<string, unknown>[]): Record<string, string> {
+  const m: Record<string, string> = {};
+  for (const r of rows) {
+    const k = r.Variable_name ?? r.VARIABLE_NAME;
+    const v = r.Value ?? r.VARIABLE_VALUE;
+    if (typeof k === 'string') m[k.toLowerCase()] = v === null || v === undefined ? '' : String(v as string | number);
+  }
+  return m;
+}
+
+/** Reads everything check-repl, status and failover need from an open session. */
+export async function observe(s: DbSession, name: string, now: () => number): Promise<{ obs: ServerObservation; dialect: Dialect }> {
+  const [vrow] = await s.query<{ version: string; version_comment: string | null }>('SELECT VERSION() AS version, @@version_comment AS version_comment');
+  if (vrow === undefined) throw new DbError(s.target, 'protocol', 'SELECT VERSION() returned no row');
+  const version = parseVersion(String(vrow.version), vrow.version_comment ?? undefined);
+  const d = dialectFor(version);
+  const [vars] = await s.query(d.variablesQuery());
+  if (vars === undefined) throw new DbError(s.target, 'protocol', 'variables query returned no row');
+  const v = d.parseVariables(vars);
+  const replicaRows = await s.query(d.showReplicaStatus());
+  const replica = replicaRows[0] === undefined ? undefined : d.parseReplicaStatus(replicaRows[0]);
+  let binlog: ServerObservation['binlog'];
+  if (v.logBin) {
+    const [b] = await s.query(d.showBinlogStatus());
+    if (b !== undefined) {
+      const p = d.parseBinlogStatus(b);
+      binlog = { file: p.file, pos: p.pos, doDb: p.doDb, ignoreDb: p.ignoreDb };
+    }
+  }
+  const semiVars = rowsToMap(await s.query(d.semiSyncVariablesQuery()));
+  const semiStatus = rowsToMap(await s.query(d.semiSyncStatusQuery()));
+  let replicationUsers: string[] | undefined;
+  try {
+    const users = await s.query<{ user: unknown; host: unknown }>(d.replicationUsersQuery());
+    replicationUsers = users.map((u) => `${String(u.user as string)}@${String(u.host as string)}`);
+  } catch (err) {
+    // No privilege on mysql.user: the check says it cannot verify. A dead connection is a real failure.
+    if (!(err instanceof DbError) || err.kind === 'timeout' || !s.alive) throw err;
+  }
+  const obs: ServerObservation = {
+    name,
+    host: s.target.host,
+    port: s.target.port,
+    serverId: v.serverId,
+    serverUuid: v.serverUuid,
+    version,
+    readOnly: v.readOnly,
+    superReadOnly: v.superReadOnly,
+    logBin: v.logBin,
+    logSlaveUpdates: v.logSlaveUpdates,
+    binlogFormat: v.binlogFormat,
+    binlog,
+    gtid: v.gtid,
+    replica,
+    semiSync: d.parseSemiSync(semiVars, semiStatus),
+    relayLogPurge: v.relayLogPurge,
+    observedAt: now(),
+    reportHost: v.reportHost,
+    replicationUsers,
+  };
+  return { obs, dialect: d };
+}
+
+/** Connects, observes and disconnects one server. Never throws for a server problem. */
+export async function inspectServer(target: DbTarget, opts: InspectOptions): Promise<ServerProbe> {
+  const started = opts.now();
+  let s: DbSession | undefined;
+  try {
+    s = await openSession(target, opts, opts.signal);
+    const { obs } = await observe(s, target.name, opts.now);
+    s.close();
+    return { ok: true, obs };
+  } catch (err) {
+    s?.destroy();
+    const e = err instanceof DbError ? err : new DbError(target, 'other', err instanceof Error ? err.message : String(err));
+    return {
+      ok: false,
+      failure: {
+        name: target.name,
+        host: target.host,
+        port: target.port,
+        kind: e.kind,
+        message: e.message.replace(`${target.name} (${target.host}:${target.port}): `, ''),
+        errno: e.errno,
+        elapsedMs: opts.now() - started,
+      },
+    };
+  }
+}
+
+/** Inspects every server in parallel; one slow server never delays the answer beyond its own deadline. */
+export async function inspectAll(targets: DbTarget[], opts: InspectOptions): Promise<ServerProbe[]> {
+  return Promise.all(targets.map((t) => inspectServer(t, opts)));
+}

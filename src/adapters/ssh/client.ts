@@ -1,0 +1,518 @@
+/**
+ * Remote command execution over SSH (ssh2), with host-key verification on by
+ * default and hard deadlines everywhere.
+ *
+ * ssh2 pitfalls handled here (docs: ecosystem.md "ssh2 pitfalls"):
+ * - readyTimeout covers only the handshake: we also run our own connect timer
+ *   and a whole-exec deadline; on expiry stream.close() then client.destroy()
+ *   (never end(), which can wait on a dead peer);
+ * - keepalive is off by default: we turn it on (5 s x 3);
+ * - 'error' can fire twice: one settle-once guard per call;
+ * - hostVerifier accepts everything when unset: we always set it and check
+ *   known_hosts (hashed entries too) and pinned SHA256 fingerprints;
+ * - ssh2 reads no OpenSSH config and uses no agent unless told: we pass the
+ *   identity file and SSH_AUTH_SOCK explicitly.
+ */
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import ssh2 from 'ssh2';
+import type { ClientChannel, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
+import {
+  fingerprintSha256,
+  keyTypeOfBlob,
+  knownKeyTypes,
+  matchHostKey,
+  entryMatchesHost,
+  parseKnownHosts,
+  pinnedFingerprintFor,
+  type KnownHostEntry,
+} from './known-hosts.js';
+
+const { Client, utils } = ssh2;
+
+export interface SshTarget {
+  /** Server name, for messages. */
+  label: string;
+  host: string;
+  port: number;
+  user: string;
+}
+
+export interface SshClientOptions {
+  identityFile?: string | undefined;
+  knownHostsFile?: string | undefined;
+  /** Pinned host key fingerprints ("SHA256:..."), keyed by ssh host or host:port. */
+  fingerprints: Record<string, string>;
+  insecureSkipHostKeyCheck: boolean;
+  connectTimeoutMs: number;
+  keepaliveIntervalMs?: number | undefined;
+  keepaliveCountMax?: number | undefined;
+  /** Home directory for `~` and the default key/known_hosts files (injected; default os.homedir()). */
+  homeDir?: string | undefined;
+  /** SSH agent socket; default process.env.SSH_AUTH_SOCK. Pass null to disable the agent. */
+  agentSocket?: string | null | undefined;
+  /** System-wide known_hosts used when nothing is configured (default /etc/ssh/ssh_known_hosts). */
+  systemKnownHostsFile?: string | undefined;
+}
+
+export interface SshExecOptions extends SshClientOptions {
+  /** Deadline of the whole call (connect + command), ms. */
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+  /** Written to the command's stdin, then EOF. Without it the command gets EOF at once. */
+  stdin?: string | undefined;
+  /** Wraps the command as `timeout --kill-after=2 N ...` so the remote side dies too. */
+  remoteTimeoutSec?: number | undefined;
+}
+
+export type SshErrorKind = 'host_key_unknown' | 'host_key_mismatch' | 'auth' | 'timeout' | 'refused' | 'unreachable' | 'protocol' | 'other';
+
+export function describeTarget(t: SshTarget): string {
+  const host = t.host.includes(':') ? `[${t.host}]` : t.host;
+  return `${t.label} (${t.user}@${host}:${t.port})`;
+}
+
+export class SshError extends Error {
+  readonly kind: SshErrorKind;
+  readonly target: SshTarget;
+  /** The problem without the target prefix. */
+  readonly detail: string;
+  /** What to do about it (also part of message). */
+  readonly hint: string | undefined;
+  /** The presented host key, when the handshake got that far. */
+  readonly hostKey: HostKeyInfo | undefined;
+  constructor(kind: SshErrorKind, target: SshTarget, detail: string, opts: { hint?: string | undefined; hostKey?: HostKeyInfo | undefined; cause?: unknown } = {}) {
+    super(`${describeTarget(target)}: ${detail}${opts.hint ? `; ${opts.hint}` : ''}`, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'SshError';
+    this.kind = kind;
+    this.target = target;
+    this.detail = detail;
+    this.hint = opts.hint;
+    this.hostKey = opts.hostKey;
+  }
+}
+
+export interface HostKeyInfo {
+  type: string;
+  fingerprint: string;
+  /** How it was accepted (absent when it was rejected). */
+  verifiedBy?: 'known_hosts' | 'pinned' | 'known_hosts+pinned' | 'insecure-skip' | undefined;
+}
+
+export interface ExecResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  elapsedMs: number;
+  /** Time to an authenticated session, ms. */
+  connectMs: number;
+  hostKey: HostKeyInfo;
+}
+
+// ---------------------------------------------------------------- quoting
+
+const SAFE_ARG = /^[A-Za-z0-9_\-.,:/@%+=]+$/;
+
+/** Quotes one argument for a POSIX shell (single quotes; `'` becomes `'\''`). */
+export function shellQuoteArg(arg: string): string {
+  if (SAFE_ARG.test(arg)) return arg;
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Joins argv into one POSIX shell command line, every argument quoted as needed. */
+export function shellQuote(argv: readonly string[]): string {
+  return argv.map(shellQuoteArg).join(' ');
+}
+
+export function remoteCommand(argv: readonly string[], remoteTimeoutSec?: number): string {
+  if (argv.length === 0) throw new Error('sshExec: empty argv');
+  if (remoteTimeoutSec === undefined) return shellQuote(argv);
+  const n = Math.max(1, Math.ceil(remoteTimeoutSec));
+  return shellQuote(['timeout', '--kill-after=2', String(n), ...argv]);
+}
+
+// ---------------------------------------------------------------- files
+
+function expandHome(p: string, home: string): string {
+  if (p === '~') return home;
+  if (p.startsWith('~/')) return `${home}/${p.slice(2)}`;
+  return p;
+}
+
+function errCode(e: unknown): string | undefined {
+  if (typeof e === 'object' && e !== null && 'code' in e) {
+    const c = (e as { code: unknown }).code;
+    return typeof c === 'string' ? c : undefined;
+  }
+  return undefined;
+}
+
+interface HostTrust {
+  entries: (KnownHostEntry & { file: string })[];
+  files: string[];
+  notes: string[];
+  pin: { key: string; fingerprint: string } | undefined;
+}
+
+async function loadHostTrust(target: SshTarget, opts: SshClientOptions): Promise<HostTrust> {
+  const home = opts.homeDir ?? homedir();
+  const pin = pinnedFingerprintFor(opts.fingerprints, target.host, target.port);
+  let files: string[];
+  let explicit = false;
+  if (opts.knownHostsFile !== undefined && opts.knownHostsFile !== '') {
+    files = [expandHome(opts.knownHostsFile, home)];
+    explicit = true;
+  } else if (pin) files = [];
+  else files = [`${home}/.ssh/known_hosts`, opts.systemKnownHostsFile ?? '/etc/ssh/ssh_known_hosts'];
+  const entries: HostTrust['entries'] = [];
+  const notes: string[] = [];
+  const read: string[] = [];
+  for (const f of files) {
+    let text: string;
+    try {
+      text = await readFile(f, 'utf8');
+    } catch (e) {
+      const code = errCode(e);
+      if (code === 'ENOENT') {
+        if (explicit) notes.push(`${f} does not exist`);
+      } else notes.push(`${f} could not be read (${code ?? 'error'})`);
+      continue;
+    }
+    read.push(f);
+    const parsed = parseKnownHosts(text);
+    for (const e of parsed.entries) entries.push({ ...e, file: f });
+    for (const n of parsed.notes) if (!n.includes('@cert-authority')) notes.push(`${f} ${n}`);
+  }
+  return { entries, files, notes, pin };
+}
+
+function hostKeyFileSuffix(type: string): string {
+  if (type.startsWith('ecdsa-')) return 'ecdsa';
+  if (type === 'ssh-ed25519') return 'ed25519';
+  if (type === 'ssh-rsa') return 'rsa';
+  return '*';
+}
+
+type Verification = { ok: true; key: HostKeyInfo } | { ok: false; kind: 'host_key_unknown' | 'host_key_mismatch'; detail: string; hint: string; key: HostKeyInfo };
+
+/** Decides on a presented host key. Exported for tests. */
+export function verifyHostKey(target: SshTarget, blob: Buffer, trust: HostTrust, insecure: boolean): Verification {
+  const type = keyTypeOfBlob(blob) ?? 'unknown-type';
+  const fingerprint = fingerprintSha256(blob);
+  const key: HostKeyInfo = { type, fingerprint };
+  if (insecure) return { ok: true, key: { ...key, verifiedBy: 'insecure-skip' } };
+  const b64 = blob.toString('base64');
+  const verdict = matchHostKey(trust.entries, target.host, target.port, type, b64);
+  const pinKey = `${target.host}:${target.port}`;
+  const scan = `ssh-keyscan -p ${target.port} ${target.host}`;
+  const fileList = trust.files.length > 0 ? trust.files.join(', ') : '(no known_hosts file)';
+  const conflicting = () =>
+    trust.entries
+      .filter((e) => e.marker === undefined && e.keyType === type && entryMatchesHost(e, target.host, target.port))
+      .map((e) => `${e.file}:${e.line}`)
+      .join(', ');
+  const mitm = 'POSSIBLE MAN-IN-THE-MIDDLE ATTACK, or the host was reinstalled';
+  if (verdict === 'revoked') {
+    const where = trust.entries
+      .filter((e) => e.marker === 'revoked' && entryMatchesHost(e, target.host, target.port))
+      .map((e) => `${e.file}:${e.line}`)
+      .join(', ');
+    return { ok: false, kind: 'host_key_mismatch', key, detail: `host key ${type} ${fingerprint} is REVOKED (@revoked in ${where})`, hint: 'the host must get a new host key; do not connect to it with the revoked one' };
+  }
+  if (trust.pin) {
+    if (trust.pin.fingerprint !== fingerprint)
+      return {
+        ok: false,
+        kind: 'host_key_mismatch',
+        key,
+        detail: `HOST KEY MISMATCH (${mitm}): the server offered ${type} ${fingerprint}, but ssh.host_key_fingerprints["${trust.pin.key}"] pins ${trust.pin.fingerprint}`,
+        hint: `verify on the host itself (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub); only if the host key really changed, update the pin`,
+      };
+    if (verdict === 'mismatch')
+      return {
+        ok: false,
+        kind: 'host_key_mismatch',
+        key,
+        detail: `HOST KEY MISMATCH: the key matches the pinned fingerprint ${fingerprint}, but ${conflicting()} records a different ${type} key for this host`,
+        hint: `remove the stale line (ssh-keygen -R "${target.port === 22 ? target.host : `[${target.host}]:${target.port}`}" -f FILE) after checking which one is right`,
+      };
+    return { ok: true, key: { ...key, verifiedBy: verdict === 'match' ? 'known_hosts+pinned' : 'pinned' } };
+  }
+  if (verdict === 'match') return { ok: true, key: { ...key, verifiedBy: 'known_hosts' } };
+  if (verdict === 'mismatch')
+    return {
+      ok: false,
+      kind: 'host_key_mismatch',
+      key,
+      detail: `HOST KEY MISMATCH (${mitm}): the server offered ${type} ${fingerprint}, which differs from the ${type} key recorded at ${conflicting()}`,
+      hint: `verify the key on the host itself (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub); only if the host key really changed, remove the old line and add the new one`,
+    };
+  const others = knownKeyTypes(trust.entries, target.host, target.port);
+  const notes = [...trust.notes, ...(others.length > 0 ? [`known_hosts has only ${others.join(', ')} for this host`] : [])];
+  return {
+    ok: false,
+    kind: 'host_key_unknown',
+    key,
+    detail: `host key not known: the server offered ${type} ${fingerprint}, found in none of ${fileList}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`,
+    hint: `check that fingerprint on the host (ssh-keygen -lf /etc/ssh/ssh_host_${hostKeyFileSuffix(type)}_key.pub), then add it with \`${scan} >> ${trust.files[0] ?? '~/.ssh/known_hosts'}\` (and set ssh.known_hosts), or pin it: ssh.host_key_fingerprints: {"${pinKey}": "${fingerprint}"}`,
+  };
+}
+
+interface Credentials {
+  privateKey?: Buffer | undefined;
+  keyFile?: string | undefined;
+  agent?: string | undefined;
+}
+
+async function loadCredentials(target: SshTarget, opts: SshClientOptions): Promise<Credentials> {
+  const home = opts.homeDir ?? homedir();
+  const agent = opts.agentSocket === null ? undefined : (opts.agentSocket ?? process.env.SSH_AUTH_SOCK) || undefined;
+  const check = (file: string, buf: Buffer): Buffer => {
+    const parsed = utils.parseKey(buf);
+    if (parsed instanceof Error) {
+      const why = /encrypted/i.test(parsed.message) ? 'it is encrypted (mhats cannot prompt for a passphrase; use an unencrypted key or load it into ssh-agent)' : 'it is not a private key ssh2 can parse';
+      throw new SshError('auth', target, `cannot use private key ${file}: ${why}`);
+    }
+    return buf;
+  };
+  if (opts.identityFile !== undefined && opts.identityFile !== '') {
+    const file = expandHome(opts.identityFile, home);
+    let buf: Buffer;
+    try {
+      buf = await readFile(file);
+    } catch (e) {
+      throw new SshError('auth', target, `cannot read private key ${file} (${errCode(e) ?? 'error'})`, { hint: 'check ssh.identity_file and its permissions' });
+    }
+    return { privateKey: check(file, buf), keyFile: file, agent };
+  }
+  for (const name of ['id_ed25519', 'id_ecdsa', 'id_rsa']) {
+    const file = `${home}/.ssh/${name}`;
+    let buf: Buffer;
+    try {
+      buf = await readFile(file);
+    } catch (e) {
+      if (errCode(e) === 'ENOENT') continue;
+      throw new SshError('auth', target, `cannot read private key ${file} (${errCode(e) ?? 'error'})`);
+    }
+    return { privateKey: check(file, buf), keyFile: file, agent };
+  }
+  if (agent) return { agent };
+  throw new SshError('auth', target, `no private key: none of ${home}/.ssh/id_ed25519, id_ecdsa, id_rsa exists and SSH_AUTH_SOCK is not set`, {
+    hint: 'set ssh.identity_file to the key the manager logs in with',
+  });
+}
+
+// ---------------------------------------------------------------- errors
+
+type Ssh2Error = Error & { level?: string; code?: string };
+
+function classify(target: SshTarget, err: Ssh2Error, creds: Credentials, connectTimeoutMs: number, ready: boolean): SshError {
+  const code = err.code;
+  const level = err.level;
+  const secs = (connectTimeoutMs / 1000).toFixed(connectTimeoutMs % 1000 === 0 ? 0 : 1);
+  if (level === 'client-authentication' || level === 'agent') {
+    const how = [creds.keyFile ? `key ${creds.keyFile}` : undefined, creds.agent ? 'ssh-agent' : undefined].filter(Boolean).join(' and ');
+    return new SshError('auth', target, `authentication failed for ${target.user} with ${how || 'no credentials'}`, {
+      hint: `add the manager's public key to ~${target.user}/.ssh/authorized_keys on ${target.host}, or fix ssh.identity_file / ssh_user`,
+      cause: err,
+    });
+  }
+  if (level === 'client-timeout') {
+    if (/keepalive/i.test(err.message))
+      return new SshError('timeout', target, 'the host stopped answering (SSH keepalive timeout)', { hint: 'check the host and network', cause: err });
+    return new SshError('timeout', target, `no SSH handshake within ${secs}s (host down, firewalled, or sshd not answering)`, {
+      hint: 'check the host and that sshd answers on that port; raise ssh.connect_timeout if the link is slow',
+      cause: err,
+    });
+  }
+  if (code === 'ECONNREFUSED')
+    return new SshError('refused', target, `connection refused on port ${target.port}`, { hint: `sshd is not running or listens elsewhere; check ssh_port and sshd on ${target.host}`, cause: err });
+  if (code === 'ETIMEDOUT')
+    return new SshError('timeout', target, 'TCP connect timed out', { hint: 'check the host and the network path (firewall?)', cause: err });
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EADDRNOTAVAIL' || level === 'client-dns')
+    return new SshError('unreachable', target, `host unreachable (${code ?? err.message})`, { hint: 'check ssh_host (name resolution, routing)', cause: err });
+  if (code === 'ECONNRESET' || code === 'EPIPE' || level === 'protocol' || level === 'handshake')
+    return new SshError('protocol', target, `SSH ${ready ? 'connection' : 'handshake'} failed: ${err.message}`, {
+      hint: ready ? 'the connection broke; retry, and check sshd logs on the host' : 'is that port really sshd? check sshd logs (MaxStartups, AllowUsers, algorithms)',
+      cause: err,
+    });
+  return new SshError('other', target, `SSH error: ${err.message}`, { cause: err });
+}
+
+// ---------------------------------------------------------------- exec
+
+const DEFAULT_HOST_KEY_ALGOS: ServerHostKeyAlgorithm[] = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+
+/** Host key algorithms with the ones known_hosts records for this host first (so we ask for the key we can check). */
+function hostKeyAlgorithms(known: string[]): ServerHostKeyAlgorithm[] {
+  const first: ServerHostKeyAlgorithm[] = [];
+  for (const t of known) {
+    const algos = t === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [t];
+    for (const a of DEFAULT_HOST_KEY_ALGOS) if (algos.includes(a) && !first.includes(a)) first.push(a);
+  }
+  return [...first, ...DEFAULT_HOST_KEY_ALGOS.filter((a) => !first.includes(a))];
+}
+
+/**
+ * Runs argv on the target (quoted for its POSIX shell) and collects its
+ * output. Rejects with SshError (or the signal's reason when aborted); a
+ * non-zero exit status is a result, not an error.
+ */
+export async function sshExec(target: SshTarget, argv: string[], opts: SshExecOptions): Promise<ExecResult> {
+  const t0 = performance.now();
+  const command = remoteCommand(argv, opts.remoteTimeoutSec);
+  opts.signal?.throwIfAborted();
+  const trust = opts.insecureSkipHostKeyCheck ? undefined : await loadHostTrust(target, opts);
+  const creds = await loadCredentials(target, opts);
+  opts.signal?.throwIfAborted();
+  const remainingMs = opts.timeoutMs - (performance.now() - t0);
+  if (remainingMs <= 0) throw new SshError('timeout', target, `deadline of ${opts.timeoutMs} ms passed before connecting`);
+  const connectTimeoutMs = Math.max(1, Math.min(opts.connectTimeoutMs, remainingMs));
+
+  return new Promise<ExecResult>((resolve, reject) => {
+    const client = new Client();
+    let settled = false;
+    let ready = false;
+    let connectMs = 0;
+    let stream: ClientChannel | undefined;
+    let hostKey: HostKeyInfo | undefined;
+    let rejection: Verification | undefined;
+    const timers: NodeJS.Timeout[] = [];
+
+    const cleanupListeners = () => {
+      for (const t of timers) clearTimeout(t);
+      opts.signal?.removeEventListener('abort', onAbort);
+    };
+    /** Hard stop: close the channel, then destroy the socket. Never end(). */
+    const kill = () => {
+      try {
+        stream?.close();
+      } catch {
+        /* already gone */
+      }
+      client.destroy();
+    };
+    const fail = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      cleanupListeners();
+      kill();
+      reject(err);
+    };
+    const succeed = (r: ExecResult) => {
+      if (settled) return;
+      settled = true;
+      cleanupListeners();
+      client.end();
+      // A peer that never answers our disconnect must not keep the socket alive.
+      setTimeout(() => client.destroy(), 2000).unref();
+      resolve(r);
+    };
+    function onAbort() {
+      fail(opts.signal?.reason ?? new Error('aborted'));
+    }
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+    timers.push(
+      setTimeout(() => {
+        if (!ready)
+          fail(
+            new SshError('timeout', target, `no SSH session within ${connectTimeoutMs} ms (host down, firewalled, or sshd not answering)`, {
+              hint: 'check the host and that sshd answers on that port; raise ssh.connect_timeout if the link is slow',
+              hostKey,
+            }),
+          );
+      }, connectTimeoutMs),
+      setTimeout(() => {
+        fail(
+          new SshError('timeout', target, ready ? `command did not finish within ${opts.timeoutMs} ms (killed the session): ${command}` : `no SSH session within the ${opts.timeoutMs} ms deadline`, {
+            hostKey,
+          }),
+        );
+      }, remainingMs),
+    );
+
+    client.on('error', (err: Ssh2Error) => {
+      if (settled) return;
+      if (rejection && !rejection.ok) {
+        fail(new SshError(rejection.kind, target, rejection.detail, { hint: rejection.hint, hostKey: rejection.key, cause: err }));
+        return;
+      }
+      fail(classify(target, err, creds, connectTimeoutMs, ready));
+    });
+    client.on('close', () => {
+      if (settled) return;
+      if (rejection && !rejection.ok) {
+        fail(new SshError(rejection.kind, target, rejection.detail, { hint: rejection.hint, hostKey: rejection.key }));
+        return;
+      }
+      fail(new SshError('protocol', target, ready ? 'connection closed before the command finished' : 'connection closed during the SSH handshake', { hostKey }));
+    });
+    client.on('ready', () => {
+      if (settled) return;
+      ready = true;
+      connectMs = performance.now() - t0;
+      const key = hostKey ?? { type: 'unknown', fingerprint: 'unknown' };
+      client.exec(command, (err, ch) => {
+        if (settled) {
+          if (!err) ch.close();
+          return;
+        }
+        if (err) {
+          fail(new SshError('protocol', target, `could not start the command: ${err.message}`, { hostKey: key, cause: err }));
+          return;
+        }
+        stream = ch;
+        const out: Buffer[] = [];
+        const errOut: Buffer[] = [];
+        let code: number | null = null;
+        let sig: string | null = null;
+        ch.on('data', (d: Buffer) => out.push(d));
+        ch.stderr.on('data', (d: Buffer) => errOut.push(d));
+        ch.on('exit', (c: number | null, s?: string) => {
+          if (typeof c === 'number') code = c;
+          if (typeof s === 'string') sig = s;
+        });
+        ch.on('close', () => {
+          succeed({
+            code,
+            signal: sig,
+            stdout: Buffer.concat(out).toString('utf8'),
+            stderr: Buffer.concat(errOut).toString('utf8'),
+            elapsedMs: performance.now() - t0,
+            connectMs,
+            hostKey: key,
+          });
+        });
+        if (opts.stdin !== undefined) ch.end(opts.stdin);
+        else ch.end();
+      });
+    });
+
+    const known = trust ? knownKeyTypes(trust.entries, target.host, target.port) : [];
+    const cfg: ConnectConfig = {
+      host: target.host,
+      port: target.port,
+      username: target.user,
+      readyTimeout: connectTimeoutMs,
+      keepaliveInterval: opts.keepaliveIntervalMs ?? 5000,
+      keepaliveCountMax: opts.keepaliveCountMax ?? 3,
+      algorithms: { serverHostKey: hostKeyAlgorithms(known) },
+      hostVerifier: (blob: Buffer): boolean => {
+        const v = trust ? verifyHostKey(target, blob, trust, false) : verifyHostKey(target, blob, { entries: [], files: [], notes: [], pin: undefined }, true);
+        hostKey = v.key;
+        if (!v.ok) rejection = v;
+        return v.ok;
+      },
+      ...(creds.privateKey ? { privateKey: creds.privateKey } : {}),
+      ...(creds.agent ? { agent: creds.agent } : {}),
+    };
+    try {
+      client.connect(cfg);
+    } catch (e) {
+      fail(new SshError('other', target, `cannot start the SSH connection: ${e instanceof Error ? e.message : String(e)}`));
+    }
+  });
+}

@@ -1,0 +1,49 @@
+/**
+ * From a cluster's config to what the pure modules need: connection targets,
+ * server specs, and one inspection of the whole cluster.
+ */
+import type { ClusterConfig } from '../config/types.js';
+import { inspectAll } from '../adapters/mysql/inspect.js';
+import type { DbTarget } from '../adapters/mysql/connection.js';
+import { analyzeTopology, type ServerSpec } from '../domain/topology.js';
+import type { ServerProbe } from '../domain/types.js';
+import type { ClusterReport } from '../render/check-repl.js';
+
+export function dbTargets(cluster: ClusterConfig): DbTarget[] {
+  return cluster.servers.map((s) => ({ name: s.name, host: s.ip, port: s.port, user: s.user, password: s.password }));
+}
+
+export function serverSpecs(cluster: ClusterConfig): ServerSpec[] {
+  return cluster.servers.map((s) => ({
+    name: s.name,
+    hostname: s.hostname,
+    ip: s.ip,
+    port: s.port,
+    candidate_master: s.candidate_master,
+    no_master: s.no_master,
+    ignore_fail: s.ignore_fail,
+  }));
+}
+
+export function timeoutsOf(cluster: ClusterConfig): { connectTimeoutMs: number; queryTimeoutMs: number } {
+  return { connectTimeoutMs: Math.round(cluster.connect_timeout * 1000), queryTimeoutMs: Math.round(cluster.query_timeout * 1000) };
+}
+
+export async function probeCluster(cluster: ClusterConfig, signal?: AbortSignal): Promise<ServerProbe[]> {
+  return inspectAll(dbTargets(cluster), { ...timeoutsOf(cluster), now: Date.now, signal });
+}
+
+export function analyzeCluster(cluster: ClusterConfig, probes: ServerProbe[]): ClusterReport {
+  const specs = serverSpecs(cluster);
+  const analysis = analyzeTopology(specs, probes, {
+    secondsBehindMaster: cluster.seconds_behind_master,
+    checkReplFilter: cluster.check_repl_filter,
+    multiTierSlave: cluster.multi_tier_slave,
+    replUser: cluster.servers.find((s) => s.repl_user !== undefined)?.repl_user,
+  });
+  return { cluster: cluster.name, specs, analysis };
+}
+
+export async function inspectCluster(cluster: ClusterConfig, signal?: AbortSignal): Promise<ClusterReport> {
+  return analyzeCluster(cluster, await probeCluster(cluster, signal));
+}

@@ -1,0 +1,74 @@
+/** The sandbox's public shapes (also what sandbox.json holds). */
+
+export interface SandboxOptions {
+  /** Directory holding everything of this sandbox (absolute, or resolved against cwd). */
+  dir: string;
+  /** Number of replicas (default 2). */
+  replicas?: number;
+  /** GTID replication (MASTER_USE_GTID=slave_pos) instead of binlog file/position. */
+  gtid?: boolean;
+  /** Address of db1; db2, db3, ... take the next ones (default 127.0.0.11). */
+  baseAddress?: string;
+  /** MySQL port on every address (default 3306). */
+  port?: number;
+  /** sshd port on every address (default 2222). */
+  sshPort?: number;
+  /** Cluster name in mhats.yaml (default 'sandbox'). */
+  clusterName?: string;
+  /** Start an sshd for the sandbox hosts (default true). */
+  ssh?: boolean;
+  /** Extra my.cnf lines for every server (e.g. 'max_connections=50'). */
+  extraServerOptions?: string[];
+}
+
+export interface SandboxServer {
+  /** db1, db2, ... */
+  name: string;
+  address: string;
+  port: number;
+  serverId: number;
+  /** The role given at `up` (the live role may differ after a failover). */
+  role: 'master' | 'replica';
+  datadir: string;
+  socket: string;
+  pidFile: string;
+  cnf: string;
+  errorLog: string;
+  /** PID of the mariadbd/mysqld process; 0 while not started. */
+  pid: number;
+}
+
+export interface SandboxSsh {
+  /** PID of the `sshd -D` listener; 0 while not started. */
+  pid: number;
+  port: number;
+  user: string;
+  identityFile: string;
+  knownHostsFile: string;
+  /** The host public key, "ssh-ed25519 AAAA...". */
+  hostPublicKey: string;
+  /** The sshd configuration file (its cmdline names it). */
+  configFile: string;
+  logFile: string;
+}
+
+export interface SandboxInfo {
+  dir: string;
+  clusterName: string;
+  gtid: boolean;
+  servers: SandboxServer[];
+  adminUser: string;
+  adminPasswordFile: string;
+  replUser: string;
+  replPasswordFile: string;
+  /** mhats.yaml */
+  configFile: string;
+  /** app1.cnf (MHA format) */
+  mhaConfigFile: string;
+  /** `[client]` options file for the manager account (mode 0600), for `mariadb --defaults-extra-file=`. */
+  clientConfigFile: string;
+  ssh?: SandboxSsh;
+  /** 'mariadb' or 'mysql', and the server binary used. */
+  flavor: 'mariadb' | 'mysql';
+  serverBinary: string;
+}
