@@ -96,14 +96,11 @@ export function sendSignal(pid: number, sig: NodeJS.Signals): void {
 export function spawnDetached(file: string, args: string[], logFile?: string): number {
   const fd = logFile === undefined ? undefined : openSync(logFile, 'a', 0o640);
   try {
-    const out = fd ?? 'ignore';
-    const child = execa(file, args, {
-      detached: true,
-      cleanup: false,
-      stdio: ['ignore', out, out],
-      reject: false,
-      buffer: false,
-    });
+    const common = { detached: true, cleanup: false, reject: false, buffer: false } as const;
+    const child =
+      fd === undefined
+        ? execa(file, args, { ...common, stdio: ['ignore', 'ignore', 'ignore'] })
+        : execa(file, args, { ...common, stdio: ['ignore', fd, fd] });
     // The daemon's own exit (or our kill) must never become an unhandled rejection.
     child.catch(() => undefined);
     const pid = child.pid;

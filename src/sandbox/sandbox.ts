@@ -1,0 +1,393 @@
+/**
+ * `mhats sandbox`: a local cluster of real servers (one master, N replicas,
+ * each a mariadbd on its own 127.x address) plus one sshd for all of them.
+ * Everything lives in one directory; sandbox.json records every PID we
+ * started, so `down` stops exactly those and nothing else.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { chmod, mkdir, readFile, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { UserError } from '../cli/errors.js';
+import { clientCnf, mhaCnf, mhatsYaml } from './configs.js';
+import {
+  accountsSql,
+  changeMasterSql,
+  detectFlavor,
+  ensureTemplate,
+  masterCoordinates,
+  rootSql,
+  serverCnf,
+  spawnServer,
+  waitReady,
+  waitReplicating,
+} from './mysqld.js';
+import { isAlive, isOurs, killOwnedSync, ownedState, sendSignal, stopOwned, waitGone } from './proc.js';
+import { findSshBinaries, prepareSsh, startSshd, verifySsh } from './sshd.js';
+import type { SandboxInfo, SandboxOptions, SandboxServer } from './types.js';
+
+export const STATE_FILE = 'sandbox.json';
+
+const DEFAULTS = { replicas: 2, baseAddress: '127.0.0.11', port: 3306, sshPort: 2222, clusterName: 'sandbox' } as const;
+
+// ---------------------------------------------------------------- state file
+
+export async function readSandbox(dir: string): Promise<SandboxInfo | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(resolve(dir), STATE_FILE), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as SandboxInfo;
+  } catch {
+    throw new UserError(`${join(resolve(dir), STATE_FILE)} is not valid JSON`, { hint: 'remove the sandbox directory by hand, after stopping its processes' });
+  }
+}
+
+function readSandboxSync(dir: string): SandboxInfo | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, STATE_FILE), 'utf8')) as SandboxInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+// Writes of sandbox.json are serialised (parallel server starts update it).
+let saving: Promise<void> = Promise.resolve();
+
+function saveState(info: SandboxInfo): Promise<void> {
+  const text = `${JSON.stringify(info, null, 2)}\n`;
+  const file = join(info.dir, STATE_FILE);
+  const next = saving.then(async () => {
+    const tmp = `${file}.tmp-${process.pid}`;
+    await writeFile(tmp, text, { mode: 0o644 });
+    await rename(tmp, file);
+  });
+  saving = next.catch(() => undefined);
+  return next;
+}
+
+// ---------------------------------------------------------------- helpers
+
+function parseIPv4(a: string): number[] | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(a);
+  if (!m) return undefined;
+  const parts = m.slice(1).map(Number);
+  return parts.every((n) => n <= 255) ? parts : undefined;
+}
+
+/** db1 gets the base address, db2 the next one, ... (loopback 127.0.0.0/8 only). */
+export function sandboxAddresses(base: string, count: number): string[] {
+  const p = parseIPv4(base);
+  if (!p || p[0] !== 127) throw new UserError(`base address ${base} is not a loopback IPv4 address (127.x.y.z)`, { hint: 'use e.g. --base-address 127.0.0.11' });
+  const last = p[3] ?? 0;
+  if (last < 1 || last + count - 1 > 254) throw new UserError(`base address ${base} leaves no room for ${count} servers (the last octet must stay within 1..254)`);
+  return Array.from({ length: count }, (_, i) => `${p[0]}.${p[1]}.${p[2]}.${last + i}`);
+}
+
+function checkPort(what: string, n: number): number {
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UserError(`${what} ${n} is not a valid TCP port`);
+  return n;
+}
+
+/** Fail early, and clearly, when something already listens where a sandbox server must. */
+async function probeFree(address: string, port: number, what: string): Promise<void> {
+  await new Promise<void>((res, rej) => {
+    const srv = createServer();
+    srv.once('error', (err: NodeJS.ErrnoException) => {
+      rej(
+        new UserError(`${address}:${port} (${what}) is not free: ${err.code ?? err.message}`, {
+          hint: 'another sandbox or server uses it; pick other addresses with --base-address or other ports with --port/--ssh-port',
+        }),
+      );
+    });
+    srv.listen({ host: address, port, exclusive: true }, () => srv.close(() => res()));
+  });
+}
+
+function password(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+async function assertRootAndMysqlUser(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    throw new UserError('mhats sandbox must run as root (mariadbd runs as user mysql; root logs in over the unix socket)');
+  }
+  const passwd = await readFile('/etc/passwd', 'utf8').catch(() => '');
+  if (!passwd.split('\n').some((l) => l.startsWith('mysql:'))) {
+    throw new UserError('there is no "mysql" system user to run the sandbox servers as', { hint: 'install mariadb-server (it creates the user)' });
+  }
+}
+
+function serverDir(s: SandboxServer): string {
+  return dirname(s.cnf);
+}
+
+function sandboxDirOf(s: SandboxServer): string {
+  return dirname(serverDir(s));
+}
+
+// ---------------------------------------------------------------- up
+
+export async function sandboxUp(opts: SandboxOptions): Promise<SandboxInfo> {
+  const dir = resolve(opts.dir);
+  if (/\s/.test(dir)) throw new UserError(`sandbox directory "${dir}" contains whitespace; choose a path without spaces`);
+  const replicas = opts.replicas ?? DEFAULTS.replicas;
+  if (!Number.isInteger(replicas) || replicas < 0 || replicas > 20) throw new UserError(`--replicas ${replicas}: give a whole number from 0 to 20`);
+  const port = checkPort('port', opts.port ?? DEFAULTS.port);
+  const sshPort = checkPort('ssh port', opts.sshPort ?? DEFAULTS.sshPort);
+  const clusterName = opts.clusterName ?? DEFAULTS.clusterName;
+  if (!/^[A-Za-z0-9_.-]+$/.test(clusterName)) throw new UserError(`cluster name "${clusterName}": use letters, digits, '_', '.', '-'`);
+  const gtid = opts.gtid ?? false;
+  const withSsh = opts.ssh ?? true;
+  const addresses = sandboxAddresses(opts.baseAddress ?? DEFAULTS.baseAddress, replicas + 1);
+
+  await assertRootAndMysqlUser();
+  const flavor = await detectFlavor();
+  const sshBins = withSsh ? await findSshBinaries() : undefined;
+
+  const existing = await readSandbox(dir);
+  if (existing) {
+    if (runningProcesses(existing).length > 0) {
+      throw new UserError(`a sandbox is already running in ${dir}`, { hint: `run \`mhats sandbox down --dir ${dir}\` first, or use another --dir` });
+    }
+    await sandboxDown(dir); // leftovers of a dead one
+  }
+
+  for (const a of addresses) await probeFree(a, port, 'MySQL');
+  if (withSsh) for (const a of addresses) await probeFree(a, sshPort, 'ssh');
+
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  await chmod(dir, 0o755); // mysql must be able to reach its datadir below it
+
+  const servers: SandboxServer[] = addresses.map((address, i) => {
+    const name = `db${i + 1}`;
+    const sd = join(dir, name);
+    return {
+      name,
+      address,
+      port,
+      serverId: i + 1,
+      role: i === 0 ? 'master' : 'replica',
+      datadir: join(sd, 'data'),
+      socket: join(sd, 'mysqld.sock'),
+      pidFile: join(sd, 'mysqld.pid'),
+      cnf: join(sd, 'my.cnf'),
+      errorLog: join(sd, 'error.log'),
+      pid: 0,
+    };
+  });
+  const info: SandboxInfo = {
+    dir,
+    clusterName,
+    gtid,
+    servers,
+    adminUser: 'mhats',
+    adminPasswordFile: join(dir, 'mhats.password'),
+    replUser: 'repl',
+    replPasswordFile: join(dir, 'repl.password'),
+    configFile: join(dir, 'mhats.yaml'),
+    mhaConfigFile: join(dir, 'app1.cnf'),
+    clientConfigFile: join(dir, 'mhats-client.cnf'),
+    flavor: flavor.kind,
+    serverBinary: flavor.server,
+  };
+  await saveState(info); // from here on, `down` can clean up whatever we start
+
+  try {
+    const adminPassword = password();
+    const replPassword = password();
+    await writeFile(info.adminPasswordFile, `${adminPassword}\n`, { mode: 0o600 });
+    await writeFile(info.replPasswordFile, `${replPassword}\n`, { mode: 0o600 });
+    await Promise.all([mkdir(join(dir, 'state'), { recursive: true }), mkdir(join(dir, 'work'), { recursive: true })]);
+
+    const template = await ensureTemplate(flavor);
+
+    const sshReady = (async () => {
+      if (!sshBins) return;
+      info.ssh = await prepareSsh(sshBins, dir, addresses, sshPort);
+      await saveState(info);
+      info.ssh.pid = await startSshd(sshBins, info.ssh);
+      await saveState(info);
+      await verifySsh(sshBins, info.ssh, addresses);
+    })();
+
+    const serversReady = Promise.all(
+      servers.map(async (s) => {
+        await mkdir(serverDir(s), { recursive: true, mode: 0o750 });
+        await execa('cp', ['-a', template, s.datadir], { timeout: 60_000 });
+        await writeFile(s.cnf, serverCnf({ server: s, flavor, gtid, extra: opts.extraServerOptions ?? [] }), { mode: 0o644 });
+        await execa('chown', ['-R', 'mysql:mysql', serverDir(s)], { timeout: 30_000 });
+        s.pid = spawnServer(flavor, s);
+        await saveState(info);
+        await waitReady(s);
+        await rootSql(s, accountsSql(flavor, { user: info.adminUser, password: adminPassword }, { user: info.replUser, password: replPassword }));
+      }),
+    );
+    const results = await Promise.allSettled([serversReady, sshReady]);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
+
+    const master = servers[0];
+    if (!master) throw new Error('no master');
+    const coords = gtid ? undefined : await masterCoordinates(flavor, master);
+    await Promise.all(
+      servers.slice(1).map(async (r) => {
+        await rootSql(r, changeMasterSql(flavor, { master, replUser: info.replUser, replPassword, gtid, coords }));
+        await waitReplicating(flavor, r);
+      }),
+    );
+
+    await writeFile(info.configFile, mhatsYaml(info), { mode: 0o644 });
+    await writeFile(info.mhaConfigFile, mhaCnf(info, adminPassword, replPassword), { mode: 0o600 });
+    await writeFile(info.clientConfigFile, clientCnf(info, adminPassword), { mode: 0o600 });
+    await saveState(info);
+    return info;
+  } catch (err) {
+    await saving.catch(() => undefined);
+    try {
+      await sandboxDown(dir);
+    } catch (downErr) {
+      const msg = downErr instanceof Error ? downErr.message : String(downErr);
+      process.stderr.write(`mhats: cleaning up the half-started sandbox failed too: ${msg}\n`);
+    }
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------- down
+
+interface Proc {
+  what: string;
+  pid: number;
+  marker: string;
+}
+
+function processes(info: SandboxInfo): Proc[] {
+  const list: Proc[] = info.servers.map((s) => ({ what: `${s.name} (mariadbd)`, pid: s.pid, marker: s.cnf }));
+  if (info.ssh) list.push({ what: 'sshd', pid: info.ssh.pid, marker: info.ssh.configFile });
+  return list.filter((p) => p.pid > 1);
+}
+
+function runningProcesses(info: SandboxInfo): Proc[] {
+  return processes(info).filter((p) => isOurs(p.pid, p.marker));
+}
+
+const KNOWN_FILES = ['mhats.yaml', 'app1.cnf', 'mhats-client.cnf', 'mhats.password', 'repl.password', 'ssh', 'state', 'work'];
+
+/** Remove what a sandbox writes (and only that), then the directory if it is empty. */
+async function removeFiles(dir: string, info: SandboxInfo | undefined): Promise<void> {
+  const names = new Set(KNOWN_FILES);
+  for (const s of info?.servers ?? []) names.add(s.name);
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  for (const e of entries) {
+    if (/^db\d+$/.test(e) && existsSync(join(dir, e, 'my.cnf'))) names.add(e);
+    if (e.startsWith(`${STATE_FILE}.tmp-`)) names.add(e);
+  }
+  await Promise.all([...names].map((n) => rm(join(dir, n), { recursive: true, force: true })));
+  await rm(join(dir, STATE_FILE), { force: true });
+  try {
+    await rmdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTEMPTY') throw err;
+  }
+}
+
+/**
+ * Stop every process the sandbox in `dir` started (by recorded PID, only
+ * while its cmdline still names our config), then remove its files.
+ * Succeeds on a missing or half-started sandbox.
+ */
+export async function sandboxDown(dir: string, opts: { log?: (line: string) => void } = {}): Promise<void> {
+  const d = resolve(dir);
+  const log = opts.log ?? ((line: string) => process.stderr.write(`mhats: ${line}\n`));
+  const info = await readSandbox(d);
+  if (info) {
+    const results = await Promise.all(
+      processes(info).map(async (p) => ({ p, state: await stopOwned(p.pid, p.marker) })),
+    );
+    for (const { p, state } of results) {
+      if (state === 'foreign') log(`not stopping PID ${p.pid}: it is no longer ${p.what} of this sandbox (its command line does not name ${p.marker})`);
+    }
+  }
+  await removeFiles(d, info);
+}
+
+/** Synchronous last resort for process 'exit'/signal handlers: SIGKILL our processes, remove the files. */
+export function sandboxKillSync(dir: string): void {
+  const d = resolve(dir);
+  const info = readSandboxSync(d);
+  if (!info) return;
+  for (const p of processes(info)) killOwnedSync(p.pid, p.marker);
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline && processes(info).some((p) => isOurs(p.pid, p.marker))) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+  for (const n of [...KNOWN_FILES, ...info.servers.map((s) => s.name), STATE_FILE]) rmSync(join(d, n), { recursive: true, force: true });
+  try {
+    rmSync(d, { recursive: false });
+  } catch {
+    // not empty or gone: leave it
+  }
+}
+
+// ---------------------------------------------------------------- one server
+
+/**
+ * Signal one server by its recorded PID (only while it is still ours).
+ * SIGTERM and SIGKILL wait until it has exited (SIGTERM escalates to SIGKILL
+ * after 60 s); SIGSTOP/SIGCONT return at once.
+ */
+export async function stopServer(server: SandboxServer, signal: 'SIGKILL' | 'SIGTERM' | 'SIGSTOP' | 'SIGCONT'): Promise<void> {
+  const state = ownedState(server.pid, server.cnf);
+  if (state === 'gone') return;
+  if (state === 'foreign') throw new Error(`${server.name}: PID ${server.pid} is not this sandbox's server any more; not signalling it`);
+  switch (signal) {
+    case 'SIGSTOP':
+    case 'SIGCONT':
+      sendSignal(server.pid, signal);
+      return;
+    case 'SIGKILL':
+      sendSignal(server.pid, 'SIGKILL');
+      if (!(await waitGone(server.pid, 15_000))) throw new Error(`${server.name}: PID ${server.pid} did not exit after SIGKILL`);
+      return;
+    case 'SIGTERM':
+      await stopOwned(server.pid, server.cnf, 60_000);
+      return;
+  }
+}
+
+/**
+ * Start a stopped server again with its own options file, wait until it
+ * answers, and record the new PID in sandbox.json. A server that is still
+ * running is returned unchanged.
+ */
+export async function startServer(server: SandboxServer): Promise<SandboxServer> {
+  if (isOurs(server.pid, server.cnf)) return server;
+  const flavor = await detectFlavor();
+  const updated: SandboxServer = { ...server, pid: spawnServer(flavor, server) };
+  const dir = sandboxDirOf(server);
+  const info = await readSandbox(dir);
+  if (info) {
+    info.servers = info.servers.map((s) => (s.name === server.name ? { ...s, pid: updated.pid } : s));
+    await saveState(info);
+  }
+  await waitReady(updated);
+  return updated;
+}
+
+/** Whether the server's recorded PID is alive and still ours. */
+export function serverAlive(server: SandboxServer): boolean {
+  return isAlive(server.pid) && isOurs(server.pid, server.cnf);
+}
