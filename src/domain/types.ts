@@ -121,6 +121,7 @@ export type ProbeFailureKind =
   | 'timeout' // deadline passed: a hung server, a dropped route
   | 'auth' // access denied: alive, but the credentials are wrong
   | 'too_many_connections' // alive, but full
+  | 'read_only' // alive, but refuses writes (INSERT health check on a read_only server)
   | 'unresolvable' // name does not resolve
   | 'unreachable' // host/network unreachable
   | 'protocol' // spoke but not MySQL, or a query failed

@@ -12,7 +12,7 @@ function codes(probes: ServerProbe[], specs = healthy().specs, o = opts): Array<
     .map((f) => [f.code, f.server]);
 }
 
-function modify(name: string, f: (p: ServerProbe) => ServerProbe): ServerProbe[] {
+function modify(name: string, f: (_p: ServerProbe) => ServerProbe): ServerProbe[] {
   return healthy().probes.map((p) => (p.ok && p.obs.name === name ? f(p) : p));
 }
 
@@ -26,11 +26,11 @@ test('a healthy topology has a master, two replicas and no errors', () => {
 });
 
 test('a stopped SQL thread is an error naming the replica and the SQL error', () => {
-  const probes = modify('db2', (p) => ok(obs('db2', '127.0.0.12', 2, { replica: replicaStatus('127.0.0.11', { sqlRunning: false, lastSqlErrno: 1062, lastSqlError: "Duplicate entry '1'" }) })));
+  const probes = modify('db2', () => ok(obs('db2', '127.0.0.12', 2, { replica: replicaStatus('127.0.0.11', { sqlRunning: false, lastSqlErrno: 1062, lastSqlError: "Duplicate entry '1'" }) })));
   const a = analyzeTopology(healthy().specs, probes, opts);
   const f = a.findings.find((x) => x.code === 'sql_thread');
   assert.equal(f?.server, 'db2');
-  assert.match(f!.message, /1062/);
+  assert.match(f.message, /1062/);
   assert.equal(a.healthy, false);
 });
 

@@ -5,22 +5,12 @@
  */
 import type { ServerObservation, ServerProbe } from '../../domain/types.js';
 import { DbError, openSession, type DbSession, type DbTarget, type DbTimeouts } from './connection.js';
-import { dialectFor, parseVersion, type Dialect } from './dialect.js';
+import { defaultChannelRow, dialectFor, parseVersion, variableRows, type Dialect } from './dialect.js';
 
 export interface InspectOptions extends DbTimeouts {
   /** Clock, injected so callers (and tests) decide what "now" is. */
   now: () => number;
   signal?: AbortSignal | undefined;
-}
-
-function rowsToMap(rows: Record<string, unknown>[]): Record<string, string> {
-  const m: Record<string, string> = {};
-  for (const r of rows) {
-    const k = r.Variable_name ?? r.VARIABLE_NAME;
-    const v = r.Value ?? r.VARIABLE_VALUE;
-    if (typeof k === 'string') m[k.toLowerCase()] = v === null || v === undefined ? '' : String(v as string | number);
-  }
-  return m;
 }
 
 /** Reads everything check-repl, status and failover need from an open session. */
@@ -32,8 +22,10 @@ export async function observe(s: DbSession, name: string, now: () => number): Pr
   const [vars] = await s.query(d.variablesQuery());
   if (vars === undefined) throw new DbError(s.target, 'protocol', 'variables query returned no row');
   const v = d.parseVariables(vars);
-  const replicaRows = await s.query(d.showReplicaStatus());
-  const replica = replicaRows[0] === undefined ? undefined : d.parseReplicaStatus(replicaRows[0]);
+  const replicaRow = defaultChannelRow(await s.query(d.showReplicaStatus()));
+  const replica = replicaRow === undefined ? undefined : d.parseReplicaStatus(replicaRow);
+  // MariaDB has no gtid_mode: GTID replication is in use when the replica uses it (Using_Gtid).
+  const gtid = replica?.gtidAutoPosition ? { ...v.gtid, enabled: true } : v.gtid;
   let binlog: ServerObservation['binlog'];
   if (v.logBin) {
     const [b] = await s.query(d.showBinlogStatus());
@@ -42,8 +34,8 @@ export async function observe(s: DbSession, name: string, now: () => number): Pr
       binlog = { file: p.file, pos: p.pos, doDb: p.doDb, ignoreDb: p.ignoreDb };
     }
   }
-  const semiVars = rowsToMap(await s.query(d.semiSyncVariablesQuery()));
-  const semiStatus = rowsToMap(await s.query(d.semiSyncStatusQuery()));
+  const semiVars = variableRows(await s.query(d.semiSyncVariablesQuery()));
+  const semiStatus = variableRows(await s.query(d.semiSyncStatusQuery()));
   let replicationUsers: string[] | undefined;
   try {
     const users = await s.query<{ user: unknown; host: unknown }>(d.replicationUsersQuery());
@@ -65,7 +57,7 @@ export async function observe(s: DbSession, name: string, now: () => number): Pr
     logSlaveUpdates: v.logSlaveUpdates,
     binlogFormat: v.binlogFormat,
     binlog,
-    gtid: v.gtid,
+    gtid,
     replica,
     semiSync: d.parseSemiSync(semiVars, semiStatus),
     relayLogPurge: v.relayLogPurge,

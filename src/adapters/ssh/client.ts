@@ -143,7 +143,7 @@ function expandHome(p: string, home: string): string {
 
 function errCode(e: unknown): string | undefined {
   if (typeof e === 'object' && e !== null && 'code' in e) {
-    const c = (e as { code: unknown }).code;
+    const c = e.code;
     return typeof c === 'string' ? c : undefined;
   }
   return undefined;
@@ -228,7 +228,7 @@ export function verifyHostKey(target: SshTarget, blob: Buffer, trust: HostTrust,
         kind: 'host_key_mismatch',
         key,
         detail: `HOST KEY MISMATCH (${mitm}): the server offered ${type} ${fingerprint}, but ssh.host_key_fingerprints["${trust.pin.key}"] pins ${trust.pin.fingerprint}`,
-        hint: `verify on the host itself (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub); only if the host key really changed, update the pin`,
+        hint: `the pin must be the fingerprint of the host's ${type} key: compare with ssh-keygen -lf /etc/ssh/ssh_host_${hostKeyFileSuffix(type)}_key.pub on the host itself; only if the host key really changed, update the pin`,
       };
     if (verdict === 'mismatch')
       return {
@@ -394,7 +394,7 @@ export async function sshExec(target: SshTarget, argv: string[], opts: SshExecOp
       }
       client.destroy();
     };
-    const fail = (err: unknown) => {
+    const fail = (err: Error) => {
       if (settled) return;
       settled = true;
       cleanupListeners();
@@ -411,7 +411,8 @@ export async function sshExec(target: SshTarget, argv: string[], opts: SshExecOp
       resolve(r);
     };
     function onAbort() {
-      fail(opts.signal?.reason ?? new Error('aborted'));
+      const reason: unknown = opts.signal?.reason;
+      fail(reason instanceof Error ? reason : new Error(`aborted: ${String(reason)}`));
     }
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 

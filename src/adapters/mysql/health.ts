@@ -1,0 +1,92 @@
+/**
+ * Health checks of a master, each bounded by one hard deadline (connect plus
+ * statement): a hung server (SIGSTOP, dead disk, dropped route) fails the
+ * check at the deadline instead of hanging the monitor.
+ *
+ * - CONNECT: a fresh connection every check, SELECT 1, closed. Catches
+ *   "cannot accept new connections" fastest. The default.
+ * - SELECT:  one persistent connection, SELECT 1 (MHA's default).
+ * - INSERT:  one persistent connection writing a heartbeat row
+ *   (infra.chk_masterha, MHA's schema): catches a full disk or hung storage.
+ */
+import type { PingType } from '../../config/types.js';
+import type { CheckResult } from '../../domain/detector.js';
+import { DbError, openSession, type DbSession, type DbTarget } from './connection.js';
+import { HEALTH_CHECK_INSERT, HEALTH_CHECK_SELECT, HEALTH_CHECK_SETUP } from './dialect.js';
+
+export interface HealthChecker {
+  readonly type: PingType;
+  check(): Promise<CheckResult>;
+  close(): void;
+}
+
+export interface HealthOptions {
+  timeoutMs: number;
+  /** Monotonic clock in ms (performance.now in production, a fake in tests). */
+  now: () => number;
+}
+
+/** MySQL 1290 ER_OPTION_PREVENTS_STATEMENT: read_only. Alive, but not writable. */
+const READ_ONLY_ERRNO = 1290;
+
+export function createHealthChecker(type: PingType, target: DbTarget, opts: HealthOptions): HealthChecker {
+  let session: DbSession | undefined;
+  let prepared = false;
+
+  const drop = (): void => {
+    session?.destroy();
+    session = undefined;
+    prepared = false;
+  };
+
+  async function once(deadlineAt: number, signal: AbortSignal): Promise<void> {
+    const remaining = (): number => Math.max(1, Math.round(deadlineAt - opts.now()));
+    if (type === 'CONNECT' || session === undefined || !session.alive) {
+      session = await openSession(target, { connectTimeoutMs: remaining(), queryTimeoutMs: remaining() }, signal);
+      if (signal.aborted) throw new DbError(target, 'timeout', 'health check deadline passed');
+    }
+    const s = session;
+    if (type === 'INSERT') {
+      if (!prepared) {
+        for (const stmt of HEALTH_CHECK_SETUP) await s.query(stmt, remaining());
+        prepared = true;
+      }
+      await s.query(HEALTH_CHECK_INSERT, remaining());
+    } else {
+      const rows = await s.query<{ value: number }>(HEALTH_CHECK_SELECT, remaining());
+      if (Number(rows[0]?.value) !== 1) throw new DbError(target, 'protocol', 'SELECT 1 did not return 1');
+    }
+    if (type === 'CONNECT') {
+      s.close();
+      session = undefined;
+    }
+  }
+
+  return {
+    type,
+    async check(): Promise<CheckResult> {
+      const started = opts.now();
+      const deadlineAt = started + opts.timeoutMs;
+      let timer: NodeJS.Timeout | undefined;
+      const ac = new AbortController();
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          ac.abort();
+          reject(new DbError(target, 'timeout', `health check did not answer within ${opts.timeoutMs} ms`));
+        }, opts.timeoutMs);
+      });
+      try {
+        await Promise.race([once(deadlineAt, ac.signal), deadline]);
+        return { at: opts.now(), ok: true, latencyMs: opts.now() - started };
+      } catch (err) {
+        drop();
+        const e = err instanceof DbError ? err : new DbError(target, 'other', String(err));
+        const kind = e.errno === READ_ONLY_ERRNO ? 'read_only' : e.kind;
+        return { at: opts.now(), ok: false, kind, message: e.message, latencyMs: opts.now() - started };
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    close: drop,
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * The repeated-failover guard (MHA's failover.complete / failover.error, and
+ * orchestrator's acknowledgements), as a pure fold over the journal.
+ *
+ * - A failover that did not finish (the manager died mid-way) blocks
+ *   everything until an operator acknowledges it: never start a second,
+ *   conflicting failover blindly.
+ * - A failed failover blocks automatic failovers until acknowledged.
+ * - A completed failover blocks automatic failovers for last_failover_minute
+ *   unless acknowledged.
+ */
+import { isoTime } from './time.js';
+
+export type FailoverOutcome = 'success' | 'partial' | 'failed' | 'refused';
+
+export type JournalRecord =
+  | { type: 'begin'; id: string; cluster: string; at: number; deadMaster: string; trigger: 'auto' | 'manual'; reason: string }
+  | { type: 'phase'; id: string; phase: string; at: number; durationMs: number; ok: boolean; detail?: unknown }
+  | { type: 'event'; id: string; at: number; message: string; detail?: unknown }
+  | { type: 'end'; id: string; at: number; outcome: FailoverOutcome; newMaster?: string | undefined; oldMaster: string; durationMs: number; reason: string; lost?: string | undefined; detail?: unknown }
+  | { type: 'ack'; id: string; at: number; by: string };
+
+export interface FailoverSummary {
+  id: string;
+  startedAt: number;
+  deadMaster: string;
+  trigger: 'auto' | 'manual';
+  endedAt?: number | undefined;
+  outcome?: FailoverOutcome | undefined;
+  newMaster?: string | undefined;
+  reason?: string | undefined;
+  lost?: string | undefined;
+  durationMs?: number | undefined;
+  acked: boolean;
+  phases: Array<{ phase: string; durationMs: number; ok: boolean }>;
+}
+
+export function summarize(records: JournalRecord[]): FailoverSummary[] {
+  const byId = new Map<string, FailoverSummary>();
+  const order: string[] = [];
+  for (const r of records) {
+    if (r.type === 'begin') {
+      byId.set(r.id, { id: r.id, startedAt: r.at, deadMaster: r.deadMaster, trigger: r.trigger, acked: false, phases: [] });
+      order.push(r.id);
+      continue;
+    }
+    const s = byId.get(r.id);
+    if (s === undefined) continue;
+    if (r.type === 'phase') s.phases.push({ phase: r.phase, durationMs: r.durationMs, ok: r.ok });
+    else if (r.type === 'end') {
+      s.endedAt = r.at;
+      s.outcome = r.outcome;
+      s.newMaster = r.newMaster;
+      s.reason = r.reason;
+      s.lost = r.lost;
+      s.durationMs = r.durationMs;
+    } else if (r.type === 'ack') s.acked = true;
+  }
+  return order.map((id) => byId.get(id)!);
+}
+
+export type GuardDecision = { allowed: true } | { allowed: false; reason: string; blocking: string };
+
+export function guard(summaries: FailoverSummary[], now: number, lastFailoverMinute: number, trigger: 'auto' | 'manual'): GuardDecision {
+  const relevant = summaries.filter((s) => s.outcome !== 'refused');
+  for (const s of relevant) {
+    if (s.outcome === undefined && !s.acked) {
+      return {
+        allowed: false,
+        blocking: s.id,
+        reason: `failover ${s.id} of ${s.deadMaster}, started ${isoTime(s.startedAt)}, never finished (the manager stopped during it). Check the topology by hand (mhats status), then acknowledge it: mhats ack <cluster>`,
+      };
+    }
+  }
+  if (trigger === 'manual') return { allowed: true };
+  for (const s of relevant) {
+    if (s.outcome === 'failed' && !s.acked) {
+      return { allowed: false, blocking: s.id, reason: `failover ${s.id} failed (${s.reason ?? '?'}); automatic failover is blocked until an operator acknowledges it: mhats ack <cluster>` };
+    }
+  }
+  const last = [...relevant].reverse().find((s) => s.outcome === 'success' || s.outcome === 'partial');
+  if (last?.endedAt !== undefined && !last.acked && now - last.endedAt < lastFailoverMinute * 60_000) {
+    const mins = Math.round((now - last.endedAt) / 60_000);
+    return {
+      allowed: false,
+      blocking: last.id,
+      reason: `the last failover (${last.id}, ${last.deadMaster} → ${last.newMaster ?? '?'}) was ${mins} minute(s) ago, inside last_failover_minute=${lastFailoverMinute}; refusing another automatic failover (flapping guard). Acknowledge it to allow one: mhats ack <cluster>`,
+    };
+  }
+  return { allowed: true };
+}

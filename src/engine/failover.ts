@@ -1,0 +1,663 @@
+/**
+ * Dead-master failover. Phase names are MHA's, so operators can map their
+ * runbooks; each phase has a deadline and is journaled with its timing.
+ *
+ *   Phase 1: Configuration Check Phase      re-read the topology; refuse with a reason
+ *   Phase 2: Dead Master Shutdown Phase     stop IO threads; fence the old master; hooks
+ *   Phase 3: Master Recovery Phase
+ *     3.1 Getting Latest Slaves Phase
+ *     3.2 Saving Dead Master's Binlog Phase  (zero-loss issue: not yet)
+ *     3.3 Determining New Master Phase
+ *     3.4 New Master Recovery Phase          equalise (wait for relay logs; GTID catch-up)
+ *     3.5 Promoting New Master Phase         start hook, RESET SLAVE ALL, read_only=OFF
+ *   Phase 4: Slaves Recovery Phase          repoint the others in parallel, verify threads
+ *   Phase 5: New master cleanup phase       report_script, journal
+ *
+ * Refusals in Phase 1 change nothing. After Phase 1, a failure before
+ * promotion restarts the replicas' IO threads and leaves the old master
+ * fenced (never two writable masters); the journal records a failed failover,
+ * which blocks automatic ones until acknowledged.
+ */
+import type { ClusterConfig, ServerConfig } from '../config/types.js';
+import { DbError, openSession, type DbSession, type DbTarget } from '../adapters/mysql/connection.js';
+import { dialectFor, parseVersion, VERSION_QUERY, type Dialect, type Sql } from '../adapters/mysql/dialect.js';
+import { inspectServer } from '../adapters/mysql/inspect.js';
+import { mhaHookVerdict, runScript, type ScriptResult } from '../adapters/hooks/run-script.js';
+import type { FileJournal } from '../adapters/journal/file-journal.js';
+import { formatCoord, compareCoords } from '../domain/binlog-coord.js';
+import { chooseNewMaster, latestReplicas, type CandidateInput } from '../domain/candidates.js';
+import { errantAmongSurvivors } from '../domain/failover-checks.js';
+import { guard, summarize, type FailoverOutcome } from '../domain/guard.js';
+import { replicationMode, resolveSource, type ServerSpec } from '../domain/topology.js';
+import type { BinlogCoord, ServerObservation } from '../domain/types.js';
+import type { Logger } from './logger.js';
+
+export interface FailoverRequest {
+  cluster: ClusterConfig;
+  deadMaster: string;
+  /** Force this host as the new master (--new-master). */
+  newMaster?: string | undefined;
+  trigger: 'auto' | 'manual';
+  reason: string;
+  /** The dead master as last observed while alive (for the lost-transaction report and errant checks). */
+  lastMasterObs?: ServerObservation | undefined;
+  /** Is the dead master's host reachable over SSH? undefined = unknown (probed). */
+  sshReachable?: boolean | undefined;
+}
+
+export interface FailoverDeps {
+  journal: FileJournal;
+  log: Logger;
+  now: () => number;
+  /** SSH reachability of a host (ssh + `true` with a deadline). */
+  sshReachable: (server: ServerConfig) => Promise<boolean>;
+  runHook?: typeof runScript;
+  /** Between phases: false means this manager lost the right to act (HA lease). */
+  stillLeader?: () => Promise<boolean>;
+}
+
+export interface PhaseRecord {
+  phase: string;
+  durationMs: number;
+  ok: boolean;
+}
+
+export interface FailoverReport {
+  id: string;
+  outcome: FailoverOutcome;
+  /** MHA exit codes: 0 success, 10 partial, 1 error/refused. */
+  exitCode: 0 | 1 | 10;
+  oldMaster: string;
+  newMaster?: string | undefined;
+  reason: string;
+  phases: PhaseRecord[];
+  recovered: string[];
+  notRecovered: Array<{ name: string; reason: string }>;
+  rejected: Array<{ name: string; reason: string }>;
+  newMasterCoord?: BinlogCoord | undefined;
+  newMasterGtid?: string | undefined;
+  lost?: string | undefined;
+  durationMs: number;
+  /** ms from the start to the new master being writable. */
+  writableAfterMs?: number | undefined;
+}
+
+/** A refusal: nothing was changed. */
+export class FailoverRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FailoverRefused';
+  }
+}
+
+/** A failure after changes began. */
+export class FailoverFailed extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FailoverFailed';
+  }
+}
+
+const PHASE = {
+  check: 'Phase 1: Configuration Check Phase',
+  shutdown: 'Phase 2: Dead Master Shutdown Phase',
+  latest: 'Phase 3.1: Getting Latest Slaves Phase',
+  save: "Phase 3.2: Saving Dead Master's Binlog Phase",
+  choose: 'Phase 3.3: Determining New Master Phase',
+  recover: 'Phase 3.4: New Master Recovery Phase',
+  promote: 'Phase 3.5: Promoting New Master Phase',
+  slaves: 'Phase 4: Slaves Recovery Phase',
+  cleanup: 'Phase 5: New master cleanup phase',
+} as const;
+
+function target(s: ServerConfig): DbTarget {
+  return { name: s.name, host: s.ip, port: s.port, user: s.user, password: s.password };
+}
+
+function specOf(s: ServerConfig): ServerSpec {
+  return { name: s.name, hostname: s.hostname, ip: s.ip, port: s.port, candidate_master: s.candidate_master, no_master: s.no_master, ignore_fail: s.ignore_fail };
+}
+
+function newId(now: number, cluster: string): string {
+  const d = new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${cluster}-${d}-${Math.floor(Math.random() * 0xffff).toString(16).padStart(4, '0')}`;
+}
+
+async function withDeadline<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new FailoverFailed(`${what} did not finish within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** An admin connection to one server, with its dialect. */
+class Admin {
+  readonly server: ServerConfig;
+  readonly s: DbSession;
+  readonly d: Dialect;
+  private constructor(server: ServerConfig, s: DbSession, d: Dialect) {
+    this.server = server;
+    this.s = s;
+    this.d = d;
+  }
+  static async open(server: ServerConfig, cluster: ClusterConfig, connectTimeoutMs?: number): Promise<Admin> {
+    const s = await openSession(target(server), { connectTimeoutMs: connectTimeoutMs ?? cluster.connect_timeout * 1000, queryTimeoutMs: cluster.query_timeout * 1000 });
+    try {
+      const [v] = await s.query<{ version: string; version_comment: string | null }>(VERSION_QUERY);
+      return new Admin(server, s, dialectFor(parseVersion(String(v?.version), v?.version_comment ?? undefined)));
+    } catch (err) {
+      s.destroy();
+      throw err;
+    }
+  }
+  q<T extends Record<string, unknown> = Record<string, unknown>>(stmt: string | Sql, timeoutMs?: number): Promise<T[]> {
+    return this.s.query<T>(stmt, timeoutMs);
+  }
+  close(): void {
+    this.s.close();
+  }
+  destroy(): void {
+    this.s.destroy();
+  }
+}
+
+export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Promise<FailoverReport> {
+  const { cluster } = req;
+  const { log } = deps;
+  const runHook = deps.runHook ?? runScript;
+  const t0 = deps.now();
+  const id = newId(t0, cluster.name);
+  const phases: PhaseRecord[] = [];
+  const byName = new Map(cluster.servers.map((s) => [s.name, s]));
+  const dead = byName.get(req.deadMaster);
+  const flog = log.child({ cluster: cluster.name, failover: id });
+  const report: FailoverReport = { id, outcome: 'failed', exitCode: 1, oldMaster: req.deadMaster, reason: '', phases, recovered: [], notRecovered: [], rejected: [], durationMs: 0 };
+  let begun = false;
+  let ioStopped: ServerConfig[] = [];
+  let promoted = false;
+
+  const journalEvent = (message: string, detail?: unknown): void => {
+    flog.info({ detail }, message);
+    if (begun) deps.journal.append({ type: 'event', id, at: deps.now(), message, detail });
+  };
+
+  async function phase<T>(name: string, deadlineMs: number, fn: () => Promise<T>): Promise<T> {
+    if (deps.stillLeader && !(await deps.stillLeader())) throw new FailoverFailed(`lost leadership before ${name}: stopping`);
+    const start = deps.now();
+    flog.info({ phase: name }, `${name} started`);
+    let ok = false;
+    try {
+      const r = await withDeadline(name, deadlineMs, fn());
+      ok = true;
+      return r;
+    } finally {
+      const durationMs = deps.now() - start;
+      phases.push({ phase: name, durationMs, ok });
+      if (begun) deps.journal.append({ type: 'phase', id, phase: name, at: deps.now(), durationMs, ok });
+      flog.info({ phase: name, durationMs, ok }, `${name} ${ok ? 'completed' : 'failed'} in ${durationMs} ms`);
+    }
+  }
+
+  const finish = (outcome: FailoverOutcome, reason: string): FailoverReport => {
+    report.outcome = outcome;
+    report.reason = reason;
+    report.exitCode = outcome === 'success' ? 0 : outcome === 'partial' ? 10 : 1;
+    report.durationMs = deps.now() - t0;
+    if (begun) {
+      deps.journal.append({ type: 'end', id, at: deps.now(), outcome, newMaster: report.newMaster, oldMaster: req.deadMaster, durationMs: report.durationMs, reason, lost: report.lost, detail: { phases, recovered: report.recovered, notRecovered: report.notRecovered, rejected: report.rejected, newMasterCoord: report.newMasterCoord, newMasterGtid: report.newMasterGtid } });
+    }
+    return report;
+  };
+
+  try {
+    if (dead === undefined) throw new FailoverRefused(`${req.deadMaster} is not a server of cluster ${cluster.name}`);
+
+    // ---------------------------------------------------------------- Phase 1
+    const g = guard(summarize(deps.journal.read()), deps.now(), cluster.last_failover_minute, req.trigger);
+    if (!g.allowed) throw new FailoverRefused(g.reason);
+    deps.journal.append({ type: 'begin', id, cluster: cluster.name, at: t0, deadMaster: dead.name, trigger: req.trigger, reason: req.reason });
+    begun = true;
+
+    const others = cluster.servers.filter((s) => s.name !== dead.name);
+    const checked = await phase(PHASE.check, 15_000 + cluster.connect_timeout * 1000 + cluster.query_timeout * 6000, async () => {
+      // MHA's double check: a dead master must not answer SQL. A hung one (SIGSTOP) does not.
+      const alive = await inspectServer(target(dead), { connectTimeoutMs: Math.min(1000, cluster.connect_timeout * 1000), queryTimeoutMs: 1000, now: deps.now });
+      if (alive.ok && req.trigger === 'auto') throw new FailoverRefused(`${dead.name} answers SQL again: it is not dead; stopping the failover`);
+      const probes = await Promise.all(others.map((s) => inspectServer(target(s), { connectTimeoutMs: cluster.connect_timeout * 1000, queryTimeoutMs: cluster.query_timeout * 1000, now: deps.now })));
+      const specs = cluster.servers.map(specOf);
+      const observed = new Map<string, ServerObservation>();
+      for (const p of probes) if (p.ok) observed.set(p.obs.name, p.obs);
+      const replicas: ServerObservation[] = [];
+      const problems: string[] = [];
+      for (const p of probes) {
+        const srv = byName.get(p.ok ? p.obs.name : p.failure.name)!;
+        if (!p.ok) {
+          if (srv.ignore_fail) journalEvent(`${srv.name} is unreachable and ignore_fail is set: failing over without it`);
+          else problems.push(`${srv.name} is unreachable (${p.failure.message}); set ignore_fail=1 for it to fail over without it`);
+          continue;
+        }
+        const r = p.obs.replica;
+        const src = r ? resolveSource(specs, observed, r.sourceHost, r.sourcePort) : undefined;
+        if (src?.name !== dead.name) {
+          const where = r ? `${r.sourceHost}:${r.sourcePort}` : 'nobody';
+          if (srv.ignore_fail) journalEvent(`${srv.name} does not replicate from ${dead.name} (from ${where}); ignore_fail is set: leaving it alone`);
+          else problems.push(`${srv.name} replicates from ${where}, not from ${dead.name}: replicas replicate from different masters`);
+          continue;
+        }
+        if (!r!.sqlRunning && r!.lastSqlErrno !== 0) {
+          if (srv.ignore_fail) journalEvent(`${srv.name} has a broken SQL thread (${r!.lastSqlError}); ignore_fail is set: leaving it out`);
+          else problems.push(`${srv.name}'s SQL thread is broken: error ${r!.lastSqlErrno}: ${r!.lastSqlError}`);
+          continue;
+        }
+        replicas.push(p.obs);
+      }
+      if (problems.length > 0) throw new FailoverRefused(problems.join('; '));
+      if (replicas.length === 0) throw new FailoverRefused(`no surviving replica of ${dead.name}`);
+      const mode = replicationMode(replicas, undefined);
+      if (mode === 'mixed') throw new FailoverRefused('replicas mix GTID and binlog-position replication; fix that first (mhats check-repl)');
+      const flavor = replicas[0]!.version.flavor;
+      const errant = errantAmongSurvivors(
+        flavor,
+        replicas.map((o) => ({ name: o.name, serverId: o.serverId, serverUuid: o.serverUuid, gtid: o.gtid })),
+        { serverId: req.lastMasterObs?.serverId ?? -1, serverUuid: req.lastMasterObs?.serverUuid, lastGtid: req.lastMasterObs?.gtid },
+      );
+      if (errant.length > 0) throw new FailoverRefused(`errant GTID transactions: ${errant.map((e) => `${e.name}: ${e.errant}`).join('; ')}. Inspect them and repair by hand before failing over`);
+      const pre = chooseNewMaster(candidatesOf(replicas), { forced: req.newMaster, checkReplDelay: false, latestPriority: true });
+      if (!pre.ok) throw new FailoverRefused(pre.reason);
+      return { replicas, mode };
+    });
+    const mode = checked.mode;
+    journalEvent(`replication mode: ${mode === 'gtid' ? 'GTID' : 'binlog positions'}; survivors: ${checked.replicas.map((r) => r.name).join(', ')}`);
+
+    // ---------------------------------------------------------------- Phase 2
+    let sshReachable = req.sshReachable;
+    await phase(PHASE.shutdown, 30_000 + 2 * hookTimeoutMs(cluster), async () => {
+      const survivors = checked.replicas.map((o) => byName.get(o.name)!);
+      // Freeze what each replica received: STOP SLAVE IO_THREAD everywhere, in parallel.
+      await Promise.all(
+        survivors.map(async (s) => {
+          const a = await Admin.open(s, cluster);
+          try {
+            await a.q(a.d.stopReplica('io'));
+            ioStopped.push(s);
+            await waitUntil(`${s.name}: IO thread stopped`, 10_000, async () => {
+              const [row] = await a.q(a.d.showReplicaStatus());
+              return row !== undefined && a.d.parseReplicaStatus(row).ioRunning === 'No';
+            });
+            a.close();
+          } catch (err) {
+            a.destroy();
+            throw err;
+          }
+        }),
+      );
+      // Fence the old master if it still answers SQL (hung or half-alive).
+      const fenced = await fenceOldMaster(dead, cluster, flog).catch((err: unknown) => `not reachable over SQL (${(err as Error).message})`);
+      journalEvent(`fence ${dead.name}: ${fenced}`);
+      if (sshReachable === undefined) sshReachable = await deps.sshReachable(dead).catch(() => false);
+      journalEvent(`${dead.name}'s host is ${sshReachable ? '' : 'not '}reachable over SSH`);
+      if (cluster.shutdown_script) {
+        const r = await runHook({ command: cluster.shutdown_script, args: shutdownArgs(dead, sshReachable), timeoutMs: hookTimeoutMs(cluster), env: hookEnv(cluster, dead, undefined, id) });
+        logHook(flog, 'shutdown_script', r);
+        if (r.exitCode === 0) sshReachable = false; // MHA: power-off done
+        else if (r.exitCode === 10) sshReachable = true;
+        else throw new FailoverFailed(`shutdown_script failed (${describeHook(r)}): aborting`);
+      }
+      if (cluster.master_ip_failover_script) {
+        const r = await runHook({ command: cluster.master_ip_failover_script, args: ipFailoverStopArgs(dead, sshReachable), timeoutMs: hookTimeoutMs(cluster), env: hookEnv(cluster, dead, undefined, id) });
+        logHook(flog, 'master_ip_failover_script stop', r);
+        if (mhaHookVerdict(r) === 'abort') throw new FailoverFailed(`master_ip_failover_script --command=${sshReachable ? 'stopssh' : 'stop'} failed (${describeHook(r)}): aborting`);
+      }
+    });
+
+    // ---------------------------------------------------------------- Phase 3.1
+    const after = await phase(PHASE.latest, 10_000 + cluster.query_timeout * 2000, async () => {
+      const probes = await Promise.all(checked.replicas.map((o) => inspectServer(target(byName.get(o.name)!), { connectTimeoutMs: cluster.connect_timeout * 1000, queryTimeoutMs: cluster.query_timeout * 1000, now: deps.now })));
+      const obs: ServerObservation[] = [];
+      for (const p of probes) {
+        if (p.ok) obs.push(p.obs);
+        else if (byName.get(p.failure.name)?.ignore_fail) report.notRecovered.push({ name: p.failure.name, reason: `unreachable: ${p.failure.message}` });
+        else throw new FailoverFailed(`${p.failure.name} became unreachable: ${p.failure.message}`);
+      }
+      const latest = latestReplicas(candidatesOf(obs));
+      journalEvent(`latest replicas: ${latest.join(', ')} at ${formatCoord(obs.find((o) => o.name === latest[0])!.replica!.read)}`, Object.fromEntries(obs.map((o) => [o.name, formatCoord(o.replica!.read)])));
+      return { obs, latest };
+    });
+    const latestRead = after.obs.find((o) => o.name === after.latest[0])!.replica!.read;
+    if (req.lastMasterObs?.binlog && compareCoords(req.lastMasterObs.binlog, latestRead) > 0) {
+      report.lost = `events from ${formatCoord(latestRead)} to at least ${formatCoord(req.lastMasterObs.binlog)} of ${dead.name}'s binlog (observed on ${dead.name}, received by no replica)`;
+    }
+
+    // ---------------------------------------------------------------- Phase 3.2
+    await phase(PHASE.save, 1000, () => {
+      journalEvent(
+        sshReachable
+          ? `binlog salvage over SSH is not implemented yet: transactions ${dead.name} wrote after ${formatCoord(latestRead)} and that no replica received are not recovered`
+          : `${dead.name}'s host is unreachable: transactions no replica received cannot be recovered`,
+      );
+      return Promise.resolve();
+    });
+
+    // ---------------------------------------------------------------- Phase 3.3
+    const choice = await phase(PHASE.choose, 1000, () => {
+      const c = chooseNewMaster(candidatesOf(after.obs), { forced: req.newMaster, checkReplDelay: cluster.check_repl_delay, latestPriority: cluster.latest_priority });
+      report.rejected = c.rejected;
+      for (const r of c.rejected) journalEvent(`not choosing ${r.name}: ${r.reason}`);
+      if (!c.ok) throw new FailoverFailed(c.reason);
+      journalEvent(`new master: ${c.chosen} (${c.reason})`, { rule: c.rule, latest: c.latest, rejected: c.rejected });
+      return Promise.resolve(c);
+    });
+    const nm = byName.get(choice.chosen)!;
+    report.newMaster = nm.name;
+
+    // ---------------------------------------------------------------- Phase 3.4
+    const applyTimeoutS = Math.max(10, cluster.seconds_behind_master * 2);
+    const behind = after.obs.filter((o) => compareCoords(o.replica!.read, latestRead) < 0).map((o) => o.name);
+    await phase(PHASE.recover, (applyTimeoutS + 30) * 1000, async () => {
+      // Every survivor applies what it received, with a deadline.
+      await Promise.all(
+        after.obs.map(async (o) => {
+          const srv = byName.get(o.name)!;
+          const a = await Admin.open(srv, cluster);
+          try {
+            const r = o.replica!;
+            if (!r.sqlRunning) await a.q(a.d.startReplica('sql'));
+            const [row] = await a.q<{ result: unknown }>(a.d.waitForCoord(r.read, applyTimeoutS), (applyTimeoutS + 5) * 1000);
+            const w = a.d.parseWaitForCoordResult(row?.result);
+            if (w.kind !== 'reached') throw new FailoverFailed(`${o.name} did not apply its relay log up to ${formatCoord(r.read)} within ${applyTimeoutS} s (${w.kind})`);
+            a.close();
+          } catch (err) {
+            a.destroy();
+            throw err;
+          }
+        }),
+      );
+      if (behind.includes(nm.name)) {
+        if (mode === 'gtid') {
+          // Catch the candidate up from the most advanced replica, by GTID.
+          const src = byName.get(after.latest[0]!)!;
+          const srcObs = after.obs.find((o) => o.name === src.name)!;
+          journalEvent(`${nm.name} is behind ${src.name}: catching up from it by GTID`);
+          const s = await Admin.open(src, cluster);
+          let upTo: string;
+          try {
+            const [v] = await s.q(s.d.variablesQuery());
+            upTo = s.d.parseVariables(v!).gtid.binlogPos ?? s.d.parseVariables(v!).gtid.executed;
+            s.close();
+          } catch (err) {
+            s.destroy();
+            throw err;
+          }
+          const a = await Admin.open(nm, cluster);
+          try {
+            await a.q(a.d.stopReplica());
+            await a.q(a.d.changeSource({ host: src.hostname, port: src.port, user: replUser(cluster, srcObs), password: cluster.servers.find((x) => x.repl_password)?.repl_password, gtid: 'auto' }));
+            await a.q(a.d.startReplica());
+            const [row] = await a.q<{ result: unknown }>(a.d.waitForGtid(upTo, applyTimeoutS), (applyTimeoutS + 5) * 1000);
+            const w = a.d.parseWaitForGtidResult(row?.result);
+            if (w.kind !== 'reached') throw new FailoverFailed(`${nm.name} did not catch up with ${src.name} (${upTo}) within ${applyTimeoutS} s`);
+            await a.q(a.d.stopReplica());
+            a.close();
+          } catch (err) {
+            a.destroy();
+            throw err;
+          }
+        } else {
+          flog.error({ newMaster: nm.name, latest: after.latest }, `DATA LOSS: ${nm.name} received less than ${after.latest.join(', ')} (up to ${formatCoord(latestRead)}); without differential relay-log recovery those events are not on the new master`);
+          journalEvent(`DATA LOSS WARNING: ${nm.name} lacks events up to ${formatCoord(latestRead)} that ${after.latest.join(', ')} received; differential relay-log recovery is not implemented yet`);
+        }
+      }
+    });
+
+    // ---------------------------------------------------------------- Phase 3.5
+    await phase(PHASE.promote, 20_000 + hookTimeoutMs(cluster), async () => {
+      if (cluster.master_ip_failover_script) {
+        const r = await runHook({ command: cluster.master_ip_failover_script, args: ipFailoverStartArgs(dead, nm), timeoutMs: hookTimeoutMs(cluster), env: hookEnv(cluster, dead, nm, id) });
+        logHook(flog, 'master_ip_failover_script start', r);
+        if (mhaHookVerdict(r) === 'abort') throw new FailoverFailed(`master_ip_failover_script --command=start failed (${describeHook(r)}): aborting before the new master takes writes`);
+      }
+      const a = await Admin.open(nm, cluster);
+      try {
+        await a.q(a.d.stopReplica());
+        if (!nm.skip_reset_slave) await a.q(a.d.resetReplicaAll());
+        for (const stmt of a.d.setReadOnly(false)) await a.q(stmt);
+        promoted = true;
+        report.writableAfterMs = deps.now() - t0;
+        const [b] = await a.q(a.d.showBinlogStatus());
+        const [v] = await a.q(a.d.variablesQuery());
+        const coord = b ? a.d.parseBinlogStatus(b) : undefined;
+        const gtid = v ? a.d.parseVariables(v).gtid : undefined;
+        report.newMasterCoord = coord ? { file: coord.file, pos: coord.pos } : undefined;
+        report.newMasterGtid = gtid ? (a.d.flavor === 'mariadb' ? (gtid.binlogPos ?? gtid.executed) : gtid.executed) : undefined;
+        a.close();
+      } catch (err) {
+        a.destroy();
+        throw err;
+      }
+      journalEvent(`${nm.name} is the new master, writable, at ${report.newMasterCoord ? formatCoord(report.newMasterCoord) : '?'}${report.newMasterGtid ? ` gtid ${report.newMasterGtid}` : ''}`);
+    });
+
+    // ---------------------------------------------------------------- Phase 4
+    await phase(PHASE.slaves, 60_000, async () => {
+      const rest = after.obs.filter((o) => o.name !== nm.name);
+      const results = await Promise.allSettled(
+        rest.map(async (o) => {
+          if (mode !== 'gtid' && behind.includes(o.name)) {
+            throw new FailoverFailed(`received less than ${after.latest.join(', ')} (${formatCoord(o.replica!.read)} < ${formatCoord(latestRead)}); repointing it by position would skip those events. Differential relay-log recovery is not implemented yet: recover it by hand`);
+          }
+          const srv = byName.get(o.name)!;
+          const a = await Admin.open(srv, cluster);
+          try {
+            await a.q(a.d.stopReplica());
+            await a.q(
+              a.d.changeSource({
+                host: nm.hostname,
+                port: nm.port,
+                user: replUser(cluster, o),
+                password: srv.repl_password,
+                ...(mode === 'gtid' ? { gtid: 'auto' as const } : { gtid: false as const, coord: report.newMasterCoord }),
+              }),
+            );
+            await a.q(a.d.startReplica());
+            await waitUntil(`${o.name}: replication threads running`, 15_000, async () => {
+              const [row] = await a.q(a.d.showReplicaStatus());
+              if (row === undefined) return false;
+              const rs = a.d.parseReplicaStatus(row);
+              if (rs.lastSqlErrno) throw new FailoverFailed(`SQL thread error ${rs.lastSqlErrno}: ${rs.lastSqlError}`);
+              if (rs.lastIoErrno && rs.ioRunning === 'No') throw new FailoverFailed(`IO thread error ${rs.lastIoErrno}: ${rs.lastIoError}`);
+              return rs.ioRunning === 'Yes' && rs.sqlRunning;
+            });
+            a.close();
+          } catch (err) {
+            a.destroy();
+            throw err;
+          }
+        }),
+      );
+      results.forEach((r, i) => {
+        const name = rest[i]!.name;
+        if (r.status === 'fulfilled') report.recovered.push(name);
+        else {
+          const reason = r.reason instanceof Error ? r.reason.message : String(r.reason);
+          report.notRecovered.push({ name, reason });
+          flog.error({ replica: name }, `could not repoint ${name}: ${reason}`);
+        }
+      });
+      journalEvent(`repointed: ${report.recovered.join(', ') || 'none'}${report.notRecovered.length ? `; NOT recovered: ${report.notRecovered.map((n) => `${n.name} (${n.reason})`).join('; ')}` : ''}`);
+    });
+
+    // ---------------------------------------------------------------- Phase 5
+    const outcome: FailoverOutcome = report.notRecovered.length === 0 ? 'success' : 'partial';
+    await phase(PHASE.cleanup, hookTimeoutMs(cluster) + 5000, async () => {
+      if (cluster.report_script) {
+        const subject = `${cluster.name}: MySQL Master failover ${dead.name} to ${nm.name}${outcome === 'success' ? ' succeeded' : ''}`;
+        const body = [`Master ${dead.name} is down!`, `Selected ${nm.name} as a new master.`, `Recovered: ${report.recovered.join(', ') || 'none'}`, ...report.notRecovered.map((n) => `NOT recovered: ${n.name}: ${n.reason}`), `Lost: ${report.lost ?? 'none known'}`].join('\n');
+        const r = await runHook({
+          command: cluster.report_script,
+          args: [`--orig_master_host=${dead.hostname}`, `--new_master_host=${nm.hostname}`, `--new_slave_hosts=${report.recovered.map((n) => byName.get(n)!.hostname).join(',')}`, `--subject=${subject}`, `--body=${body}`],
+          timeoutMs: hookTimeoutMs(cluster),
+          env: hookEnv(cluster, dead, nm, id),
+        });
+        logHook(flog, 'report_script', r);
+      }
+    });
+    const summary = outcome === 'success' ? `Master failover to ${nm.name} completed successfully.` : `Master failover to ${nm.name} done, but recovery on slave partially failed.`;
+    flog.info({ outcome, durationMs: deps.now() - t0 }, summary);
+    return finish(outcome, summary);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    if (err instanceof FailoverRefused) {
+      flog.warn({ reason: msg }, `failover of ${req.deadMaster} refused: ${msg}`);
+      return finish('refused', msg);
+    }
+    flog.error({ reason: msg }, `failover of ${req.deadMaster} FAILED: ${msg}`);
+    if (!promoted && ioStopped.length > 0) {
+      // Undo what is safe to undo: let the replicas reconnect. The old master stays fenced.
+      await Promise.allSettled(
+        ioStopped.map(async (s) => {
+          const a = await Admin.open(s, cluster);
+          try {
+            await a.q(a.d.startReplica('io'));
+            a.close();
+          } catch {
+            a.destroy();
+          }
+        }),
+      );
+      ioStopped = [];
+    }
+    return finish('failed', msg);
+  }
+}
+
+function candidatesOf(obs: ServerObservation[]): CandidateInput[] {
+  // Keeps config order: callers pass observations in config order.
+  return obs.map((o) => ({ name: o.name, candidate_master: false, no_master: false, obs: o }));
+}
+
+async function waitUntil(what: string, ms: number, fn: () => Promise<boolean>): Promise<void> {
+  const end = performance.now() + ms;
+  for (;;) {
+    if (await fn()) return;
+    if (performance.now() > end) throw new FailoverFailed(`${what}: not reached within ${ms} ms`);
+    await sleep(50);
+  }
+}
+
+function replUser(cluster: ClusterConfig, o: ServerObservation): string {
+  return cluster.servers.find((s) => s.repl_user)?.repl_user ?? o.replica?.sourceUser ?? 'repl';
+}
+
+/** Deadline of one MHA hook script. */
+function hookTimeoutMs(_cluster: ClusterConfig): number {
+  return 60_000;
+}
+
+/**
+ * Fences a master that still answers SQL: read_only (and super_read_only
+ * where it exists), then ends every client connection so no transaction can
+ * commit. Returns what it did.
+ */
+export async function fenceOldMaster(server: ServerConfig, cluster: ClusterConfig, log: Logger): Promise<string> {
+  const a = await Admin.open(server, cluster, Math.min(1000, cluster.connect_timeout * 1000));
+  try {
+    for (const stmt of a.d.setReadOnly(true)) await a.q(stmt, 2000);
+    const rows = await a.q<{ id: unknown; user: unknown; command: unknown }>(a.d.processlistQuery(), 2000);
+    let killed = 0;
+    for (const r of rows) {
+      const cid = Number(r.id);
+      const user = String(r.user);
+      if (cid === a.s.threadId || user === 'system user' || user === 'event_scheduler' || String(r.command) === 'Daemon') continue;
+      try {
+        await a.q(a.d.killConnection(cid), 2000);
+        killed++;
+      } catch {
+        // already gone
+      }
+    }
+    a.close();
+    log.warn({ server: server.name, killed }, `fenced ${server.name}: read_only set, ${killed} connection(s) killed`);
+    return `read_only set and ${killed} connection(s) killed`;
+  } catch (err) {
+    a.destroy();
+    if (err instanceof DbError) throw err;
+    throw err;
+  }
+}
+
+function sshExtras(prefix: string, s: ServerConfig): string[] {
+  const out: string[] = [];
+  if (s.ssh_host !== s.hostname) out.push(`--${prefix}ssh_host=${s.ssh_host}`, `--${prefix}ssh_ip=${s.ssh_host}`);
+  if (s.ssh_port !== 22) out.push(`--${prefix}ssh_port=${s.ssh_port}`);
+  return out;
+}
+
+/** MHA's shutdown_script arguments (Phase 2). */
+export function shutdownArgs(dead: ServerConfig, sshReachable: boolean): string[] {
+  return [sshReachable ? '--command=stopssh' : '--command=stop', ...(sshReachable ? [`--ssh_user=${dead.ssh_user}`] : []), `--host=${dead.hostname}`, `--ip=${dead.ip}`, `--port=${dead.port}`, ...(dead.master_pid_file ? [`--pid_file=${dead.master_pid_file}`] : []), ...sshExtras('', dead)];
+}
+
+/** MHA's master_ip_failover_script arguments for stop/stopssh (Phase 2). */
+export function ipFailoverStopArgs(dead: ServerConfig, sshReachable: boolean): string[] {
+  return [`--orig_master_host=${dead.hostname}`, `--orig_master_ip=${dead.ip}`, `--orig_master_port=${dead.port}`, ...(sshReachable ? ['--command=stopssh', `--ssh_user=${dead.ssh_user}`] : ['--command=stop']), ...sshExtras('orig_master_', dead)];
+}
+
+/**
+ * MHA's master_ip_failover_script arguments for start (Phase 3). MHA also
+ * passes --new_master_password on the command line; mhats does not put
+ * secrets in process arguments: the script finds it in MHATS_NEW_MASTER_PASSWORD.
+ */
+export function ipFailoverStartArgs(dead: ServerConfig, nm: ServerConfig): string[] {
+  return [
+    '--command=start',
+    `--ssh_user=${nm.ssh_user}`,
+    `--orig_master_host=${dead.hostname}`,
+    `--orig_master_ip=${dead.ip}`,
+    `--orig_master_port=${dead.port}`,
+    `--new_master_host=${nm.hostname}`,
+    `--new_master_ip=${nm.ip}`,
+    `--new_master_port=${nm.port}`,
+    `--new_master_user=${nm.user}`,
+    ...sshExtras('orig_master_', dead),
+    ...sshExtras('new_master_', nm),
+  ];
+}
+
+function hookEnv(cluster: ClusterConfig, dead: ServerConfig, nm: ServerConfig | undefined, id: string): Record<string, string> {
+  const env: Record<string, string> = {
+    MHATS_CLUSTER: cluster.name,
+    MHATS_FAILOVER_ID: id,
+    MHATS_ORIG_MASTER_HOST: dead.hostname,
+    MHATS_ORIG_MASTER_IP: dead.ip,
+    MHATS_ORIG_MASTER_PORT: String(dead.port),
+  };
+  if (nm) {
+    env.MHATS_NEW_MASTER_HOST = nm.hostname;
+    env.MHATS_NEW_MASTER_IP = nm.ip;
+    env.MHATS_NEW_MASTER_PORT = String(nm.port);
+    env.MHATS_NEW_MASTER_USER = nm.user;
+    env.MHATS_NEW_MASTER_PASSWORD = nm.password.reveal();
+  }
+  return env;
+}
+
+function describeHook(r: ScriptResult): string {
+  if (r.timedOut) return `timed out after ${r.durationMs} ms and was killed`;
+  if (r.exitCode === null) return `killed by ${r.signal ?? 'a signal'}`;
+  return `exit ${r.exitCode}${r.stderr ? `: ${r.stderr.split('\n').slice(-3).join(' | ')}` : ''}`;
+}
+
+function logHook(log: Logger, name: string, r: ScriptResult): void {
+  const v = mhaHookVerdict(r);
+  const fn = v === 'ok' ? log.info.bind(log) : log.warn.bind(log);
+  fn({ hook: name, exitCode: r.exitCode, timedOut: r.timedOut, durationMs: r.durationMs, stdout: r.stdout.slice(-2000), stderr: r.stderr.slice(-2000) }, `${name}: ${v === 'ok' ? 'ok' : v === 'continue' ? 'failed, continuing (exit 10)' : describeHook(r)}`);
+}
