@@ -27,6 +27,8 @@ export interface ServerConfig {
   passwordSource: SecretSource;
   repl_user?: string | undefined;
   repl_password?: Secret | undefined;
+  /** Where repl_password came from (set by the loader; optional so hand-built configs need not). */
+  repl_passwordSource?: SecretSource | undefined;
   ssh_host: string;
   ssh_port: number;
   ssh_user: string;

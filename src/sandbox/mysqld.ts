@@ -187,8 +187,12 @@ function clientEnv(): Record<string, string> {
  * statements on stdin), with a deadline. Returns stdout.
  */
 export async function rootSql(server: SandboxServer, sql: string, timeoutMs = 10_000): Promise<string> {
+  return runSql(server, sql, timeoutMs, false);
+}
+
+async function runSql(server: SandboxServer, sql: string, timeoutMs: number, columnNames: boolean): Promise<string> {
   const flavor = await detectFlavor();
-  const r = await execa(flavor.client, ['--no-defaults', '-S', server.socket, '-uroot', '-N', '-B'], {
+  const r = await execa(flavor.client, ['--no-defaults', '-S', server.socket, '-uroot', ...(columnNames ? [] : ['-N']), '-B'], {
     input: sql,
     timeout: timeoutMs,
     reject: false,
@@ -312,7 +316,7 @@ export function changeMasterSql(flavor: Flavor, t: ReplicationTarget): string {
 /** `SHOW SLAVE STATUS` as a name → value map (empty when not a replica). */
 export async function replicaStatus(flavor: Flavor, server: SandboxServer, timeoutMs = 5_000): Promise<Map<string, string>> {
   const stmt = flavor.kind === 'mysql' ? 'SHOW REPLICA STATUS\\G' : 'SHOW SLAVE STATUS\\G';
-  const out = await rootSql(server, stmt, timeoutMs);
+  const out = await runSql(server, stmt, timeoutMs, true);
   const m = new Map<string, string>();
   for (const line of out.split('\n')) {
     const i = line.indexOf(':');

@@ -94,13 +94,12 @@ export function sendSignal(pid: number, sig: NodeJS.Signals): void {
  * log file or nowhere, unref'd) so it outlives the CLI. Returns its PID.
  */
 export function spawnDetached(file: string, args: string[], logFile?: string): number {
-  const fd = logFile === undefined ? undefined : openSync(logFile, 'a', 0o640);
+  const fd: number = openSync(logFile ?? '/dev/null', 'a', 0o640);
   try {
-    const common = { detached: true, cleanup: false, reject: false, buffer: false } as const;
-    const child =
-      fd === undefined
-        ? execa(file, args, { ...common, stdio: ['ignore', 'ignore', 'ignore'] })
-        : execa(file, args, { ...common, stdio: ['ignore', fd, fd] });
+    // execa's types only list fds 3..9 here, but any open fd is passed straight to spawn(),
+    // so the daemon writes to the file itself (no pipe through this process).
+    const out = fd as 3;
+    const child = execa(file, args, { detached: true, cleanup: false, reject: false, buffer: false, stdin: 'ignore', stdout: out, stderr: out });
     // The daemon's own exit (or our kill) must never become an unhandled rejection.
     child.catch(() => undefined);
     const pid = child.pid;
@@ -108,7 +107,7 @@ export function spawnDetached(file: string, args: string[], logFile?: string): n
     child.unref();
     return pid;
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    closeSync(fd);
   }
 }
 

@@ -157,6 +157,12 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxInfo> {
       throw new UserError(`a sandbox is already running in ${dir}`, { hint: `run \`mhats sandbox down --dir ${dir}\` first, or use another --dir` });
     }
     await sandboxDown(dir); // leftovers of a dead one
+  } else {
+    // down removes the whole directory, so it must be the sandbox's own.
+    const entries = await readdir(dir).catch(() => [] as string[]);
+    if (entries.length > 0) {
+      throw new UserError(`${dir} exists and is not empty (and holds no sandbox.json)`, { hint: 'give --dir a new or empty directory: `sandbox down` removes it entirely' });
+    }
   }
 
   for (const a of addresses) await probeFree(a, port, 'MySQL');
@@ -279,10 +285,17 @@ function runningProcesses(info: SandboxInfo): Proc[] {
 
 const KNOWN_FILES = ['mhats.yaml', 'app1.cnf', 'mhats-client.cnf', 'mhats.password', 'repl.password', 'ssh', 'state', 'work'];
 
-/** Remove what a sandbox writes (and only that), then the directory if it is empty. */
+/**
+ * Remove the sandbox directory. `up` only uses a new or empty directory, so
+ * one holding sandbox.json is all ours (tests may add files to it). Without
+ * sandbox.json, remove only what a sandbox writes, then the directory if empty.
+ */
 async function removeFiles(dir: string, info: SandboxInfo | undefined): Promise<void> {
+  if (info) {
+    await rm(dir, { recursive: true, force: true });
+    return;
+  }
   const names = new Set(KNOWN_FILES);
-  for (const s of info?.servers ?? []) names.add(s.name);
   let entries: string[];
   try {
     entries = await readdir(dir);
@@ -334,12 +347,7 @@ export function sandboxKillSync(dir: string): void {
   while (Date.now() < deadline && processes(info).some((p) => isOurs(p.pid, p.marker))) {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   }
-  for (const n of [...KNOWN_FILES, ...info.servers.map((s) => s.name), STATE_FILE]) rmSync(join(d, n), { recursive: true, force: true });
-  try {
-    rmSync(d, { recursive: false });
-  } catch {
-    // not empty or gone: leave it
-  }
+  rmSync(d, { recursive: true, force: true });
 }
 
 // ---------------------------------------------------------------- one server

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { rootSql, stopServer, startServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
+import { detectFlavor, replicaStatus, rootSql, stopServer, startServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
 import { withSandbox } from '../helpers/sandbox.js';
 
 interface CliResult {
@@ -40,8 +40,8 @@ async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 20_00
 }
 
 async function threadsRunning(s: SandboxServer): Promise<boolean> {
-  const out = await rootSql(s, 'SHOW SLAVE STATUS\\G');
-  return /Slave_IO_Running: Yes/.test(out) && /Slave_SQL_Running: Yes/.test(out);
+  const st = await replicaStatus(await detectFlavor(), s);
+  return st.get('Slave_IO_Running') === 'Yes' && st.get('Slave_SQL_Running') === 'Yes';
 }
 
 describe('check-repl on a real sandbox', () => {
@@ -100,13 +100,18 @@ describe('check-repl on a real sandbox', () => {
   });
 
   test('a replica pointing elsewhere: exit 4 naming it and its source', async () => {
-    await rootSql(db3, `STOP SLAVE; CHANGE MASTER TO MASTER_HOST='${db2.address}'; START SLAVE`);
+    // Changing MASTER_HOST resets the position in MariaDB: remember where db3 is, to restore it exactly.
+    const st = await replicaStatus(await detectFlavor(), db3);
+    const file = st.get('Relay_Master_Log_File')!;
+    const pos = st.get('Exec_Master_Log_Pos')!;
+    assert.match(file, /\.\d+$/);
+    await rootSql(db3, `STOP SLAVE; CHANGE MASTER TO MASTER_HOST='${db2.address}', MASTER_USE_GTID=no, MASTER_LOG_FILE='${file}', MASTER_LOG_POS=4`);
     try {
       const r = mhats('check-repl', '--conf', sb.configFile);
       assert.equal(r.code, 4, show(r));
       assert.match(r.stdout, /ERROR db3: replicates from db2 .*not from the master db1/);
     } finally {
-      await rootSql(db3, `STOP SLAVE; CHANGE MASTER TO MASTER_HOST='${db1.address}'; START SLAVE`);
+      await rootSql(db3, `STOP SLAVE; CHANGE MASTER TO MASTER_HOST='${db1.address}', MASTER_USE_GTID=no, MASTER_LOG_FILE='${file}', MASTER_LOG_POS=${pos}; START SLAVE`);
       await until('db3 replicating from db1 again', () => threadsRunning(db3));
     }
   });

@@ -1,0 +1,209 @@
+/**
+ * Loading: the only part of src/config that touches the file system, the
+ * environment and processes. Detects the format, parses, resolves secrets,
+ * and throws one ConfigError listing every problem.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { basename, dirname, extname, isAbsolute, resolve as resolvePath } from 'node:path';
+import { ConfigError, UserError } from '../cli/errors.js';
+import { ExitCode } from '../cli/exit-codes.js';
+import { INIT_SCRIPT_OUTPUT, parseMhaConfig } from './mha.js';
+import type { InitScriptResult, InitScriptRunner } from './mha.js';
+import type { Loc, Problem } from './problems.js';
+import { throwIfProblems } from './problems.js';
+import { STATE_DIR_DEFAULT, permissionWarning, resolveCluster } from './resolve.js';
+import type { ClusterInput, ResolveContext, SecretFileResult } from './resolve.js';
+import type { ClusterConfig, ConfigFormat, LoadedConfig } from './types.js';
+import { parseYamlConfig } from './yaml.js';
+
+export interface LoadOptions {
+  conf: string;
+  /** MHA masterha_default.cnf; only for an MHA conf. A missing file is skipped with a warning, as in MHA. */
+  globalConf?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Relative paths (conf, globalConf) are taken from here; default process.cwd(). */
+  cwd?: string;
+  /** The default ssh_user (MHA: the current OS user); default os.userInfo().username. */
+  osUser?: string | undefined;
+  /** Runs MHA's init_conf_load_script; default /bin/sh -c with a 10 s deadline. */
+  runInitScript?: InitScriptRunner | undefined;
+}
+
+export const INIT_SCRIPT_TIMEOUT_MS = 10_000;
+
+const CONF_HINT = 'pass --conf FILE (YAML or MHA app1.cnf) or set MHATS_CONFIG; `mhats config import-mha app1.cnf -o mhats.yaml` converts an MHA file';
+
+/** .yaml/.yml -> yaml; .cnf/.conf/.ini -> mha; otherwise the first non-comment line starting with "[" means MHA. */
+export function detectFormat(file: string, text: string): ConfigFormat {
+  const ext = extname(file).toLowerCase();
+  if (ext === '.yaml' || ext === '.yml') return 'yaml';
+  if (ext === '.cnf' || ext === '.conf' || ext === '.ini') return 'mha';
+  for (const line of text.split(/\r?\n|\r/)) {
+    const t = line.trim();
+    if (t === '' || t.startsWith('#') || t.startsWith(';')) continue;
+    return t.startsWith('[') ? 'mha' : 'yaml';
+  }
+  return 'yaml';
+}
+
+/** MHA's app name: the file's basename without its extension. */
+export function clusterNameFromFile(file: string): string {
+  const b = basename(file);
+  const e = extname(b);
+  return e ? b.slice(0, -e.length) : b;
+}
+
+function errnoReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'is a directory';
+  return err instanceof Error ? err.message : String(err);
+}
+
+function readConfigText(shown: string, abs: string): string {
+  try {
+    return readFileSync(abs, 'utf8');
+  } catch (err) {
+    throw new ConfigError(shown, undefined, `cannot read config file: ${errnoReason(err)}`, CONF_HINT);
+  }
+}
+
+function fileExists(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** MHA runs it with backticks: /bin/sh -c, stdout captured. We add a deadline and kill the whole group on expiry. */
+export function defaultInitScriptRunner(cwd: string, env: NodeJS.ProcessEnv, timeoutMs = INIT_SCRIPT_TIMEOUT_MS): InitScriptRunner {
+  return (command) =>
+    new Promise<InitScriptResult>((done) => {
+      let settled = false;
+      const finish = (r: InitScriptResult): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        done(r);
+      };
+      const child = spawn('/bin/sh', ['-c', command], { cwd, env, stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+      const chunks: Buffer[] = [];
+      child.stdout.on('data', (c: Buffer) => chunks.push(c));
+      child.on('error', (err) => finish({ ok: false, reason: err.message }));
+      child.on('close', (code) => finish({ ok: true, stdout: Buffer.concat(chunks).toString('utf8'), status: code }));
+      const timer = setTimeout(() => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          child.kill('SIGKILL');
+        }
+        finish({ ok: false, reason: `timed out after ${timeoutMs / 1000} s (killed)` });
+      }, timeoutMs);
+    });
+}
+
+function readSecretFile(path: string): SecretFileResult {
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) return { ok: false, reason: 'not a regular file' };
+    return { ok: true, content: readFileSync(path, 'utf8'), mode: st.mode };
+  } catch (err) {
+    return { ok: false, reason: errnoReason(err) };
+  }
+}
+
+export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const abs = (p: string): string => resolvePath(cwd, p);
+  const confAbs = abs(opts.conf);
+  const text = readConfigText(opts.conf, confAbs);
+  const format = detectFormat(opts.conf, text);
+  const files = [confAbs];
+  const warnings: string[] = [];
+  const problems: Problem[] = [];
+  let inputs: ClusterInput[] = [];
+  let inlineFiles: string[] = [];
+  let stateDir = STATE_DIR_DEFAULT;
+
+  if (format === 'yaml') {
+    if (opts.globalConf !== undefined) {
+      throw new ConfigError(opts.conf, undefined, '--global_conf applies only to an MHA .cnf file', 'put shared settings under `defaults:` in the YAML file');
+    }
+    const r = parseYamlConfig(text, opts.conf);
+    problems.push(...r.problems);
+    inputs = r.clusters;
+    inlineFiles = r.inlineSecretFiles;
+    if (r.state_dir) stateDir = r.state_dir.value;
+  } else {
+    let global: { file: string; text: string } | undefined;
+    if (opts.globalConf !== undefined) {
+      const gAbs = abs(opts.globalConf);
+      if (fileExists(gAbs)) {
+        global = { file: opts.globalConf, text: readConfigText(opts.globalConf, gAbs) };
+        files.unshift(gAbs);
+      } else {
+        warnings.push(`global configuration file ${opts.globalConf} not found; skipping it (as MHA does)`);
+      }
+    }
+    const r = await parseMhaConfig({
+      app: { file: opts.conf, text },
+      global,
+      clusterName: clusterNameFromFile(opts.conf),
+      runInitScript: opts.runInitScript ?? defaultInitScriptRunner(cwd, env),
+    });
+    problems.push(...r.problems);
+    warnings.push(...r.warnings);
+    inlineFiles = r.inlineSecretFiles;
+    if (r.cluster) inputs = [r.cluster];
+  }
+
+  const ctx: ResolveContext = {
+    osUser: opts.osUser ?? osUserName(env),
+    env,
+    resolvePath: (p: string, from: Loc) => (isAbsolute(p) ? p : resolvePath(dirname(from.file === INIT_SCRIPT_OUTPUT ? confAbs : abs(from.file)), p)),
+    readSecretFile,
+  };
+  const clusters: ClusterConfig[] = [];
+  for (const input of inputs) {
+    const r = resolveCluster(input, ctx);
+    problems.push(...r.problems);
+    warnings.push(...r.warnings);
+    if (r.cluster) clusters.push(r.cluster);
+  }
+  throwIfProblems(problems);
+
+  for (const f of inlineFiles) {
+    try {
+      const st = statSync(abs(f));
+      if ((st.mode & 0o077) !== 0) warnings.push(permissionWarning(f, st.mode, 'config file'));
+    } catch {
+      // it was readable a moment ago; nothing useful to add
+    }
+  }
+  return { format, files, clusters, state_dir: stateDir, warnings: [...new Set(warnings)] };
+}
+
+function osUserName(env: NodeJS.ProcessEnv): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return env.USER ?? env.LOGNAME ?? 'root';
+  }
+}
+
+/** All clusters, or the one named; an unknown name is a UserError listing the known names. */
+export function selectClusters(cfg: LoadedConfig, name?: string): ClusterConfig[] {
+  if (name === undefined) return cfg.clusters;
+  const c = cfg.clusters.find((x) => x.name === name);
+  if (c) return [c];
+  const known = cfg.clusters.map((x) => x.name);
+  throw new UserError(`unknown cluster "${name}"; the configuration defines: ${known.join(', ') || '(none)'}`, {
+    exitCode: ExitCode.USAGE,
+    hint: cfg.format === 'mha' ? 'an MHA file defines one cluster, named after the file (app1.cnf -> app1)' : 'cluster names are the keys under `clusters:`',
+  });
+}

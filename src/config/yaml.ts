@@ -1,0 +1,299 @@
+/**
+ * The native format: YAML, validated with a strict zod schema. Every problem
+ * is reported at the line of the offending node (yaml Document + LineCounter).
+ * Pure: text in, typed layered input out.
+ */
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument } from 'yaml';
+import type { Document, Node } from 'yaml';
+import { z } from 'zod';
+import {
+  CLUSTER_KEYS, LOCAL_KEYS, SERVER_KEYS, SSH_KEYS, checkValue, didYouMean, isClusterKey, isLocalKey, showValue,
+} from './keys.js';
+import type { KindType, ValueKind } from './keys.js';
+import type { Loc, Problem } from './problems.js';
+import type { At, ClusterInput, ClusterValues, Layer, LocalValues, ServerInput, ServerValues, SshValues } from './resolve.js';
+
+export const CLUSTER_NAME_RE = /^[A-Za-z0-9_.-]+$/;
+
+// ---------------------------------------------------------------- schema
+
+function leaf<K extends ValueKind>(kind: K): z.ZodType<KindType[K]> {
+  return z.unknown().transform((v, ctx) => {
+    const r = checkValue(kind, v, 'yaml');
+    if (r.ok) return r.value as KindType[K];
+    const got = kind === 'secret' ? '' : ` (got ${showValue(v)})`;
+    ctx.addIssue({ code: 'custom', message: `must be ${r.expected}${got}`, params: { leaf: true } });
+    return z.NEVER;
+  });
+}
+
+function shapeOf(keys: Record<string, { kind: ValueKind }>): Record<string, z.ZodOptional<z.ZodType>> {
+  const out: Record<string, z.ZodOptional<z.ZodType>> = {};
+  for (const [k, info] of Object.entries(keys)) out[k] = leaf(info.kind).optional();
+  return out;
+}
+
+const sshSchema = z.strictObject({
+  known_hosts: leaf('string').optional(),
+  identity_file: leaf('string').optional(),
+  host_key_fingerprints: z.record(z.string(), leaf('string')).optional(),
+  connect_timeout: leaf('posnum').optional(),
+  insecure_skip_host_key_check: leaf('bool').optional(),
+});
+
+const serverSchema = z.strictObject({
+  name: leaf('string').optional(),
+  ...shapeOf(LOCAL_KEYS),
+  hostname: leaf('string'),
+  ...shapeOf(SERVER_KEYS),
+});
+
+const layerShape = { ...shapeOf(SERVER_KEYS), ...shapeOf(CLUSTER_KEYS), ssh: sshSchema.optional() };
+const defaultsSchema = z.strictObject(layerShape);
+const clusterSchema = z.strictObject({ ...layerShape, servers: z.array(serverSchema) });
+const rootSchema = z.strictObject({
+  state_dir: leaf('string').optional(),
+  defaults: defaultsSchema.optional(),
+  clusters: z.record(z.string(), clusterSchema),
+});
+
+type Raw = Record<string, unknown>;
+interface RootData {
+  state_dir?: string | undefined;
+  defaults?: Raw | undefined;
+  clusters: Record<string, Raw & { servers: Raw[] }>;
+}
+
+// ---------------------------------------------------------------- locations
+
+type Path = readonly (string | number)[];
+
+function pathString(path: Path): string {
+  let s = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') s += `[${seg}]`;
+    else if (/^[A-Za-z0-9_]+$/.test(seg)) s += s === '' ? seg : `.${seg}`;
+    else s += `[${JSON.stringify(seg)}]`;
+  }
+  return s === '' ? 'the top level' : s;
+}
+
+class Locator {
+  constructor(
+    private readonly doc: Document,
+    private readonly lc: LineCounter,
+    private readonly file: string,
+  ) {}
+
+  /** Line of the node at path (the key's line when `key`), else of the nearest ancestor found. */
+  line(path: Path, key = false): number | undefined {
+    let node: unknown = this.doc.contents;
+    let best: number | undefined = this.offsetLine(node);
+    for (let i = 0; i < path.length; i++) {
+      const seg = path[i];
+      const last = i === path.length - 1;
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+        if (!pair) return best;
+        const keyLine = this.offsetLine(pair.key);
+        if (last && key) return keyLine ?? best;
+        node = pair.value;
+        best = this.offsetLine(node) ?? keyLine ?? best;
+        if (pair.value === null || (isScalar(pair.value) && pair.value.value === null)) best = keyLine ?? best;
+      } else if (isSeq(node) && typeof seg === 'number') {
+        node = node.items[seg];
+        best = this.offsetLine(node) ?? best;
+      } else return best;
+    }
+    return best;
+  }
+
+  loc(path: Path, key = false): Loc {
+    return { file: this.file, line: this.line(path, key) };
+  }
+
+  private offsetLine(node: unknown): number | undefined {
+    const range = (node as Node | null | undefined)?.range;
+    if (!range) return undefined;
+    return this.lc.linePos(range[0]).line;
+  }
+}
+
+function valueAt(root: unknown, path: Path): unknown {
+  let v = root;
+  for (const seg of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string | number, unknown>)[seg];
+  }
+  return v;
+}
+
+type Context = 'root' | 'defaults' | 'cluster' | 'server' | 'ssh' | 'other';
+
+function contextOf(path: Path): Context {
+  if (path.length === 0) return 'root';
+  if (path[0] === 'defaults') return path.length === 1 ? 'defaults' : path[1] === 'ssh' && path.length === 2 ? 'ssh' : 'other';
+  if (path[0] === 'clusters') {
+    if (path.length === 2) return 'cluster';
+    if (path.length === 3 && path[2] === 'ssh') return 'ssh';
+    if (path.length === 4 && path[2] === 'servers') return 'server';
+  }
+  return 'other';
+}
+
+function knownKeys(ctx: Context): string[] {
+  switch (ctx) {
+    case 'root':
+      return ['state_dir', 'defaults', 'clusters'];
+    case 'defaults':
+      return [...Object.keys(SERVER_KEYS), ...Object.keys(CLUSTER_KEYS), 'ssh'];
+    case 'cluster':
+      return [...Object.keys(SERVER_KEYS), ...Object.keys(CLUSTER_KEYS), 'ssh', 'servers'];
+    case 'server':
+      return ['name', ...Object.keys(LOCAL_KEYS), ...Object.keys(SERVER_KEYS)];
+    case 'ssh':
+      return Object.keys(SSH_KEYS);
+    case 'other':
+      return [];
+  }
+}
+
+const NOUN: Record<string, string> = { array: 'a list', object: 'a map', record: 'a map', string: 'a string', number: 'a number', boolean: 'true or false' };
+
+function issueToProblems(issue: z.core.$ZodIssue, data: unknown, at: Locator): Problem[] {
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  const last = path[path.length - 1];
+  const label = typeof last === 'string' ? (path[path.length - 2] === 'host_key_fingerprints' ? `host_key_fingerprints[${JSON.stringify(last)}]` : last) : pathString(path);
+  const value = valueAt(data, path);
+  if (issue.code === 'unrecognized_keys') {
+    const ctx = contextOf(path);
+    return issue.keys.map((key) => {
+      const where = pathString(path);
+      let message: string;
+      if ((ctx === 'cluster' || ctx === 'defaults') && isLocalKey(key)) {
+        message = `${key} is a per-server option (MHA scope "Local") and cannot be set in ${where}; set it in each entry of servers`;
+      } else if (ctx === 'server' && (isClusterKey(key) || key === 'ssh')) {
+        message = `${key} is a cluster option and cannot be set per server (${where}); set it on the cluster or under defaults`;
+      } else if (ctx === 'defaults' && key === 'servers') {
+        message = `servers cannot be set under defaults; list them under clusters.NAME.servers`;
+      } else {
+        message = `unknown key "${key}" in ${where}${didYouMean(key, knownKeys(ctx))}`;
+      }
+      return { ...at.loc([...path, key], true), message };
+    });
+  }
+  if (value === undefined && (issue.code === 'invalid_type' || issue.code === 'custom')) {
+    const parent = path.slice(0, -1);
+    const what = path.length === 0 ? 'the file is empty; expected a map with a "clusters" key' : `missing required key "${String(last)}" in ${pathString(parent)}`;
+    return [{ ...at.loc(parent), message: what }];
+  }
+  if (issue.code === 'custom') return [{ ...at.loc(path), message: `${label} ${issue.message}` }];
+  if (issue.code === 'invalid_type') {
+    const isSecretish = typeof last === 'string' && /password/.test(last);
+    const got = isSecretish ? '' : ` (got ${showValue(value)})`;
+    return [{ ...at.loc(path), message: `${path.length === 0 ? 'the file' : label} must be ${NOUN[issue.expected] ?? issue.expected}${got}` }];
+  }
+  return [{ ...at.loc(path), message: `${pathString(path)}: ${issue.message}` }];
+}
+
+// ---------------------------------------------------------------- parse
+
+export interface YamlParseResult {
+  state_dir: At<string> | undefined;
+  clusters: ClusterInput[];
+  problems: Problem[];
+  /** Files that hold an inline password (this one, when it does). */
+  inlineSecretFiles: string[];
+}
+
+/** A YAML syntax error, as one line (yaml's messages carry a code frame after the first line). */
+function syntaxProblem(file: string, lc: LineCounter, err: { message: string; pos: [number, number] }): Problem {
+  const first = (err.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?\s*$/, '').trim();
+  return { file, line: lc.linePos(err.pos[0]).line, message: `YAML syntax error: ${first}` };
+}
+
+export function parseYamlConfig(text: string, file: string): YamlParseResult {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, merge: false });
+  const empty: YamlParseResult = { state_dir: undefined, clusters: [], problems: [], inlineSecretFiles: [] };
+  const firstErr = doc.errors[0];
+  if (firstErr) return { ...empty, problems: [syntaxProblem(file, lc, firstErr)] };
+  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  const at = new Locator(doc, lc, file);
+  const res = rootSchema.safeParse(data);
+  if (!res.success) {
+    const problems = res.error.issues.flatMap((i) => issueToProblems(i, data, at));
+    problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+    return { ...empty, problems };
+  }
+  const root = res.data as RootData;
+  const problems: Problem[] = [];
+  const clusters: ClusterInput[] = [];
+  const names = Object.keys(root.clusters);
+  if (names.length === 0) problems.push({ ...at.loc(['clusters'], true), message: 'no clusters defined under clusters' });
+
+  let inline = false;
+  const d: Raw = root.defaults ?? {};
+  for (const name of names) {
+    const cl = root.clusters[name];
+    if (!cl) continue;
+    const cpath = ['clusters', name];
+    if (!CLUSTER_NAME_RE.test(name)) {
+      problems.push({ ...at.loc(cpath, true), message: `cluster name ${JSON.stringify(name)} is invalid: use letters, digits, "_", "." and "-" only` });
+    }
+    // The value of a key from the nearest layer: server < cluster < defaults.
+    const pick = <T>(layers: [Raw | undefined, Path][], key: string): At<T> | undefined => {
+      for (const [obj, p] of layers) {
+        if (obj && obj[key] !== undefined) return { value: obj[key] as T, loc: at.loc([...p, key]) };
+      }
+      return undefined;
+    };
+    const clusterLayers: [Raw | undefined, Path][] = [[cl, cpath], [d, ['defaults']]];
+    const cluster: Layer<ClusterValues> = {};
+    for (const k of Object.keys(CLUSTER_KEYS) as (keyof ClusterValues)[]) {
+      (cluster as Record<string, unknown>)[k] = pick(clusterLayers, k);
+    }
+    const cssh = cl.ssh as Raw | undefined;
+    const dssh = d.ssh as Raw | undefined;
+    const sshLayers: [Raw | undefined, Path][] = [[cssh, [...cpath, 'ssh']], [dssh, ['defaults', 'ssh']]];
+    const ssh: Layer<SshValues> = {
+      known_hosts: pick(sshLayers, 'known_hosts'),
+      identity_file: pick(sshLayers, 'identity_file'),
+      connect_timeout: pick(sshLayers, 'connect_timeout'),
+      insecure_skip_host_key_check: pick(sshLayers, 'insecure_skip_host_key_check'),
+    };
+    const dfp = dssh?.host_key_fingerprints as Record<string, string> | undefined;
+    const cfp = cssh?.host_key_fingerprints as Record<string, string> | undefined;
+    if (dfp || cfp) {
+      ssh.host_key_fingerprints = {
+        value: { ...dfp, ...cfp },
+        loc: at.loc(cfp ? [...cpath, 'ssh', 'host_key_fingerprints'] : ['defaults', 'ssh', 'host_key_fingerprints']),
+      };
+    }
+
+    const servers: ServerInput[] = cl.servers.map((s, i) => {
+      const spath = [...cpath, 'servers', i];
+      const values: Layer<LocalValues & ServerValues> = {};
+      const rec = values as Record<string, unknown>;
+      for (const k of Object.keys(LOCAL_KEYS)) rec[k] = pick([[s, spath]], k);
+      for (const k of Object.keys(SERVER_KEYS)) rec[k] = pick([[s, spath], [cl, cpath], [d, ['defaults']]], k);
+      const hostname = typeof s.hostname === 'string' ? s.hostname : '';
+      const sname = typeof s.name === 'string' ? s.name : hostname;
+      return { name: sname, loc: at.loc(spath), values };
+    });
+    for (const layer of [d, cl, ...cl.servers]) {
+      for (const k of ['password', 'repl_password']) {
+        const v = layer[k];
+        if (v !== undefined && typeof v === 'object' && v !== null && (v as { kind?: string }).kind === 'inline') inline = true;
+      }
+    }
+    clusters.push({ name, loc: at.loc(cpath, true), format: 'yaml', cluster, ssh, servers });
+  }
+  return {
+    state_dir: root.state_dir === undefined ? undefined : { value: root.state_dir, loc: at.loc(['state_dir']) },
+    clusters,
+    problems,
+    inlineSecretFiles: inline ? [file] : [],
+  };
+}
+
