@@ -1,0 +1,311 @@
+/**
+ * One cluster's watch loop. Every cluster has its own loop, so a slow or dead
+ * cluster never delays another. The loop is a fixed delay on monotonic time
+ * (never cron): health-check the master, feed the pure detector, and on a
+ * suspicion ask the replicas (and secondary_check_script) before failing
+ * over. After a failover it goes on watching the new topology; the old master
+ * stays marked failed and is fenced (read_only) whenever it answers again.
+ */
+import type { ClusterConfig, ServerConfig } from '../config/types.js';
+import { createHealthChecker, type HealthChecker } from '../adapters/mysql/health.js';
+import { inspectAll } from '../adapters/mysql/inspect.js';
+import type { DbTarget } from '../adapters/mysql/connection.js';
+import { runScript } from '../adapters/hooks/run-script.js';
+import type { FileJournal } from '../adapters/journal/file-journal.js';
+import { confirm, detect, initialDetectorState, type DetectorState, type ReplicaView, type SecondaryCheckOutcome, type Verdict } from '../domain/detector.js';
+import { guard, summarize, type FailoverSummary } from '../domain/guard.js';
+import { analyzeTopology, resolveSource, type ServerSpec, type TopologyAnalysis } from '../domain/topology.js';
+import type { ServerObservation } from '../domain/types.js';
+import { fenceOldMaster, runFailover, type FailoverReport } from './failover.js';
+import type { Logger } from './logger.js';
+
+export type MonitorState = 'starting' | 'broken' | 'watching' | 'suspect' | 'failing_over' | 'blocked' | 'stopped';
+
+export interface MonitorDeps {
+  journal: FileJournal;
+  log: Logger;
+  /** Wall clock (ms since epoch), for the journal and guard. */
+  now: () => number;
+  /** Monotonic clock (ms), for intervals and deadlines. */
+  mono: () => number;
+  sshReachable: (server: ServerConfig) => Promise<boolean>;
+  /** Called after every completed tick (systemd watchdog, metrics). */
+  onTick?: (m: ClusterMonitor) => void;
+  onFailover?: (r: FailoverReport) => void;
+}
+
+export interface MonitorSnapshot {
+  cluster: string;
+  state: MonitorState;
+  master?: string | undefined;
+  detector: DetectorState;
+  lastVerdict?: Verdict | undefined;
+  failed: string[];
+  lastAnalysis?: { healthy: boolean; errors: string[] } | undefined;
+  lastFailover?: FailoverSummary | undefined;
+  blockedReason?: string | undefined;
+}
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, Math.max(0, ms));
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+function target(s: ServerConfig): DbTarget {
+  return { name: s.name, host: s.ip, port: s.port, user: s.user, password: s.password };
+}
+
+export class ClusterMonitor {
+  readonly cluster: ClusterConfig;
+  readonly deps: MonitorDeps;
+  state: MonitorState = 'starting';
+  master: string | undefined;
+  detector: DetectorState = initialDetectorState;
+  lastVerdict: Verdict | undefined;
+  lastAnalysis: TopologyAnalysis | undefined;
+  lastMasterObs: ServerObservation | undefined;
+  blockedReason: string | undefined;
+  ticks = 0;
+  #checker: HealthChecker | undefined;
+  #log: Logger;
+  #lastReport = '';
+  #lastInspectAt = -Infinity;
+  #inFailover = false;
+
+  constructor(cluster: ClusterConfig, deps: MonitorDeps) {
+    this.cluster = cluster;
+    this.deps = deps;
+    this.#log = deps.log.child({ cluster: cluster.name });
+  }
+
+  get inFailover(): boolean {
+    return this.#inFailover;
+  }
+
+  /** Servers marked failed by an unacknowledged failover: never promoted, never repointed automatically. */
+  failedServers(): string[] {
+    return summarize(this.deps.journal.read())
+      .filter((s) => (s.outcome === 'success' || s.outcome === 'partial') && !s.acked)
+      .map((s) => s.deadMaster);
+  }
+
+  snapshot(): MonitorSnapshot {
+    const summaries = summarize(this.deps.journal.read());
+    return {
+      cluster: this.cluster.name,
+      state: this.state,
+      master: this.master,
+      detector: this.detector,
+      lastVerdict: this.lastVerdict,
+      failed: this.failedServers(),
+      lastAnalysis: this.lastAnalysis ? { healthy: this.lastAnalysis.healthy, errors: this.lastAnalysis.findings.filter((f) => f.severity === 'error').map((f) => `${f.server ?? this.cluster.name}: ${f.message}`) } : undefined,
+      lastFailover: summaries.filter((s) => s.outcome !== 'refused').at(-1),
+      blockedReason: this.blockedReason,
+    };
+  }
+
+  #specs(): ServerSpec[] {
+    const failed = new Set(this.failedServers());
+    return this.cluster.servers
+      .filter((s) => !failed.has(s.name))
+      .map((s) => ({ name: s.name, hostname: s.hostname, ip: s.ip, port: s.port, candidate_master: s.candidate_master, no_master: s.no_master, ignore_fail: s.ignore_fail }));
+  }
+
+  /** Inspects the cluster (minus failed servers) and adopts the master it finds when healthy. */
+  async inspect(): Promise<TopologyAnalysis> {
+    const specs = this.#specs();
+    const servers = this.cluster.servers.filter((s) => specs.some((x) => x.name === s.name));
+    const probes = await inspectAll(servers.map(target), { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now });
+    const a = analyzeTopology(specs, probes, {
+      secondsBehindMaster: this.cluster.seconds_behind_master,
+      checkReplFilter: this.cluster.check_repl_filter,
+      multiTierSlave: this.cluster.multi_tier_slave,
+      replUser: this.cluster.servers.find((s) => s.repl_user)?.repl_user,
+    });
+    this.lastAnalysis = a;
+    this.#lastInspectAt = this.deps.mono();
+    if (a.masterObs) this.lastMasterObs = a.masterObs;
+    return a;
+  }
+
+  #reportOnce(level: 'info' | 'warn' | 'error', key: string, obj: object, msg: string): void {
+    if (this.#lastReport === key) return;
+    this.#lastReport = key;
+    this.#log[level](obj, msg);
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const interval = this.cluster.ping_interval * 1000;
+    const unfinished = summarize(this.deps.journal.read()).find((s) => s.outcome === undefined && !s.acked);
+    if (unfinished) {
+      this.#log.error({ failover: unfinished.id }, `an unfinished failover was found in the journal (${unfinished.id}, dead master ${unfinished.deadMaster}): the manager stopped during it. No automatic failover until an operator checks the topology and runs: mhats ack ${this.cluster.name}`);
+    }
+    while (!signal.aborted) {
+      const started = this.deps.mono();
+      try {
+        await this.tick();
+      } catch (err) {
+        this.#log.error({ err: (err as Error).message }, `monitor tick failed: ${(err as Error).message}`);
+      }
+      this.ticks++;
+      this.deps.onTick?.(this);
+      if (signal.aborted) break;
+      const wait = this.state === 'watching' || this.state === 'suspect' || this.state === 'blocked' ? interval : Math.max(interval, 2000);
+      await sleep(wait - (this.deps.mono() - started), signal);
+    }
+    this.#checker?.close();
+    this.state = 'stopped';
+  }
+
+  async tick(): Promise<void> {
+    await this.#fenceFailedServers();
+    if (this.state === 'starting' || this.state === 'broken' || this.master === undefined) {
+      const a = await this.inspect();
+      if (a.healthy && a.master !== undefined) {
+        this.#adopt(a.master);
+        this.#reportOnce('info', `watching:${a.master}`, { master: a.master, replicas: a.replicas.map((r) => r.name), mode: a.mode }, `watching ${this.cluster.name}: master ${a.master}, replicas ${a.replicas.map((r) => r.name).join(', ')}`);
+      } else {
+        this.state = 'broken';
+        const errors = a.findings.filter((f) => f.severity === 'error').map((f) => `${f.server ?? this.cluster.name}: ${f.message}`);
+        this.#reportOnce('error', `broken:${errors.join('|')}`, { errors }, `topology of ${this.cluster.name} is broken; not watching for failover until it is healthy: ${errors.join('; ')}`);
+      }
+      return;
+    }
+    const r = await this.#checker!.check();
+    const { state: next, transition } = detect(this.detector, r, this.cluster.ping_failures);
+    this.detector = next;
+    if (transition === 'first_failure' || transition === 'failure') this.#log.warn({ master: this.master, kind: r.kind, failures: next.consecutiveFailures, latencyMs: Math.round(r.latencyMs) }, `health check of ${this.master} failed (${next.consecutiveFailures}/${this.cluster.ping_failures}): ${r.message ?? r.kind ?? ''}`);
+    if (transition === 'alive_but_refusing') this.#log.warn({ master: this.master, kind: r.kind }, `${this.master} refuses the health check but is alive (${r.kind}): not counted as a failure`);
+    if (transition === 'recovered') {
+      this.#log.info({ master: this.master }, `${this.master} answers health checks again`);
+      this.lastVerdict = undefined;
+      if (this.state === 'suspect') this.state = 'watching';
+    }
+    if (next.phase === 'suspect') {
+      if (this.state === 'watching') this.state = 'suspect';
+      await this.#confirmAndAct();
+      return;
+    }
+    // Refresh the whole view now and then (lag, the master's last position for the lost-transaction report).
+    if (r.ok && this.deps.mono() - this.#lastInspectAt > Math.max(10_000, this.cluster.ping_interval * 5000)) {
+      const a = await this.inspect();
+      if (a.master !== undefined && a.master !== this.master && a.healthy) {
+        this.#log.warn({ from: this.master, to: a.master }, `the master changed outside mhats (${this.master} → ${a.master}): watching ${a.master}`);
+        this.#adopt(a.master);
+      }
+    }
+  }
+
+  #adopt(master: string): void {
+    const srv = this.cluster.servers.find((s) => s.name === master)!;
+    this.#checker?.close();
+    this.#checker = createHealthChecker(this.cluster.ping_type, target(srv), { timeoutMs: this.cluster.ping_timeout * 1000, now: this.deps.mono });
+    this.master = master;
+    this.detector = initialDetectorState;
+    this.state = this.blockedReason ? 'blocked' : 'watching';
+  }
+
+  async #confirmAndAct(): Promise<void> {
+    const master = this.master!;
+    const masterSrv = this.cluster.servers.find((s) => s.name === master)!;
+    const failed = new Set(this.failedServers());
+    const others = this.cluster.servers.filter((s) => s.name !== master && !failed.has(s.name));
+    const probes = await inspectAll(others.map(target), { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now });
+    const specs = this.#specs();
+    const observed = new Map<string, ServerObservation>();
+    for (const p of probes) if (p.ok) observed.set(p.obs.name, p.obs);
+    const views: ReplicaView[] = probes.map((p) => {
+      if (!p.ok) return { name: p.failure.name, reachable: false, replicatesFromMaster: true };
+      const rs = p.obs.replica;
+      const src = rs ? resolveSource(specs, observed, rs.sourceHost, rs.sourcePort) : undefined;
+      return { name: p.obs.name, reachable: true, replicatesFromMaster: src?.name === master, ioRunning: rs?.ioRunning, lastIoErrno: rs?.lastIoErrno };
+    });
+    let secondary: SecondaryCheckOutcome = { kind: 'unset' };
+    const witnessesSayDead = !views.some((v) => v.reachable && v.replicatesFromMaster && v.ioRunning === 'Yes');
+    if (this.cluster.secondary_check_script && witnessesSayDead) secondary = await this.#secondaryCheck(masterSrv);
+    const verdict = confirm(master, views, secondary);
+    const changed = this.lastVerdict?.code !== verdict.code;
+    this.lastVerdict = verdict;
+    if (!verdict.dead) {
+      if (changed) this.#log.warn({ master, verdict: verdict.code, views }, verdict.reason);
+      return;
+    }
+    this.#log.error({ master, verdict: verdict.code, witnesses: verdict.witnesses }, `MASTER ${master} IS DEAD: ${verdict.reason}`);
+    const g = guard(summarize(this.deps.journal.read()), this.deps.now(), this.cluster.last_failover_minute, 'auto');
+    if (!g.allowed) {
+      this.blockedReason = g.reason;
+      if (changed || this.state !== 'blocked') this.#log.error({ master, blocking: g.blocking }, `automatic failover refused: ${g.reason}`);
+      this.state = 'blocked';
+      return;
+    }
+    await this.failover({ trigger: 'auto', reason: verdict.reason });
+  }
+
+  /** Runs a failover of the current master (automatic, or requested by an operator). */
+  async failover(opts: { trigger: 'auto' | 'manual'; reason: string; newMaster?: string | undefined }): Promise<FailoverReport> {
+    if (this.#inFailover) throw new Error('a failover of this cluster is already running');
+    this.#inFailover = true;
+    this.state = 'failing_over';
+    const dead = this.master!;
+    try {
+      const report = await runFailover(
+        { cluster: this.cluster, deadMaster: dead, newMaster: opts.newMaster, trigger: opts.trigger, reason: opts.reason, lastMasterObs: this.lastMasterObs?.name === dead ? this.lastMasterObs : undefined },
+        { journal: this.deps.journal, log: this.deps.log, now: this.deps.now, sshReachable: this.deps.sshReachable },
+      );
+      this.deps.onFailover?.(report);
+      if (report.outcome === 'success' || report.outcome === 'partial') {
+        this.blockedReason = undefined;
+        this.lastMasterObs = undefined;
+        this.#adopt(report.newMaster!);
+        this.#lastReport = '';
+        this.#log.info({ newMaster: report.newMaster, oldMaster: dead, durationMs: report.durationMs }, `now watching the new master ${report.newMaster}; ${dead} stays marked failed`);
+        await this.inspect().catch(() => undefined);
+      } else if (report.outcome === 'failed') {
+        this.state = 'blocked';
+        this.blockedReason = `failover ${report.id} failed: ${report.reason}`;
+      } else {
+        this.state = 'suspect';
+      }
+      return report;
+    } finally {
+      this.#inFailover = false;
+    }
+  }
+
+  /** A failed old master that answers again must never be a second writable master. */
+  async #fenceFailedServers(): Promise<void> {
+    const failed = this.failedServers();
+    if (failed.length === 0) return;
+    await Promise.all(
+      failed.map(async (name) => {
+        const srv = this.cluster.servers.find((s) => s.name === name);
+        if (!srv) return;
+        const [p] = await inspectAll([target(srv)], { connectTimeoutMs: Math.min(1000, this.cluster.connect_timeout * 1000), queryTimeoutMs: 1000, now: this.deps.now });
+        if (p?.ok && !p.obs.readOnly) {
+          this.#log.error({ server: name }, `the failed old master ${name} is back and WRITABLE: fencing it`);
+          await fenceOldMaster(srv, this.cluster, this.#log).catch((err: unknown) => this.#log.error({ server: name }, `could not fence ${name}: ${(err as Error).message}`));
+        }
+      }),
+    );
+  }
+
+  async #secondaryCheck(master: ServerConfig): Promise<SecondaryCheckOutcome> {
+    const r = await runScript({
+      command: this.cluster.secondary_check_script!,
+      args: [`--user=${master.ssh_user}`, `--master_host=${master.hostname}`, `--master_ip=${master.ip}`, `--master_port=${master.port}`, `--master_user=${master.user}`, `--ping_type=${this.cluster.ping_type}`, ...(master.ssh_port !== 22 ? [`--port=${master.ssh_port}`] : [])],
+      timeoutMs: Math.max(10_000, this.cluster.ssh.connect_timeout * 2000),
+      env: { MHATS_CLUSTER: this.cluster.name, MHATS_MASTER_PASSWORD: master.password.reveal() },
+    });
+    if (r.timedOut) return { kind: 'error', detail: `timed out after ${r.durationMs} ms` };
+    if (r.exitCode === 0) return { kind: 'dead' };
+    if (r.exitCode === null) return { kind: 'error', detail: `killed by ${r.signal ?? 'signal'}` };
+    return { kind: 'alive', exitCode: r.exitCode, detail: (r.stderr || r.stdout).split('\n').slice(-2).join(' | ') };
+  }
+}
