@@ -8,6 +8,19 @@ import type { DbTarget } from '../adapters/mysql/connection.js';
 import { analyzeTopology, type ServerSpec } from '../domain/topology.js';
 import type { ServerProbe } from '../domain/types.js';
 import type { ClusterReport } from '../render/check-repl.js';
+import { FileJournal } from '../adapters/journal/file-journal.js';
+import { failedServers as failedOf, summarize } from '../domain/guard.js';
+
+/** Old masters of failovers that have not rejoined as healthy replicas: left out of the analysis. */
+export function failedServers(stateDir: string, cluster: ClusterConfig): string[] {
+  return failedOf(summarize(new FileJournal(stateDir, cluster.name).read()));
+}
+
+/** The cluster minus the servers marked failed. */
+export function withoutFailed(cluster: ClusterConfig, failed: string[]): ClusterConfig {
+  if (failed.length === 0) return cluster;
+  return { ...cluster, servers: cluster.servers.filter((s) => !failed.includes(s.name)) };
+}
 
 export function dbTargets(cluster: ClusterConfig): DbTarget[] {
   return cluster.servers.map((s) => ({ name: s.name, host: s.ip, port: s.port, user: s.user, password: s.password }));

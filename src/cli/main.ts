@@ -12,6 +12,9 @@ import { registerConfig } from './commands/config.js';
 import { registerCheckRepl } from './commands/check-repl.js';
 import { registerCheckSsh } from './commands/check-ssh.js';
 import { registerStatus } from './commands/status.js';
+import { registerManager } from './commands/manager.js';
+import { registerAck } from './commands/ack.js';
+import { registerFailover } from './commands/failover.js';
 import { VERSION } from '../version.js';
 
 export function buildProgram(): Command {
@@ -21,6 +24,9 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', `\n${EXIT_CODE_HELP}\n`);
+  registerManager(program);
+  registerFailover(program);
+  registerAck(program);
   registerCheckRepl(program);
   registerCheckSsh(program);
   registerStatus(program);

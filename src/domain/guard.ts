@@ -18,7 +18,9 @@ export type JournalRecord =
   | { type: 'phase'; id: string; phase: string; at: number; durationMs: number; ok: boolean; detail?: unknown }
   | { type: 'event'; id: string; at: number; message: string; detail?: unknown }
   | { type: 'end'; id: string; at: number; outcome: FailoverOutcome; newMaster?: string | undefined; oldMaster: string; durationMs: number; reason: string; lost?: string | undefined; detail?: unknown }
-  | { type: 'ack'; id: string; at: number; by: string };
+  | { type: 'ack'; id: string; at: number; by: string }
+  /** The old master of failover `id` was seen replicating, healthy, from the current master. */
+  | { type: 'rejoin'; id: string; at: number; server: string };
 
 export interface FailoverSummary {
   id: string;
@@ -32,6 +34,8 @@ export interface FailoverSummary {
   lost?: string | undefined;
   durationMs?: number | undefined;
   acked: boolean;
+  /** The old master came back as a healthy replica. */
+  rejoined: boolean;
   phases: Array<{ phase: string; durationMs: number; ok: boolean }>;
 }
 
@@ -40,7 +44,7 @@ export function summarize(records: JournalRecord[]): FailoverSummary[] {
   const order: string[] = [];
   for (const r of records) {
     if (r.type === 'begin') {
-      byId.set(r.id, { id: r.id, startedAt: r.at, deadMaster: r.deadMaster, trigger: r.trigger, acked: false, phases: [] });
+      byId.set(r.id, { id: r.id, startedAt: r.at, deadMaster: r.deadMaster, trigger: r.trigger, acked: false, rejoined: false, phases: [] });
       order.push(r.id);
       continue;
     }
@@ -55,27 +59,28 @@ export function summarize(records: JournalRecord[]): FailoverSummary[] {
       s.lost = r.lost;
       s.durationMs = r.durationMs;
     } else if (r.type === 'ack') s.acked = true;
+    else if (r.type === 'rejoin') s.rejoined = true;
   }
   return order.map((id) => byId.get(id)!);
 }
 
 export type GuardDecision = { allowed: true } | { allowed: false; reason: string; blocking: string };
 
-export function guard(summaries: FailoverSummary[], now: number, lastFailoverMinute: number, trigger: 'auto' | 'manual'): GuardDecision {
+export function guard(summaries: FailoverSummary[], now: number, lastFailoverMinute: number, trigger: 'auto' | 'manual', cluster: string): GuardDecision {
   const relevant = summaries.filter((s) => s.outcome !== 'refused');
   for (const s of relevant) {
     if (s.outcome === undefined && !s.acked) {
       return {
         allowed: false,
         blocking: s.id,
-        reason: `failover ${s.id} of ${s.deadMaster}, started ${isoTime(s.startedAt)}, never finished (the manager stopped during it). Check the topology by hand (mhats status), then acknowledge it: mhats ack <cluster>`,
+        reason: `failover ${s.id} of ${s.deadMaster}, started ${isoTime(s.startedAt)}, never finished (the manager stopped during it). Check the topology by hand (mhats status), then acknowledge it: mhats ack ${cluster}`,
       };
     }
   }
   if (trigger === 'manual') return { allowed: true };
   for (const s of relevant) {
     if (s.outcome === 'failed' && !s.acked) {
-      return { allowed: false, blocking: s.id, reason: `failover ${s.id} failed (${s.reason ?? '?'}); automatic failover is blocked until an operator acknowledges it: mhats ack <cluster>` };
+      return { allowed: false, blocking: s.id, reason: `failover ${s.id} failed (${s.reason ?? '?'}); automatic failover is blocked until an operator acknowledges it: mhats ack ${cluster}` };
     }
   }
   const last = [...relevant].reverse().find((s) => s.outcome === 'success' || s.outcome === 'partial');
@@ -84,8 +89,25 @@ export function guard(summaries: FailoverSummary[], now: number, lastFailoverMin
     return {
       allowed: false,
       blocking: last.id,
-      reason: `the last failover (${last.id}, ${last.deadMaster} → ${last.newMaster ?? '?'}) was ${mins} minute(s) ago, inside last_failover_minute=${lastFailoverMinute}; refusing another automatic failover (flapping guard). Acknowledge it to allow one: mhats ack <cluster>`,
+      reason: `the last failover (${last.id}, ${last.deadMaster} → ${last.newMaster ?? '?'}) was ${mins} minute(s) ago, inside last_failover_minute=${lastFailoverMinute}; refusing another automatic failover (flapping guard). Acknowledge it to allow one: mhats ack ${cluster}`,
     };
   }
   return { allowed: true };
+}
+
+/**
+ * Old masters of completed failovers that have not come back as healthy
+ * replicas: never promoted, never repointed automatically, left out of the
+ * analysis, and fenced (read_only) whenever they answer. Acknowledging a
+ * failover re-allows automatic failover; it does not make a dead server alive.
+ */
+export function failedServers(summaries: FailoverSummary[]): string[] {
+  const out = new Set<string>();
+  for (const s of summaries) {
+    if ((s.outcome === 'success' || s.outcome === 'partial') && !s.rejoined) out.add(s.deadMaster);
+  }
+  // A server that was failed over and later became master again (manual switch) is not failed.
+  const last = [...summaries].reverse().find((s) => s.outcome === 'success' || s.outcome === 'partial');
+  if (last?.newMaster) out.delete(last.newMaster);
+  return [...out];
 }

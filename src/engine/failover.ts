@@ -27,7 +27,7 @@ import type { FileJournal } from '../adapters/journal/file-journal.js';
 import { formatCoord, compareCoords } from '../domain/binlog-coord.js';
 import { chooseNewMaster, latestReplicas, type CandidateInput } from '../domain/candidates.js';
 import { errantAmongSurvivors } from '../domain/failover-checks.js';
-import { guard, summarize, type FailoverOutcome } from '../domain/guard.js';
+import { failedServers, guard, summarize, type FailoverOutcome } from '../domain/guard.js';
 import { replicationMode, resolveSource, type ServerSpec } from '../domain/topology.js';
 import type { BinlogCoord, ServerObservation } from '../domain/types.js';
 import type { Logger } from './logger.js';
@@ -222,12 +222,14 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     if (dead === undefined) throw new FailoverRefused(`${req.deadMaster} is not a server of cluster ${cluster.name}`);
 
     // ---------------------------------------------------------------- Phase 1
-    const g = guard(summarize(deps.journal.read()), deps.now(), cluster.last_failover_minute, req.trigger);
+    const g = guard(summarize(deps.journal.read()), deps.now(), cluster.last_failover_minute, req.trigger, cluster.name);
     if (!g.allowed) throw new FailoverRefused(g.reason);
     deps.journal.append({ type: 'begin', id, cluster: cluster.name, at: t0, deadMaster: dead.name, trigger: req.trigger, reason: req.reason });
     begun = true;
 
-    const others = cluster.servers.filter((s) => s.name !== dead.name);
+    // Old masters of earlier failovers that never rejoined are not part of the cluster any more.
+    const failed = new Set(failedServers(summarize(deps.journal.read())));
+    const others = cluster.servers.filter((s) => s.name !== dead.name && !failed.has(s.name));
     const checked = await phase(PHASE.check, 15_000 + cluster.connect_timeout * 1000 + cluster.query_timeout * 6000, async () => {
       // MHA's double check: a dead master must not answer SQL. A hung one (SIGSTOP) does not.
       const alive = await inspectServer(target(dead), { connectTimeoutMs: Math.min(1000, cluster.connect_timeout * 1000), queryTimeoutMs: 1000, now: deps.now });
@@ -271,11 +273,15 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         { serverId: req.lastMasterObs?.serverId ?? -1, serverUuid: req.lastMasterObs?.serverUuid, lastGtid: req.lastMasterObs?.gtid },
       );
       if (errant.length > 0) throw new FailoverRefused(`errant GTID transactions: ${errant.map((e) => `${e.name}: ${e.errant}`).join('; ')}. Inspect them and repair by hand before failing over`);
-      const pre = chooseNewMaster(candidatesOf(replicas), { forced: req.newMaster, checkReplDelay: false, latestPriority: true });
+      const pre = chooseNewMaster(candidatesOf(replicas, cluster.servers), { forced: req.newMaster, checkReplDelay: false, latestPriority: true });
       if (!pre.ok) throw new FailoverRefused(pre.reason);
       return { replicas, mode };
     });
     const mode = checked.mode;
+    const flavor = checked.replicas[0]!.version.flavor;
+    // MariaDB writes a GTID for every transaction even in binlog-position mode, and its replicas
+    // keep gtid_slave_pos: a replica that received less can catch up by GTID in either mode.
+    const gtidCatchUp = mode === 'gtid' || flavor === 'mariadb';
     journalEvent(`replication mode: ${mode === 'gtid' ? 'GTID' : 'binlog positions'}; survivors: ${checked.replicas.map((r) => r.name).join(', ')}`);
 
     // ---------------------------------------------------------------- Phase 2
@@ -328,7 +334,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         else if (byName.get(p.failure.name)?.ignore_fail) report.notRecovered.push({ name: p.failure.name, reason: `unreachable: ${p.failure.message}` });
         else throw new FailoverFailed(`${p.failure.name} became unreachable: ${p.failure.message}`);
       }
-      const latest = latestReplicas(candidatesOf(obs));
+      const latest = latestReplicas(candidatesOf(obs, cluster.servers));
       journalEvent(`latest replicas: ${latest.join(', ')} at ${formatCoord(obs.find((o) => o.name === latest[0])!.replica!.read)}`, Object.fromEntries(obs.map((o) => [o.name, formatCoord(o.replica!.read)])));
       return { obs, latest };
     });
@@ -349,7 +355,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
 
     // ---------------------------------------------------------------- Phase 3.3
     const choice = await phase(PHASE.choose, 1000, () => {
-      const c = chooseNewMaster(candidatesOf(after.obs), { forced: req.newMaster, checkReplDelay: cluster.check_repl_delay, latestPriority: cluster.latest_priority });
+      const c = chooseNewMaster(candidatesOf(after.obs, cluster.servers), { forced: req.newMaster, checkReplDelay: cluster.check_repl_delay, latestPriority: cluster.latest_priority });
       report.rejected = c.rejected;
       for (const r of c.rejected) journalEvent(`not choosing ${r.name}: ${r.reason}`);
       if (!c.ok) throw new FailoverFailed(c.reason);
@@ -371,8 +377,10 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
           try {
             const r = o.replica!;
             if (!r.sqlRunning) await a.q(a.d.startReplica('sql'));
+            const w0 = deps.now();
             const [row] = await a.q<{ result: unknown }>(a.d.waitForCoord(r.read, applyTimeoutS), (applyTimeoutS + 5) * 1000);
             const w = a.d.parseWaitForCoordResult(row?.result);
+            flog.debug({ replica: o.name, waitMs: deps.now() - w0, result: w.kind, read: formatCoord(r.read), exec: formatCoord(r.exec) }, `${o.name}: relay log applied up to ${formatCoord(r.read)}`);
             if (w.kind !== 'reached') throw new FailoverFailed(`${o.name} did not apply its relay log up to ${formatCoord(r.read)} within ${applyTimeoutS} s (${w.kind})`);
             a.close();
           } catch (err) {
@@ -382,7 +390,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         }),
       );
       if (behind.includes(nm.name)) {
-        if (mode === 'gtid') {
+        if (gtidCatchUp) {
           // Catch the candidate up from the most advanced replica, by GTID.
           const src = byName.get(after.latest[0]!)!;
           const srcObs = after.obs.find((o) => o.name === src.name)!;
@@ -451,9 +459,11 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       const rest = after.obs.filter((o) => o.name !== nm.name);
       const results = await Promise.allSettled(
         rest.map(async (o) => {
-          if (mode !== 'gtid' && behind.includes(o.name)) {
+          if (!gtidCatchUp && behind.includes(o.name)) {
             throw new FailoverFailed(`received less than ${after.latest.join(', ')} (${formatCoord(o.replica!.read)} < ${formatCoord(latestRead)}); repointing it by position would skip those events. Differential relay-log recovery is not implemented yet: recover it by hand`);
           }
+          // A MariaDB replica that received less, in position mode, catches up by GTID first.
+          const viaGtid = mode === 'gtid' || behind.includes(o.name);
           const srv = byName.get(o.name)!;
           const a = await Admin.open(srv, cluster);
           try {
@@ -464,10 +474,21 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
                 port: nm.port,
                 user: replUser(cluster, o),
                 password: srv.repl_password,
-                ...(mode === 'gtid' ? { gtid: 'auto' as const } : { gtid: false as const, coord: report.newMasterCoord }),
+                ...(viaGtid ? { gtid: 'auto' as const } : { gtid: false as const, coord: report.newMasterCoord }),
               }),
             );
             await a.q(a.d.startReplica());
+            if (viaGtid && mode !== 'gtid') {
+              // Caught up by GTID; back to binlog positions, now in the new master's binlog.
+              const [w] = await a.q<{ result: unknown }>(a.d.waitForGtid(report.newMasterGtid ?? '', applyTimeoutS), (applyTimeoutS + 5) * 1000);
+              if (a.d.parseWaitForGtidResult(w?.result).kind !== 'reached') throw new FailoverFailed(`did not catch up with ${nm.name} by GTID within ${applyTimeoutS} s`);
+              await a.q(a.d.stopReplica());
+              const [row] = await a.q(a.d.showReplicaStatus());
+              const rs = a.d.parseReplicaStatus(row!);
+              await a.q(a.d.changeSource({ host: nm.hostname, port: nm.port, user: replUser(cluster, o), gtid: false, coord: rs.exec }));
+              await a.q(a.d.startReplica());
+              journalEvent(`${o.name} received less than the others: caught up from ${nm.name} by GTID, then back to binlog positions at ${formatCoord(rs.exec)}`);
+            }
             await waitUntil(`${o.name}: replication threads running`, 15_000, async () => {
               const [row] = await a.q(a.d.showReplicaStatus());
               if (row === undefined) return false;
@@ -539,9 +560,12 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
   }
 }
 
-function candidatesOf(obs: ServerObservation[]): CandidateInput[] {
-  // Keeps config order: callers pass observations in config order.
-  return obs.map((o) => ({ name: o.name, candidate_master: false, no_master: false, obs: o }));
+/** Candidates with their config flags, in config order (MHA's priority order). */
+function candidatesOf(obs: ServerObservation[], servers: ServerConfig[]): CandidateInput[] {
+  return servers.flatMap((s) => {
+    const o = obs.find((x) => x.name === s.name);
+    return o === undefined ? [] : [{ name: s.name, candidate_master: s.candidate_master, no_master: s.no_master, obs: o }];
+  });
 }
 
 async function waitUntil(what: string, ms: number, fn: () => Promise<boolean>): Promise<void> {

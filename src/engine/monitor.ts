@@ -13,7 +13,7 @@ import type { DbTarget } from '../adapters/mysql/connection.js';
 import { runScript } from '../adapters/hooks/run-script.js';
 import type { FileJournal } from '../adapters/journal/file-journal.js';
 import { confirm, detect, initialDetectorState, type DetectorState, type ReplicaView, type SecondaryCheckOutcome, type Verdict } from '../domain/detector.js';
-import { guard, summarize, type FailoverSummary } from '../domain/guard.js';
+import { failedServers, guard, summarize, type FailoverSummary } from '../domain/guard.js';
 import { analyzeTopology, resolveSource, type ServerSpec, type TopologyAnalysis } from '../domain/topology.js';
 import type { ServerObservation } from '../domain/types.js';
 import { fenceOldMaster, runFailover, type FailoverReport } from './failover.js';
@@ -78,6 +78,8 @@ export class ClusterMonitor {
   #lastReport = '';
   #lastInspectAt = -Infinity;
   #inFailover = false;
+  /** After a refused failover, do not retry before this (monotonic ms), unless the verdict changes. */
+  #retryAfter = -Infinity;
 
   constructor(cluster: ClusterConfig, deps: MonitorDeps) {
     this.cluster = cluster;
@@ -89,11 +91,9 @@ export class ClusterMonitor {
     return this.#inFailover;
   }
 
-  /** Servers marked failed by an unacknowledged failover: never promoted, never repointed automatically. */
+  /** Old masters that have not rejoined: never promoted, never repointed automatically. */
   failedServers(): string[] {
-    return summarize(this.deps.journal.read())
-      .filter((s) => (s.outcome === 'success' || s.outcome === 'partial') && !s.acked)
-      .map((s) => s.deadMaster);
+    return failedServers(summarize(this.deps.journal.read()));
   }
 
   snapshot(): MonitorSnapshot {
@@ -238,14 +238,20 @@ export class ClusterMonitor {
       return;
     }
     this.#log.error({ master, verdict: verdict.code, witnesses: verdict.witnesses }, `MASTER ${master} IS DEAD: ${verdict.reason}`);
-    const g = guard(summarize(this.deps.journal.read()), this.deps.now(), this.cluster.last_failover_minute, 'auto');
+    const g = guard(summarize(this.deps.journal.read()), this.deps.now(), this.cluster.last_failover_minute, 'auto', this.cluster.name);
     if (!g.allowed) {
       this.blockedReason = g.reason;
       if (changed || this.state !== 'blocked') this.#log.error({ master, blocking: g.blocking }, `automatic failover refused: ${g.reason}`);
       this.state = 'blocked';
       return;
     }
-    await this.failover({ trigger: 'auto', reason: verdict.reason });
+    if (this.deps.mono() < this.#retryAfter) return;
+    const report = await this.failover({ trigger: 'auto', reason: verdict.reason });
+    if (report.outcome === 'refused') {
+      // The cause needs a person (or time): retry at a calm pace, not every tick.
+      this.#retryAfter = this.deps.mono() + 30_000;
+      this.#log.error({ master, reason: report.reason }, `automatic failover of ${master} refused; retrying in 30 s: ${report.reason}`);
+    }
   }
 
   /** Runs a failover of the current master (automatic, or requested by an operator). */
@@ -291,6 +297,15 @@ export class ClusterMonitor {
         if (p?.ok && !p.obs.readOnly) {
           this.#log.error({ server: name }, `the failed old master ${name} is back and WRITABLE: fencing it`);
           await fenceOldMaster(srv, this.cluster, this.#log).catch((err: unknown) => this.#log.error({ server: name }, `could not fence ${name}: ${(err as Error).message}`));
+          return;
+        }
+        // Repaired by an operator and replicating from the current master: it is a replica again.
+        const rs = p?.ok ? p.obs.replica : undefined;
+        const master = this.cluster.servers.find((s) => s.name === this.master);
+        if (p?.ok && rs && master && rs.ioRunning === 'Yes' && rs.sqlRunning && (rs.sourceHost === master.hostname || rs.sourceHost === master.ip) && rs.sourcePort === master.port) {
+          const f = summarize(this.deps.journal.read()).filter((x) => x.deadMaster === name && !x.rejoined);
+          for (const x of f) this.deps.journal.append({ type: 'rejoin', id: x.id, at: this.deps.now(), server: name });
+          this.#log.info({ server: name }, `${name} replicates from ${master.name} again: back in the cluster as a replica`);
         }
       }),
     );

@@ -1,6 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
 import { addConfigOptions, loadFromOptions } from '../config-options.js';
-import { inspectCluster } from '../../app/cluster.js';
+import { failedServers, inspectCluster, withoutFailed } from '../../app/cluster.js';
 import { renderCheckRepl, type ClusterReport } from '../../render/check-repl.js';
 import { ExitCode, EXIT_CODE_HELP } from '../exit-codes.js';
 import { printJson, stdoutPainter } from '../output.js';
@@ -31,8 +31,15 @@ ${EXIT_CODE_HELP}`,
     );
   addConfigOptions(cmd);
   cmd.action(async (opts) => {
-    const { clusters } = await loadFromOptions(opts);
-    const reports = await Promise.all(clusters.map((c) => inspectCluster(c)));
+    const { config, clusters } = await loadFromOptions(opts);
+    const reports = await Promise.all(
+      clusters.map(async (c) => {
+        const failed = failedServers(config.state_dir, c);
+        const r = await inspectCluster(withoutFailed(c, failed));
+        for (const f of failed) r.analysis.findings.push({ severity: 'info', code: 'unreachable', server: f, message: `${f} is the old master of a failover: left out until it replicates from the current master again` });
+        return r;
+      }),
+    );
     if (opts.json) {
       printJson(
         reports.map((r) => ({

@@ -1,0 +1,32 @@
+import type { Command } from '@commander-js/extra-typings';
+import { addConfigOptions, loadFromOptions } from '../config-options.js';
+import { FileJournal } from '../../adapters/journal/file-journal.js';
+import { summarize } from '../../domain/guard.js';
+import { UserError } from '../errors.js';
+import { ExitCode } from '../exit-codes.js';
+import { userInfo } from 'node:os';
+
+export function registerAck(program: Command): void {
+  const cmd = program
+    .command('ack')
+    .argument('<cluster>', 'the cluster whose failovers to acknowledge')
+    .description("Acknowledge a cluster's past failovers: re-allows automatic failover after one inside last_failover_minute, a failed one, or an unfinished one.")
+    .addHelpText('after', '\nLike removing MHA\'s <app>.failover.complete / failover.error files. Check the topology first (mhats status).\nAn old master stays out of the cluster until it replicates, healthy, from the current master.');
+  addConfigOptions(cmd);
+  cmd.action(async (name, opts) => {
+    const { config } = await loadFromOptions(opts);
+    const cluster = config.clusters.find((c) => c.name === name);
+    if (!cluster) throw new UserError(`unknown cluster ${name} (known: ${config.clusters.map((c) => c.name).join(', ')})`, { exitCode: ExitCode.USAGE });
+    const journal = new FileJournal(config.state_dir, cluster.name);
+    const open = summarize(journal.read()).filter((s) => !s.acked && s.outcome !== 'refused');
+    if (open.length === 0) {
+      process.stdout.write(`${name}: nothing to acknowledge\n`);
+      return;
+    }
+    const by = `${userInfo().username}@cli`;
+    for (const s of open) {
+      journal.append({ type: 'ack', id: s.id, at: Date.now(), by });
+      process.stdout.write(`${name}: acknowledged ${s.id} (${s.deadMaster} → ${s.newMaster ?? '?'}, ${s.outcome ?? 'unfinished'})\n`);
+    }
+  });
+}

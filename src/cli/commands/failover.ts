@@ -1,0 +1,57 @@
+import type { Command } from '@commander-js/extra-typings';
+import { createInterface } from 'node:readline/promises';
+import { addConfigOptions, loadFromOptions } from '../config-options.js';
+import { createLogger } from '../../adapters/logging.js';
+import { FileJournal } from '../../adapters/journal/file-journal.js';
+import { inspectCluster } from '../../app/cluster.js';
+import { sshReachableFor } from '../../app/manager.js';
+import { runFailover } from '../../engine/failover.js';
+import { UserError } from '../errors.js';
+import { ExitCode } from '../exit-codes.js';
+
+export function registerFailover(program: Command): void {
+  const cmd = program
+    .command('failover')
+    .description("Fail over a master that is already dead (MHA's masterha_master_switch --master_state=dead).")
+    .option('--dead-master <name>', 'the dead master (config name or hostname); default: the master the replicas point at')
+    .option('--new-master <name>', 'force this replica as the new master (it must be eligible)')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--json', 'print the failover report as JSON')
+    .addHelpText('after', '\nSame phases, rules, journal and hooks as the automatic failover.\nExit codes (MHA): 0 success, 10 done but some replicas not recovered, 1 error or refused.');
+  addConfigOptions(cmd);
+  cmd.action(async (opts) => {
+    const { config, clusters } = await loadFromOptions(opts);
+    if (clusters.length !== 1) throw new UserError(`the config has ${clusters.length} clusters: choose one with --cluster (${clusters.map((c) => c.name).join(', ')})`, { exitCode: ExitCode.USAGE });
+    const cluster = clusters[0]!;
+    const byHost = (n: string): string | undefined => cluster.servers.find((s) => s.name === n || s.hostname === n || s.ip === n)?.name;
+    let dead = opts.deadMaster ? byHost(opts.deadMaster) : undefined;
+    if (opts.deadMaster && !dead) throw new UserError(`--dead-master ${opts.deadMaster} is not a server of ${cluster.name}`, { exitCode: ExitCode.USAGE });
+    if (!dead) {
+      const r = await inspectCluster(cluster);
+      dead = r.analysis.master;
+      if (!dead) throw new UserError('cannot tell which server is the master: give --dead-master', { exitCode: ExitCode.USAGE });
+      if (!r.analysis.unreachable.some((u) => u.name === dead)) throw new UserError(`the master ${dead} answers: it is not dead (use switchover for a live master)`);
+    }
+    const newMaster = opts.newMaster ? byHost(opts.newMaster) : undefined;
+    if (opts.newMaster && !newMaster) throw new UserError(`--new-master ${opts.newMaster} is not a server of ${cluster.name}`, { exitCode: ExitCode.USAGE });
+    if (!opts.yes) {
+      if (!process.stdin.isTTY) throw new UserError('refusing to fail over without confirmation: pass --yes', { exitCode: ExitCode.USAGE });
+      const rl = createInterface({ input: process.stdin, output: process.stdout });
+      const answer = await rl.question(`Master ${dead} of ${cluster.name} is dead. Fail over${newMaster ? ` to ${newMaster}` : ''}? (yes/NO): `);
+      rl.close();
+      if (answer.trim().toLowerCase() !== 'yes') throw new UserError('not confirmed: nothing done');
+    }
+    const log = createLogger({ format: opts.json ? 'json' : undefined, write: opts.json ? (l) => process.stderr.write(l) : undefined });
+    const report = await runFailover(
+      { cluster, deadMaster: dead, newMaster, trigger: 'manual', reason: `manual failover requested from the command line` },
+      { journal: new FileJournal(config.state_dir, cluster.name), log, now: Date.now, sshReachable: sshReachableFor(cluster) },
+    );
+    if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else {
+      process.stdout.write(`\n${report.outcome.toUpperCase()}: ${report.reason}\n`);
+      for (const p of report.phases) process.stdout.write(`  ${p.ok ? 'ok ' : 'ERR'} ${String(p.durationMs).padStart(6)} ms  ${p.phase}\n`);
+      if (report.lost) process.stdout.write(`  lost: ${report.lost}\n`);
+    }
+    process.exitCode = report.exitCode;
+  });
+}

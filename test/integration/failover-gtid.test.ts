@@ -1,0 +1,163 @@
+/**
+ * The manager daemon against a real sandbox replicating by GTID
+ * (MASTER_USE_GTID=slave_pos), four servers:
+ *  1. crash: kill -9 of the master under continuous writes;
+ *  2. `mhats ack` re-allows automatic failover;
+ *  3. hung master: SIGSTOP under writes is detected within the deadlines and
+ *     failed over; when resumed, the old master is fenced (read_only) and is
+ *     not a second writable master.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import { parse, stringify } from 'yaml';
+import { detectFlavor, replicaStatus, rootSql, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
+import { withSandbox } from '../helpers/sandbox.js';
+import { ManagerProcess } from '../helpers/manager.js';
+import { Writer } from '../helpers/writer.js';
+import { SEMI_SYNC } from '../helpers/semisync.js';
+
+async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await fn().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function ids(s: SandboxServer): Promise<Set<number>> {
+  const out = await rootSql(s, 'SELECT id FROM mhats_test.t');
+  return new Set(out.split('\n').filter(Boolean).map(Number));
+}
+
+async function checksum(s: SandboxServer): Promise<string> {
+  return (await rootSql(s, 'CHECKSUM TABLE mhats_test.t')).trim().split('\t')[1] ?? '';
+}
+
+async function assertReplicatesFrom(replica: SandboxServer, master: SandboxServer): Promise<void> {
+  const st = await replicaStatus(await detectFlavor(), replica);
+  assert.equal(st.get('Master_Host'), master.address, `${replica.name} should replicate from ${master.name}`);
+  assert.equal(st.get('Slave_IO_Running'), 'Yes', `${replica.name} IO thread`);
+  assert.equal(st.get('Slave_SQL_Running'), 'Yes', `${replica.name} SQL thread`);
+  assert.equal(st.get('Last_SQL_Errno'), '0');
+  assert.equal(st.get('Using_Gtid'), 'Slave_Pos');
+}
+
+function newMasterOf(mgr: ManagerProcess, after: number): string {
+  const l = mgr.lines.slice(after).find((x) => /^now watching the new master /.test(x.msg));
+  return /new master (\S+);/.exec(l?.msg ?? '')?.[1] ?? '';
+}
+
+describe('manager: failover by GTID', () => {
+  let sb: SandboxInfo;
+  let byName: Map<string, SandboxServer>;
+  let conf: string;
+  let mgr: ManagerProcess;
+  let password: string;
+
+  before(async () => {
+    sb = await withSandbox(undefined, { name: 'failover-gtid', baseAddress: '127.0.5.11', replicas: 3, gtid: true, sshPort: 2251, extraServerOptions: SEMI_SYNC });
+    byName = new Map(sb.servers.map((s) => [s.name, s]));
+    password = readFileSync(sb.adminPasswordFile, 'utf8').trim();
+    await rootSql(
+      sb.servers[0]!,
+      "CREATE DATABASE mhats_test; CREATE TABLE mhats_test.t (id INT AUTO_INCREMENT PRIMARY KEY, val VARCHAR(64)) ENGINE=InnoDB; CREATE USER 'app'@'127.%' IDENTIFIED BY 'app-pw'; GRANT SELECT, INSERT ON mhats_test.* TO 'app'@'127.%'",
+    );
+    const doc = parse(readFileSync(sb.configFile, 'utf8')) as { state_dir: string; clusters: Record<string, Record<string, unknown>> };
+    doc.state_dir = join(sb.dir, 'state');
+    Object.assign(doc.clusters[sb.clusterName]!, { ping_interval: 0.3, ping_failures: 3, ping_timeout: 0.3, connect_timeout: 1, query_timeout: 3 });
+    conf = join(sb.dir, 'manager.yaml');
+    writeFileSync(conf, stringify(doc), { mode: 0o600 });
+    mgr = new ManagerProcess(conf, [], sb.dir);
+    await mgr.waitFor(/^watching sandbox: master db1/);
+  });
+
+  after(async () => {
+    await mgr?.stop();
+  });
+
+  test('kill -9 of the master under writes: new master, the others follow by GTID, nothing acknowledged lost', async () => {
+    const db1 = byName.get('db1')!;
+    const w = new Writer();
+    w.start({ host: db1.address, port: 3306, user: sb.adminUser, password });
+    await w.waitFor(200);
+    const mark = mgr.lines.length;
+    await stopServer(db1, 'SIGKILL');
+    await w.stopped();
+    await mgr.waitFor(/^now watching the new master/, 60_000);
+    const nm = byName.get(newMasterOf(mgr, mark))!;
+    assert.ok(nm && nm.name !== 'db1', `new master: ${nm?.name}`);
+    assert.equal((await rootSql(nm, 'SELECT @@read_only')).trim(), '0');
+    const others = sb.servers.filter((s) => s.name !== 'db1' && s.name !== nm.name);
+    for (const o of others) {
+      await until(`${o.name} caught up`, async () => (await checksum(o)) === (await checksum(nm)));
+      await assertReplicatesFrom(o, nm);
+    }
+    for (const s of [nm, ...others]) {
+      const have = await ids(s);
+      assert.deepEqual(w.acked.filter((id) => !have.has(id)), [], `${s.name} lost acknowledged writes`);
+    }
+  });
+
+  test('mhats ack re-allows automatic failover', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'ack', 'sandbox', '--conf', conf], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /acknowledged sandbox-.* \(db1 → db\d, success\)/);
+  });
+
+  test('a hung (SIGSTOPped) master is failed over, and fenced read_only when it comes back', async () => {
+    const oldName = /master (\S+)$/.exec(mgr.lines.filter((l) => /^now watching the new master/.test(l.msg)).at(-1)!.msg.replace(/;.*/, ''))![1]!;
+    const old = byName.get(oldName)!;
+    const w = new Writer();
+    w.start({ host: old.address, port: 3306, user: 'app', password: 'app-pw' });
+    await w.waitFor(100);
+    const mark = mgr.lines.length;
+    await stopServer(old, 'SIGSTOP');
+    let resumed = false;
+    try {
+      // Wait until the failover we caused (not the earlier one) is done.
+      await until('the second failover', () => Promise.resolve(newMasterOf(mgr, mark) !== ''), 60_000).catch((err: unknown) => {
+        throw new Error(`${(err as Error).message}\n${mgr.tail(60)}`);
+      });
+      const nm = byName.get(newMasterOf(mgr, mark))!;
+      assert.notEqual(nm.name, old.name);
+      assert.equal((await rootSql(nm, 'SELECT @@read_only')).trim(), '0');
+      // Resume the old master: the manager must fence it.
+      await stopServer(old, 'SIGCONT');
+      resumed = true;
+      await w.stopped(20_000).catch(() => undefined);
+      await until(`${old.name} fenced read_only`, async () => (await rootSql(old, 'SELECT @@read_only')).trim() === '1', 20_000);
+      await mgr.waitFor(new RegExp(`fenced ${old.name}: read_only set`), 5000);
+      // An application write to the old master now fails.
+      const c = await mysql.createConnection({ host: old.address, port: 3306, user: 'app', password: 'app-pw', connectTimeout: 2000 });
+      try {
+        await assert.rejects(c.query({ sql: "INSERT INTO mhats_test.t (val) VALUES ('split-brain')", timeout: 3000 }), /read-only|read_only/i);
+      } finally {
+        c.destroy();
+      }
+      // Exactly one writable server among all four.
+      const writable = [];
+      for (const s of sb.servers) {
+        const ro = await rootSql(s, 'SELECT @@read_only').catch(() => 'down');
+        if (ro.trim() === '0') writable.push(s.name);
+      }
+      assert.deepEqual(writable, [nm.name]);
+      // The surviving replica follows the new master, with every acknowledged write.
+      const others = sb.servers.filter((s) => s.name !== 'db1' && s.name !== old.name && s.name !== nm.name);
+      for (const o of others) {
+        await until(`${o.name} caught up`, async () => (await checksum(o)) === (await checksum(nm)));
+        await assertReplicatesFrom(o, nm);
+      }
+      for (const s of [nm, ...others]) {
+        const have = await ids(s);
+        assert.deepEqual(w.acked.filter((id) => !have.has(id)), [], `${s.name} lost acknowledged writes`);
+      }
+    } finally {
+      if (!resumed) await stopServer(old, 'SIGCONT');
+    }
+  });
+});

@@ -1,0 +1,150 @@
+/**
+ * The manager daemon against a real sandbox replicating by binlog position:
+ *  1. route cut: only the manager's route to the master is cut (a TCP proxy
+ *     the test controls) while the replicas keep replicating: no failover;
+ *  2. crash: kill -9 of the master under continuous writes: a new master is
+ *     elected (candidate_master/no_master respected), writable, the other
+ *     replica replicates from it, no acknowledged write is lost, checksums equal;
+ *  3. after the failover the manager still runs and reports the new topology;
+ *  4. guard: a second failover inside last_failover_minute is refused.
+ * Semi-sync (AFTER_SYNC) makes "the replicas had received everything" hold
+ * for every acknowledged write.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { detectFlavor, replicaStatus, rootSql, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
+import { withSandbox } from '../helpers/sandbox.js';
+import { ManagerProcess } from '../helpers/manager.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { Writer } from '../helpers/writer.js';
+import { SEMI_SYNC } from '../helpers/semisync.js';
+
+
+async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await fn().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function ids(s: SandboxServer): Promise<Set<number>> {
+  const out = await rootSql(s, 'SELECT id FROM mhats_test.t');
+  return new Set(out.split('\n').filter(Boolean).map(Number));
+}
+
+async function checksum(s: SandboxServer): Promise<string> {
+  return (await rootSql(s, 'CHECKSUM TABLE mhats_test.t')).trim().split('\t')[1] ?? '';
+}
+
+describe('manager: failover by binlog position', () => {
+  let sb: SandboxInfo;
+  let db1: SandboxServer;
+  let db2: SandboxServer;
+  let db3: SandboxServer;
+  let conf: string;
+  let mgr: ManagerProcess;
+  let proxy: TcpProxy;
+  let password: string;
+
+  before(async () => {
+    sb = await withSandbox(undefined, { name: 'failover-pos', baseAddress: '127.0.2.11', replicas: 2, sshPort: 2241, extraServerOptions: SEMI_SYNC });
+    [db1, db2, db3] = sb.servers as [SandboxServer, SandboxServer, SandboxServer];
+    password = readFileSync(sb.adminPasswordFile, 'utf8').trim();
+    await rootSql(db1, 'CREATE DATABASE mhats_test; CREATE TABLE mhats_test.t (id INT AUTO_INCREMENT PRIMARY KEY, val VARCHAR(64)) ENGINE=InnoDB');
+    // The manager reaches db1 through a proxy (the "route"); the replicas connect to db1 directly.
+    proxy = new TcpProxy('127.0.2.100', 3306, db1.address, 3306);
+    await proxy.listen();
+    const doc = parse(readFileSync(sb.configFile, 'utf8')) as { state_dir: string; clusters: Record<string, { servers: Array<Record<string, unknown>> } & Record<string, unknown>> };
+    doc.state_dir = join(sb.dir, 'state');
+    const c = doc.clusters[sb.clusterName]!;
+    Object.assign(c, { ping_interval: 0.3, ping_failures: 3, ping_timeout: 0.3, connect_timeout: 1, query_timeout: 3 });
+    c.servers[0]!.ip = '127.0.2.100';
+    // Rules: db2 must never be promoted; db3 is the candidate.
+    Object.assign(c.servers[1]!, { no_master: true, candidate_master: false });
+    Object.assign(c.servers[2]!, { candidate_master: true });
+    conf = join(sb.dir, 'manager.yaml');
+    writeFileSync(conf, stringify(doc), { mode: 0o600 });
+    mgr = new ManagerProcess(conf, [], sb.dir);
+    await mgr.waitFor(/^watching sandbox: master db1/);
+  });
+
+  after(async () => {
+    await mgr?.stop();
+    await proxy?.close();
+  });
+
+  test('route cut between manager and master only: no failover', async () => {
+    proxy.cut();
+    try {
+      await mgr.waitFor(/only the manager's route is broken; not failing over/, 20_000);
+      // Keep it cut a while longer: still no failover.
+      await new Promise((r) => setTimeout(r, 2000));
+      assert.equal(mgr.has(/Phase 1: Configuration Check Phase started/), false, mgr.tail());
+      assert.equal((await rootSql(db1, 'SELECT @@read_only')).trim(), '0');
+    } finally {
+      proxy.restore();
+    }
+    await mgr.waitFor(/db1 answers health checks again/, 10_000);
+  });
+
+  test('kill -9 of the master under writes: db3 elected, db2 repointed, nothing acknowledged lost', async () => {
+    const w = new Writer();
+    w.start({ host: db1.address, port: 3306, user: sb.adminUser, password });
+    await w.waitFor(200);
+    await stopServer(db1, 'SIGKILL');
+    await w.stopped();
+    assert.ok(w.acked.length >= 200);
+    await mgr.waitFor(/^now watching the new master db3/, 60_000);
+    assert.ok(mgr.has(/not choosing db2: no_master is set/), 'no_master rejection must be logged');
+    // The new master is writable.
+    assert.equal((await rootSql(db3, 'SELECT @@read_only')).trim(), '0');
+    await rootSql(db3, "INSERT INTO mhats_test.t (val) VALUES ('after')");
+    // db2 replicates from db3 without error and catches up.
+    await until('db2 caught up with db3', async () => (await checksum(db2)) === (await checksum(db3)));
+    const st = await replicaStatus(await detectFlavor(), db2);
+    assert.equal(st.get('Master_Host'), db3.address);
+    assert.equal(st.get('Slave_IO_Running'), 'Yes');
+    assert.equal(st.get('Slave_SQL_Running'), 'Yes');
+    assert.equal(st.get('Last_SQL_Errno'), '0');
+    assert.equal(st.get('Using_Gtid'), 'No');
+    // Every acknowledged write survived, everywhere.
+    for (const s of [db2, db3]) {
+      const have = await ids(s);
+      const lost = w.acked.filter((id) => !have.has(id));
+      assert.deepEqual(lost, [], `${s.name} lost acknowledged writes`);
+    }
+  });
+
+  test('after the failover the manager still runs and reports the new topology', async () => {
+    assert.equal(mgr.exited, undefined, 'the manager must not exit after a failover');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'status', '--conf', conf, '--json'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const [m] = JSON.parse(r.stdout) as Array<{ master: string; lastFailover: { outcome: string; newMaster: string; oldMaster: string } }>;
+    assert.equal(m!.master, 'db3');
+    assert.equal(m!.lastFailover.outcome, 'success');
+    assert.equal(m!.lastFailover.oldMaster, 'db1');
+    // check-repl sees the new topology, leaves the failed old master out, and says that the only
+    // replica left (db2, no_master) could not be promoted if db3 died too.
+    const cr = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'check-repl', '--conf', conf], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(cr.status, 4, cr.stdout + cr.stderr);
+    assert.match(cr.stdout, /master db3/);
+    assert.match(cr.stdout, /ERROR sandbox: no replica can be promoted/);
+    assert.match(cr.stdout, /db1 is the old master of a failover: left out/);
+  });
+
+  test('a second failover inside last_failover_minute is refused with a clear message', async () => {
+    await stopServer(db3, 'SIGKILL');
+    const l = await mgr.waitFor(/^automatic failover refused: the last failover .* inside last_failover_minute=480/, 30_000);
+    assert.match(l.msg, /mhats ack sandbox/);
+    assert.equal((await rootSql(db2, 'SELECT @@read_only')).trim(), '1', 'db2 must not have been promoted');
+    assert.equal(mgr.exited, undefined);
+    const stopped = await mgr.stop();
+    assert.equal(stopped.code, 0, `manager should exit 0 on SIGTERM: ${JSON.stringify(stopped)}\n${mgr.tail()}`);
+  });
+});
