@@ -65,6 +65,8 @@ function clusterOption(c: ClusterConfig, key: keyof typeof CLUSTER_KEYS): Plain 
   switch (key) {
     case 'ping_timeout':
       return c.ping_timeout === defaultPingTimeout(c.ping_interval) ? undefined : c.ping_timeout;
+    case 'ping_retry_interval':
+      return c.ping_retry_interval === Math.min(c.ping_interval, 0.2) ? undefined : c.ping_retry_interval;
     case 'log_level':
       return undefined;
     case 'manager_log':

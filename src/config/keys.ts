@@ -63,6 +63,7 @@ export const CLUSTER_KEYS = {
   ping_type: { kind: 'ping_type', scope: 'cluster' },
   ping_failures: { kind: 'posint', scope: 'cluster' },
   ping_timeout: { kind: 'posnum', scope: 'cluster' },
+  ping_retry_interval: { kind: 'posnum', scope: 'cluster' },
   connect_timeout: { kind: 'posnum', scope: 'cluster' },
   query_timeout: { kind: 'posnum', scope: 'cluster' },
   seconds_behind_master: { kind: 'nonnegint', scope: 'cluster' },
@@ -111,7 +112,7 @@ export const MHA_PARAMS = [
 
 /** mhats extensions accepted in an MHA file (MHA itself would reject them). */
 export const MHA_EXTENSIONS = [
-  'ping_failures', 'ping_timeout', 'connect_timeout', 'query_timeout', 'seconds_behind_master',
+  'ping_failures', 'ping_timeout', 'ping_retry_interval', 'connect_timeout', 'query_timeout', 'seconds_behind_master',
   'ssh_known_hosts', 'ssh_identity_file', 'ssh_host_key_fingerprint', 'ssh_insecure_skip_host_key_check',
   'password_file', 'password_env', 'repl_password_file', 'repl_password_env',
 ] as const;

@@ -51,6 +51,7 @@ export interface ClusterValues {
   ping_type: KindType['ping_type'];
   ping_failures: number;
   ping_timeout: number;
+  ping_retry_interval: number;
   connect_timeout: number;
   query_timeout: number;
   seconds_behind_master: number;
@@ -296,6 +297,8 @@ export function resolveCluster(input: ClusterInput, ctx: ResolveContext): Resolv
     ping_type: get(c.ping_type, d.ping_type),
     ping_failures: get(c.ping_failures, d.ping_failures),
     ping_timeout,
+    // After a failed check, re-check sooner: MHA files keep MHA's pace (every ping_interval).
+    ping_retry_interval: get(c.ping_retry_interval, input.format === 'mha' ? ping_interval : Math.min(ping_interval, 0.2)),
     connect_timeout: get(c.connect_timeout, d.connect_timeout),
     query_timeout: get(c.query_timeout, d.query_timeout),
     seconds_behind_master: get(c.seconds_behind_master, d.seconds_behind_master),

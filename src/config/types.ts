@@ -69,6 +69,8 @@ export interface ClusterConfig {
   ping_type: PingType;
   /** Failed checks in a row that make a suspicion (MHA: 4, fixed). */
   ping_failures: number;
+  /** Seconds between checks once one has failed (default 0.2; MHA files: ping_interval). */
+  ping_retry_interval: number;
   /** Hard deadline of one health check, seconds. */
   ping_timeout: number;
   /** Deadline of a connection attempt during inspection, seconds. */

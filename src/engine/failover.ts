@@ -226,6 +226,8 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     if (!g.allowed) throw new FailoverRefused(g.reason);
     deps.journal.append({ type: 'begin', id, cluster: cluster.name, at: t0, deadMaster: dead.name, trigger: req.trigger, reason: req.reason });
     begun = true;
+    // SSH reachability of the dead master's host decides the recovery path; probe it alongside Phase 1–2.
+    const sshProbe: Promise<boolean> = req.sshReachable !== undefined ? Promise.resolve(req.sshReachable) : deps.sshReachable(dead).catch(() => false);
 
     // Old masters of earlier failovers that never rejoined are not part of the cluster any more.
     const failed = new Set(failedServers(summarize(deps.journal.read())));
@@ -309,7 +311,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       // Fence the old master if it still answers SQL (hung or half-alive).
       const fenced = await fenceOldMaster(dead, cluster, flog).catch((err: unknown) => `not reachable over SQL (${(err as Error).message})`);
       journalEvent(`fence ${dead.name}: ${fenced}`);
-      if (sshReachable === undefined) sshReachable = await deps.sshReachable(dead).catch(() => false);
+      if (sshReachable === undefined) sshReachable = await sshProbe;
       journalEvent(`${dead.name}'s host is ${sshReachable ? '' : 'not '}reachable over SSH`);
       if (cluster.shutdown_script) {
         const r = await runHook({ command: cluster.shutdown_script, args: shutdownArgs(dead, sshReachable), timeoutMs: hookTimeoutMs(cluster), env: hookEnv(cluster, dead, undefined, id) });

@@ -157,7 +157,9 @@ export class ClusterMonitor {
       this.ticks++;
       this.deps.onTick?.(this);
       if (signal.aborted) break;
-      const wait = this.state === 'watching' || this.state === 'suspect' || this.state === 'blocked' ? interval : Math.max(interval, 2000);
+      const watching = this.state === 'watching' || this.state === 'suspect' || this.state === 'blocked';
+      const failing = this.detector.phase !== 'healthy' && this.state !== 'blocked';
+      const wait = !watching ? Math.max(interval, 2000) : failing ? this.cluster.ping_retry_interval * 1000 : interval;
       await sleep(wait - (this.deps.mono() - started), signal);
     }
     this.#checker?.close();

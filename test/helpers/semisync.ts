@@ -1,2 +1,2 @@
-/** Semi-sync with AFTER_SYNC: every acknowledged write is on at least one replica's relay log. */
-export const SEMI_SYNC = ['rpl_semi_sync_master_enabled=ON', 'rpl_semi_sync_slave_enabled=ON', 'rpl_semi_sync_master_wait_point=AFTER_SYNC', 'rpl_semi_sync_master_timeout=10000'];
+/** Semi-sync with AFTER_SYNC: every acknowledged write is on at least one replica's relay log. Enabled on every server so a promoted replica keeps it; wait_no_slave=OFF so a replica without replicas of its own does not block its SQL thread waiting for ACKs. */
+export const SEMI_SYNC = ['rpl_semi_sync_master_enabled=ON', 'rpl_semi_sync_slave_enabled=ON', 'rpl_semi_sync_master_wait_point=AFTER_SYNC', 'rpl_semi_sync_master_timeout=10000', 'rpl_semi_sync_master_wait_no_slave=OFF'];

@@ -40,6 +40,7 @@ function cluster(servers: ServerConfig[]): ClusterConfig {
     ping_type: 'SELECT',
     ping_failures: 4,
     ping_timeout: 5,
+    ping_retry_interval: 1,
     connect_timeout: 4,
     query_timeout: 10,
     seconds_behind_master: 30,
