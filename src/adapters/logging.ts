@@ -42,7 +42,7 @@ function pretty(obj: Record<string, unknown>): string {
     .filter(([k]) => !SKIP.has(k) && k !== 'cluster' && k !== 'failover')
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
-  return `${t} ${lvl.padEnd(5)} ${ctx ? `${ctx} ` : ''}${String(obj.msg as string)}${extra ? `  ${extra}` : ''}`;
+  return `${t} ${lvl.padEnd(5)} ${ctx ? `${ctx} ` : ''}${String(obj.msg)}${extra ? `  ${extra}` : ''}`;
 }
 
 export function defaultLogFormat(): LogFormat {

@@ -10,7 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { parse, stringify } from 'yaml';
@@ -58,6 +58,7 @@ describe('manager: failover by GTID', () => {
   let conf: string;
   let mgr: ManagerProcess;
   let password: string;
+  let current = 'db1';
 
   before(async () => {
     sb = await withSandbox(undefined, { name: 'failover-gtid', baseAddress: '127.0.5.11', replicas: 3, gtid: true, sshPort: 2251, extraServerOptions: SEMI_SYNC });
@@ -124,6 +125,7 @@ describe('manager: failover by GTID', () => {
         throw new Error(`${(err as Error).message}\n${mgr.tail(60)}`);
       });
       const nm = byName.get(newMasterOf(mgr, mark))!;
+      current = nm.name;
       assert.notEqual(nm.name, old.name);
       assert.equal((await rootSql(nm, 'SELECT @@read_only')).trim(), '0');
       // Resume the old master: the manager must fence it.
@@ -158,6 +160,23 @@ describe('manager: failover by GTID', () => {
       }
     } finally {
       if (!resumed) await stopServer(old, 'SIGCONT');
+    }
+  });
+
+  test('a manager restarted in the middle of a failover reports it and never starts a second one blindly', async () => {
+    await mgr.stop();
+    // What a manager killed during Phase 2 leaves behind: a begin record and no end.
+    appendFileSync(join(sb.dir, 'state', 'sandbox', 'failovers.jsonl'), `${JSON.stringify({ type: 'begin', id: 'sandbox-interrupted', cluster: 'sandbox', at: Date.now(), deadMaster: current, trigger: 'auto', reason: 'test' })}\n`);
+    mgr = new ManagerProcess(conf, [], sb.dir);
+    await mgr.waitFor(/an unfinished failover was found in the journal \(sandbox-interrupted/);
+    await mgr.waitFor(new RegExp(`^watching sandbox: master ${current}`));
+    const master = byName.get(current)!;
+    await stopServer(master, 'SIGKILL');
+    const l = await mgr.waitFor(/^automatic failover refused: failover sandbox-interrupted .* never finished/, 30_000);
+    assert.match(l.msg, /mhats ack sandbox/);
+    for (const r of sb.servers.filter((s) => s.name !== current)) {
+      const ro = await rootSql(r, 'SELECT @@read_only').catch(() => 'down');
+      assert.notEqual(ro.trim(), '0', `${r.name} must not have been promoted`);
     }
   });
 });

@@ -13,7 +13,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { detectFlavor, replicaStatus, rootSql, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
@@ -64,6 +64,11 @@ describe('manager: failover by binlog position', () => {
     doc.state_dir = join(sb.dir, 'state');
     const c = doc.clusters[sb.clusterName]!;
     Object.assign(c, { ping_interval: 0.3, ping_failures: 3, ping_timeout: 0.3, connect_timeout: 1, query_timeout: 3 });
+    // MHA-style hooks that record the arguments they get (the configured value is a prefix with its own argument).
+    const hook = join(sb.dir, 'hook.sh');
+    writeFileSync(hook, `#!/bin/sh\nprintf '%s\\n' "$*" >> ${join(sb.dir, 'hook-calls.log')}\nexit 0\n`);
+    chmodSync(hook, 0o755);
+    Object.assign(c, { master_ip_failover_script: `${hook} ipfail`, report_script: `${hook} report` });
     c.servers[0]!.ip = '127.0.2.100';
     // Rules: db2 must never be promoted; db3 is the candidate.
     Object.assign(c.servers[1]!, { no_master: true, candidate_master: false });
@@ -113,6 +118,12 @@ describe('manager: failover by binlog position', () => {
     assert.equal(st.get('Slave_SQL_Running'), 'Yes');
     assert.equal(st.get('Last_SQL_Errno'), '0');
     assert.equal(st.get('Using_Gtid'), 'No');
+    // The MHA hooks got MHA's arguments, and no password on their command line.
+    const calls = readFileSync(join(sb.dir, 'hook-calls.log'), 'utf8').trim().split('\n');
+    assert.ok(calls.includes(`ipfail --orig_master_host=${db1.address} --orig_master_ip=127.0.2.100 --orig_master_port=3306 --command=stopssh --ssh_user=root --orig_master_ssh_port=2241`), calls.join('\n'));
+    assert.ok(calls.some((l) => l.startsWith(`ipfail --command=start --ssh_user=root --orig_master_host=${db1.address} --orig_master_ip=127.0.2.100 --orig_master_port=3306 --new_master_host=${db3.address} --new_master_ip=${db3.address} --new_master_port=3306 --new_master_user=mhats`)), calls.join('\n'));
+    assert.ok(calls.some((l) => l.startsWith(`report --orig_master_host=${db1.address} --new_master_host=${db3.address} --new_slave_hosts=${db2.address} --subject=sandbox: MySQL Master failover db1 to db3 succeeded --body=`)), calls.join('\n'));
+    assert.ok(!calls.some((l) => /password/i.test(l) || l.includes(password)), 'no password in hook arguments');
     // Every acknowledged write survived, everywhere.
     for (const s of [db2, db3]) {
       const have = await ids(s);
@@ -121,7 +132,7 @@ describe('manager: failover by binlog position', () => {
     }
   });
 
-  test('after the failover the manager still runs and reports the new topology', async () => {
+  test('after the failover the manager still runs and reports the new topology', () => {
     assert.equal(mgr.exited, undefined, 'the manager must not exit after a failover');
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'status', '--conf', conf, '--json'], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
