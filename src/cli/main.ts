@@ -15,6 +15,7 @@ import { registerStatus } from './commands/status.js';
 import { registerManager } from './commands/manager.js';
 import { registerAck } from './commands/ack.js';
 import { registerFailover } from './commands/failover.js';
+import { registerSwitchover } from './commands/switchover.js';
 import { VERSION } from '../version.js';
 
 export function buildProgram(): Command {
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     .addHelpText('after', `\n${EXIT_CODE_HELP}\n`);
   registerManager(program);
   registerFailover(program);
+  registerSwitchover(program);
   registerAck(program);
   registerCheckRepl(program);
   registerCheckSsh(program);
