@@ -48,6 +48,8 @@ export interface ReplicaStatus {
   retrievedGtidSet: string;
   executedGtidSet: string;
   sqlDelay: number;
+  /** Slave_SQL_Running_State: e.g. "Slave has read all relay log; waiting for more updates". */
+  sqlThreadState?: string | undefined;
   filters: ReplicationFilters;
 }
 

@@ -25,6 +25,9 @@ import { inspectServer } from '../adapters/mysql/inspect.js';
 import { mhaHookVerdict, runScript, type ScriptResult } from '../adapters/hooks/run-script.js';
 import type { FileJournal } from '../adapters/journal/file-journal.js';
 import { formatCoord, compareCoords } from '../domain/binlog-coord.js';
+import { gtidContains } from '../domain/gtid.js';
+import { applyBinlog } from '../adapters/mysql/apply-binlog.js';
+import { salvageBinlog, type Cutter } from './salvage.js';
 import { chooseNewMaster, latestReplicas, type CandidateInput } from '../domain/candidates.js';
 import { errantAmongSurvivors } from '../domain/failover-checks.js';
 import { failedServers, guard, summarize, type FailoverOutcome } from '../domain/guard.js';
@@ -54,6 +57,8 @@ export interface FailoverDeps {
   runHook?: typeof runScript;
   /** Between phases: false means this manager lost the right to act (HA lease). */
   stillLeader?: () => Promise<boolean>;
+  /** The binlog reader's cut (pure): where the last complete transaction ends. Without it, no salvage. */
+  cutBinlog?: Cutter | undefined;
 }
 
 export interface PhaseRecord {
@@ -110,7 +115,7 @@ const PHASE = {
   cleanup: 'Phase 5: New master cleanup phase',
 } as const;
 
-function target(s: ServerConfig): DbTarget {
+export function target(s: ServerConfig): DbTarget {
   return { name: s.name, host: s.ip, port: s.port, user: s.user, password: s.password };
 }
 
@@ -123,7 +128,7 @@ function newId(now: number, cluster: string): string {
   return `${cluster}-${d}-${Math.floor(Math.random() * 0xffff).toString(16).padStart(4, '0')}`;
 }
 
-async function withDeadline<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
+export async function withDeadline<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
@@ -140,7 +145,7 @@ async function withDeadline<T>(what: string, ms: number, p: Promise<T>): Promise
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** An admin connection to one server, with its dialect. */
-class Admin {
+export class Admin {
   readonly server: ServerConfig;
   readonly s: DbSession;
   readonly d: Dialect;
@@ -328,7 +333,10 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     });
 
     // ---------------------------------------------------------------- Phase 3.1
-    const after = await phase(PHASE.latest, 10_000 + cluster.query_timeout * 2000, async () => {
+    const applyTimeoutS = Math.max(10, cluster.seconds_behind_master * 2);
+    /** Where each survivor's SQL thread stands once it applied everything complete it received. */
+    const execAfter = new Map<string, BinlogCoord>();
+    const after = await phase(PHASE.latest, (applyTimeoutS + 20) * 1000, async () => {
       const probes = await Promise.all(checked.replicas.map((o) => inspectServer(target(byName.get(o.name)!), { connectTimeoutMs: cluster.connect_timeout * 1000, queryTimeoutMs: cluster.query_timeout * 1000, now: deps.now })));
       const obs: ServerObservation[] = [];
       for (const p of probes) {
@@ -336,23 +344,61 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         else if (byName.get(p.failure.name)?.ignore_fail) report.notRecovered.push({ name: p.failure.name, reason: `unreachable: ${p.failure.message}` });
         else throw new FailoverFailed(`${p.failure.name} became unreachable: ${p.failure.message}`);
       }
+      // Every survivor applies what it received, with a deadline.
+      await Promise.all(
+        obs.map(async (o) => {
+          const a = await Admin.open(byName.get(o.name)!, cluster);
+          try {
+            if (!o.replica!.sqlRunning) await a.q(a.d.startReplica('sql'));
+            const w0 = deps.now();
+            const applied = await waitRelayApplied(a, applyTimeoutS * 1000);
+            flog.debug({ replica: o.name, waitMs: deps.now() - w0, read: formatCoord(applied.read), exec: formatCoord(applied.exec), partial: applied.partial }, `${o.name}: relay log applied up to ${formatCoord(applied.exec)}${applied.partial ? ` (the rest, up to ${formatCoord(applied.read)}, is an incomplete transaction)` : ''}`);
+            execAfter.set(o.name, applied.exec);
+            a.close();
+          } catch (err) {
+            a.destroy();
+            throw err;
+          }
+        }),
+      );
       const latest = latestReplicas(candidatesOf(obs, cluster.servers));
-      journalEvent(`latest replicas: ${latest.join(', ')} at ${formatCoord(obs.find((o) => o.name === latest[0])!.replica!.read)}`, Object.fromEntries(obs.map((o) => [o.name, formatCoord(o.replica!.read)])));
+      journalEvent(`latest replicas: ${latest.join(', ')} at ${formatCoord(execAfter.get(latest[0]!)!)}`, Object.fromEntries(obs.map((o) => [o.name, { read: formatCoord(o.replica!.read), exec: formatCoord(execAfter.get(o.name)!) }])));
       return { obs, latest };
     });
     const latestRead = after.obs.find((o) => o.name === after.latest[0])!.replica!.read;
-    if (req.lastMasterObs?.binlog && compareCoords(req.lastMasterObs.binlog, latestRead) > 0) {
-      report.lost = `events from ${formatCoord(latestRead)} to at least ${formatCoord(req.lastMasterObs.binlog)} of ${dead.name}'s binlog (observed on ${dead.name}, received by no replica)`;
-    }
+    const latestExec = execAfter.get(after.latest[0]!)!;
+    /** Survivors that applied less than the most advanced one. */
+    const behind = after.obs.filter((o) => compareCoords(execAfter.get(o.name)!, latestExec) < 0).map((o) => o.name);
 
     // ---------------------------------------------------------------- Phase 3.2
-    await phase(PHASE.save, 1000, () => {
+    const salvage = await phase(PHASE.save, 60_000, async () => {
+      if (!sshReachable) {
+        const last = req.lastMasterObs?.binlog;
+        report.lost =
+          last && compareCoords(last, latestExec) > 0
+            ? `${dead.name}'s host is unreachable: its binlog events after ${formatCoord(latestExec)} (it was at least at ${formatCoord(last)} when last seen) reached no replica and are lost`
+            : undefined;
+        journalEvent(`${dead.name}'s host is unreachable over SSH: transactions no replica received cannot be saved${report.lost ? `; LOST: ${report.lost}` : ''}`);
+        return undefined;
+      }
+      if (deps.cutBinlog === undefined) {
+        journalEvent('binlog salvage skipped: no binlog reader');
+        return undefined;
+      }
+      const r = await salvageBinlog(cluster, dead, latestExec, deps.cutBinlog, { timeoutMs: 30_000 });
+      if (!r.ok) {
+        flog.error({ reason: r.reason }, `could not save ${dead.name}'s binlog: ${r.reason}`);
+        journalEvent(`binlog salvage failed: ${r.reason}`);
+        report.lost = `unknown: ${dead.name}'s binlog after ${formatCoord(latestExec)} could not be read (${r.reason})`;
+        return undefined;
+      }
       journalEvent(
-        sshReachable
-          ? `binlog salvage over SSH is not implemented yet: transactions ${dead.name} wrote after ${formatCoord(latestRead)} and that no replica received are not recovered`
-          : `${dead.name}'s host is unreachable: transactions no replica received cannot be recovered`,
+        r.transactions === 0
+          ? `${dead.name}'s binlog has nothing after ${formatCoord(latestExec)}: every committed transaction reached a replica`
+          : `saved ${r.transactions} transaction(s) from ${dead.name}'s binlog after ${formatCoord(latestExec)} (${r.files.join(', ')})${r.partial ? '; an incomplete transaction at the end (a crash mid-write, never committed) is left out' : ''}`,
+        { gtids: r.gtids },
       );
-      return Promise.resolve();
+      return r;
     });
 
     // ---------------------------------------------------------------- Phase 3.3
@@ -366,70 +412,53 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     });
     const nm = byName.get(choice.chosen)!;
     report.newMaster = nm.name;
+    /** Without GTID catch-up, a candidate that applied less cannot take the saved binlog: it would leave a gap. */
+    let nmComplete = !behind.includes(nm.name);
 
     // ---------------------------------------------------------------- Phase 3.4
-    const applyTimeoutS = Math.max(10, cluster.seconds_behind_master * 2);
-    const behind = after.obs.filter((o) => compareCoords(o.replica!.read, latestRead) < 0).map((o) => o.name);
     await phase(PHASE.recover, (applyTimeoutS + 30) * 1000, async () => {
-      // Every survivor applies what it received, with a deadline.
-      await Promise.all(
-        after.obs.map(async (o) => {
-          const srv = byName.get(o.name)!;
-          const a = await Admin.open(srv, cluster);
-          try {
-            const r = o.replica!;
-            if (!r.sqlRunning) await a.q(a.d.startReplica('sql'));
-            const w0 = deps.now();
-            const [row] = await a.q<{ result: unknown }>(a.d.waitForCoord(r.read, applyTimeoutS), (applyTimeoutS + 5) * 1000);
-            const w = a.d.parseWaitForCoordResult(row?.result);
-            flog.debug({ replica: o.name, waitMs: deps.now() - w0, result: w.kind, read: formatCoord(r.read), exec: formatCoord(r.exec) }, `${o.name}: relay log applied up to ${formatCoord(r.read)}`);
-            if (w.kind !== 'reached') throw new FailoverFailed(`${o.name} did not apply its relay log up to ${formatCoord(r.read)} within ${applyTimeoutS} s (${w.kind})`);
-            a.close();
-          } catch (err) {
-            a.destroy();
-            throw err;
-          }
-        }),
-      );
-      if (behind.includes(nm.name)) {
-        if (gtidCatchUp) {
-          // Catch the candidate up from the most advanced replica, by GTID.
-          const src = byName.get(after.latest[0]!)!;
-          const srcObs = after.obs.find((o) => o.name === src.name)!;
-          journalEvent(`${nm.name} is behind ${src.name}: catching up from it by GTID`);
-          const s = await Admin.open(src, cluster);
-          let upTo: string;
-          try {
-            const [v] = await s.q(s.d.variablesQuery());
-            upTo = s.d.parseVariables(v!).gtid.binlogPos ?? s.d.parseVariables(v!).gtid.executed;
-            s.close();
-          } catch (err) {
-            s.destroy();
-            throw err;
-          }
-          const a = await Admin.open(nm, cluster);
-          try {
-            await a.q(a.d.stopReplica());
-            await a.q(a.d.changeSource({ host: src.hostname, port: src.port, user: replUser(cluster, srcObs), password: cluster.servers.find((x) => x.repl_password)?.repl_password, gtid: 'auto' }));
-            await a.q(a.d.startReplica());
-            const [row] = await a.q<{ result: unknown }>(a.d.waitForGtid(upTo, applyTimeoutS), (applyTimeoutS + 5) * 1000);
-            const w = a.d.parseWaitForGtidResult(row?.result);
-            if (w.kind !== 'reached') throw new FailoverFailed(`${nm.name} did not catch up with ${src.name} (${upTo}) within ${applyTimeoutS} s`);
-            await a.q(a.d.stopReplica());
-            a.close();
-          } catch (err) {
-            a.destroy();
-            throw err;
-          }
-        } else {
-          flog.error({ newMaster: nm.name, latest: after.latest }, `DATA LOSS: ${nm.name} received less than ${after.latest.join(', ')} (up to ${formatCoord(latestRead)}); without differential relay-log recovery those events are not on the new master`);
-          journalEvent(`DATA LOSS WARNING: ${nm.name} lacks events up to ${formatCoord(latestRead)} that ${after.latest.join(', ')} received; differential relay-log recovery is not implemented yet`);
-        }
+      if (!behind.includes(nm.name)) return;
+      if (!gtidCatchUp) {
+        flog.error({ newMaster: nm.name, latest: after.latest }, `DATA LOSS: ${nm.name} received less than ${after.latest.join(', ')} (up to ${formatCoord(latestRead)}); without differential relay-log recovery those events are not on the new master`);
+        journalEvent(`DATA LOSS WARNING: ${nm.name} lacks events up to ${formatCoord(latestExec)} that ${after.latest.join(', ')} applied; differential relay-log recovery is not implemented yet`);
+        return;
       }
+      // Catch the candidate up from the most advanced replica, by GTID.
+      const src = byName.get(after.latest[0]!)!;
+      const srcObs = after.obs.find((o) => o.name === src.name)!;
+      journalEvent(`${nm.name} is behind ${src.name}: catching up from it by GTID`);
+      const s = await Admin.open(src, cluster);
+      let upTo: string;
+      try {
+        const [v] = await s.q(s.d.variablesQuery());
+        const g = s.d.parseVariables(v!).gtid;
+        upTo = g.binlogPos ?? g.executed;
+        s.close();
+      } catch (err) {
+        s.destroy();
+        throw err;
+      }
+      const a = await Admin.open(nm, cluster);
+      try {
+        await a.q(a.d.stopReplica());
+        await a.q(a.d.changeSource({ host: src.hostname, port: src.port, user: replUser(cluster, srcObs), password: cluster.servers.find((x) => x.repl_password)?.repl_password, gtid: 'auto' }));
+        await a.q(a.d.startReplica());
+        const [row] = await a.q<{ result: unknown }>(a.d.waitForGtid(upTo, applyTimeoutS), (applyTimeoutS + 5) * 1000);
+        const w = a.d.parseWaitForGtidResult(row?.result);
+        if (w.kind !== 'reached') throw new FailoverFailed(`${nm.name} did not catch up with ${src.name} (${upTo}) within ${applyTimeoutS} s`);
+        await a.q(a.d.stopReplica());
+        a.close();
+      } catch (err) {
+        a.destroy();
+        throw err;
+      }
+      nmComplete = true;
     });
 
     // ---------------------------------------------------------------- Phase 3.5
-    await phase(PHASE.promote, 20_000 + hookTimeoutMs(cluster), async () => {
+    /** The new master's binlog position before the saved transactions: position-mode replicas start here. */
+    let repointCoord: BinlogCoord | undefined;
+    await phase(PHASE.promote, 20_000 + hookTimeoutMs(cluster) + (salvage?.bytes ? 120_000 : 0), async () => {
       if (cluster.master_ip_failover_script) {
         const r = await runHook({ command: cluster.master_ip_failover_script, args: ipFailoverStartArgs(dead, nm), timeoutMs: hookTimeoutMs(cluster), env: hookEnv(cluster, dead, nm, id) });
         logHook(flog, 'master_ip_failover_script start', r);
@@ -439,15 +468,33 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       try {
         await a.q(a.d.stopReplica());
         if (!nm.skip_reset_slave) await a.q(a.d.resetReplicaAll());
-        for (const stmt of a.d.setReadOnly(false)) await a.q(stmt);
-        promoted = true;
-        report.writableAfterMs = deps.now() - t0;
+        const [b0] = await a.q(a.d.showBinlogStatus());
+        repointCoord = b0 ? { file: a.d.parseBinlogStatus(b0).file, pos: a.d.parseBinlogStatus(b0).pos } : undefined;
+        if (salvage?.bytes && nmComplete) {
+          // The saved transactions go in before the new master takes any write.
+          const applied = await applyBinlog(salvage.bytes, target(nm), { clientBindir: nm.client_bindir, timeoutMs: 120_000 });
+          const [v1] = await a.q(a.d.variablesQuery());
+          const g1 = a.d.parseVariables(v1!).gtid;
+          const pos1 = a.d.flavor === 'mariadb' ? (g1.binlogPos ?? g1.executed) : g1.executed;
+          if (salvage.gtids.length > 0 && !gtidContains(a.d.flavor, pos1, salvage.gtids.join(','))) {
+            throw new FailoverFailed(`the saved transactions are not all on ${nm.name} after applying them (${nm.name} is at ${pos1}; saved up to ${salvage.gtids.at(-1) ?? '?'})`);
+          }
+          journalEvent(`applied ${salvage.transactions} saved transaction(s) to ${nm.name} in ${applied.durationMs} ms${salvage.gtids.length ? ` (up to ${salvage.gtids.at(-1) ?? ''}, verified)` : ''}`);
+          report.lost = undefined;
+        } else if (salvage?.bytes) {
+          report.lost = `${salvage.transactions} transaction(s) saved from ${dead.name}'s binlog could not be applied: ${nm.name} lacks earlier events`;
+          journalEvent(`NOT applying the saved binlog: ${report.lost}`);
+        }
+        // Capture the new master's position while it is still read-only: nothing can slip in between.
         const [b] = await a.q(a.d.showBinlogStatus());
         const [v] = await a.q(a.d.variablesQuery());
         const coord = b ? a.d.parseBinlogStatus(b) : undefined;
         const gtid = v ? a.d.parseVariables(v).gtid : undefined;
         report.newMasterCoord = coord ? { file: coord.file, pos: coord.pos } : undefined;
         report.newMasterGtid = gtid ? (a.d.flavor === 'mariadb' ? (gtid.binlogPos ?? gtid.executed) : gtid.executed) : undefined;
+        for (const stmt of a.d.setReadOnly(false)) await a.q(stmt);
+        promoted = true;
+        report.writableAfterMs = deps.now() - t0;
         a.close();
       } catch (err) {
         a.destroy();
@@ -476,7 +523,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
                 port: nm.port,
                 user: replUser(cluster, o),
                 password: srv.repl_password,
-                ...(viaGtid ? { gtid: 'auto' as const } : { gtid: false as const, coord: report.newMasterCoord }),
+                ...(viaGtid ? { gtid: 'auto' as const } : { gtid: false as const, coord: repointCoord }),
               }),
             );
             await a.q(a.d.startReplica());
@@ -570,7 +617,32 @@ function candidatesOf(obs: ServerObservation[], servers: ServerConfig[]): Candid
   });
 }
 
-async function waitUntil(what: string, ms: number, fn: () => Promise<boolean>): Promise<void> {
+/**
+ * Waits until a replica's SQL thread has applied everything complete that its
+ * IO thread received. When the relay log ends inside a transaction (the master
+ * died mid-write), Exec never reaches Read: then "has read all relay log" with
+ * Exec standing still is the end (as MHA's read_all_relay_log).
+ */
+async function waitRelayApplied(a: Admin, ms: number): Promise<{ read: BinlogCoord; exec: BinlogCoord; partial: boolean }> {
+  const end = performance.now() + ms;
+  let prevExec = '';
+  let still = 0;
+  for (;;) {
+    const [row] = await a.q(a.d.showReplicaStatus());
+    if (row === undefined) throw new FailoverFailed(`${a.server.name} is no longer a replica`);
+    const rs = a.d.parseReplicaStatus(row);
+    if (!rs.sqlRunning) throw new FailoverFailed(`${a.server.name}'s SQL thread stopped${rs.lastSqlErrno ? `: error ${rs.lastSqlErrno}: ${rs.lastSqlError}` : ''}`);
+    if (compareCoords(rs.exec, rs.read) >= 0) return { read: rs.read, exec: rs.exec, partial: false };
+    const ex = formatCoord(rs.exec);
+    still = ex === prevExec ? still + 1 : 0;
+    prevExec = ex;
+    if (still >= 3 && /read all relay log/i.test(rs.sqlThreadState ?? '')) return { read: rs.read, exec: rs.exec, partial: true };
+    if (performance.now() > end) throw new FailoverFailed(`${a.server.name} did not apply its relay log up to ${formatCoord(rs.read)} within ${ms} ms (at ${ex})`);
+    await sleep(50);
+  }
+}
+
+export async function waitUntil(what: string, ms: number, fn: () => Promise<boolean>): Promise<void> {
   const end = performance.now() + ms;
   for (;;) {
     if (await fn()) return;
@@ -584,7 +656,7 @@ function replUser(cluster: ClusterConfig, o: ServerObservation): string {
 }
 
 /** Deadline of one MHA hook script. */
-function hookTimeoutMs(_cluster: ClusterConfig): number {
+export function hookTimeoutMs(_cluster: ClusterConfig): number {
   return 60_000;
 }
 
@@ -620,7 +692,7 @@ export async function fenceOldMaster(server: ServerConfig, cluster: ClusterConfi
   }
 }
 
-function sshExtras(prefix: string, s: ServerConfig): string[] {
+export function sshExtras(prefix: string, s: ServerConfig): string[] {
   const out: string[] = [];
   if (s.ssh_host !== s.hostname) out.push(`--${prefix}ssh_host=${s.ssh_host}`, `--${prefix}ssh_ip=${s.ssh_host}`);
   if (s.ssh_port !== 22) out.push(`--${prefix}ssh_port=${s.ssh_port}`);
@@ -676,7 +748,7 @@ function hookEnv(cluster: ClusterConfig, dead: ServerConfig, nm: ServerConfig | 
   return env;
 }
 
-function describeHook(r: ScriptResult): string {
+export function describeHook(r: ScriptResult): string {
   if (r.timedOut) return `timed out after ${r.durationMs} ms and was killed`;
   if (r.exitCode === null) return `killed by ${r.signal ?? 'a signal'}`;
   return `exit ${r.exitCode}${r.stderr ? `: ${r.stderr.split('\n').slice(-3).join(' | ')}` : ''}`;

@@ -398,6 +398,7 @@ export class Dialect {
       retrievedGtidSet: squash(str(col(row, 'Retrieved_Gtid_Set', 'Gtid_IO_Pos'))),
       executedGtidSet: squash(str(col(row, 'Executed_Gtid_Set', 'Gtid_Slave_Pos'))),
       sqlDelay: intOr(col(row, 'SQL_Delay'), 0, 'SQL_Delay'),
+      sqlThreadState: str(col(row, 'Replica_SQL_Running_State', 'Slave_SQL_Running_State')),
       filters: {
         replicateDoDb: str(col(row, 'Replicate_Do_DB')),
         replicateIgnoreDb: str(col(row, 'Replicate_Ignore_DB')),

@@ -64,6 +64,8 @@ export interface SshExecOptions extends SshClientOptions {
   stdin?: string | undefined;
   /** Wraps the command as `timeout --kill-after=2 N ...` so the remote side dies too. */
   remoteTimeoutSec?: number | undefined;
+  /** Fail (and close the connection) when stdout grows past this many bytes. Default 16 MiB. */
+  maxOutputBytes?: number | undefined;
 }
 
 export type SshErrorKind = 'host_key_unknown' | 'host_key_mismatch' | 'auth' | 'timeout' | 'refused' | 'unreachable' | 'protocol' | 'other';
@@ -104,6 +106,8 @@ export interface ExecResult {
   code: number | null;
   signal: string | null;
   stdout: string;
+  /** stdout as bytes, for binary output (binlog files). */
+  stdoutBytes: Buffer;
   stderr: string;
   elapsedMs: number;
   /** Time to an authenticated session, ms. */
@@ -470,17 +474,28 @@ export async function sshExec(target: SshTarget, argv: string[], opts: SshExecOp
         const errOut: Buffer[] = [];
         let code: number | null = null;
         let sig: string | null = null;
-        ch.on('data', (d: Buffer) => out.push(d));
+        const maxOut = opts.maxOutputBytes ?? 16 * 1024 * 1024;
+        let outBytes = 0;
+        ch.on('data', (d: Buffer) => {
+          outBytes += d.length;
+          if (outBytes > maxOut) {
+            fail(new SshError('protocol', target, `the command printed more than ${maxOut} bytes: stopped`, { hostKey: key }));
+            return;
+          }
+          out.push(d);
+        });
         ch.stderr.on('data', (d: Buffer) => errOut.push(d));
         ch.on('exit', (c: number | null, s?: string) => {
           if (typeof c === 'number') code = c;
           if (typeof s === 'string') sig = s;
         });
         ch.on('close', () => {
+          const bytes = Buffer.concat(out);
           succeed({
             code,
             signal: sig,
-            stdout: Buffer.concat(out).toString('utf8'),
+            stdout: bytes.toString('utf8'),
+            stdoutBytes: bytes,
             stderr: Buffer.concat(errOut).toString('utf8'),
             elapsedMs: performance.now() - t0,
             connectMs,

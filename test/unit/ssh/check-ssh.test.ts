@@ -54,7 +54,7 @@ function cluster(servers: ServerConfig[]): ClusterConfig {
   };
 }
 
-const okResult = (elapsedMs = 12): ExecResult => ({ code: 0, signal: null, stdout: '', stderr: '', elapsedMs, connectMs: 10, hostKey: { type: 'ssh-ed25519', fingerprint: 'SHA256:abc', verifiedBy: 'known_hosts' } });
+const okResult = (elapsedMs = 12): ExecResult => ({ code: 0, signal: null, stdout: '', stdoutBytes: Buffer.alloc(0), stderr: '', elapsedMs, connectMs: 10, hostKey: { type: 'ssh-ed25519', fingerprint: 'SHA256:abc', verifiedBy: 'known_hosts' } });
 
 describe('shell quoting', () => {
   it('quotes every argument that needs it, safely', () => {
