@@ -9,7 +9,7 @@
  * A suspicion is only a suspicion: confirmation (the replicas' view, SSH,
  * secondary_check_script) decides whether the master is dead; see confirm().
  */
-import type { ProbeFailureKind } from './types.js';
+import type { BinlogCoord, ProbeFailureKind } from './types.js';
 
 export interface CheckResult {
   /** When the check finished (ms, monotonic or wall; only differences matter). */
@@ -19,6 +19,15 @@ export interface CheckResult {
   kind?: ProbeFailureKind | undefined;
   message?: string | undefined;
   latencyMs: number;
+  /** The master's binlog position read right after a successful check (for the lost-transaction report). */
+  position?: MasterPosition | undefined;
+}
+
+/** Where a master's binlog stood at an instant. */
+export interface MasterPosition {
+  coord?: BinlogCoord | undefined;
+  gtid?: string | undefined;
+  at: number;
 }
 
 export type DetectorPhase = 'healthy' | 'failing' | 'suspect';

@@ -26,6 +26,8 @@ import { mhaHookVerdict, runScript, type ScriptResult } from '../adapters/hooks/
 import type { FileJournal } from '../adapters/journal/file-journal.js';
 import { formatCoord, compareCoords } from '../domain/binlog-coord.js';
 import { gtidContains } from '../domain/gtid.js';
+import { lostTransactions, type SurvivorPosition } from '../domain/lost.js';
+import type { MasterPosition } from '../domain/detector.js';
 import { applyBinlog } from '../adapters/mysql/apply-binlog.js';
 import { salvageBinlog, type Cutter } from './salvage.js';
 import { chooseNewMaster, latestReplicas, type CandidateInput } from '../domain/candidates.js';
@@ -44,6 +46,8 @@ export interface FailoverRequest {
   reason: string;
   /** The dead master as last observed while alive (for the lost-transaction report and errant checks). */
   lastMasterObs?: ServerObservation | undefined;
+  /** The dead master's binlog position at its last successful health check (exact lost-transaction report). */
+  lastMasterPosition?: MasterPosition | undefined;
   /** Is the dead master's host reachable over SSH? undefined = unknown (probed). */
   sshReachable?: boolean | undefined;
 }
@@ -336,6 +340,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     const applyTimeoutS = Math.max(10, cluster.seconds_behind_master * 2);
     /** Where each survivor's SQL thread stands once it applied everything complete it received. */
     const execAfter = new Map<string, BinlogCoord>();
+    const survivorPos: SurvivorPosition[] = [];
     const after = await phase(PHASE.latest, (applyTimeoutS + 20) * 1000, async () => {
       const probes = await Promise.all(checked.replicas.map((o) => inspectServer(target(byName.get(o.name)!), { connectTimeoutMs: cluster.connect_timeout * 1000, queryTimeoutMs: cluster.query_timeout * 1000, now: deps.now })));
       const obs: ServerObservation[] = [];
@@ -354,6 +359,9 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
             const applied = await waitRelayApplied(a, applyTimeoutS * 1000);
             flog.debug({ replica: o.name, waitMs: deps.now() - w0, read: formatCoord(applied.read), exec: formatCoord(applied.exec), partial: applied.partial }, `${o.name}: relay log applied up to ${formatCoord(applied.exec)}${applied.partial ? ` (the rest, up to ${formatCoord(applied.read)}, is an incomplete transaction)` : ''}`);
             execAfter.set(o.name, applied.exec);
+            const [v] = await a.q(a.d.variablesQuery());
+            const g = a.d.parseVariables(v!).gtid;
+            survivorPos.push({ gtids: [g.binlogPos, g.slavePos, g.executed].filter((x): x is string => x !== undefined && x !== ''), exec: applied.exec });
             a.close();
           } catch (err) {
             a.destroy();
@@ -372,13 +380,11 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
 
     // ---------------------------------------------------------------- Phase 3.2
     const salvage = await phase(PHASE.save, 60_000, async () => {
+      const lastPos: MasterPosition | undefined = req.lastMasterPosition ?? (req.lastMasterObs?.binlog ? { coord: req.lastMasterObs.binlog, gtid: req.lastMasterObs.version.flavor === 'mariadb' ? req.lastMasterObs.gtid.binlogPos : req.lastMasterObs.gtid.executed, at: req.lastMasterObs.observedAt } : undefined);
+      report.lost = lostTransactions(flavor, lastPos, survivorPos).text;
       if (!sshReachable) {
-        const last = req.lastMasterObs?.binlog;
-        report.lost =
-          last && compareCoords(last, latestExec) > 0
-            ? `${dead.name}'s host is unreachable: its binlog events after ${formatCoord(latestExec)} (it was at least at ${formatCoord(last)} when last seen) reached no replica and are lost`
-            : undefined;
-        journalEvent(`${dead.name}'s host is unreachable over SSH: transactions no replica received cannot be saved${report.lost ? `; LOST: ${report.lost}` : ''}`);
+        journalEvent(`${dead.name}'s host is unreachable over SSH: transactions no replica received cannot be saved. Lost: ${report.lost}`);
+        if (!/^none/.test(report.lost)) flog.error({ lost: report.lost }, `LOST TRANSACTIONS: ${report.lost}`);
         return undefined;
       }
       if (deps.cutBinlog === undefined) {
@@ -392,6 +398,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         report.lost = `unknown: ${dead.name}'s binlog after ${formatCoord(latestExec)} could not be read (${r.reason})`;
         return undefined;
       }
+      if (r.transactions === 0) report.lost = `none: every committed transaction in ${dead.name}'s binlog had reached a replica`;
       journalEvent(
         r.transactions === 0
           ? `${dead.name}'s binlog has nothing after ${formatCoord(latestExec)}: every committed transaction reached a replica`
@@ -480,7 +487,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
             throw new FailoverFailed(`the saved transactions are not all on ${nm.name} after applying them (${nm.name} is at ${pos1}; saved up to ${salvage.gtids.at(-1) ?? '?'})`);
           }
           journalEvent(`applied ${salvage.transactions} saved transaction(s) to ${nm.name} in ${applied.durationMs} ms${salvage.gtids.length ? ` (up to ${salvage.gtids.at(-1) ?? ''}, verified)` : ''}`);
-          report.lost = undefined;
+          report.lost = `none: every transaction in ${dead.name}'s binlog was saved and applied`;
         } else if (salvage?.bytes) {
           report.lost = `${salvage.transactions} transaction(s) saved from ${dead.name}'s binlog could not be applied: ${nm.name} lacks earlier events`;
           journalEvent(`NOT applying the saved binlog: ${report.lost}`);

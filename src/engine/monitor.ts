@@ -8,16 +8,19 @@
  */
 import type { ClusterConfig, ServerConfig } from '../config/types.js';
 import { createHealthChecker, type HealthChecker } from '../adapters/mysql/health.js';
+import { dialectFor } from '../adapters/mysql/dialect.js';
 import { inspectAll } from '../adapters/mysql/inspect.js';
 import type { DbTarget } from '../adapters/mysql/connection.js';
 import { runScript } from '../adapters/hooks/run-script.js';
 import type { FileJournal } from '../adapters/journal/file-journal.js';
-import { confirm, detect, initialDetectorState, type DetectorState, type ReplicaView, type SecondaryCheckOutcome, type Verdict } from '../domain/detector.js';
+import { confirm, detect, initialDetectorState, type MasterPosition, type CheckResult, type DetectorState, type ReplicaView, type SecondaryCheckOutcome, type Verdict } from '../domain/detector.js';
+import { chooseNewMaster, type Choice } from '../domain/candidates.js';
 import { failedServers, guard, summarize, type FailoverSummary } from '../domain/guard.js';
 import { analyzeTopology, resolveSource, type ServerSpec, type TopologyAnalysis } from '../domain/topology.js';
 import type { ServerObservation } from '../domain/types.js';
 import { fenceOldMaster, runFailover, type FailoverReport } from './failover.js';
 import type { Logger } from './logger.js';
+import { cutSavedBinlog } from '../domain/binlog-cut.js';
 
 export type MonitorState = 'starting' | 'broken' | 'watching' | 'suspect' | 'failing_over' | 'blocked' | 'stopped';
 
@@ -32,7 +35,25 @@ export interface MonitorDeps {
   /** Called after every completed tick (systemd watchdog, metrics). */
   onTick?: (m: ClusterMonitor) => void;
   onFailover?: (r: FailoverReport) => void;
+  /** What the loop sees, for metrics (every hook optional; none may throw). */
+  observer?: MonitorObserver | undefined;
+  /** Between failover phases: false = this manager lost the right to act (HA lease). Passed to runFailover. */
+  stillLeader?: (() => Promise<boolean>) | undefined;
 }
+
+export interface MonitorObserver {
+  /** Every health check of the master. */
+  check?(m: ClusterMonitor, r: CheckResult): void;
+  /** The detector moved to suspect (the master failed ping_failures checks in a row). */
+  suspicion?(m: ClusterMonitor): void;
+  /** A full inspection of the cluster finished. */
+  inspected?(m: ClusterMonitor, a: TopologyAnalysis): void;
+}
+
+/** The failover that would run if the master died now, from the last inspection (no I/O). */
+export type FailoverPlan =
+  | { ok: true; master: string; candidate: string; rule: Extract<Choice, { ok: true }>['rule']; reason: string; latest: string[]; rejected: Array<{ name: string; reason: string }>; excluded: Array<{ name: string; reason: string }>; inspectedAt: number }
+  | { ok: false; master?: string | undefined; reason: string; latest: string[]; rejected: Array<{ name: string; reason: string }>; excluded: Array<{ name: string; reason: string }>; inspectedAt?: number | undefined };
 
 export interface MonitorSnapshot {
   cluster: string;
@@ -73,6 +94,11 @@ export class ClusterMonitor {
   lastMasterObs: ServerObservation | undefined;
   blockedReason: string | undefined;
   ticks = 0;
+  /** The master's binlog position at its last successful health check. */
+  lastMasterPosition: MasterPosition | undefined;
+  #checkerHasDialect = false;
+  /** Monotonic ms at which the running tick started; undefined between ticks (the watchdog's view). */
+  busySince: number | undefined;
   #checker: HealthChecker | undefined;
   #log: Logger;
   #lastReport = '';
@@ -132,7 +158,40 @@ export class ClusterMonitor {
     this.lastAnalysis = a;
     this.#lastInspectAt = this.deps.mono();
     if (a.masterObs) this.lastMasterObs = a.masterObs;
+    this.#observe(() => this.deps.observer?.inspected?.(this, a));
     return a;
+  }
+
+  #observe(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#log.debug({ err: (err as Error).message }, `observer failed: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Which replica would be promoted if the master died now, and why (MHA's rules, as Phase 3.3 applies
+   * them), from the last inspection: no I/O. The real failover re-reads everything first.
+   */
+  plan(): FailoverPlan {
+    const a = this.lastAnalysis;
+    const failed = new Set(this.failedServers());
+    const excluded = [...failed].map((name) => ({ name, reason: 'old master of an earlier failover; not back as a replica' }));
+    if (a === undefined) return { ok: false, master: this.master, reason: 'the cluster has not been inspected yet', latest: [], rejected: [], excluded };
+    const master = this.master ?? a.master;
+    for (const u of a.unreachable) if (u.name !== master) excluded.push({ name: u.name, reason: `unreachable at the last inspection (${u.kind})` });
+    const replicas = a.replicas.filter((r) => r.name !== master && (r.source === undefined || r.source === master));
+    for (const r of a.replicas) if (r.name !== master && !replicas.includes(r)) excluded.push({ name: r.name, reason: `replicates from ${r.source ?? '?'}, not from ${master ?? '?'}` });
+    const inputs = this.cluster.servers.flatMap((s) => {
+      const r = replicas.find((x) => x.name === s.name);
+      return r === undefined || failed.has(s.name) ? [] : [{ name: s.name, candidate_master: s.candidate_master, no_master: s.no_master, obs: r.obs }];
+    });
+    const inspectedAt = Math.min(...inputs.map((i) => i.obs.observedAt), a.masterObs?.observedAt ?? Infinity);
+    if (inputs.length === 0) return { ok: false, master, reason: `no replica of ${master ?? 'the master'} to promote`, latest: [], rejected: [], excluded, inspectedAt: Number.isFinite(inspectedAt) ? inspectedAt : undefined };
+    const c = chooseNewMaster(inputs, { checkReplDelay: this.cluster.check_repl_delay, latestPriority: this.cluster.latest_priority });
+    if (!c.ok) return { ok: false, master, reason: c.reason, latest: c.latest, rejected: c.rejected, excluded, inspectedAt };
+    return { ok: true, master: master ?? '?', candidate: c.chosen, rule: c.rule, reason: c.reason, latest: c.latest, rejected: c.rejected, excluded, inspectedAt };
   }
 
   #reportOnce(level: 'info' | 'warn' | 'error', key: string, obj: object, msg: string): void {
@@ -149,11 +208,13 @@ export class ClusterMonitor {
     }
     while (!signal.aborted) {
       const started = this.deps.mono();
+      this.busySince = started;
       try {
         await this.tick();
       } catch (err) {
         this.#log.error({ err: (err as Error).message }, `monitor tick failed: ${(err as Error).message}`);
       }
+      this.busySince = undefined;
       this.ticks++;
       this.deps.onTick?.(this);
       if (signal.aborted) break;
@@ -180,9 +241,13 @@ export class ClusterMonitor {
       }
       return;
     }
+    if (!this.#checkerHasDialect && this.lastAnalysis?.masterObs?.name === this.master) this.#adopt(this.master);
     const r = await this.#checker!.check();
+    if (r.ok && r.position) this.lastMasterPosition = r.position;
+    this.#observe(() => this.deps.observer?.check?.(this, r));
     const { state: next, transition } = detect(this.detector, r, this.cluster.ping_failures);
     this.detector = next;
+    if (transition === 'suspect') this.#observe(() => this.deps.observer?.suspicion?.(this));
     if (transition === 'first_failure' || transition === 'failure') this.#log.warn({ master: this.master, kind: r.kind, failures: next.consecutiveFailures, latencyMs: Math.round(r.latencyMs) }, `health check of ${this.master} failed (${next.consecutiveFailures}/${this.cluster.ping_failures}): ${r.message ?? r.kind ?? ''}`);
     if (transition === 'alive_but_refusing') this.#log.warn({ master: this.master, kind: r.kind }, `${this.master} refuses the health check but is alive (${r.kind}): not counted as a failure`);
     if (transition === 'recovered') {
@@ -208,7 +273,17 @@ export class ClusterMonitor {
   #adopt(master: string): void {
     const srv = this.cluster.servers.find((s) => s.name === master)!;
     this.#checker?.close();
-    this.#checker = createHealthChecker(this.cluster.ping_type, target(srv), { timeoutMs: this.cluster.ping_timeout * 1000, now: this.deps.mono });
+    // Knowing the master's version, each successful check also records its binlog position (lost-transaction report).
+    const a = this.lastAnalysis;
+    const obs = a?.masterObs?.name === master ? a.masterObs : a?.replicas.find((r) => r.name === master)?.obs;
+    this.#checkerHasDialect = obs !== undefined;
+    this.lastMasterPosition = undefined;
+    this.#checker = createHealthChecker(this.cluster.ping_type, target(srv), {
+      timeoutMs: this.cluster.ping_timeout * 1000,
+      now: this.deps.mono,
+      wallNow: this.deps.now,
+      dialect: obs ? dialectFor(obs.version) : undefined,
+    });
     this.master = master;
     this.detector = initialDetectorState;
     this.state = this.blockedReason ? 'blocked' : 'watching';
@@ -264,8 +339,8 @@ export class ClusterMonitor {
     const dead = this.master!;
     try {
       const report = await runFailover(
-        { cluster: this.cluster, deadMaster: dead, newMaster: opts.newMaster, trigger: opts.trigger, reason: opts.reason, lastMasterObs: this.lastMasterObs?.name === dead ? this.lastMasterObs : undefined },
-        { journal: this.deps.journal, log: this.deps.log, now: this.deps.now, sshReachable: this.deps.sshReachable },
+        { cluster: this.cluster, deadMaster: dead, newMaster: opts.newMaster, trigger: opts.trigger, reason: opts.reason, lastMasterObs: this.lastMasterObs?.name === dead ? this.lastMasterObs : undefined, lastMasterPosition: this.lastMasterPosition },
+        { journal: this.deps.journal, log: this.deps.log, now: this.deps.now, sshReachable: this.deps.sshReachable, cutBinlog: cutSavedBinlog, ...(this.deps.stillLeader ? { stillLeader: this.deps.stillLeader } : {}) },
       );
       this.deps.onFailover?.(report);
       if (report.outcome === 'success' || report.outcome === 'partial') {

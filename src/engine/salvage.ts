@@ -12,21 +12,9 @@ import { sshOptionsFor } from '../app/check-ssh.js';
 import { formatCoord } from '../domain/binlog-coord.js';
 import type { BinlogCoord } from '../domain/types.js';
 
-/** What the binlog reader tells about an assembled binlog (pure; injected). */
-export interface CutResult {
-  /** Byte offset just after the last complete transaction (the whole file when it ends cleanly). */
-  cutAt: number;
-  /** Complete transactions after the format description event, before cutAt. */
-  transactions: number;
-  /** GTIDs of those transactions, where the flavour writes them. */
-  gtids: string[];
-  /** True when an incomplete transaction (a crash mid-write) was cut off. */
-  partial: boolean;
-  /** The file is unreadable (garbage, bad checksum...): where and why. */
-  error?: string | undefined;
-}
+import type { Cutter } from '../domain/binlog-cut.js';
 
-export type Cutter = (bytes: Uint8Array) => CutResult;
+export type { Cutter, CutResult } from '../domain/binlog-cut.js';
 
 export type SalvageResult =
   | { ok: true; bytes: Uint8Array | undefined; transactions: number; gtids: string[]; from: BinlogCoord; files: string[]; partial: boolean }

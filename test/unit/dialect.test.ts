@@ -626,6 +626,7 @@ describe('parseReplicaStatus', () => {
       retrievedGtidSet: '0-1-6',
       executedGtidSet: '',
       sqlDelay: 0,
+      sqlThreadState: 'Slave has read all relay log; waiting for more updates',
       filters: { replicateDoDb: '', replicateIgnoreDb: '', replicateDoTable: '', replicateIgnoreTable: '', replicateWildDoTable: '', replicateWildIgnoreTable: '' },
     });
   });
@@ -664,6 +665,7 @@ describe('parseReplicaStatus', () => {
       retrievedGtidSet: `${UUID_A}:5-120`,
       executedGtidSet: `${UUID_A}:1-100,${UUID_B}:1-3`,
       sqlDelay: 3600,
+      sqlThreadState: '',
       filters: { replicateDoDb: 'app', replicateIgnoreDb: 'scratch', replicateDoTable: '', replicateIgnoreTable: '', replicateWildDoTable: 'app.%', replicateWildIgnoreTable: '' },
     });
   });

@@ -26,6 +26,7 @@
  */
 import type { BinlogCoord, GtidState, IoThreadState, ReplicaStatus, SemiSyncState, ServerVersion } from '../../domain/types.js';
 import type { Secret } from '../../domain/secret.js';
+import type { ProcessRow } from '../../domain/switchover.js';
 
 /** A statement with client-side-escaped placeholders (mysql2 query(sql, values)); secrets go in values, never in sql text. */
 export interface Sql {
@@ -416,6 +417,11 @@ export class Dialect {
     return this.binaryLogStatus ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS';
   }
 
+  /** The server's GTID position as one column `gtid`: MariaDB @@gtid_binlog_pos, MySQL @@gtid_executed. */
+  gtidPositionQuery(): string {
+    return this.isMaria ? 'SELECT @@global.gtid_binlog_pos AS gtid' : 'SELECT @@global.gtid_executed AS gtid';
+  }
+
   /** Columns File, Position, Binlog_Do_DB, Binlog_Ignore_DB, and on MySQL Executed_Gtid_Set. An empty result means log_bin is off. */
   parseBinlogStatus(row: Record<string, unknown>): BinlogCoord & { doDb: string; ignoreDb: string; executedGtidSet?: string } {
     const file = str(col(row, 'File'));
@@ -624,6 +630,101 @@ export class Dialect {
   setGtidSlavePos(pos: string): Sql {
     if (!this.isMaria) throw new Error('gtid_slave_pos is MariaDB-only');
     return { sql: 'SET GLOBAL gtid_slave_pos = ?', values: [squash(pos)] };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Relay-log purge (MHA purge_relay_logs) and MHA's failover advisory lock
+
+  /** MHA's advisory lock name, shared with MHA's own tools so that they see each other. */
+  static readonly FAILOVER_LOCK = 'MHA_Master_High_Availability_Failover';
+
+  /**
+   * MHA's advisory lock (SlaveUtil.pm Get_Failover_Lock_SQL): a failover and purge_relay_logs take it
+   * on a server so that only one of them works there at a time. Column `Value`: 1 = acquired,
+   * 0 = timed out (someone else holds it), NULL = error. Held until releaseFailoverLock() or the
+   * session ends. timeoutSec ≥ 0 (0 = do not wait).
+   */
+  getFailoverLock(timeoutSec: number): Sql {
+    return { sql: `SELECT GET_LOCK('${Dialect.FAILOVER_LOCK}', ${checkInt(timeoutSec, 'lock timeout', 0, 86_400)}) AS Value` };
+  }
+
+  /** Column `Value`: 1 released, 0 held by another session, NULL not held. */
+  releaseFailoverLock(): string {
+    return `SELECT RELEASE_LOCK('${Dialect.FAILOVER_LOCK}') AS Value`;
+  }
+
+  /** Column `Value` (1 / 0) of a GET_LOCK/RELEASE_LOCK statement. */
+  parseLockResult(v: unknown): 'acquired' | 'busy' | 'error' {
+    const n = resultNumber(v);
+    return n === 1 ? 'acquired' : n === 0 ? 'busy' : 'error';
+  }
+
+  /** Column `Value`: 1 when the server deletes relay logs once applied, 0 when they are kept (MHA's recommended setting). */
+  relayLogPurgeQuery(): string {
+    return 'SELECT @@global.relay_log_purge AS Value';
+  }
+
+  setRelayLogPurge(on: boolean): string {
+    return `SET GLOBAL relay_log_purge = ${on ? 1 : 0}`;
+  }
+
+  /**
+   * Rotates the relay log only, without writing the statement to the binlog. With relay_log_purge=1 the
+   * SQL thread deletes each relay log it has finished once it moves past the rotation: unapplied
+   * relay logs are never removed. (MySQL ≥ 5.5.1 and every supported MariaDB know RELAY.)
+   */
+  flushRelayLogs(): string {
+    return 'FLUSH NO_WRITE_TO_BINLOG RELAY LOGS';
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Online master switch (switchover)
+
+  /** Parses one row of processlistQuery() (columns id, user, host, db, command, time, state, info). */
+  parseProcess(row: Record<string, unknown>): ProcessRow {
+    return {
+      id: int(col(row, 'id'), 'processlist id'),
+      user: str(col(row, 'user')),
+      host: str(col(row, 'host')),
+      db: text(col(row, 'db')),
+      command: str(col(row, 'command')),
+      time: intOr(col(row, 'time'), 0, 'processlist time'),
+      state: text(col(row, 'state')),
+      info: text(col(row, 'info')),
+    };
+  }
+
+  /**
+   * Session lock_wait_timeout (whole seconds ≥ 1). SET GLOBAL read_only takes the global read lock
+   * and so waits for running writes and pending commits; with this the SERVER gives up (error 1205)
+   * and leaves read_only as it was, instead of switching it later, after the client stopped waiting.
+   */
+  setSessionLockWaitTimeout(seconds: number): string {
+    return `SET SESSION lock_wait_timeout = ${waitSeconds(seconds)}`;
+  }
+
+  /** Columns read_only and super_read_only (NULL where the server has none): to verify a change. */
+  readOnlyQuery(): string {
+    return `SELECT @@global.read_only AS read_only, ${this.hasSuperReadOnly ? '@@global.super_read_only' : 'NULL'} AS super_read_only`;
+  }
+
+  parseReadOnly(row: Record<string, unknown>): { readOnly: boolean; superReadOnly: boolean | null } {
+    return {
+      readOnly: bool(col(row, 'read_only'), 'read_only'),
+      superReadOnly: this.hasSuperReadOnly ? bool(col(row, 'super_read_only'), 'super_read_only') : null,
+    };
+  }
+
+  /**
+   * The GTID position of the server's own binlog, column `gtid`: MariaDB @@gtid_binlog_pos (what
+   * its replicas wait for with MASTER_GTID_WAIT), MySQL @@gtid_executed.
+   */
+  binlogGtidQuery(): string {
+    return this.isMaria ? 'SELECT @@global.gtid_binlog_pos AS gtid' : 'SELECT @@global.gtid_executed AS gtid';
+  }
+
+  parseBinlogGtid(row: Record<string, unknown> | undefined): string {
+    return row === undefined ? '' : squash(str(col(row, 'gtid')));
   }
 }
 

@@ -12,7 +12,8 @@
 import type { PingType } from '../../config/types.js';
 import type { CheckResult } from '../../domain/detector.js';
 import { DbError, openSession, type DbSession, type DbTarget } from './connection.js';
-import { HEALTH_CHECK_INSERT, HEALTH_CHECK_SELECT, HEALTH_CHECK_SETUP } from './dialect.js';
+import { HEALTH_CHECK_INSERT, HEALTH_CHECK_SELECT, HEALTH_CHECK_SETUP, type Dialect } from './dialect.js';
+import type { MasterPosition } from '../../domain/detector.js';
 
 export interface HealthChecker {
   readonly type: PingType;
@@ -22,6 +23,10 @@ export interface HealthChecker {
 
 export interface HealthOptions {
   timeoutMs: number;
+  /** When given, a successful check also reads the master's binlog position (within the same deadline). */
+  dialect?: Dialect | undefined;
+  /** Wall clock for the position's timestamp. */
+  wallNow?: (() => number) | undefined;
   /** Monotonic clock in ms (performance.now in production, a fake in tests). */
   now: () => number;
 }
@@ -39,7 +44,7 @@ export function createHealthChecker(type: PingType, target: DbTarget, opts: Heal
     prepared = false;
   };
 
-  async function once(deadlineAt: number, signal: AbortSignal): Promise<void> {
+  async function once(deadlineAt: number, signal: AbortSignal): Promise<MasterPosition | undefined> {
     const remaining = (): number => Math.max(1, Math.round(deadlineAt - opts.now()));
     if (type === 'CONNECT' || session === undefined || !session.alive) {
       session = await openSession(target, { connectTimeoutMs: remaining(), queryTimeoutMs: remaining() }, signal);
@@ -56,10 +61,19 @@ export function createHealthChecker(type: PingType, target: DbTarget, opts: Heal
       const rows = await s.query<{ value: number }>(HEALTH_CHECK_SELECT, remaining());
       if (Number(rows[0]?.value) !== 1) throw new DbError(target, 'protocol', 'SELECT 1 did not return 1');
     }
+    let position: MasterPosition | undefined;
+    const d = opts.dialect;
+    if (d !== undefined) {
+      const [b] = await s.query(d.showBinlogStatus(), remaining());
+      const [g] = await s.query<{ gtid: unknown }>(d.gtidPositionQuery(), remaining());
+      const bs = b ? d.parseBinlogStatus(b) : undefined;
+      position = { coord: bs ? { file: bs.file, pos: bs.pos } : undefined, gtid: typeof g?.gtid === 'string' ? g.gtid : undefined, at: (opts.wallNow ?? Date.now)() };
+    }
     if (type === 'CONNECT') {
       s.close();
       session = undefined;
     }
+    return position;
   }
 
   return {
@@ -76,8 +90,8 @@ export function createHealthChecker(type: PingType, target: DbTarget, opts: Heal
         }, opts.timeoutMs);
       });
       try {
-        await Promise.race([once(deadlineAt, ac.signal), deadline]);
-        return { at: opts.now(), ok: true, latencyMs: opts.now() - started };
+        const position = await Promise.race([once(deadlineAt, ac.signal), deadline]);
+        return { at: opts.now(), ok: true, latencyMs: opts.now() - started, position };
       } catch (err) {
         drop();
         const e = err instanceof DbError ? err : new DbError(target, 'other', String(err));

@@ -36,3 +36,14 @@ export async function readRemoteFile(target: SshTarget, opts: SshClientOptions, 
   if (r.code !== 0) throw new Error(`reading ${path} on ${target.host} failed (exit ${r.code ?? r.signal ?? '?'}): ${r.stderr.trim().split('\n').slice(-1)[0] ?? ''}`);
   return r.stdoutBytes;
 }
+
+/** Every file of a binlog/relay-log series (basename.NNNNNN) in dir, oldest first. */
+export async function listRemoteSeries(target: SshTarget, opts: SshClientOptions, dir: string, basename: string, timeoutMs: number): Promise<string[]> {
+  const r = await sshExec(target, ['ls', '-1', '--', dir], { ...opts, timeoutMs });
+  if (r.code !== 0) throw new Error(`ls ${dir} on ${target.host} failed (exit ${r.code ?? r.signal ?? '?'}): ${r.stderr.trim()}`);
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith(`${basename}.`) && /\.\d+$/.test(l))
+    .sort((a, b) => binlogFileIndex(a) - binlogFileIndex(b));
+}

@@ -6,6 +6,7 @@ import { FileJournal } from '../../adapters/journal/file-journal.js';
 import { inspectCluster } from '../../app/cluster.js';
 import { sshReachableFor } from '../../app/manager.js';
 import { runFailover } from '../../engine/failover.js';
+import { cutSavedBinlog } from '../../domain/binlog-cut.js';
 import { UserError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 
@@ -44,7 +45,7 @@ export function registerFailover(program: Command): void {
     const log = createLogger({ format: opts.json ? 'json' : undefined, write: opts.json ? (l) => process.stderr.write(l) : undefined });
     const report = await runFailover(
       { cluster, deadMaster: dead, newMaster, trigger: 'manual', reason: `manual failover requested from the command line` },
-      { journal: new FileJournal(config.state_dir, cluster.name), log, now: Date.now, sshReachable: sshReachableFor(cluster) },
+      { journal: new FileJournal(config.state_dir, cluster.name), log, now: Date.now, sshReachable: sshReachableFor(cluster), cutBinlog: cutSavedBinlog },
     );
     if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     else {
