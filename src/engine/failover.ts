@@ -30,6 +30,7 @@ import { lostTransactions, type SurvivorPosition } from '../domain/lost.js';
 import type { MasterPosition } from '../domain/detector.js';
 import { applyBinlog } from '../adapters/mysql/apply-binlog.js';
 import { salvageBinlog, type Cutter } from './salvage.js';
+import { relayDiff } from './relay-diff.js';
 import { chooseNewMaster, latestReplicas, type CandidateInput } from '../domain/candidates.js';
 import { errantAmongSurvivors } from '../domain/failover-checks.js';
 import { failedServers, guard, summarize, type FailoverOutcome } from '../domain/guard.js';
@@ -378,6 +379,58 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     /** Survivors that applied less than the most advanced one. */
     const behind = after.obs.filter((o) => compareCoords(execAfter.get(o.name)!, latestExec) < 0).map((o) => o.name);
 
+    /** Applies binlog events to a read-only server (super_read_only lifted meanwhile) and verifies their GTIDs. */
+    const applyTo = async (server: ServerConfig, bytes: Uint8Array, gtids: string[]): Promise<number> => {
+      const a = await Admin.open(server, cluster);
+      try {
+        for (const stmt of a.d.setSuperReadOnly(false)) await a.q(stmt);
+        const applied = await applyBinlog(bytes, target(server), { clientBindir: server.client_bindir, timeoutMs: 120_000 });
+        for (const stmt of a.d.setSuperReadOnly(true)) await a.q(stmt);
+        if (gtids.length > 0) {
+          const [v] = await a.q(a.d.variablesQuery());
+          const g = a.d.parseVariables(v!).gtid;
+          const pos = a.d.flavor === 'mariadb' ? (g.binlogPos ?? g.executed) : g.executed;
+          if (!gtidContains(a.d.flavor, pos, gtids.join(','))) throw new FailoverFailed(`the applied transactions are not all on ${server.name} (it is at ${pos}; applied up to ${gtids.at(-1) ?? '?'})`);
+        }
+        a.close();
+        return applied.durationMs;
+      } catch (err) {
+        a.destroy();
+        throw err;
+      }
+    };
+
+    /** Differential relay-log recovery: the events `server` lacks, from the most advanced survivor's relay logs. */
+    const relaySource = byName.get(after.latest[0]!)!;
+    let relayLoc: { dir: string; currentFile: string } | undefined;
+    const catchUpFromRelayLogs = async (server: ServerConfig): Promise<true | string> => {
+      try {
+        if (relayLoc === undefined) {
+          const a = await Admin.open(relaySource, cluster);
+          try {
+            const [v] = await a.q(a.d.variablesQuery());
+            const [row] = await a.q(a.d.showReplicaStatus());
+            const file = a.d.parseReplicaStatus(row!).relayLogFile;
+            const slash = file.lastIndexOf('/');
+            relayLoc = slash >= 0 ? { dir: file.slice(0, slash), currentFile: file.slice(slash + 1) } : { dir: a.d.parseVariables(v!).datadir ?? '/var/lib/mysql', currentFile: file };
+            a.close();
+          } catch (err) {
+            a.destroy();
+            throw err;
+          }
+        }
+        const from = execAfter.get(server.name)!;
+        const d = await relayDiff(cluster, relaySource, relayLoc, from, { timeoutMs: 30_000 });
+        if (!d.ok) return d.reason;
+        if (d.diff === undefined) return true;
+        const ms = await applyTo(server, d.diff.bytes, d.diff.gtids);
+        journalEvent(`${server.name}: applied ${d.diff.transactions} transaction(s) it lacked from ${relaySource.name}'s relay logs (after ${formatCoord(from)}) in ${ms} ms`);
+        return true;
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+
     // ---------------------------------------------------------------- Phase 3.2
     const salvage = await phase(PHASE.save, 60_000, async () => {
       const lastPos: MasterPosition | undefined = req.lastMasterPosition ?? (req.lastMasterObs?.binlog ? { coord: req.lastMasterObs.binlog, gtid: req.lastMasterObs.version.flavor === 'mariadb' ? req.lastMasterObs.gtid.binlogPos : req.lastMasterObs.gtid.executed, at: req.lastMasterObs.observedAt } : undefined);
@@ -425,10 +478,20 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     // ---------------------------------------------------------------- Phase 3.4
     await phase(PHASE.recover, (applyTimeoutS + 30) * 1000, async () => {
       if (!behind.includes(nm.name)) return;
-      if (!gtidCatchUp) {
-        flog.error({ newMaster: nm.name, latest: after.latest }, `DATA LOSS: ${nm.name} received less than ${after.latest.join(', ')} (up to ${formatCoord(latestRead)}); without differential relay-log recovery those events are not on the new master`);
-        journalEvent(`DATA LOSS WARNING: ${nm.name} lacks events up to ${formatCoord(latestExec)} that ${after.latest.join(', ')} applied; differential relay-log recovery is not implemented yet`);
-        return;
+      if (mode !== 'gtid') {
+        // Binlog positions: bring the candidate up from the most advanced survivor's relay logs.
+        const r = await catchUpFromRelayLogs(nm);
+        if (r === true) {
+          nmComplete = true;
+          return;
+        }
+        journalEvent(`differential relay-log recovery of ${nm.name} failed: ${r}`);
+        if (!gtidCatchUp) {
+          flog.error({ newMaster: nm.name, latest: after.latest }, `DATA LOSS: ${nm.name} applied less than ${after.latest.join(', ')} (up to ${formatCoord(latestExec)}), and the missing events could not be taken from the relay logs: ${r}`);
+          journalEvent(`DATA LOSS WARNING: ${nm.name} lacks events up to ${formatCoord(latestExec)} that ${after.latest.join(', ')} applied`);
+          return;
+        }
+        journalEvent(`falling back to catching ${nm.name} up by GTID (MariaDB)`);
       }
       // Catch the candidate up from the most advanced replica, by GTID.
       const src = byName.get(after.latest[0]!)!;
@@ -479,13 +542,8 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         repointCoord = b0 ? { file: a.d.parseBinlogStatus(b0).file, pos: a.d.parseBinlogStatus(b0).pos } : undefined;
         if (salvage?.bytes && nmComplete) {
           // The saved transactions go in before the new master takes any write.
-          const applied = await applyBinlog(salvage.bytes, target(nm), { clientBindir: nm.client_bindir, timeoutMs: 120_000 });
-          const [v1] = await a.q(a.d.variablesQuery());
-          const g1 = a.d.parseVariables(v1!).gtid;
-          const pos1 = a.d.flavor === 'mariadb' ? (g1.binlogPos ?? g1.executed) : g1.executed;
-          if (salvage.gtids.length > 0 && !gtidContains(a.d.flavor, pos1, salvage.gtids.join(','))) {
-            throw new FailoverFailed(`the saved transactions are not all on ${nm.name} after applying them (${nm.name} is at ${pos1}; saved up to ${salvage.gtids.at(-1) ?? '?'})`);
-          }
+          const ms = await applyTo(nm, salvage.bytes, salvage.gtids);
+          const applied = { durationMs: ms };
           journalEvent(`applied ${salvage.transactions} saved transaction(s) to ${nm.name} in ${applied.durationMs} ms${salvage.gtids.length ? ` (up to ${salvage.gtids.at(-1) ?? ''}, verified)` : ''}`);
           report.lost = `none: every transaction in ${dead.name}'s binlog was saved and applied`;
         } else if (salvage?.bytes) {
@@ -513,14 +571,32 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     // ---------------------------------------------------------------- Phase 4
     await phase(PHASE.slaves, 60_000, async () => {
       const rest = after.obs.filter((o) => o.name !== nm.name);
+      // Binlog positions: bring every lagging replica to the same point first, from the most advanced
+      // survivor's relay logs, before anyone is repointed (CHANGE MASTER discards relay logs).
+      const diffFailed = new Map<string, string>();
+      if (mode !== 'gtid') {
+        await Promise.all(
+          rest
+            .filter((o) => behind.includes(o.name))
+            .map(async (o) => {
+              const r = await catchUpFromRelayLogs(byName.get(o.name)!);
+              if (r !== true) {
+                journalEvent(`differential relay-log recovery of ${o.name} failed: ${r}`);
+                diffFailed.set(o.name, r);
+              }
+            }),
+        );
+      }
       const results = await Promise.allSettled(
         rest.map(async (o) => {
-          if (!gtidCatchUp && behind.includes(o.name)) {
-            throw new FailoverFailed(`received less than ${after.latest.join(', ')} (${formatCoord(o.replica!.read)} < ${formatCoord(latestRead)}); repointing it by position would skip those events. Differential relay-log recovery is not implemented yet: recover it by hand`);
-          }
-          // A MariaDB replica that received less, in position mode, catches up by GTID first.
-          const viaGtid = mode === 'gtid' || behind.includes(o.name);
           const srv = byName.get(o.name)!;
+          let viaGtid = mode === 'gtid';
+          const diffError = diffFailed.get(o.name);
+          if (diffError !== undefined) {
+            if (!gtidCatchUp) throw new FailoverFailed(`applied less than ${after.latest.join(', ')} (${formatCoord(execAfter.get(o.name)!)} < ${formatCoord(latestExec)}) and the missing events could not be taken from the relay logs (${diffError}); repointing it by position would skip them: recover it by hand`);
+            // MariaDB: catch up from the new master by GTID, then back to positions.
+            viaGtid = true;
+          }
           const a = await Admin.open(srv, cluster);
           try {
             await a.q(a.d.stopReplica());
@@ -535,6 +611,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
             );
             await a.q(a.d.startReplica());
             if (viaGtid && mode !== 'gtid') {
+              // Only the MariaDB fallback gets here.
               // Caught up by GTID; back to binlog positions, now in the new master's binlog.
               const [w] = await a.q<{ result: unknown }>(a.d.waitForGtid(report.newMasterGtid ?? '', applyTimeoutS), (applyTimeoutS + 5) * 1000);
               if (a.d.parseWaitForGtidResult(w?.result).kind !== 'reached') throw new FailoverFailed(`did not catch up with ${nm.name} by GTID within ${applyTimeoutS} s`);

@@ -556,6 +556,14 @@ export class Dialect {
    * would also turn read_only on, but the explicit order keeps the effect visible step by step).
    * off: super_read_only=OFF first, then read_only=OFF. MariaDB and MySQL < 5.7.8: read_only only.
    */
+  /**
+   * While mhats itself writes to a read-only server (applying saved or differential binlog events),
+   * super_read_only must be off but read_only stays on. [] where there is no super_read_only.
+   */
+  setSuperReadOnly(on: boolean): string[] {
+    return this.hasSuperReadOnly ? [`SET GLOBAL super_read_only = ${on ? 'ON' : 'OFF'}`] : [];
+  }
+
   setReadOnly(on: boolean): string[] {
     const v = on ? 'ON' : 'OFF';
     if (!this.hasSuperReadOnly) return [`SET GLOBAL read_only = ${v}`];
