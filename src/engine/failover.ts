@@ -374,7 +374,6 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       journalEvent(`latest replicas: ${latest.join(', ')} at ${formatCoord(execAfter.get(latest[0]!)!)}`, Object.fromEntries(obs.map((o) => [o.name, { read: formatCoord(o.replica!.read), exec: formatCoord(execAfter.get(o.name)!) }])));
       return { obs, latest };
     });
-    const latestRead = after.obs.find((o) => o.name === after.latest[0])!.replica!.read;
     const latestExec = execAfter.get(after.latest[0]!)!;
     /** Survivors that applied less than the most advanced one. */
     const behind = after.obs.filter((o) => compareCoords(execAfter.get(o.name)!, latestExec) < 0).map((o) => o.name);
