@@ -1,16 +1,41 @@
 /**
  * The composition root of `mhats manager`: one process for all clusters.
- * Builds the adapters (pino, the journal, SSH, MySQL) and runs one monitor
- * per cluster, each on its own loop. SIGTERM/SIGINT stop it cleanly, but
- * never in the middle of a failover: the running one is finished first.
+ * Builds the adapters (pino, the journal, SSH, MySQL, metrics, sd_notify,
+ * HTTP) and runs one monitor per cluster, each on its own loop, plus each
+ * cluster's calendar jobs.
+ *
+ * Service behaviour:
+ *  - READY=1 once every cluster has been inspected at least once; STATUS=
+ *    lines a person can read; WATCHDOG=1 only while every monitor loop makes
+ *    progress (a wedged loop stops the pings and systemd restarts us);
+ *    STOPPING=1 on shutdown.
+ *  - reload() (SIGHUP): re-reads the configuration; clusters are added,
+ *    removed and changed without a restart. A monitor is only ever stopped
+ *    between ticks, so a failover in progress is never interrupted: the
+ *    change applies when it has finished. An invalid configuration is
+ *    rejected and the running one stays in force.
+ *  - stop() (SIGTERM): STOPPING=1, then every loop stops after its current
+ *    tick; a failover in progress is finished first.
+ *  - Leadership is a port: without manager HA this manager is always the
+ *    leader; an etcd lease can be plugged in later (stillLeader is re-checked
+ *    between failover phases).
  */
-import type { ClusterConfig, LoadedConfig, ServerConfig } from '../config/types.js';
+import { createHash } from 'node:crypto';
+import type { ClusterConfig, HttpSettings, LoadedConfig, ServerConfig } from '../config/types.js';
 import { FileJournal } from '../adapters/journal/file-journal.js';
 import { createLogger } from '../adapters/logging.js';
 import { sshExec } from '../adapters/ssh/client.js';
+import { Metrics } from '../adapters/metrics.js';
+import { createNotifier, type Notifier } from '../adapters/systemd.js';
+import { hostForUrl, startHttpServer, type HttpServerHandle, type Probe } from '../adapters/http/server.js';
+import { Secret } from '../domain/secret.js';
+import { guard, summarize } from '../domain/guard.js';
+import { isoTime } from '../domain/time.js';
 import { ClusterMonitor } from '../engine/monitor.js';
 import type { Logger } from '../engine/logger.js';
+import { VERSION } from '../version.js';
 import { sshOptionsFor } from './check-ssh.js';
+import { ClusterJobs, type PurgeOptions } from './jobs.js';
 
 export function sshReachableFor(cluster: ClusterConfig): (server: ServerConfig) => Promise<boolean> {
   return async (server) => {
@@ -24,41 +49,465 @@ export function sshReachableFor(cluster: ClusterConfig): (server: ServerConfig) 
   };
 }
 
-export function monitorFor(cluster: ClusterConfig, stateDir: string, log: Logger): ClusterMonitor {
-  return new ClusterMonitor(cluster, {
-    journal: new FileJournal(stateDir, cluster.name),
-    log,
-    now: Date.now,
-    mono: () => performance.now(),
-    sshReachable: sshReachableFor(cluster),
-  });
+/** Manager HA. Without it this manager is always the leader. */
+export interface Leadership {
+  /** May this manager fail over now? (metrics, /status) */
+  isLeader(): boolean;
+  /** Re-checked between failover phases: false stops the failover. */
+  stillLeader(): Promise<boolean>;
+  /** For /readyz: the leader, or a follower that is healthy. */
+  healthy(): boolean;
 }
 
-export interface ManagerHandle {
-  monitors: ClusterMonitor[];
+export const alwaysLeader: Leadership = { isLeader: () => true, stillLeader: () => Promise.resolve(true), healthy: () => true };
+
+export interface ManagerOptions {
+  log?: Logger | undefined;
+  metrics?: Metrics | undefined;
+  notifier?: Notifier | undefined;
+  leadership?: Leadership | undefined;
+  /** Re-reads the configuration on reload(); without it reload() is refused. */
+  loadConfig?: (() => Promise<{ config: LoadedConfig; clusters: ClusterConfig[] }>) | undefined;
+  /** HTTP endpoint from the command line: undefined = the config's; null = off. */
+  http?: HttpSettings | null | undefined;
+  purge?: PurgeOptions | undefined;
+  now?: () => number;
+  mono?: () => number;
+}
+
+interface Entry {
+  cluster: ClusterConfig;
+  fingerprint: string;
+  monitor: ClusterMonitor;
+  jobs: ClusterJobs;
+  ac: AbortController;
   done: Promise<void>;
-  stop(): void;
+  stopping: boolean;
 }
 
-export function startManager(config: LoadedConfig, clusters: ClusterConfig[], log: Logger = createLogger()): ManagerHandle {
-  const ac = new AbortController();
-  const monitors = clusters.map((c) => monitorFor(c, config.state_dir, log));
-  log.info({ clusters: clusters.map((c) => c.name), stateDir: config.state_dir, files: config.files }, `mhats manager starting: ${clusters.length} cluster(s)`);
-  for (const w of config.warnings) log.warn({}, w);
-  const done = Promise.all(
-    monitors.map((m) =>
-      m.run(ac.signal).catch((err: unknown) => {
-        log.error({ cluster: m.cluster.name, err: (err as Error).message }, `monitor of ${m.cluster.name} stopped: ${(err as Error).message}`);
-      }),
-    ),
-  ).then(() => undefined);
+/** A change of any setting (passwords compared by hash, never kept in clear) restarts the cluster's monitor. */
+export function clusterFingerprint(c: ClusterConfig, stateDir: string): string {
+  return JSON.stringify({ c, stateDir }, (_k, v: unknown) => (v instanceof Secret ? `sha256:${createHash('sha256').update(v.reveal()).digest('hex')}` : v));
+}
+
+/** The most one tick may take before its loop counts as wedged (its statements all have deadlines). */
+export function tickBudgetMs(c: ClusterConfig): number {
+  const sql = (c.connect_timeout + 4 * c.query_timeout) * 1000;
+  return Math.max(2 * sql + Math.max(10_000, c.ssh.connect_timeout * 2000) + 5000, 3 * c.ping_interval * 1000);
+}
+
+export interface LoopView {
+  name: string;
+  ticks: number;
+  busySince: number | undefined;
+  inFailover: boolean;
+  stopped: boolean;
+  budgetMs: number;
+}
+
+/**
+ * Do all monitor loops make progress? A loop progresses when it completed a tick since the last
+ * ping, sleeps between ticks, runs a tick (its first one too: a cluster added by a reload) that is
+ * still within its budget, or runs a failover (whose phases have their own deadlines). A loop that
+ * died does not. (No ping at all is sent before READY=1, i.e. before every loop has ticked once;
+ * systemd arms the watchdog only then.)
+ */
+export function loopsProgress(loops: LoopView[], lastTicks: ReadonlyMap<string, number>, mono: number): { ok: boolean; stuck: string[] } {
+  const stuck: string[] = [];
+  for (const l of loops) {
+    if (l.inFailover) continue;
+    if (l.stopped) {
+      stuck.push(l.name);
+      continue;
+    }
+    if (l.ticks > (lastTicks.get(l.name) ?? 0)) continue;
+    if (l.busySince === undefined) continue;
+    if (mono - l.busySince < l.budgetMs) continue;
+    stuck.push(l.name);
+  }
+  return { ok: stuck.length === 0, stuck };
+}
+
+export class Manager {
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly notifier: Notifier;
+  readonly leadership: Leadership;
+  readonly startedAt: number;
+  readonly done: Promise<void>;
+  config: LoadedConfig | undefined;
+  http: HttpServerHandle | undefined;
+  #opts: ManagerOptions;
+  #entries = new Map<string, Entry>();
+  /** Monitors being stopped (removed or changed clusters): awaited on shutdown. */
+  #retiring = new Set<Promise<void>>();
+  #ready = false;
+  #stopping: Promise<void> | undefined;
+  #resolveDone!: () => void;
+  #timer: NodeJS.Timeout | undefined;
+  #lastPingTicks = new Map<string, number>();
+  #stuckLogged = false;
+  #reloadChain: Promise<unknown> = Promise.resolve();
+  #httpSettings: HttpSettings | undefined;
+  #loadedAt = 0;
+
+  constructor(opts: ManagerOptions = {}) {
+    this.#opts = opts;
+    this.log = opts.log ?? createLogger();
+    this.metrics = opts.metrics ?? new Metrics();
+    this.notifier = opts.notifier ?? createNotifier({ log: this.log });
+    this.leadership = opts.leadership ?? alwaysLeader;
+    this.startedAt = (opts.now ?? Date.now)();
+    this.done = new Promise((r) => (this.#resolveDone = r));
+  }
+
+  #now(): number {
+    return (this.#opts.now ?? Date.now)();
+  }
+  #mono(): number {
+    return (this.#opts.mono ?? (() => performance.now()))();
+  }
+
+  get monitors(): ClusterMonitor[] {
+    return [...this.#entries.values()].map((e) => e.monitor);
+  }
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  async start(config: LoadedConfig, clusters: ClusterConfig[]): Promise<void> {
+    this.config = config;
+    this.#loadedAt = this.#now();
+    this.log.info({ clusters: clusters.map((c) => c.name), stateDir: config.state_dir, files: config.files, version: VERSION }, `mhats manager starting: ${clusters.length} cluster(s)`);
+    for (const w of config.warnings) this.log.warn({}, w);
+    this.metrics.leader.set(this.leadership.isLeader() ? 1 : 0);
+    for (const c of clusters) this.#startEntry(c, config.state_dir);
+    await this.#applyHttp(this.#opts.http === undefined ? config.http : (this.#opts.http ?? undefined));
+    const wd = this.notifier.watchdogMs;
+    // Watchdog pings at a third of WATCHDOG_USEC: a slow tick gets a second chance before systemd's deadline.
+    const every = wd !== undefined ? Math.max(50, Math.min(1000, wd / 3)) : 1000;
+    this.#timer = setInterval(() => this.#service(), every);
+    if (wd !== undefined) this.log.info({ watchdogMs: wd, pingEveryMs: Math.round(every) }, `systemd watchdog: ${wd} ms; WATCHDOG=1 while every monitor loop progresses`);
+  }
+
+  // ---------------------------------------------------------------- clusters
+
+  #startEntry(c: ClusterConfig, stateDir: string): void {
+    let journal: FileJournal;
+    try {
+      journal = new FileJournal(stateDir, c.name);
+    } catch (err) {
+      this.log.error({ cluster: c.name, err: (err as Error).message }, `cannot watch ${c.name}: its state directory is not usable: ${(err as Error).message}`);
+      return;
+    }
+    const monitor = new ClusterMonitor(c, {
+      journal,
+      log: this.log,
+      now: () => this.#now(),
+      mono: () => this.#mono(),
+      sshReachable: sshReachableFor(c),
+      onTick: (m) => this.#onTick(m),
+      onFailover: (r) => this.metrics.failover(c.name, r),
+      observer: this.metrics.observer(),
+      stillLeader: () => this.leadership.stillLeader(),
+    });
+    const jobs = new ClusterJobs({
+      cluster: c,
+      journal,
+      log: this.log,
+      metrics: this.metrics,
+      busy: () => monitor.inFailover,
+      master: () => monitor.master,
+      now: () => this.#now(),
+      purge: this.#opts.purge,
+    });
+    const ac = new AbortController();
+    const done = monitor.run(ac.signal).catch((err: unknown) => {
+      this.log.error({ cluster: c.name, err: (err as Error).message }, `monitor of ${c.name} stopped: ${(err as Error).message}`);
+    });
+    jobs.start();
+    this.#entries.set(c.name, { cluster: c, fingerprint: clusterFingerprint(c, stateDir), monitor, jobs, ac, done, stopping: false });
+  }
+
+  /** Stops a cluster's monitor after its current tick (and any failover in it) and its jobs. */
+  #stopEntry(e: Entry): Promise<void> {
+    e.stopping = true;
+    e.ac.abort();
+    const p = Promise.all([e.done, e.jobs.stop()]).then(() => undefined);
+    this.#retiring.add(p);
+    void p.finally(() => this.#retiring.delete(p));
+    return p;
+  }
+
+  #onTick(m: ClusterMonitor): void {
+    this.metrics.tick(m);
+    if (!this.#ready && !this.#stopping && [...this.#entries.values()].every((e) => e.monitor.ticks > 0)) {
+      this.#ready = true;
+      const line = this.statusLine();
+      this.log.info({ clusters: this.monitors.map((x) => x.cluster.name) }, `ready: every cluster inspected (${line})`);
+      void this.notifier.ready(line);
+    }
+  }
+
+  /** One line for `systemctl status`. */
+  statusLine(): string {
+    const parts = this.monitors.map((m) => {
+      const c = m.cluster.name;
+      switch (m.state) {
+        case 'watching':
+          return `${c}: master ${m.master ?? '?'} ok`;
+        case 'suspect':
+          return `${c}: master ${m.master ?? '?'} SUSPECT`;
+        case 'failing_over':
+          return `${c}: FAILING OVER ${m.master ?? '?'}`;
+        case 'blocked':
+          return `${c}: master ${m.master ?? '?'}, automatic failover BLOCKED (mhats ack ${c})`;
+        case 'broken':
+          return `${c}: topology BROKEN, not watching`;
+        case 'starting':
+          return `${c}: starting`;
+        case 'stopped':
+          return `${c}: stopped`;
+      }
+    });
+    return `${this.#stopping ? 'stopping; ' : ''}${this.monitors.length} cluster(s): ${parts.join('; ')}`;
+  }
+
+  #service(): void {
+    if (this.#stopping) return;
+    this.metrics.leader.set(this.leadership.isLeader() ? 1 : 0);
+    if (!this.#ready) return;
+    void this.notifier.status(this.statusLine());
+    if (this.notifier.watchdogMs === undefined) return;
+    const entries = [...this.#entries.values()];
+    const loops: LoopView[] = entries.map((e) => ({
+      name: e.cluster.name,
+      ticks: e.monitor.ticks,
+      busySince: e.monitor.busySince,
+      inFailover: e.monitor.inFailover,
+      stopped: e.monitor.state === 'stopped' && !e.stopping,
+      budgetMs: tickBudgetMs(e.cluster),
+    }));
+    const p = loopsProgress(loops, this.#lastPingTicks, this.#mono());
+    if (!p.ok) {
+      if (!this.#stuckLogged) this.log.error({ stuck: p.stuck }, `monitor loop(s) not progressing (${p.stuck.join(', ')}): withholding the systemd watchdog ping`);
+      this.#stuckLogged = true;
+      return;
+    }
+    if (this.#stuckLogged) this.log.info({}, 'every monitor loop progresses again: watchdog pings resume');
+    this.#stuckLogged = false;
+    this.#lastPingTicks = new Map(loops.map((l) => [l.name, l.ticks]));
+    void this.notifier.watchdog();
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  async #applyHttp(settings: HttpSettings | undefined): Promise<void> {
+    const same = (a: HttpSettings | undefined, b: HttpSettings | undefined): boolean => a?.host === b?.host && a?.port === b?.port;
+    if (this.http && same(settings, this.#httpSettings)) return;
+    const old = this.http;
+    if (settings === undefined) {
+      this.#httpSettings = undefined;
+      this.http = undefined;
+      if (old) {
+        await old.close();
+        this.log.info({}, 'HTTP endpoint disabled');
+      }
+      return;
+    }
+    // Same port as the running one: the old must go first.
+    if (old && old.port === settings.port) await old.close();
+    try {
+      this.http = await startHttpServer(settings, { healthz: () => this.healthz(), readyz: () => this.readyz(), status: () => this.status(), metrics: () => this.metrics.render() }, this.log);
+      this.#httpSettings = settings;
+      if (old) await old.close();
+      this.log.info({ url: this.http.url }, `HTTP endpoint on ${this.http.url} (/healthz /readyz /status /metrics)`);
+    } catch (err) {
+      // Never fatal: watching the clusters matters more than the endpoint.
+      this.http = old && old.port !== settings.port ? old : undefined;
+      this.log.error({ err: (err as Error).message, listen: `${hostForUrl(settings.host)}:${settings.port}` }, `HTTP endpoint not started on ${hostForUrl(settings.host)}:${settings.port}: ${(err as Error).message}`);
+    }
+  }
+
+  healthz(): Probe {
+    return { ok: true, body: { ok: true, pid: process.pid, version: VERSION, uptimeSeconds: Math.round((this.#now() - this.startedAt) / 1000) } };
+  }
+
+  readyz(): Probe {
+    const notInspected = this.monitors.filter((m) => m.ticks === 0).map((m) => m.cluster.name);
+    const leaderOk = this.leadership.healthy();
+    const ok = !this.#stopping && notInspected.length === 0 && leaderOk && this.#entries.size > 0;
+    const reasons = [
+      ...(notInspected.length > 0 ? [`not inspected yet: ${notInspected.join(', ')}`] : []),
+      ...(leaderOk ? [] : ['neither the leader nor a healthy follower']),
+      ...(this.#stopping ? ['stopping'] : []),
+    ];
+    return { ok, body: { ready: ok, leader: this.leadership.isLeader(), ...(reasons.length > 0 ? { reasons } : {}) } };
+  }
+
+  /** /status: per cluster, the topology, the last failover, the guard, and the failover plan. Nothing secret. */
+  status(): unknown {
+    const now = this.#now();
+    return {
+      version: VERSION,
+      pid: process.pid,
+      startedAt: isoTime(this.startedAt),
+      ready: this.#ready,
+      stopping: this.#stopping !== undefined,
+      leader: this.leadership.isLeader(),
+      config: this.config ? { format: this.config.format, files: this.config.files, stateDir: this.config.state_dir, loadedAt: isoTime(this.#loadedAt) } : undefined,
+      clusters: [...this.#entries.values()].map((e) => clusterStatus(e, now)),
+    };
+  }
+
+  // ---------------------------------------------------------------- reload and stop
+
+  /** Re-reads the configuration (SIGHUP). Reloads run one at a time. */
+  reload(): Promise<'applied' | 'rejected'> {
+    const p = this.#reloadChain.then(() => this.#reload());
+    this.#reloadChain = p.catch(() => undefined);
+    return p;
+  }
+
+  async #reload(): Promise<'applied' | 'rejected'> {
+    if (this.#stopping) return 'rejected';
+    const load = this.#opts.loadConfig;
+    if (!load || !this.config) {
+      this.log.warn({}, 'reload requested, but this manager cannot re-read its configuration');
+      return 'rejected';
+    }
+    this.log.info({ files: this.config.files }, 'reloading the configuration');
+    let next: { config: LoadedConfig; clusters: ClusterConfig[] };
+    try {
+      next = await load();
+    } catch (err) {
+      this.metrics.reloads.inc({ result: 'rejected' });
+      const msg = (err as Error).message;
+      this.log.error({ err: msg }, `configuration reload REJECTED; the running configuration stays in force: ${msg}`);
+      return 'rejected';
+    }
+    if (this.#stopping) return 'rejected';
+    for (const w of next.config.warnings) this.log.warn({}, w);
+    const stateDir = next.config.state_dir;
+    const wanted = new Map(next.clusters.map((c) => [c.name, c]));
+    const added: string[] = [];
+    const removed: string[] = [];
+    const changed: string[] = [];
+    for (const [name, e] of this.#entries) {
+      if (wanted.has(name)) continue;
+      removed.push(name);
+      this.#entries.delete(name);
+      if (e.monitor.inFailover) this.log.warn({ cluster: name }, `cluster ${name} was removed from the configuration: its monitor stops when the failover in progress has finished`);
+      void this.#stopEntry(e).then(() => this.metrics.forgetCluster(name)).then(() => this.log.info({ cluster: name }, `stopped watching ${name} (removed from the configuration)`));
+    }
+    for (const [name, c] of wanted) {
+      const e = this.#entries.get(name);
+      if (!e) {
+        added.push(name);
+        this.#startEntry(c, stateDir);
+        continue;
+      }
+      if (e.fingerprint === clusterFingerprint(c, stateDir)) continue;
+      changed.push(name);
+      // Replace after the old loop has finished its tick (and any failover in it).
+      if (e.monitor.inFailover) this.log.warn({ cluster: name }, `cluster ${name} changed: its monitor restarts with the new settings when the failover in progress has finished`);
+      const placeholder = { ...e, fingerprint: clusterFingerprint(c, stateDir) };
+      this.#entries.set(name, placeholder);
+      void this.#stopEntry(e).then(() => {
+        if (this.#stopping || this.#entries.get(name) !== placeholder) return;
+        this.#entries.delete(name);
+        this.#startEntry(c, stateDir);
+        this.log.info({ cluster: name }, `watching ${name} again with its new settings`);
+      });
+    }
+    this.config = next.config;
+    this.#loadedAt = this.#now();
+    await this.#applyHttp(this.#opts.http === undefined ? next.config.http : (this.#opts.http ?? undefined));
+    this.metrics.reloads.inc({ result: 'applied' });
+    const what = [added.length ? `added ${added.join(', ')}` : '', removed.length ? `removed ${removed.join(', ')}` : '', changed.length ? `changed ${changed.join(', ')}` : ''].filter(Boolean).join('; ') || 'no cluster changed';
+    this.log.info({ added, removed, changed }, `configuration reloaded: ${what}`);
+    return 'applied';
+  }
+
+  /** Stops everything; a failover in progress finishes first. Idempotent. */
+  stop(reason = 'stopping'): Promise<void> {
+    this.#stopping ??= this.#stop(reason);
+    return this.#stopping;
+  }
+
+  async #stop(reason: string): Promise<void> {
+    const busy = this.monitors.filter((m) => m.inFailover).map((m) => m.cluster.name);
+    const line = busy.length > 0 ? `${reason}: finishing the failover in progress (${busy.join(', ')}) first` : reason;
+    if (busy.length > 0) this.log.warn({ clusters: busy }, `stopping after the failover in progress finishes (${busy.join(', ')})`);
+    const stopping = this.notifier.stopping(line);
+    clearInterval(this.#timer);
+    const entries = [...this.#entries.values()];
+    await Promise.all([...entries.map((e) => this.#stopEntry(e)), ...this.#retiring]);
+    await this.http?.close();
+    await stopping;
+    this.#resolveDone();
+  }
+}
+
+function clusterStatus(e: Entry, now: number): unknown {
+  const m = e.monitor;
+  const snap = m.snapshot();
+  const a = m.lastAnalysis;
+  const failed = new Set(snap.failed);
+  const unreachable = new Map((a?.unreachable ?? []).map((u) => [u.name, u]));
+  const servers = e.cluster.servers.map((s) => {
+    const base = { name: s.name, host: s.hostname, port: s.port, candidate_master: s.candidate_master, no_master: s.no_master };
+    if (failed.has(s.name)) return { ...base, role: 'failed' };
+    const u = unreachable.get(s.name);
+    if (u) return { ...base, role: 'unreachable', error: { kind: u.kind, message: u.message } };
+    if (a?.masterObs?.name === s.name) return { ...base, role: 'master', readOnly: a.masterObs.readOnly, version: a.masterObs.version.raw, binlog: a.masterObs.binlog ? `${a.masterObs.binlog.file}:${a.masterObs.binlog.pos}` : undefined, gtid: a.masterObs.gtid.executed || undefined };
+    const r = a?.replicas.find((x) => x.name === s.name);
+    if (r) {
+      const rs = r.obs.replica;
+      return {
+        ...base,
+        role: 'replica',
+        source: r.source,
+        readOnly: r.obs.readOnly,
+        version: r.obs.version.raw,
+        relayLogPurge: r.obs.relayLogPurge,
+        replication: rs ? { io: rs.ioRunning, sql: rs.sqlRunning, secondsBehind: rs.secondsBehind, read: `${rs.read.file}:${rs.read.pos}`, exec: `${rs.exec.file}:${rs.exec.pos}`, gtid: rs.gtidAutoPosition, lastIoError: rs.lastIoError || undefined, lastSqlError: rs.lastSqlError || undefined } : undefined,
+      };
+    }
+    return { ...base, role: 'unknown' };
+  });
+  const summaries = summarize(m.deps.journal.read());
+  const g = guard(summaries, now, e.cluster.last_failover_minute, 'auto', e.cluster.name);
+  const unfinished = summaries.find((s) => s.outcome === undefined && !s.acked);
+  const lf = snap.lastFailover;
   return {
-    monitors,
-    done,
-    stop: () => {
-      const busy = monitors.filter((m) => m.inFailover).map((m) => m.cluster.name);
-      if (busy.length > 0) log.warn({ clusters: busy }, `stopping after the failover in progress finishes (${busy.join(', ')})`);
-      ac.abort();
-    },
+    name: e.cluster.name,
+    state: snap.state,
+    master: snap.master,
+    ticks: m.ticks,
+    inFailover: m.inFailover,
+    restarting: e.stopping,
+    detector: { phase: snap.detector.phase, consecutiveFailures: snap.detector.consecutiveFailures, lastFailure: snap.detector.lastFailure },
+    lastVerdict: snap.lastVerdict ? { code: snap.lastVerdict.code, dead: snap.lastVerdict.dead, reason: snap.lastVerdict.reason } : undefined,
+    topology: a
+      ? { healthy: a.healthy, mode: a.mode, master: a.master, inspectedAt: a.masterObs ? isoTime(a.masterObs.observedAt) : undefined, servers, errors: snap.lastAnalysis?.errors ?? [], warnings: a.findings.filter((f) => f.severity === 'warning').map((f) => `${f.server ?? e.cluster.name}: ${f.message}`) }
+      : { servers },
+    lastFailover: lf
+      ? { id: lf.id, deadMaster: lf.deadMaster, newMaster: lf.newMaster, outcome: lf.outcome ?? 'unfinished', trigger: lf.trigger, startedAt: isoTime(lf.startedAt), endedAt: lf.endedAt !== undefined ? isoTime(lf.endedAt) : undefined, durationMs: lf.durationMs, reason: lf.reason, lost: lf.lost, acked: lf.acked, phases: lf.phases }
+      : null,
+    guard: g.allowed ? { automaticFailover: 'allowed' } : { automaticFailover: 'blocked', reason: g.reason, blocking: g.blocking },
+    unfinishedFailover: unfinished ? { id: unfinished.id, deadMaster: unfinished.deadMaster, startedAt: isoTime(unfinished.startedAt) } : undefined,
+    failedServers: snap.failed,
+    blockedReason: snap.blockedReason,
+    plan: planStatus(m, g.allowed),
+    schedules: e.cluster.schedules ?? {},
   };
+}
+
+function planStatus(m: ClusterMonitor, allowed: boolean): unknown {
+  const p = m.plan();
+  const note = allowed ? undefined : 'automatic failover is currently blocked by the guard (see guard); an operator can still run mhats failover';
+  if (p.ok) return { wouldPromote: p.candidate, rule: p.rule, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, basedOnInspectionAt: isoTime(p.inspectedAt), ...(note ? { note } : {}) };
+  return { wouldPromote: null, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, ...(note ? { note } : {}) };
 }

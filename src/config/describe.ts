@@ -51,6 +51,13 @@ function describeCluster(c: ClusterConfig): string[] {
     ? 'host keys NOT verified (insecure_skip_host_key_check)'
     : `known_hosts ${ssh.known_hosts ?? '(default ~/.ssh/known_hosts)'}${Object.keys(ssh.host_key_fingerprints).length > 0 ? `, ${Object.keys(ssh.host_key_fingerprints).length} pinned fingerprint(s)` : ''}`;
   lines.push(`  ssh: ${hk}; identity ${ssh.identity_file ?? '(default)'}; connect_timeout ${ssh.connect_timeout}s`);
+  const sc = c.schedules ?? {};
+  const jobs = [
+    sc.relay_log_purge !== undefined ? `relay_log_purge "${sc.relay_log_purge}"` : undefined,
+    sc.check_repl !== undefined ? `check_repl "${sc.check_repl}"` : undefined,
+    sc.journal_retention !== undefined ? `journal_retention "${sc.journal_retention.cron}" keep ${sc.journal_retention.keep_days} days` : undefined,
+  ].filter((x): x is string => x !== undefined);
+  if (jobs.length > 0) lines.push(`  schedules: ${jobs.join('; ')}`);
   lines.push('  servers:');
   const rows = [['name', 'mysql', 'roles', 'ssh', 'user', 'password', 'repl_user', 'repl_password']];
   for (const s of c.servers) {
@@ -70,7 +77,11 @@ function describeCluster(c: ClusterConfig): string[] {
 }
 
 export function describeConfig(cfg: LoadedConfig): string {
-  const lines = [`config: ${cfg.files.join(' + ')} (${cfg.format === 'mha' ? 'MHA format' : 'YAML'})`, `state_dir: ${cfg.state_dir}`];
+  const lines = [
+    `config: ${cfg.files.join(' + ')} (${cfg.format === 'mha' ? 'MHA format' : 'YAML'})`,
+    `state_dir: ${cfg.state_dir}`,
+    `http: ${cfg.http ? `${cfg.http.host.includes(':') ? `[${cfg.http.host}]` : cfg.http.host}:${cfg.http.port}` : 'off'}`,
+  ];
   for (const c of cfg.clusters) lines.push('', ...describeCluster(c));
   return `${lines.join('\n')}\n`;
 }
@@ -82,6 +93,7 @@ export function configToJson(cfg: LoadedConfig): unknown {
     format: cfg.format,
     files: cfg.files,
     state_dir: cfg.state_dir,
+    http: cfg.http ?? null,
     warnings: cfg.warnings,
     clusters: cfg.clusters.map((c) => ({
       ...c,

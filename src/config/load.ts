@@ -13,9 +13,9 @@ import { INIT_SCRIPT_OUTPUT, parseMhaConfig } from './mha.js';
 import type { InitScriptResult, InitScriptRunner } from './mha.js';
 import type { Loc, Problem } from './problems.js';
 import { throwIfProblems } from './problems.js';
-import { STATE_DIR_DEFAULT, permissionWarning, resolveCluster } from './resolve.js';
+import { HTTP_DEFAULT, STATE_DIR_DEFAULT, permissionWarning, resolveCluster } from './resolve.js';
 import type { ClusterInput, ResolveContext, SecretFileResult } from './resolve.js';
-import type { ClusterConfig, ConfigFormat, LoadedConfig } from './types.js';
+import type { ClusterConfig, ConfigFormat, HttpSettings, LoadedConfig } from './types.js';
 import { parseYamlConfig } from './yaml.js';
 
 export interface LoadOptions {
@@ -129,6 +129,7 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
   let inputs: ClusterInput[] = [];
   let inlineFiles: string[] = [];
   let stateDir = STATE_DIR_DEFAULT;
+  let http: HttpSettings | undefined = { ...HTTP_DEFAULT };
 
   if (format === 'yaml') {
     if (opts.globalConf !== undefined) {
@@ -139,6 +140,7 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
     inputs = r.clusters;
     inlineFiles = r.inlineSecretFiles;
     if (r.state_dir) stateDir = r.state_dir.value;
+    if (r.http !== undefined) http = r.http ?? undefined;
   } else {
     let global: { file: string; text: string } | undefined;
     if (opts.globalConf !== undefined) {
@@ -185,7 +187,7 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
       // it was readable a moment ago; nothing useful to add
     }
   }
-  return { format, files, clusters, state_dir: stateDir, warnings: [...new Set(warnings)] };
+  return { format, files, clusters, state_dir: stateDir, warnings: [...new Set(warnings)], http };
 }
 
 function osUserName(env: NodeJS.ProcessEnv): string {

@@ -8,7 +8,7 @@ import { Secret } from '../domain/secret.js';
 import type { KindType, SecretSpec } from './keys.js';
 import type { Loc, Problem } from './problems.js';
 import { formatLoc } from './problems.js';
-import type { ClusterConfig, ConfigFormat, PingType, SecretSource, ServerConfig } from './types.js';
+import type { ClusterConfig, ConfigFormat, HttpSettings, PingType, ScheduleSettings, SecretSource, ServerConfig } from './types.js';
 
 export interface At<T> {
   value: T;
@@ -91,6 +91,8 @@ export interface ClusterInput {
   cluster: Layer<ClusterValues>;
   ssh: Layer<SshValues>;
   servers: ServerInput[];
+  /** Calendar jobs (YAML only), already merged over `defaults`. */
+  schedules?: ScheduleSettings | undefined;
 }
 
 export type SecretFileResult = { ok: true; content: string; mode: number } | { ok: false; reason: string };
@@ -165,6 +167,8 @@ export function defaultPingTimeout(pingInterval: number): number {
 
 export const SSH_CONNECT_TIMEOUT_DEFAULT = 5;
 export const STATE_DIR_DEFAULT = '/var/lib/mhats';
+/** The manager's status/metrics endpoint: loopback only unless configured otherwise. */
+export const HTTP_DEFAULT: HttpSettings = { host: '127.0.0.1', port: 9187 };
 
 // ---------------------------------------------------------------- resolution
 
@@ -321,6 +325,7 @@ export function resolveCluster(input: ClusterInput, ctx: ResolveContext): Resolv
       insecure_skip_host_key_check: get(sh.insecure_skip_host_key_check, false),
       connect_timeout: get(sh.connect_timeout, SSH_CONNECT_TIMEOUT_DEFAULT),
     },
+    schedules: { ...input.schedules },
   };
   if (cluster.ssh.insecure_skip_host_key_check) {
     warnings.push(`cluster ${input.name}: ssh host key verification is OFF (insecure_skip_host_key_check); use this only in a lab`);

@@ -92,6 +92,28 @@ export interface ClusterConfig {
   shutdown_script?: string | undefined;
   report_script?: string | undefined;
   ssh: SshSettings;
+  /** Calendar jobs of the manager (YAML `schedules:`; none from an MHA file). Optional so hand-built configs need not set it. */
+  schedules?: ScheduleSettings | undefined;
+}
+
+/**
+ * Calendar jobs (node-cron expressions, 5 fields or 6 with seconds first).
+ * These never detect anything: failure detection is the monitor loop's.
+ */
+export interface ScheduleSettings {
+  /** Purge applied relay logs on replicas running with relay_log_purge=0 (MHA purge_relay_logs from cron). */
+  relay_log_purge?: string | undefined;
+  /** A check-repl report to the log and the metrics. */
+  check_repl?: string | undefined;
+  /** Drop finished failovers older than keep_days from the journal (never ones that still block or fence). */
+  journal_retention?: { cron: string; keep_days: number } | undefined;
+}
+
+/** Where the status/metrics HTTP endpoint listens. */
+export interface HttpSettings {
+  host: string;
+  /** 0 = any free port (the manager logs the one it got). */
+  port: number;
 }
 
 export type ConfigFormat = 'yaml' | 'mha';
@@ -105,4 +127,6 @@ export interface LoadedConfig {
   state_dir: string;
   /** Non-fatal findings (world-readable password file, ...). */
   warnings: string[];
+  /** The manager's HTTP endpoint; undefined = disabled (`http: { listen: off }`). Default 127.0.0.1:9187. */
+  http?: HttpSettings | undefined;
 }

@@ -6,12 +6,14 @@
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document, Node } from 'yaml';
 import { z } from 'zod';
+import { validateDetailed as validateCron } from 'node-cron';
 import {
   CLUSTER_KEYS, LOCAL_KEYS, SERVER_KEYS, SSH_KEYS, checkValue, didYouMean, isClusterKey, isLocalKey, showValue,
 } from './keys.js';
 import type { KindType, ValueKind } from './keys.js';
 import type { Loc, Problem } from './problems.js';
 import type { At, ClusterInput, ClusterValues, Layer, LocalValues, ServerInput, ServerValues, SshValues } from './resolve.js';
+import type { HttpSettings, ScheduleSettings } from './types.js';
 
 export const CLUSTER_NAME_RE = /^[A-Za-z0-9_.-]+$/;
 
@@ -48,11 +50,59 @@ const serverSchema = z.strictObject({
   ...shapeOf(SERVER_KEYS),
 });
 
-const layerShape = { ...shapeOf(SERVER_KEYS), ...shapeOf(CLUSTER_KEYS), ssh: sshSchema.optional() };
+/** A cron expression for node-cron: 5 fields, or 6 with seconds first. Checked, never run here. */
+export function checkCron(v: unknown): { ok: true; value: string } | { ok: false; message: string } {
+  if (typeof v !== 'string' || v.trim() === '') return { ok: false, message: `must be a cron expression such as "0 3 * * *" (got ${showValue(v)})` };
+  const expr = v.trim();
+  const fields = expr.split(/\s+/).length;
+  if (fields !== 5 && fields !== 6) return { ok: false, message: `must be a cron expression with 5 fields (minute hour day month weekday) or 6 (seconds first); got ${fields} in ${JSON.stringify(expr)}` };
+  const r = validateCron(expr);
+  if (!r.valid) return { ok: false, message: `is not a valid cron expression (${JSON.stringify(expr)}): ${r.errors.map((e) => e.message).join('; ') || 'invalid'}` };
+  return { ok: true, value: expr };
+}
+
+const cronLeaf: z.ZodType<string> = z.unknown().transform((v, ctx) => {
+  const r = checkCron(v);
+  if (r.ok) return r.value;
+  ctx.addIssue({ code: 'custom', message: r.message, params: { leaf: true } });
+  return z.NEVER;
+});
+
+/**
+ * `http.listen`: "HOST:PORT" ("[::1]:9187" for IPv6; port 0 = any free port), or false / "off" to disable.
+ * null means disabled.
+ */
+export function parseListen(v: unknown): { ok: true; value: HttpSettings | null } | { ok: false; message: string } {
+  if (v === false || (typeof v === 'string' && ['off', 'false', 'no', 'none', 'disabled'].includes(v.trim().toLowerCase()))) return { ok: true, value: null };
+  const bad = { ok: false as const, message: `must be "HOST:PORT" (for example "127.0.0.1:9187" or "[::1]:9187") or false to disable (got ${showValue(v)})` };
+  if (typeof v !== 'string') return bad;
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9_.-]+)):(\d{1,5})$/.exec(v.trim());
+  if (!m) return bad;
+  const port = Number(m[3]);
+  if (port > 65535) return { ok: false, message: `port ${port} is out of range (0-65535)` };
+  return { ok: true, value: { host: m[1] ?? m[2] ?? '', port } };
+}
+
+const listenLeaf: z.ZodType<HttpSettings | null> = z.unknown().transform((v, ctx) => {
+  const r = parseListen(v);
+  if (r.ok) return r.value;
+  ctx.addIssue({ code: 'custom', message: r.message, params: { leaf: true } });
+  return z.NEVER;
+});
+
+const schedulesSchema = z.strictObject({
+  relay_log_purge: cronLeaf.optional(),
+  check_repl: cronLeaf.optional(),
+  journal_retention: z.strictObject({ cron: cronLeaf, keep_days: leaf('posint') }).optional(),
+});
+const httpSchema = z.strictObject({ listen: listenLeaf.optional() });
+
+const layerShape = { ...shapeOf(SERVER_KEYS), ...shapeOf(CLUSTER_KEYS), ssh: sshSchema.optional(), schedules: schedulesSchema.optional() };
 const defaultsSchema = z.strictObject(layerShape);
 const clusterSchema = z.strictObject({ ...layerShape, servers: z.array(serverSchema) });
 const rootSchema = z.strictObject({
   state_dir: leaf('string').optional(),
+  http: httpSchema.optional(),
   defaults: defaultsSchema.optional(),
   clusters: z.record(z.string(), clusterSchema),
 });
@@ -60,6 +110,7 @@ const rootSchema = z.strictObject({
 type Raw = Record<string, unknown>;
 interface RootData {
   state_dir?: string | undefined;
+  http?: { listen?: HttpSettings | null | undefined } | undefined;
   defaults?: Raw | undefined;
   clusters: Record<string, Raw & { servers: Raw[] }>;
 }
@@ -128,27 +179,36 @@ function valueAt(root: unknown, path: Path): unknown {
   return v;
 }
 
-type Context = 'root' | 'defaults' | 'cluster' | 'server' | 'ssh' | 'other';
+type Context = 'root' | 'defaults' | 'cluster' | 'server' | 'ssh' | 'schedules' | 'retention' | 'http' | 'other';
 
 function contextOf(path: Path): Context {
   if (path.length === 0) return 'root';
-  if (path[0] === 'defaults') return path.length === 1 ? 'defaults' : path[1] === 'ssh' && path.length === 2 ? 'ssh' : 'other';
-  if (path[0] === 'clusters') {
-    if (path.length === 2) return 'cluster';
-    if (path.length === 3 && path[2] === 'ssh') return 'ssh';
-    if (path.length === 4 && path[2] === 'servers') return 'server';
-  }
+  if (path[0] === 'http') return path.length === 1 ? 'http' : 'other';
+  // The part under a cluster or `defaults`, the same for both.
+  const rest = path[0] === 'defaults' ? path.slice(1) : path[0] === 'clusters' && path.length >= 2 ? path.slice(2) : undefined;
+  if (rest === undefined) return 'other';
+  if (rest.length === 0) return path[0] === 'defaults' ? 'defaults' : 'cluster';
+  if (rest.length === 1 && rest[0] === 'ssh') return 'ssh';
+  if (rest.length === 1 && rest[0] === 'schedules') return 'schedules';
+  if (rest.length === 2 && rest[0] === 'schedules' && rest[1] === 'journal_retention') return 'retention';
+  if (path[0] === 'clusters' && rest.length === 2 && rest[0] === 'servers') return 'server';
   return 'other';
 }
 
 function knownKeys(ctx: Context): string[] {
   switch (ctx) {
     case 'root':
-      return ['state_dir', 'defaults', 'clusters'];
+      return ['state_dir', 'http', 'defaults', 'clusters'];
     case 'defaults':
-      return [...Object.keys(SERVER_KEYS), ...Object.keys(CLUSTER_KEYS), 'ssh'];
+      return [...Object.keys(SERVER_KEYS), ...Object.keys(CLUSTER_KEYS), 'ssh', 'schedules'];
     case 'cluster':
-      return [...Object.keys(SERVER_KEYS), ...Object.keys(CLUSTER_KEYS), 'ssh', 'servers'];
+      return [...Object.keys(SERVER_KEYS), ...Object.keys(CLUSTER_KEYS), 'ssh', 'schedules', 'servers'];
+    case 'schedules':
+      return ['relay_log_purge', 'check_repl', 'journal_retention'];
+    case 'retention':
+      return ['cron', 'keep_days'];
+    case 'http':
+      return ['listen'];
     case 'server':
       return ['name', ...Object.keys(LOCAL_KEYS), ...Object.keys(SERVER_KEYS)];
     case 'ssh':
@@ -200,6 +260,8 @@ function issueToProblems(issue: z.core.$ZodIssue, data: unknown, at: Locator): P
 
 export interface YamlParseResult {
   state_dir: At<string> | undefined;
+  /** undefined: not set (the default applies); null: disabled. */
+  http?: HttpSettings | null | undefined;
   clusters: ClusterInput[];
   problems: Problem[];
   /** Files that hold an inline password (this one, when it does). */
@@ -287,10 +349,14 @@ export function parseYamlConfig(text: string, file: string): YamlParseResult {
         if (v !== undefined && typeof v === 'object' && v !== null && (v as { kind?: string }).kind === 'inline') inline = true;
       }
     }
-    clusters.push({ name, loc: at.loc(cpath, true), format: 'yaml', cluster, ssh, servers });
+    // schedules: each job from the cluster, else from defaults.
+    const schedules: ScheduleSettings = { ...(d.schedules as ScheduleSettings | undefined), ...(cl.schedules as ScheduleSettings | undefined) };
+    for (const k of Object.keys(schedules) as (keyof ScheduleSettings)[]) if (schedules[k] === undefined) delete schedules[k];
+    clusters.push({ name, loc: at.loc(cpath, true), format: 'yaml', cluster, ssh, servers, schedules });
   }
   return {
     state_dir: root.state_dir === undefined ? undefined : { value: root.state_dir, loc: at.loc(['state_dir']) },
+    http: root.http?.listen,
     clusters,
     problems,
     inlineSecretFiles: inline ? [file] : [],

@@ -180,6 +180,9 @@ export class ClusterMonitor {
     const excluded = [...failed].map((name) => ({ name, reason: 'old master of an earlier failover; not back as a replica' }));
     if (a === undefined) return { ok: false, master: this.master, reason: 'the cluster has not been inspected yet', latest: [], rejected: [], excluded };
     const master = this.master ?? a.master;
+    if (this.master !== undefined && a.master !== undefined && a.master !== this.master) {
+      return { ok: false, master, reason: `the last inspection saw ${a.master} as master, before ${this.master} took over; the next one comes within seconds`, latest: [], rejected: [], excluded };
+    }
     for (const u of a.unreachable) if (u.name !== master) excluded.push({ name: u.name, reason: `unreachable at the last inspection (${u.kind})` });
     const replicas = a.replicas.filter((r) => r.name !== master && (r.source === undefined || r.source === master));
     for (const r of a.replicas) if (r.name !== master && !replicas.includes(r)) excluded.push({ name: r.name, reason: `replicates from ${r.source ?? '?'}, not from ${master ?? '?'}` });

@@ -1,7 +1,13 @@
 import type { Command } from '@commander-js/extra-typings';
 import { addConfigOptions, loadFromOptions } from '../config-options.js';
 import { createLogger } from '../../adapters/logging.js';
-import { startManager } from '../../app/manager.js';
+import { Metrics } from '../../adapters/metrics.js';
+import { createNotifier } from '../../adapters/systemd.js';
+import { Manager } from '../../app/manager.js';
+import { parseListen } from '../../config/yaml.js';
+import type { HttpSettings } from '../../config/types.js';
+import { UserError } from '../errors.js';
+import { ExitCode } from '../exit-codes.js';
 
 export function registerManager(program: Command): void {
   const cmd = program
@@ -9,6 +15,7 @@ export function registerManager(program: Command): void {
     .description('Run the failover manager daemon: watch every configured cluster, fail over a dead master, keep watching.')
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .option('--log-format <format>', 'json, pretty or journald (default: pretty on a TTY, journald under systemd, else json)')
+    .option('--http <listen>', 'HOST:PORT of the status/metrics endpoint, or "off" (default: http.listen in the config, else 127.0.0.1:9187)')
     .addHelpText(
       'after',
       `
@@ -18,24 +25,48 @@ ping_failures failed checks in a row the replicas are asked whether they still r
 the master; only when none does (and secondary_check_script agrees, if set) is it failed over.
 After a failover it keeps watching the new master; the old master stays marked failed and is
 set read_only if it comes back. A second automatic failover within last_failover_minute, or
-after a failed one, waits for 'mhats ack CLUSTER'. SIGTERM/SIGINT stop it after any failover
-in progress.`,
+after a failed one, waits for 'mhats ack CLUSTER'.
+
+As a service: HTTP /healthz /readyz /status /metrics (loopback by default); under systemd
+(Type=notify) READY=1 once every cluster is inspected, WATCHDOG=1 while the loops progress.
+SIGHUP re-reads the configuration (clusters added, removed or changed without a restart; an
+invalid file is rejected and the running configuration stays). SIGTERM/SIGINT stop it after
+any failover in progress. Scheduled jobs (relay-log purge, check-repl report, journal
+retention) come from each cluster's schedules: in the YAML file.`,
     );
   addConfigOptions(cmd);
   cmd.action(async (opts) => {
-    const o = opts as typeof opts & { logLevel?: string; logFormat?: 'json' | 'pretty' | 'journald' };
-    const { config, clusters } = await loadFromOptions(opts, { printWarnings: false });
+    const o = opts as typeof opts & { logLevel?: string; logFormat?: 'json' | 'pretty' | 'journald'; http?: string };
+    let http: HttpSettings | null | undefined;
+    if (o.http !== undefined) {
+      const r = parseListen(o.http);
+      if (!r.ok) throw new UserError(`--http ${r.message}`, { exitCode: ExitCode.USAGE });
+      http = r.value;
+    }
+    const load = (): ReturnType<typeof loadFromOptions> => loadFromOptions(opts, { printWarnings: false });
+    const { config, clusters } = await load();
     const log = createLogger({ level: o.logLevel, format: o.logFormat });
-    const handle = startManager(config, clusters, log);
+    const manager = new Manager({ log, metrics: new Metrics(), notifier: createNotifier({ log }), loadConfig: load, http });
     let signals = 0;
-    const onSignal = (sig: string): void => {
+    const onStop = (sig: string): void => {
       signals++;
       log.info({ signal: sig }, signals === 1 ? `received ${sig}: stopping` : `received ${sig} again: still finishing`);
-      handle.stop();
+      void manager.stop(`stopping on ${sig}`);
     };
-    process.on('SIGTERM', () => onSignal('SIGTERM'));
-    process.on('SIGINT', () => onSignal('SIGINT'));
-    await handle.done;
+    const onHup = (): void => {
+      log.info({ signal: 'SIGHUP' }, 'received SIGHUP: reloading the configuration');
+      void manager.reload();
+    };
+    const onTerm = (): void => onStop('SIGTERM');
+    const onInt = (): void => onStop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+    process.on('SIGHUP', onHup);
+    await manager.start(config, clusters);
+    await manager.done;
+    process.off('SIGHUP', onHup);
     log.info({}, 'mhats manager stopped');
+    // Anything still holding the event loop (a stray socket) must not keep a stopped manager alive.
+    setTimeout(() => process.exit(process.exitCode ?? 0), 5000).unref();
   });
 }
