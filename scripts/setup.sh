@@ -24,6 +24,10 @@ PACKAGES=(
   openssh-client   # ssh, ssh-keygen
   rsync            # hosts hook
   iproute2         # ip (network namespaces, VIP)
+  arping           # gratuitous ARP for the VIP hook
+  haproxy          # the HAProxy hook and its tests
+  etcd-server      # manager HA tests (a local etcd started by the tests)
+  etcd-client      # etcdctl
   libconfig-tiny-perl  # golden tests of the MHA config parser against Perl's Config::Tiny
   procps           # ps, used to show what runs
 )
