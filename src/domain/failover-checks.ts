@@ -34,6 +34,13 @@ export function errantAmongSurvivors(
       if (deadMaster.lastGtid) known = mysqlGtidUnion(known, parseMysqlGtidSet(deadMaster.lastGtid.executed));
       const mine = mysqlGtidSubtract(parseMysqlGtidSet(r.gtid.executed), known);
       if (deadMaster.serverUuid) mine.delete(deadMaster.serverUuid.toLowerCase());
+      else {
+        // The dead master's UUID is unknown (a manual failover: it was never observed alive). A
+        // transaction written on a survivor carries that survivor's UUID; any other one came from
+        // upstream, and the most advanced replica simply received more of it: not errant.
+        const own = new Set(survivors.map((o) => o.serverUuid?.toLowerCase()).filter((u): u is string => u !== undefined));
+        for (const uuid of [...mine.keys()]) if (!own.has(uuid)) mine.delete(uuid);
+      }
       const s = formatMysqlGtidSet(mine);
       if (s !== '') out.push({ name: r.name, errant: s });
       continue;
@@ -52,8 +59,11 @@ export function errantAmongSurvivors(
     }
     const own = r.gtid.binlogState && r.gtid.binlogState.trim() !== '' ? r.gtid.binlogState : r.gtid.executed;
     const errant: string[] = [];
+    // Dead master unknown (manual failover, never observed): only survivors' own server_ids can be errant.
+    const survivorIds = new Set(survivors.map((o) => o.serverId));
     for (const e of parseMariadbGtidList(own)) {
       if (e.serverId === deadMaster.serverId) continue; // came from the dead master: at worst unreceived elsewhere, never errant
+      if (deadMaster.serverId < 0 && !survivorIds.has(e.serverId)) continue;
       const k = `${e.domain}-${e.serverId}`;
       const known = best.get(k);
       if (known === undefined || known < e.seq) errant.push(`${e.domain}-${e.serverId}-${e.seq}`);

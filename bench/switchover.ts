@@ -1,0 +1,96 @@
+/**
+ * Benchmark: write-blocked time of `mhats switchover` under continuous writes.
+ * One sandbox (1 master + 2 replicas, MariaDB on loopback); a writer that
+ * follows whichever server is writable inserts as fast as one connection
+ * goes; N switchovers back and forth (db1 → db2 → db1 ..., each with
+ * --orig-master-is-new-slave), each run by the CLI as a separate process.
+ *
+ * Two numbers per run:
+ *  - write-blocked: read_only sent to the old master → read_only=OFF
+ *    acknowledged by the new master, as measured by mhats (an upper bound of
+ *    the server-side window);
+ *  - application gap: the longest time between two acknowledged writes as the
+ *    writer saw it, which adds the writer's own reconnect (killed session,
+ *    look for the writable server, connect).
+ * At the end: every acknowledged write is on every server, checksums equal.
+ *
+ *   node --import tsx bench/switchover.ts [--runs 7] [--gtid]
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { execa } from 'execa';
+import { parse, stringify } from 'yaml';
+import { rootSql, sandboxDown, sandboxUp, type SandboxServer } from '../src/sandbox/index.js';
+import { FollowingWriter } from '../test/helpers/writer.js';
+import { percentile } from './trial.js';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' }, gtid: { type: 'boolean', default: false } } });
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
+const dir = `/var/tmp/mhats-bench-switchover-${process.pid}`;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const sb = await sandboxUp({ dir, baseAddress: '127.0.10.31', ssh: false, gtid: values.gtid, replicas: 2 });
+const results: Array<{ run: number; from: string; to: string; writeBlockedMs: number; appGapMs: number; killed: number; steps: Array<{ step: string; ms: number }> }> = [];
+let writer: FollowingWriter | undefined;
+try {
+  const [db1, db2, db3] = sb.servers as [SandboxServer, SandboxServer, SandboxServer];
+  await rootSql(db1, "CREATE DATABASE mhats_test; CREATE TABLE mhats_test.t (id INT AUTO_INCREMENT PRIMARY KEY, val VARCHAR(64)) ENGINE=InnoDB; CREATE USER 'app'@'127.%' IDENTIFIED BY 'app-pw'; GRANT SELECT, INSERT ON mhats_test.* TO 'app'@'127.%'");
+  const doc = parse(readFileSync(sb.configFile, 'utf8')) as { state_dir: string };
+  doc.state_dir = join(sb.dir, 'state');
+  const conf = join(sb.dir, 'bench.yaml');
+  writeFileSync(conf, stringify(doc), { mode: 0o600 });
+
+  writer = new FollowingWriter(sb.servers.map((s) => ({ host: s.address, port: 3306, user: 'app', password: 'app-pw' })));
+  writer.start();
+  await writer.waitFor(500);
+  let master = db1;
+  for (let i = 0; i < runs; i++) {
+    const next = master === db1 ? db2 : db1;
+    await sleep(500);
+    writer.maxGapMs = 0;
+    const r = await execa(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'switchover', '--conf', conf, '--yes', '--json', '--orig-master-is-new-slave', '--new-master', next.name], { reject: false, timeout: 120_000 });
+    if (r.exitCode !== 0) throw new Error(`switchover ${i + 1} exited ${r.exitCode}:\n${String(r.stderr)}`);
+    const rep = JSON.parse(String(r.stdout)) as { writeBlockedMs: number; killedConnections: number; steps: Array<{ step: string; durationMs: number }> };
+    await writer.waitForOn(next.address, 200);
+    results.push({ run: i + 1, from: master.name, to: next.name, writeBlockedMs: rep.writeBlockedMs, appGapMs: Math.round(writer.maxGapMs), killed: rep.killedConnections, steps: rep.steps.map((s) => ({ step: s.step, ms: s.durationMs })) });
+    console.log(`run ${i + 1}/${runs}: ${master.name} → ${next.name}: writes blocked ${rep.writeBlockedMs} ms; longest gap between two acknowledged writes ${Math.round(writer.maxGapMs)} ms; ${rep.killedConnections} session(s) killed`);
+    master = next;
+  }
+  await writer.stop();
+
+  // Nothing lost, everything equal.
+  const others = [db1, db2, db3].filter((s) => s !== master);
+  const sum = async (s: SandboxServer): Promise<string> => (await rootSql(s, 'CHECKSUM TABLE mhats_test.t')).trim().split('\t')[1] ?? '';
+  for (let t = 0; t < 100; t++) {
+    const m = await sum(master);
+    if ((await Promise.all(others.map(sum))).every((x) => x === m)) break;
+    await sleep(100);
+  }
+  const sums = await Promise.all([master, ...others].map(sum));
+  let lost = 0;
+  for (const s of [master, ...others]) {
+    const have = new Set((await rootSql(s, 'SELECT id FROM mhats_test.t')).split('\n').filter(Boolean).map(Number));
+    lost += writer.acked.filter((id) => !have.has(id)).length;
+  }
+  const stat = (xs: number[]) => ({ p50: percentile(xs, 50), p95: percentile(xs, 95), min: Math.min(...xs), max: Math.max(...xs) });
+  const blocked = stat(results.map((r) => r.writeBlockedMs));
+  const gap = stat(results.map((r) => r.appGapMs));
+  const mode = values.gtid ? 'GTID' : 'binlog positions';
+  console.log(`\nmhats switchover benchmark: ${runs} switchovers, ${mode}, MariaDB sandbox on loopback, writer as fast as one connection goes`);
+  console.log(`write-blocked time (read_only on old master → new master writable): p50 ${blocked.p50} ms, p95 ${blocked.p95} ms (min ${blocked.min}, max ${blocked.max})`);
+  console.log(`longest gap between two acknowledged writes (incl. the writer's reconnect): p50 ${gap.p50} ms, p95 ${gap.p95} ms`);
+  const stepNames = [...new Set(results.flatMap((r) => r.steps.map((s) => s.step.replace(/\bdb\d\b/g, 'X'))))];
+  for (const n of stepNames) {
+    const xs = results.map((r) => r.steps.find((s) => s.step.replace(/\bdb\d\b/g, 'X') === n)?.ms ?? 0);
+    console.log(`    ${n.padEnd(62)} p50 ${String(percentile(xs, 50)).padStart(4)} ms  p95 ${String(percentile(xs, 95)).padStart(4)} ms`);
+  }
+  console.log(`acknowledged writes: ${writer.acked.length}, lost: ${lost}; checksums ${new Set(sums).size === 1 ? 'equal on all servers' : `DIFFER: ${sums.join(' ')}`}`);
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync(`bench/results/switchover${values.gtid ? '-gtid' : ''}.json`, JSON.stringify({ runs, mode, writeBlocked: blocked, appGap: gap, acked: writer.acked.length, lost, checksumsEqual: new Set(sums).size === 1, results }, null, 2));
+  if (lost > 0 || new Set(sums).size !== 1) process.exitCode = 1;
+} finally {
+  await writer?.stop();
+  await sandboxDown(dir);
+}
