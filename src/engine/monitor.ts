@@ -266,11 +266,23 @@ export class ClusterMonitor {
     // Refresh the whole view now and then (lag, the master's last position for the lost-transaction report).
     if (r.ok && this.deps.mono() - this.#lastInspectAt > Math.max(10_000, this.cluster.ping_interval * 5000)) {
       const a = await this.inspect();
-      if (a.master !== undefined && a.master !== this.master && a.healthy) {
-        this.#log.warn({ from: this.master, to: a.master }, `the master changed outside mhats (${this.master} → ${a.master}): watching ${a.master}`);
-        this.#adopt(a.master);
-      }
+      this.#adoptMovedMaster(a);
     }
+  }
+
+  /**
+   * A switchover (mhats switchover, MHA's online switch, or by hand) moved the master: when a
+   * writable server that every replica follows is found, watch it. The old master may still be
+   * up (read_only, replicating from nobody), which check-repl reports; it is not watched.
+   */
+  #adoptMovedMaster(a: TopologyAnalysis): boolean {
+    if (a.master === undefined || a.master === this.master || a.masterObs === undefined || a.masterObs.readOnly) return false;
+    const following = a.replicas.filter((r) => r.source === a.master);
+    const elsewhere = a.replicas.filter((r) => r.source !== undefined && r.source !== a.master);
+    if (following.length === 0 || elsewhere.length > 0) return false;
+    this.#log.warn({ from: this.master, to: a.master }, `the master changed outside mhats (${this.master ?? '?'} → ${a.master}): watching ${a.master}`);
+    this.#adopt(a.master);
+    return true;
   }
 
   #adopt(master: string): void {
@@ -315,6 +327,8 @@ export class ClusterMonitor {
     this.lastVerdict = verdict;
     if (!verdict.dead) {
       if (changed) this.#log.warn({ master, verdict: verdict.code, views }, verdict.reason);
+      // Nobody replicates from it any more: the master may have been switched over and the old one stopped.
+      if (verdict.code === 'NoWitness' || views.every((v) => !v.reachable || !v.replicatesFromMaster)) this.#adoptMovedMaster(await this.inspect());
       return;
     }
     this.#log.error({ master, verdict: verdict.code, witnesses: verdict.witnesses }, `MASTER ${master} IS DEAD: ${verdict.reason}`);
