@@ -7,7 +7,7 @@
  * `mariadb-binlog | mariadb` on the new master.
  */
 import type { ClusterConfig, ServerConfig } from '../config/types.js';
-import { listRemoteBinlogs, readRemoteFile } from '../adapters/ssh/remote-binlog.js';
+import { readRemoteTail } from '../adapters/ssh/remote-binlog.js';
 import { sshOptionsFor } from '../app/check-ssh.js';
 import { formatCoord } from '../domain/binlog-coord.js';
 import type { BinlogCoord } from '../domain/types.js';
@@ -32,6 +32,34 @@ export function headerLength(head: Uint8Array): number {
   return 4 + size;
 }
 
+const GTID_LIST_EVENT = 163;
+
+/**
+ * Drops MariaDB Gtid_list events (they declare the GTID state at the head of
+ * each binlog file and carry no transaction) from a run of whole events.
+ * Spliced files need this: mariadb-binlog checks the declared state against
+ * what came before and refuses a tail that starts mid-history. A truncated
+ * last event is kept as it is (the cut happens later).
+ */
+export function dropGtidListEvents(events: Uint8Array): Uint8Array {
+  const keep: Array<[number, number]> = [];
+  let p = 0;
+  while (p + 19 <= events.length) {
+    const size = (events[p + 9]! | (events[p + 10]! << 8) | (events[p + 11]! << 16) | (events[p + 12]! << 24)) >>> 0;
+    if (size < 19 || p + size > events.length) break;
+    if (events[p + 4] !== GTID_LIST_EVENT) keep.push([p, p + size]);
+    p += size;
+  }
+  if (p < events.length) keep.push([p, events.length]);
+  const out = new Uint8Array(keep.reduce((a, [x, y]) => a + (y - x), 0));
+  let o = 0;
+  for (const [x, y] of keep) {
+    out.set(events.subarray(x, y), o);
+    o += y - x;
+  }
+  return out;
+}
+
 export interface SalvageOptions {
   timeoutMs: number;
   /** Largest binlog tail mhats will hold in memory. */
@@ -42,35 +70,23 @@ export async function salvageBinlog(cluster: ClusterConfig, dead: ServerConfig, 
   const { target, options } = sshOptionsFor(cluster, dead);
   const maxBytes = opts.maxBytes ?? 1024 * 1024 * 1024;
   const dirs = dead.master_binlog_dir;
-  let list;
+  let remote;
   try {
-    list = await listRemoteBinlogs(target, options, dirs, from.file, opts.timeoutMs);
-  } catch (err) {
-    return { ok: false, reason: `cannot list ${dirs.join(', ')} on ${dead.name} over SSH: ${(err as Error).message}` };
-  }
-  if (list === undefined) return { ok: false, reason: `${from.file} is in none of master_binlog_dir (${dirs.join(', ')}) on ${dead.name}` };
-  const parts: Uint8Array[] = [];
-  try {
-    let total = 0;
-    for (const [i, f] of list.files.entries()) {
-      const path = `${list.dir.replace(/\/$/, '')}/${f}`;
-      const head = await readRemoteFile(target, options, path, { head: 4096 }, opts.timeoutMs, 4096);
-      const hl = headerLength(head);
-      if (i === 0) {
-        if (from.pos < hl) return { ok: false, reason: `position ${formatCoord(from)} is inside the file header` };
-        parts.push(head.subarray(0, hl));
-        const tail = await readRemoteFile(target, options, path, { start: from.pos }, opts.timeoutMs, maxBytes - total);
-        parts.push(tail);
-        total += tail.length;
-      } else {
-        const body = await readRemoteFile(target, options, path, { start: hl }, opts.timeoutMs, maxBytes - total);
-        parts.push(body);
-        total += body.length;
-      }
-    }
+    remote = await readRemoteTail(target, options, dirs, from.file, from.pos, opts.timeoutMs, maxBytes);
   } catch (err) {
     return { ok: false, reason: `reading ${dead.name}'s binlogs over SSH failed: ${(err as Error).message}` };
   }
+  if (remote === undefined) return { ok: false, reason: `${from.file} is in none of master_binlog_dir (${dirs.join(', ')}) on ${dead.name}` };
+  const parts: Uint8Array[] = [];
+  try {
+    const hl = headerLength(remote.head);
+    if (from.pos < hl) return { ok: false, reason: `position ${formatCoord(from)} is inside the file header` };
+    parts.push(remote.head.subarray(0, hl), remote.tail);
+    for (const body of remote.rest) parts.push(dropGtidListEvents(body.subarray(headerLength(body.subarray(0, 4096)))));
+  } catch (err) {
+    return { ok: false, reason: `${dead.name}'s binlog files are not readable binlogs: ${(err as Error).message}` };
+  }
+  const list = { files: remote.files.map((f) => f.name) };
   const size = parts.reduce((a, p) => a + p.length, 0);
   const bytes = new Uint8Array(size);
   let o = 0;

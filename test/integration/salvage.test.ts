@@ -56,11 +56,17 @@ for (const gtid of [false, true]) {
       for (const o of others) await rootSql(o, 'STOP SLAVE IO_THREAD');
       // 50 acknowledged transactions (plus a multi-statement one) that never leave the master.
       const n = 50;
-      for (let i = 1; i <= n; i++) await rootSql(db1, `INSERT INTO salvage.t VALUES (${i}, REPEAT('x', ${i}))`);
+      for (let i = 1; i <= n; i++) {
+        await rootSql(db1, `INSERT INTO salvage.t VALUES (${i}, REPEAT('x', ${i}))`);
+        // A binlog rotation in the middle: the saved tail spans two files.
+        if (i === 25) await rootSql(db1, 'FLUSH BINARY LOGS');
+      }
       await rootSql(db1, "BEGIN; UPDATE salvage.t SET v = 'updated' WHERE id <= 10; DELETE FROM salvage.t WHERE id = 50; COMMIT");
       const masterSum = await checksum(db1);
       await stopServer(db1, 'SIGKILL');
-      const done = await mgr.waitFor(/^now watching the new master/, 60_000);
+      const done = await mgr.waitFor(/^now watching the new master/, 60_000).catch((err: unknown) => {
+        throw new Error(`${(err as Error).message.split('\n')[0]}\n${mgr.lines.filter((x) => !/health check of|IS DEAD/.test(x.msg)).map((x) => x.msg).join('\n')}`);
+      });
       assert.ok(mgr.has(/^saved 51 transaction\(s\) from db1's binlog/), mgr.tail(60));
       assert.ok(mgr.has(/^applied 51 saved transaction\(s\) to db\d/), mgr.tail(60));
       const nm = sb.servers.find((s) => done.msg.includes(`new master ${s.name};`))!;

@@ -47,3 +47,69 @@ export async function listRemoteSeries(target: SshTarget, opts: SshClientOptions
     .filter((l) => l.startsWith(`${basename}.`) && /\.\d+$/.test(l))
     .sort((a, b) => binlogFileIndex(a) - binlogFileIndex(b));
 }
+
+export interface RemoteTail {
+  dir: string;
+  /** The series' files from the start file on, with their sizes. */
+  files: Array<{ name: string; size: number }>;
+  /** The start file's first bytes (up to 4096: magic and format description event). */
+  head: Buffer;
+  /** The start file from `startPos` to its end. */
+  tail: Buffer;
+  /** The later files, whole. */
+  rest: Buffer[];
+}
+
+/**
+ * Everything salvage needs from a dead master's host in ONE SSH command (an
+ * SSH handshake costs hundreds of ms during a failover): finds the first of
+ * `dirs` holding `startFile`, lists the series' files from it on with their
+ * sizes, then streams the start file's head, its tail from `startPos`, and
+ * the later files. Paths and names go in as positional parameters.
+ */
+export async function readRemoteTail(target: SshTarget, opts: SshClientOptions, dirs: string[], startFile: string, startPos: number, timeoutMs: number, maxBytes: number): Promise<RemoteTail | undefined> {
+  const base = binlogBasename(startFile);
+  const script = [
+    'start=$1; pos=$2; base=$3; shift 3',
+    'for d in "$@"; do [ -f "$d/$start" ] && { dir=$d; break; }; done',
+    '[ -n "$dir" ] || exit 4',
+    'cd "$dir" || exit 5',
+    'sidx=${start##*.}',
+    // POSIX sh (dash): awk compares the numeric suffixes.
+    'files=$(ls -1 | awk -v b="$base" -v s="$sidx" \'{ n = substr($0, length(b) + 2) } index($0, b ".") == 1 && n ~ /^[0-9]+$/ && n + 0 >= s + 0 { print n + 0, $0 }\' | sort -n | cut -d" " -f2)',
+    'printf "D %s\\n" "$dir"',
+    'for f in $files; do printf "F %s %s\\n" "$f" "$(wc -c < "$f" | tr -d " ")"; done',
+    'printf "\\n"',
+    'head -c 4096 "$start"',
+    'tail -c +$((pos + 1)) "$start"',
+    'for f in $files; do [ "$f" = "$start" ] || cat "$f"; done',
+  ].join('\n');
+  const r = await sshExec(target, ['sh', '-c', script, 'mhats-salvage', startFile, String(startPos), base, ...dirs], { ...opts, timeoutMs, maxOutputBytes: maxBytes, remoteTimeoutSec: Math.ceil(timeoutMs / 1000) });
+  if (r.code === 4) return undefined;
+  if (r.code !== 0) throw new Error(`reading binlogs on ${target.host} failed (exit ${r.code ?? r.signal ?? '?'}): ${r.stderr.trim().split('\n').slice(-1)[0] ?? ''}`);
+  const out = r.stdoutBytes;
+  const end = out.indexOf('\n\n');
+  if (end < 0) throw new Error(`unexpected output from ${target.host} while reading binlogs`);
+  let dir = '';
+  const files: Array<{ name: string; size: number }> = [];
+  for (const line of out.subarray(0, end).toString('utf8').split('\n')) {
+    if (line.startsWith('D ')) dir = line.slice(2);
+    else if (line.startsWith('F ')) {
+      const [, name, size] = line.split(' ');
+      files.push({ name: name!, size: Number(size) });
+    }
+  }
+  const first = files.find((f) => f.name === startFile);
+  if (first === undefined) throw new Error(`${startFile} vanished from ${dir} on ${target.host} while reading it`);
+  let o = end + 2;
+  const take = (n: number): Buffer => {
+    if (o + n > out.length) throw new Error(`short read from ${target.host}: expected ${n} more bytes`);
+    const b = out.subarray(o, o + n);
+    o += n;
+    return b;
+  };
+  const head = take(Math.min(4096, first.size));
+  const tail = take(Math.max(0, first.size - startPos));
+  const rest = files.filter((f) => f.name !== startFile).map((f) => take(f.size));
+  return { dir, files, head, tail, rest };
+}
