@@ -7,6 +7,8 @@ function event(type: number, size: number, fill = 0): Uint8Array {
   b[4] = type;
   b[9] = size & 0xff;
   b[10] = (size >> 8) & 0xff;
+  b[11] = 0;
+  b[12] = 0;
   return b;
 }
 
