@@ -25,4 +25,21 @@ for (const f of files.filter((f) => f.endsWith('/test-pids.json'))) {
     } catch { /* gone */ }
   }
 }
+// Network namespaces and links the hook tests create are all named mhats-t-*.
+const ip = (args) => spawnSync('ip', args, { encoding: 'utf8', timeout: 10_000 });
+for (const line of (ip(['netns', 'list']).stdout ?? '').split('\n')) {
+  const name = line.split(' ')[0];
+  if (name?.startsWith('mhats-t-')) {
+    ip(['netns', 'del', name]);
+    rmSync(`/etc/netns/${name}`, { recursive: true, force: true });
+    console.error(`cleanup: removed leftover namespace ${name}`);
+  }
+}
+for (const line of (ip(['-o', 'link', 'show']).stdout ?? '').split('\n')) {
+  const name = /^\d+: ([^:@]+)/.exec(line)?.[1];
+  if (name?.startsWith('mhats-t-')) {
+    ip(['link', 'del', name]);
+    console.error(`cleanup: removed leftover link ${name}`);
+  }
+}
 rmSync(root, { recursive: true, force: true });

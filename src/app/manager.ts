@@ -16,13 +16,26 @@
  *    rejected and the running one stays in force.
  *  - stop() (SIGTERM): STOPPING=1, then every loop stops after its current
  *    tick; a failover in progress is finished first.
- *  - Leadership is a port: without manager HA this manager is always the
- *    leader; an etcd lease can be plugged in later (stillLeader is re-checked
- *    between failover phases).
+ *  - Manager HA. With `etcd:` configured, the managers elect a leader on an
+ *    etcd lease; only the leader fails over (leadership is re-checked
+ *    between failover phases, and the journal's writes are fenced by the
+ *    lease's revision), followers watch and stay ready. The failover journal
+ *    lives in etcd, so a new leader sees an unfinished failover and refuses
+ *    to start a conflicting one. On stop the leader resigns (revokes its
+ *    lease) after any failover in progress.
+ *    Without etcd, a single manager guards itself: a lock file with its PID
+ *    in state_dir, and MHA's monitor lock on every master it watches.
  */
 import { createHash } from 'node:crypto';
-import type { ClusterConfig, HttpSettings, LoadedConfig, ServerConfig } from '../config/types.js';
+import { hostname } from 'node:os';
+import type { ClusterConfig, EtcdSettings, HttpSettings, LoadedConfig, ServerConfig } from '../config/types.js';
 import { FileJournal } from '../adapters/journal/file-journal.js';
+import { EtcdJournal } from '../adapters/journal/etcd-journal.js';
+import type { Journal } from '../adapters/journal/journal.js';
+import { EtcdClient } from '../adapters/leader/etcd-client.js';
+import { Election } from '../adapters/leader/election.js';
+import { LocalLock } from '../adapters/leader/local-lock.js';
+import { MasterMonitorLock } from '../adapters/leader/advisory-lock.js';
 import { createLogger } from '../adapters/logging.js';
 import { sshExec } from '../adapters/ssh/client.js';
 import { Metrics } from '../adapters/metrics.js';
@@ -57,6 +70,8 @@ export interface Leadership {
   stillLeader(): Promise<boolean>;
   /** For /readyz: the leader, or a follower that is healthy. */
   healthy(): boolean;
+  /** The leader's fencing token (etcd: the leader key's revision), for hooks. */
+  fencingToken?(): string | undefined;
 }
 
 export const alwaysLeader: Leadership = { isLeader: () => true, stillLeader: () => Promise.resolve(true), healthy: () => true };
@@ -73,6 +88,13 @@ export interface ManagerOptions {
   purge?: PurgeOptions | undefined;
   now?: () => number;
   mono?: () => number;
+  /** Without etcd: the lock file in state_dir and MHA's monitor lock on the masters (default on; tests may turn them off). */
+  singleManagerGuards?: boolean | undefined;
+}
+
+/** This manager's name in etcd: the configured one, else HOSTNAME-PID. */
+export function instanceName(e: EtcdSettings): string {
+  return e.instance ?? `${hostname()}-${process.pid}`;
 }
 
 interface Entry {
@@ -80,6 +102,7 @@ interface Entry {
   fingerprint: string;
   monitor: ClusterMonitor;
   jobs: ClusterJobs;
+  monitorLock: MasterMonitorLock | undefined;
   ac: AbortController;
   done: Promise<void>;
   stopping: boolean;
@@ -132,8 +155,17 @@ export class Manager {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly notifier: Notifier;
-  readonly leadership: Leadership;
+  leadership: Leadership;
   readonly startedAt: number;
+  /** Manager HA on etcd (undefined: a single manager). */
+  election: Election | undefined;
+  #etcd: { client: EtcdClient; settings: EtcdSettings; instance: string } | undefined;
+  #journals = new Map<string, EtcdJournal>();
+  #electionAc = new AbortController();
+  #electionDone: Promise<void> | undefined;
+  #localLock: LocalLock | undefined;
+  #lastJournalRefresh = -Infinity;
+  #refreshing = false;
   readonly done: Promise<void>;
   config: LoadedConfig | undefined;
   http: HttpServerHandle | undefined;
@@ -181,6 +213,7 @@ export class Manager {
     this.#loadedAt = this.#now();
     this.log.info({ clusters: clusters.map((c) => c.name), stateDir: config.state_dir, files: config.files, version: VERSION }, `mhats manager starting: ${clusters.length} cluster(s)`);
     for (const w of config.warnings) this.log.warn({}, w);
+    await this.#startHa(config, clusters);
     this.metrics.leader.set(this.leadership.isLeader() ? 1 : 0);
     for (const c of clusters) this.#startEntry(c, config.state_dir);
     await this.#applyHttp(this.#opts.http === undefined ? config.http : (this.#opts.http ?? undefined));
@@ -191,17 +224,110 @@ export class Manager {
     if (wd !== undefined) this.log.info({ watchdogMs: wd, pingEveryMs: Math.round(every) }, `systemd watchdog: ${wd} ms; WATCHDOG=1 while every monitor loop progresses`);
   }
 
+  // ---------------------------------------------------------------- manager HA
+
+  get #guards(): boolean {
+    return this.#opts.leadership === undefined && this.#opts.singleManagerGuards !== false;
+  }
+
+  async #startHa(config: LoadedConfig, clusters: ClusterConfig[]): Promise<void> {
+    if (this.#opts.leadership !== undefined) return;
+    const e = config.etcd;
+    if (e === undefined) {
+      if (!this.#guards) return;
+      // One manager per state directory; throws naming the PID of the one that runs.
+      const lock = new LocalLock(config.state_dir);
+      lock.acquire();
+      this.#localLock = lock;
+      this.log.info({ lockFile: lock.path, pid: lock.pid }, `single manager (no etcd configured): holding ${lock.path}, and MHA's monitor lock on each master`);
+      return;
+    }
+    const instance = instanceName(e);
+    const client = new EtcdClient({ endpoints: e.endpoints, timeoutMs: e.request_timeout * 1000 });
+    this.#etcd = { client, settings: e, instance };
+    const key = `${e.prefix}/leader`;
+    const election = new Election({
+      store: client,
+      key,
+      instance,
+      ttlSeconds: e.lease_ttl,
+      log: this.log,
+      mono: () => this.#mono(),
+      now: () => this.#now(),
+      onElected: () => this.#onElected(),
+      onChange: (leader) => this.metrics.leader.set(leader ? 1 : 0),
+    });
+    this.election = election;
+    this.leadership = {
+      isLeader: () => election.isLeader(),
+      stillLeader: () => election.stillLeader(),
+      healthy: () => election.healthy(),
+      fencingToken: () => election.fencingToken(),
+    };
+    this.log.info({ endpoints: e.endpoints, key, instance, leaseTtl: e.lease_ttl }, `manager HA on etcd (${e.endpoints.join(', ')}): instance ${instance}, leader key ${key}, lease TTL ${e.lease_ttl} s`);
+    // Every cluster's journal is read before its monitor starts (it reports an unfinished failover at once).
+    for (const c of clusters) this.#journalFor(c.name);
+    await this.#refreshJournals().catch((err: unknown) => this.log.error({ err: (err as Error).message }, `cannot read the failover journal from etcd: ${(err as Error).message}; this manager does not lead until it can`));
+    this.#electionDone = election.run(this.#electionAc.signal).catch((err: unknown) => this.log.error({ err: (err as Error).message }, `the election loop stopped: ${(err as Error).message}`));
+  }
+
+  #journalFor(cluster: string): EtcdJournal {
+    let j = this.#journals.get(cluster);
+    if (j) return j;
+    const etcd = this.#etcd!;
+    const key = `${etcd.settings.prefix}/leader`;
+    j = new EtcdJournal({
+      client: etcd.client,
+      prefix: etcd.settings.prefix,
+      cluster,
+      writer: etcd.instance,
+      now: () => this.#now(),
+      fence: () => {
+        const token = this.election?.fencingToken();
+        return token === undefined ? undefined : { key, token };
+      },
+      onWriteError: (err, r) => {
+        const fn = err.name === 'NotLeaderError' ? this.log.debug.bind(this.log) : this.log.error.bind(this.log);
+        fn({ cluster, record: r.type, id: r.id, err: err.message }, `journal record ${r.type} of ${r.id} not written to etcd: ${err.message}`);
+      },
+    });
+    this.#journals.set(cluster, j);
+    return j;
+  }
+
+  /** Re-reads every cluster's journal from etcd (rejects if one could not be read). */
+  async #refreshJournals(): Promise<void> {
+    const rs = await Promise.allSettled([...this.#journals.values()].map((j) => j.refresh()));
+    this.#lastJournalRefresh = this.#mono();
+    const bad = rs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (bad) throw bad.reason as Error;
+  }
+
+  /** Won the election: the journal must be current before this manager may act. */
+  async #onElected(): Promise<void> {
+    await this.#refreshJournals();
+    for (const [cluster, j] of this.#journals) {
+      const unfinished = summarize(j.read()).find((s) => s.outcome === undefined && !s.acked);
+      if (unfinished) {
+        this.log.error(
+          { cluster, failover: unfinished.id, deadMaster: unfinished.deadMaster },
+          `new leader: failover ${unfinished.id} of ${unfinished.deadMaster} (${isoTime(unfinished.startedAt)}) never finished: the manager that ran it stopped during it. This manager will NOT start another failover of ${cluster} until an operator checks the topology and runs: mhats ack ${cluster}`,
+        );
+      }
+    }
+  }
+
   // ---------------------------------------------------------------- clusters
 
   #startEntry(c: ClusterConfig, stateDir: string): void {
-    let journal: FileJournal;
+    let journal: Journal;
     try {
-      journal = new FileJournal(stateDir, c.name);
+      journal = this.#etcd ? this.#journalFor(c.name) : new FileJournal(stateDir, c.name);
     } catch (err) {
       this.log.error({ cluster: c.name, err: (err as Error).message }, `cannot watch ${c.name}: its state directory is not usable: ${(err as Error).message}`);
       return;
     }
-    const monitor = new ClusterMonitor(c, {
+    const monitor: ClusterMonitor = new ClusterMonitor(c, {
       journal,
       log: this.log,
       now: () => this.#now(),
@@ -210,8 +336,13 @@ export class Manager {
       onTick: (m) => this.#onTick(m),
       onFailover: (r) => this.metrics.failover(c.name, r),
       observer: this.metrics.observer(),
-      stillLeader: () => this.leadership.stillLeader(),
+      isLeader: () => this.leadership.isLeader() && !(monitorLock?.blocked ?? false),
+      stillLeader: async () => !(monitorLock?.blocked ?? false) && (await this.leadership.stillLeader()),
+      fencingToken: () => this.leadership.fencingToken?.(),
     });
+    // Without etcd: MHA's monitor lock on the master, which a second manager (or MHA) would hold.
+    const monitorLock: MasterMonitorLock | undefined = !this.#etcd && this.#guards ? new MasterMonitorLock({ cluster: c, master: (): string | undefined => monitor.master, log: this.log, now: () => this.#now() }) : undefined;
+    monitorLock?.start();
     const jobs = new ClusterJobs({
       cluster: c,
       journal,
@@ -227,14 +358,14 @@ export class Manager {
       this.log.error({ cluster: c.name, err: (err as Error).message }, `monitor of ${c.name} stopped: ${(err as Error).message}`);
     });
     jobs.start();
-    this.#entries.set(c.name, { cluster: c, fingerprint: clusterFingerprint(c, stateDir), monitor, jobs, ac, done, stopping: false });
+    this.#entries.set(c.name, { cluster: c, fingerprint: clusterFingerprint(c, stateDir), monitor, jobs, monitorLock, ac, done, stopping: false });
   }
 
   /** Stops a cluster's monitor after its current tick (and any failover in it) and its jobs. */
   #stopEntry(e: Entry): Promise<void> {
     e.stopping = true;
     e.ac.abort();
-    const p = Promise.all([e.done, e.jobs.stop()]).then(() => undefined);
+    const p = Promise.all([e.done, e.jobs.stop()]).then(() => e.monitorLock?.stop());
     this.#retiring.add(p);
     void p.finally(() => this.#retiring.delete(p));
     return p;
@@ -277,6 +408,13 @@ export class Manager {
   #service(): void {
     if (this.#stopping) return;
     this.metrics.leader.set(this.leadership.isLeader() ? 1 : 0);
+    // Followers (and the leader, for acknowledgements) follow the journal in etcd.
+    if (this.#etcd && !this.#refreshing && this.#mono() - this.#lastJournalRefresh >= 2000) {
+      this.#refreshing = true;
+      void this.#refreshJournals()
+        .catch((err: unknown) => this.log.debug({ err: (err as Error).message }, `journal refresh from etcd failed: ${(err as Error).message}`))
+        .finally(() => (this.#refreshing = false));
+    }
     if (!this.#ready) return;
     void this.notifier.status(this.statusLine());
     if (this.notifier.watchdogMs === undefined) return;
@@ -356,9 +494,22 @@ export class Manager {
       ready: this.#ready,
       stopping: this.#stopping !== undefined,
       leader: this.leadership.isLeader(),
+      ha: this.#haStatus(),
       config: this.config ? { format: this.config.format, files: this.config.files, stateDir: this.config.state_dir, loadedAt: isoTime(this.#loadedAt) } : undefined,
       clusters: [...this.#entries.values()].map((e) => clusterStatus(e, now)),
     };
+  }
+
+  #haStatus(): unknown {
+    const el = this.election;
+    if (el && this.#etcd) {
+      return { mode: 'etcd', endpoints: this.#etcd.settings.endpoints, key: el.key, instance: el.instance, state: el.isLeader() ? 'leader' : el.state === 'stopped' ? 'stopped' : 'follower', leader: el.leader, fencingToken: el.fencingToken(), leaseRemainingMs: el.state === 'leader' ? Math.max(0, Math.round(el.remainingMs())) : undefined };
+    }
+    if (this.#localLock) {
+      const conflicts = [...this.#entries.values()].flatMap((e) => (e.monitorLock?.conflict ? [{ cluster: e.cluster.name, master: e.monitorLock.conflict.master, holderConnection: e.monitorLock.conflict.holder }] : []));
+      return { mode: 'single', lockFile: this.#localLock.path, monitorLockConflicts: conflicts };
+    }
+    return { mode: 'external' };
   }
 
   // ---------------------------------------------------------------- reload and stop
@@ -389,6 +540,8 @@ export class Manager {
     }
     if (this.#stopping) return 'rejected';
     for (const w of next.config.warnings) this.log.warn({}, w);
+    if (JSON.stringify(next.config.etcd) !== JSON.stringify(this.config.etcd)) this.log.warn({}, 'the etcd settings changed: they apply at the next restart (the rest of the configuration is reloaded now)');
+    if (next.config.state_dir !== this.config.state_dir && this.#localLock) this.log.warn({}, 'state_dir changed: the manager lock stays in the old one until the next restart');
     const stateDir = next.config.state_dir;
     const wanted = new Map(next.clusters.map((c) => [c.name, c]));
     const added: string[] = [];
@@ -444,6 +597,12 @@ export class Manager {
     clearInterval(this.#timer);
     const entries = [...this.#entries.values()];
     await Promise.all([...entries.map((e) => this.#stopEntry(e)), ...this.#retiring]);
+    // Every failover has finished: write what is queued, then hand the leadership over at once.
+    await Promise.all([...this.#journals.values()].map((j) => j.flush().catch(() => undefined)));
+    this.#electionAc.abort();
+    await this.#electionDone;
+    await this.election?.resign();
+    this.#localLock?.release();
     await this.http?.close();
     await stopping;
     this.#resolveDone();

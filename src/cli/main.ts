@@ -16,6 +16,7 @@ import { registerManager } from './commands/manager.js';
 import { registerAck } from './commands/ack.js';
 import { registerFailover } from './commands/failover.js';
 import { registerSwitchover } from './commands/switchover.js';
+import { registerHooks } from './commands/hooks.js';
 import { VERSION } from '../version.js';
 
 export function buildProgram(): Command {
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerManager(program);
   registerFailover(program);
   registerSwitchover(program);
+  registerHooks(program);
   registerAck(program);
   registerCheckRepl(program);
   registerCheckSsh(program);

@@ -15,7 +15,7 @@ import type { Loc, Problem } from './problems.js';
 import { throwIfProblems } from './problems.js';
 import { HTTP_DEFAULT, STATE_DIR_DEFAULT, permissionWarning, resolveCluster } from './resolve.js';
 import type { ClusterInput, ResolveContext, SecretFileResult } from './resolve.js';
-import type { ClusterConfig, ConfigFormat, HttpSettings, LoadedConfig } from './types.js';
+import type { ClusterConfig, ConfigFormat, EtcdSettings, HttpSettings, LoadedConfig } from './types.js';
 import { parseYamlConfig } from './yaml.js';
 
 export interface LoadOptions {
@@ -130,6 +130,7 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
   let inlineFiles: string[] = [];
   let stateDir = STATE_DIR_DEFAULT;
   let http: HttpSettings | undefined = { ...HTTP_DEFAULT };
+  let etcd: EtcdSettings | undefined;
 
   if (format === 'yaml') {
     if (opts.globalConf !== undefined) {
@@ -141,6 +142,7 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
     inlineFiles = r.inlineSecretFiles;
     if (r.state_dir) stateDir = r.state_dir.value;
     if (r.http !== undefined) http = r.http ?? undefined;
+    etcd = r.etcd;
   } else {
     let global: { file: string; text: string } | undefined;
     if (opts.globalConf !== undefined) {
@@ -187,7 +189,7 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
       // it was readable a moment ago; nothing useful to add
     }
   }
-  return { format, files, clusters, state_dir: stateDir, warnings: [...new Set(warnings)], http };
+  return { format, files, clusters, state_dir: stateDir, warnings: [...new Set(warnings)], http, ...(etcd ? { etcd } : {}) };
 }
 
 function osUserName(env: NodeJS.ProcessEnv): string {

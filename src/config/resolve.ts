@@ -8,6 +8,7 @@ import { Secret } from '../domain/secret.js';
 import type { KindType, SecretSpec } from './keys.js';
 import type { Loc, Problem } from './problems.js';
 import { formatLoc } from './problems.js';
+import type { HooksConfig } from './hooks.js';
 import type { ClusterConfig, ConfigFormat, HttpSettings, PingType, ScheduleSettings, SecretSource, ServerConfig } from './types.js';
 
 export interface At<T> {
@@ -93,6 +94,8 @@ export interface ClusterInput {
   servers: ServerInput[];
   /** Calendar jobs (YAML only), already merged over `defaults`. */
   schedules?: ScheduleSettings | undefined;
+  /** Hooks (YAML only), already validated. */
+  hooks?: HooksConfig | undefined;
 }
 
 export type SecretFileResult = { ok: true; content: string; mode: number } | { ok: false; reason: string };
@@ -326,7 +329,10 @@ export function resolveCluster(input: ClusterInput, ctx: ResolveContext): Resolv
       connect_timeout: get(sh.connect_timeout, SSH_CONNECT_TIMEOUT_DEFAULT),
     },
     schedules: { ...input.schedules },
+    ...(input.hooks ? { hooks: input.hooks } : {}),
   };
+  // Where it came from is not part of its value: not enumerable (equality, JSON); MHA's report_script gets it as --conf.
+  Object.defineProperty(cluster, 'source_file', { value: input.loc.file, enumerable: false, writable: true, configurable: true });
   if (cluster.ssh.insecure_skip_host_key_check) {
     warnings.push(`cluster ${input.name}: ssh host key verification is OFF (insecure_skip_host_key_check); use this only in a lab`);
   }

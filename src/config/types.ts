@@ -4,6 +4,7 @@
  * Option names follow MHA's where MHA has one.
  */
 import type { Secret } from '../domain/secret.js';
+import type { HooksConfig } from './hooks.js';
 
 export type PingType = 'CONNECT' | 'SELECT' | 'INSERT';
 
@@ -94,6 +95,10 @@ export interface ClusterConfig {
   ssh: SshSettings;
   /** Calendar jobs of the manager (YAML `schedules:`; none from an MHA file). Optional so hand-built configs need not set it. */
   schedules?: ScheduleSettings | undefined;
+  /** Failover/switchover hooks (YAML `hooks:`); MHA's script keys above keep working on their own. */
+  hooks?: HooksConfig | undefined;
+  /** The file the cluster was read from (MHA report_script --conf). */
+  source_file?: string | undefined;
 }
 
 /**
@@ -129,4 +134,20 @@ export interface LoadedConfig {
   warnings: string[];
   /** The manager's HTTP endpoint; undefined = disabled (`http: { listen: off }`). Default 127.0.0.1:9187. */
   http?: HttpSettings | undefined;
+  /** Manager HA (YAML `etcd:`): undefined = a single manager (local lock plus MHA's monitor lock on the master). */
+  etcd?: EtcdSettings | undefined;
+}
+
+/** Manager HA on etcd: leader election on a lease, and the failover journal in etcd. */
+export interface EtcdSettings {
+  /** Client URLs of the etcd members (http://HOST:PORT), tried in turn. */
+  endpoints: string[];
+  /** Key prefix: PREFIX/leader and PREFIX/journal/CLUSTER/… (default /mhats). */
+  prefix: string;
+  /** Lease TTL, seconds (default 10): a dead leader is replaced within about this long. */
+  lease_ttl: number;
+  /** This manager's name in the leader key; undefined = HOSTNAME-PID. */
+  instance?: string | undefined;
+  /** Deadline of one etcd request, seconds (default 2). */
+  request_timeout: number;
 }

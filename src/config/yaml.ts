@@ -13,7 +13,9 @@ import {
 import type { KindType, ValueKind } from './keys.js';
 import type { Loc, Problem } from './problems.js';
 import type { At, ClusterInput, ClusterValues, Layer, LocalValues, ServerInput, ServerValues, SshValues } from './resolve.js';
-import type { HttpSettings, ScheduleSettings } from './types.js';
+import type { EtcdSettings, HttpSettings, ScheduleSettings } from './types.js';
+import { hooksSchema } from './hooks.js';
+import type { HooksConfig } from './hooks.js';
 
 export const CLUSTER_NAME_RE = /^[A-Za-z0-9_.-]+$/;
 
@@ -97,12 +99,39 @@ const schedulesSchema = z.strictObject({
 });
 const httpSchema = z.strictObject({ listen: listenLeaf.optional() });
 
+/** Manager HA on etcd (top level `etcd:`). */
+export const ETCD_DEFAULTS = { prefix: '/mhats', lease_ttl: 10, request_timeout: 2 } as const;
+const endpointLeaf: z.ZodType<string> = z.unknown().transform((v, ctx) => {
+  if (typeof v === 'string' && /^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?\/?$/.test(v.trim())) return v.trim().replace(/\/+$/, '');
+  ctx.addIssue({ code: 'custom', message: `must be an etcd client URL such as "http://127.0.0.1:2379" (got ${showValue(v)})`, params: { leaf: true } });
+  return z.NEVER;
+});
+const ttlLeaf: z.ZodType<number> = z.unknown().transform((v, ctx) => {
+  const r = checkValue('posint', v, 'yaml');
+  if (r.ok && (r.value as number) >= 2) return r.value as number;
+  ctx.addIssue({ code: 'custom', message: `must be a whole number of seconds >= 2 (got ${showValue(v)})`, params: { leaf: true } });
+  return z.NEVER;
+});
+const prefixLeaf: z.ZodType<string> = z.unknown().transform((v, ctx) => {
+  if (typeof v === 'string' && /^\/[A-Za-z0-9_./-]*$/.test(v.trim()) && v.trim().replace(/\/+$/, '') !== '') return v.trim().replace(/\/+$/, '');
+  ctx.addIssue({ code: 'custom', message: `must be a key prefix starting with "/" such as "/mhats" (got ${showValue(v)})`, params: { leaf: true } });
+  return z.NEVER;
+});
+const etcdSchema = z.strictObject({
+  endpoints: z.array(endpointLeaf).min(1, 'must list at least one endpoint'),
+  prefix: prefixLeaf.optional(),
+  lease_ttl: ttlLeaf.optional(),
+  instance: leaf('string').optional(),
+  request_timeout: leaf('posnum').optional(),
+});
+
 const layerShape = { ...shapeOf(SERVER_KEYS), ...shapeOf(CLUSTER_KEYS), ssh: sshSchema.optional(), schedules: schedulesSchema.optional() };
 const defaultsSchema = z.strictObject(layerShape);
-const clusterSchema = z.strictObject({ ...layerShape, servers: z.array(serverSchema) });
+const clusterSchema = z.strictObject({ ...layerShape, servers: z.array(serverSchema), hooks: hooksSchema.optional() });
 const rootSchema = z.strictObject({
   state_dir: leaf('string').optional(),
   http: httpSchema.optional(),
+  etcd: etcdSchema.optional(),
   defaults: defaultsSchema.optional(),
   clusters: z.record(z.string(), clusterSchema),
 });
@@ -111,6 +140,7 @@ type Raw = Record<string, unknown>;
 interface RootData {
   state_dir?: string | undefined;
   http?: { listen?: HttpSettings | null | undefined } | undefined;
+  etcd?: { endpoints: string[]; prefix?: string | undefined; lease_ttl?: number | undefined; instance?: string | undefined; request_timeout?: number | undefined } | undefined;
   defaults?: Raw | undefined;
   clusters: Record<string, Raw & { servers: Raw[] }>;
 }
@@ -179,11 +209,12 @@ function valueAt(root: unknown, path: Path): unknown {
   return v;
 }
 
-type Context = 'root' | 'defaults' | 'cluster' | 'server' | 'ssh' | 'schedules' | 'retention' | 'http' | 'other';
+type Context = 'root' | 'defaults' | 'cluster' | 'server' | 'ssh' | 'schedules' | 'retention' | 'http' | 'etcd' | 'other';
 
 function contextOf(path: Path): Context {
   if (path.length === 0) return 'root';
   if (path[0] === 'http') return path.length === 1 ? 'http' : 'other';
+  if (path[0] === 'etcd') return path.length === 1 ? 'etcd' : 'other';
   // The part under a cluster or `defaults`, the same for both.
   const rest = path[0] === 'defaults' ? path.slice(1) : path[0] === 'clusters' && path.length >= 2 ? path.slice(2) : undefined;
   if (rest === undefined) return 'other';
@@ -198,15 +229,17 @@ function contextOf(path: Path): Context {
 function knownKeys(ctx: Context): string[] {
   switch (ctx) {
     case 'root':
-      return ['state_dir', 'http', 'defaults', 'clusters'];
+      return ['state_dir', 'http', 'etcd', 'defaults', 'clusters'];
     case 'defaults':
       return [...Object.keys(SERVER_KEYS), ...Object.keys(CLUSTER_KEYS), 'ssh', 'schedules'];
     case 'cluster':
-      return [...Object.keys(SERVER_KEYS), ...Object.keys(CLUSTER_KEYS), 'ssh', 'schedules', 'servers'];
+      return [...Object.keys(SERVER_KEYS), ...Object.keys(CLUSTER_KEYS), 'ssh', 'schedules', 'servers', 'hooks'];
     case 'schedules':
       return ['relay_log_purge', 'check_repl', 'journal_retention'];
     case 'retention':
       return ['cron', 'keep_days'];
+    case 'etcd':
+      return ['endpoints', 'prefix', 'lease_ttl', 'instance', 'request_timeout'];
     case 'http':
       return ['listen'];
     case 'server':
@@ -262,6 +295,8 @@ export interface YamlParseResult {
   state_dir: At<string> | undefined;
   /** undefined: not set (the default applies); null: disabled. */
   http?: HttpSettings | null | undefined;
+  /** Manager HA; undefined: not configured. */
+  etcd?: EtcdSettings | undefined;
   clusters: ClusterInput[];
   problems: Problem[];
   /** Files that hold an inline password (this one, when it does). */
@@ -352,11 +387,14 @@ export function parseYamlConfig(text: string, file: string): YamlParseResult {
     // schedules: each job from the cluster, else from defaults.
     const schedules: ScheduleSettings = { ...(d.schedules as ScheduleSettings | undefined), ...(cl.schedules as ScheduleSettings | undefined) };
     for (const k of Object.keys(schedules) as (keyof ScheduleSettings)[]) if (schedules[k] === undefined) delete schedules[k];
-    clusters.push({ name, loc: at.loc(cpath, true), format: 'yaml', cluster, ssh, servers, schedules });
+    clusters.push({ name, loc: at.loc(cpath, true), format: 'yaml', cluster, ssh, servers, schedules, hooks: cl.hooks as HooksConfig | undefined });
   }
   return {
     state_dir: root.state_dir === undefined ? undefined : { value: root.state_dir, loc: at.loc(['state_dir']) },
     http: root.http?.listen,
+    etcd: root.etcd
+      ? { endpoints: root.etcd.endpoints, prefix: root.etcd.prefix ?? ETCD_DEFAULTS.prefix, lease_ttl: root.etcd.lease_ttl ?? ETCD_DEFAULTS.lease_ttl, instance: root.etcd.instance, request_timeout: root.etcd.request_timeout ?? ETCD_DEFAULTS.request_timeout }
+      : undefined,
     clusters,
     problems,
     inlineSecretFiles: inline ? [file] : [],

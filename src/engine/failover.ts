@@ -22,8 +22,12 @@ import type { ClusterConfig, ServerConfig } from '../config/types.js';
 import { DbError, openSession, type DbSession, type DbTarget } from '../adapters/mysql/connection.js';
 import { dialectFor, parseVersion, VERSION_QUERY, type Dialect, type Sql } from '../adapters/mysql/dialect.js';
 import { inspectServer } from '../adapters/mysql/inspect.js';
-import { mhaHookVerdict, runScript, type ScriptResult } from '../adapters/hooks/run-script.js';
-import type { FileJournal } from '../adapters/journal/file-journal.js';
+import { runScript, type ScriptResult } from '../adapters/hooks/run-script.js';
+import { hooksFor, type HookPhase } from '../config/hooks.js';
+import { describeRecord, phaseBudgetMs, runHookPhase } from '../adapters/hooks/runner.js';
+import type { HookEvent } from '../adapters/hooks/context.js';
+import type { HookRecord, PhaseOutcome } from '../adapters/hooks/types.js';
+import type { Journal } from '../adapters/journal/journal.js';
 import { formatCoord, compareCoords } from '../domain/binlog-coord.js';
 import { gtidContains } from '../domain/gtid.js';
 import { lostTransactions, type SurvivorPosition } from '../domain/lost.js';
@@ -54,14 +58,18 @@ export interface FailoverRequest {
 }
 
 export interface FailoverDeps {
-  journal: FileJournal;
+  journal: Journal;
   log: Logger;
   now: () => number;
   /** SSH reachability of a host (ssh + `true` with a deadline). */
   sshReachable: (server: ServerConfig) => Promise<boolean>;
   runHook?: typeof runScript;
+  /** Which hook set runs (default: the cluster's hooks.environment). */
+  environment?: string | undefined;
   /** Between phases: false means this manager lost the right to act (HA lease). */
   stillLeader?: () => Promise<boolean>;
+  /** Manager HA: the leader's fencing token (etcd lease revision), given to hooks as MHATS_FENCING_TOKEN. */
+  fencingToken?: (() => string | undefined) | undefined;
   /** The binlog reader's cut (pure): where the last complete transaction ends. Without it, no salvage. */
   cutBinlog?: Cutter | undefined;
 }
@@ -90,6 +98,8 @@ export interface FailoverReport {
   durationMs: number;
   /** ms from the start to the new master being writable. */
   writableAfterMs?: number | undefined;
+  /** Every hook that ran, with its verdict. */
+  hooks?: HookRecord[] | undefined;
 }
 
 /** A refusal: nothing was changed. */
@@ -190,7 +200,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
   const byName = new Map(cluster.servers.map((s) => [s.name, s]));
   const dead = byName.get(req.deadMaster);
   const flog = log.child({ cluster: cluster.name, failover: id });
-  const report: FailoverReport = { id, outcome: 'failed', exitCode: 1, oldMaster: req.deadMaster, reason: '', phases, recovered: [], notRecovered: [], rejected: [], durationMs: 0 };
+  const report: FailoverReport = { id, outcome: 'failed', exitCode: 1, oldMaster: req.deadMaster, reason: '', phases, recovered: [], notRecovered: [], rejected: [], durationMs: 0, hooks: [] };
   let begun = false;
   let ioStopped: ServerConfig[] = [];
   let promoted = false;
@@ -222,19 +232,43 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     report.reason = reason;
     report.exitCode = outcome === 'success' ? 0 : outcome === 'partial' ? 10 : 1;
     report.durationMs = deps.now() - t0;
+    fencingTokens.delete(id);
     if (begun) {
       deps.journal.append({ type: 'end', id, at: deps.now(), outcome, newMaster: report.newMaster, oldMaster: req.deadMaster, durationMs: report.durationMs, reason, lost: report.lost, detail: { phases, recovered: report.recovered, notRecovered: report.notRecovered, rejected: report.rejected, newMasterCoord: report.newMasterCoord, newMasterGtid: report.newMasterGtid } });
     }
     return report;
   };
 
+  // Hooks: MHA's script keys, then the environment's hook set (src/config/hooks.ts).
+  const hookPlan = hooksFor(cluster, deps.environment);
+  const hooks = hookPlan.ok ? hookPlan.hooks : [];
+  let stopHooksRan = false;
+  const runHooksIn = async (hookPhase: HookPhase, ev: Partial<HookEvent> & { origMaster: ServerConfig }): Promise<PhaseOutcome> => {
+    if (hookPhase === 'stop') stopHooksRan = true;
+    return runHookPhase(hooks, { kind: 'failover', phase: hookPhase, cluster, id, environment: hookPlan.ok ? hookPlan.environment : undefined, ...ev, env: hookEnv(cluster, ev.origMaster, ev.newMaster, id) }, cluster.ssh, {
+      runScript: runHook,
+      onRecord: (r) => {
+        report.hooks?.push(r);
+        const line = describeRecord(r);
+        if (r.verdict === 'ok') flog.info({ hook: r.name, phase: r.phase, durationMs: r.durationMs, hosts: r.hosts }, line);
+        else flog.warn({ hook: r.name, phase: r.phase, verdict: r.verdict, exitCode: r.exitCode, timedOut: r.timedOut, hosts: r.hosts }, line);
+        if (begun) deps.journal.append({ type: 'event', id, at: deps.now(), message: line, detail: { hook: r.name, type: r.type, phase: r.phase, verdict: r.verdict, exitCode: r.exitCode, timedOut: r.timedOut, hosts: r.hosts } });
+      },
+    });
+  };
+
   try {
     if (dead === undefined) throw new FailoverRefused(`${req.deadMaster} is not a server of cluster ${cluster.name}`);
+    if (!hookPlan.ok) throw new FailoverRefused(hookPlan.reason);
 
     // ---------------------------------------------------------------- Phase 1
     const g = guard(summarize(deps.journal.read()), deps.now(), cluster.last_failover_minute, req.trigger, cluster.name);
     if (!g.allowed) throw new FailoverRefused(g.reason);
     deps.journal.append({ type: 'begin', id, cluster: cluster.name, at: t0, deadMaster: dead.name, trigger: req.trigger, reason: req.reason });
+    // The begin record must be durable (with etcd: written under this leader's fencing token) before anything changes.
+    if (deps.journal.flush) await deps.journal.flush().catch((err: unknown) => Promise.reject(new FailoverRefused(`cannot record the failover in the journal (${deps.journal.path}): ${(err as Error).message}`)));
+    const token = deps.fencingToken?.();
+    if (token !== undefined) fencingTokens.set(id, token);
     begun = true;
     // SSH reachability of the dead master's host decides the recovery path; probe it alongside Phase 1–2.
     const sshProbe: Promise<boolean> = req.sshReachable !== undefined ? Promise.resolve(req.sshReachable) : deps.sshReachable(dead).catch(() => false);
@@ -298,7 +332,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
 
     // ---------------------------------------------------------------- Phase 2
     let sshReachable = req.sshReachable;
-    await phase(PHASE.shutdown, 30_000 + 2 * hookTimeoutMs(cluster), async () => {
+    await phase(PHASE.shutdown, 30_000 + phaseBudgetMs(hooks, 'stop'), async () => {
       const survivors = checked.replicas.map((o) => byName.get(o.name)!);
       // Freeze what each replica received: STOP SLAVE IO_THREAD everywhere, in parallel.
       await Promise.all(
@@ -323,18 +357,11 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       journalEvent(`fence ${dead.name}: ${fenced}`);
       if (sshReachable === undefined) sshReachable = await sshProbe;
       journalEvent(`${dead.name}'s host is ${sshReachable ? '' : 'not '}reachable over SSH`);
-      if (cluster.shutdown_script) {
-        const r = await runHook({ command: cluster.shutdown_script, args: shutdownArgs(dead, sshReachable), timeoutMs: hookTimeoutMs(cluster), env: hookEnv(cluster, dead, undefined, id) });
-        logHook(flog, 'shutdown_script', r);
-        if (r.exitCode === 0) sshReachable = false; // MHA: power-off done
-        else if (r.exitCode === 10) sshReachable = true;
-        else throw new FailoverFailed(`shutdown_script failed (${describeHook(r)}): aborting`);
-      }
-      if (cluster.master_ip_failover_script) {
-        const r = await runHook({ command: cluster.master_ip_failover_script, args: ipFailoverStopArgs(dead, sshReachable), timeoutMs: hookTimeoutMs(cluster), env: hookEnv(cluster, dead, undefined, id) });
-        logHook(flog, 'master_ip_failover_script stop', r);
-        if (mhaHookVerdict(r) === 'abort') throw new FailoverFailed(`master_ip_failover_script --command=${sshReachable ? 'stopssh' : 'stop'} failed (${describeHook(r)}): aborting`);
-      }
+      // Stop hooks, MHA's order: master_ip_failover_script stop/stopssh, shutdown_script, then the hook set.
+      const stopped = await runHooksIn('stop', { origMaster: dead, origSshReachable: sshReachable });
+      // MHA shutdown_script: exit 0 = power-off done (SSH gone), 10 = SSH reachable, mysqld killed.
+      if (stopped.sshReachable !== undefined) sshReachable = stopped.sshReachable;
+      if (stopped.aborted) throw new FailoverFailed(`hook ${stopped.aborted.name} failed in the stop phase (${stopped.aborted.detail}): aborting`);
     });
 
     // ---------------------------------------------------------------- Phase 3.1
@@ -527,12 +554,10 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     // ---------------------------------------------------------------- Phase 3.5
     /** The new master's binlog position before the saved transactions: position-mode replicas start here. */
     let repointCoord: BinlogCoord | undefined;
-    await phase(PHASE.promote, 20_000 + hookTimeoutMs(cluster) + (salvage?.bytes ? 120_000 : 0), async () => {
-      if (cluster.master_ip_failover_script) {
-        const r = await runHook({ command: cluster.master_ip_failover_script, args: ipFailoverStartArgs(dead, nm), timeoutMs: hookTimeoutMs(cluster), env: hookEnv(cluster, dead, nm, id) });
-        logHook(flog, 'master_ip_failover_script start', r);
-        if (mhaHookVerdict(r) === 'abort') throw new FailoverFailed(`master_ip_failover_script --command=start failed (${describeHook(r)}): aborting before the new master takes writes`);
-      }
+    await phase(PHASE.promote, 20_000 + phaseBudgetMs(hooks, 'start') + (salvage?.bytes ? 120_000 : 0), async () => {
+      // Start hooks (MHA: master_ip_failover_script start) run before the new master is writable: an abort still leaves no writable master.
+      const started = await runHooksIn('start', { origMaster: dead, origSshReachable: sshReachable, newMaster: nm });
+      if (started.aborted) throw new FailoverFailed(`hook ${started.aborted.name} failed in the start phase (${started.aborted.detail}): aborting before the new master takes writes`);
       const a = await Admin.open(nm, cluster);
       try {
         await a.q(a.d.stopReplica());
@@ -650,18 +675,10 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
 
     // ---------------------------------------------------------------- Phase 5
     const outcome: FailoverOutcome = report.notRecovered.length === 0 ? 'success' : 'partial';
-    await phase(PHASE.cleanup, hookTimeoutMs(cluster) + 5000, async () => {
-      if (cluster.report_script) {
-        const subject = `${cluster.name}: MySQL Master failover ${dead.name} to ${nm.name}${outcome === 'success' ? ' succeeded' : ''}`;
-        const body = [`Master ${dead.name} is down!`, `Selected ${nm.name} as a new master.`, `Recovered: ${report.recovered.join(', ') || 'none'}`, ...report.notRecovered.map((n) => `NOT recovered: ${n.name}: ${n.reason}`), `Lost: ${report.lost ?? 'none known'}`].join('\n');
-        const r = await runHook({
-          command: cluster.report_script,
-          args: [`--orig_master_host=${dead.hostname}`, `--new_master_host=${nm.hostname}`, `--new_slave_hosts=${report.recovered.map((n) => byName.get(n)!.hostname).join(',')}`, `--subject=${subject}`, `--body=${body}`],
-          timeoutMs: hookTimeoutMs(cluster),
-          env: hookEnv(cluster, dead, nm, id),
-        });
-        logHook(flog, 'report_script', r);
-      }
+    await phase(PHASE.cleanup, phaseBudgetMs(hooks, 'report') + 5000, async () => {
+      const subject = `${cluster.name}: MySQL Master failover ${dead.name} to ${nm.name}${outcome === 'success' ? ' succeeded' : ''}`;
+      const body = [`Master ${dead.name} is down!`, `Selected ${nm.name} as a new master.`, `Recovered: ${report.recovered.join(', ') || 'none'}`, ...report.notRecovered.map((n) => `NOT recovered: ${n.name}: ${n.reason}`), `Lost: ${report.lost ?? 'none known'}`].join('\n');
+      await runHooksIn('report', { origMaster: dead, newMaster: nm, newSlaves: report.recovered.map((n) => byName.get(n)!), outcome, subject, body });
     });
     const summary = outcome === 'success' ? `Master failover to ${nm.name} completed successfully.` : `Master failover to ${nm.name} done, but recovery on slave partially failed.`;
     flog.info({ outcome, durationMs: deps.now() - t0 }, summary);
@@ -687,6 +704,11 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         }),
       );
       ioStopped = [];
+    }
+    if (stopHooksRan && dead !== undefined) {
+      // MHA: report_script runs at the end of any failover that reached Phase 2, failed ones too.
+      const nmServer = promoted && report.newMaster ? byName.get(report.newMaster) : undefined;
+      await runHooksIn('report', { origMaster: dead, newMaster: nmServer, newSlaves: nmServer ? report.recovered.map((n) => byName.get(n)!) : undefined, outcome: 'failed', subject: `${cluster.name}: MySQL Master failover ${dead.name}${nmServer ? ` to ${nmServer.name}` : ''}`, body: [`Master ${dead.name} is down!`, `Failover FAILED: ${msg}`].join('\n') }).catch((e: unknown) => flog.warn({ err: (e as Error).message }, 'report hooks failed'));
     }
     return finish('failed', msg);
   }
@@ -775,48 +797,17 @@ export async function fenceOldMaster(server: ServerConfig, cluster: ClusterConfi
   }
 }
 
-export function sshExtras(prefix: string, s: ServerConfig): string[] {
-  const out: string[] = [];
-  if (s.ssh_host !== s.hostname) out.push(`--${prefix}ssh_host=${s.ssh_host}`, `--${prefix}ssh_ip=${s.ssh_host}`);
-  if (s.ssh_port !== 22) out.push(`--${prefix}ssh_port=${s.ssh_port}`);
-  return out;
-}
+// MHA's exact hook arguments live with the hooks; re-exported for existing callers (switchover, tests).
+export { sshExtras, shutdownArgs, ipFailoverStopArgs, ipFailoverStartArgs } from '../adapters/hooks/mha-args.js';
 
-/** MHA's shutdown_script arguments (Phase 2). */
-export function shutdownArgs(dead: ServerConfig, sshReachable: boolean): string[] {
-  return [sshReachable ? '--command=stopssh' : '--command=stop', ...(sshReachable ? [`--ssh_user=${dead.ssh_user}`] : []), `--host=${dead.hostname}`, `--ip=${dead.ip}`, `--port=${dead.port}`, ...(dead.master_pid_file ? [`--pid_file=${dead.master_pid_file}`] : []), ...sshExtras('', dead)];
-}
-
-/** MHA's master_ip_failover_script arguments for stop/stopssh (Phase 2). */
-export function ipFailoverStopArgs(dead: ServerConfig, sshReachable: boolean): string[] {
-  return [`--orig_master_host=${dead.hostname}`, `--orig_master_ip=${dead.ip}`, `--orig_master_port=${dead.port}`, ...(sshReachable ? ['--command=stopssh', `--ssh_user=${dead.ssh_user}`] : ['--command=stop']), ...sshExtras('orig_master_', dead)];
-}
-
-/**
- * MHA's master_ip_failover_script arguments for start (Phase 3). MHA also
- * passes --new_master_password on the command line; mhats does not put
- * secrets in process arguments: the script finds it in MHATS_NEW_MASTER_PASSWORD.
- */
-export function ipFailoverStartArgs(dead: ServerConfig, nm: ServerConfig): string[] {
-  return [
-    '--command=start',
-    `--ssh_user=${nm.ssh_user}`,
-    `--orig_master_host=${dead.hostname}`,
-    `--orig_master_ip=${dead.ip}`,
-    `--orig_master_port=${dead.port}`,
-    `--new_master_host=${nm.hostname}`,
-    `--new_master_ip=${nm.ip}`,
-    `--new_master_port=${nm.port}`,
-    `--new_master_user=${nm.user}`,
-    ...sshExtras('orig_master_', dead),
-    ...sshExtras('new_master_', nm),
-  ];
-}
+/** Failover id → the leader's fencing token when it began (manager HA). */
+const fencingTokens = new Map<string, string>();
 
 function hookEnv(cluster: ClusterConfig, dead: ServerConfig, nm: ServerConfig | undefined, id: string): Record<string, string> {
   const env: Record<string, string> = {
     MHATS_CLUSTER: cluster.name,
     MHATS_FAILOVER_ID: id,
+    ...(fencingTokens.has(id) ? { MHATS_FENCING_TOKEN: fencingTokens.get(id)! } : {}),
     MHATS_ORIG_MASTER_HOST: dead.hostname,
     MHATS_ORIG_MASTER_IP: dead.ip,
     MHATS_ORIG_MASTER_PORT: String(dead.port),
@@ -835,10 +826,4 @@ export function describeHook(r: ScriptResult): string {
   if (r.timedOut) return `timed out after ${r.durationMs} ms and was killed`;
   if (r.exitCode === null) return `killed by ${r.signal ?? 'a signal'}`;
   return `exit ${r.exitCode}${r.stderr ? `: ${r.stderr.split('\n').slice(-3).join(' | ')}` : ''}`;
-}
-
-function logHook(log: Logger, name: string, r: ScriptResult): void {
-  const v = mhaHookVerdict(r);
-  const fn = v === 'ok' ? log.info.bind(log) : log.warn.bind(log);
-  fn({ hook: name, exitCode: r.exitCode, timedOut: r.timedOut, durationMs: r.durationMs, stdout: r.stdout.slice(-2000), stderr: r.stderr.slice(-2000) }, `${name}: ${v === 'ok' ? 'ok' : v === 'continue' ? 'failed, continuing (exit 10)' : describeHook(r)}`);
 }

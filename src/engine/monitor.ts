@@ -12,7 +12,7 @@ import { dialectFor } from '../adapters/mysql/dialect.js';
 import { inspectAll } from '../adapters/mysql/inspect.js';
 import type { DbTarget } from '../adapters/mysql/connection.js';
 import { runScript } from '../adapters/hooks/run-script.js';
-import type { FileJournal } from '../adapters/journal/file-journal.js';
+import type { Journal } from '../adapters/journal/journal.js';
 import { confirm, detect, initialDetectorState, type MasterPosition, type CheckResult, type DetectorState, type ReplicaView, type SecondaryCheckOutcome, type Verdict } from '../domain/detector.js';
 import { chooseNewMaster, type Choice } from '../domain/candidates.js';
 import { failedServers, guard, summarize, type FailoverSummary } from '../domain/guard.js';
@@ -25,7 +25,7 @@ import { cutSavedBinlog } from '../domain/binlog-cut.js';
 export type MonitorState = 'starting' | 'broken' | 'watching' | 'suspect' | 'failing_over' | 'blocked' | 'stopped';
 
 export interface MonitorDeps {
-  journal: FileJournal;
+  journal: Journal;
   log: Logger;
   /** Wall clock (ms since epoch), for the journal and guard. */
   now: () => number;
@@ -39,6 +39,10 @@ export interface MonitorDeps {
   observer?: MonitorObserver | undefined;
   /** Between failover phases: false = this manager lost the right to act (HA lease). Passed to runFailover. */
   stillLeader?: (() => Promise<boolean>) | undefined;
+  /** Manager HA: may this manager start a failover now? A follower only watches (default: yes). */
+  isLeader?: (() => boolean) | undefined;
+  /** Manager HA: the leader's fencing token, for the hooks (MHATS_FENCING_TOKEN). */
+  fencingToken?: (() => string | undefined) | undefined;
 }
 
 export interface MonitorObserver {
@@ -331,6 +335,12 @@ export class ClusterMonitor {
       if (verdict.code === 'NoWitness' || views.every((v) => !v.reachable || !v.replicatesFromMaster)) this.#adoptMovedMaster(await this.inspect());
       return;
     }
+    if (this.deps.isLeader && !this.deps.isLeader()) {
+      // A follower never fails over; it watches for the master the leader promotes.
+      this.#reportOnce('error', `follower-dead:${master}`, { master, verdict: verdict.code }, `MASTER ${master} IS DEAD: ${verdict.reason}. This manager is not the leader: the leader fails it over; watching for the new master`);
+      if (this.deps.mono() - this.#lastInspectAt > 1000) this.#adoptMovedMaster(await this.inspect());
+      return;
+    }
     this.#log.error({ master, verdict: verdict.code, witnesses: verdict.witnesses }, `MASTER ${master} IS DEAD: ${verdict.reason}`);
     const g = guard(summarize(this.deps.journal.read()), this.deps.now(), this.cluster.last_failover_minute, 'auto', this.cluster.name);
     if (!g.allowed) {
@@ -357,7 +367,7 @@ export class ClusterMonitor {
     try {
       const report = await runFailover(
         { cluster: this.cluster, deadMaster: dead, newMaster: opts.newMaster, trigger: opts.trigger, reason: opts.reason, lastMasterObs: this.lastMasterObs?.name === dead ? this.lastMasterObs : undefined, lastMasterPosition: this.lastMasterPosition },
-        { journal: this.deps.journal, log: this.deps.log, now: this.deps.now, sshReachable: this.deps.sshReachable, cutBinlog: cutSavedBinlog, ...(this.deps.stillLeader ? { stillLeader: this.deps.stillLeader } : {}) },
+        { journal: this.deps.journal, log: this.deps.log, now: this.deps.now, sshReachable: this.deps.sshReachable, cutBinlog: cutSavedBinlog, ...(this.deps.stillLeader ? { stillLeader: this.deps.stillLeader } : {}), fencingToken: this.deps.fencingToken },
       );
       this.deps.onFailover?.(report);
       if (report.outcome === 'success' || report.outcome === 'partial') {

@@ -22,13 +22,16 @@
 import type { ClusterConfig, ServerConfig } from '../config/types.js';
 import { inspectAll } from '../adapters/mysql/inspect.js';
 import { defaultChannelRow, HEALTH_CHECK_INSERT, HEALTH_CHECK_SETUP } from '../adapters/mysql/dialect.js';
-import { mhaHookVerdict, runScript, type ScriptResult } from '../adapters/hooks/run-script.js';
+import { runOnlineChangeHooks } from '../adapters/hooks/index.js';
+import type { runScript } from '../adapters/hooks/run-script.js';
+import type { PhaseOutcome } from '../adapters/hooks/types.js';
+import { hooksFor, hooksInPhase } from '../config/hooks.js';
 import { compareCoords, formatCoord } from '../domain/binlog-coord.js';
 import { gtidContains } from '../domain/gtid.js';
 import { analyzeTopology, type TopologyAnalysis } from '../domain/topology.js';
 import { decideSwitchover, sessionsToKill, type PreCheck, type SwitchoverDecision, type SwitchoverPlan } from '../domain/switchover.js';
 import type { BinlogCoord, ReplicaStatus } from '../domain/types.js';
-import { Admin, describeHook, hookTimeoutMs, sshExtras, target, waitUntil, withDeadline } from './failover.js';
+import { Admin, hookTimeoutMs, target, waitUntil, withDeadline } from './failover.js';
 import type { Logger } from './logger.js';
 
 export interface SwitchoverOptions {
@@ -157,25 +160,7 @@ export async function prepareSwitchover(cluster: ClusterConfig, opts: Switchover
   return { decision, analysis, hasSuperReadOnly };
 }
 
-/** MHA's master_ip_online_change_script arguments (MasterRotate.pm), without the passwords: those are in MHATS_*_PASSWORD. */
-export function onlineChangeArgs(command: 'stop' | 'start', orig: ServerConfig, nm: ServerConfig, origIsNewSlave: boolean): string[] {
-  return [
-    `--command=${command}`,
-    `--orig_master_host=${orig.hostname}`,
-    `--orig_master_ip=${orig.ip}`,
-    `--orig_master_port=${orig.port}`,
-    `--orig_master_user=${orig.user}`,
-    `--new_master_host=${nm.hostname}`,
-    `--new_master_ip=${nm.ip}`,
-    `--new_master_port=${nm.port}`,
-    `--new_master_user=${nm.user}`,
-    `--orig_master_ssh_user=${orig.ssh_user}`,
-    `--new_master_ssh_user=${nm.ssh_user}`,
-    ...sshExtras('orig_master_', orig),
-    ...sshExtras('new_master_', nm),
-    ...(origIsNewSlave ? ['--orig_master_is_new_slave'] : []),
-  ];
-}
+export { onlineChangeArgs } from '../adapters/hooks/mha-args.js';
 
 function onlineChangeEnv(cluster: ClusterConfig, orig: ServerConfig, nm: ServerConfig, rollback: boolean): Record<string, string> {
   return {
@@ -249,7 +234,8 @@ async function withAdmin<T>(server: ServerConfig, cluster: ClusterConfig, fn: (a
  */
 export async function executeSwitchover(cluster: ClusterConfig, plan: SwitchoverPlan, checks: PreCheck[], opts: SwitchoverOptions, deps: SwitchoverDeps): Promise<SwitchoverReport> {
   const mono = deps.mono ?? (() => performance.now());
-  const runHook = deps.runHook ?? runScript;
+  const runHook = deps.runHook;
+  const switchId = `${cluster.name}-switchover-${Math.round(Date.now() / 1000)}`;
   const log = deps.log.child({ cluster: cluster.name, switchover: `${plan.master}->${plan.newMaster}` });
   const note = (msg: string): void => {
     log.info({}, msg);
@@ -290,14 +276,17 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
     return report;
   };
 
-  async function hook(command: 'stop' | 'start', rollback = false): Promise<ScriptResult | undefined> {
-    if (!cluster.master_ip_online_change_script) return undefined;
+  // Online-change hooks: MHA's master_ip_online_change_script, then the environment's hook set.
+  const hookPlan = hooksFor(cluster);
+  const hasOnlineHooks = !hookPlan.ok || hooksInPhase(hookPlan.hooks, 'online_change_stop').length + hooksInPhase(hookPlan.hooks, 'online_change_start').length > 0;
+  async function hook(command: 'stop' | 'start', rollback = false): Promise<PhaseOutcome> {
     // On a rollback, "start" makes the ORIGINAL master the one that takes writes again.
     const newSide = rollback ? om : nm;
-    const r = await runHook({ command: cluster.master_ip_online_change_script, args: onlineChangeArgs(command, om, newSide, opts.origMasterIsNewSlave), timeoutMs: hookTimeoutMs(cluster), env: onlineChangeEnv(cluster, om, newSide, rollback) });
-    log.debug({ hook: 'master_ip_online_change_script', command, exitCode: r.exitCode, timedOut: r.timedOut, stdout: r.stdout.slice(-2000), stderr: r.stderr.slice(-2000) }, `master_ip_online_change_script --command=${command}: ${describeHook(r)}`);
-    return r;
+    const out = await runOnlineChangeHooks({ cluster, id: switchId, command, orig: om, newMaster: newSide, origIsNewSlave: opts.origMasterIsNewSlave, rollback, env: onlineChangeEnv(cluster, om, newSide, rollback), deps: { runScript: runHook } });
+    for (const r of out.records) log.info({ hook: r.name, phase: r.phase, verdict: r.verdict, exitCode: r.exitCode, timedOut: r.timedOut, durationMs: r.durationMs }, `hook ${r.name} (${r.phase}): ${r.verdict}${r.detail ? `: ${r.detail}` : ''}`);
+    return out;
   }
+  const describeOutcome = (o: PhaseOutcome): string => (o.aborted ? `${o.aborted.name}: ${o.aborted.detail || o.aborted.verdict}` : o.records.map((r) => `${r.name}: ${r.verdict}`).join(', ') || 'no hooks');
 
   // State, for the rollback.
   let stopHookRan = false;
@@ -334,13 +323,12 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
     const oldA = oa;
     const newA = na;
 
-    if (cluster.master_ip_online_change_script) {
-      await step('master_ip_online_change_script --command=stop', hookTimeoutMs(cluster) + 5000, async () => {
+    if (hasOnlineHooks) {
+      await step('online-change hooks (stop)', hookTimeoutMs(cluster) * 4 + 5000, async () => {
         stopHookRan = true;
-        const r = (await hook('stop'))!;
-        const v = mhaHookVerdict(r);
-        if (v === 'abort') throw new SwitchFailed(`master_ip_online_change_script --command=stop failed (${describeHook(r)})`);
-        return v === 'continue' ? 'exit 10: continuing' : 'exit 0';
+        const o = await hook('stop');
+        if (o.aborted) throw new SwitchFailed(`online-change stop hook failed (${describeOutcome(o)})`);
+        return describeOutcome(o);
       }, (d) => d);
     }
 
@@ -452,12 +440,11 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
     newA.close();
   }
 
-  if (cluster.master_ip_online_change_script) {
-    await step('master_ip_online_change_script --command=start', hookTimeoutMs(cluster) + 5000, async () => {
-      const r = (await hook('start'))!;
-      const v = mhaHookVerdict(r);
-      if (v === 'abort') throw new SwitchFailed(`master_ip_online_change_script --command=start failed (${describeHook(r)})`);
-      return v === 'continue' ? 'exit 10: continuing' : 'exit 0';
+  if (hasOnlineHooks) {
+    await step('online-change hooks (start)', hookTimeoutMs(cluster) * 4 + 5000, async () => {
+      const o = await hook('start');
+      if (o.aborted) throw new SwitchFailed(`online-change start hook failed (${describeOutcome(o)})`);
+      return describeOutcome(o);
     }, (d) => d).catch((err: unknown) => {
       hookFailure = errMsg(err);
     });
@@ -608,11 +595,11 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
         }
       }
     }
-    if (stopHookRan && cluster.master_ip_online_change_script) {
+    if (stopHookRan && hasOnlineHooks) {
       try {
-        const r = (await hook('start', true))!;
-        if (mhaHookVerdict(r) === 'abort') problems.push(`master_ip_online_change_script --command=start (rollback, new master = ${om.name}) failed: ${describeHook(r)}: undo what the stop hook did by hand`);
-        else actions.push(`master_ip_online_change_script --command=start with ${om.name} as the master (MHATS_ONLINE_CHANGE_ROLLBACK=1)`);
+        const o = await hook('start', true);
+        if (o.aborted) problems.push(`online-change start hook (rollback, new master = ${om.name}) failed: ${describeOutcome(o)}: undo what the stop hook did by hand`);
+        else actions.push(`online-change start hooks with ${om.name} as the master (MHATS_ONLINE_CHANGE_ROLLBACK=1)`);
       } catch (err) {
         problems.push(`the rollback start hook failed: ${errMsg(err)}`);
       }

@@ -122,7 +122,7 @@ describe('manager: failover by binlog position', () => {
     const calls = readFileSync(join(sb.dir, 'hook-calls.log'), 'utf8').trim().split('\n');
     assert.ok(calls.includes(`ipfail --orig_master_host=${db1.address} --orig_master_ip=127.0.2.100 --orig_master_port=3306 --command=stopssh --ssh_user=root --orig_master_ssh_port=2241`), calls.join('\n'));
     assert.ok(calls.some((l) => l.startsWith(`ipfail --command=start --ssh_user=root --orig_master_host=${db1.address} --orig_master_ip=127.0.2.100 --orig_master_port=3306 --new_master_host=${db3.address} --new_master_ip=${db3.address} --new_master_port=3306 --new_master_user=mhats`)), calls.join('\n'));
-    assert.ok(calls.some((l) => l.startsWith(`report --orig_master_host=${db1.address} --new_master_host=${db3.address} --new_slave_hosts=${db2.address} --subject=sandbox: MySQL Master failover db1 to db3 succeeded --body=`)), calls.join('\n'));
+    assert.ok(calls.some((l) => l.startsWith(`report --orig_master_host=${db1.address} --new_master_host=${db3.address} --new_slave_hosts=${db2.address} --conf=${conf} --subject=sandbox: MySQL Master failover db1 to db3 succeeded --body=`)), calls.join('\n'));
     assert.ok(!calls.some((l) => /password/i.test(l) || l.includes(password)), 'no password in hook arguments');
     // Every acknowledged write survived, everywhere.
     for (const s of [db2, db3]) {

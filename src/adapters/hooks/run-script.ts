@@ -45,9 +45,45 @@ function kill(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
-export async function runScript(run: ScriptRun): Promise<ScriptResult> {
+/** One program run with an argv array (never a shell string), in its own process group. */
+export interface ProcessRun {
+  file: string;
+  args: string[];
+  env?: Record<string, string> | undefined;
+  timeoutMs: number;
+  /** Extra grace between SIGTERM and SIGKILL. */
+  killGraceMs?: number | undefined;
+  stdin?: string | undefined;
+  /** Aborting kills the group at once (the failover's signal). */
+  signal?: AbortSignal | undefined;
+  cwd?: string | undefined;
+}
+
+/** Process groups of hooks still running: the manager kills them on shutdown (killHookGroups). */
+const activeGroups = new Set<number>();
+
+/** SIGKILL every hook process group still running (manager shutdown). */
+export function killHookGroups(): number {
+  const n = activeGroups.size;
+  for (const pgid of activeGroups) kill(pgid, 'SIGKILL');
+  activeGroups.clear();
+  return n;
+}
+
+/** PGIDs of the hook groups running now (tests, /status). */
+export function runningHookGroups(): number[] {
+  return [...activeGroups];
+}
+
+/**
+ * Runs a program in its own process group (detached). At the timeout, or when
+ * `signal` aborts, the whole group gets SIGTERM, then SIGKILL after the grace:
+ * a hung grandchild (rsync's ssh, a script's sleep) goes with it. Whatever the
+ * program left in its group when it exits is killed too.
+ */
+export async function runProcess(run: ProcessRun): Promise<ScriptResult> {
   const started = performance.now();
-  const child = execa('/bin/sh', ['-c', `${run.command} "$@"`, 'mhats-hook', ...run.args], {
+  const child = execa(run.file, run.args, {
     detached: true,
     reject: false,
     stdin: run.stdin === undefined ? 'ignore' : 'pipe',
@@ -57,12 +93,13 @@ export async function runScript(run: ScriptRun): Promise<ScriptResult> {
     maxBuffer: MAX_OUTPUT,
     stripFinalNewline: true,
     cleanup: true,
+    cwd: run.cwd,
   });
   let timedOut = false;
   const pid = child.pid;
+  if (pid !== undefined) activeGroups.add(pid);
   const grace = run.killGraceMs ?? 2000;
-  const timer = setTimeout(() => {
-    timedOut = true;
+  const stop = (): void => {
     if (pid !== undefined) {
       kill(pid, 'SIGTERM');
       setTimeout(() => kill(pid, 'SIGKILL'), grace).unref();
@@ -73,7 +110,17 @@ export async function runScript(run: ScriptRun): Promise<ScriptResult> {
       child.stdout?.destroy();
       child.stderr?.destroy();
     }, grace + 200).unref();
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stop();
   }, run.timeoutMs);
+  const onAbort = (): void => {
+    timedOut = true;
+    stop();
+  };
+  run.signal?.addEventListener('abort', onAbort, { once: true });
+  if (run.signal?.aborted) onAbort();
   try {
     const r = await child;
     return {
@@ -86,9 +133,24 @@ export async function runScript(run: ScriptRun): Promise<ScriptResult> {
     };
   } finally {
     clearTimeout(timer);
-    // Whatever the script left behind in its group goes too.
-    if (pid !== undefined) kill(pid, 'SIGKILL');
+    run.signal?.removeEventListener('abort', onAbort);
+    // Whatever the program left behind in its group goes too.
+    if (pid !== undefined) {
+      kill(pid, 'SIGKILL');
+      activeGroups.delete(pid);
+    }
   }
+}
+
+export async function runScript(run: ScriptRun): Promise<ScriptResult> {
+  return runProcess({
+    file: '/bin/sh',
+    args: ['-c', `${run.command} "$@"`, 'mhats-hook', ...run.args],
+    env: run.env,
+    timeoutMs: run.timeoutMs,
+    killGraceMs: run.killGraceMs,
+    stdin: run.stdin,
+  });
 }
 
 /** MHA's meaning of a hook's exit code for stop/stopssh/start. */

@@ -734,6 +734,33 @@ export class Dialect {
   parseBinlogGtid(row: Record<string, unknown> | undefined): string {
     return row === undefined ? '' : squash(str(col(row, 'gtid')));
   }
+
+  /** MHA's monitor advisory lock: held on the master by the manager watching it (MHA SlaveUtil.pm). */
+  static readonly MONITOR_LOCK = 'MHA_Master_High_Availability_Monitor';
+
+  /**
+   * Takes the monitor lock; column `Value`: 1 taken, 0 held by another session (a second manager,
+   * or MHA's masterha_manager), NULL error. timeoutSec ≥ 0 (0 = do not wait).
+   */
+  getMonitorLock(timeoutSec: number): Sql {
+    return { sql: `SELECT GET_LOCK('${Dialect.MONITOR_LOCK}', ${checkInt(timeoutSec, 'lock timeout', 0, 86_400)}) AS Value` };
+  }
+
+  /** Column `Value`: 1 released, 0 held by another session, NULL not held. */
+  releaseMonitorLock(): string {
+    return `SELECT RELEASE_LOCK('${Dialect.MONITOR_LOCK}') AS Value`;
+  }
+
+  /** Column `Value`: the connection id holding the monitor lock, NULL when free. */
+  monitorLockHolderQuery(): string {
+    return `SELECT IS_USED_LOCK('${Dialect.MONITOR_LOCK}') AS Value`;
+  }
+
+  /** The connection id of IS_USED_LOCK(), or null when the lock is free. */
+  parseLockHolder(v: unknown): number | null {
+    const n = resultNumber(v);
+    return n === null || n <= 0 ? null : n;
+  }
 }
 
 function threadSuffix(thread: 'io' | 'sql' | undefined): string {

@@ -1,6 +1,8 @@
 import type { Command } from '@commander-js/extra-typings';
 import { addConfigOptions, loadFromOptions } from '../config-options.js';
 import { FileJournal } from '../../adapters/journal/file-journal.js';
+import { openEtcdJournal } from '../../adapters/journal/etcd-journal.js';
+import type { Journal } from '../../adapters/journal/journal.js';
 import { summarize } from '../../domain/guard.js';
 import { UserError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
@@ -17,7 +19,8 @@ export function registerAck(program: Command): void {
     const { config } = await loadFromOptions(opts);
     const cluster = config.clusters.find((c) => c.name === name);
     if (!cluster) throw new UserError(`unknown cluster ${name} (known: ${config.clusters.map((c) => c.name).join(', ')})`, { exitCode: ExitCode.USAGE });
-    const journal = new FileJournal(config.state_dir, cluster.name);
+    // With manager HA the journal is in etcd (an operator's ack is written unfenced).
+    const journal: Journal = config.etcd ? await openEtcdJournal(config.etcd, cluster.name, `${userInfo().username}-cli`) : new FileJournal(config.state_dir, cluster.name);
     const open = summarize(journal.read()).filter((s) => !s.acked && s.outcome !== 'refused');
     if (open.length === 0) {
       process.stdout.write(`${name}: nothing to acknowledge\n`);
@@ -28,5 +31,6 @@ export function registerAck(program: Command): void {
       journal.append({ type: 'ack', id: s.id, at: Date.now(), by });
       process.stdout.write(`${name}: acknowledged ${s.id} (${s.deadMaster} → ${s.newMaster ?? '?'}, ${s.outcome ?? 'unfinished'})\n`);
     }
+    await journal.flush?.();
   });
 }

@@ -6,6 +6,8 @@ import { createNotifier } from '../../adapters/systemd.js';
 import { Manager } from '../../app/manager.js';
 import { parseListen } from '../../config/yaml.js';
 import type { HttpSettings } from '../../config/types.js';
+import { LockHeldError } from '../../adapters/leader/local-lock.js';
+import { killHookGroups } from '../../adapters/hooks/run-script.js';
 import { UserError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 
@@ -32,7 +34,13 @@ As a service: HTTP /healthz /readyz /status /metrics (loopback by default); unde
 SIGHUP re-reads the configuration (clusters added, removed or changed without a restart; an
 invalid file is rejected and the running configuration stays). SIGTERM/SIGINT stop it after
 any failover in progress. Scheduled jobs (relay-log purge, check-repl report, journal
-retention) come from each cluster's schedules: in the YAML file.`,
+retention) come from each cluster's schedules: in the YAML file.
+
+Manager HA: with etcd: in the configuration, several managers elect a leader on an etcd
+lease; only the leader fails over, the others watch and take over within the lease TTL.
+The failover journal then lives in etcd. Without etcd, one manager per state_dir (a lock
+file with its PID), and MHA's monitor lock on each master: if another manager (or MHA)
+holds it, automatic failover of that cluster is off.`,
     );
   addConfigOptions(cmd);
   cmd.action(async (opts) => {
@@ -62,8 +70,22 @@ retention) come from each cluster's schedules: in the YAML file.`,
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
     process.on('SIGHUP', onHup);
-    await manager.start(config, clusters);
+    try {
+      await manager.start(config, clusters);
+    } catch (err) {
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      process.off('SIGHUP', onHup);
+      if (err instanceof LockHeldError) {
+        log.error({ pid: err.pid, lockFile: err.path }, `refusing to start: ${err.message}`);
+        throw new UserError(`refusing to start: ${err.message}`, { hint: 'for several managers watching the same clusters, configure manager HA (etcd:)' });
+      }
+      throw err;
+    }
     await manager.done;
+    // A hook's detached process group must not outlive the manager.
+    const killed = killHookGroups();
+    if (killed > 0) log.warn({ groups: killed }, `killed ${killed} hook process group(s) still running at shutdown`);
     process.off('SIGHUP', onHup);
     log.info({}, 'mhats manager stopped');
     // Anything still holding the event loop (a stray socket) must not keep a stopped manager alive.

@@ -1,0 +1,184 @@
+/**
+ * Runs the hooks of one phase, in their configured order, and applies each
+ * one's failure policy:
+ *   continue  a failure is reported and the next hook runs;
+ *   abort     a failure stops the phase, and the failover, only before
+ *             promotion (stop, start, online_change_*); later it is reported;
+ *   mha       MHA's exit codes: 0 ok, 10 failed but continue, else abort.
+ * Every hook runs in its own process group with its own deadline (the group
+ * is killed at it), gets MHATS_* variables and a JSON context document
+ * (MHATS_CONTEXT_FILE; also on stdin for command hooks).
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ABORTABLE_PHASES, hooksInPhase, type CommandHook, type HookPhase, type HookPolicy, type HookSpec, type MhaScriptHook } from '../../config/hooks.js';
+import type { SshSettings } from '../../config/types.js';
+import { contextDocument, contextEnv, mhaCommand, type HookEvent } from './context.js';
+import { ipFailoverStartArgs, ipFailoverStopArgs, onlineChangeArgs, reportArgs, shutdownArgs } from './mha-args.js';
+import { runHosts, describeHosts } from './hosts.js';
+import { runVip, describeVip } from './vip.js';
+import { runHaproxy, describeHaproxy } from './haproxy.js';
+import { runProcess, runScript, type ScriptResult } from './run-script.js';
+import { failure } from './openssh.js';
+import type { BuiltinResult, HookRecord, HookVerdictKind, PhaseOutcome } from './types.js';
+
+export interface RunnerDeps {
+  /** Runs MHA scripts (injectable; default runScript). */
+  runScript?: typeof runScript | undefined;
+  /** Called after each hook (logging, journal). */
+  onRecord?: ((r: HookRecord) => void) | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** The verdict of a finished hook under its policy, in its phase. */
+export function verdictOf(policy: HookPolicy, phase: HookPhase, ok: boolean, exitCode: number | null | undefined, timedOut: boolean): HookVerdictKind {
+  if (ok) return 'ok';
+  let v: HookVerdictKind;
+  if (policy === 'continue') v = 'continue';
+  else if (policy === 'abort') v = 'abort';
+  else v = !timedOut && exitCode === 10 ? 'continue' : 'abort';
+  // After promotion nothing can be undone by stopping: report and go on.
+  if (v === 'abort' && !ABORTABLE_PHASES.has(phase)) v = 'continue';
+  return v;
+}
+
+/** MHA's arguments for an mha-script hook in this event. */
+export function mhaScriptArgs(h: MhaScriptHook, ev: HookEvent): string[] | undefined {
+  const om = ev.origMaster;
+  const nm = ev.newMaster;
+  const reachable = ev.origSshReachable ?? true;
+  switch (h.script) {
+    case 'master_ip_failover':
+      if (ev.phase === 'stop') return ipFailoverStopArgs(om, reachable);
+      if (ev.phase === 'start' && nm) return ipFailoverStartArgs(om, nm);
+      return undefined;
+    case 'shutdown':
+      return ev.phase === 'stop' ? shutdownArgs(om, reachable) : undefined;
+    case 'report':
+      return ev.phase === 'report' ? reportArgs(om, nm, (ev.newSlaves ?? []).map((s) => s.hostname), ev.cluster.source_file, ev.subject ?? '', ev.body ?? '') : undefined;
+    case 'master_ip_online_change':
+      if ((ev.phase === 'online_change_stop' || ev.phase === 'online_change_start') && nm) return onlineChangeArgs(ev.phase === 'online_change_stop' ? 'stop' : 'start', om, nm, ev.origMasterIsNewSlave ?? false);
+      return undefined;
+  }
+}
+
+function scriptRecord(h: MhaScriptHook | CommandHook, ev: HookEvent, r: ScriptResult, argv: string[]): HookRecord {
+  const ok = !r.timedOut && r.exitCode === 0;
+  const verdict = verdictOf(h.on_failure, ev.phase, ok, r.exitCode, r.timedOut);
+  let detail = ok ? 'exit 0' : failure(r);
+  if (!ok && verdict === 'continue' && h.on_failure === 'mha' && r.exitCode === 10) detail = 'exit 10: failed, continuing (MHA)';
+  return { name: h.name, type: h.type, phase: ev.phase, policy: h.on_failure, verdict, ok, exitCode: r.exitCode, timedOut: r.timedOut, durationMs: r.durationMs, detail, argv };
+}
+
+async function runOne(h: HookSpec, ev: HookEvent, ssh: SshSettings, dir: string, deps: RunnerDeps): Promise<HookRecord> {
+  const doc = contextDocument(ev, h.name);
+  const file = join(dir, `${h.name}.json`);
+  await writeFile(file, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
+  const env = { ...contextEnv(ev, h.name), MHATS_CONTEXT_FILE: file };
+  const t0 = performance.now();
+  if (h.type === 'mha-script') {
+    const args = mhaScriptArgs(h, ev) ?? [];
+    const r = await (deps.runScript ?? runScript)({ command: h.command, args, env, timeoutMs: h.timeout * 1000 });
+    return scriptRecord(h, ev, r, [h.command, ...args]);
+  }
+  if (h.type === 'command') {
+    const [bin = 'false', ...args] = h.command;
+    const r = await runProcess({ file: bin, args, env, timeoutMs: h.timeout * 1000, stdin: `${JSON.stringify(doc)}\n`, signal: deps.signal });
+    return scriptRecord(h, ev, r, h.command);
+  }
+  // Built-ins: the whole hook is bounded by its timeout (each step inside too).
+  let res: BuiltinResult;
+  let timedOut = false;
+  const ac = new AbortController();
+  const onAbort = (): void => ac.abort();
+  deps.signal?.addEventListener('abort', onAbort, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const opts = { ssh, signal: ac.signal };
+    const work = h.type === 'hosts' ? runHosts(h, ev, opts) : h.type === 'vip' ? runVip(h, ev, opts) : runHaproxy(h, ev, opts);
+    res = await Promise.race([
+      work,
+      new Promise<BuiltinResult>((resolve) => {
+        timer = setTimeout(() => {
+          timedOut = true;
+          ac.abort();
+          resolve({ ok: false, detail: `timed out after ${h.timeout} s (its processes killed)` });
+        }, h.timeout * 1000 + 500);
+      }),
+    ]);
+  } catch (err) {
+    res = { ok: false, detail: (err as Error).message };
+  } finally {
+    clearTimeout(timer);
+    deps.signal?.removeEventListener('abort', onAbort);
+  }
+  return { name: h.name, type: h.type, phase: ev.phase, policy: h.on_failure, verdict: verdictOf(h.on_failure, ev.phase, res.ok, undefined, timedOut), ok: res.ok, timedOut, durationMs: Math.round(performance.now() - t0), detail: res.detail, hosts: res.hosts };
+}
+
+/**
+ * Runs the hooks of `ev.phase` in order. Stops at the first hook whose verdict
+ * is abort. An MHA shutdown_script's exit code updates origSshReachable for
+ * the hooks after it and for the caller (0: powered off, 10: still reachable).
+ */
+export async function runHookPhase(all: readonly HookSpec[], ev: HookEvent, ssh: SshSettings, deps: RunnerDeps = {}): Promise<PhaseOutcome> {
+  const hooks = hooksInPhase(all, ev.phase);
+  const out: PhaseOutcome = { phase: ev.phase, records: [] };
+  if (hooks.length === 0) return out;
+  const dir = await mkdtemp(join(tmpdir(), 'mhats-hook-'));
+  let cur = ev;
+  try {
+    for (const h of hooks) {
+      let rec: HookRecord;
+      try {
+        rec = await runOne(h, cur, ssh, dir, deps);
+      } catch (err) {
+        const verdict = verdictOf(h.on_failure, ev.phase, false, undefined, false);
+        rec = { name: h.name, type: h.type, phase: ev.phase, policy: h.on_failure, verdict, ok: false, timedOut: false, durationMs: 0, detail: (err as Error).message };
+      }
+      out.records.push(rec);
+      deps.onRecord?.(rec);
+      if (h.type === 'mha-script' && h.script === 'shutdown' && ev.phase === 'stop') {
+        if (rec.exitCode === 0) out.sshReachable = false;
+        else if (rec.exitCode === 10) out.sshReachable = true;
+        if (out.sshReachable !== undefined) cur = { ...cur, origSshReachable: out.sshReachable };
+      }
+      if (rec.verdict === 'abort') {
+        out.aborted = rec;
+        break;
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+/** One line per hook record, for logs and reports. */
+export function describeRecord(r: HookRecord): string {
+  const v = r.verdict === 'ok' ? 'ok' : r.verdict === 'continue' ? 'FAILED, continuing' : 'FAILED, aborting';
+  return `hook ${r.name} (${r.type}, ${r.phase}, on_failure=${r.policy}): ${v} in ${r.durationMs} ms: ${r.detail}${r.hosts ? ` [${r.hosts.map((h) => `${h.host}: ${h.ok ? 'ok' : h.detail}`).join('; ')}]` : ''}`;
+}
+
+/** What `--dry-run` prints for one phase: each hook and what it would do. */
+export function describePhase(all: readonly HookSpec[], ev: HookEvent, ssh: SshSettings): string[] {
+  const out: string[] = [];
+  for (const h of hooksInPhase(all, ev.phase)) {
+    const head = `${h.name} (${h.type}; timeout ${h.timeout} s; on_failure ${h.on_failure})`;
+    let lines: string[];
+    if (h.type === 'mha-script') {
+      const args = mhaScriptArgs(h, ev) ?? [];
+      lines = [`/bin/sh -c '${h.command} "$@"' ${args.map((a) => JSON.stringify(a)).join(' ')}   (MHA --command=${mhaCommand(ev)})`];
+    } else if (h.type === 'command') lines = [`${h.command.map((a) => JSON.stringify(a)).join(' ')}   (context JSON on stdin and in MHATS_CONTEXT_FILE)`];
+    else if (h.type === 'hosts') lines = describeHosts(h, ev, ssh);
+    else if (h.type === 'vip') lines = describeVip(h, ev);
+    else lines = describeHaproxy(h, ev);
+    out.push(head, ...lines.map((l) => `    ${l}`));
+  }
+  return out;
+}
+
+/** A deadline for a whole phase of hooks: each one's timeout plus the kill grace. */
+export function phaseBudgetMs(all: readonly HookSpec[], phase: HookPhase): number {
+  return hooksInPhase(all, phase).reduce((ms, h) => ms + h.timeout * 1000 + 3000, 0);
+}

@@ -1,0 +1,79 @@
+/**
+ * Built-in `vip` hook, as Pacemaker's IPaddr2 moves an address:
+ *   stop  (old master's host, when reachable over SSH): ip addr del VIP dev IF
+ *   start (new master's host): ip addr add VIP dev IF; gratuitous ARP (arping -U)
+ *         so neighbours drop the old MAC; then a MySQL connection to the VIP
+ *         must land on the new master (server_id).
+ * Over ssh to each server's ssh_host/ssh_port/ssh_user, with the values as
+ * positional parameters of a fixed sh script (never interpolated).
+ */
+import type { VipHook } from '../../config/hooks.js';
+import type { ServerConfig, SshSettings } from '../../config/types.js';
+import type { HookEvent } from './context.js';
+import { destLabel, failure, sshScript } from './openssh.js';
+import type { BuiltinResult } from './types.js';
+import { reachesNewMaster } from './verify.js';
+
+export const VIP_DEL = `dev=$1; cidr=$2; ip=$3
+if ip -o -4 addr show dev "$dev" | grep -Fq " inet $ip/"; then ip addr del "$cidr" dev "$dev" || exit 1; echo removed; else echo absent; fi`;
+
+/**
+ * Gratuitous ARP. Habets' arping (Debian "arping") takes -i and, with -U, still
+ * sends from the interface's primary address unless -S names the VIP (then
+ * neighbours keep the old MAC); iputils' arping takes -I and -s.
+ */
+export const VIP_ADD = `dev=$1; cidr=$2; ip=$3; n=$4
+if ip -o -4 addr show dev "$dev" | grep -Fq " inet $ip/"; then echo present; else ip addr add "$cidr" dev "$dev" || exit 1; echo added; fi
+if [ "$n" -gt 0 ]; then
+  if arping --help 2>&1 | grep -q Habets; then arping -q -U -S "$ip" -c "$n" -W 0.2 -i "$dev" "$ip"; else arping -q -U -s "$ip" -c "$n" -I "$dev" "$ip"; fi
+  rc=$?; [ $rc -eq 0 ] || echo "arping exit $rc" >&2
+fi
+exit 0`;
+
+function destOf(s: ServerConfig): { host: string; port: number; user: string } {
+  return { host: s.ssh_host, port: s.ssh_port, user: s.ssh_user };
+}
+
+export function vipIp(h: VipHook): string {
+  return h.address.split('/')[0] ?? h.address;
+}
+
+export interface VipOptions {
+  ssh: SshSettings;
+  signal?: AbortSignal | undefined;
+}
+
+export async function runVip(h: VipHook, ev: HookEvent, o: VipOptions): Promise<BuiltinResult> {
+  const ip = vipIp(h);
+  const end = performance.now() + h.timeout * 1000;
+  const left = (): number => Math.max(1, Math.round(end - performance.now()));
+  if (ev.phase === 'stop' || ev.phase === 'online_change_stop') {
+    const om = ev.origMaster;
+    if (ev.origSshReachable === false) return { ok: true, detail: `${om.name}'s host is not reachable over SSH: ${h.address} not removed there (only fencing can guarantee it is gone)` };
+    const r = await sshScript({ ssh: o.ssh, dest: destOf(om), script: VIP_DEL, args: [h.interface, h.address, ip], timeoutMs: left(), signal: o.signal });
+    if (r.exitCode !== 0) return { ok: false, detail: `ip addr del ${h.address} dev ${h.interface} on ${destLabel(destOf(om))}: ${failure(r)}` };
+    return { ok: true, detail: r.stdout.includes('removed') ? `${h.address} removed from ${om.name} (${h.interface})` : `${h.address} was not on ${om.name}` };
+  }
+  const nm = ev.newMaster;
+  if (nm === undefined) return { ok: true, detail: 'no new master in this phase: nothing to do' };
+  const r = await sshScript({ ssh: o.ssh, dest: destOf(nm), script: VIP_ADD, args: [h.interface, h.address, ip, String(h.arping_count)], timeoutMs: left(), signal: o.signal });
+  if (r.exitCode !== 0) return { ok: false, detail: `ip addr add ${h.address} dev ${h.interface} on ${destLabel(destOf(nm))}: ${failure(r)}` };
+  const arp = r.stderr.match(/arping exit \d+/)?.[0];
+  const what = `${h.address} ${r.stdout.includes('present') ? 'already on' : 'added on'} ${nm.name} (${h.interface})${h.arping_count > 0 ? `, gratuitous ARP x${h.arping_count}${arp ? ` (${arp})` : ''}` : ''}`;
+  if (!h.verify) return { ok: true, detail: `${what}; not verified` };
+  const bad = await reachesNewMaster(ip, nm.port, nm, left());
+  if (bad !== undefined) return { ok: false, detail: `${what}; but ${bad}` };
+  return { ok: true, detail: `${what}; ${ip}:${nm.port} answers from ${nm.name}` };
+}
+
+export function describeVip(h: VipHook, ev: HookEvent): string[] {
+  if (ev.phase === 'stop' || ev.phase === 'online_change_stop') {
+    return [`ssh ${destLabel(destOf(ev.origMaster))} (${ev.origMaster.name}, if reachable): ip addr del ${h.address} dev ${h.interface}`];
+  }
+  const nm = ev.newMaster;
+  if (nm === undefined) return ['nothing (no new master in this phase)'];
+  return [
+    `ssh ${destLabel(destOf(nm))} (${nm.name}): ip addr add ${h.address} dev ${h.interface}${h.arping_count > 0 ? `; arping -U -S ${vipIp(h)} -c ${h.arping_count} ${vipIp(h)}` : ''}`,
+    ...(h.verify ? [`verify: MySQL ${vipIp(h)}:${nm.port} reaches ${nm.name} (server_id)`] : []),
+  ];
+}

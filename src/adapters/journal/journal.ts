@@ -1,0 +1,18 @@
+/**
+ * What the engine needs from a failover journal: the file journal (one
+ * manager) and the etcd journal (manager HA) both provide it.
+ *
+ * read() is synchronous (the guard is a pure fold over it). append() puts the
+ * record in the journal's view at once; flush() resolves when every record
+ * appended so far is durable, and rejects if one could not be written (the
+ * file journal writes synchronously and needs no flush).
+ */
+import type { JournalRecord } from '../../domain/guard.js';
+
+export interface Journal {
+  /** Where the journal lives (a file, or etcd:PREFIX), for messages and the retention job. */
+  readonly path: string;
+  append(r: JournalRecord): void;
+  read(): JournalRecord[];
+  flush?(): Promise<void>;
+}
