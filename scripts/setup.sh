@@ -28,6 +28,8 @@ PACKAGES=(
   haproxy          # the HAProxy hook and its tests
   etcd-server      # manager HA tests (a local etcd started by the tests)
   etcd-client      # etcdctl
+  socat            # the hook tests: db hosts in network namespaces forward to the sandbox servers
+  python3          # the systemd notify test reads a datagram socket with it
   libconfig-tiny-perl  # golden tests of the MHA config parser against Perl's Config::Tiny
   procps           # ps, used to show what runs
 )
