@@ -4,13 +4,14 @@
  */
 import type { ServerConfig } from '../../config/types.js';
 import { withSession } from '../mysql/connection.js';
+import { SERVER_ID_QUERY } from '../mysql/dialect.js';
 
 export interface Identity {
   serverId: number;
 }
 
 /** server_id is unique in a replication topology (MariaDB has no server_uuid). */
-const Q = 'SELECT @@global.server_id AS id';
+const Q = SERVER_ID_QUERY;
 
 async function identityAt(host: string, port: number, s: ServerConfig, timeoutMs: number): Promise<Identity> {
   return withSession({ name: `${s.name} via ${host}:${port}`, host, port, user: s.user, password: s.password }, { connectTimeoutMs: timeoutMs, queryTimeoutMs: timeoutMs }, async (sess) => {

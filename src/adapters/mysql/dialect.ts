@@ -39,6 +39,9 @@ export interface Sql {
 /** The statement that tells which dialect to use; run it first on every new connection. */
 export const VERSION_QUERY = 'SELECT VERSION() AS version, @@version_comment AS version_comment';
 
+/** Which server answers (hooks verify that a VIP or a proxy reaches the new master): column `id`. */
+export const SERVER_ID_QUERY = 'SELECT @@global.server_id AS id';
+
 /**
  * Parses SELECT VERSION() (optionally with @@version_comment).
  * '10.11.6-MariaDB-0+deb12u1-log' → mariadb 10.11.6; '8.0.36-28' → mysql 8.0.36;

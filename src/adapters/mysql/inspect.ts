@@ -5,7 +5,7 @@
  */
 import type { ServerObservation, ServerProbe } from '../../domain/types.js';
 import { DbError, openSession, type DbSession, type DbTarget, type DbTimeouts } from './connection.js';
-import { defaultChannelRow, dialectFor, parseVersion, variableRows, type Dialect } from './dialect.js';
+import { defaultChannelRow, dialectFor, parseVersion, variableRows, VERSION_QUERY, type Dialect } from './dialect.js';
 
 export interface InspectOptions extends DbTimeouts {
   /** Clock, injected so callers (and tests) decide what "now" is. */
@@ -15,7 +15,7 @@ export interface InspectOptions extends DbTimeouts {
 
 /** Reads everything check-repl, status and failover need from an open session. */
 export async function observe(s: DbSession, name: string, now: () => number): Promise<{ obs: ServerObservation; dialect: Dialect }> {
-  const [vrow] = await s.query<{ version: string; version_comment: string | null }>('SELECT VERSION() AS version, @@version_comment AS version_comment');
+  const [vrow] = await s.query<{ version: string; version_comment: string | null }>(VERSION_QUERY);
   if (vrow === undefined) throw new DbError(s.target, 'protocol', 'SELECT VERSION() returned no row');
   const version = parseVersion(String(vrow.version), vrow.version_comment ?? undefined);
   const d = dialectFor(version);
