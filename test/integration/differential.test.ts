@@ -10,24 +10,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { detectFlavor, replicaStatus, rootSql, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
 import { withSandbox } from '../helpers/sandbox.js';
+import { checksum as tableChecksum, until, writeManagerConfig } from '../helpers/cluster.js';
 import { ManagerProcess } from '../helpers/manager.js';
 
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const count = async (s: SandboxServer): Promise<number> => Number((await rootSql(s, 'SELECT COUNT(*) FROM diff.t')).trim());
-const checksum = async (s: SandboxServer): Promise<string> => (await rootSql(s, 'CHECKSUM TABLE diff.t')).trim().split('\t')[1] ?? '';
+const checksum = (s: SandboxServer): Promise<string> => tableChecksum(s, 'diff.t');
 
 for (const gtid of [false, true]) {
   describe(`replicas stopped at different points (${gtid ? 'GTID' : 'binlog positions'})`, () => {
@@ -37,14 +27,8 @@ for (const gtid of [false, true]) {
     before(async () => {
       sb = await withSandbox(undefined, { name: `diff-${gtid ? 'gtid' : 'pos'}`, baseAddress: gtid ? '127.0.19.11' : '127.0.18.11', replicas: 3, gtid, sshPort: gtid ? 2289 : 2288 });
       await rootSql(sb.servers[0]!, 'CREATE DATABASE diff; CREATE TABLE diff.t (id INT PRIMARY KEY, v VARCHAR(200)) ENGINE=InnoDB');
-      const doc = parse(readFileSync(sb.configFile, 'utf8')) as { state_dir: string; clusters: Record<string, { servers: Array<Record<string, unknown>> } & Record<string, unknown>> };
-      doc.state_dir = join(sb.dir, 'state');
-      const c = doc.clusters[sb.clusterName]!;
-      Object.assign(c, { ping_interval: 0.3, ping_failures: 3, ping_timeout: 0.3, connect_timeout: 1, query_timeout: 3 });
       // db3 will be the most advanced but may never be master: db2 must be brought up to it.
-      Object.assign(c.servers[2]!, { no_master: true, candidate_master: false });
-      const conf = join(sb.dir, 'manager.yaml');
-      writeFileSync(conf, stringify(doc), { mode: 0o600 });
+      const conf = writeManagerConfig(sb, { servers: { db3: { no_master: true, candidate_master: false } } });
       mgr = new ManagerProcess(conf, [], sb.dir);
       await mgr.waitFor(/^watching sandbox: master db1/);
     });
@@ -102,11 +86,7 @@ describe('an errant GTID on a replica stops the failover with a clear report', (
   before(async () => {
     sb = await withSandbox(undefined, { name: 'diff-errant', baseAddress: '127.0.20.11', replicas: 2, gtid: true, sshPort: 2287 });
     await rootSql(sb.servers[0]!, 'CREATE DATABASE diff; CREATE TABLE diff.t (id INT PRIMARY KEY, v VARCHAR(200)) ENGINE=InnoDB');
-    const doc = parse(readFileSync(sb.configFile, 'utf8')) as { state_dir: string; clusters: Record<string, Record<string, unknown>> };
-    doc.state_dir = join(sb.dir, 'state');
-    Object.assign(doc.clusters[sb.clusterName]!, { ping_interval: 0.3, ping_failures: 3, ping_timeout: 0.3, connect_timeout: 1, query_timeout: 3 });
-    const conf = join(sb.dir, 'manager.yaml');
-    writeFileSync(conf, stringify(doc), { mode: 0o600 });
+    const conf = writeManagerConfig(sb);
     mgr = new ManagerProcess(conf, [], sb.dir);
     await mgr.waitFor(/^watching sandbox: master db1/);
   });

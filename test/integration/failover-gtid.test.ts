@@ -10,33 +10,23 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import { parse, stringify } from 'yaml';
 import { detectFlavor, replicaStatus, rootSql, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
 import { withSandbox } from '../helpers/sandbox.js';
+import { checksum as tableChecksum, until, writeManagerConfig } from '../helpers/cluster.js';
 import { ManagerProcess } from '../helpers/manager.js';
 import { Writer } from '../helpers/writer.js';
 import { SEMI_SYNC } from '../helpers/semisync.js';
 
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function ids(s: SandboxServer): Promise<Set<number>> {
   const out = await rootSql(s, 'SELECT id FROM mhats_test.t');
   return new Set(out.split('\n').filter(Boolean).map(Number));
 }
 
-async function checksum(s: SandboxServer): Promise<string> {
-  return (await rootSql(s, 'CHECKSUM TABLE mhats_test.t')).trim().split('\t')[1] ?? '';
-}
+const checksum = (s: SandboxServer): Promise<string> => tableChecksum(s, 'mhats_test.t');
 
 async function assertReplicatesFrom(replica: SandboxServer, master: SandboxServer): Promise<void> {
   const st = await replicaStatus(await detectFlavor(), replica);
@@ -68,11 +58,7 @@ describe('manager: failover by GTID', () => {
       sb.servers[0]!,
       "CREATE DATABASE mhats_test; CREATE TABLE mhats_test.t (id INT AUTO_INCREMENT PRIMARY KEY, val VARCHAR(64)) ENGINE=InnoDB; CREATE USER 'app'@'127.%' IDENTIFIED BY 'app-pw'; GRANT SELECT, INSERT ON mhats_test.* TO 'app'@'127.%'",
     );
-    const doc = parse(readFileSync(sb.configFile, 'utf8')) as { state_dir: string; clusters: Record<string, Record<string, unknown>> };
-    doc.state_dir = join(sb.dir, 'state');
-    Object.assign(doc.clusters[sb.clusterName]!, { ping_interval: 0.3, ping_failures: 3, ping_timeout: 0.3, connect_timeout: 1, query_timeout: 3 });
-    conf = join(sb.dir, 'manager.yaml');
-    writeFileSync(conf, stringify(doc), { mode: 0o600 });
+    conf = writeManagerConfig(sb);
     mgr = new ManagerProcess(conf, [], sb.dir);
     await mgr.waitFor(/^watching sandbox: master db1/);
   });

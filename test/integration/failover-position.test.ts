@@ -15,32 +15,22 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { detectFlavor, replicaStatus, rootSql, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
 import { withSandbox } from '../helpers/sandbox.js';
+import { checksum as tableChecksum, until, writeManagerConfig } from '../helpers/cluster.js';
 import { ManagerProcess } from '../helpers/manager.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { Writer } from '../helpers/writer.js';
 import { SEMI_SYNC } from '../helpers/semisync.js';
 
 
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function ids(s: SandboxServer): Promise<Set<number>> {
   const out = await rootSql(s, 'SELECT id FROM mhats_test.t');
   return new Set(out.split('\n').filter(Boolean).map(Number));
 }
 
-async function checksum(s: SandboxServer): Promise<string> {
-  return (await rootSql(s, 'CHECKSUM TABLE mhats_test.t')).trim().split('\t')[1] ?? '';
-}
+const checksum = (s: SandboxServer): Promise<string> => tableChecksum(s, 'mhats_test.t');
 
 describe('manager: failover by binlog position', () => {
   let sb: SandboxInfo;
@@ -60,21 +50,19 @@ describe('manager: failover by binlog position', () => {
     // The manager reaches db1 through a proxy (the "route"); the replicas connect to db1 directly.
     proxy = new TcpProxy('127.0.2.100', 3306, db1.address, 3306);
     await proxy.listen();
-    const doc = parse(readFileSync(sb.configFile, 'utf8')) as { state_dir: string; clusters: Record<string, { servers: Array<Record<string, unknown>> } & Record<string, unknown>> };
-    doc.state_dir = join(sb.dir, 'state');
-    const c = doc.clusters[sb.clusterName]!;
-    Object.assign(c, { ping_interval: 0.3, ping_failures: 3, ping_timeout: 0.3, connect_timeout: 1, query_timeout: 3 });
     // MHA-style hooks that record the arguments they get (the configured value is a prefix with its own argument).
     const hook = join(sb.dir, 'hook.sh');
     writeFileSync(hook, `#!/bin/sh\nprintf '%s\\n' "$*" >> ${join(sb.dir, 'hook-calls.log')}\nexit 0\n`);
     chmodSync(hook, 0o755);
-    Object.assign(c, { master_ip_failover_script: `${hook} ipfail`, report_script: `${hook} report` });
-    c.servers[0]!.ip = '127.0.2.100';
-    // Rules: db2 must never be promoted; db3 is the candidate.
-    Object.assign(c.servers[1]!, { no_master: true, candidate_master: false });
-    Object.assign(c.servers[2]!, { candidate_master: true });
-    conf = join(sb.dir, 'manager.yaml');
-    writeFileSync(conf, stringify(doc), { mode: 0o600 });
+    conf = writeManagerConfig(sb, {
+      cluster: { master_ip_failover_script: `${hook} ipfail`, report_script: `${hook} report` },
+      servers: {
+        db1: { ip: '127.0.2.100' },
+        // Rules: db2 must never be promoted; db3 is the candidate.
+        db2: { no_master: true, candidate_master: false },
+        db3: { candidate_master: true },
+      },
+    });
     mgr = new ManagerProcess(conf, [], sb.dir);
     await mgr.waitFor(/^watching sandbox: master db1/);
   });

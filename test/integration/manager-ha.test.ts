@@ -174,6 +174,8 @@ describe('manager HA', () => {
     assert.ok(a.has(/This manager is not the leader: the leader fails it over/), a.tail());
     assert.equal(a.has(/Phase 1: Configuration Check Phase started/), false, 'the follower never fails over');
     assert.equal(b.lines.filter((l) => /Phase 1: Configuration Check Phase started/.test(l.msg)).length, 1);
+    // The journal write to etcd completes just after the log line: wait for it.
+    await until('the failover end record in etcd', async () => (await journal()).some((r) => r.type === 'end'), 10_000);
     const recs = await journal();
     assert.equal(recs.filter((r) => r.type === 'begin').length, 1, JSON.stringify(recs));
     const ends = recs.filter((r) => r.type === 'end');

@@ -7,25 +7,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { detectFlavor, replicaStatus, rootSql, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
 import { withSandbox } from '../helpers/sandbox.js';
+import { checksum as tableChecksum, until, writeManagerConfig } from '../helpers/cluster.js';
 import { ManagerProcess } from '../helpers/manager.js';
 
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
-async function checksum(s: SandboxServer): Promise<string> {
-  return (await rootSql(s, 'CHECKSUM TABLE salvage.t')).trim().split('\t')[1] ?? '';
-}
+const checksum = (s: SandboxServer): Promise<string> => tableChecksum(s, 'salvage.t');
 
 for (const gtid of [false, true]) {
   describe(`salvage of the dead master's binlog (${gtid ? 'GTID' : 'binlog positions'})`, () => {
@@ -39,11 +27,7 @@ for (const gtid of [false, true]) {
       [db1, ...others] = sb.servers as [SandboxServer, ...SandboxServer[]];
       await rootSql(db1, 'CREATE DATABASE salvage; CREATE TABLE salvage.t (id INT PRIMARY KEY, v VARCHAR(100)) ENGINE=InnoDB; INSERT INTO salvage.t VALUES (0, "before")');
       for (const o of others) await until(`${o.name} has the table`, async () => (await checksum(o)) === (await checksum(db1)));
-      const doc = parse(readFileSync(sb.configFile, 'utf8')) as { state_dir: string; clusters: Record<string, Record<string, unknown>> };
-      doc.state_dir = join(sb.dir, 'state');
-      Object.assign(doc.clusters[sb.clusterName]!, { ping_interval: 0.3, ping_failures: 3, ping_timeout: 0.3, connect_timeout: 1, query_timeout: 3 });
-      const conf = join(sb.dir, 'manager.yaml');
-      writeFileSync(conf, stringify(doc), { mode: 0o600 });
+      const conf = writeManagerConfig(sb);
       mgr = new ManagerProcess(conf, [], sb.dir);
       await mgr.waitFor(/^watching sandbox: master db1/);
     });
@@ -92,11 +76,7 @@ describe('dead master whose host is unreachable: the lost-transaction report is 
   before(async () => {
     sb = await withSandbox(undefined, { name: 'salvage-unreachable', baseAddress: '127.0.17.11', replicas: 2, sshPort: 2297 });
     await rootSql(sb.servers[0]!, 'CREATE DATABASE salvage; CREATE TABLE salvage.t (id INT PRIMARY KEY) ENGINE=InnoDB');
-    const doc = parse(readFileSync(sb.configFile, 'utf8')) as { state_dir: string; clusters: Record<string, Record<string, unknown>> };
-    doc.state_dir = join(sb.dir, 'state');
-    Object.assign(doc.clusters[sb.clusterName]!, { ping_interval: 0.3, ping_failures: 3, ping_timeout: 0.3, connect_timeout: 1, query_timeout: 3 });
-    const conf = join(sb.dir, 'manager.yaml');
-    writeFileSync(conf, stringify(doc), { mode: 0o600 });
+    const conf = writeManagerConfig(sb);
     mgr = new ManagerProcess(conf, [], sb.dir);
     await mgr.waitFor(/^watching sandbox: master db1/);
   });

@@ -6,11 +6,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { rootSql, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
 import { withSandbox } from '../helpers/sandbox.js';
+import { writeManagerConfig } from '../helpers/cluster.js';
 import { ManagerProcess } from '../helpers/manager.js';
 
 describe('manager and switchover', () => {
@@ -20,11 +18,7 @@ describe('manager and switchover', () => {
 
   before(async () => {
     sb = await withSandbox(undefined, { name: 'switchover-mgr', baseAddress: '127.0.27.11', replicas: 2, sshPort: 2275 });
-    const doc = parse(readFileSync(sb.configFile, 'utf8')) as { state_dir: string; clusters: Record<string, Record<string, unknown>> };
-    doc.state_dir = join(sb.dir, 'state');
-    Object.assign(doc.clusters[sb.clusterName]!, { ping_interval: 0.3, ping_failures: 3, ping_timeout: 0.3, connect_timeout: 1, query_timeout: 3 });
-    conf = join(sb.dir, 'manager.yaml');
-    writeFileSync(conf, stringify(doc), { mode: 0o600 });
+    conf = writeManagerConfig(sb);
     mgr = new ManagerProcess(conf, [], sb.dir);
     await mgr.waitFor(/^watching sandbox: master db1/);
   });
