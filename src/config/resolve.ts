@@ -5,11 +5,11 @@
  * the whole cluster (unique names, duplicate ip:port, ...).
  */
 import { Secret } from '../domain/secret.js';
-import type { KindType, SecretSpec } from './keys.js';
+import type { SecretSpec } from './keys.js';
 import type { Loc, Problem } from './problems.js';
 import { formatLoc } from './problems.js';
 import type { HooksConfig } from './hooks.js';
-import type { ClusterConfig, ConfigFormat, HttpSettings, PingType, ScheduleSettings, SecretSource, ServerConfig } from './types.js';
+import type { ClusterConfig, ConfigFormat, HttpSettings, ScheduleSettings, SecretSource, ServerConfig } from './types.js';
 
 export interface At<T> {
   value: T;
@@ -47,29 +47,14 @@ export interface ServerValues {
   handle_raw_binlog: boolean;
 }
 
-export interface ClusterValues {
-  ping_interval: number;
-  ping_type: KindType['ping_type'];
-  ping_failures: number;
-  ping_timeout: number;
-  ping_retry_interval: number;
-  connect_timeout: number;
-  query_timeout: number;
-  seconds_behind_master: number;
-  check_repl_delay: boolean;
-  check_repl_filter: boolean;
-  latest_priority: boolean;
-  multi_tier_slave: boolean;
-  last_failover_minute: number;
-  manager_workdir: string;
-  manager_log: string;
-  secondary_check_script: string;
-  master_ip_failover_script: string;
-  master_ip_online_change_script: string;
-  shutdown_script: string;
-  report_script: string;
-  log_level: string;
-}
+/** Cluster options as parsed values (every key present): derived from ClusterConfig, never restated. */
+export type ClusterValues = {
+  [K in
+    | 'ping_interval' | 'ping_type' | 'ping_failures' | 'ping_timeout' | 'ping_retry_interval' | 'connect_timeout' | 'query_timeout'
+    | 'seconds_behind_master' | 'check_repl_delay' | 'check_repl_filter' | 'latest_priority' | 'multi_tier_slave' | 'last_failover_minute'
+    | 'manager_workdir' | 'manager_log' | 'secondary_check_script' | 'master_ip_failover_script' | 'master_ip_online_change_script'
+    | 'shutdown_script' | 'report_script']-?: NonNullable<ClusterConfig[K]>;
+};
 
 export interface SshValues {
   known_hosts: string;
@@ -127,20 +112,12 @@ export const SERVER_DEFAULTS = {
   skip_init_ssh_check: false,
 } as const;
 
-export interface ClusterDefaults {
-  ping_interval: number;
-  ping_type: PingType;
-  ping_failures: number;
-  connect_timeout: number;
-  query_timeout: number;
-  seconds_behind_master: number;
-  check_repl_delay: boolean;
-  check_repl_filter: boolean;
-  latest_priority: boolean;
-  multi_tier_slave: boolean;
-  last_failover_minute: number;
-  manager_workdir: string;
-}
+/** The cluster options that have a default (per format). */
+export type ClusterDefaults = Pick<
+  ClusterConfig,
+  | 'ping_interval' | 'ping_type' | 'ping_failures' | 'connect_timeout' | 'query_timeout' | 'seconds_behind_master'
+  | 'check_repl_delay' | 'check_repl_filter' | 'latest_priority' | 'multi_tier_slave' | 'last_failover_minute' | 'manager_workdir'
+>;
 
 /**
  * The native format has faster detection defaults; an MHA file means what
