@@ -22,12 +22,39 @@ export default tseslint.config(
   {
     files: ['src/domain/**/*.ts', 'src/render/**/*.ts', 'src/adapters/mysql/dialect.ts'],
     rules: {
+      'no-restricted-globals': ['error', { name: 'Date', message: 'Pure modules take time as an argument.' }, { name: 'setTimeout', message: 'Pure modules take time as an argument.' }, { name: 'process', message: 'Pure modules may not read the process.' }],
+    },
+  },
+  // Layers, lowest first: errors and ports; domain; config and render;
+  // adapters and sandbox; engine; app (the composition root); cli. An import
+  // may only run downwards.
+  ...[
+    { files: ['src/errors/**/*.ts', 'src/ports/**/*.ts'], above: ['domain', 'config', 'render', 'adapters', 'sandbox', 'engine', 'app', 'cli'] },
+    { files: ['src/config/**/*.ts'], above: ['render', 'adapters', 'sandbox', 'engine', 'app', 'cli'] },
+    { files: ['src/render/**/*.ts'], above: ['config', 'adapters', 'sandbox', 'engine', 'app', 'cli'], pure: true },
+    { files: ['src/adapters/**/*.ts', 'src/sandbox/**/*.ts'], above: ['engine', 'app', 'cli'] },
+    { files: ['src/engine/**/*.ts'], above: ['app', 'cli'] },
+    { files: ['src/app/**/*.ts'], above: ['cli'] },
+  ].map(({ files, above, pure }) => ({
+    files,
+    ignores: ['src/adapters/mysql/dialect.ts'],
+    rules: {
       'no-restricted-imports': ['error', {
         patterns: [
-          { group: ['node:*', 'mysql2', 'mysql2/*', 'ssh2', 'execa', 'pino', 'prom-client', '**/adapters/**', '**/app/**'], message: 'Pure modules may not do I/O: pass data in, return data out.' },
+          { group: above.map((l) => `**/${l}/**`), message: 'Layers: an import may only run downwards (errors/ports < domain < config/render < adapters/sandbox < engine < app < cli).' },
+          ...(pure ? [{ group: ['node:*', 'mysql2', 'mysql2/*', 'ssh2', 'execa', 'pino', 'prom-client'], message: 'Pure modules may not do I/O: pass data in, return data out.' }] : []),
         ],
       }],
-      'no-restricted-globals': ['error', { name: 'Date', message: 'Pure modules take time as an argument.' }, { name: 'setTimeout', message: 'Pure modules take time as an argument.' }, { name: 'process', message: 'Pure modules may not read the process.' }],
+    },
+  })),
+  {
+    files: ['src/domain/**/*.ts', 'src/adapters/mysql/dialect.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['node:*', 'mysql2', 'mysql2/*', 'ssh2', 'execa', 'pino', 'prom-client', '**/adapters/**', '**/app/**', '**/engine/**', '**/cli/**', '**/config/**', '**/sandbox/**', '**/render/**'], message: 'Pure modules may not do I/O or import upper layers: pass data in, return data out.' },
+        ],
+      }],
     },
   },
   {

@@ -6,7 +6,7 @@
  * values print as *** anyway.
  */
 import { pino, type Logger as PinoLogger } from 'pino';
-import type { Logger } from '../engine/logger.js';
+import type { Logger } from '../ports/logger.js';
 
 const REDACT = [
   'password',

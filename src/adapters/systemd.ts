@@ -10,7 +10,7 @@
  * STOPPING last); a failure is logged once and never thrown.
  */
 import { execa } from 'execa';
-import type { Logger } from '../engine/logger.js';
+import type { Logger } from '../ports/logger.js';
 
 export interface Notifier {
   /** True when NOTIFY_SOCKET was set. */

@@ -4,24 +4,11 @@
  * as MHA's masterha_check_ssh checks)?
  */
 import type { ClusterConfig, ServerConfig } from '../config/types.js';
-import { sshExec, SshError, type ExecResult, type SshClientOptions, type SshErrorKind, type SshExecOptions, type SshTarget } from '../adapters/ssh/client.js';
+import { sshExec, SshError, type ExecResult, type SshErrorKind, type SshExecOptions, type SshTarget } from '../adapters/ssh/client.js';
 import type { Painter } from '../render/colors.js';
+import { sshOptionsFor } from '../adapters/ssh/targets.js';
 
-/** From config to what the SSH adapter needs; the one place this mapping lives (failover reuses it). */
-export function sshOptionsFor(cluster: ClusterConfig, server: ServerConfig): { target: SshTarget; options: SshClientOptions } {
-  const ssh = cluster.ssh;
-  return {
-    target: { label: server.name, host: server.ssh_host, port: server.ssh_port, user: server.ssh_user },
-    options: {
-      identityFile: ssh.identity_file,
-      knownHostsFile: ssh.known_hosts,
-      fingerprints: { ...ssh.host_key_fingerprints },
-      insecureSkipHostKeyCheck: ssh.insecure_skip_host_key_check,
-      connectTimeoutMs: Math.max(1, Math.round(ssh.connect_timeout * 1000)),
-      keepaliveIntervalMs: 5000,
-    },
-  };
-}
+export { sshOptionsFor };
 
 export type ExecFn = (target: SshTarget, argv: string[], opts: SshExecOptions) => Promise<ExecResult>;
 

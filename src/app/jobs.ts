@@ -20,9 +20,9 @@ import type { ClusterConfig, ServerConfig } from '../config/types.js';
 import { openSession, type DbSession } from '../adapters/mysql/connection.js';
 import { dialectFor, parseVersion, VERSION_QUERY, type Dialect } from '../adapters/mysql/dialect.js';
 import type { FileJournal } from '../adapters/journal/file-journal.js';
-import type { JobName, JobResult, Metrics } from '../adapters/metrics.js';
+import type { JobName, JobResult, Metrics } from './metrics.js';
 import { failedServers, guard, summarize, type JournalRecord } from '../domain/guard.js';
-import type { Logger } from '../engine/logger.js';
+import type { Logger } from '../ports/logger.js';
 import type { ReplicaStatus } from '../domain/types.js';
 import { inspectCluster, withoutFailed } from './cluster.js';
 

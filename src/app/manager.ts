@@ -38,16 +38,16 @@ import { LocalLock } from '../adapters/leader/local-lock.js';
 import { MasterMonitorLock } from '../adapters/leader/advisory-lock.js';
 import { createLogger } from '../adapters/logging.js';
 import { sshExec } from '../adapters/ssh/client.js';
-import { Metrics } from '../adapters/metrics.js';
+import { Metrics } from './metrics.js';
 import { createNotifier, type Notifier } from '../adapters/systemd.js';
 import { hostForUrl, startHttpServer, type HttpServerHandle, type Probe } from '../adapters/http/server.js';
 import { Secret } from '../domain/secret.js';
 import { guard, summarize } from '../domain/guard.js';
 import { isoTime } from '../domain/time.js';
 import { ClusterMonitor } from '../engine/monitor.js';
-import type { Logger } from '../engine/logger.js';
+import type { Logger } from '../ports/logger.js';
 import { VERSION } from '../version.js';
-import { sshOptionsFor } from './check-ssh.js';
+import { sshOptionsFor } from '../adapters/ssh/targets.js';
 import { ClusterJobs, type PurgeOptions } from './jobs.js';
 
 export function sshReachableFor(cluster: ClusterConfig): (server: ServerConfig) => Promise<boolean> {

@@ -5,8 +5,8 @@
  * operator never sees a stack trace for a problem they can fix.
  */
 import { Command, CommanderError } from '@commander-js/extra-typings';
-import { ExitCode, EXIT_CODE_HELP } from './exit-codes.js';
-import { UserError } from './errors.js';
+import { ExitCode, EXIT_CODE_HELP } from '../errors/exit-codes.js';
+import { UserError } from '../errors/errors.js';
 import { registerSandbox } from './commands/sandbox.js';
 import { registerConfig } from './commands/config.js';
 import { registerCheckRepl } from './commands/check-repl.js';

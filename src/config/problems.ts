@@ -2,7 +2,7 @@
  * Configuration problems are collected (all of them, not just the first) and
  * thrown as one ConfigError: one line per problem, each "file:line: message".
  */
-import { ConfigError } from '../cli/errors.js';
+import { ConfigError } from '../errors/errors.js';
 
 export interface Loc {
   file: string;

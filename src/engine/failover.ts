@@ -40,7 +40,7 @@ import { errantAmongSurvivors } from '../domain/failover-checks.js';
 import { failedServers, guard, summarize, type FailoverOutcome } from '../domain/guard.js';
 import { replicationMode, resolveSource, type ServerSpec } from '../domain/topology.js';
 import type { BinlogCoord, ServerObservation } from '../domain/types.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../ports/logger.js';
 
 export interface FailoverRequest {
   cluster: ClusterConfig;

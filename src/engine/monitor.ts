@@ -19,7 +19,7 @@ import { failedServers, guard, summarize, type FailoverSummary } from '../domain
 import { analyzeTopology, resolveSource, type ServerSpec, type TopologyAnalysis } from '../domain/topology.js';
 import type { ServerObservation } from '../domain/types.js';
 import { fenceOldMaster, runFailover, type FailoverReport } from './failover.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../ports/logger.js';
 import { cutSavedBinlog } from '../domain/binlog-cut.js';
 
 export type MonitorState = 'starting' | 'broken' | 'watching' | 'suspect' | 'failing_over' | 'blocked' | 'stopped';

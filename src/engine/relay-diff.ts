@@ -8,7 +8,7 @@
  */
 import type { ClusterConfig, ServerConfig } from '../config/types.js';
 import { listRemoteSeries, readRemoteFile } from '../adapters/ssh/remote-binlog.js';
-import { sshOptionsFor } from '../app/check-ssh.js';
+import { sshOptionsFor } from '../adapters/ssh/targets.js';
 import { formatCoord } from '../domain/binlog-coord.js';
 import { findMasterCoordInRelay, isRelayFindError } from '../domain/binlog/relay.js';
 import { lastCompleteTransactionEnd } from '../domain/binlog/reader.js';

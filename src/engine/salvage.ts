@@ -8,7 +8,7 @@
  */
 import type { ClusterConfig, ServerConfig } from '../config/types.js';
 import { readRemoteTail } from '../adapters/ssh/remote-binlog.js';
-import { sshOptionsFor } from '../app/check-ssh.js';
+import { sshOptionsFor } from '../adapters/ssh/targets.js';
 import { formatCoord } from '../domain/binlog-coord.js';
 import type { BinlogCoord } from '../domain/types.js';
 

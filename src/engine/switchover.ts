@@ -32,7 +32,7 @@ import { analyzeTopology, type TopologyAnalysis } from '../domain/topology.js';
 import { decideSwitchover, sessionsToKill, type PreCheck, type SwitchoverDecision, type SwitchoverPlan } from '../domain/switchover.js';
 import type { BinlogCoord, ReplicaStatus } from '../domain/types.js';
 import { Admin, hookTimeoutMs, target, waitUntil, withDeadline } from './failover.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../ports/logger.js';
 
 export interface SwitchoverOptions {
   /** Config name of the forced new master (--new-master). */

@@ -7,7 +7,7 @@ import { access, constants, mkdir, readFile, rename, rm, writeFile } from 'node:
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors/errors.js';
 import { isAlive, pollUntil, spawnDetached } from './proc.js';
 import type { SandboxServer } from './types.js';
 

@@ -10,7 +10,7 @@ import { chmod, mkdir, readFile, readdir, rename, rm, rmdir, writeFile } from 'n
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors/errors.js';
 import { clientCnf, mhaCnf, mhatsYaml } from './configs.js';
 import {
   accountsSql,

@@ -6,7 +6,7 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors/errors.js';
 import { findBinary } from './mysqld.js';
 import { isAlive, pollUntil, spawnDetached } from './proc.js';
 import type { SandboxSsh } from './types.js';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '../../src/cli/errors.js';
+import { ConfigError } from '../../src/errors/errors.js';
 import { loadConfig } from '../../src/config/load.js';
 import { hooksFor, hooksInPhase, parseHooks, parseSshDest } from '../../src/config/hooks.js';
 

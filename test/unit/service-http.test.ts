@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { startHttpServer } from '../../src/adapters/http/server.js';
-import { Metrics } from '../../src/adapters/metrics.js';
-import { silentLogger } from '../../src/engine/logger.js';
+import { Metrics } from '../../src/app/metrics.js';
+import { silentLogger } from '../../src/ports/logger.js';
 import { Secret } from '../../src/domain/secret.js';
 import { parsePrometheusText as assertPrometheusText } from '../helpers/service.js';
 

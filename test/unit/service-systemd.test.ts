@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createNotifier, watchdogMsFromEnv } from '../../src/adapters/systemd.js';
 import { loopsProgress, type LoopView } from '../../src/app/manager.js';
-import { silentLogger } from '../../src/engine/logger.js';
+import { silentLogger } from '../../src/ports/logger.js';
 
 test('no NOTIFY_SOCKET: every call is a no-op, nothing is spawned', async () => {
   const calls: string[][] = [];

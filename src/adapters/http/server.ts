@@ -5,7 +5,7 @@
  * Handlers build the bodies; nothing secret is ever in them (Secret prints ***).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Logger } from '../../engine/logger.js';
+import type { Logger } from '../../ports/logger.js';
 import type { HttpSettings } from '../../config/types.js';
 
 export interface Probe {

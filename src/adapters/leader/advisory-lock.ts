@@ -10,7 +10,7 @@
 import type { ClusterConfig, ServerConfig } from '../../config/types.js';
 import { openSession, type DbSession } from '../mysql/connection.js';
 import { dialectFor, parseVersion, VERSION_QUERY, type Dialect } from '../mysql/dialect.js';
-import type { Logger } from '../../engine/logger.js';
+import type { Logger } from '../../ports/logger.js';
 
 export interface MonitorLockConflict {
   master: string;

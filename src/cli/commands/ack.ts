@@ -4,8 +4,8 @@ import { FileJournal } from '../../adapters/journal/file-journal.js';
 import { openEtcdJournal } from '../../adapters/journal/etcd-journal.js';
 import type { Journal } from '../../adapters/journal/journal.js';
 import { summarize } from '../../domain/guard.js';
-import { UserError } from '../errors.js';
-import { ExitCode } from '../exit-codes.js';
+import { UserError } from '../../errors/errors.js';
+import { ExitCode } from '../../errors/exit-codes.js';
 import { userInfo } from 'node:os';
 
 export function registerAck(program: Command): void {

@@ -2,7 +2,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { addConfigOptions, loadFromOptions } from '../config-options.js';
 import { failedServers, inspectCluster, withoutFailed } from '../../app/cluster.js';
 import { renderCheckRepl, type ClusterReport } from '../../render/check-repl.js';
-import { ExitCode, EXIT_CODE_HELP } from '../exit-codes.js';
+import { ExitCode, EXIT_CODE_HELP } from '../../errors/exit-codes.js';
 import { printJson, stdoutPainter } from '../output.js';
 
 /** 0 healthy; 5 when a server could not be reached; 4 for any other broken topology. */

@@ -1,7 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import { addConfigOptions, loadFromOptions } from '../config-options.js';
 import { checkSsh, renderCheckSsh, type CheckSshReport } from '../../app/check-ssh.js';
-import { ExitCode, EXIT_CODE_HELP } from '../exit-codes.js';
+import { ExitCode, EXIT_CODE_HELP } from '../../errors/exit-codes.js';
 import { printJson, stdoutPainter } from '../output.js';
 
 /** 0 when every host (and pair) is OK, 5 (UNREACHABLE) otherwise. */

@@ -7,8 +7,8 @@ import { inspectCluster } from '../../app/cluster.js';
 import { sshReachableFor } from '../../app/manager.js';
 import { runFailover } from '../../engine/failover.js';
 import { cutSavedBinlog } from '../../domain/binlog-cut.js';
-import { UserError } from '../errors.js';
-import { ExitCode } from '../exit-codes.js';
+import { UserError } from '../../errors/errors.js';
+import { ExitCode } from '../../errors/exit-codes.js';
 
 export function registerFailover(program: Command): void {
   const cmd = program

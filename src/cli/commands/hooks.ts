@@ -13,8 +13,8 @@ import { describePhase, describeRecord, runHookPhase } from '../../adapters/hook
 import type { HookEvent } from '../../adapters/hooks/context.js';
 import type { HookRecord } from '../../adapters/hooks/types.js';
 import { sshReachableFor } from '../../app/manager.js';
-import { UserError } from '../errors.js';
-import { ExitCode } from '../exit-codes.js';
+import { UserError } from '../../errors/errors.js';
+import { ExitCode } from '../../errors/exit-codes.js';
 
 function server(cluster: ClusterConfig, n: string, what: string): ServerConfig {
   const s = cluster.servers.find((x) => x.name === n || x.hostname === n || x.ip === n);

@@ -1,15 +1,15 @@
 import type { Command } from '@commander-js/extra-typings';
 import { addConfigOptions, loadFromOptions } from '../config-options.js';
 import { createLogger } from '../../adapters/logging.js';
-import { Metrics } from '../../adapters/metrics.js';
+import { Metrics } from '../../app/metrics.js';
 import { createNotifier } from '../../adapters/systemd.js';
 import { Manager } from '../../app/manager.js';
 import { parseListen } from '../../config/yaml.js';
 import type { HttpSettings } from '../../config/types.js';
 import { LockHeldError } from '../../adapters/leader/local-lock.js';
 import { killHookGroups } from '../../adapters/hooks/run-script.js';
-import { UserError } from '../errors.js';
-import { ExitCode } from '../exit-codes.js';
+import { UserError } from '../../errors/errors.js';
+import { ExitCode } from '../../errors/exit-codes.js';
 
 export function registerManager(program: Command): void {
   const cmd = program

@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from '@commander-js/extra-typings';
-import { UserError } from '../errors.js';
+import { UserError } from '../../errors/errors.js';
 import { readSandbox, replicaStatus, detectFlavor, sandboxDown, sandboxUp, serverAlive, type SandboxInfo } from '../../sandbox/index.js';
 import { isOurs } from '../../sandbox/proc.js';
 

@@ -7,8 +7,8 @@ import { failedServers, withoutFailed } from '../../app/cluster.js';
 import { summarize } from '../../domain/guard.js';
 import { describePlan, type PreCheck } from '../../domain/switchover.js';
 import { executeSwitchover, prepareSwitchover, type StepRecord, type SwitchoverOptions, type SwitchoverReport } from '../../engine/switchover.js';
-import { UserError } from '../errors.js';
-import { ExitCode } from '../exit-codes.js';
+import { UserError } from '../../errors/errors.js';
+import { ExitCode } from '../../errors/exit-codes.js';
 
 const HELP = `
 Planned online master switch (MHA's masterha_master_switch --master_state=alive).

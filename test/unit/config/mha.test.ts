@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '../../../src/cli/errors.js';
+import { ConfigError } from '../../../src/errors/errors.js';
 import { clusterNameFromFile, defaultInitScriptRunner, detectFormat, loadConfig } from '../../../src/config/load.js';
 import type { LoadOptions } from '../../../src/config/load.js';
 import { layer, orderServerBlocks, stripQuotes } from '../../../src/config/mha.js';

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '../../../src/cli/errors.js';
+import { ConfigError } from '../../../src/errors/errors.js';
 import { loadConfig, selectClusters } from '../../../src/config/load.js';
-import { UserError } from '../../../src/cli/errors.js';
+import { UserError } from '../../../src/errors/errors.js';
 
 function tmp(files: Record<string, string>, modes: Record<string, number> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'mhats-yaml-'));
