@@ -49,6 +49,8 @@ import type { Logger } from '../ports/logger.js';
 import { VERSION } from '../version.js';
 import { sshOptionsFor } from '../adapters/ssh/targets.js';
 import { ClusterJobs, type PurgeOptions } from './jobs.js';
+import { etcdMaintenanceView, fileMaintenanceView, type MaintenanceView } from './maintenance.js';
+import { activeEntries, describeEntry, maintenanceOf } from '../domain/maintenance.js';
 
 export function sshReachableFor(cluster: ClusterConfig): (server: ServerConfig) => Promise<boolean> {
   return async (server) => {
@@ -182,6 +184,9 @@ export class Manager {
   #reloadChain: Promise<unknown> = Promise.resolve();
   #httpSettings: HttpSettings | undefined;
   #loadedAt = 0;
+  /** Maintenance entries (the file in state_dir, or etcd): every monitor reads them. */
+  maintenance: MaintenanceView | undefined;
+  #maintenanceLogged = '';
 
   constructor(opts: ManagerOptions = {}) {
     this.#opts = opts;
@@ -214,6 +219,14 @@ export class Manager {
     this.log.info({ clusters: clusters.map((c) => c.name), stateDir: config.state_dir, files: config.files, version: VERSION }, `mhats manager starting: ${clusters.length} cluster(s)`);
     for (const w of config.warnings) this.log.warn({}, w);
     await this.#startHa(config, clusters);
+    if (!this.maintenance) {
+      try {
+        this.maintenance = fileMaintenanceView(config.state_dir);
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, `cannot read maintenance entries from ${config.state_dir}: ${(err as Error).message}`);
+      }
+    }
+    this.#logMaintenance();
     this.metrics.leader.set(this.leadership.isLeader() ? 1 : 0);
     for (const c of clusters) this.#startEntry(c, config.state_dir);
     await this.#applyHttp(this.#opts.http === undefined ? config.http : (this.#opts.http ?? undefined));
@@ -245,6 +258,7 @@ export class Manager {
     const instance = instanceName(e);
     const client = new EtcdClient({ endpoints: e.endpoints, timeoutMs: e.request_timeout * 1000 });
     this.#etcd = { client, settings: e, instance };
+    this.maintenance = etcdMaintenanceView(client, e.prefix, instance);
     const key = `${e.prefix}/leader`;
     const election = new Election({
       store: client,
@@ -297,7 +311,7 @@ export class Manager {
 
   /** Re-reads every cluster's journal from etcd (rejects if one could not be read). */
   async #refreshJournals(): Promise<void> {
-    const rs = await Promise.allSettled([...this.#journals.values()].map((j) => j.refresh()));
+    const rs = await Promise.allSettled([...[...this.#journals.values()].map((j) => j.refresh()), ...(this.maintenance?.refresh ? [this.maintenance.refresh()] : [])]);
     this.#lastJournalRefresh = this.#mono();
     const bad = rs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (bad) throw bad.reason as Error;
@@ -339,6 +353,7 @@ export class Manager {
       isLeader: () => this.leadership.isLeader() && !(monitorLock?.blocked ?? false),
       stillLeader: async () => !(monitorLock?.blocked ?? false) && (await this.leadership.stillLeader()),
       fencingToken: () => this.leadership.fencingToken?.(),
+      maintenance: () => this.maintenance?.entries() ?? [],
     });
     // Without etcd: MHA's monitor lock on the master, which a second manager (or MHA) would hold.
     const monitorLock: MasterMonitorLock | undefined = !this.#etcd && this.#guards ? new MasterMonitorLock({ cluster: c, master: (): string | undefined => monitor.master, log: this.log, now: () => this.#now() }) : undefined;
@@ -371,8 +386,23 @@ export class Manager {
     return p;
   }
 
+  /** Says when a maintenance starts or ends (as this manager sees it), once. */
+  #logMaintenance(): void {
+    if (!this.maintenance) return;
+    const now = this.#now();
+    const active = activeEntries(this.maintenance.entries(), now);
+    const key = active.map((e) => e.id).join(',');
+    if (key === this.#maintenanceLogged) return;
+    const before = new Set(this.#maintenanceLogged.split(',').filter(Boolean));
+    for (const e of active) if (!before.has(e.id)) this.log.warn({ maintenance: e.id, scope: e.scope, cluster: e.cluster, server: e.server, owner: e.owner, until: isoTime(e.expiresAt) }, `MAINTENANCE in force: ${describeEntry(e, now)}`);
+    const ids = new Set(active.map((e) => e.id));
+    for (const id of before) if (!ids.has(id)) this.log.info({ maintenance: id }, `maintenance ${id} is over (stopped or expired)`);
+    this.#maintenanceLogged = key;
+  }
+
   #onTick(m: ClusterMonitor): void {
     this.metrics.tick(m);
+    this.metrics.maintenance(m.cluster.name, m.maintenance());
     if (!this.#ready && !this.#stopping && [...this.#entries.values()].every((e) => e.monitor.ticks > 0)) {
       this.#ready = true;
       const line = this.statusLine();
@@ -387,13 +417,13 @@ export class Manager {
       const c = m.cluster.name;
       switch (m.state) {
         case 'watching':
-          return `${c}: master ${m.master ?? '?'} ok`;
+          return `${c}: master ${m.master ?? '?'} ok${m.maintenance().clusterWide.length > 0 ? ' (in maintenance: no automatic failover)' : ''}`;
         case 'suspect':
           return `${c}: master ${m.master ?? '?'} SUSPECT`;
         case 'failing_over':
           return `${c}: FAILING OVER ${m.master ?? '?'}`;
         case 'blocked':
-          return `${c}: master ${m.master ?? '?'}, automatic failover BLOCKED (mhats ack ${c})`;
+          return m.heldByMaintenance !== undefined ? `${c}: master ${m.master ?? '?'} DEAD, NOT failed over: IN MAINTENANCE` : `${c}: master ${m.master ?? '?'}, automatic failover BLOCKED (mhats ack ${c})`;
         case 'broken':
           return `${c}: topology BROKEN, not watching`;
         case 'starting':
@@ -415,6 +445,7 @@ export class Manager {
         .catch((err: unknown) => this.log.debug({ err: (err as Error).message }, `journal refresh from etcd failed: ${(err as Error).message}`))
         .finally(() => (this.#refreshing = false));
     }
+    this.#logMaintenance();
     if (!this.#ready) return;
     void this.notifier.status(this.statusLine());
     if (this.notifier.watchdogMs === undefined) return;
@@ -660,13 +691,27 @@ function clusterStatus(e: Entry, now: number): unknown {
     failedServers: snap.failed,
     blockedReason: snap.blockedReason,
     plan: planStatus(m, g.allowed),
+    maintenance: maintenanceStatus(m, now),
     schedules: e.cluster.schedules ?? {},
+  };
+}
+
+function maintenanceStatus(m: ClusterMonitor, now: number): unknown {
+  const mt: ReturnType<typeof maintenanceOf> = m.maintenance();
+  const entry = (x: (typeof mt.clusterWide)[number]): unknown => ({ id: x.id, scope: x.scope, cluster: x.cluster, server: x.server, owner: x.owner, reason: x.reason, startedAt: isoTime(x.startedAt), expiresAt: isoTime(x.expiresAt), remainingSeconds: Math.max(0, Math.round((x.expiresAt - now) / 1000)) });
+  return {
+    automaticFailover: mt.clusterWide.length > 0 ? 'held' : 'allowed',
+    heldDeadMaster: m.heldByMaintenance !== undefined,
+    cluster: mt.clusterWide.map(entry),
+    servers: Object.fromEntries(Object.entries(mt.servers).map(([k, v]) => [k, v.map(entry)])),
   };
 }
 
 function planStatus(m: ClusterMonitor, allowed: boolean): unknown {
   const p = m.plan();
   const note = allowed ? undefined : 'automatic failover is currently blocked by the guard (see guard); an operator can still run mhats failover';
+  const held = m.maintenance().clusterWide.length > 0 ? 'the cluster is in maintenance: it would NOT be failed over automatically (see maintenance)' : undefined;
+  if (held) return p.ok ? { wouldPromote: p.candidate, rule: p.rule, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, basedOnInspectionAt: isoTime(p.inspectedAt), note: held } : { wouldPromote: null, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, note: held };
   if (p.ok) return { wouldPromote: p.candidate, rule: p.rule, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, basedOnInspectionAt: isoTime(p.inspectedAt), ...(note ? { note } : {}) };
   return { wouldPromote: null, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, ...(note ? { note } : {}) };
 }

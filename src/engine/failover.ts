@@ -55,6 +55,8 @@ export interface FailoverRequest {
   lastMasterPosition?: MasterPosition | undefined;
   /** Is the dead master's host reachable over SSH? undefined = unknown (probed). */
   sshReachable?: boolean | undefined;
+  /** Servers in maintenance: never candidates; their absence or breakage does not block the failover. */
+  maintenance?: string[] | undefined;
 }
 
 export interface FailoverDeps {
@@ -288,8 +290,10 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       const problems: string[] = [];
       for (const p of probes) {
         const srv = byName.get(p.ok ? p.obs.name : p.failure.name)!;
+        const inMaintenance = req.maintenance?.includes(srv.name) ?? false;
         if (!p.ok) {
-          if (srv.ignore_fail) journalEvent(`${srv.name} is unreachable and ignore_fail is set: failing over without it`);
+          if (inMaintenance) journalEvent(`${srv.name} is unreachable and in maintenance: failing over without it`);
+          else if (srv.ignore_fail) journalEvent(`${srv.name} is unreachable and ignore_fail is set: failing over without it`);
           else problems.push(`${srv.name} is unreachable (${p.failure.message}); set ignore_fail=1 for it to fail over without it`);
           continue;
         }
@@ -297,13 +301,19 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         const src = r ? resolveSource(specs, observed, r.sourceHost, r.sourcePort) : undefined;
         if (src?.name !== dead.name) {
           const where = r ? `${r.sourceHost}:${r.sourcePort}` : 'nobody';
-          if (srv.ignore_fail) journalEvent(`${srv.name} does not replicate from ${dead.name} (from ${where}); ignore_fail is set: leaving it alone`);
+          if (inMaintenance) journalEvent(`${srv.name} does not replicate from ${dead.name} (from ${where}) and is in maintenance: leaving it alone`);
+          else if (srv.ignore_fail) journalEvent(`${srv.name} does not replicate from ${dead.name} (from ${where}); ignore_fail is set: leaving it alone`);
           else problems.push(`${srv.name} replicates from ${where}, not from ${dead.name}: replicas replicate from different masters`);
           continue;
         }
         if (!r!.sqlRunning && r!.lastSqlErrno !== 0) {
-          if (srv.ignore_fail) journalEvent(`${srv.name} has a broken SQL thread (${r!.lastSqlError}); ignore_fail is set: leaving it out`);
+          if (inMaintenance) journalEvent(`${srv.name} has a broken SQL thread (${r!.lastSqlError}) and is in maintenance: leaving it out`);
+          else if (srv.ignore_fail) journalEvent(`${srv.name} has a broken SQL thread (${r!.lastSqlError}); ignore_fail is set: leaving it out`);
           else problems.push(`${srv.name}'s SQL thread is broken: error ${r!.lastSqlErrno}: ${r!.lastSqlError}`);
+          continue;
+        }
+        if (inMaintenance && !r!.sqlRunning) {
+          journalEvent(`${srv.name} is in maintenance with its SQL thread stopped: leaving it alone (repoint it when the maintenance is over)`);
           continue;
         }
         replicas.push(p.obs);
@@ -319,7 +329,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         { serverId: req.lastMasterObs?.serverId ?? -1, serverUuid: req.lastMasterObs?.serverUuid, lastGtid: req.lastMasterObs?.gtid },
       );
       if (errant.length > 0) throw new FailoverRefused(`errant GTID transactions: ${errant.map((e) => `${e.name}: ${e.errant}`).join('; ')}. Inspect them and repair by hand before failing over`);
-      const pre = chooseNewMaster(candidatesOf(replicas, cluster.servers), { forced: req.newMaster, checkReplDelay: false, latestPriority: true });
+      const pre = chooseNewMaster(candidatesOf(replicas, cluster.servers, req.maintenance), { forced: req.newMaster, checkReplDelay: false, latestPriority: true });
       if (!pre.ok) throw new FailoverRefused(pre.reason);
       return { replicas, mode };
     });
@@ -489,7 +499,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
 
     // ---------------------------------------------------------------- Phase 3.3
     const choice = await phase(PHASE.choose, 1000, () => {
-      const c = chooseNewMaster(candidatesOf(after.obs, cluster.servers), { forced: req.newMaster, checkReplDelay: cluster.check_repl_delay, latestPriority: cluster.latest_priority });
+      const c = chooseNewMaster(candidatesOf(after.obs, cluster.servers, req.maintenance), { forced: req.newMaster, checkReplDelay: cluster.check_repl_delay, latestPriority: cluster.latest_priority });
       report.rejected = c.rejected;
       for (const r of c.rejected) journalEvent(`not choosing ${r.name}: ${r.reason}`);
       if (!c.ok) throw new FailoverFailed(c.reason);
@@ -715,10 +725,10 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
 }
 
 /** Candidates with their config flags, in config order (MHA's priority order). */
-function candidatesOf(obs: ServerObservation[], servers: ServerConfig[]): CandidateInput[] {
+function candidatesOf(obs: ServerObservation[], servers: ServerConfig[], maintenance: string[] = []): CandidateInput[] {
   return servers.flatMap((s) => {
     const o = obs.find((x) => x.name === s.name);
-    return o === undefined ? [] : [{ name: s.name, candidate_master: s.candidate_master, no_master: s.no_master, obs: o }];
+    return o === undefined ? [] : [{ name: s.name, candidate_master: s.candidate_master, no_master: s.no_master, inMaintenance: maintenance.includes(s.name), obs: o }];
   });
 }
 

@@ -9,6 +9,7 @@ import { runFailover } from '../../engine/failover.js';
 import { cutSavedBinlog } from '../../domain/binlog-cut.js';
 import { UserError } from '../../errors/errors.js';
 import { ExitCode } from '../../errors/exit-codes.js';
+import { clusterMaintenance } from '../../app/maintenance.js';
 
 export function registerFailover(program: Command): void {
   const cmd = program
@@ -43,8 +44,10 @@ export function registerFailover(program: Command): void {
       if (answer.trim().toLowerCase() !== 'yes') throw new UserError('not confirmed: nothing done');
     }
     const log = createLogger({ format: opts.json ? 'json' : undefined, write: opts.json ? (l) => process.stderr.write(l) : undefined });
+    // Servers in maintenance are never candidates (a cluster in maintenance does not hold an operator's failover).
+    const maintenance = (await clusterMaintenance(config, cluster.name)).serversInMaintenance;
     const report = await runFailover(
-      { cluster, deadMaster: dead, newMaster, trigger: 'manual', reason: `manual failover requested from the command line` },
+      { cluster, deadMaster: dead, newMaster, trigger: 'manual', reason: `manual failover requested from the command line`, maintenance },
       { journal: new FileJournal(config.state_dir, cluster.name), log, now: Date.now, sshReachable: sshReachableFor(cluster), cutBinlog: cutSavedBinlog },
     );
     if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
