@@ -49,6 +49,8 @@ import type { Logger } from '../ports/logger.js';
 import { VERSION } from '../version.js';
 import { sshOptionsFor } from '../adapters/ssh/targets.js';
 import { ClusterJobs, type PurgeOptions } from './jobs.js';
+import { MasterPublisher } from './publisher.js';
+import type { PublishCandidate } from '../domain/publish.js';
 import { etcdMaintenanceView, fileMaintenanceView, type MaintenanceView } from './maintenance.js';
 import { activeEntries, describeEntry, maintenanceOf } from '../domain/maintenance.js';
 
@@ -187,6 +189,10 @@ export class Manager {
   /** Maintenance entries (the file in state_dir, or etcd): every monitor reads them. */
   maintenance: MaintenanceView | undefined;
   #maintenanceLogged = '';
+  /** Service discovery (config `publish:`). */
+  publisher: MasterPublisher | undefined;
+  #publishSig = '';
+  #publishTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: ManagerOptions = {}) {
     this.#opts = opts;
@@ -227,6 +233,7 @@ export class Manager {
       }
     }
     this.#logMaintenance();
+    this.#applyPublish(config);
     this.metrics.leader.set(this.leadership.isLeader() ? 1 : 0);
     for (const c of clusters) this.#startEntry(c, config.state_dir);
     await this.#applyHttp(this.#opts.http === undefined ? config.http : (this.#opts.http ?? undefined));
@@ -354,6 +361,8 @@ export class Manager {
       stillLeader: async () => !(monitorLock?.blocked ?? false) && (await this.leadership.stillLeader()),
       fencingToken: () => this.leadership.fencingToken?.(),
       maintenance: () => this.maintenance?.entries() ?? [],
+      onMasterChanged: (master, how) => this.#onMasterChanged(c.name, master, how),
+      onFenced: (server) => this.#onFenced(c.name, server),
     });
     // Without etcd: MHA's monitor lock on the master, which a second manager (or MHA) would hold.
     const monitorLock: MasterMonitorLock | undefined = !this.#etcd && this.#guards ? new MasterMonitorLock({ cluster: c, master: (): string | undefined => monitor.master, log: this.log, now: () => this.#now() }) : undefined;
@@ -384,6 +393,57 @@ export class Manager {
     this.#retiring.add(p);
     void p.finally(() => this.#retiring.delete(p));
     return p;
+  }
+
+  // ---------------------------------------------------------------- publishing the master
+
+  #applyPublish(config: LoadedConfig): void {
+    const sig = JSON.stringify(config.publish ?? null, (_k, v: unknown) => (v instanceof Secret ? `sha256:${createHash('sha256').update(v.reveal()).digest('hex')}` : v));
+    if (sig === this.#publishSig) return;
+    this.#publishSig = sig;
+    clearInterval(this.#publishTimer);
+    this.#publishTimer = undefined;
+    this.publisher = MasterPublisher.fromConfig(config, { log: this.log, metrics: this.metrics, now: () => this.#now() });
+    if (!this.publisher) return;
+    const p = this.publisher;
+    this.log.info({ targets: p.stores.map((x) => `${x.kind} ${x.where}`), prefix: p.settings.prefix, interval: p.settings.interval }, `publishing each cluster's master to ${p.stores.map((x) => x.kind).join(' and ')} (orchestrator's keys ${p.settings.prefix ? `${p.settings.prefix}/` : ''}mysql/master/CLUSTER), reconciled every ${p.settings.interval} s`);
+    this.#publishTimer = setInterval(() => this.#reconcilePublished(), p.settings.interval * 1000);
+    this.#publishTimer.unref();
+  }
+
+  /** What the monitor knows about `name` as a master to publish. */
+  #facts(m: ClusterMonitor, name: string): Omit<PublishCandidate, 'name'> {
+    const obs = m.lastAnalysis?.masterObs?.name === name ? m.lastAnalysis.masterObs : undefined;
+    return { isCurrentMaster: m.master === name, failed: m.failedServers().includes(name), readOnly: obs?.readOnly, healthy: m.detector.phase === 'healthy' && m.state !== 'failing_over' && m.heldByMaintenance === undefined };
+  }
+
+  #onMasterChanged(cluster: string, master: string, how: 'adopted' | 'promoted'): void {
+    const e = this.#entries.get(cluster);
+    const p = this.publisher;
+    if (!e || !p || !this.leadership.isLeader()) return;
+    const srv = e.cluster.servers.find((s) => s.name === master);
+    if (!srv) return;
+    if (how === 'promoted') void p.publish(e.cluster, srv, { isCurrentMaster: true, failed: false, readOnly: false, healthy: true }, 'promoted by a failover');
+    else void p.publish(e.cluster, srv, this.#facts(e.monitor, master), `the manager watches ${master} as master`, false);
+  }
+
+  #onFenced(cluster: string, server: string): void {
+    const e = this.#entries.get(cluster);
+    const srv = e?.cluster.servers.find((s) => s.name === server);
+    if (!e || !srv || !this.publisher) return;
+    void this.publisher.retractIfPointsAt(e.cluster, srv, 'fenced (read_only)');
+  }
+
+  /** Every publish.interval: rewrite what differs (only the leader writes). */
+  #reconcilePublished(): void {
+    const p = this.publisher;
+    if (!p || this.#stopping || !this.leadership.isLeader()) return;
+    for (const e of this.#entries.values()) {
+      const m = e.monitor;
+      if (m.master === undefined || e.stopping) continue;
+      const srv = e.cluster.servers.find((s) => s.name === m.master);
+      if (srv) void p.publish(e.cluster, srv, this.#facts(m, srv.name), 'reconciliation', false);
+    }
   }
 
   /** Says when a maintenance starts or ends (as this manager sees it), once. */
@@ -527,7 +587,7 @@ export class Manager {
       leader: this.leadership.isLeader(),
       ha: this.#haStatus(),
       config: this.config ? { format: this.config.format, files: this.config.files, stateDir: this.config.state_dir, loadedAt: isoTime(this.#loadedAt) } : undefined,
-      clusters: [...this.#entries.values()].map((e) => clusterStatus(e, now)),
+      clusters: [...this.#entries.values()].map((e) => ({ ...(clusterStatus(e, now) as Record<string, unknown>), publish: this.publisher?.status(e.cluster.name) ?? null })),
     };
   }
 
@@ -607,6 +667,7 @@ export class Manager {
     }
     this.config = next.config;
     this.#loadedAt = this.#now();
+    this.#applyPublish(next.config);
     await this.#applyHttp(this.#opts.http === undefined ? next.config.http : (this.#opts.http ?? undefined));
     this.metrics.reloads.inc({ result: 'applied' });
     const what = [added.length ? `added ${added.join(', ')}` : '', removed.length ? `removed ${removed.join(', ')}` : '', changed.length ? `changed ${changed.join(', ')}` : ''].filter(Boolean).join('; ') || 'no cluster changed';
@@ -626,6 +687,7 @@ export class Manager {
     if (busy.length > 0) this.log.warn({ clusters: busy }, `stopping after the failover in progress finishes (${busy.join(', ')})`);
     const stopping = this.notifier.stopping(line);
     clearInterval(this.#timer);
+    clearInterval(this.#publishTimer);
     const entries = [...this.#entries.values()];
     await Promise.all([...entries.map((e) => this.#stopEntry(e)), ...this.#retiring]);
     // Every failover has finished: write what is queued, then hand the leadership over at once.
@@ -634,6 +696,7 @@ export class Manager {
     await this.#electionDone;
     await this.election?.resign();
     this.#localLock?.release();
+    await this.publisher?.idle();
     await this.http?.close();
     await stopping;
     this.#resolveDone();

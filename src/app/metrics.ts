@@ -37,6 +37,7 @@ export class Metrics {
   readonly reloads: Counter<'result'>;
   readonly maintenanceCluster: Gauge<'cluster'>;
   readonly maintenanceServers: Gauge<'cluster'>;
+  readonly publishes: Counter<'cluster' | 'target' | 'result'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -78,6 +79,7 @@ export class Metrics {
     this.checkReplFindings = new Gauge({ name: 'mhats_check_repl_findings', help: 'Findings of the last scheduled check-repl report, by severity.', labelNames: ['cluster', 'severity'], registers });
     this.maintenanceCluster = new Gauge({ name: 'mhats_maintenance', help: 'Whether automatic failover of the cluster is held by maintenance (1: the cluster, or everything, is in maintenance).', labelNames: ['cluster'], registers });
     this.maintenanceServers = new Gauge({ name: 'mhats_maintenance_servers', help: 'Servers of the cluster in maintenance (never candidates).', labelNames: ['cluster'], registers });
+    this.publishes = new Counter({ name: 'mhats_master_publish_total', help: 'Writes of the master to service discovery (etcd, consul) by result: publish, unchanged, retract, failed.', labelNames: ['cluster', 'target', 'result'], registers });
     this.reloads = new Counter({ name: 'mhats_config_reloads_total', help: 'Configuration reloads (SIGHUP) by result.', labelNames: ['result'], registers });
   }
 
@@ -136,7 +138,7 @@ export class Metrics {
 
   /** A removed cluster's series go away (its gauges would otherwise report stale values forever). */
   async forgetCluster(cluster: string): Promise<void> {
-    const metrics = [this.checkDuration, this.checkFailures, this.suspicions, this.failovers, this.failoverDuration, this.phaseDuration, this.replicationLag, this.up, this.ticks, this.state, this.topologyHealthy, this.jobRuns, this.jobDuration, this.relayLogsPurged, this.checkReplFindings, this.maintenanceCluster, this.maintenanceServers];
+    const metrics = [this.checkDuration, this.checkFailures, this.suspicions, this.failovers, this.failoverDuration, this.phaseDuration, this.replicationLag, this.up, this.ticks, this.state, this.topologyHealthy, this.jobRuns, this.jobDuration, this.relayLogsPurged, this.checkReplFindings, this.maintenanceCluster, this.maintenanceServers, this.publishes];
     for (const metric of metrics) {
       const m = metric as unknown as { get(): Promise<{ values: Array<{ labels: Record<string, string | number> }> }>; remove(labels: Record<string, string | number>): void };
       const seen = new Set<string>();

@@ -74,6 +74,10 @@ export interface FailoverDeps {
   fencingToken?: (() => string | undefined) | undefined;
   /** The binlog reader's cut (pure): where the last complete transaction ends. Without it, no salvage. */
   cutBinlog?: Cutter | undefined;
+  /** The new master is writable (called at once, before the replicas are repointed): publish it. Must not throw. */
+  onPromoted?: ((newMaster: ServerConfig) => void) | undefined;
+  /** The old master answered SQL and was fenced (read_only, sessions killed). Must not throw. */
+  onFenced?: ((server: ServerConfig) => void) | undefined;
 }
 
 export interface PhaseRecord {
@@ -363,7 +367,13 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         }),
       );
       // Fence the old master if it still answers SQL (hung or half-alive).
-      const fenced = await fenceOldMaster(dead, cluster, flog).catch((err: unknown) => `not reachable over SQL (${(err as Error).message})`);
+      const fenced = await fenceOldMaster(dead, cluster, flog).then(
+        (r) => {
+          deps.onFenced?.(dead);
+          return r;
+        },
+        (err: unknown) => `not reachable over SQL (${(err as Error).message})`,
+      );
       journalEvent(`fence ${dead.name}: ${fenced}`);
       if (sshReachable === undefined) sshReachable = await sshProbe;
       journalEvent(`${dead.name}'s host is ${sshReachable ? '' : 'not '}reachable over SSH`);
@@ -599,6 +609,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         a.destroy();
         throw err;
       }
+      deps.onPromoted?.(nm);
       journalEvent(`${nm.name} is the new master, writable, at ${report.newMasterCoord ? formatCoord(report.newMasterCoord) : '?'}${report.newMasterGtid ? ` gtid ${report.newMasterGtid}` : ''}`);
     });
 

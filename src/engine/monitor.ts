@@ -44,6 +44,10 @@ export interface MonitorDeps {
   isLeader?: (() => boolean) | undefined;
   /** Manager HA: the leader's fencing token, for the hooks (MHATS_FENCING_TOKEN). */
   fencingToken?: (() => string | undefined) | undefined;
+  /** The master changed: adopted (start, switchover seen, after a failover) or just promoted by a failover (writable). Must not throw. */
+  onMasterChanged?: ((master: string, how: 'adopted' | 'promoted') => void) | undefined;
+  /** A server was fenced (read_only, sessions killed). Must not throw. */
+  onFenced?: ((server: string) => void) | undefined;
   /** Maintenance entries (every cluster's; the monitor picks its own). Default: none. */
   maintenance?: (() => MaintenanceEntry[]) | undefined;
 }
@@ -329,6 +333,7 @@ export class ClusterMonitor {
     this.master = master;
     this.detector = initialDetectorState;
     this.state = this.blockedReason ? 'blocked' : 'watching';
+    this.#observe(() => this.deps.onMasterChanged?.(master, 'adopted'));
   }
 
   async #confirmAndAct(): Promise<void> {
@@ -418,7 +423,7 @@ export class ClusterMonitor {
     try {
       const report = await runFailover(
         { cluster: this.cluster, deadMaster: dead, newMaster: opts.newMaster, trigger: opts.trigger, reason: opts.reason, maintenance: this.maintenance().serversInMaintenance, lastMasterObs: this.lastMasterObs?.name === dead ? this.lastMasterObs : undefined, lastMasterPosition: this.lastMasterPosition },
-        { journal: this.deps.journal, log: this.deps.log, now: this.deps.now, sshReachable: this.deps.sshReachable, cutBinlog: cutSavedBinlog, ...(this.deps.stillLeader ? { stillLeader: this.deps.stillLeader } : {}), fencingToken: this.deps.fencingToken },
+        { journal: this.deps.journal, log: this.deps.log, now: this.deps.now, sshReachable: this.deps.sshReachable, cutBinlog: cutSavedBinlog, ...(this.deps.stillLeader ? { stillLeader: this.deps.stillLeader } : {}), fencingToken: this.deps.fencingToken, onPromoted: (s) => this.#observe(() => this.deps.onMasterChanged?.(s.name, 'promoted')), onFenced: (s) => this.#observe(() => this.deps.onFenced?.(s.name)) },
       );
       this.deps.onFailover?.(report);
       if (report.outcome === 'success' || report.outcome === 'partial') {
@@ -451,7 +456,10 @@ export class ClusterMonitor {
         const [p] = await inspectAll([target(srv)], { connectTimeoutMs: Math.min(1000, this.cluster.connect_timeout * 1000), queryTimeoutMs: 1000, now: this.deps.now });
         if (p?.ok && !p.obs.readOnly) {
           this.#log.error({ server: name }, `the failed old master ${name} is back and WRITABLE: fencing it`);
-          await fenceOldMaster(srv, this.cluster, this.#log).catch((err: unknown) => this.#log.error({ server: name }, `could not fence ${name}: ${(err as Error).message}`));
+          await fenceOldMaster(srv, this.cluster, this.#log).then(
+            () => this.#observe(() => this.deps.onFenced?.(name)),
+            (err: unknown) => this.#log.error({ server: name }, `could not fence ${name}: ${(err as Error).message}`),
+          );
           return;
         }
         // Repaired by an operator and replicating from the current master: it is a replica again.
