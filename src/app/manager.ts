@@ -50,6 +50,8 @@ import { VERSION } from '../version.js';
 import { sshOptionsFor } from '../adapters/ssh/targets.js';
 import { ClusterJobs, type PurgeOptions } from './jobs.js';
 import { MasterPublisher } from './publisher.js';
+import { join } from 'node:path';
+import { rejoinServer } from '../engine/rejoin.js';
 import type { PublishCandidate } from '../domain/publish.js';
 import { etcdMaintenanceView, fileMaintenanceView, type MaintenanceView } from './maintenance.js';
 import { activeEntries, describeEntry, maintenanceOf } from '../domain/maintenance.js';
@@ -363,6 +365,7 @@ export class Manager {
       maintenance: () => this.maintenance?.entries() ?? [],
       onMasterChanged: (master, how) => this.#onMasterChanged(c.name, master, how),
       onFenced: (server) => this.#onFenced(c.name, server),
+      rejoin: (server) => rejoinServer({ cluster: c, server, journal, by: `mhats manager (auto_rejoin)${this.#etcd ? ` ${this.#etcd.instance}` : ''}`, extractDir: join(stateDir, c.name, 'rejoin'), log: this.log, now: () => this.#now() }),
     });
     // Without etcd: MHA's monitor lock on the master, which a second manager (or MHA) would hold.
     const monitorLock: MasterMonitorLock | undefined = !this.#etcd && this.#guards ? new MasterMonitorLock({ cluster: c, master: (): string | undefined => monitor.master, log: this.log, now: () => this.#now() }) : undefined;

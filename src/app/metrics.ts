@@ -38,6 +38,7 @@ export class Metrics {
   readonly maintenanceCluster: Gauge<'cluster'>;
   readonly maintenanceServers: Gauge<'cluster'>;
   readonly publishes: Counter<'cluster' | 'target' | 'result'>;
+  readonly errantServers: Gauge<'cluster'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -80,6 +81,7 @@ export class Metrics {
     this.maintenanceCluster = new Gauge({ name: 'mhats_maintenance', help: 'Whether automatic failover of the cluster is held by maintenance (1: the cluster, or everything, is in maintenance).', labelNames: ['cluster'], registers });
     this.maintenanceServers = new Gauge({ name: 'mhats_maintenance_servers', help: 'Servers of the cluster in maintenance (never candidates).', labelNames: ['cluster'], registers });
     this.publishes = new Counter({ name: 'mhats_master_publish_total', help: 'Writes of the master to service discovery (etcd, consul) by result: publish, unchanged, retract, failed.', labelNames: ['cluster', 'target', 'result'], registers });
+    this.errantServers = new Gauge({ name: 'mhats_errant_gtid_servers', help: 'Replicas holding errant GTID transactions (not on the master) at the last inspection; a failover refuses while any exist (mhats errant show).', labelNames: ['cluster'], registers });
     this.reloads = new Counter({ name: 'mhats_config_reloads_total', help: 'Configuration reloads (SIGHUP) by result.', labelNames: ['result'], registers });
   }
 
@@ -100,6 +102,7 @@ export class Metrics {
   #inspected(m: ClusterMonitor, a: TopologyAnalysis): void {
     const cluster = m.cluster.name;
     this.topologyHealthy.set({ cluster }, a.healthy ? 1 : 0);
+    if (a.masterObs) this.errantServers.set({ cluster }, new Set(a.findings.filter((f) => f.code === 'errant_gtid' && f.severity === 'error').map((f) => f.server)).size);
     const unreachable = new Set(a.unreachable.map((u) => u.name));
     for (const s of m.cluster.servers) {
       if (unreachable.has(s.name)) this.up.set({ cluster, server: s.name }, 0);
@@ -138,7 +141,7 @@ export class Metrics {
 
   /** A removed cluster's series go away (its gauges would otherwise report stale values forever). */
   async forgetCluster(cluster: string): Promise<void> {
-    const metrics = [this.checkDuration, this.checkFailures, this.suspicions, this.failovers, this.failoverDuration, this.phaseDuration, this.replicationLag, this.up, this.ticks, this.state, this.topologyHealthy, this.jobRuns, this.jobDuration, this.relayLogsPurged, this.checkReplFindings, this.maintenanceCluster, this.maintenanceServers, this.publishes];
+    const metrics = [this.checkDuration, this.checkFailures, this.suspicions, this.failovers, this.failoverDuration, this.phaseDuration, this.replicationLag, this.up, this.ticks, this.state, this.topologyHealthy, this.jobRuns, this.jobDuration, this.relayLogsPurged, this.checkReplFindings, this.maintenanceCluster, this.maintenanceServers, this.publishes, this.errantServers];
     for (const metric of metrics) {
       const m = metric as unknown as { get(): Promise<{ values: Array<{ labels: Record<string, string | number> }> }>; remove(labels: Record<string, string | number>): void };
       const seen = new Set<string>();

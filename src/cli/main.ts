@@ -18,6 +18,8 @@ import { registerFailover } from './commands/failover.js';
 import { registerSwitchover } from './commands/switchover.js';
 import { registerHooks } from './commands/hooks.js';
 import { registerMaintenance } from './commands/maintenance.js';
+import { registerRejoin } from './commands/rejoin.js';
+import { registerErrant } from './commands/errant.js';
 import { VERSION } from '../version.js';
 
 export function buildProgram(): Command {
@@ -33,6 +35,8 @@ export function buildProgram(): Command {
   registerHooks(program);
   registerAck(program);
   registerMaintenance(program);
+  registerRejoin(program);
+  registerErrant(program);
   registerCheckRepl(program);
   registerCheckSsh(program);
   registerStatus(program);

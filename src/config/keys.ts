@@ -80,7 +80,11 @@ export const CLUSTER_KEYS = {
   shutdown_script: { kind: 'string', scope: 'cluster' },
   report_script: { kind: 'string', scope: 'cluster' },
   log_level: { kind: 'log_level', scope: 'cluster' },
+  auto_rejoin: { kind: 'bool', scope: 'cluster' },
 } as const satisfies Record<string, KeyInfo>;
+
+/** Cluster keys of the YAML format only (an MHA file cannot set them). */
+export const YAML_ONLY_CLUSTER_KEYS: ReadonlySet<string> = new Set(['last_failover_minute', 'auto_rejoin']);
 
 /** Keys of the YAML `ssh:` object. */
 export const SSH_KEYS = {

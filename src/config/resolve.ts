@@ -53,7 +53,7 @@ export type ClusterValues = {
     | 'ping_interval' | 'ping_type' | 'ping_failures' | 'ping_timeout' | 'ping_retry_interval' | 'connect_timeout' | 'query_timeout'
     | 'seconds_behind_master' | 'check_repl_delay' | 'check_repl_filter' | 'latest_priority' | 'multi_tier_slave' | 'last_failover_minute'
     | 'manager_workdir' | 'manager_log' | 'secondary_check_script' | 'master_ip_failover_script' | 'master_ip_online_change_script'
-    | 'shutdown_script' | 'report_script']-?: NonNullable<ClusterConfig[K]>;
+    | 'shutdown_script' | 'report_script' | 'auto_rejoin']-?: NonNullable<ClusterConfig[K]>;
 };
 
 export interface SshValues {
@@ -291,6 +291,7 @@ export function resolveCluster(input: ClusterInput, ctx: ResolveContext): Resolv
     latest_priority: get(c.latest_priority, d.latest_priority),
     multi_tier_slave: get(c.multi_tier_slave, d.multi_tier_slave),
     last_failover_minute: get(c.last_failover_minute, d.last_failover_minute),
+    auto_rejoin: get(c.auto_rejoin, false),
     manager_workdir: get(c.manager_workdir, d.manager_workdir),
     manager_log: opt(c.manager_log),
     secondary_check_script: opt(c.secondary_check_script),

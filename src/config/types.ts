@@ -85,6 +85,8 @@ export interface ClusterConfig {
   latest_priority: boolean;
   multi_tier_slave: boolean;
   last_failover_minute: number;
+  /** The manager rejoins an old master by itself when it comes back contained (mhats rejoin); off by default. Optional so hand-built configs need not set it. */
+  auto_rejoin?: boolean | undefined;
   manager_workdir: string;
   manager_log?: string | undefined;
   secondary_check_script?: string | undefined;

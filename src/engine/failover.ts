@@ -97,6 +97,12 @@ export interface FailoverReport {
   notRecovered: Array<{ name: string; reason: string }>;
   rejected: Array<{ name: string; reason: string }>;
   newMasterCoord?: BinlogCoord | undefined;
+  /**
+   * For a later rejoin of the old master (mhats rejoin): the new master holds the old master's binlog up to
+   * `oldMasterApplied` plus the next `salvagedTransactions` complete transactions, and was at `newMasterCoord`
+   * in its own binlog when it held exactly that. Absent when the new master may hold less (data loss).
+   */
+  rejoinMap?: { oldMaster: string; oldMasterApplied: BinlogCoord; salvagedTransactions: number; salvagedGtids: string[]; newMaster: string; newMasterCoord: BinlogCoord } | undefined;
   newMasterGtid?: string | undefined;
   lost?: string | undefined;
   durationMs: number;
@@ -169,7 +175,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     report.durationMs = deps.now() - t0;
     fencingToken = undefined;
     if (begun) {
-      deps.journal.append({ type: 'end', id, at: deps.now(), outcome, newMaster: report.newMaster, oldMaster: req.deadMaster, durationMs: report.durationMs, reason, lost: report.lost, detail: { phases, recovered: report.recovered, notRecovered: report.notRecovered, rejected: report.rejected, newMasterCoord: report.newMasterCoord, newMasterGtid: report.newMasterGtid } });
+      deps.journal.append({ type: 'end', id, at: deps.now(), outcome, newMaster: report.newMaster, oldMaster: req.deadMaster, durationMs: report.durationMs, reason, lost: report.lost, detail: { phases, recovered: report.recovered, notRecovered: report.notRecovered, rejected: report.rejected, newMasterCoord: report.newMasterCoord, newMasterGtid: report.newMasterGtid, rejoinMap: report.rejoinMap } });
     }
     return report;
   };
@@ -481,6 +487,10 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         const coord = b ? a.d.parseBinlogStatus(b) : undefined;
         const gtid = v ? a.d.parseVariables(v).gtid : undefined;
         report.newMasterCoord = coord ? { file: coord.file, pos: coord.pos } : undefined;
+        if (report.newMasterCoord && nmComplete) {
+          const applied = salvage?.bytes !== undefined;
+          report.rejoinMap = { oldMaster: dead.name, oldMasterApplied: latestExec, salvagedTransactions: applied ? salvage.transactions : 0, salvagedGtids: applied ? salvage.gtids : [], newMaster: nm.name, newMasterCoord: report.newMasterCoord };
+        }
         report.newMasterGtid = gtid ? (a.d.flavor === 'mariadb' ? (gtid.binlogPos ?? gtid.executed) : gtid.executed) : undefined;
         for (const stmt of a.d.setReadOnly(false)) await a.q(stmt);
         promoted = true;

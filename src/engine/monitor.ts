@@ -22,6 +22,7 @@ import { fenceOldMaster } from './ops/fence.js';
 import { target } from './ops/admin.js';
 import type { Logger } from '../ports/logger.js';
 import { cutSavedBinlog } from '../domain/binlog-cut.js';
+import type { RejoinReport } from './rejoin.js';
 import { describeEntry, maintenanceOf, mayFailOverAutomatically, type ClusterMaintenance, type MaintenanceEntry } from '../domain/maintenance.js';
 
 export type MonitorState = 'starting' | 'broken' | 'watching' | 'suspect' | 'failing_over' | 'blocked' | 'stopped';
@@ -49,6 +50,8 @@ export interface MonitorDeps {
   onMasterChanged?: ((master: string, how: 'adopted' | 'promoted') => void) | undefined;
   /** A server was fenced (read_only, sessions killed). Must not throw. */
   onFenced?: ((server: string) => void) | undefined;
+  /** auto_rejoin: rejoins an old master that answers again (src/engine/rejoin.ts, wired by the manager). */
+  rejoin?: ((server: string) => Promise<RejoinReport>) | undefined;
   /** Maintenance entries (every cluster's; the monitor picks its own). Default: none. */
   maintenance?: (() => MaintenanceEntry[]) | undefined;
 }
@@ -117,6 +120,9 @@ export class ClusterMonitor {
   /** A dead master is held by maintenance: the reason (undefined when not held). */
   heldByMaintenance: string | undefined;
   #maintenanceLoggedAt = -Infinity;
+  /** auto_rejoin: servers being rejoined, and when a refused one may be tried again (monotonic ms). */
+  #rejoining = new Set<string>();
+  #rejoinRetryAt = new Map<string, number>();
 
   constructor(cluster: ClusterConfig, deps: MonitorDeps) {
     this.cluster = cluster;
@@ -462,6 +468,8 @@ export class ClusterMonitor {
         // Repaired by an operator and replicating from the current master: it is a replica again.
         const rs = p?.ok ? p.obs.replica : undefined;
         const master = this.cluster.servers.find((s) => s.name === this.master);
+        const following = p?.ok && rs && master && rs.ioRunning === 'Yes' && rs.sqlRunning && (rs.sourceHost === master.hostname || rs.sourceHost === master.ip) && rs.sourcePort === master.port;
+        if (p?.ok && !following && this.cluster.auto_rejoin && this.deps.rejoin && master && this.state === 'watching' && (this.deps.isLeader?.() ?? true)) this.#autoRejoin(name);
         if (p?.ok && rs && master && rs.ioRunning === 'Yes' && rs.sqlRunning && (rs.sourceHost === master.hostname || rs.sourceHost === master.ip) && rs.sourcePort === master.port) {
           const f = summarize(this.deps.journal.read()).filter((x) => x.deadMaster === name && !x.rejoined);
           for (const x of f) this.deps.journal.append({ type: 'rejoin', id: x.id, at: this.deps.now(), server: name });
@@ -469,6 +477,28 @@ export class ClusterMonitor {
         }
       }),
     );
+  }
+
+  /** auto_rejoin: in the background (a rejoin reads binlogs; the health checks go on). A refusal is retried every 10 minutes, and said once. */
+  #autoRejoin(name: string): void {
+    if (this.#rejoining.has(name) || this.deps.mono() < (this.#rejoinRetryAt.get(name) ?? -Infinity)) return;
+    this.#rejoining.add(name);
+    this.#log.info({ server: name }, `auto_rejoin: ${name} (an old master) answers again: trying to rejoin it as a replica of ${this.master ?? '?'}`);
+    void this.deps.rejoin!(name)
+      .then((r) => {
+        if (r.outcome === 'rejoined' || r.outcome === 'already') {
+          this.#rejoinRetryAt.delete(name);
+          this.#log.info({ server: name, how: r.how }, `auto_rejoin: ${r.reason}`);
+          return;
+        }
+        this.#rejoinRetryAt.set(name, this.deps.mono() + 600_000);
+        this.#log.error({ server: name, outcome: r.outcome, divergent: r.divergent?.gtids, extractFile: r.extractFile }, `auto_rejoin of ${name} ${r.outcome === 'diverged' ? 'REFUSED' : r.outcome}: ${r.reason}${r.extractFile ? `; the divergent transactions are in ${r.extractFile}` : ''}. It stays fenced; next attempt in 10 minutes (or: mhats rejoin ${name})`);
+      })
+      .catch((err: unknown) => {
+        this.#rejoinRetryAt.set(name, this.deps.mono() + 600_000);
+        this.#log.error({ server: name, err: (err as Error).message }, `auto_rejoin of ${name} failed: ${(err as Error).message}`);
+      })
+      .finally(() => this.#rejoining.delete(name));
   }
 
   async #secondaryCheck(master: ServerConfig): Promise<SecondaryCheckOutcome> {
