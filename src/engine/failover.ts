@@ -28,6 +28,8 @@ import type { HookRecord, PhaseOutcome } from '../adapters/hooks/types.js';
 import type { Journal } from '../adapters/journal/journal.js';
 import { formatCoord, compareCoords } from '../domain/binlog-coord.js';
 import { lostTransactions, type SurvivorPosition } from '../domain/lost.js';
+import { lostWritesAdvice } from '../domain/semisync.js';
+import { isoTime } from '../domain/time.js';
 import type { MasterPosition } from '../domain/detector.js';
 import { salvageBinlog, type Cutter } from './ops/salvage.js';
 import { applyBinlogTo, RelayCatchUp } from './ops/catch-up.js';
@@ -592,6 +594,8 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       const body = [`Master ${dead.name} is down!`, `Selected ${nm.name} as a new master.`, `Recovered: ${report.recovered.join(', ') || 'none'}`, ...report.notRecovered.map((n) => `NOT recovered: ${n.name}: ${n.reason}`), `Lost: ${report.lost ?? 'none known'}`].join('\n');
       await runHooksIn('report', { origMaster: dead, newMaster: nm, newSlaves: report.recovered.map((n) => byName.get(n)!), outcome, subject, body });
     });
+    const advice = lostWritesAdvice({ id, lost: report.lost, at: isoTime(t0) }, req.lastMasterObs);
+    if (advice) journalEvent(`${advice.message}. To enable it: ${advice.hint ?? ''}`);
     const summary = outcome === 'success' ? `Master failover to ${nm.name} completed successfully.` : `Master failover to ${nm.name} done, but recovery on slave partially failed.`;
     flog.info({ outcome, durationMs: deps.now() - t0 }, summary);
     return finish(outcome, summary);

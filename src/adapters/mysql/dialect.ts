@@ -468,11 +468,17 @@ export class Dialect {
   parseSemiSync(vars: Record<string, string>, status: Record<string, string>): SemiSyncState {
     const on = (v: string | undefined): boolean => v !== undefined && bool(v, 'semi-sync variable');
     const clients = lookup(status, 'Rpl_semi_sync_source_clients', 'Rpl_semi_sync_master_clients');
+    const waitNo = lookup(vars, 'rpl_semi_sync_source_wait_no_replica', 'rpl_semi_sync_master_wait_no_slave');
+    const point = lookup(vars, 'rpl_semi_sync_source_wait_point', 'rpl_semi_sync_master_wait_point');
+    const timeout = lookup(vars, 'rpl_semi_sync_source_timeout', 'rpl_semi_sync_master_timeout');
     return {
       sourceEnabled: on(lookup(vars, 'rpl_semi_sync_source_enabled', 'rpl_semi_sync_master_enabled')),
       replicaEnabled: on(lookup(vars, 'rpl_semi_sync_replica_enabled', 'rpl_semi_sync_slave_enabled')),
       sourceActive: on(lookup(status, 'Rpl_semi_sync_source_status', 'Rpl_semi_sync_master_status')),
       sourceClients: clients === undefined || clients.trim() === '' ? 0 : int(clients, 'Rpl_semi_sync_source_clients'),
+      ...(waitNo !== undefined && waitNo.trim() !== '' ? { waitNoReplica: on(waitNo) } : {}),
+      ...(point !== undefined && point.trim() !== '' ? { waitPoint: point.trim().toUpperCase() } : {}),
+      ...(timeout !== undefined && timeout.trim() !== '' ? { timeoutMs: int(timeout, 'rpl_semi_sync_master_timeout') } : {}),
     };
   }
 

@@ -1,6 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import { addConfigOptions, loadFromOptions } from '../config-options.js';
-import { failedServers, inspectCluster, withoutFailed } from '../../app/cluster.js';
+import { addLostWritesAdvice, failedServers, inspectCluster, withoutFailed } from '../../app/cluster.js';
+import { FileJournal } from '../../adapters/journal/file-journal.js';
 import { renderCheckRepl, type ClusterReport } from '../../render/check-repl.js';
 import { ExitCode, EXIT_CODE_HELP } from '../../errors/exit-codes.js';
 import { printJson, stdoutPainter } from '../output.js';
@@ -37,6 +38,7 @@ ${EXIT_CODE_HELP}`,
         const failed = failedServers(config.state_dir, c);
         const r = await inspectCluster(withoutFailed(c, failed));
         for (const f of failed) r.analysis.findings.push({ severity: 'info', code: 'unreachable', server: f, message: `${f} is the old master of a failover: left out until it replicates from the current master again` });
+        addLostWritesAdvice(r, new FileJournal(config.state_dir, c.name).read());
         return r;
       }),
     );
