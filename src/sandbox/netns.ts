@@ -138,7 +138,7 @@ export function netnsPids(ns: string): number[] {
 }
 
 /**
- * Remove a netns sandbox's network: SIGKILL whatever still runs in its
+ * Remove a netns sandbox's network: stop whatever still runs in its
  * namespaces (only this sandbox starts processes there), delete the
  * namespaces, the links and any /etc/netns/NS. Synchronous (it also runs
  * from process-exit handlers) and idempotent; names of the tag that were
@@ -149,14 +149,26 @@ export function destroyNetnsSync(net: SandboxNetns): string[] {
   const problems: string[] = [];
   const ours = (n: string): boolean => n === net.bridge || new RegExp(`^${net.tag}\\d+p?$`).test(n);
   const namespaces = [...new Set([...net.namespaces, ...existingNamespaces().filter(ours)])];
-  for (const ns of namespaces) {
-    for (const pid of netnsPids(ns)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
+  // SIGTERM first, then SIGKILL what is left: a shell of an SSH session killed outright can leave
+  // its rc files' locks behind (pyenv's rehash lock then stalls every later root login by 60 s).
+  const signalAll = (sig: NodeJS.Signals): number => {
+    let n = 0;
+    for (const ns of namespaces) {
+      for (const pid of netnsPids(ns)) {
+        try {
+          process.kill(pid, sig);
+          n++;
+        } catch {
+          // gone
+        }
       }
     }
+    return n;
+  };
+  if (signalAll('SIGTERM') > 0) {
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline && namespaces.some((ns) => netnsPids(ns).length > 0)) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    signalAll('SIGKILL');
   }
   for (const ns of namespaces) {
     const r = ipSync(['netns', 'del', ns]);
