@@ -10,7 +10,6 @@ import type { ClusterConfig, ServerConfig } from '../config/types.js';
 import { createHealthChecker, type HealthChecker } from '../adapters/mysql/health.js';
 import { dialectFor } from '../adapters/mysql/dialect.js';
 import { inspectAll } from '../adapters/mysql/inspect.js';
-import type { DbTarget } from '../adapters/mysql/connection.js';
 import { runScript } from '../adapters/hooks/run-script.js';
 import type { Journal } from '../adapters/journal/journal.js';
 import { confirm, detect, initialDetectorState, type MasterPosition, type CheckResult, type DetectorState, type ReplicaView, type SecondaryCheckOutcome, type Verdict } from '../domain/detector.js';
@@ -18,7 +17,9 @@ import { chooseNewMaster, type Choice } from '../domain/candidates.js';
 import { failedServers, guard, summarize, type FailoverSummary } from '../domain/guard.js';
 import { analyzeTopology, resolveSource, type ServerSpec, type TopologyAnalysis } from '../domain/topology.js';
 import type { ServerObservation } from '../domain/types.js';
-import { fenceOldMaster, runFailover, type FailoverReport } from './failover.js';
+import { runFailover, type FailoverReport } from './failover.js';
+import { fenceOldMaster } from './ops/fence.js';
+import { target } from './ops/admin.js';
 import type { Logger } from '../ports/logger.js';
 import { cutSavedBinlog } from '../domain/binlog-cut.js';
 
@@ -82,10 +83,6 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
     }
     signal.addEventListener('abort', done, { once: true });
   });
-
-function target(s: ServerConfig): DbTarget {
-  return { name: s.name, host: s.ip, port: s.port, user: s.user, password: s.password };
-}
 
 export class ClusterMonitor {
   readonly cluster: ClusterConfig;

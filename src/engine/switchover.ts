@@ -21,7 +21,7 @@
  */
 import type { ClusterConfig, ServerConfig } from '../config/types.js';
 import { inspectAll } from '../adapters/mysql/inspect.js';
-import { defaultChannelRow, HEALTH_CHECK_INSERT, HEALTH_CHECK_SETUP } from '../adapters/mysql/dialect.js';
+import { HEALTH_CHECK_INSERT, HEALTH_CHECK_SETUP } from '../adapters/mysql/dialect.js';
 import { runOnlineChangeHooks } from '../adapters/hooks/index.js';
 import type { runScript } from '../adapters/hooks/run-script.js';
 import type { PhaseOutcome } from '../adapters/hooks/types.js';
@@ -31,7 +31,7 @@ import { gtidContains } from '../domain/gtid.js';
 import { analyzeTopology, type TopologyAnalysis } from '../domain/topology.js';
 import { decideSwitchover, sessionsToKill, type PreCheck, type SwitchoverDecision, type SwitchoverPlan } from '../domain/switchover.js';
 import type { BinlogCoord, ReplicaStatus } from '../domain/types.js';
-import { Admin, hookTimeoutMs, target, waitUntil, withDeadline } from './failover.js';
+import { Admin, hookTimeoutMs, replicaStatusOf, target, waitUntil, withAdmin, withDeadline } from './ops/admin.js';
 import type { Logger } from '../ports/logger.js';
 
 export interface SwitchoverOptions {
@@ -188,11 +188,6 @@ class SwitchFailed extends Error {
   }
 }
 
-async function replicaStatusOf(a: Admin, ms: number): Promise<ReplicaStatus | undefined> {
-  const row = defaultChannelRow(await a.q(a.d.showReplicaStatus(), ms));
-  return row === undefined ? undefined : a.d.parseReplicaStatus(row);
-}
-
 async function binlogPosition(a: Admin, ms: number): Promise<{ coord: BinlogCoord; gtid: string }> {
   const [b] = await a.q(a.d.showBinlogStatus(), ms);
   if (b === undefined) throw new SwitchFailed(`${a.server.name}: binary logging is off (${a.d.showBinlogStatus()} returned nothing)`);
@@ -214,18 +209,6 @@ async function waitThreadsRunning(a: Admin, ms: number): Promise<void> {
     if (rs.lastIoErrno && rs.ioRunning === 'No') throw new SwitchFailed(`IO thread error ${rs.lastIoErrno}: ${rs.lastIoError}`);
     return rs.ioRunning === 'Yes' && rs.sqlRunning;
   });
-}
-
-async function withAdmin<T>(server: ServerConfig, cluster: ClusterConfig, fn: (a: Admin) => Promise<T>): Promise<T> {
-  const a = await Admin.open(server, cluster);
-  try {
-    const r = await fn(a);
-    a.close();
-    return r;
-  } catch (err) {
-    a.destroy();
-    throw err;
-  }
 }
 
 /**
