@@ -30,6 +30,7 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ClusterConfig, EtcdSettings, HttpSettings, LoadedConfig, ServerConfig } from '../config/types.js';
 import { FileJournal } from '../adapters/journal/file-journal.js';
+import { readMhaStateFiles } from '../adapters/journal/mha-state-files.js';
 import { EtcdJournal } from '../adapters/journal/etcd-journal.js';
 import type { Journal } from '../adapters/journal/journal.js';
 import { EtcdClient } from '../adapters/leader/etcd-client.js';
@@ -343,6 +344,9 @@ export class Manager {
   // ---------------------------------------------------------------- clusters
 
   #startEntry(c: ClusterConfig, stateDir: string): void {
+    const mha = readMhaStateFiles(c.manager_workdir, c.name);
+    if (mha.error) this.log.warn({ cluster: c.name, file: mha.error.path }, `${mha.error.path} exists: MHA's last failover of ${c.name} failed; automatic failover stays blocked until an operator runs: mhats ack ${c.name}`);
+    else if (mha.complete && this.#now() - mha.complete.mtime < c.last_failover_minute * 60_000) this.log.warn({ cluster: c.name, file: mha.complete.path }, `${mha.complete.path}: MHA failed ${c.name} over at ${isoTime(mha.complete.mtime)}; no automatic failover until last_failover_minute (${c.last_failover_minute}) has passed, or: mhats ack ${c.name}`);
     let journal: Journal;
     try {
       journal = this.#etcd ? this.#journalFor(c.name) : new FileJournal(stateDir, c.name);
@@ -734,7 +738,7 @@ function clusterStatus(e: Entry, now: number): unknown {
     return { ...base, role: 'unknown' };
   });
   const summaries = summarize(m.deps.journal.read());
-  const g = guard(summaries, now, e.cluster.last_failover_minute, 'auto', e.cluster.name);
+  const g = guard(summaries, now, e.cluster.last_failover_minute, 'auto', e.cluster.name, readMhaStateFiles(e.cluster.manager_workdir, e.cluster.name));
   const unfinished = summaries.find((s) => s.outcome === undefined && !s.acked);
   const lf = snap.lastFailover;
   return {

@@ -45,10 +45,17 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** exitOverride and output on every command: a subcommand's usage error throws (exit 2) like the top level's. */
+export function overrideExits(cmd: Command): void {
+  cmd.exitOverride();
+  cmd.configureOutput({ outputError: (str, write) => write(str) });
+  cmd.showHelpAfterError('(run with --help for usage)');
+  for (const sub of cmd.commands as Command[]) overrideExits(sub);
+}
+
 export async function run(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
-  program.configureOutput({ outputError: (str, write) => write(str) });
+  overrideExits(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.OK;

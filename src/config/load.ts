@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import { basename, dirname, extname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { ConfigError, UserError } from '../errors/errors.js';
 import { ExitCode } from '../errors/exit-codes.js';
@@ -34,6 +34,16 @@ export interface LoadOptions {
 }
 
 export const INIT_SCRIPT_TIMEOUT_MS = 10_000;
+/** The largest configuration file read (a config is a few kB; anything this big is a mistake). */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+function homeDirOf(env: NodeJS.ProcessEnv): string {
+  try {
+    return homedir();
+  } catch {
+    return env.HOME ?? '/root';
+  }
+}
 
 const CONF_HINT = 'pass --conf FILE (YAML or MHA app1.cnf) or set MHATS_CONFIG; `mhats config import-mha app1.cnf -o mhats.yaml` converts an MHA file';
 
@@ -175,6 +185,17 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
     env,
     resolvePath: (p: string, from: Loc) => (isAbsolute(p) ? p : resolvePath(dirname(from.file === INIT_SCRIPT_OUTPUT ? confAbs : abs(from.file)), p)),
     readSecretFile,
+    readTextFile: (p: string) => {
+      try {
+        const st = statSync(p);
+        if (!st.isFile()) return { ok: false, reason: 'not a regular file' };
+        if (st.size > MAX_CONFIG_BYTES) return { ok: false, reason: `larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB` };
+        return { ok: true, text: readFileSync(p, 'utf8') };
+      } catch (err) {
+        return { ok: false, reason: errnoReason(err) };
+      }
+    },
+    homeDir: homeDirOf(env),
   };
   const clusters: ClusterConfig[] = [];
   for (const input of inputs) {

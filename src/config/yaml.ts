@@ -43,6 +43,7 @@ const sshSchema = z.strictObject({
   host_key_fingerprints: z.record(z.string(), leaf('string')).optional(),
   connect_timeout: leaf('posnum').optional(),
   insecure_skip_host_key_check: leaf('bool').optional(),
+  options: leaf('string').optional(),
 });
 
 const serverSchema = z.strictObject({
@@ -396,6 +397,7 @@ export function parseYamlConfig(text: string, file: string): YamlParseResult {
       identity_file: pick(sshLayers, 'identity_file'),
       connect_timeout: pick(sshLayers, 'connect_timeout'),
       insecure_skip_host_key_check: pick(sshLayers, 'insecure_skip_host_key_check'),
+      options: pick(sshLayers, 'options'),
     };
     const dfp = dssh?.host_key_fingerprints as Record<string, string> | undefined;
     const cfp = cssh?.host_key_fingerprints as Record<string, string> | undefined;

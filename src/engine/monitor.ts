@@ -12,6 +12,7 @@ import { dialectFor } from '../adapters/mysql/dialect.js';
 import { inspectAll } from '../adapters/mysql/inspect.js';
 import { runScript } from '../adapters/hooks/run-script.js';
 import type { Journal } from '../adapters/journal/journal.js';
+import { readMhaStateFiles } from '../adapters/journal/mha-state-files.js';
 import { confirm, detect, initialDetectorState, type MasterPosition, type CheckResult, type DetectorState, type ReplicaView, type SecondaryCheckOutcome, type Verdict } from '../domain/detector.js';
 import { chooseNewMaster, type Choice } from '../domain/candidates.js';
 import { failedServers, guard, summarize, type FailoverSummary } from '../domain/guard.js';
@@ -395,7 +396,7 @@ export class ClusterMonitor {
       this.#releaseMaintenanceHold();
     }
     this.#log.error({ master, verdict: verdict.code, witnesses: verdict.witnesses }, `MASTER ${master} IS DEAD: ${verdict.reason}`);
-    const g = guard(summarize(this.deps.journal.read()), this.deps.now(), this.cluster.last_failover_minute, 'auto', this.cluster.name);
+    const g = guard(summarize(this.deps.journal.read()), this.deps.now(), this.cluster.last_failover_minute, 'auto', this.cluster.name, readMhaStateFiles(this.cluster.manager_workdir, this.cluster.name));
     if (!g.allowed) {
       this.blockedReason = g.reason;
       if (changed || this.state !== 'blocked') this.#log.error({ master, blocking: g.blocking }, `automatic failover refused: ${g.reason}`);
