@@ -104,7 +104,7 @@ export function expandGtids(text: string): string[] | undefined {
  * or anything else (unknown, binlog ranges) as inexact. A structured list, when the
  * report has one, wins over the text.
  */
-export function parseLostClaim(text: string | undefined, gtids?: readonly string[] | undefined): LostClaim {
+export function parseLostClaim(text: string | undefined, gtids?: readonly string[]): LostClaim {
   if (gtids !== undefined) {
     const all = expandGtids(gtids.join(','));
     if (all !== undefined) return all.length === 0 ? { kind: 'none' } : { kind: 'gtids', gtids: all };
