@@ -34,6 +34,7 @@ export class Metrics {
   readonly relayLogsPurged: Counter<'cluster' | 'server'>;
   readonly checkReplFindings: Gauge<'cluster' | 'severity'>;
   readonly reloads: Counter<'result'>;
+  #lastState = new Map<string, MonitorState>();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -106,10 +107,12 @@ export class Metrics {
     if (a.masterObs) this.replicationLag.remove({ cluster, server: a.masterObs.name });
   }
 
-  /** After every tick: the loop's progress and state. */
+  /** After every tick: the loop's progress, and its state when that changed. */
   tick(m: ClusterMonitor): void {
     const cluster = m.cluster.name;
     this.ticks.inc({ cluster });
+    if (this.#lastState.get(cluster) === m.state) return;
+    this.#lastState.set(cluster, m.state);
     for (const st of MONITOR_STATES) this.state.set({ cluster, state: st }, st === m.state ? 1 : 0);
   }
 
@@ -126,6 +129,7 @@ export class Metrics {
 
   /** A removed cluster's series go away (its gauges would otherwise report stale values forever). */
   async forgetCluster(cluster: string): Promise<void> {
+    this.#lastState.delete(cluster);
     const metrics = [this.checkDuration, this.checkFailures, this.suspicions, this.failovers, this.failoverDuration, this.phaseDuration, this.replicationLag, this.up, this.ticks, this.state, this.topologyHealthy, this.jobRuns, this.jobDuration, this.relayLogsPurged, this.checkReplFindings];
     for (const metric of metrics) {
       const m = metric as unknown as { get(): Promise<{ values: Array<{ labels: Record<string, string | number> }> }>; remove(labels: Record<string, string | number>): void };

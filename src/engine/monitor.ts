@@ -10,12 +10,13 @@ import type { ClusterConfig, ServerConfig } from '../config/types.js';
 import { createHealthChecker, type HealthChecker } from '../adapters/mysql/health.js';
 import { dialectFor } from '../adapters/mysql/dialect.js';
 import { inspectAll } from '../adapters/mysql/inspect.js';
+import { SessionKeeper } from '../adapters/mysql/keeper.js';
 import type { DbTarget } from '../adapters/mysql/connection.js';
 import { runScript } from '../adapters/hooks/run-script.js';
 import type { Journal } from '../adapters/journal/journal.js';
 import { confirm, detect, initialDetectorState, type MasterPosition, type CheckResult, type DetectorState, type ReplicaView, type SecondaryCheckOutcome, type Verdict } from '../domain/detector.js';
 import { chooseNewMaster, type Choice } from '../domain/candidates.js';
-import { failedServers, guard, summarize, type FailoverSummary } from '../domain/guard.js';
+import { failedServers, guard, summarize, type FailoverSummary, type JournalRecord } from '../domain/guard.js';
 import { analyzeTopology, resolveSource, type ServerSpec, type TopologyAnalysis } from '../domain/topology.js';
 import type { ServerObservation } from '../domain/types.js';
 import { fenceOldMaster, runFailover, type FailoverReport } from './failover.js';
@@ -110,6 +111,10 @@ export class ClusterMonitor {
   #inFailover = false;
   /** After a refused failover, do not retry before this (monotonic ms), unless the verdict changes. */
   #retryAfter = -Infinity;
+  /** One kept connection per server for inspections and the replicas' views (never for CONNECT pings). */
+  #keeper = new SessionKeeper();
+  /** The journal's records as last summarized: the journal returns the same array while it is unchanged. */
+  #summaryMemo: { records: JournalRecord[]; failed: string[] } | undefined;
 
   constructor(cluster: ClusterConfig, deps: MonitorDeps) {
     this.cluster = cluster;
@@ -123,7 +128,9 @@ export class ClusterMonitor {
 
   /** Old masters that have not rejoined: never promoted, never repointed automatically. */
   failedServers(): string[] {
-    return failedServers(summarize(this.deps.journal.read()));
+    const records = this.deps.journal.read();
+    if (this.#summaryMemo?.records !== records) this.#summaryMemo = { records, failed: failedServers(summarize(records)) };
+    return this.#summaryMemo.failed;
   }
 
   snapshot(): MonitorSnapshot {
@@ -152,7 +159,8 @@ export class ClusterMonitor {
   async inspect(): Promise<TopologyAnalysis> {
     const specs = this.#specs();
     const servers = this.cluster.servers.filter((s) => specs.some((x) => x.name === s.name));
-    const probes = await inspectAll(servers.map(target), { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now });
+    for (const s of this.cluster.servers) if (!servers.includes(s)) this.#keeper.drop(s.name);
+    const probes = await inspectAll(servers.map(target), { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now }, this.#keeper);
     const a = analyzeTopology(specs, probes, {
       secondsBehindMaster: this.cluster.seconds_behind_master,
       checkReplFilter: this.cluster.check_repl_filter,
@@ -231,6 +239,7 @@ export class ClusterMonitor {
       await sleep(wait - (this.deps.mono() - started), signal);
     }
     this.#checker?.close();
+    this.#keeper.close();
     this.state = 'stopped';
   }
 
@@ -313,7 +322,7 @@ export class ClusterMonitor {
     const masterSrv = this.cluster.servers.find((s) => s.name === master)!;
     const failed = new Set(this.failedServers());
     const others = this.cluster.servers.filter((s) => s.name !== master && !failed.has(s.name));
-    const probes = await inspectAll(others.map(target), { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now });
+    const probes = await inspectAll(others.map(target), { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now }, this.#keeper);
     const specs = this.#specs();
     const observed = new Map<string, ServerObservation>();
     for (const p of probes) if (p.ok) observed.set(p.obs.name, p.obs);

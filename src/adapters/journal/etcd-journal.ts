@@ -55,6 +55,8 @@ export class EtcdJournal implements Journal {
   #failed = new WeakMap<JournalRecord, Error>();
   #seq = 0;
   #refreshed = false;
+  #view: JournalRecord[] | undefined;
+  #sig = '';
 
   constructor(o: EtcdJournalOptions) {
     this.#o = o;
@@ -67,12 +69,15 @@ export class EtcdJournal implements Journal {
     return this.#refreshed;
   }
 
+  /** The same array until the view changes (read on every monitor tick; callers must not modify it). */
   read(): JournalRecord[] {
-    return [...this.#confirmed, ...this.#pending];
+    this.#view ??= [...this.#confirmed, ...this.#pending];
+    return this.#view;
   }
 
   append(r: JournalRecord): void {
     this.#pending.push(r);
+    this.#view = undefined;
     this.#last = r;
     this.#queue = this.#queue.then(() => this.#write(r));
   }
@@ -81,6 +86,7 @@ export class EtcdJournal implements Journal {
     const drop = (): void => {
       const i = this.#pending.indexOf(r);
       if (i >= 0) this.#pending.splice(i, 1);
+      this.#view = undefined;
     };
     try {
       const fence = this.#o.fence();
@@ -96,6 +102,8 @@ export class EtcdJournal implements Journal {
       }
       drop();
       this.#confirmed.push(r);
+      this.#sig = '';
+      this.#view = undefined;
     } catch (err) {
       // A write whose answer was lost may be in etcd after all: the next refresh tells.
       drop();
@@ -123,7 +131,13 @@ export class EtcdJournal implements Journal {
           // not ours
         }
       }
-      this.#confirmed = out;
+      // Unchanged in etcd: keep the same records (and the monitors' memo of them).
+      const sig = kvs.map((kv) => `${kv.key}@${kv.modRevision}`).join('\n');
+      if (sig !== this.#sig || out.length !== this.#confirmed.length) {
+        this.#confirmed = out;
+        this.#sig = sig;
+        this.#view = undefined;
+      }
       this.#refreshed = true;
     });
     this.#queue = p.catch(() => undefined);

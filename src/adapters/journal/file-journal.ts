@@ -3,18 +3,22 @@
  * cluster under the state directory. A record is on disk before the step it
  * announces runs, so a manager restarted mid-failover sees the unfinished one.
  */
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JournalRecord } from '../../domain/guard.js';
 
+const NONE: JournalRecord[] = [];
+
 export class FileJournal {
   readonly path: string;
+  #cache: { sig: string; records: JournalRecord[] } | undefined;
   constructor(stateDir: string, cluster: string) {
     mkdirSync(join(stateDir, cluster), { recursive: true, mode: 0o750 });
     this.path = join(stateDir, cluster, 'failovers.jsonl');
   }
 
   append(r: JournalRecord): void {
+    this.#cache = undefined;
     const fd = openSync(this.path, 'a', 0o640);
     try {
       writeSync(fd, `${JSON.stringify(r)}\n`);
@@ -25,11 +29,20 @@ export class FileJournal {
   }
 
   read(): JournalRecord[] {
+    let sig: string;
+    try {
+      const st = statSync(this.path, { throwIfNoEntry: false, bigint: true });
+      if (st === undefined) return NONE;
+      sig = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    } catch {
+      return NONE;
+    }
+    if (this.#cache?.sig === sig) return this.#cache.records;
     let text: string;
     try {
       text = readFileSync(this.path, 'utf8');
     } catch {
-      return [];
+      return NONE;
     }
     const out: JournalRecord[] = [];
     for (const line of text.split('\n')) {
@@ -40,6 +53,7 @@ export class FileJournal {
         // A torn last line (crash mid-write) is skipped.
       }
     }
+    this.#cache = { sig, records: out };
     return out;
   }
 }
