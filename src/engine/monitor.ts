@@ -9,7 +9,8 @@
 import type { ClusterConfig, ServerConfig } from '../config/types.js';
 import { createHealthChecker, type HealthChecker } from '../adapters/mysql/health.js';
 import { dialectFor } from '../adapters/mysql/dialect.js';
-import { inspectAll } from '../adapters/mysql/inspect.js';
+import { inspectAll, readGtidState } from '../adapters/mysql/inspect.js';
+import { errantToConfirm, withMasterGtid } from '../domain/errant-confirm.js';
 import { SessionKeeper } from '../adapters/mysql/keeper.js';
 import type { DbTarget } from '../adapters/mysql/connection.js';
 import { runScript } from '../adapters/hooks/run-script.js';
@@ -160,13 +161,23 @@ export class ClusterMonitor {
     const specs = this.#specs();
     const servers = this.cluster.servers.filter((s) => specs.some((x) => x.name === s.name));
     for (const s of this.cluster.servers) if (!servers.includes(s)) this.#keeper.drop(s.name);
-    const probes = await inspectAll(servers.map(target), { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now }, this.#keeper);
-    const a = analyzeTopology(specs, probes, {
-      secondsBehindMaster: this.cluster.seconds_behind_master,
-      checkReplFilter: this.cluster.check_repl_filter,
-      multiTierSlave: this.cluster.multi_tier_slave,
-      replUser: this.cluster.servers.find((s) => s.repl_user)?.repl_user,
-    });
+    const opts = { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now };
+    const probes = await inspectAll(servers.map(target), opts, this.#keeper);
+    const analyze = (p: typeof probes): TopologyAnalysis =>
+      analyzeTopology(specs, p, {
+        secondsBehindMaster: this.cluster.seconds_behind_master,
+        checkReplFilter: this.cluster.check_repl_filter,
+        multiTierSlave: this.cluster.multi_tier_slave,
+        replUser: this.cluster.servers.find((s) => s.repl_user)?.repl_user,
+      });
+    let a = analyze(probes);
+    // Errant GTIDs count only when the master, read again after every replica, still lacks them.
+    const confirmOn = errantToConfirm(a);
+    const masterSrv = confirmOn !== undefined ? servers.find((s) => s.name === confirmOn) : undefined;
+    if (masterSrv !== undefined && a.masterObs !== undefined) {
+      const later = await readGtidState(target(masterSrv), a.masterObs.version, opts, this.#keeper);
+      if (later !== undefined) a = analyze(withMasterGtid(probes, masterSrv.name, later));
+    }
     this.lastAnalysis = a;
     this.#lastInspectAt = this.deps.mono();
     if (a.masterObs) this.lastMasterObs = a.masterObs;

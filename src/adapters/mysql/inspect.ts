@@ -3,7 +3,7 @@
  * connect and on every statement. Returns data (ServerProbe); never throws
  * for a server problem — an unreachable or hung server is an observation.
  */
-import type { ServerObservation, ServerProbe } from '../../domain/types.js';
+import type { GtidState, ServerObservation, ServerProbe } from '../../domain/types.js';
 import { DbError, openSession, type DbSession, type DbTarget, type DbTimeouts } from './connection.js';
 import type { SessionKeeper } from './keeper.js';
 import { defaultChannelRow, dialectFor, parseVersion, variableRows, VERSION_QUERY, type Dialect } from './dialect.js';
@@ -100,6 +100,32 @@ export async function inspectServer(target: DbTarget, opts: InspectOptions, keep
         elapsedMs: opts.now() - started,
       },
     };
+  }
+}
+
+/**
+ * Reads one server's GTID state again (the errant-GTID confirmation: the master after its replicas).
+ * Undefined when it cannot be read; never throws for a server problem.
+ */
+export async function readGtidState(target: DbTarget, version: ServerObservation['version'], opts: InspectOptions, keeper?: SessionKeeper): Promise<GtidState | undefined> {
+  const d = dialectFor(version);
+  const read = async (s: DbSession): Promise<GtidState | undefined> => {
+    const [v] = await s.query(d.variablesQuery());
+    return v === undefined ? undefined : d.parseVariables(v).gtid;
+  };
+  try {
+    if (keeper !== undefined) return await keeper.use(target, opts, read, opts.signal);
+    const s = await openSession(target, opts, opts.signal);
+    try {
+      const g = await read(s);
+      s.close();
+      return g;
+    } catch (err) {
+      s.destroy();
+      throw err;
+    }
+  } catch {
+    return undefined;
   }
 }
 
