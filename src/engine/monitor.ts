@@ -127,6 +127,11 @@ export class ClusterMonitor {
     return this.#inFailover;
   }
 
+  /** Closes the connections kept for inspections (run() does it when it stops). */
+  closeConnections(): void {
+    this.#keeper.close();
+  }
+
   /** Old masters that have not rejoined: never promoted, never repointed automatically. */
   failedServers(): string[] {
     const records = this.deps.journal.read();
