@@ -34,6 +34,8 @@ export class Metrics {
   readonly relayLogsPurged: Counter<'cluster' | 'server'>;
   readonly checkReplFindings: Gauge<'cluster' | 'severity'>;
   readonly reloads: Counter<'result'>;
+  readonly clustersOwned: Gauge;
+  readonly handoffs: Counter<'direction'>;
   #lastState = new Map<string, MonitorState>();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -74,6 +76,8 @@ export class Metrics {
     this.jobDuration = new Histogram({ name: 'mhats_job_duration_seconds', help: 'Duration of scheduled jobs.', labelNames: ['cluster', 'job'], buckets: [0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60], registers });
     this.relayLogsPurged = new Counter({ name: 'mhats_relay_log_purges_total', help: 'Relay-log purges done on each replica.', labelNames: ['cluster', 'server'], registers });
     this.checkReplFindings = new Gauge({ name: 'mhats_check_repl_findings', help: 'Findings of the last scheduled check-repl report, by severity.', labelNames: ['cluster', 'severity'], registers });
+    this.clustersOwned = new Gauge({ name: 'mhats_clusters_owned', help: 'Clusters this manager owns (etcd sharding; with one leader or a single manager: every cluster it watches).', registers });
+    this.handoffs = new Counter({ name: 'mhats_cluster_handoffs_total', help: 'Clusters this manager took (acquired) or handed over (released), etcd sharding.', labelNames: ['direction'], registers });
     this.reloads = new Counter({ name: 'mhats_config_reloads_total', help: 'Configuration reloads (SIGHUP) by result.', labelNames: ['result'], registers });
   }
 

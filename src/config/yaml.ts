@@ -123,6 +123,7 @@ const etcdSchema = z.strictObject({
   lease_ttl: ttlLeaf.optional(),
   instance: leaf('string').optional(),
   request_timeout: leaf('posnum').optional(),
+  sharding: leaf('bool').optional(),
 });
 
 const layerShape = { ...shapeOf(SERVER_KEYS), ...shapeOf(CLUSTER_KEYS), ssh: sshSchema.optional(), schedules: schedulesSchema.optional() };
@@ -140,7 +141,7 @@ type Raw = Record<string, unknown>;
 interface RootData {
   state_dir?: string | undefined;
   http?: { listen?: HttpSettings | null | undefined } | undefined;
-  etcd?: { endpoints: string[]; prefix?: string | undefined; lease_ttl?: number | undefined; instance?: string | undefined; request_timeout?: number | undefined } | undefined;
+  etcd?: { endpoints: string[]; prefix?: string | undefined; lease_ttl?: number | undefined; instance?: string | undefined; request_timeout?: number | undefined; sharding?: boolean | undefined } | undefined;
   defaults?: Raw | undefined;
   clusters: Record<string, Raw & { servers: Raw[] }>;
 }
@@ -252,7 +253,7 @@ function knownKeys(ctx: Context): string[] {
     case 'retention':
       return ['cron', 'keep_days'];
     case 'etcd':
-      return ['endpoints', 'prefix', 'lease_ttl', 'instance', 'request_timeout'];
+      return ['endpoints', 'prefix', 'lease_ttl', 'instance', 'request_timeout', 'sharding'];
     case 'http':
       return ['listen'];
     case 'server':
@@ -441,7 +442,7 @@ export function parseYamlConfig(text: string, file: string): YamlParseResult {
     state_dir: root.state_dir === undefined ? undefined : { value: root.state_dir, loc: at.loc(['state_dir']) },
     http: root.http?.listen,
     etcd: root.etcd
-      ? { endpoints: root.etcd.endpoints, prefix: root.etcd.prefix ?? ETCD_DEFAULTS.prefix, lease_ttl: root.etcd.lease_ttl ?? ETCD_DEFAULTS.lease_ttl, instance: root.etcd.instance, request_timeout: root.etcd.request_timeout ?? ETCD_DEFAULTS.request_timeout }
+      ? { endpoints: root.etcd.endpoints, prefix: root.etcd.prefix ?? ETCD_DEFAULTS.prefix, lease_ttl: root.etcd.lease_ttl ?? ETCD_DEFAULTS.lease_ttl, instance: root.etcd.instance, request_timeout: root.etcd.request_timeout ?? ETCD_DEFAULTS.request_timeout, sharding: root.etcd.sharding ?? false }
       : undefined,
     clusters,
     problems,
