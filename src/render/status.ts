@@ -49,6 +49,8 @@ export interface ClusterStatus {
   lastFailover?: LastFailoverSummary | undefined;
   /** etcd sharding: the manager that owns the cluster (null: none right now). */
   owner?: string | null | undefined;
+  /** Maintenance in force, one line each (mhats maintenance list). */
+  maintenance?: string[] | undefined;
 }
 
 function gtidOf(o: ServerObservation): string | undefined {
@@ -145,6 +147,7 @@ export function renderStatus(models: ClusterStatus[], p: Painter): string {
     for (const root of m.tree) walk(root, '  ', true, 0);
     for (const e of m.errors) out.push(`  ${p.red('!')} ${e}`);
     if (m.owner !== undefined) out.push(`  owner: ${m.owner === null ? p.red('no manager owns it right now') : m.owner}`);
+    for (const e of m.maintenance ?? []) out.push(`  ${p.yellow('IN MAINTENANCE:')} ${e}`);
     if (m.lastFailover) {
       const f = m.lastFailover;
       out.push(`  last failover: ${f.startedAt} ${f.oldMaster ?? '?'} → ${f.newMaster ?? '?'}  ${f.outcome}${f.durationMs === undefined ? '' : ` in ${f.durationMs} ms`}${f.lost ? `  lost: ${f.lost}` : ''}  (${f.id})`);

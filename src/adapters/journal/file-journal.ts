@@ -7,17 +7,19 @@ import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync
 import { join } from 'node:path';
 import type { JournalRecord } from '../../domain/guard.js';
 
-const NONE: JournalRecord[] = [];
+const NONE: never[] = [];
 
-export class FileJournal {
+export class FileJournal<R = JournalRecord> {
   readonly path: string;
-  #cache: { sig: string; records: JournalRecord[] } | undefined;
-  constructor(stateDir: string, cluster: string) {
-    mkdirSync(join(stateDir, cluster), { recursive: true, mode: 0o750 });
-    this.path = join(stateDir, cluster, 'failovers.jsonl');
+  #cache: { sig: string; records: R[] } | undefined;
+  /** state_dir/CLUSTER/failovers.jsonl; with cluster null, state_dir/FILE (journals of no one cluster, e.g. maintenance). */
+  constructor(stateDir: string, cluster: string | null, file = 'failovers.jsonl') {
+    const dir = cluster === null ? stateDir : join(stateDir, cluster);
+    mkdirSync(dir, { recursive: true, mode: 0o750 });
+    this.path = join(dir, file);
   }
 
-  append(r: JournalRecord): void {
+  append(r: R): void {
     this.#cache = undefined;
     const fd = openSync(this.path, 'a', 0o640);
     try {
@@ -28,7 +30,7 @@ export class FileJournal {
     }
   }
 
-  read(): JournalRecord[] {
+  read(): R[] {
     let sig: string;
     try {
       const st = statSync(this.path, { throwIfNoEntry: false, bigint: true });
@@ -44,11 +46,11 @@ export class FileJournal {
     } catch {
       return NONE;
     }
-    const out: JournalRecord[] = [];
+    const out: R[] = [];
     for (const line of text.split('\n')) {
       if (line.trim() === '') continue;
       try {
-        out.push(JSON.parse(line) as JournalRecord);
+        out.push(JSON.parse(line) as R);
       } catch {
         // A torn last line (crash mid-write) is skipped.
       }

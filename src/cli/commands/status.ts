@@ -8,6 +8,8 @@ import { renderStatus, statusModel, type LastFailoverSummary } from '../../rende
 import { printJson, stdoutPainter } from '../output.js';
 import { EtcdClient } from '../../adapters/leader/etcd-client.js';
 import { readOwners } from '../../adapters/leader/shards.js';
+import { clusterMaintenance } from '../../app/maintenance.js';
+import { describeEntry } from '../../domain/maintenance.js';
 
 export function registerStatus(program: Command): void {
   const cmd = program
@@ -29,6 +31,19 @@ export function registerStatus(program: Command): void {
         return undefined;
       });
     }
+    const now = Date.now();
+    const maint = new Map(
+      await Promise.all(
+        clusters.map(async (c) => {
+          try {
+            const m = await clusterMaintenance(config, c.name, now);
+            return [c.name, [...m.clusterWide, ...Object.values(m.servers).flat()].map((e) => describeEntry(e, now))] as [string, string[]];
+          } catch (err) {
+            return [c.name, [`unknown: ${(err as Error).message}`]] as [string, string[]];
+          }
+        }),
+      ),
+    );
     const models = reports.map((r) => {
       const last = summarize(new FileJournal(config.state_dir, r.cluster).read())
         .filter((s) => s.outcome !== 'refused')
@@ -44,6 +59,7 @@ export function registerStatus(program: Command): void {
       };
       const m = statusModel(r, lf);
       if (e?.sharding) m.owner = owners === undefined ? undefined : (owners.get(r.cluster)?.instance ?? null);
+      m.maintenance = [...(maint.get(r.cluster) ?? [])];
       for (const f of failedBy.get(r.cluster) ?? []) m.errors.push(`${f}: old master of a failover, left out until it replicates from the current master again`);
       return m;
     });
