@@ -41,8 +41,8 @@ export interface SimServer {
   master?: string | undefined;
 }
 
-export type SimRequest = { type: 'start'; servers: SimServer[]; rate: number; maxLagMs: number } | { type: 'kill'; name: string } | { type: 'stats' } | { type: 'stop' };
-export type SimReply = { type: 'started'; listening: number } | { type: 'killed'; name: string; at: number } | { type: 'stats'; connections: number; queries: number; unknown: Record<string, number> } | { type: 'error'; message: string };
+export type SimRequest = { type: 'start'; servers: SimServer[]; rate: number; maxLagMs: number } | { type: 'kill'; name: string } | { type: 'drop'; name: string } | { type: 'stats' } | { type: 'stop' };
+export type SimReply = { type: 'started'; listening: number } | { type: 'killed'; name: string; at: number } | { type: 'dropped'; name: string; connections: number } | { type: 'stats'; connections: number; queries: number; unknown: Record<string, number> } | { type: 'error'; message: string };
 
 const VERSION = '10.11.6-MariaDB-log';
 
@@ -368,6 +368,14 @@ process.on('message', (m: SimRequest) => {
         case 'kill':
           reply({ type: 'killed', name: m.name, at: kill(m.name) });
           break;
+        case 'drop': {
+          // The server closes its connections (wait_timeout, a restart) but keeps listening.
+          const l = servers.get(m.name);
+          const n = l?.conns.size ?? 0;
+          for (const c of l?.conns ?? []) c.stream.destroy();
+          reply({ type: 'dropped', name: m.name, connections: n });
+          break;
+        }
         case 'stats':
           reply({ type: 'stats', connections, queries, unknown });
           break;
