@@ -234,9 +234,9 @@ export class ShardOwner {
       }
     }
     const configured = this.#o.clusters();
-    const pinned = new Map<string, string>();
-    for (const c of this.owned.keys()) if (this.#o.busy(c)) pinned.set(c, this.instance);
-    const share = assignClusters(configured, this.members, pinned);
+    // The share as if nothing were busy: a cluster in a failover simply stays until it ends (pinning it
+    // would push other, healthy clusters around twice).
+    const share = assignClusters(configured, this.members);
     // Hand over what is no longer ours to keep (never in the middle of a failover).
     for (const c of [...this.owned.keys()]) {
       const removed = !configured.includes(c);
