@@ -111,10 +111,16 @@ describe('clusters spread over three managers (etcd sharding)', () => {
     }, 60_000);
     const o = await owners();
     assert.deepEqual(new Map(o), assignClusters(clusterNames, NAMES), 'the fair share: rendezvous hashing over the three managers');
-    const statuses = await Promise.all(NAMES.map((n) => statusOf(running.get(n)!)));
+    const expected = Object.fromEntries(clusterNames.map((c) => [c, o.get(c)!]));
+    // Each manager's view of the owners is at most one ownership round (about a second) old.
+    let statuses: Awaited<ReturnType<typeof statusOf>>[] = [];
+    await until('every manager showing every owner', async () => {
+      statuses = await Promise.all(NAMES.map((n) => statusOf(running.get(n)!)));
+      return statuses.every((s) => JSON.stringify(s.ha.owners) === JSON.stringify(expected));
+    }, 10_000);
     const owned = statuses.flatMap((s) => s.ha.owned).sort();
     assert.deepEqual(owned, [...clusterNames].sort(), 'every cluster owned by exactly one manager');
-    for (const s of statuses) assert.deepEqual(s.ha.owners, Object.fromEntries(clusterNames.map((c) => [c, o.get(c)!])), 'every manager shows every owner');
+    for (const s of statuses) assert.deepEqual(s.ha.owners, expected, 'every manager shows every owner');
     const cli = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'status', '--conf', confs.get('m1')!, '--json'], { encoding: 'utf8', timeout: 60_000 });
     const models = JSON.parse(cli.stdout) as Array<{ cluster: string; owner: string | null }>;
     assert.deepEqual(Object.fromEntries(models.map((m) => [m.cluster, m.owner])), Object.fromEntries(clusterNames.map((c) => [c, o.get(c)!])), cli.stderr);
