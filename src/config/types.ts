@@ -188,4 +188,9 @@ export interface EtcdSettings {
   instance?: string | undefined;
   /** Deadline of one etcd request, seconds (default 2). */
   request_timeout: number;
+  /**
+   * Spread the clusters over the managers (default false: one leader fails over every cluster).
+   * Each cluster has its own owner key PREFIX/clusters/NAME/owner on its owner's lease.
+   */
+  sharding: boolean;
 }

@@ -6,6 +6,8 @@ import { summarize } from '../../domain/guard.js';
 import { isoTime } from '../../domain/time.js';
 import { renderStatus, statusModel, type LastFailoverSummary } from '../../render/status.js';
 import { printJson, stdoutPainter } from '../output.js';
+import { EtcdClient } from '../../adapters/leader/etcd-client.js';
+import { readOwners } from '../../adapters/leader/shards.js';
 import { clusterMaintenance } from '../../app/maintenance.js';
 import { describeEntry } from '../../domain/maintenance.js';
 
@@ -19,6 +21,16 @@ export function registerStatus(program: Command): void {
     const { config, clusters } = await loadFromOptions(opts);
     const failedBy = new Map(clusters.map((c) => [c.name, failedServers(config.state_dir, c)]));
     const reports = await Promise.all(clusters.map((c) => inspectCluster(withoutFailed(c, failedBy.get(c.name) ?? []))));
+    // etcd sharding: which manager owns each cluster.
+    let owners: Map<string, { instance: string }> | undefined;
+    const e = config.etcd;
+    if (e?.sharding) {
+      const client = new EtcdClient({ endpoints: e.endpoints, timeoutMs: e.request_timeout * 1000 });
+      owners = await readOwners(client, e.prefix).catch((err: unknown) => {
+        process.stderr.write(`cannot read the cluster owners from etcd: ${(err as Error).message}\n`);
+        return undefined;
+      });
+    }
     const now = Date.now();
     const maint = new Map(
       await Promise.all(
@@ -46,6 +58,7 @@ export function registerStatus(program: Command): void {
         lost: last.lost,
       };
       const m = statusModel(r, lf);
+      if (e?.sharding) m.owner = owners === undefined ? undefined : (owners.get(r.cluster)?.instance ?? null);
       m.maintenance = [...(maint.get(r.cluster) ?? [])];
       for (const f of failedBy.get(r.cluster) ?? []) m.errors.push(`${f}: old master of a failover, left out until it replicates from the current master again`);
       return m;
