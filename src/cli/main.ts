@@ -17,6 +17,7 @@ import { registerAck } from './commands/ack.js';
 import { registerFailover } from './commands/failover.js';
 import { registerSwitchover } from './commands/switchover.js';
 import { registerHooks } from './commands/hooks.js';
+import { registerMaintenance } from './commands/maintenance.js';
 import { VERSION } from '../version.js';
 
 export function buildProgram(): Command {
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerSwitchover(program);
   registerHooks(program);
   registerAck(program);
+  registerMaintenance(program);
   registerCheckRepl(program);
   registerCheckSsh(program);
   registerStatus(program);

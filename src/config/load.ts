@@ -15,7 +15,9 @@ import type { Loc, Problem } from './problems.js';
 import { throwIfProblems } from './problems.js';
 import { HTTP_DEFAULT, STATE_DIR_DEFAULT, permissionWarning, resolveCluster } from './resolve.js';
 import type { ClusterInput, ResolveContext, SecretFileResult } from './resolve.js';
-import type { ClusterConfig, ConfigFormat, EtcdSettings, HttpSettings, LoadedConfig } from './types.js';
+import type { ClusterConfig, ConfigFormat, EtcdSettings, HttpSettings, LoadedConfig, PublishSettings } from './types.js';
+import type { PublishInput } from './yaml.js';
+import { Secret } from '../domain/secret.js';
 import { parseYamlConfig } from './yaml.js';
 
 export interface LoadOptions {
@@ -141,6 +143,7 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
   let stateDir = STATE_DIR_DEFAULT;
   let http: HttpSettings | undefined = { ...HTTP_DEFAULT };
   let etcd: EtcdSettings | undefined;
+  let publishIn: PublishInput | undefined;
 
   if (format === 'yaml') {
     if (opts.globalConf !== undefined) {
@@ -153,6 +156,7 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
     if (r.state_dir) stateDir = r.state_dir.value;
     if (r.http !== undefined) http = r.http ?? undefined;
     etcd = r.etcd;
+    publishIn = r.publish;
   } else {
     let global: { file: string; text: string } | undefined;
     if (opts.globalConf !== undefined) {
@@ -200,6 +204,30 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
     warnings.push(...r.warnings);
     if (r.cluster) clusters.push(r.cluster);
   }
+  let publish: PublishSettings | undefined;
+  if (publishIn) {
+    const { consul, ...rest } = publishIn;
+    let token: Secret | undefined;
+    const spec = consul?.token;
+    if (spec) {
+      const v = spec.value;
+      if (v.kind === 'inline') token = new Secret(v.value);
+      else if (v.kind === 'env') {
+        const e = env[v.name];
+        if (e === undefined) problems.push({ ...spec.loc, message: `publish.consul.token: environment variable ${v.name} is not set` });
+        else token = new Secret(e);
+      } else {
+        const path = ctx.resolvePath(v.path, spec.loc);
+        const r = readSecretFile(path);
+        if (!r.ok) problems.push({ ...spec.loc, message: `publish.consul.token: cannot read ${path}: ${r.reason}` });
+        else {
+          token = new Secret(r.content.replace(/[\r\n]+$/, ''));
+          if ((r.mode & 0o077) !== 0) warnings.push(permissionWarning(path, r.mode, 'token file'));
+        }
+      }
+    }
+    publish = { ...rest, ...(consul ? { consul: { address: consul.address, ...(consul.datacenter !== undefined ? { datacenter: consul.datacenter } : {}), ...(token ? { token } : {}) } } : {}) };
+  }
   throwIfProblems(problems);
 
   for (const f of inlineFiles) {
@@ -210,7 +238,7 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
       // it was readable a moment ago; nothing useful to add
     }
   }
-  return { format, files, clusters, state_dir: stateDir, warnings: [...new Set(warnings)], http, ...(etcd ? { etcd } : {}) };
+  return { format, files, clusters, state_dir: stateDir, warnings: [...new Set(warnings)], http, ...(etcd ? { etcd } : {}), ...(publish ? { publish } : {}) };
 }
 
 function osUserName(env: NodeJS.ProcessEnv): string {

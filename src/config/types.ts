@@ -153,6 +153,25 @@ export interface LoadedConfig {
   http?: HttpSettings | undefined;
   /** Manager HA (YAML `etcd:`): undefined = a single manager (local lock plus MHA's monitor lock on the master). */
   etcd?: EtcdSettings | undefined;
+  /** Service discovery (YAML `publish:`): the master of each cluster written to etcd and/or Consul KV. */
+  publish?: PublishSettings | undefined;
+}
+
+/**
+ * Publishing the master for service discovery, in orchestrator's key layout:
+ * PREFIX/mysql/master/CLUSTER = host:port, and .../hostname, .../port, .../ipv4.
+ */
+export interface PublishSettings {
+  /** Prepended to mysql/master/CLUSTER ('' = orchestrator's keys exactly). */
+  prefix: string;
+  /** Seconds between reconciliations (the keys are rewritten when they differ). */
+  interval: number;
+  /** Deadline of one KV request, seconds. */
+  timeout: number;
+  /** etcd v3 (JSON gateway) endpoints; undefined = not published to etcd. */
+  etcd?: { endpoints: string[] } | undefined;
+  /** Consul KV over its HTTP API; undefined = not published to Consul. */
+  consul?: { address: string; token?: Secret | undefined; datacenter?: string | undefined } | undefined;
 }
 
 /** Manager HA on etcd: leader election on a lease, and the failover journal in etcd. */
