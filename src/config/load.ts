@@ -18,7 +18,7 @@ import type { ClusterInput, ResolveContext, SecretFileResult } from './resolve.j
 import type { ClusterConfig, ConfigFormat, EtcdSettings, HttpSettings, LoadedConfig, PublishSettings } from './types.js';
 import type { PublishInput } from './yaml.js';
 import { Secret } from '../domain/secret.js';
-import { parseYamlConfig } from './yaml.js';
+import { parseListen, parseYamlConfig } from './yaml.js';
 
 export interface LoadOptions {
   conf: string;
@@ -140,8 +140,14 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
   const problems: Problem[] = [];
   let inputs: ClusterInput[] = [];
   let inlineFiles: string[] = [];
-  let stateDir = STATE_DIR_DEFAULT;
+  // MHA files cannot say where mhats keeps its state or listens: the environment can (a YAML file's keys win).
+  let stateDir = env.MHATS_STATE_DIR !== undefined && env.MHATS_STATE_DIR !== '' ? env.MHATS_STATE_DIR : STATE_DIR_DEFAULT;
   let http: HttpSettings | undefined = { ...HTTP_DEFAULT };
+  if (env.MHATS_HTTP_LISTEN !== undefined && env.MHATS_HTTP_LISTEN !== '') {
+    const l = parseListen(env.MHATS_HTTP_LISTEN);
+    if (!l.ok) throw new ConfigError('MHATS_HTTP_LISTEN', undefined, `the environment variable ${l.message}`);
+    http = l.value ?? undefined;
+  }
   let etcd: EtcdSettings | undefined;
   let publishIn: PublishInput | undefined;
 
