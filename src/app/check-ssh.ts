@@ -186,7 +186,10 @@ export async function checkSsh(clusters: readonly ClusterConfig[], opts: CheckSs
       const innerSec = cluster.ssh.connect_timeout;
       const started = performance.now();
       try {
-        const r = await exec(target, meshArgv(to, innerSec, cluster.ssh.options), {
+        // With ssh_options, `to` is reached as mhats itself reaches it (its -F Port/User/HostName).
+        const th = cluster.ssh.hosts?.[to.name];
+        const toDial = th ? { ...to, ssh_host: th.host, ssh_port: th.port, ssh_user: th.user } : to;
+        const r = await exec(target, meshArgv(toDial, innerSec, cluster.ssh.options), {
           ...options,
           timeoutMs: options.connectTimeoutMs + (innerSec + 10) * 1000,
           remoteTimeoutSec: innerSec + 5,
