@@ -6,10 +6,13 @@ export async function capture<T>(fn: () => Promise<T>): Promise<{ value: T; out:
   let err = '';
   process.stdout.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((out += s), true) : o(s, ...rest)));
   process.stderr.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((err += s), true) : e(s, ...rest)));
+  const code = process.exitCode;
   try {
     return { value: await fn(), out, err };
   } finally {
     process.stdout.write = o;
     process.stderr.write = e;
+    // A command's exit code is its return value here, not this test process's.
+    process.exitCode = code;
   }
 }

@@ -25,11 +25,14 @@ async function quiet<T>(fn: () => Promise<T>): Promise<{ value: T; out: string; 
   // Only our strings: the test runner's own messages (buffers) must still reach it.
   process.stdout.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((out += s), true) : o(s, ...rest)));
   process.stderr.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((err += s), true) : e(s, ...rest)));
+  const code = process.exitCode;
   try {
     return { value: await fn(), out, err };
   } finally {
     process.stdout.write = o;
     process.stderr.write = e;
+    // A command's exit code is its return value here, not this test process's.
+    process.exitCode = code;
   }
 }
 
@@ -128,6 +131,10 @@ test('failover without a findable master is an error (1), not a usage error (2);
   assert.match(f.err, /cannot tell which server is the master of app1/);
   const sw = await mha('masterha_master_switch', '--conf', conf, '--master_state=dead', '--interactive=0');
   assert.equal(sw.value, 1);
+  // status is not success when the cluster is unhealthy: 5 when servers cannot be reached (the table in its --help).
+  const st = await quiet(() => run(['node', 'mhats', 'status', '--conf', conf, '--json']));
+  assert.equal(st.value, 5, st.err);
+  assert.ok(Array.isArray(JSON.parse(st.out)));
   for (const args of [['status', '--bogus'], ['config', 'check', '--nope'], ['manager', '--log-level', 'loud'], ['manager', '--log-format', 'xml'], ['failover', '--dead_master_port', 'x', '--conf', conf]]) {
     const r = await quiet(() => run(['node', 'mhats', ...args]));
     assert.equal(r.value, 2, `${args.join(' ')}: ${r.err}`);
