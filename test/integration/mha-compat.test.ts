@@ -153,7 +153,7 @@ describe('MHA users switch without editing anything', () => {
     assert.equal(await checksum(newMaster, 'compat.t'), want, 'the new master has every acknowledged write');
     assert.equal((await rootSql(newMaster, 'SELECT COUNT(*) FROM compat.t')).trim(), '31');
 
-    const stop = mha('masterha_stop', [`--conf=${cnf}`]);
+    const stop = mha('masterha_stop', [`--conf=${cnf}`, '--abort_timeout=30']);
     assert.equal(stop.code, 0, stop.out + stop.err);
     assert.equal(stop.out, 'Stopped app1 successfully.\n');
     const after = mha('masterha_check_status', [`--conf=${cnf}`]);
