@@ -3,6 +3,7 @@
  * manager watching this app (its lock file and PID, its HTTP /status), with
  * MHA's status codes and sentences (ManagerConst.pm, ManagerAdmin.pm).
  */
+import { readFileSync } from 'node:fs';
 import type { ClusterConfig, LoadedConfig } from '../config/types.js';
 import { LocalLock, isLiveManager } from '../adapters/leader/local-lock.js';
 import { hostForUrl } from '../adapters/http/server.js';
@@ -134,6 +135,16 @@ export async function checkStatus(config: LoadedConfig, cluster: ClusterConfig, 
   return { code, status: s, pid: mpid, text, inFailover: s === 'FAILOVER_RUNNING' };
 }
 
+/** Has PID exited without being reaped yet (state Z in /proc/PID/stat)? */
+export function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
+  }
+}
+
 export interface StopResult {
   code: 0 | 1;
   text: string;
@@ -151,10 +162,11 @@ export async function stopManager(config: LoadedConfig, cluster: ClusterConfig, 
   const alive = (): boolean => {
     try {
       kill(pid, 0);
-      return true;
     } catch (err) {
       return (err as NodeJS.ErrnoException).code === 'EPERM';
     }
+    // A process that has exited but is not reaped yet (a zombie) still answers kill 0: it has stopped.
+    return deps.kill !== undefined || !isZombie(pid);
   };
   try {
     kill(pid, 'SIGTERM');

@@ -5,7 +5,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mhaMain } from '../../src/cli/mha.js';
-import { checkStatus, mhaStatusOf, stopManager } from '../../src/app/mha-status.js';
+import { checkStatus, isZombie, mhaStatusOf, stopManager } from '../../src/app/mha-status.js';
+import { spawn, spawnSync } from 'node:child_process';
 import { loadConfig } from '../../src/config/load.js';
 
 function appConf(extra = ''): { dir: string; conf: string } {
@@ -139,4 +140,12 @@ test('failover without a findable master is an error (1), not a usage error (2);
     const r = await quiet(() => run(['node', 'mhats', ...args]));
     assert.equal(r.value, 2, `${args.join(' ')}: ${r.err}`);
   }
+});
+
+test('a manager that has exited but is not reaped yet (a zombie) counts as stopped', () => {
+  const c = spawn('true');
+  // The event loop is blocked: nobody reaps the child meanwhile.
+  spawnSync('sleep', ['0.5']);
+  assert.equal(isZombie(c.pid!), true);
+  assert.equal(isZombie(process.pid), false);
 });
