@@ -157,6 +157,9 @@ export const STATE_DIR_DEFAULT = '/var/lib/mhats';
 /** The manager's status/metrics endpoint: loopback only unless configured otherwise. */
 export const HTTP_DEFAULT: HttpSettings = { host: '127.0.0.1', port: 9187 };
 
+/** A DNS name, an IPv4 address, or an IPv6 address (with an optional %zone). */
+export const HOST_RE = /^[A-Za-z0-9_.-]+$|^[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?$/;
+
 // ---------------------------------------------------------------- resolution
 
 export interface ResolveResult {
@@ -255,6 +258,11 @@ export function resolveCluster(input: ClusterInput, ctx: ResolveContext): Resolv
       disable_log_bin: get(v.disable_log_bin, SERVER_DEFAULTS.disable_log_bin),
       handle_raw_binlog: get(v.handle_raw_binlog, SERVER_DEFAULTS.handle_raw_binlog),
     };
+    // A host name ends up in SQL (CHANGE MASTER), in ssh and rsync command lines and in hook
+    // arguments: only what a host name or an address can hold.
+    for (const [key, value, at] of [['hostname', server.hostname, v.hostname], ['ip', server.ip, v.ip], ['ssh_host', server.ssh_host, v.ssh_host]] as const) {
+      if ((key === 'hostname' || at !== undefined) && !HOST_RE.test(value)) problems.push({ ...(at?.loc ?? s.loc), message: `${key} ${JSON.stringify(value)} of server ${s.name} is not a host name or an address (letters, digits, ".", "-", "_", ":" only)` });
+    }
     if (server.candidate_master && server.no_master) {
       warnings.push(`${formatLoc(s.loc)}: server ${s.name} has both candidate_master and no_master; no_master wins (as in MHA)`);
     }

@@ -395,15 +395,54 @@ export interface PublishInput {
   consul?: { address: string; token?: At<SecretSpec> | undefined; datacenter?: string | undefined } | undefined;
 }
 
+/** The deepest nesting a configuration may have (it needs about 8). */
+export const MAX_DEPTH = 64;
+
+/** The first node nested deeper than MAX_DEPTH (an iterative walk: no recursion to overflow). */
+function tooDeep(root: unknown): Node | undefined {
+  const stack: [unknown, number][] = [[root, 0]];
+  while (stack.length > 0) {
+    const [n, d] = stack.pop()!;
+    if (d > MAX_DEPTH) return n as Node;
+    if (isMap(n) || isSeq(n)) for (const it of n.items as unknown[]) stack.push([it, d + 1]);
+    else if (isPair(n)) {
+      stack.push([n.key, d]);
+      stack.push([n.value, d]);
+    }
+  }
+  return undefined;
+}
+
+function firstAlias(root: unknown): Node | undefined {
+  let found: Node | undefined;
+  visit(root as Node, { Alias: (_k, n) => { found ??= n; return visit.BREAK; } });
+  return found;
+}
+
 export function parseYamlConfig(text: string, file: string): YamlParseResult {
   const lc = new LineCounter();
   // yaml's own uniqueKeys check compares every key with every earlier one (quadratic in a map of
   // thousands of clusters): duplicates are found below with one Set per map instead.
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false, merge: false });
   const empty: YamlParseResult = { state_dir: undefined, clusters: [], problems: [], inlineSecretFiles: [] };
-  const firstErr = doc.errors[0] ?? duplicateKey(doc);
-  if (firstErr) return { ...empty, problems: [syntaxProblem(file, lc, firstErr)] };
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  const firstErr = doc.errors[0];
+  if (firstErr) {
+    if (firstErr.code === 'MULTIPLE_DOCS') return { ...empty, problems: [{ file, line: lc.linePos(firstErr.pos[0]).line, message: 'a second YAML document starts here ("---"): a configuration is one document; remove the separator or split the file' }] };
+    if (/call stack/i.test(firstErr.message)) return { ...empty, problems: [{ file, line: 1, message: `the document is nested too deeply (more than ${MAX_DEPTH} levels): this is not a configuration` }] };
+    return { ...empty, problems: [syntaxProblem(file, lc, firstErr)] };
+  }
+  const deep = tooDeep(doc.contents);
+  if (deep) return { ...empty, problems: [{ file, line: deep.range ? lc.linePos(deep.range[0]).line : 1, message: `the document is nested too deeply here (more than ${MAX_DEPTH} levels): this is not a configuration` }] };
+  const dup = duplicateKey(doc); // after the depth check: yaml's visit recurses
+  if (dup) return { ...empty, problems: [syntaxProblem(file, lc, dup)] };
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // The yaml package refuses an alias that expands too much ("billion laughs").
+    const alias = firstAlias(doc.contents);
+    return { ...empty, problems: [{ file, line: alias?.range ? lc.linePos(alias.range[0]).line : 1, message: `YAML aliases expand too much (${(err as Error).message}); a configuration needs no alias of an alias: write the values out` }] };
+  }
   const at = new Locator(doc, lc, file);
   const res = rootSchema.safeParse(data);
   if (!res.success) {

@@ -8,6 +8,7 @@ import { renderStatus, statusModel, type LastFailoverSummary } from '../../rende
 import { printJson, stdoutPainter } from '../output.js';
 import { EtcdClient } from '../../adapters/leader/etcd-client.js';
 import { readOwners } from '../../adapters/leader/shards.js';
+import { checkReplExitCode } from './check-repl.js';
 import { clusterMaintenance } from '../../app/maintenance.js';
 import { describeEntry } from '../../domain/maintenance.js';
 
@@ -15,7 +16,17 @@ export function registerStatus(program: Command): void {
   const cmd = program
     .command('status')
     .description("Show each cluster's topology tree (roles, binlog coordinates or GTID position, lag, thread states, read_only) and its last failover.")
-    .option('--json', 'print the topology as JSON for scripts');
+    .option('--json', 'print the topology as JSON for scripts')
+    .addHelpText(
+      'after',
+      `
+Exit codes (the same as check-repl's, so a script or a monitor can use either):
+  0  every cluster is healthy: one writable master, every replica replicating from it
+  4  a cluster is unhealthy: a replica stopped or pointing elsewhere, two writable masters, ...
+  5  a server could not be reached (MySQL)
+  3  bad configuration; 2 bad usage
+The output (and --json) is printed in every case.`,
+    );
   addConfigOptions(cmd);
   cmd.action(async (opts) => {
     const { config, clusters } = await loadFromOptions(opts);
@@ -65,6 +76,7 @@ export function registerStatus(program: Command): void {
     });
     if (opts.json) printJson(models);
     else process.stdout.write(renderStatus(models, stdoutPainter()));
-    // status is informational: it exits 0 even for a broken topology (check-repl judges).
+    // Unhealthy is not success: a monitor running `mhats status` must see it (the table in --help).
+    process.exitCode = checkReplExitCode(reports);
   });
 }
