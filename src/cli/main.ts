@@ -17,6 +17,7 @@ import { registerAck } from './commands/ack.js';
 import { registerFailover } from './commands/failover.js';
 import { registerSwitchover } from './commands/switchover.js';
 import { registerHooks } from './commands/hooks.js';
+import { registerDrill } from './commands/drill.js';
 import { VERSION } from '../version.js';
 
 export function buildProgram(): Command {
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerFailover(program);
   registerSwitchover(program);
   registerHooks(program);
+  registerDrill(program);
   registerAck(program);
   registerCheckRepl(program);
   registerCheckSsh(program);
