@@ -53,6 +53,8 @@ export interface FailoverRequest {
   lastMasterPosition?: MasterPosition | undefined;
   /** Is the dead master's host reachable over SSH? undefined = unknown (probed). */
   sshReachable?: boolean | undefined;
+  /** Servers in maintenance: never candidates; their absence or breakage does not block the failover. */
+  maintenance?: string[] | undefined;
 }
 
 export interface FailoverDeps {
@@ -70,6 +72,10 @@ export interface FailoverDeps {
   fencingToken?: (() => string | undefined) | undefined;
   /** The binlog reader's cut (pure): where the last complete transaction ends. Without it, no salvage. */
   cutBinlog?: Cutter | undefined;
+  /** The new master is writable (called at once, before the replicas are repointed): publish it. Must not throw. */
+  onPromoted?: ((newMaster: ServerConfig) => void) | undefined;
+  /** The old master answered SQL and was fenced (read_only, sessions killed). Must not throw. */
+  onFenced?: ((server: ServerConfig) => void) | undefined;
 }
 
 export interface PhaseRecord {
@@ -216,8 +222,10 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       const problems: string[] = [];
       for (const p of probes) {
         const srv = byName.get(p.ok ? p.obs.name : p.failure.name)!;
+        const inMaintenance = req.maintenance?.includes(srv.name) ?? false;
         if (!p.ok) {
-          if (srv.ignore_fail) journalEvent(`${srv.name} is unreachable and ignore_fail is set: failing over without it`);
+          if (inMaintenance) journalEvent(`${srv.name} is unreachable and in maintenance: failing over without it`);
+          else if (srv.ignore_fail) journalEvent(`${srv.name} is unreachable and ignore_fail is set: failing over without it`);
           else problems.push(`${srv.name} is unreachable (${p.failure.message}); set ignore_fail=1 for it to fail over without it`);
           continue;
         }
@@ -225,13 +233,19 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         const src = r ? resolveSource(specs, observed, r.sourceHost, r.sourcePort) : undefined;
         if (src?.name !== dead.name) {
           const where = r ? `${r.sourceHost}:${r.sourcePort}` : 'nobody';
-          if (srv.ignore_fail) journalEvent(`${srv.name} does not replicate from ${dead.name} (from ${where}); ignore_fail is set: leaving it alone`);
+          if (inMaintenance) journalEvent(`${srv.name} does not replicate from ${dead.name} (from ${where}) and is in maintenance: leaving it alone`);
+          else if (srv.ignore_fail) journalEvent(`${srv.name} does not replicate from ${dead.name} (from ${where}); ignore_fail is set: leaving it alone`);
           else problems.push(`${srv.name} replicates from ${where}, not from ${dead.name}: replicas replicate from different masters`);
           continue;
         }
         if (!r!.sqlRunning && r!.lastSqlErrno !== 0) {
-          if (srv.ignore_fail) journalEvent(`${srv.name} has a broken SQL thread (${r!.lastSqlError}); ignore_fail is set: leaving it out`);
+          if (inMaintenance) journalEvent(`${srv.name} has a broken SQL thread (${r!.lastSqlError}) and is in maintenance: leaving it out`);
+          else if (srv.ignore_fail) journalEvent(`${srv.name} has a broken SQL thread (${r!.lastSqlError}); ignore_fail is set: leaving it out`);
           else problems.push(`${srv.name}'s SQL thread is broken: error ${r!.lastSqlErrno}: ${r!.lastSqlError}`);
+          continue;
+        }
+        if (inMaintenance && !r!.sqlRunning) {
+          journalEvent(`${srv.name} is in maintenance with its SQL thread stopped: leaving it alone (repoint it when the maintenance is over)`);
           continue;
         }
         replicas.push(p.obs);
@@ -247,7 +261,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         { serverId: req.lastMasterObs?.serverId ?? -1, serverUuid: req.lastMasterObs?.serverUuid, lastGtid: req.lastMasterObs?.gtid },
       );
       if (errant.length > 0) throw new FailoverRefused(`errant GTID transactions: ${errant.map((e) => `${e.name}: ${e.errant}`).join('; ')}. Inspect them and repair by hand before failing over`);
-      const pre = chooseNewMaster(candidatesOf(replicas, cluster.servers), { forced: req.newMaster, checkReplDelay: false, latestPriority: true });
+      const pre = chooseNewMaster(candidatesOf(replicas, cluster.servers, req.maintenance), { forced: req.newMaster, checkReplDelay: false, latestPriority: true });
       if (!pre.ok) throw new FailoverRefused(pre.reason);
       return { replicas, mode };
     });
@@ -281,7 +295,13 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         }),
       );
       // Fence the old master if it still answers SQL (hung or half-alive).
-      const fenced = await fenceOldMaster(dead, cluster, flog).catch((err: unknown) => `not reachable over SQL (${(err as Error).message})`);
+      const fenced = await fenceOldMaster(dead, cluster, flog).then(
+        (r) => {
+          deps.onFenced?.(dead);
+          return r;
+        },
+        (err: unknown) => `not reachable over SQL (${(err as Error).message})`,
+      );
       journalEvent(`fence ${dead.name}: ${fenced}`);
       if (sshReachable === undefined) sshReachable = await sshProbe;
       journalEvent(`${dead.name}'s host is ${sshReachable ? '' : 'not '}reachable over SSH`);
@@ -370,7 +390,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
 
     // ---------------------------------------------------------------- Phase 3.3
     const choice = await phase(PHASE.choose, 1000, () => {
-      const c = chooseNewMaster(candidatesOf(after.obs, cluster.servers), { forced: req.newMaster, checkReplDelay: cluster.check_repl_delay, latestPriority: cluster.latest_priority });
+      const c = chooseNewMaster(candidatesOf(after.obs, cluster.servers, req.maintenance), { forced: req.newMaster, checkReplDelay: cluster.check_repl_delay, latestPriority: cluster.latest_priority });
       report.rejected = c.rejected;
       for (const r of c.rejected) journalEvent(`not choosing ${r.name}: ${r.reason}`);
       if (!c.ok) throw new FailoverFailed(c.reason);
@@ -470,6 +490,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         a.destroy();
         throw err;
       }
+      deps.onPromoted?.(nm);
       journalEvent(`${nm.name} is the new master, writable, at ${report.newMasterCoord ? formatCoord(report.newMasterCoord) : '?'}${report.newMasterGtid ? ` gtid ${report.newMasterGtid}` : ''}`);
     });
 
@@ -596,10 +617,10 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
 }
 
 /** Candidates with their config flags, in config order (MHA's priority order). */
-function candidatesOf(obs: ServerObservation[], servers: ServerConfig[]): CandidateInput[] {
+function candidatesOf(obs: ServerObservation[], servers: ServerConfig[], maintenance: string[] = []): CandidateInput[] {
   return servers.flatMap((s) => {
     const o = obs.find((x) => x.name === s.name);
-    return o === undefined ? [] : [{ name: s.name, candidate_master: s.candidate_master, no_master: s.no_master, obs: o }];
+    return o === undefined ? [] : [{ name: s.name, candidate_master: s.candidate_master, no_master: s.no_master, inMaintenance: maintenance.includes(s.name), obs: o }];
   });
 }
 
