@@ -480,7 +480,7 @@ async function runOnce(o: DrillOptions, plan: FaultPlan, run: number, st: RunSta
 function defaultObserveMs(cluster: ClusterConfig): number {
   // Long enough for the manager to have failed over if it were going to: several detection cycles.
   const detect = cluster.ping_interval * 1000 + cluster.ping_failures * (cluster.ping_retry_interval * 1000 + cluster.ping_timeout * 1000);
-  return Math.max(15_000, 3 * detect);
+  return Math.max(10_000, 3 * detect);
 }
 
 async function waitWatched(managers: ManagerHandle[], cluster: string, master: string, ms: number): Promise<void> {
