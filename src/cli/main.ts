@@ -17,6 +17,7 @@ import { registerAck } from './commands/ack.js';
 import { registerFailover } from './commands/failover.js';
 import { registerSwitchover } from './commands/switchover.js';
 import { registerHooks } from './commands/hooks.js';
+import { registerDrill } from './commands/drill.js';
 import { registerMaintenance } from './commands/maintenance.js';
 import { registerRejoin } from './commands/rejoin.js';
 import { registerErrant } from './commands/errant.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerFailover(program);
   registerSwitchover(program);
   registerHooks(program);
+  registerDrill(program);
   registerAck(program);
   registerMaintenance(program);
   registerRejoin(program);

@@ -84,6 +84,8 @@ export interface ClusterInput {
   schedules?: ScheduleSettings | undefined;
   /** Hooks (YAML only), already validated. */
   hooks?: HooksConfig | undefined;
+  /** YAML `drill:` of the cluster ('allowed' lets `mhats drill` inject faults into it). */
+  drill?: 'allowed' | 'forbidden' | undefined;
 }
 
 export type SecretFileResult = { ok: true; content: string; mode: number } | { ok: false; reason: string };
@@ -325,6 +327,7 @@ export function resolveCluster(input: ClusterInput, ctx: ResolveContext): Resolv
     },
     schedules: { ...input.schedules },
     ...(input.hooks ? { hooks: input.hooks } : {}),
+    ...(input.drill ? { drill: input.drill } : {}),
   };
   // Where it came from is not part of its value: not enumerable (equality, JSON); MHA's report_script gets it as --conf.
   Object.defineProperty(cluster, 'source_file', { value: input.loc.file, enumerable: false, writable: true, configurable: true });

@@ -116,6 +116,11 @@ export interface ClusterConfig {
   schedules?: ScheduleSettings | undefined;
   /** Failover/switchover hooks (YAML `hooks:`); MHA's script keys above keep working on their own. */
   hooks?: HooksConfig | undefined;
+  /**
+   * `mhats drill` may inject faults into this cluster only when 'allowed'
+   * (YAML `drill: allowed`; a staging cluster). Sandboxes are always allowed.
+   */
+  drill?: 'allowed' | 'forbidden' | undefined;
   /** The file the cluster was read from (MHA report_script --conf). */
   source_file?: string | undefined;
 }

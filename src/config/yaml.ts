@@ -150,7 +150,12 @@ const publishSchema = z.strictObject({
 
 const layerShape = { ...shapeOf(SERVER_KEYS), ...shapeOf(CLUSTER_KEYS), ssh: sshSchema.optional(), schedules: schedulesSchema.optional() };
 const defaultsSchema = z.strictObject(layerShape);
-const clusterSchema = z.strictObject({ ...layerShape, servers: z.array(serverSchema), hooks: hooksSchema.optional() });
+const drillLeaf: z.ZodType<'allowed' | 'forbidden'> = z.unknown().transform((v, ctx) => {
+  if (v === 'allowed' || v === 'forbidden') return v;
+  ctx.addIssue({ code: 'custom', message: `must be "allowed" (mhats drill may inject faults into this cluster) or "forbidden" (got ${showValue(v)})`, params: { leaf: true } });
+  return z.NEVER;
+});
+const clusterSchema = z.strictObject({ ...layerShape, servers: z.array(serverSchema), hooks: hooksSchema.optional(), drill: drillLeaf.optional() });
 const rootSchema = z.strictObject({
   state_dir: leaf('string').optional(),
   http: httpSchema.optional(),
@@ -272,7 +277,7 @@ function knownKeys(ctx: Context): string[] {
     case 'defaults':
       return [...Object.keys(SERVER_KEYS), ...Object.keys(CLUSTER_KEYS), 'ssh', 'schedules'];
     case 'cluster':
-      return [...Object.keys(SERVER_KEYS), ...Object.keys(CLUSTER_KEYS), 'ssh', 'schedules', 'servers', 'hooks'];
+      return [...Object.keys(SERVER_KEYS), ...Object.keys(CLUSTER_KEYS), 'ssh', 'schedules', 'servers', 'hooks', 'drill'];
     case 'schedules':
       return ['relay_log_purge', 'check_repl', 'journal_retention'];
     case 'retention':
@@ -515,7 +520,7 @@ export function parseYamlConfig(text: string, file: string): YamlParseResult {
     // schedules: each job from the cluster, else from defaults.
     const schedules: ScheduleSettings = { ...(d.schedules as ScheduleSettings | undefined), ...(cl.schedules as ScheduleSettings | undefined) };
     for (const k of Object.keys(schedules) as (keyof ScheduleSettings)[]) if (schedules[k] === undefined) delete schedules[k];
-    clusters.push({ name, loc: at.loc(cpath, true), format: 'yaml', cluster, ssh, servers, schedules, hooks: cl.hooks as HooksConfig | undefined });
+    clusters.push({ name, loc: at.loc(cpath, true), format: 'yaml', cluster, ssh, servers, schedules, hooks: cl.hooks as HooksConfig | undefined, drill: cl.drill as 'allowed' | 'forbidden' | undefined });
   }
   let publish: PublishInput | undefined;
   if (root.publish) {
