@@ -33,6 +33,8 @@ export interface FaultContext {
   timeoutMs: number;
   /** Servers a fault took out on purpose: not expected among the survivors. */
   excluded: Set<string>;
+  /** The failover journal, now. */
+  records: () => Promise<JournalRecord[]>;
 }
 
 export interface FaultPlan {

@@ -241,6 +241,13 @@ export function candidateKillFault(): FaultPlan {
     async onBegin(ctx, id) {
       const s = ctx.sandbox!.servers.find((x) => x.name === candidate);
       if (!s) return;
+      // In the middle: once the failover has checked the cluster and chosen its plan (Phase 1 done), while Phase 2 runs.
+      const end = performance.now() + 10_000;
+      while (performance.now() < end) {
+        const rs = await ctx.records();
+        if (rs.some((r) => r.id === id && ((r.type === 'phase' && /^Phase 1/.test(r.phase)) || (r.type as string) === 'plan' || r.type === 'end'))) break;
+        await sleep(50);
+      }
       ctx.excluded.add(s.name);
       // Its recorded PID may be stale (restarted); kill by the options file.
       const pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
@@ -262,7 +269,8 @@ export function candidateKillFault(): FaultPlan {
       if (!fo) return { name: 'outcome', ok: false, detail: 'no failover' };
       if (fo.outcome === undefined) return { name: 'outcome', ok: false, detail: `failover ${fo.id} did not finish within ${Math.round(ctx.timeoutMs / 1000)} s` };
       if ((fo.outcome === 'success' || fo.outcome === 'partial') && fo.newMaster !== candidate) return { name: 'outcome', ok: true, detail: `the killed candidate ${candidate ?? '?'} was passed over: ${fo.newMaster ?? '?'} promoted (${fo.outcome})` };
-      if (fo.outcome === 'refused' || fo.outcome === 'failed') return { name: 'outcome', ok: !fo.newMaster, detail: `clean ${fo.outcome}: ${fo.reason ?? ''}` };
+      // A refusal, or a failure before anything was promoted (the replicas reconnected, the old master stays fenced).
+      if (fo.outcome === 'refused' || fo.outcome === 'failed') return { name: 'outcome', ok: !fo.newMaster, detail: `${fo.newMaster ? 'NOT clean' : 'clean'}: ${fo.outcome} with the candidate ${candidate ?? '?'} killed: ${fo.reason ?? ''}` };
       return { name: 'outcome', ok: false, detail: `${fo.outcome}: the killed candidate ${candidate ?? '?'} was promoted` };
     },
   };
