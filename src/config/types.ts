@@ -95,6 +95,8 @@ export interface ClusterConfig {
   latest_priority: boolean;
   multi_tier_slave: boolean;
   last_failover_minute: number;
+  /** The manager rejoins an old master by itself when it comes back contained (mhats rejoin); off by default. Optional so hand-built configs need not set it. */
+  auto_rejoin?: boolean | undefined;
   manager_workdir: string;
   manager_log?: string | undefined;
   secondary_check_script?: string | undefined;
@@ -191,4 +193,9 @@ export interface EtcdSettings {
   instance?: string | undefined;
   /** Deadline of one etcd request, seconds (default 2). */
   request_timeout: number;
+  /**
+   * Spread the clusters over the managers (default false: one leader fails over every cluster).
+   * Each cluster has its own owner key PREFIX/clusters/NAME/owner on its owner's lease.
+   */
+  sharding: boolean;
 }

@@ -183,6 +183,9 @@ export function openSession(target: DbTarget, timeouts: DbTimeouts, signal?: Abo
       bigNumberStrings: false,
       dateStrings: true,
       enableKeepAlive: false,
+      // No prepared statements are used: mysql2's default cache (16,000 entries per connection,
+      // allocated up front) costs about 0.5 MB and 1 ms of CPU per connection for nothing.
+      maxPreparedStatements: 1,
       ...(target.localAddress !== undefined ? { stream: () => netConnect({ host: target.host, port: target.port, localAddress: target.localAddress }).setNoDelay(true) } : {}),
     });
     const fail = (err: DbError): void => {
