@@ -47,6 +47,10 @@ const { values } = parseArgs({
     manager: { type: 'string', default: 'dist/cli/bin.js' },
     /** Earlier runs (scale.json files, with their label) drawn in the same plot: --compare 'before=bench/results/scale-baseline.json'. */
     compare: { type: 'string', multiple: true, default: [] },
+    /** Extra node options for the manager, e.g. --node-arg=--cpu-prof --node-arg=--cpu-prof-dir=/tmp/prof */
+    'node-arg': { type: 'string', multiple: true, default: [] },
+    /** Skip the reference run of the detection cluster alone (quick profiling runs). */
+    'no-alone': { type: 'boolean', default: false },
   },
 });
 const sizes = values.sizes.split(',').map(Number);
@@ -148,7 +152,7 @@ class Manager {
   constructor(conf: string, dir: string) {
     this.logFile = join(dir, 'manager.log');
     this.#fd = openSync(this.logFile, 'a+');
-    this.child = spawn(...niced([process.execPath, values.manager, 'manager', '--conf', conf, '--log-format', 'json', '--log-level', 'info']), { stdio: ['ignore', this.#fd, this.#fd] });
+    this.child = spawn(...niced([process.execPath, ...values['node-arg'], values.manager, 'manager', '--conf', conf, '--log-format', 'json', '--log-level', 'info']), { stdio: ['ignore', this.#fd, this.#fd] });
   }
   /** Reads what the manager logged since the last call. */
   poll(): void {
@@ -190,13 +194,13 @@ class Manager {
   }
 }
 
-function procStat(pid: number): { cpuTicks: number; rssKb: number; hwmKb: number } {
+function procStat(pid: number): { cpuTicks: number; sysTicks: number; rssKb: number; hwmKb: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const cpuTicks = Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-  return { cpuTicks, rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
+  return { cpuTicks, sysTicks: Number(f[12]), rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
 }
 
 const CLK_TCK = 100;
@@ -244,6 +248,8 @@ export interface Row {
   servers: number;
   clusters: number;
   cpuPct: number;
+  /** The part of cpuPct spent in the kernel (sockets: connect, write, close). */
+  sysPct?: number;
   rssEndMb: number;
   rssPeakMb: number;
   loopLagP99Ms: number;
@@ -333,6 +339,7 @@ async function runOne(n: number, window: number): Promise<Row> {
       servers,
       clusters: l.clusters.length,
       cpuPct: Math.round(cpuPct),
+      sysPct: Math.round((((s1.sysTicks - s0.sysTicks) / CLK_TCK) * 1000 * 100) / (t1 - t0)),
       rssEndMb: Math.round(s1.rssKb / 1024),
       rssPeakMb: Math.round(Math.max(peakKb, s1.hwmKb) / 1024),
       loopLagP99Ms: Math.round(lag),
@@ -371,8 +378,8 @@ function table(rows: Row[], alone: Row | undefined): string {
 
 const rows: Row[] = [];
 console.log(`mhats scale benchmark: ping_interval=1 (${pingType}), clusters of 3 simulated MariaDB 10.11 servers writing ${rate} tx/s, ${windowS} s window per size${Number(values.nice) !== 0 ? `, manager and simulators at nice ${values.nice}` : ''}`);
-const alone = await runOne(3, Math.min(windowS, 20));
-console.log(`  alone: ${JSON.stringify(alone)}`);
+const alone = values['no-alone'] ? undefined : await runOne(3, Math.min(windowS, 20));
+if (alone) console.log(`  alone: ${JSON.stringify(alone)}`);
 for (const n of sizes) {
   const r = await runOne(n, windowS);
   rows.push(r);

@@ -183,6 +183,7 @@ export class Manager {
   http: HttpServerHandle | undefined;
   #opts: ManagerOptions;
   #entries = new Map<string, Entry>();
+  #phases: { of: Map<string, ClusterConfig>; at: Map<string, number> } | undefined;
   /** Monitors being stopped (removed or changed clusters): awaited on shutdown. */
   #retiring = new Set<Promise<void>>();
   #ready = false;
@@ -431,6 +432,7 @@ export class Manager {
       stillLeader: async () => !(monitorLock?.blocked ?? false) && (this.shards ? this.shards.isOwner(c.name) : await this.leadership.stillLeader()),
       fencingToken: () => (this.shards ? this.shards.fencingToken(c.name) : this.leadership.fencingToken?.()),
       maintenance: () => this.maintenance?.entries() ?? [],
+      phase: this.#phaseOf(c.name),
       onMasterChanged: (master, how) => this.#onMasterChanged(c.name, master, how),
       onFenced: (server) => this.#onFenced(c.name, server),
       rejoin: (server) => rejoinServer({ cluster: c, server, journal, by: `mhats manager (auto_rejoin)${this.#etcd ? ` ${this.#etcd.instance}` : ''}`, extractDir: join(stateDir, c.name, 'rejoin'), log: this.log, now: () => this.#now() }),
@@ -454,6 +456,12 @@ export class Manager {
     });
     jobs.start();
     this.#entries.set(c.name, { cluster: c, fingerprint: clusterFingerprint(c, stateDir), monitor, jobs, monitorLock, ac, done, stopping: false });
+  }
+
+  /** The cluster's place among the configured ones, as a fraction of the ping interval (its loop's phase). */
+  #phaseOf(cluster: string): number {
+    if (this.#phases?.of !== this.#configured) this.#phases = { of: this.#configured, at: new Map([...this.#configured.keys()].map((name, i, all) => [name, i / all.length])) };
+    return this.#phases.at.get(cluster) ?? 0;
   }
 
   /** Stops a cluster's monitor after its current tick (and any failover in it) and its jobs. */

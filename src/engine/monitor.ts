@@ -57,6 +57,12 @@ export interface MonitorDeps {
   rejoin?: ((server: string) => Promise<RejoinReport>) | undefined;
   /** Maintenance entries (every cluster's; the monitor picks its own). Default: none. */
   maintenance?: (() => MaintenanceEntry[]) | undefined;
+  /**
+   * Where in the ping interval this loop's ticks fall, as a fraction in [0, 1) (default 0): the manager spreads its
+   * clusters' loops over the interval, so a thousand health checks are not due in the same millisecond. Applied
+   * once, after the first tick; the interval itself is unchanged.
+   */
+  phase?: number | undefined;
 }
 
 export interface MonitorObserver {
@@ -267,6 +273,7 @@ export class ClusterMonitor {
     if (unfinished) {
       this.#log.error({ failover: unfinished.id }, `an unfinished failover was found in the journal (${unfinished.id}, dead master ${unfinished.deadMaster}): the manager stopped during it. No automatic failover until an operator checks the topology and runs: mhats ack ${this.cluster.name}`);
     }
+    let phaseMs = Math.min(Math.max(this.deps.phase ?? 0, 0), 0.999) * interval;
     while (!signal.aborted) {
       const started = this.deps.mono();
       this.busySince = started;
@@ -282,7 +289,8 @@ export class ClusterMonitor {
       const watching = this.state === 'watching' || this.state === 'suspect' || this.state === 'blocked';
       const failing = this.detector.phase !== 'healthy' && this.state !== 'blocked';
       const wait = !watching ? Math.max(interval, 2000) : failing ? this.cluster.ping_retry_interval * 1000 : interval;
-      await sleep(wait - (this.deps.mono() - started), signal);
+      await sleep(wait + phaseMs - (this.deps.mono() - started), signal);
+      phaseMs = 0;
     }
     this.#checker?.close();
     this.#keeper.close();

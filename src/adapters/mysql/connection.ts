@@ -80,6 +80,8 @@ type Row = Record<string, unknown>;
 export class DbSession {
   readonly target: DbTarget;
   readonly timeouts: DbTimeouts;
+  /** What cannot change while this connection lives (the server's version: a new binary means a restart, which ends the connection), read once per connection. */
+  readonly memo = new Map<string, unknown>();
   #conn: mysql.Connection;
   #dead = false;
 

@@ -422,7 +422,16 @@ export class Dialect {
 
   /** The server's GTID position as one column `gtid`: MariaDB @@gtid_binlog_pos, MySQL @@gtid_executed. */
   gtidPositionQuery(): string {
-    return this.isMaria ? 'SELECT @@global.gtid_binlog_pos AS gtid' : 'SELECT @@global.gtid_executed AS gtid';
+    return `SELECT ${this.#gtidPositionExpr()} AS gtid`;
+  }
+
+  /** The SELECT ping and the GTID position in one statement (one round trip less per health check): columns `value` (1) and `gtid`. */
+  pingWithGtidQuery(): string {
+    return `${HEALTH_CHECK_SELECT}, ${this.#gtidPositionExpr()} AS gtid`;
+  }
+
+  #gtidPositionExpr(): string {
+    return this.isMaria ? '@@global.gtid_binlog_pos' : '@@global.gtid_executed';
   }
 
   /** Columns File, Position, Binlog_Do_DB, Binlog_Ignore_DB, and on MySQL Executed_Gtid_Set. An empty result means log_bin is off. */

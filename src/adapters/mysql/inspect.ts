@@ -16,9 +16,14 @@ export interface InspectOptions extends DbTimeouts {
 
 /** Reads everything check-repl, status and failover need from an open session. */
 export async function observe(s: DbSession, name: string, now: () => number): Promise<{ obs: ServerObservation; dialect: Dialect }> {
-  const [vrow] = await s.query<{ version: string; version_comment: string | null }>(VERSION_QUERY);
-  if (vrow === undefined) throw new DbError(s.target, 'protocol', 'SELECT VERSION() returned no row');
-  const version = parseVersion(String(vrow.version), vrow.version_comment ?? undefined);
+  // The version cannot change while the connection lives (a kept connection reads it once).
+  let version = s.memo.get(VERSION_QUERY) as ServerObservation['version'] | undefined;
+  if (version === undefined) {
+    const [vrow] = await s.query<{ version: string; version_comment: string | null }>(VERSION_QUERY);
+    if (vrow === undefined) throw new DbError(s.target, 'protocol', 'SELECT VERSION() returned no row');
+    version = parseVersion(String(vrow.version), vrow.version_comment ?? undefined);
+    s.memo.set(VERSION_QUERY, version);
+  }
   const d = dialectFor(version);
   const [vars] = await s.query(d.variablesQuery());
   if (vars === undefined) throw new DbError(s.target, 'protocol', 'variables query returned no row');
