@@ -110,6 +110,12 @@ export class ClusterMonitor {
   #inFailover = false;
   /** After a refused failover, do not retry before this (monotonic ms), unless the verdict changes. */
   #retryAfter = -Infinity;
+  /** Operator actions (API switchover, manual failover) waiting to run between two ticks. */
+  #actions: Array<{ what: string; run: () => Promise<void>; cancel: (err: Error) => void }> = [];
+  #wake: AbortController | undefined;
+  #running = false;
+  /** The operator action running now (the loop does not tick meanwhile). */
+  activity: { what: string; since: number } | undefined;
 
   constructor(cluster: ClusterConfig, deps: MonitorDeps) {
     this.cluster = cluster;
@@ -119,6 +125,56 @@ export class ClusterMonitor {
 
   get inFailover(): boolean {
     return this.#inFailover;
+  }
+
+  /** Is an operator action running or waiting? */
+  get busy(): boolean {
+    return this.activity !== undefined || this.#actions.length > 0;
+  }
+
+  /**
+   * Runs an operator action (a switchover or manual failover asked for through the API) in this
+   * loop, between two ticks: no health check, detection or automatic failover runs meanwhile, so
+   * the action and the monitor never act on the cluster at once. Afterwards the cluster is
+   * inspected at once, and a master the action moved is watched. Rejects when the loop is not
+   * running or stops first.
+   */
+  exclusive<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (!this.#running) return Promise.reject(new Error(`the monitor of ${this.cluster.name} is not running`));
+    return new Promise<T>((resolve, reject) => {
+      this.#actions.push({
+        what,
+        run: async () => {
+          try {
+            resolve(await fn());
+          } catch (err) {
+            reject(err instanceof Error ? err : new Error(String(err)));
+          }
+        },
+        cancel: reject,
+      });
+      this.#wake?.abort();
+    });
+  }
+
+  async #runActions(): Promise<void> {
+    let ran = false;
+    for (let a = this.#actions.shift(); a !== undefined; a = this.#actions.shift()) {
+      this.activity = { what: a.what, since: this.deps.now() };
+      try {
+        await a.run();
+      } finally {
+        this.activity = undefined;
+      }
+      ran = true;
+    }
+    if (!ran || this.state === 'starting' || this.state === 'broken') return;
+    // What the action changed, seen at once (a switched master is watched from now on).
+    try {
+      this.#adoptMovedMaster(await this.inspect());
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, `inspection after an operator action failed: ${(err as Error).message}`);
+    }
   }
 
   /** Old masters that have not rejoined: never promoted, never repointed automatically. */
@@ -213,7 +269,10 @@ export class ClusterMonitor {
     if (unfinished) {
       this.#log.error({ failover: unfinished.id }, `an unfinished failover was found in the journal (${unfinished.id}, dead master ${unfinished.deadMaster}): the manager stopped during it. No automatic failover until an operator checks the topology and runs: mhats ack ${this.cluster.name}`);
     }
+    this.#running = true;
     while (!signal.aborted) {
+      await this.#runActions();
+      if (signal.aborted) break;
       const started = this.deps.mono();
       this.busySince = started;
       try {
@@ -228,8 +287,13 @@ export class ClusterMonitor {
       const watching = this.state === 'watching' || this.state === 'suspect' || this.state === 'blocked';
       const failing = this.detector.phase !== 'healthy' && this.state !== 'blocked';
       const wait = !watching ? Math.max(interval, 2000) : failing ? this.cluster.ping_retry_interval * 1000 : interval;
-      await sleep(wait - (this.deps.mono() - started), signal);
+      if (this.#actions.length > 0) continue;
+      this.#wake = new AbortController();
+      await sleep(wait - (this.deps.mono() - started), AbortSignal.any([signal, this.#wake.signal]));
+      this.#wake = undefined;
     }
+    this.#running = false;
+    for (let a = this.#actions.shift(); a !== undefined; a = this.#actions.shift()) a.cancel(new Error(`the monitor of ${this.cluster.name} stopped before the action ran`));
     this.#checker?.close();
     this.state = 'stopped';
   }
@@ -359,11 +423,12 @@ export class ClusterMonitor {
   }
 
   /** Runs a failover of the current master (automatic, or requested by an operator). */
-  async failover(opts: { trigger: 'auto' | 'manual'; reason: string; newMaster?: string | undefined }): Promise<FailoverReport> {
+  async failover(opts: { trigger: 'auto' | 'manual'; reason: string; newMaster?: string | undefined; deadMaster?: string | undefined }): Promise<FailoverReport> {
     if (this.#inFailover) throw new Error('a failover of this cluster is already running');
+    const dead = opts.deadMaster ?? this.master;
+    if (dead === undefined) throw new Error(`no master known for ${this.cluster.name}: name the dead master`);
     this.#inFailover = true;
     this.state = 'failing_over';
-    const dead = this.master!;
     try {
       const report = await runFailover(
         { cluster: this.cluster, deadMaster: dead, newMaster: opts.newMaster, trigger: opts.trigger, reason: opts.reason, lastMasterObs: this.lastMasterObs?.name === dead ? this.lastMasterObs : undefined, lastMasterPosition: this.lastMasterPosition },

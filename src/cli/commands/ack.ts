@@ -1,12 +1,8 @@
 import type { Command } from '@commander-js/extra-typings';
 import { addConfigOptions, loadFromOptions } from '../config-options.js';
-import { FileJournal } from '../../adapters/journal/file-journal.js';
-import { openEtcdJournal } from '../../adapters/journal/etcd-journal.js';
-import type { Journal } from '../../adapters/journal/journal.js';
-import { summarize } from '../../domain/guard.js';
+import { ackFailovers, cliCaller, openClusterJournal } from '../../app/actions.js';
 import { UserError } from '../../errors/errors.js';
 import { ExitCode } from '../../errors/exit-codes.js';
-import { userInfo } from 'node:os';
 
 export function registerAck(program: Command): void {
   const cmd = program
@@ -20,17 +16,13 @@ export function registerAck(program: Command): void {
     const cluster = config.clusters.find((c) => c.name === name);
     if (!cluster) throw new UserError(`unknown cluster ${name} (known: ${config.clusters.map((c) => c.name).join(', ')})`, { exitCode: ExitCode.USAGE });
     // With manager HA the journal is in etcd (an operator's ack is written unfenced).
-    const journal: Journal = config.etcd ? await openEtcdJournal(config.etcd, cluster.name, `${userInfo().username}-cli`) : new FileJournal(config.state_dir, cluster.name);
-    const open = summarize(journal.read()).filter((s) => !s.acked && s.outcome !== 'refused');
-    if (open.length === 0) {
+    const journal = await openClusterJournal(config, cluster.name);
+    const acked = ackFailovers(journal, cliCaller(), Date.now());
+    if (acked.length === 0) {
       process.stdout.write(`${name}: nothing to acknowledge\n`);
       return;
     }
-    const by = `${userInfo().username}@cli`;
-    for (const s of open) {
-      journal.append({ type: 'ack', id: s.id, at: Date.now(), by });
-      process.stdout.write(`${name}: acknowledged ${s.id} (${s.deadMaster} → ${s.newMaster ?? '?'}, ${s.outcome ?? 'unfinished'})\n`);
-    }
+    for (const s of acked) process.stdout.write(`${name}: acknowledged ${s.id} (${s.deadMaster} → ${s.newMaster ?? '?'}, ${s.outcome ?? 'unfinished'})\n`);
     await journal.flush?.();
   });
 }

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { addConfigOptions, loadFromOptions } from '../config-options.js';
 import { createLogger } from '../../adapters/logging.js';
 import { FileJournal } from '../../adapters/journal/file-journal.js';
-import { inspectCluster } from '../../app/cluster.js';
+import { findDeadMaster } from '../../app/actions.js';
 import { sshReachableFor } from '../../app/manager.js';
 import { runFailover } from '../../engine/failover.js';
 import { cutSavedBinlog } from '../../domain/binlog-cut.js';
@@ -25,14 +25,10 @@ export function registerFailover(program: Command): void {
     if (clusters.length !== 1) throw new UserError(`the config has ${clusters.length} clusters: choose one with --cluster (${clusters.map((c) => c.name).join(', ')})`, { exitCode: ExitCode.USAGE });
     const cluster = clusters[0]!;
     const byHost = (n: string): string | undefined => cluster.servers.find((s) => s.name === n || s.hostname === n || s.ip === n)?.name;
-    let dead = opts.deadMaster ? byHost(opts.deadMaster) : undefined;
-    if (opts.deadMaster && !dead) throw new UserError(`--dead-master ${opts.deadMaster} is not a server of ${cluster.name}`, { exitCode: ExitCode.USAGE });
-    if (!dead) {
-      const r = await inspectCluster(cluster);
-      dead = r.analysis.master;
-      if (!dead) throw new UserError('cannot tell which server is the master: give --dead-master', { exitCode: ExitCode.USAGE });
-      if (!r.analysis.unreachable.some((u) => u.name === dead)) throw new UserError(`the master ${dead} answers: it is not dead (use switchover for a live master)`);
-    }
+    // A named master is taken as dead (MHA's --master_state=dead); otherwise the replicas' master must not answer.
+    const found = await findDeadMaster(cluster, opts.deadMaster, opts.deadMaster === undefined);
+    if (!found.ok) throw new UserError(found.field ? `${found.field === 'dead_master' && opts.deadMaster ? '--dead-master ' : ''}${found.reason}` : found.reason, { exitCode: found.alive ? ExitCode.ERROR : ExitCode.USAGE });
+    const dead = found.dead;
     const newMaster = opts.newMaster ? byHost(opts.newMaster) : undefined;
     if (opts.newMaster && !newMaster) throw new UserError(`--new-master ${opts.newMaster} is not a server of ${cluster.name}`, { exitCode: ExitCode.USAGE });
     if (!opts.yes) {

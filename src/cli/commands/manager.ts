@@ -5,6 +5,8 @@ import { Metrics } from '../../app/metrics.js';
 import { createNotifier } from '../../adapters/systemd.js';
 import { Manager } from '../../app/manager.js';
 import { parseListen } from '../../config/yaml.js';
+import { readHttpToken } from '../../config/load.js';
+import { resolve as resolvePath } from 'node:path';
 import type { HttpSettings } from '../../config/types.js';
 import { LockHeldError } from '../../adapters/leader/local-lock.js';
 import { killHookGroups } from '../../adapters/hooks/run-script.js';
@@ -17,7 +19,8 @@ export function registerManager(program: Command): void {
     .description('Run the failover manager daemon: watch every configured cluster, fail over a dead master, keep watching.')
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .option('--log-format <format>', 'json, pretty or journald (default: pretty on a TTY, journald under systemd, else json)')
-    .option('--http <listen>', 'HOST:PORT of the status/metrics endpoint, or "off" (default: http.listen in the config, else 127.0.0.1:9187)')
+    .option('--http <listen>', 'HOST:PORT of the HTTP endpoint (status, metrics, API, console), or "off" (default: http.listen in the config, else 127.0.0.1:9187)')
+    .option('--http-token-file <path>', "the write API's bearer token file (overrides http.token_file; without either, API writes answer 403)")
     .addHelpText(
       'after',
       `
@@ -29,7 +32,10 @@ After a failover it keeps watching the new master; the old master stays marked f
 set read_only if it comes back. A second automatic failover within last_failover_minute, or
 after a failed one, waits for 'mhats ack CLUSTER'.
 
-As a service: HTTP /healthz /readyz /status /metrics (loopback by default); under systemd
+As a service: HTTP /healthz /readyz /status /metrics, the API under /api/v1 (OpenAPI at
+/api/v1/openapi.json) and the web console at / (loopback by default). Reads are open; API
+writes (switchover, failover, ack) need Authorization: Bearer TOKEN, the token being the
+content of http.token_file (or --http-token-file); without one they answer 403. Under systemd
 (Type=notify) READY=1 once every cluster is inspected, WATCHDOG=1 while the loops progress.
 SIGHUP re-reads the configuration (clusters added, removed or changed without a restart; an
 invalid file is rejected and the running configuration stays). SIGTERM/SIGINT stop it after
@@ -44,17 +50,23 @@ holds it, automatic failover of that cluster is off.`,
     );
   addConfigOptions(cmd);
   cmd.action(async (opts) => {
-    const o = opts as typeof opts & { logLevel?: string; logFormat?: 'json' | 'pretty' | 'journald'; http?: string };
+    const o = opts as typeof opts & { logLevel?: string; logFormat?: 'json' | 'pretty' | 'journald'; http?: string; httpTokenFile?: string };
     let http: HttpSettings | null | undefined;
     if (o.http !== undefined) {
       const r = parseListen(o.http);
       if (!r.ok) throw new UserError(`--http ${r.message}`, { exitCode: ExitCode.USAGE });
       http = r.value;
     }
+    let httpTokenFile: string | undefined;
+    if (o.httpTokenFile !== undefined) {
+      httpTokenFile = resolvePath(o.httpTokenFile);
+      const t = readHttpToken(httpTokenFile);
+      if (!t.ok) throw new UserError(`--http-token-file ${t.message}`, { exitCode: ExitCode.USAGE });
+    }
     const load = (): ReturnType<typeof loadFromOptions> => loadFromOptions(opts, { printWarnings: false });
     const { config, clusters } = await load();
     const log = createLogger({ level: o.logLevel, format: o.logFormat });
-    const manager = new Manager({ log, metrics: new Metrics(), notifier: createNotifier({ log }), loadConfig: load, http });
+    const manager = new Manager({ log, metrics: new Metrics(), notifier: createNotifier({ log }), loadConfig: load, http, httpTokenFile });
     let signals = 0;
     const onStop = (sig: string): void => {
       signals++;
