@@ -165,7 +165,7 @@ function callerOf(req: FastifyRequest): ApiCaller {
 }
 
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
-const CONSOLE_FILES: Record<string, string> = { 'app.js': 'text/javascript; charset=utf-8', 'app.css': 'text/css; charset=utf-8', 'app.js.map': 'application/json; charset=utf-8', 'favicon.svg': 'image/svg+xml' };
+const CONSOLE_FILES: Record<string, string> = { 'app.js': 'text/javascript; charset=utf-8', 'app.css': 'text/css; charset=utf-8', 'app.js.map': 'application/json; charset=utf-8', 'app.css.map': 'application/json; charset=utf-8', 'favicon.svg': 'image/svg+xml' };
 
 export async function createApi(backend: ApiBackend, opts: ApiOptions): Promise<Api> {
   const log = opts.log;
