@@ -8,6 +8,7 @@ import type { ClusterConfig, LoadedConfig } from '../config/types.js';
 import { FileJournal } from '../adapters/journal/file-journal.js';
 import { openEtcdJournal } from '../adapters/journal/etcd-journal.js';
 import type { Journal } from '../adapters/journal/journal.js';
+import { removeMhaStateFiles } from '../adapters/journal/mha-state-files.js';
 import { failedServers, summarize, type FailoverSummary } from '../domain/guard.js';
 import { executeSwitchover, prepareSwitchover, type Prepared, type StepRecord, type SwitchoverOptions, type SwitchoverReport } from '../engine/switchover.js';
 import type { PreCheck, SwitchoverPlan } from '../domain/switchover.js';
@@ -43,6 +44,8 @@ function appendQuietly(journal: Journal | undefined, r: Parameters<Journal['appe
 // ---------------------------------------------------------------- switchover
 
 export interface SwitchoverRequest {
+  /** Servers in maintenance: left out of the switch. */
+  maintenance?: string[] | undefined;
   /** A server of the cluster (config name, hostname or ip); undefined: chosen by the rules. */
   newMaster?: string | undefined;
   origMasterIsNewSlave: boolean;
@@ -76,7 +79,7 @@ export function switchoverSetup(full: ClusterConfig, records: ReturnType<Journal
     ok: true,
     cluster,
     unfinished,
-    opts: { newMaster, origMasterIsNewSlave: req.origMasterIsNewSlave, runningUpdatesLimit: req.runningUpdatesLimit, maxLag: req.maxLag, timeout: req.timeout, unfinishedFailover: unfinished?.id },
+    opts: { maintenance: req.maintenance, newMaster, origMasterIsNewSlave: req.origMasterIsNewSlave, runningUpdatesLimit: req.runningUpdatesLimit, maxLag: req.maxLag, timeout: req.timeout, unfinishedFailover: unfinished?.id },
   };
 }
 
@@ -149,4 +152,14 @@ export function ackFailovers(journal: Journal, by: string, now: number, id?: str
   const open = summarize(journal.read()).filter((s) => !s.acked && s.outcome !== 'refused' && (id === undefined || s.id === id));
   for (const s of open) journal.append({ type: 'ack', id: s.id, at: now, by });
   return open;
+}
+
+/**
+ * `mhats ack` (and POST .../ack): MHA's state files in manager_workdir are removed (throws, naming
+ * the file, when one cannot be), then the open failovers (or only `id`) are acknowledged. With an
+ * `id` the MHA files stay: they belong to no mhats failover.
+ */
+export function ackCluster(cluster: ClusterConfig, journal: Journal, by: string, now: number, id?: string): { acked: FailoverSummary[]; removed: string[] } {
+  const removed = id === undefined ? removeMhaStateFiles(cluster.manager_workdir, cluster.name) : [];
+  return { acked: ackFailovers(journal, by, now, id), removed };
 }

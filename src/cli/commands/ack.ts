@@ -1,6 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
 import { addConfigOptions, loadFromOptions } from '../config-options.js';
-import { ackFailovers, cliCaller, openClusterJournal } from '../../app/actions.js';
+import { ackCluster, cliCaller, openClusterJournal } from '../../app/actions.js';
 import { UserError } from '../../errors/errors.js';
 import { ExitCode } from '../../errors/exit-codes.js';
 
@@ -14,15 +14,19 @@ export function registerAck(program: Command): void {
   cmd.action(async (name, opts) => {
     const { config } = await loadFromOptions(opts);
     const cluster = config.clusters.find((c) => c.name === name);
-    if (!cluster) throw new UserError(`unknown cluster ${name} (known: ${config.clusters.map((c) => c.name).join(', ')})`, { exitCode: ExitCode.USAGE });
+    if (!cluster) throw new UserError(`unknown cluster ${name} (known: ${config.clusters.map((c) => c.name).join(', ')})`, { exitCode: ExitCode.USAGE, hint: config.format === 'mha' ? 'an MHA file defines one cluster, named after the file (app1.cnf -> app1)' : undefined });
     // With manager HA the journal is in etcd (an operator's ack is written unfenced).
     const journal = await openClusterJournal(config, cluster.name);
-    const acked = ackFailovers(journal, cliCaller(), Date.now());
-    if (acked.length === 0) {
-      process.stdout.write(`${name}: nothing to acknowledge\n`);
-      return;
+    // MHA's state files (a failover MHA ran) are removed too, as MHA wants it done.
+    let r: ReturnType<typeof ackCluster>;
+    try {
+      r = ackCluster(cluster, journal, cliCaller(), Date.now());
+    } catch (err) {
+      throw new UserError(`${(err as Error).message}`, { hint: 'run mhats ack as a user who may write manager_workdir' });
     }
-    for (const s of acked) process.stdout.write(`${name}: acknowledged ${s.id} (${s.deadMaster} → ${s.newMaster ?? '?'}, ${s.outcome ?? 'unfinished'})\n`);
+    for (const f of r.removed) process.stdout.write(`${name}: removed MHA's ${f}\n`);
+    if (r.acked.length === 0 && r.removed.length === 0) process.stdout.write(`${name}: nothing to acknowledge\n`);
+    for (const s of r.acked) process.stdout.write(`${name}: acknowledged ${s.id} (${s.deadMaster} → ${s.newMaster ?? '?'}, ${s.outcome ?? 'unfinished'})\n`);
     await journal.flush?.();
   });
 }
