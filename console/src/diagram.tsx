@@ -59,12 +59,15 @@ function truncate(text: string, n: number): string {
 
 function Node({ p, master }: { p: Placed; master: string | null }) {
   const s = p.s;
-  const marker = s.fenced ? 'FAILED · FENCED' : s.role === 'unreachable' ? 'UNREACHABLE' : s.role === 'unknown' ? 'NOT SEEN' : s.role === 'master' ? 'MASTER' : 'REPLICA';
-  const cls = `node role-${s.role}${s.fenced ? ' fenced' : ''}${s.errors.length > 0 ? ' has-errors' : ''}${s.name === master ? ' is-master' : ''}`;
+  const role = s.fenced ? 'FAILED · FENCED' : s.role === 'unreachable' ? 'UNREACHABLE' : s.role === 'unknown' ? 'NOT SEEN' : s.role === 'master' ? 'MASTER' : 'REPLICA';
+  const marker = s.maintenance ? `${role} · MAINT` : role;
+  const cls = `node role-${s.role}${s.fenced ? ' fenced' : ''}${s.errors.length > 0 ? ' has-errors' : ''}${s.name === master ? ' is-master' : ''}${s.maintenance ? ' in-maintenance' : ''}`;
   const ro = s.read_only === null ? '' : s.read_only ? 'read_only' : 'WRITABLE';
   return (
-    <g class={cls} transform={`translate(${p.x},${p.y})`} data-testid={`node-${s.name}`} data-role={s.role} data-fenced={String(s.fenced)}>
-      <title>{[`${s.name} (${s.host}:${s.port})`, s.version ?? '', s.gtid ? `GTID ${s.gtid}` : '', s.binlog ? `binlog ${s.binlog}` : '', ...s.errors].filter(Boolean).join('\n')}</title>
+    <g class={cls} transform={`translate(${p.x},${p.y})`} data-testid={`node-${s.name}`} data-role={s.role} data-fenced={String(s.fenced)} data-maintenance={String(s.maintenance !== null)}>
+      <title>
+        {[`${s.name} (${s.host}:${s.port})`, s.version ?? '', s.gtid ? `GTID ${s.gtid}` : '', s.binlog ? `binlog ${s.binlog}` : '', s.maintenance ? `in maintenance until ${s.maintenance.expires_at}: ${s.maintenance.reason} (${s.maintenance.owner})` : '', ...s.errors].filter(Boolean).join('\n')}
+      </title>
       <rect class="box" width={W} height={H} rx="8" />
       <text class="name" x="12" y="22">
         {s.name}

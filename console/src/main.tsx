@@ -280,6 +280,78 @@ function Ack({ c, cred }: { c: ClusterOverview; cred: Credentials }) {
   );
 }
 
+// ---------------------------------------------------------------- maintenance
+
+const DURATIONS = ['30m', '1h', '2h', '4h', '8h', '1d'];
+
+function Maintenance({ c, cred, writesEnabled }: { c: ClusterOverview; cred: Credentials; writesEnabled: boolean }) {
+  const [open, setOpen] = useState(false);
+  const [target, setTarget] = useState('');
+  const [reason, setReason] = useState('');
+  const [dur, setDur] = useState('1h');
+  const [msg, setMsg] = useState<string>();
+  const m = c.topology.maintenance;
+  const name = c.summary.name;
+  const start = async (): Promise<void> => {
+    const r = await write<{ entry: { id: string } }>('/maintenance', { cluster: name, ...(target ? { server: target } : {}), reason, for: dur }, cred);
+    setMsg(r.ok ? `started ${r.body.entry.id}` : `${r.error}${r.fields ? '' : ''}`);
+    if (r.ok) {
+      setOpen(false);
+      setReason('');
+    }
+  };
+  const stop = async (id: string): Promise<void> => {
+    const r = await write<{ stopped: Array<{ id: string }> }>('/maintenance/stop', { id }, cred);
+    setMsg(r.ok ? `ended ${r.body.stopped.map((x) => x.id).join(', ') || 'nothing (already over)'}` : r.error);
+  };
+  if (m.entries.length === 0 && !writesEnabled) return null;
+  return (
+    <div class="maint" data-testid={`maintenance-${name}`}>
+      {m.entries.length > 0 ? (
+        <ul>
+          {m.entries.map((e) => (
+            <li data-testid="maintenance-entry">
+              <strong>{e.scope === 'global' ? 'every cluster' : e.scope === 'server' ? e.server : e.cluster}</strong> in maintenance until {when(e.expires_at)}: {e.reason} <span class="muted">({e.owner})</span>{' '}
+              {writesEnabled && e.scope !== 'global' ? (
+                <button data-testid="maintenance-stop" disabled={cred.token.trim() === ''} onClick={() => void stop(e.id)}>
+                  End
+                </button>
+              ) : null}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {writesEnabled ? (
+        open ? (
+          <div class="form">
+            <select data-testid="maintenance-target" value={target} onChange={(ev) => setTarget((ev.target as HTMLSelectElement).value)}>
+              <option value="">the whole cluster (no automatic failover)</option>
+              {c.topology.servers.map((s) => (
+                <option value={s.name}>{s.name} (never promoted)</option>
+              ))}
+            </select>
+            <input type="text" data-testid="maintenance-reason" placeholder="reason (required)" maxLength={500} value={reason} onInput={(ev) => setReason((ev.target as HTMLInputElement).value)} />
+            <select data-testid="maintenance-for" value={dur} onChange={(ev) => setDur((ev.target as HTMLSelectElement).value)}>
+              {DURATIONS.map((d) => (
+                <option value={d}>for {d}</option>
+              ))}
+            </select>
+            <button class="primary" data-testid="maintenance-start" disabled={reason.trim() === '' || cred.token.trim() === ''} onClick={() => void start()}>
+              Start maintenance
+            </button>
+            <button onClick={() => setOpen(false)}>Cancel</button>
+          </div>
+        ) : (
+          <button data-testid="maintenance-button" onClick={() => setOpen(true)}>
+            Maintenance…
+          </button>
+        )
+      ) : null}
+      {msg ? <span class="muted"> {msg}</span> : null}
+    </div>
+  );
+}
+
 // ---------------------------------------------------------------- a cluster
 
 function Cluster({ c, cred, writesEnabled }: { c: ClusterOverview; cred: Credentials; writesEnabled: boolean }) {
@@ -300,11 +372,17 @@ function Cluster({ c, cred, writesEnabled }: { c: ClusterOverview; cred: Credent
           </span>
         ) : null}
         {t.mode ? <span class="muted">{t.mode === 'gtid' ? 'GTID' : t.mode === 'position' ? 'binlog positions' : t.mode}</span> : null}
+        {t.maintenance.held ? (
+          <span class="badge maint-held" data-testid="maintenance-held">
+            IN MAINTENANCE{t.maintenance.held_dead_master ? ': the master is dead and NOT failed over' : ': no automatic failover'}
+          </span>
+        ) : null}
         <span class="actions">
           <Ack c={c} cred={cred} />
-          {/* Maintenance and rejoin buttons join here with the operations issue. */}
+          {/* The rejoin button (mhats rejoin, the operations issue) joins here when it lands. */}
         </span>
       </header>
+      <Maintenance c={c} cred={cred} writesEnabled={writesEnabled} />
       <div class="diagram">
         <TopologyDiagram t={t} />
       </div>

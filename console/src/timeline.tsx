@@ -125,6 +125,15 @@ export function HistoryEntry({ e }: { e: JournalEntry }) {
           <span class="muted">{when(e.at)}</span> failover {e.id} acknowledged by {e.by}
         </div>
       );
+    case 'maintenance':
+      return (
+        <div class="entry line" data-testid="history-entry" data-kind="maintenance">
+          <span class="muted">{when(e.started_at)}</span> maintenance of {e.scope === 'global' ? 'every cluster' : e.scope === 'server' ? `${e.server ?? '?'}` : `${e.cluster ?? '?'}`} by {e.owner}: {e.reason}{' '}
+          <span class="muted">
+            {e.active ? `(in force until ${when(e.expires_at)})` : e.stopped_at ? `(ended ${when(e.stopped_at)} by ${e.stopped_by ?? '?'})` : `(expired ${when(e.expires_at)})`}
+          </span>
+        </div>
+      );
     case 'write':
       return (
         <div class="entry line" data-testid="history-entry" data-kind="write">

@@ -17,7 +17,15 @@ import type { ClusterMonitor, FailoverPlan } from '../engine/monitor.js';
 import type { FailoverReport } from '../engine/failover.js';
 import type { Prepared } from '../engine/switchover.js';
 import type { Logger } from '../ports/logger.js';
-import type { AckBody, AckResult, ClusterSummary, ErrorBody, FailoverBody, Job, Journal, JournalEntry, ManagerHealth, Overview, Plan, ServerView, SwitchoverBody, SwitchoverPlanBody, Topology } from '../adapters/http/api-schemas.js';
+import type {
+  AckBody, AckResult, ClusterSummary, ErrorBody, FailoverBody, Job, Journal, JournalEntry, MaintenanceEntry as MaintenanceEntryView, MaintenanceList, MaintenanceStartBody, MaintenanceStopBody, ManagerHealth, Overview, Plan, ServerView, SwitchoverBody, SwitchoverPlanBody, Topology,
+} from '../adapters/http/api-schemas.js';
+import type { LoadedConfig } from '../config/types.js';
+import { readMhaStateFiles } from '../adapters/journal/mha-state-files.js';
+import { activeEntries, type MaintenanceEntry, type StopTarget } from '../domain/maintenance.js';
+import { listMaintenance, startMaintenance, stopMaintenance, type MaintenanceView } from './maintenance.js';
+import { UserError } from '../errors/errors.js';
+import { ExitCode } from '../errors/exit-codes.js';
 import { API_PREFIX, type Answer, type ApiBackend, type ApiCaller, type AuditEntry } from '../adapters/http/api.js';
 import { ackFailovers, findDeadMaster, prepareClusterSwitchover, runJournaledSwitchover, SWITCHOVER_DEFAULTS, switchoverSetup } from './actions.js';
 
@@ -33,6 +41,10 @@ export interface ApiHost {
   /** The bearer token in force; undefined: writes are off. */
   token(): Secret | undefined;
   consoleDir(): string | undefined;
+  /** The configuration in force (maintenance checks clusters and servers against it). */
+  config(): LoadedConfig | undefined;
+  /** The maintenance entries every monitor reads (undefined: not readable). */
+  maintenance(): MaintenanceView | undefined;
 }
 
 const JOBS_KEPT = 100;
@@ -64,9 +76,32 @@ const err = (status: 404 | 409 | 422 | 503, error: string, extra: Omit<ErrorBody
 
 // ---------------------------------------------------------------- views (pure mappings)
 
+export function maintenanceEntryView(e: MaintenanceEntry, now: number): MaintenanceEntryView {
+  const active = e.stoppedAt === undefined && now < e.expiresAt;
+  return {
+    id: e.id,
+    scope: e.scope,
+    cluster: e.cluster ?? null,
+    server: e.server ?? null,
+    owner: e.owner,
+    reason: e.reason,
+    started_at: isoTime(e.startedAt),
+    expires_at: isoTime(e.expiresAt),
+    stopped_at: iso(e.stoppedAt),
+    stopped_by: e.stoppedBy ?? null,
+    active,
+    remaining_seconds: active ? Math.max(0, Math.round((e.expiresAt - now) / 1000)) : 0,
+  };
+}
+
 /** One cluster's servers as the API shows them, from the monitor's last inspection. */
-export function topologyView(cluster: ClusterConfig, m: ClusterMonitor): Topology {
+export function topologyView(cluster: ClusterConfig, m: ClusterMonitor, now: number): Topology {
   const snap = m.snapshot();
+  const mt = m.maintenance();
+  const serverMaintenance = (name: string): MaintenanceEntryView | null => {
+    const e = mt.servers[name]?.[0];
+    return e ? maintenanceEntryView(e, now) : null;
+  };
   const a = m.lastAnalysis;
   const failed = new Set(snap.failed);
   const unreachable = new Map((a?.unreachable ?? []).map((u) => [u.name, u]));
@@ -89,6 +124,7 @@ export function topologyView(cluster: ClusterConfig, m: ClusterMonitor): Topolog
       gtid: null,
       binlog: null,
       errors: [],
+      maintenance: serverMaintenance(s.name),
     };
     if (failed.has(s.name)) return { ...base, role: 'failed', fenced: true, errors: ['old master of a failover: kept read_only, out of the cluster until it replicates from the current master'] };
     const u = unreachable.get(s.name);
@@ -133,6 +169,11 @@ export function topologyView(cluster: ClusterConfig, m: ClusterMonitor): Topolog
     servers,
     errors: snap.lastAnalysis?.errors ?? [],
     warnings: a ? a.findings.filter((f) => f.severity === 'warning').map((f) => `${f.server ?? cluster.name}: ${f.message}`) : [],
+    maintenance: {
+      held: mt.clusterWide.length > 0,
+      held_dead_master: m.heldByMaintenance !== undefined,
+      entries: [...mt.clusterWide, ...Object.values(mt.servers).flat()].map((e) => maintenanceEntryView(e, now)),
+    },
   };
 }
 
@@ -199,6 +240,11 @@ export function entryView(e: HistoryEntry): JournalEntry {
   }
 }
 
+/** When a journal entry (API shape) happened, for merging histories. */
+function entryAt(e: JournalEntry): number {
+  return Date.parse(e.kind === 'failover' || e.kind === 'switchover' || e.kind === 'maintenance' ? e.started_at : e.at);
+}
+
 function switchoverPlanView(plan: SwitchoverPlan, prepared: Prepared, cluster: ClusterConfig, opts: { origMasterIsNewSlave: boolean; timeout: number }): SwitchoverPlanBody {
   const notes: string[] = [];
   if (!prepared.hasSuperReadOnly && plan.flavor === 'mariadb') notes.push('MariaDB has no super_read_only; from 10.11 on, users with READ ONLY ADMIN (included in ALL PRIVILEGES) write through read_only, so every client session is killed and the old master\'s binlog is checked before promotion.');
@@ -254,7 +300,7 @@ export class ManagerApi implements ApiBackend {
   }
 
   #guard(e: { cluster: ClusterConfig; monitor: ClusterMonitor }, trigger: 'auto' | 'manual' = 'auto'): GuardDecision {
-    return guard(summarize(e.monitor.deps.journal.read()), this.#now(), e.cluster.last_failover_minute, trigger, e.cluster.name);
+    return guard(summarize(e.monitor.deps.journal.read()), this.#now(), e.cluster.last_failover_minute, trigger, e.cluster.name, readMhaStateFiles(e.cluster.manager_workdir, e.cluster.name));
   }
 
   #summary(e: { cluster: ClusterConfig; monitor: ClusterMonitor }): ClusterSummary {
@@ -269,6 +315,7 @@ export class ManagerApi implements ApiBackend {
       activity: m.activity ? { what: m.activity.what, since: isoTime(m.activity.since) } : null,
       servers: e.cluster.servers.length,
       automatic_failover: automaticFailover(this.#guard(e)),
+      in_maintenance: m.maintenance().clusterWide.length > 0,
       links: { topology: `${base}/topology`, plan: `${base}/plan`, journal: `${base}/journal` },
     };
   }
@@ -279,7 +326,7 @@ export class ManagerApi implements ApiBackend {
 
   topology(name: string): Topology | undefined {
     const e = this.#entry(name);
-    return e ? topologyView(e.cluster, e.monitor) : undefined;
+    return e ? topologyView(e.cluster, e.monitor, this.#now()) : undefined;
   }
 
   plan(name: string): Plan | undefined {
@@ -297,9 +344,24 @@ export class ManagerApi implements ApiBackend {
     return ids;
   }
 
+  /** The cluster's journal and the maintenance entries that concern it, newest first. */
   #history(e: { cluster: ClusterConfig; monitor: ClusterMonitor }, limit: number): JournalEntry[] {
     const records = e.monitor.deps.journal.read();
-    return history(records, { running: this.#running(e, records), limit }).map(entryView);
+    const now = this.#now();
+    const own = history(records, { running: this.#running(e, records), limit }).map(entryView);
+    const maint = (this.#maintenanceEntries() ?? [])
+      .filter((m) => m.scope === 'global' || m.cluster === e.cluster.name)
+      .map((m): JournalEntry => ({ kind: 'maintenance', ...maintenanceEntryView(m, now) }));
+    return [...own, ...maint].sort((a, b) => entryAt(b) - entryAt(a)).slice(0, limit);
+  }
+
+  #maintenanceEntries(): MaintenanceEntry[] | undefined {
+    try {
+      return this.#host.maintenance()?.entries();
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, `cannot read the maintenance entries: ${(err as Error).message}`);
+      return undefined;
+    }
   }
 
   journal(name: string, limit: number): Journal | undefined {
@@ -373,7 +435,7 @@ export class ManagerApi implements ApiBackend {
       manager: this.manager(),
       clusters: this.#host.entries().map((e) => ({
         summary: this.#summary(e),
-        topology: topologyView(e.cluster, e.monitor),
+        topology: topologyView(e.cluster, e.monitor, this.#now()),
         plan: planView(e.cluster.name, e.monitor.plan(), this.#guard(e)),
         history: this.#history(e, HISTORY_IN_OVERVIEW),
       })),
@@ -551,5 +613,73 @@ export class ManagerApi implements ApiBackend {
       status: 200,
       body: { cluster: name, acknowledged: acked.map((s) => ({ id: s.id, dead_master: s.deadMaster, new_master: s.newMaster ?? null, outcome: s.outcome ?? 'unfinished' })), automatic_failover: automaticFailover(this.#guard(e)) },
     };
+  }
+
+  // ---------------------------------------------------------------- maintenance (the same code as mhats maintenance)
+
+  #maintenanceCtx(): { config: LoadedConfig; journal: MaintenanceView['journal']; now: () => number } | undefined {
+    const config = this.#host.config();
+    const view = this.#host.maintenance();
+    return config && view ? { config, journal: view.journal, now: this.#now } : undefined;
+  }
+
+  async maintenanceList(cluster: string | undefined, endedWithinHours: number): Promise<Answer<MaintenanceList>> {
+    const ctx = this.#maintenanceCtx();
+    if (!ctx) return err(503, 'the maintenance entries cannot be read on this manager (see its log)');
+    if (cluster !== undefined && !this.hasCluster(cluster)) return err(404, `unknown cluster ${cluster}`);
+    const l = await listMaintenance(ctx, { cluster, endedWithinMs: endedWithinHours * 3600_000 });
+    return { status: 200, body: { active: l.active.map((e) => maintenanceEntryView(e, l.now)), ended: l.ended.map((e) => maintenanceEntryView(e, l.now)) } };
+  }
+
+  /** Operators' records, written unfenced (a follower's API may write them too, as the CLI may). */
+  async maintenanceStart(body: MaintenanceStartBody, caller: ApiCaller): Promise<Answer<unknown>> {
+    const ctx = this.#maintenanceCtx();
+    if (!ctx) return err(503, 'the maintenance entries cannot be written on this manager (see its log)');
+    const field = (f: string, message: string): { status: 422; body: ErrorBody } => ({ status: 422, body: { error: `invalid request: ${f} ${message}`, fields: [{ in: 'body', field: f, message }] } });
+    if (body.global && (body.cluster !== undefined || body.server !== undefined)) return field('global', 'applies to every cluster: do not combine it with cluster or server');
+    if (!body.global && body.cluster === undefined) return field('cluster', 'is required (or global: true for every cluster)');
+    if (body.server !== undefined && body.cluster === undefined) return field('cluster', 'is required with server');
+    if (body.cluster !== undefined && !this.hasCluster(body.cluster)) return field('cluster', `${body.cluster} is not a cluster of this manager`);
+    const c = body.cluster !== undefined ? this.#entry(body.cluster)?.cluster : undefined;
+    if (c && body.server !== undefined && !c.servers.some((s) => s.name === body.server)) return field('server', `${body.server} is not a server of ${c.name}`);
+    const scope = body.global ? ({ scope: 'global' } as const) : body.server !== undefined ? ({ scope: 'server', cluster: body.cluster!, server: body.server } as const) : ({ scope: 'cluster', cluster: body.cluster! } as const);
+    try {
+      const e = await startMaintenance(ctx, { ...scope, owner: caller.by, reason: body.reason, duration: body.for });
+      const effect =
+        e.scope === 'global'
+          ? 'no cluster is failed over automatically; every cluster is still watched, and switchover and manual failover still work'
+          : e.scope === 'cluster'
+            ? `${e.cluster ?? '?'} is watched and reported but never failed over automatically; switchover and manual failover still work`
+            : `${e.server ?? '?'} is never chosen as a new master, and its absence does not block a failover or a switchover of ${e.cluster ?? '?'}`;
+      return { status: 201, body: { entry: maintenanceEntryView(e, this.#now()), effect } };
+    } catch (x) {
+      if (x instanceof UserError && x.exitCode === ExitCode.USAGE) return field(/duration|for|--for/i.test(x.message) ? 'for' : /reason/i.test(x.message) ? 'reason' : 'for', x.message);
+      throw x;
+    }
+  }
+
+  async maintenanceStop(body: MaintenanceStopBody, caller: ApiCaller): Promise<Answer<unknown>> {
+    const ctx = this.#maintenanceCtx();
+    if (!ctx) return err(503, 'the maintenance entries cannot be written on this manager (see its log)');
+    const field = (f: string, message: string): { status: 422; body: ErrorBody } => ({ status: 422, body: { error: `invalid request: ${f} ${message}`, fields: [{ in: 'body', field: f, message }] } });
+    let target: StopTarget;
+    if (body.id !== undefined) {
+      if (body.cluster !== undefined || body.server !== undefined || body.global) return field('id', 'names one entry: do not combine it with cluster, server or global');
+      target = { id: body.id };
+    } else if (body.global) {
+      if (body.cluster !== undefined || body.server !== undefined) return field('global', 'do not combine it with cluster or server');
+      target = { scope: 'global' };
+    } else if (body.cluster !== undefined) {
+      if (!this.hasCluster(body.cluster)) return field('cluster', `${body.cluster} is not a cluster of this manager`);
+      target = body.server !== undefined ? { scope: 'server', cluster: body.cluster, server: body.server } : { scope: 'cluster', cluster: body.cluster };
+    } else return field('id', 'is required (or cluster [and server], or global: true)');
+    try {
+      const stopped = await stopMaintenance(ctx, target, caller.by);
+      if (body.id !== undefined && stopped.length === 0 && !activeEntries(this.#maintenanceEntries() ?? [], this.#now()).some((e) => e.id === body.id)) return err(404, `no maintenance ${body.id} is in force`);
+      return { status: 200, body: { stopped: stopped.map((e) => maintenanceEntryView(e, this.#now())) } };
+    } catch (x) {
+      if (x instanceof UserError && x.exitCode === ExitCode.USAGE) return field(/server/.test(x.message) ? 'server' : 'cluster', x.message);
+      throw x;
+    }
   }
 }

@@ -632,6 +632,8 @@ export class Manager {
       startedAt: this.startedAt,
       token: () => this.#token?.token,
       consoleDir: () => this.#consoleDir,
+      config: () => this.config,
+      maintenance: () => this.maintenance,
     };
   }
 

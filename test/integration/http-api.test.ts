@@ -58,6 +58,7 @@ describe('HTTP API v1 against a sandbox', () => {
     const expected = [
       'get /api/v1/openapi.json', 'get /api/v1/manager', 'get /api/v1/clusters', 'get /api/v1/overview', 'get /api/v1/clusters/{cluster}/topology', 'get /api/v1/clusters/{cluster}/plan',
       'get /api/v1/clusters/{cluster}/journal', 'get /api/v1/jobs', 'get /api/v1/jobs/{id}', 'get /api/v1/events', 'post /api/v1/clusters/{cluster}/switchover', 'post /api/v1/clusters/{cluster}/failover', 'post /api/v1/clusters/{cluster}/ack',
+      'get /api/v1/maintenance', 'post /api/v1/maintenance', 'post /api/v1/maintenance/stop',
     ];
     assert.deepEqual(Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`)).sort(), [...expected].sort());
 
@@ -81,7 +82,7 @@ describe('HTTP API v1 against a sandbox', () => {
     assert.equal(p.master, 'db1');
     assert.ok(p.would_promote === 'db2' || p.would_promote === 'db3', JSON.stringify(p));
     assert.ok(p.because.length > 0);
-    assert.equal((await api<Journal>('GET', '/api/v1/clusters/sandbox/journal')).json.entries.length, 0);
+    assert.equal((await api<Journal>('GET', '/api/v1/clusters/sandbox/journal')).json.entries.length, 0, 'a new cluster has an empty journal');
     assert.deepEqual((await api<{ jobs: unknown[] }>('GET', '/api/v1/jobs')).json.jobs, []);
     assert.equal((await api('GET', '/api/v1/jobs/job-nope')).status, 404);
     assert.equal((await api('GET', '/api/v1/clusters/nope/topology')).status, 404);
@@ -98,6 +99,30 @@ describe('HTTP API v1 against a sandbox', () => {
     // The legacy endpoints beside the API.
     assert.equal((await api('GET', '/status')).status, 200);
     assert.equal((await api('GET', '/metrics')).status, 200);
+  });
+
+  test('maintenance through the API: a server, then the cluster; shown in the topology and the journal; stopped', async () => {
+    const srv = await api<{ entry: { id: string; owner: string } }>('POST', '/api/v1/maintenance', { body: { cluster: 'sandbox', server: 'db3', reason: 'disk swap', for: '1h' }, token: API_TOKEN });
+    assert.equal(srv.status, 201, srv.body);
+    assert.equal(srv.json.entry.owner, 'api:127.0.0.1');
+    const cl = await api<{ entry: { id: string } }>('POST', '/api/v1/maintenance', { body: { cluster: 'sandbox', reason: 'kernel upgrade', for: '30m' }, token: API_TOKEN });
+    assert.equal(cl.status, 201, cl.body);
+    assert.equal((await api('POST', '/api/v1/maintenance', { body: { cluster: 'sandbox', reason: 'x', for: 'forever' }, token: API_TOKEN })).status, 422);
+    assert.equal((await api('POST', '/api/v1/maintenance', { body: { cluster: 'sandbox', server: 'db9', reason: 'x', for: '1h' }, token: API_TOKEN })).status, 422);
+    const t = await waitFor('the topology to show the maintenance', async () => {
+      const x = await topology();
+      return x.maintenance.held && x.servers.find((s) => s.name === 'db3')?.maintenance?.reason === 'disk swap' ? x : undefined;
+    }, 5000);
+    assert.equal(t.maintenance.entries.length, 2);
+    const list = (await api<{ active: Array<{ id: string }> }>('GET', '/api/v1/maintenance?cluster=sandbox')).json;
+    assert.equal(list.active.length, 2);
+    const stop = await api<{ stopped: Array<{ id: string }> }>('POST', '/api/v1/maintenance/stop', { body: { cluster: 'sandbox' }, token: API_TOKEN });
+    assert.deepEqual(stop.json.stopped.map((e) => e.id), [cl.json.entry.id]);
+    assert.deepEqual((await api<{ stopped: Array<{ id: string }> }>('POST', '/api/v1/maintenance/stop', { body: { id: srv.json.entry.id }, token: API_TOKEN })).json.stopped.map((e) => e.id), [srv.json.entry.id]);
+    await waitFor('the maintenance to end in the topology', async () => ((await topology()).maintenance.entries.length === 0 ? true : undefined), 5000);
+    const j = (await api<Journal>('GET', '/api/v1/clusters/sandbox/journal')).json;
+    assert.equal(j.entries.filter((e) => e.kind === 'maintenance').length, 2);
+    assert.ok(j.entries.some((e) => e.kind === 'write' && e.action === 'maintenance start' && e.status === 201));
   });
 
   test('writes without a token or with a wrong one: 401, and nothing changes', async () => {

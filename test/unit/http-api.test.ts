@@ -56,9 +56,11 @@ const topo = (master: string): Topology => ({
     gtid: '0-1-100',
     binlog: 'bin.000001:1234',
     errors: [],
+    maintenance: null,
   })),
   errors: [],
   warnings: [],
+  maintenance: { held: false, held_dead_master: false, entries: [] },
 });
 
 class FakeBackend implements ApiBackend {
@@ -73,7 +75,7 @@ class FakeBackend implements ApiBackend {
     this.job = (id) => (id === 'job-1' ? this.#job : undefined);
   }
   hasCluster = (c: string): boolean => c === 'app1';
-  clusters = () => [{ name: 'app1', state: 'watching' as const, master: this.master, healthy: true, in_failover: false, activity: null, servers: 3, automatic_failover: { allowed: true }, links: { topology: '/api/v1/clusters/app1/topology', plan: '/api/v1/clusters/app1/plan', journal: '/api/v1/clusters/app1/journal' } }];
+  clusters = () => [{ name: 'app1', state: 'watching' as const, master: this.master, healthy: true, in_failover: false, activity: null, servers: 3, automatic_failover: { allowed: true }, in_maintenance: false, links: { topology: '/api/v1/clusters/app1/topology', plan: '/api/v1/clusters/app1/plan', journal: '/api/v1/clusters/app1/journal' } }];
   topology = (c: string) => (c === 'app1' ? topo(this.master) : undefined);
   plan = (c: string) =>
     c === 'app1'
@@ -109,6 +111,14 @@ class FakeBackend implements ApiBackend {
     this.calls.push(`failover ${c}`);
     return Promise.resolve({ status: 409 as const, body: { error: 'the master db1 answers: it is not dead (use switchover for a live master)' } });
   };
+  maintenance: Array<{ id: string; cluster: string }> = [];
+  maintenanceList = () => Promise.resolve({ status: 200 as const, body: { active: [], ended: [] } });
+  maintenanceStart = (body: { cluster?: string | undefined; reason: string; for: string }) => {
+    this.calls.push(`maintenance start ${JSON.stringify(body)}`);
+    const entry = { id: 'mnt-1', scope: 'cluster' as const, cluster: body.cluster ?? null, server: null, owner: 'api:127.0.0.1', reason: body.reason, started_at: NOW, expires_at: NOW, stopped_at: null, stopped_by: null, active: true, remaining_seconds: 7200 };
+    return Promise.resolve({ status: 201 as const, body: { entry, effect: 'held' } });
+  };
+  maintenanceStop = () => Promise.resolve({ status: 200 as const, body: { stopped: [] } });
   ack = (c: string, body: { failover_id?: string | undefined }) => {
     this.calls.push(`ack ${c} ${JSON.stringify(body)}`);
     return Promise.resolve({ status: 200 as const, body: { cluster: c, acknowledged: [{ id: 'f1', dead_master: 'db0', new_master: 'db1', outcome: 'success' }], automatic_failover: { allowed: true } } });
@@ -214,6 +224,7 @@ describe('HTTP API v1 (fake backend)', () => {
     assert.equal((await go('GET', '/api/v1/jobs')).status, 200);
     assert.equal((await go('GET', '/api/v1/jobs/job-1')).status, 200);
     assert.equal((await go('GET', '/api/v1/jobs/nope')).status, 404);
+    assert.equal((await go('GET', '/api/v1/maintenance?cluster=app1')).status, 200);
     for (const p of ['topology', 'plan', 'journal']) assert.equal((await go('GET', `/api/v1/clusters/nope/${p}`)).status, 404);
     const bad = await go('GET', '/api/v1/clusters/app1/journal?limit=0');
     assert.equal(bad.status, 422);
@@ -235,8 +246,8 @@ describe('HTTP API v1 (fake backend)', () => {
   test('without a token file every write answers 403 saying how to enable writes, and reaches nothing', async () => {
     backend.tokenValue = undefined;
     backend.calls = [];
-    for (const w of ['switchover', 'failover', 'ack']) {
-      const r = await go('POST', `/api/v1/clusters/app1/${w}`, { body: '{}', headers: { authorization: `Bearer ${TOKEN}` } });
+    for (const w of ['clusters/app1/switchover', 'clusters/app1/failover', 'clusters/app1/ack', 'maintenance', 'maintenance/stop']) {
+      const r = await go('POST', `/api/v1/${w}`, { body: w === 'maintenance' ? JSON.stringify({ cluster: 'app1', reason: 'x', for: '1h' }) : '{}', headers: { authorization: `Bearer ${TOKEN}` } });
       assert.equal(r.status, 403, w);
       assert.match((r.json as { error: string }).error, /writes are disabled.*http\.token_file/);
       assert.match((r.json as { hint: string }).hint, /token_file/);
@@ -269,6 +280,11 @@ describe('HTTP API v1 (fake backend)', () => {
     // ack needs no body at all.
     assert.equal((await go('POST', '/api/v1/clusters/app1/ack', { headers: { authorization: `Bearer ${TOKEN}` } })).status, 200);
     assert.equal((await go('POST', '/api/v1/clusters/app1/ack', { body: '', headers: { authorization: `Bearer ${TOKEN}` } })).status, 200);
+    const m = await go('POST', '/api/v1/maintenance', { body: JSON.stringify({ cluster: 'app1', reason: 'kernel upgrade', for: '2h' }), headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(m.status, 201);
+    const mBad = await go('POST', '/api/v1/maintenance', { body: JSON.stringify({ cluster: 'app1', for: '2h', forever: true }), headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(mBad.status, 422);
+    assert.deepEqual((mBad.json as { fields: Array<{ field: string }> }).fields.map((f) => f.field).sort(), ['forever', 'reason']);
     // Every authenticated write on a known cluster is audited with the caller and its outcome.
     assert.deepEqual(
       backend.audits.map((a) => [a.action, a.status, a.outcome, a.caller.by]),
@@ -279,6 +295,7 @@ describe('HTTP API v1 (fake backend)', () => {
         ['failover', 409, 'refused', 'api:127.0.0.1'],
         ['ack', 200, 'done', 'api:127.0.0.1'],
         ['ack', 200, 'done', 'api:127.0.0.1'],
+        ['maintenance start', 201, 'done', 'api:127.0.0.1'],
       ],
     );
     assert.equal(backend.audits[1]?.job, 'job-1');

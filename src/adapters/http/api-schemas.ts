@@ -50,6 +50,22 @@ export const AutomaticFailover = Type.Object({
   blocking: Type.Optional(Type.String({ description: 'the failover id that blocks; acknowledge it to allow' })),
 });
 
+export const MaintenanceEntry = Type.Object({
+  id: Type.String(),
+  scope: Type.Union([Type.Literal('global'), Type.Literal('cluster'), Type.Literal('server')], { description: 'global: no automatic failover anywhere; cluster: no automatic failover of the cluster; server: never promoted, its absence blocks nothing' }),
+  cluster: Nullable(Type.String()),
+  server: Nullable(Type.String()),
+  owner: Type.String({ description: 'who started it: USER@HOST, or api:ADDRESS (operator NAME)' }),
+  reason: Type.String(),
+  started_at: Time,
+  expires_at: Time,
+  stopped_at: Nullable(Time),
+  stopped_by: Nullable(Type.String()),
+  active: Type.Boolean(),
+  remaining_seconds: Type.Integer(),
+});
+export type MaintenanceEntry = Static<typeof MaintenanceEntry>;
+
 export const ServerView = Type.Object(
   {
     name: Type.String(),
@@ -70,9 +86,16 @@ export const ServerView = Type.Object(
     gtid: Nullable(Type.String({ description: 'executed GTID set (master) or the replica\'s GTID position' })),
     binlog: Nullable(Type.String({ description: 'master: current binlog file:position; replica: the master position read' })),
     errors: Type.Array(Type.String(), { description: 'connection errors, Last_IO_Error, Last_SQL_Error' }),
+    maintenance: Nullable(MaintenanceEntry),
   }
 );
 export type ServerView = Static<typeof ServerView>;
+
+export const ClusterMaintenance = Type.Object({
+  held: Type.Boolean({ description: 'a global or cluster maintenance is in force: the cluster is watched but never failed over automatically' }),
+  held_dead_master: Type.Boolean({ description: 'the master is dead and not failed over because of maintenance' }),
+  entries: Type.Array(MaintenanceEntry, { description: 'the global, cluster and server entries in force' }),
+});
 
 export const Topology = Type.Object(
   {
@@ -87,6 +110,7 @@ export const Topology = Type.Object(
     servers: Type.Array(ServerView),
     errors: Type.Array(Type.String()),
     warnings: Type.Array(Type.String()),
+    maintenance: ClusterMaintenance,
   }
 );
 export type Topology = Static<typeof Topology>;
@@ -159,7 +183,8 @@ export const WriteEntry = Type.Object({
   detail: Nullable(Type.String()),
   job: Nullable(Type.String()),
 });
-export const JournalEntry = Type.Union([FailoverEntry, SwitchoverEntry, AckEntry, WriteEntry]);
+export const MaintenanceHistoryEntry = Type.Object({ kind: Type.Literal('maintenance'), ...MaintenanceEntry.properties });
+export const JournalEntry = Type.Union([FailoverEntry, SwitchoverEntry, AckEntry, WriteEntry, MaintenanceHistoryEntry]);
 export type JournalEntry = Static<typeof JournalEntry>;
 
 export const Journal = Type.Object({ cluster: Type.String(), journal: Type.String({ description: 'where the journal lives: a file, or etcd:PREFIX' }), entries: Type.Array(JournalEntry) });
@@ -175,6 +200,7 @@ export const ClusterSummary = Type.Object(
     activity: Activity,
     servers: Type.Integer({ description: 'how many servers the cluster has' }),
     automatic_failover: AutomaticFailover,
+    in_maintenance: Type.Boolean({ description: 'a global or cluster maintenance holds automatic failover' }),
     links: Type.Object({ topology: Type.String(), plan: Type.String(), journal: Type.String() }),
   }
 );
@@ -290,3 +316,30 @@ export const AckResult = Type.Object({
   automatic_failover: AutomaticFailover,
 });
 export type AckResult = Static<typeof AckResult>;
+
+export const MaintenanceStartBody = Type.Object(
+  {
+    cluster: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'the cluster; with server: only that server' })),
+    server: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'a server of the cluster: never promoted, its absence blocks nothing' })),
+    global: Type.Optional(Type.Boolean({ description: 'no automatic failover of any cluster (not with cluster/server)' })),
+    reason: Type.String({ minLength: 1, maxLength: 500, description: 'why; shown to whoever is on call' }),
+    for: Type.String({ minLength: 1, maxLength: 32, description: 'how long: 30m, 2h, 1h30m, 1d (at most 7d); it ends by itself', examples: ['2h'] }),
+  },
+  { additionalProperties: false },
+);
+export type MaintenanceStartBody = Static<typeof MaintenanceStartBody>;
+export const MaintenanceStopBody = Type.Object(
+  {
+    id: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'the entry to end; or name its scope' })),
+    cluster: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    server: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    global: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type MaintenanceStopBody = Static<typeof MaintenanceStopBody>;
+export const MaintenanceQuery = Type.Object({ cluster: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })), ended_within_hours: Type.Optional(Type.Number({ minimum: 0, maximum: 720, default: 24 })) });
+export const MaintenanceList = Type.Object({ active: Type.Array(MaintenanceEntry), ended: Type.Array(MaintenanceEntry, { description: 'stopped or expired within ended_within_hours, newest first' }) });
+export type MaintenanceList = Static<typeof MaintenanceList>;
+export const MaintenanceStarted = Type.Object({ entry: MaintenanceEntry, effect: Type.String() });
+export const MaintenanceStopped = Type.Object({ stopped: Type.Array(MaintenanceEntry) });

@@ -44,6 +44,12 @@ import {
   JobParams,
   Journal,
   JournalQuery,
+  MaintenanceList,
+  MaintenanceQuery,
+  MaintenanceStartBody,
+  MaintenanceStarted,
+  MaintenanceStopBody,
+  MaintenanceStopped,
   ManagerHealth,
   Overview,
   Plan,
@@ -70,7 +76,7 @@ export interface ApiCaller {
   by: string;
 }
 
-export type Answer<T> = { status: 200 | 202; body: T } | { status: 404 | 409 | 422 | 503; body: ErrorBody };
+export type Answer<T> = { status: 200 | 201 | 202; body: T } | { status: 404 | 409 | 422 | 503; body: ErrorBody };
 
 export interface AuditEntry {
   cluster: string;
@@ -97,12 +103,14 @@ export interface ApiBackend {
   switchover(cluster: string, body: SwitchoverBody, caller: ApiCaller): Promise<Answer<unknown>>;
   failover(cluster: string, body: FailoverBody, caller: ApiCaller): Promise<Answer<unknown>>;
   ack(cluster: string, body: AckBody, caller: ApiCaller): Promise<Answer<AckResult>>;
-  /**
-   * Maintenance start/stop (the operations issue). Its routes are registered only when the backend
-   * provides it: the slot is here so that the API, its OpenAPI document and the console grow
-   * without reshaping.
+  /** Maintenance (downtime): the same code as `mhats maintenance list|start|stop`. */
+  maintenanceList(cluster: string | undefined, endedWithinHours: number): Promise<Answer<MaintenanceList>>;
+  maintenanceStart(body: MaintenanceStartBody, caller: ApiCaller): Promise<Answer<unknown>>;
+  maintenanceStop(body: MaintenanceStopBody, caller: ApiCaller): Promise<Answer<unknown>>;
+  /*
+   * Rejoin of an old master (`mhats rejoin`, the operations issue) joins here, with its route below
+   * and its button in the console, when it lands.
    */
-  maintenance?: undefined;
   /** Journals an authenticated write (the cluster's journal). */
   audit(e: AuditEntry): void;
   /** The directory of the console's built assets (index.html, app.js, app.css); undefined: not built. */
@@ -239,7 +247,7 @@ export async function createApi(backend: ApiBackend, opts: ApiOptions): Promise<
 
   // ---------------------------------------------------------------- auth for writes
 
-  const audited = new WeakMap<FastifyRequest, { cluster: string; action: string; caller: ApiCaller; outcome?: string; detail?: string | undefined; job?: string | undefined }>();
+  const audited = new WeakMap<FastifyRequest, { cluster?: string | undefined; action: string; caller: ApiCaller; outcome?: string; detail?: string | undefined; job?: string | undefined }>();
   const requireToken = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const token = backend.token();
     const caller = callerOf(req);
@@ -260,13 +268,13 @@ export async function createApi(backend: ApiBackend, opts: ApiOptions): Promise<
       return reply.code(401).send({ error: 'wrong token' });
     }
     const cluster = (req.params as { cluster?: string } | undefined)?.cluster;
-    if (cluster !== undefined && backend.hasCluster(cluster)) audited.set(req, { cluster, action: req.routeOptions.config.action ?? req.url, caller });
+    audited.set(req, { cluster, action: req.routeOptions.config.action ?? req.url, caller });
     // An absent body is an empty one ({}): POST .../ack needs none.
     req.body ??= {};
   };
   app.addHook('onResponse', (req, reply, done) => {
     const a = audited.get(req);
-    if (a) {
+    if (a?.cluster !== undefined && backend.hasCluster(a.cluster)) {
       try {
         backend.audit({ cluster: a.cluster, action: a.action, caller: a.caller, status: reply.statusCode, outcome: a.outcome ?? (reply.statusCode < 300 ? 'ok' : reply.statusCode === 422 ? 'invalid request' : 'refused'), detail: a.detail, job: a.job });
       } catch (err) {
@@ -278,9 +286,9 @@ export async function createApi(backend: ApiBackend, opts: ApiOptions): Promise<
   const answer = <T>(req: FastifyRequest, reply: FastifyReply, a: Answer<T>): FastifyReply => {
     const rec = audited.get(req);
     if (rec) {
-      const body = a.body as { error?: string; job?: { id?: string; state?: string }; dry_run?: boolean };
-      rec.outcome = a.status === 202 ? 'accepted' : a.status === 200 ? (body.dry_run ? 'dry run' : 'done') : a.status === 409 ? 'refused' : a.status === 422 ? 'invalid request' : 'not found';
-      rec.detail = body.error ?? (body.job?.id ? `job ${body.job.id}` : undefined);
+      const body = a.body as { error?: string; job?: { id?: string; state?: string }; dry_run?: boolean; entry?: { id?: string } };
+      rec.outcome = a.status === 202 ? 'accepted' : a.status === 200 || a.status === 201 ? (body.dry_run ? 'dry run' : 'done') : a.status === 409 ? 'refused' : a.status === 422 ? 'invalid request' : a.status === 503 ? 'unavailable' : 'not found';
+      rec.detail = body.error ?? (body.job?.id ? `job ${body.job.id}` : body.entry?.id ? `maintenance ${body.entry.id}` : undefined);
       rec.job = body.job?.id;
     }
     return reply.code(a.status).send(a.body);
@@ -381,7 +389,50 @@ export async function createApi(backend: ApiBackend, opts: ApiOptions): Promise<
         },
         async (req, reply) => answer(req, reply, await backend.ack(req.params.cluster, req.body, callerOf(req))),
       );
-      // Maintenance start/stop (the operations issue) is registered here when backend.maintenance exists.
+      r.get(
+        '/maintenance',
+        { schema: { tags: ['read'], summary: 'Maintenance entries in force, and those ended recently (mhats maintenance list)', querystring: MaintenanceQuery, response: { 200: MaintenanceList, 404: ErrorBody, 422: ErrorBody, 503: ErrorBody } } },
+        async (req, reply) => {
+          const a = await backend.maintenanceList(req.query.cluster, req.query.ended_within_hours ?? 24);
+          return reply.code(a.status === 404 || a.status === 422 || a.status === 503 ? a.status : 200).send(a.body);
+        },
+      );
+      r.post(
+        '/maintenance',
+        {
+          config: { action: 'maintenance start' },
+          onRequest: requireToken,
+          schema: {
+            ...write,
+            summary: 'Start a maintenance (mhats maintenance start): a cluster is watched but never failed over automatically; a server is never promoted and its absence blocks nothing; global: no automatic failover anywhere. reason and for are required; it ends by itself',
+            body: MaintenanceStartBody,
+            response: { 201: MaintenanceStarted, ...writeErrors, 503: ErrorBody },
+          },
+        },
+        async (req, reply) => {
+          const rec = audited.get(req);
+          if (rec) rec.cluster = req.body.cluster;
+          return answer(req, reply, await backend.maintenanceStart(req.body, callerOf(req)));
+        },
+      );
+      r.post(
+        '/maintenance/stop',
+        {
+          config: { action: 'maintenance stop' },
+          onRequest: requireToken,
+          schema: {
+            ...write,
+            summary: 'End maintenance entries (mhats maintenance stop): one by id, or those of a cluster, a server or the global one',
+            body: MaintenanceStopBody,
+            response: { 200: MaintenanceStopped, ...writeErrors, 503: ErrorBody },
+          },
+        },
+        async (req, reply) => {
+          const rec = audited.get(req);
+          if (rec) rec.cluster = req.body.cluster;
+          return answer(req, reply, await backend.maintenanceStop(req.body, callerOf(req)));
+        },
+      );
       done();
     },
     { prefix: API_PREFIX },
