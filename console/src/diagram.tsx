@@ -85,7 +85,7 @@ function Node({ p, master }: { p: Placed; master: string | null }) {
         {threads(s)}
       </text>
       <text class="err" x="12" y="78">
-        {s.errors.length > 0 ? truncate(s.errors[0]!, 34) : lag(s)}
+        {s.errors.length > 0 ? truncate(s.errors[0]!, s.fenced ? 28 : 34) : s.role === 'master' && s.binlog ? truncate(`binlog ${s.binlog}`, 34) : lag(s)}
       </text>
       {s.fenced ? <path class="cross" d={`M ${W - 18} ${H - 18} l 10 10 m 0 -10 l -10 10`} /> : null}
     </g>

@@ -33,7 +33,7 @@ function CredentialsForm({ cred, setCred, writesEnabled }: { cred: Credentials; 
   };
   if (!writesEnabled) return <p class="muted">Writes are off on this manager (no http.token_file): the console is read-only.</p>;
   return (
-    <div class="cred">
+    <form class="cred" onSubmit={(ev) => ev.preventDefault()} autocomplete="off">
       <label>
         API token{' '}
         <input type="password" autocomplete="off" data-testid="token-input" value={cred.token} onInput={(ev) => update({ ...cred, token: (ev.target as HTMLInputElement).value })} placeholder="the content of http.token_file" />
@@ -54,7 +54,7 @@ function CredentialsForm({ cred, setCred, writesEnabled }: { cred: Credentials; 
         />{' '}
         remember in this tab
       </label>
-    </div>
+    </form>
   );
 }
 
