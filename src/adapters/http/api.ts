@@ -136,6 +136,9 @@ export interface Api {
   close(): Promise<void>;
 }
 
+/** How long an authenticated write's connection may stay silent while it is prepared (its statements have their own deadlines). */
+export const WRITE_SOCKET_TIMEOUT_MS = 120_000;
+
 const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
 /** Constant-time comparison of a presented bearer token with the configured one (hashed first: equal lengths, no early exit). */
@@ -271,6 +274,9 @@ export async function createApi(backend: ApiBackend, opts: ApiOptions): Promise<
     audited.set(req, { cluster, action: req.routeOptions.config.action ?? req.url, caller });
     // An absent body is an empty one ({}): POST .../ack needs none.
     req.body ??= {};
+    // A write may inspect every server before it answers (a switchover's pre-checks, each under its
+    // own deadlines): more than the 10 s a connection may otherwise sit idle.
+    req.raw.setTimeout(WRITE_SOCKET_TIMEOUT_MS);
   };
   app.addHook('onResponse', (req, reply, done) => {
     const a = audited.get(req);
