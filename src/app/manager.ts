@@ -604,12 +604,8 @@ export class Manager {
 
   #warnExposure(): void {
     const s = this.#httpSettings;
-    if (!s || isLoopback(s.host)) return;
-    if (this.#token === undefined) {
-      this.log.warn({ listen: `${hostForUrl(s.host)}:${s.port}` }, `HTTP endpoint listens on ${hostForUrl(s.host)}:${s.port}, not a loopback address, without http.token_file: anyone who reaches it can read the topology, the failover plan and the journal (writes are off). Listen on 127.0.0.1, or put it behind a proxy that authenticates`);
-    } else {
-      this.log.info({ listen: `${hostForUrl(s.host)}:${s.port}` }, `HTTP endpoint listens on ${hostForUrl(s.host)}:${s.port}, not a loopback address: reads are open to anyone who reaches it; writes need the bearer token`);
-    }
+    const w = s ? exposureNotice(s, this.#token !== undefined) : undefined;
+    if (s && w) this.log[w.level]({ listen: `${hostForUrl(s.host)}:${s.port}` }, w.message);
   }
 
   #apiHost(): ApiHost {
@@ -745,9 +741,13 @@ export class Manager {
     }
     this.config = next.config;
     this.#loadedAt = this.#now();
+    const hadToken = this.#token !== undefined;
     this.#setToken(next.config);
     this.#applyPublish(next.config);
-    await this.#applyHttp(this.#opts.http === undefined ? next.config.http : (this.#opts.http ?? undefined));
+    const listen = this.#opts.http === undefined ? next.config.http : (this.#opts.http ?? undefined);
+    // Writes turned off on an endpoint that stays where it is: say again who can reach it.
+    if (hadToken !== (this.#token !== undefined) && this.http && listen?.host === this.#httpSettings?.host && listen?.port === this.#httpSettings?.port) this.#warnExposure();
+    await this.#applyHttp(listen);
     this.metrics.reloads.inc({ result: 'applied' });
     const what = [added.length ? `added ${added.join(', ')}` : '', removed.length ? `removed ${removed.join(', ')}` : '', changed.length ? `changed ${changed.join(', ')}` : ''].filter(Boolean).join('; ') || 'no cluster changed';
     this.log.info({ added, removed, changed }, `configuration reloaded: ${what}`);
@@ -857,6 +857,14 @@ function planStatus(m: ClusterMonitor, allowed: boolean): unknown {
   if (held) return p.ok ? { wouldPromote: p.candidate, rule: p.rule, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, basedOnInspectionAt: isoTime(p.inspectedAt), note: held } : { wouldPromote: null, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, note: held };
   if (p.ok) return { wouldPromote: p.candidate, rule: p.rule, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, basedOnInspectionAt: isoTime(p.inspectedAt), ...(note ? { note } : {}) };
   return { wouldPromote: null, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, ...(note ? { note } : {}) };
+}
+
+/** What to say at start about who can reach the HTTP endpoint (nothing on loopback). */
+export function exposureNotice(s: HttpSettings, hasToken: boolean): { level: 'warn' | 'info'; message: string } | undefined {
+  if (isLoopback(s.host)) return undefined;
+  const where = `${hostForUrl(s.host)}:${s.port}`;
+  if (!hasToken) return { level: 'warn', message: `HTTP endpoint listens on ${where}, not a loopback address, without http.token_file: anyone who reaches it can read the topology, the failover plan and the journal (writes are off). Listen on 127.0.0.1, or put it behind a proxy that authenticates` };
+  return { level: 'info', message: `HTTP endpoint listens on ${where}, not a loopback address: reads are open to anyone who reaches it; writes need the bearer token` };
 }
 
 /** 127.0.0.0/8, ::1 and localhost: only this host can connect. */

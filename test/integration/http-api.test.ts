@@ -40,7 +40,7 @@ describe('HTTP API v1 against a sandbox', () => {
   before(async () => {
     sb = await withSandbox(undefined, { name: 'http-api', baseAddress: '127.0.110.11', replicas: 2, sshPort: 2420 });
     secrets.push(readFileSync(sb.adminPasswordFile, 'utf8').trim(), readFileSync(sb.replPasswordFile, 'utf8').trim(), API_TOKEN);
-    am = await startApiManager(sb, { listen: '127.0.110.1:0', slowStart: 3 });
+    am = await startApiManager(sb, { listen: '127.0.110.1:0', slowStart: 1.5 });
     const doc = (await call(am.url, 'GET', '/api/v1/openapi.json')).json;
     checker = new SchemaChecker(doc);
   });

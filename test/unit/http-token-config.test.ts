@@ -67,3 +67,15 @@ test('http: a typo is an error with a suggestion', async () => {
   const dir = setup(`http:\n  tokenfile: api.token\nclusters:\n  app1:\n${SERVERS}`);
   await assert.rejects(loadConfig({ conf: 'mhats.yaml', cwd: dir, env: {}, osUser: 'tester' }), /unknown key "tokenfile" in http.*token_file/);
 });
+
+test('listening off loopback: a warning without a token file, a note with one; nothing on loopback', async () => {
+  const { exposureNotice, isLoopback } = await import('../../src/app/manager.js');
+  for (const h of ['127.0.0.1', '127.0.110.5', '::1', 'localhost']) assert.equal(isLoopback(h), true, h);
+  for (const h of ['0.0.0.0', '::', '10.0.0.5', 'db.example', '128.0.0.1']) assert.equal(isLoopback(h), false, h);
+  assert.equal(exposureNotice({ host: '127.0.0.1', port: 9187 }, false), undefined);
+  const w = exposureNotice({ host: '0.0.0.0', port: 9187 }, false);
+  assert.equal(w?.level, 'warn');
+  assert.match(w?.message ?? '', /0\.0\.0\.0:9187, not a loopback address, without http\.token_file: anyone who reaches it can read the topology/);
+  assert.equal(exposureNotice({ host: '::', port: 9187 }, true)?.level, 'info');
+  assert.match(exposureNotice({ host: '::', port: 9187 }, true)?.message ?? '', /\[::\]:9187/);
+});

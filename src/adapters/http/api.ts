@@ -337,6 +337,7 @@ export async function createApi(backend: ApiBackend, opts: ApiOptions): Promise<
       r.get(
         '/events',
         {
+          exposeHeadRoute: false,
           schema: {
             tags: ['read'],
             summary: 'Server-sent events: an "overview" event (the /overview document) at once and whenever it changes (checked every 500 ms), a comment every 5 s',
