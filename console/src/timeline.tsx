@@ -26,13 +26,15 @@ export function when(iso: string | null): string {
 type Bars = Array<{ name: string; started_at: string; duration_ms: number; ok: boolean; detail?: string | undefined }>;
 
 function Gantt({ bars, start, total, label }: { bars: Bars; start: number; total: number; label: string }) {
-  const span = Math.max(1, total);
+  // The span covers every bar even when the recorded total is shorter (phases are timed apart from the whole).
+  const span = Math.max(1, total, ...bars.map((b) => Date.parse(b.started_at) - start + b.duration_ms));
   const height = bars.length * ROW + 4;
+  const end = LABEL_W + BAR_W;
   return (
     <svg class="gantt" viewBox={`0 0 ${LABEL_W + BAR_W + 90} ${height}`} role="img" aria-label={label}>
       {bars.map((b, i) => {
-        const x = LABEL_W + (Math.max(0, Date.parse(b.started_at) - start) / span) * BAR_W;
-        const w = Math.max(2, (b.duration_ms / span) * BAR_W);
+        const x = Math.min(end - 2, LABEL_W + (Math.max(0, Date.parse(b.started_at) - start) / span) * BAR_W);
+        const w = Math.max(2, Math.min((b.duration_ms / span) * BAR_W, end - x));
         const y = i * ROW + 2;
         return (
           <g class={`bar ${b.ok ? 'ok' : 'bad'}`} data-testid="phase">
@@ -40,8 +42,8 @@ function Gantt({ bars, start, total, label }: { bars: Bars; start: number; total
             <text class="phase-name" x="0" y={y + 13}>
               {b.name.length > 44 ? `${b.name.slice(0, 43)}…` : b.name}
             </text>
-            <rect x={Math.min(x, LABEL_W + BAR_W - 2)} y={y + 2} width={Math.min(w, LABEL_W + BAR_W - x + 2)} height={ROW - 6} rx="3" />
-            <text class="phase-ms" x={Math.min(x + w, LABEL_W + BAR_W) + 6} y={y + 13}>
+            <rect x={x} y={y + 2} width={w} height={ROW - 6} rx="3" />
+            <text class="phase-ms" x={x + w + 6} y={y + 13}>
               {ms(b.duration_ms)}
             </text>
           </g>

@@ -380,6 +380,11 @@ export class ClusterMonitor {
 
   #adopt(master: string): void {
     const srv = this.cluster.servers.find((s) => s.name === master)!;
+    // A maintenance hold was about the old, dead master: a new master (failed over by an operator) is watched afresh.
+    if (master !== this.master && this.heldByMaintenance !== undefined) {
+      this.heldByMaintenance = undefined;
+      this.blockedReason = undefined;
+    }
     this.#checker?.close();
     // Knowing the master's version, each successful check also records its binlog position (lost-transaction report).
     const a = this.lastAnalysis;

@@ -1,10 +1,10 @@
 /**
  * The HTTP API v1 against a running manager over a real sandbox (MariaDB
- * master + 2 replicas): every endpoint; a switchover through the API moves
- * the master, and without or with a wrong token nothing changes; while a
- * failover runs a switchover gets 409; a manual failover of a dead master
- * (automatic failover blocked by the guard) and its acknowledgement; without
- * a token file (after a reload) every write is refused while reads and
+ * master + 2 replicas): every endpoint; maintenance; a switchover through the
+ * API moves the master, and without or with a wrong token nothing changes; a
+ * manual failover of a dead master (the automatic one held by maintenance),
+ * during which a switchover gets 409, and its acknowledgement; without a
+ * token file (after a reload) every write is refused while reads and
  * /metrics answer; no password or token in any answer or log line.
  */
 import { after, before, describe, test } from 'node:test';
@@ -40,7 +40,7 @@ describe('HTTP API v1 against a sandbox', () => {
   before(async () => {
     sb = await withSandbox(undefined, { name: 'http-api', baseAddress: '127.0.110.11', replicas: 2, sshPort: 2420 });
     secrets.push(readFileSync(sb.adminPasswordFile, 'utf8').trim(), readFileSync(sb.replPasswordFile, 'utf8').trim(), API_TOKEN);
-    am = await startApiManager(sb, { listen: '127.0.110.1:0', slowStart: 1.5 });
+    am = await startApiManager(sb, { listen: '127.0.110.1:0', slowStart: 2 });
     const doc = (await call(am.url, 'GET', '/api/v1/openapi.json')).json;
     checker = new SchemaChecker(doc);
   });
@@ -189,52 +189,51 @@ describe('HTTP API v1 against a sandbox', () => {
     assert.ok(writes.some((w) => w.kind === 'write' && w.status === 422));
   });
 
-  test('while a failover runs, a switchover gets 409; the failover appears in the journal with its phases and hook', async () => {
+  test('manual failover of a dead master through the API (the cluster in maintenance holds the automatic one); meanwhile a switchover gets 409; then ack', async () => {
+    const hold = await api<{ entry: { id: string } }>('POST', '/api/v1/maintenance', { body: { cluster: 'sandbox', reason: 'hold automatic failover for the test', for: '1h' }, token: API_TOKEN });
+    assert.equal(hold.status, 201, hold.body);
+    await waitFor('the hold to be seen', async () => ((await topology()).maintenance.held ? true : undefined), 5000);
+    assert.equal((await api<{ error: string }>('POST', '/api/v1/clusters/sandbox/failover', { body: {}, token: API_TOKEN })).status, 409, 'a live master is not failed over');
+    const master = (await topology()).master!;
+    assert.equal(master, 'db2');
     await stopServer(sb.servers[1]!, 'SIGKILL');
-    await waitFor('the failover to start', async () => ((await topology()).in_failover ? true : undefined), 30_000, 50);
-    const r = await api<{ error: string }>('POST', '/api/v1/clusters/sandbox/switchover', { body: { new_master: 'db3' }, token: API_TOKEN });
-    assert.equal(r.status, 409, r.body);
-    assert.match(r.json.error, /failover of sandbox is running/);
+    await waitFor('the monitor to hold the dead master (maintenance)', async () => ((await topology()).maintenance.held_dead_master ? true : undefined), 30_000, 100);
+    assert.equal((await api('POST', '/api/v1/clusters/sandbox/failover', { body: { new_master: 'db7' }, token: API_TOKEN })).status, 422);
+    assert.equal((await api('POST', '/api/v1/clusters/sandbox/failover', { body: { dead_master: 'db2', new_master: 'db2' }, token: API_TOKEN })).status, 422);
+    const r = await api<{ job: Job }>('POST', '/api/v1/clusters/sandbox/failover', { body: { dead_master: 'db2' }, token: API_TOKEN });
+    assert.equal(r.status, 202, r.body);
+    // While it runs (its start hook sleeps), a switchover and a second failover get 409.
+    await waitFor('the failover to be running', async () => ((await topology()).in_failover ? true : undefined), 30_000, 50);
+    const sw = await api<{ error: string }>('POST', '/api/v1/clusters/sandbox/switchover', { body: { new_master: 'db3' }, token: API_TOKEN });
+    assert.equal(sw.status, 409, sw.body);
+    assert.match(sw.json.error, /failover of sandbox is running/);
     assert.equal((await api('POST', '/api/v1/clusters/sandbox/failover', { body: {}, token: API_TOKEN })).status, 409);
-    const t = await waitFor('the failover to end', async () => {
+    assert.equal((await api('POST', '/api/v1/clusters/sandbox/ack', { token: API_TOKEN })).status, 409, 'a running failover is not acknowledged');
+    const job = await waitJob(r.json.job.id, 90_000);
+    assert.equal(job.outcome, 'success', JSON.stringify(job));
+    assert.ok(job.new_master === 'db1' || job.new_master === 'db3', JSON.stringify(job));
+    assert.ok(job.steps.length >= 4 && job.steps.every((p) => p.ok));
+    assert.equal(await readOnly(sb.servers.find((s) => s.name === job.new_master)!), '0');
+    const t = await waitFor('the topology to show the new master', async () => {
       const x = await topology();
-      return !x.in_failover && (x.master === 'db1' || x.master === 'db3') ? x : undefined;
-    }, 60_000, 200);
+      return x.master === job.new_master && !x.in_failover ? x : undefined;
+    }, 5000);
     assert.equal(t.servers.find((s) => s.name === 'db2')?.role, 'failed');
     assert.equal(t.servers.find((s) => s.name === 'db2')?.fenced, true);
     const f = (await api<Journal>('GET', '/api/v1/clusters/sandbox/journal')).json.entries.find((e) => e.kind === 'failover');
     assert.ok(f?.kind === 'failover');
-    assert.equal(f.outcome, 'success');
-    assert.equal(f.dead_master, 'db2');
+    assert.deepEqual([f.outcome, f.trigger, f.dead_master, f.new_master], ['success', 'manual', 'db2', job.new_master]);
+    assert.match(f.why, /api:127\.0\.0\.1/);
     assert.ok(f.phases.length >= 4 && f.phases.every((p) => p.duration_ms >= 0));
     assert.ok(f.hooks.some((h) => h.name === 'slow-start' && h.verdict === 'ok'), JSON.stringify(f.hooks));
-  });
 
-  test('manual failover of a dead master through the API (automatic one blocked by the guard), then ack', async () => {
-    const master = (await topology()).master!;
-    const survivor = master === 'db1' ? 'db3' : 'db1';
-    const m = sb.servers.find((s) => s.name === master)!;
-    assert.equal((await api<{ error: string }>('POST', '/api/v1/clusters/sandbox/failover', { body: {}, token: API_TOKEN })).status, 409, 'a live master is not failed over');
-    await stopServer(m, 'SIGKILL');
-    await waitFor('the monitor to refuse an automatic failover (guard)', async () => ((await topology()).state === 'blocked' ? true : undefined), 30_000, 200);
-    const bad = await api('POST', '/api/v1/clusters/sandbox/failover', { body: { new_master: 'db7' }, token: API_TOKEN });
-    assert.equal(bad.status, 422);
-    const r = await api<{ job: Job }>('POST', '/api/v1/clusters/sandbox/failover', { body: { dead_master: master }, token: API_TOKEN });
-    assert.equal(r.status, 202, r.body);
-    const job = await waitJob(r.json.job.id, 90_000);
-    assert.equal(job.outcome, 'success', JSON.stringify(job));
-    assert.equal(job.new_master, survivor);
-    assert.ok(job.steps.length >= 4);
-    assert.equal(await readOnly(sb.servers.find((s) => s.name === survivor)!), '0');
-    await waitFor('the topology to show the survivor as master', async () => ((await topology()).master === survivor ? true : undefined), 5000);
-    const ack = await api<{ acknowledged: Array<{ id: string }>; automatic_failover: { allowed: boolean } }>('POST', '/api/v1/clusters/sandbox/ack', { token: API_TOKEN });
+    const ack = await api<{ acknowledged: Array<{ id: string }> }>('POST', '/api/v1/clusters/sandbox/ack', { token: API_TOKEN });
     assert.equal(ack.status, 200, ack.body);
-    assert.equal(ack.json.acknowledged.length, 2);
-    assert.equal(ack.json.automatic_failover.allowed, true);
-    const j = (await api<Journal>('GET', '/api/v1/clusters/sandbox/journal')).json;
-    assert.equal(j.entries.filter((e) => e.kind === 'ack' && e.by === 'api:127.0.0.1').length, 2);
-    assert.ok(j.entries.some((e) => e.kind === 'failover' && e.trigger === 'manual' && e.why.includes('api:127.0.0.1')));
+    assert.deepEqual(ack.json.acknowledged.map((x) => x.id), [f.id]);
     assert.equal((await api('POST', '/api/v1/clusters/sandbox/ack', { body: { failover_id: 'nope' }, token: API_TOKEN })).status, 422);
+    const j = (await api<Journal>('GET', '/api/v1/clusters/sandbox/journal')).json;
+    assert.ok(j.entries.some((e) => e.kind === 'ack' && e.id === f.id && e.by === 'api:127.0.0.1'));
+    assert.equal((await api('POST', '/api/v1/maintenance/stop', { body: { id: hold.json.entry.id }, token: API_TOKEN })).status, 200);
   });
 
   test('without a token file (after a reload) every write answers 403; reads and /metrics answer', async () => {
