@@ -220,6 +220,8 @@ describe('HTTP API v1 against a sandbox', () => {
     }, 5000);
     assert.equal(t.servers.find((s) => s.name === 'db2')?.role, 'failed');
     assert.equal(t.servers.find((s) => s.name === 'db2')?.fenced, true);
+    assert.equal(t.state, 'watching', 'the new master is watched (the hold was about the dead one)');
+    assert.equal(t.maintenance.held_dead_master, false);
     const f = (await api<Journal>('GET', '/api/v1/clusters/sandbox/journal')).json.entries.find((e) => e.kind === 'failover');
     assert.ok(f?.kind === 'failover');
     assert.deepEqual([f.outcome, f.trigger, f.dead_master, f.new_master], ['success', 'manual', 'db2', job.new_master]);
