@@ -459,9 +459,11 @@ export class ManagerApi implements ApiBackend {
   #admit(name: string, opts: { evenIfBusy?: boolean } = {}): { ok: true; e: { cluster: ClusterConfig; monitor: ClusterMonitor; restarting: boolean } } | { ok: false; a: { status: 404 | 409 | 422 | 503; body: ErrorBody } } {
     const e = this.#entry(name);
     if (!e) return { ok: false, a: err(404, `unknown cluster ${name}`) };
-    if (!this.#host.isLeader()) {
+    // The manager that acts on this cluster: the leader (or the shard's owner), not blocked by another holder of MHA's monitor lock.
+    const acts = e.monitor.deps.isLeader ? e.monitor.deps.isLeader() : this.#host.isLeader();
+    if (!acts) {
       const leader = this.#host.ha().leader;
-      return { ok: false, a: err(409, `this manager is a follower${leader ? ` (the leader is ${leader})` : ''}: send writes to the leader`) };
+      return { ok: false, a: err(409, `this manager does not act on ${name} now (a follower${leader ? ` of ${leader}` : ''}, another owner of the cluster, or another holder of MHA's monitor lock): send writes to the manager that does`) };
     }
     if (this.#host.stopping || e.restarting) return { ok: false, a: err(409, `the monitor of ${name} is ${this.#host.stopping ? 'stopping' : 'restarting with a new configuration'}: try again in a moment`) };
     if (e.monitor.inFailover) return { ok: false, a: err(409, `a failover of ${name} is running: wait for it to end (GET ${API_PREFIX}/clusters/${name}/journal)`) };

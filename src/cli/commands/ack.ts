@@ -1,6 +1,9 @@
 import type { Command } from '@commander-js/extra-typings';
 import { addConfigOptions, loadFromOptions } from '../config-options.js';
 import { ackCluster, cliCaller, openClusterJournal } from '../../app/actions.js';
+import { FileJournal } from '../../adapters/journal/file-journal.js';
+import { removeMhaStateFiles } from '../../adapters/journal/mha-state-files.js';
+import type { ClusterConfig, LoadedConfig } from '../../config/types.js';
 import { UserError } from '../../errors/errors.js';
 import { ExitCode } from '../../errors/exit-codes.js';
 
@@ -29,4 +32,14 @@ export function registerAck(program: Command): void {
     for (const s of r.acked) process.stdout.write(`${name}: acknowledged ${s.id} (${s.deadMaster} → ${s.newMaster ?? '?'}, ${s.outcome ?? 'unfinished'})\n`);
     await journal.flush?.();
   });
+}
+
+/**
+ * masterha_manager --ignore_last_failover: every open failover of the cluster acknowledged
+ * (file journal) and MHA's state files removed, before the manager watches it. Returns what was done.
+ */
+export function acknowledgeAll(config: LoadedConfig, cluster: ClusterConfig, by: string): string[] {
+  if (config.etcd) return removeMhaStateFiles(cluster.manager_workdir, cluster.name).map((f) => `removed ${f}`); // with manager HA: mhats ack (it writes to etcd)
+  const r = ackCluster(cluster, new FileJournal(config.state_dir, cluster.name), by, Date.now());
+  return [...r.removed.map((f) => `removed ${f}`), ...r.acked.map((s) => `acknowledged ${s.id}`)];
 }
