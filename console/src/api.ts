@@ -65,7 +65,9 @@ export interface Credentials {
   operator: string;
 }
 
-export type WriteResult<T> = { ok: true; status: number; body: T } | { ok: false; status: number; error: string; hint?: string | undefined; fields?: Array<{ field: string; message: string }> | undefined; checks?: Array<{ title: string; ok: boolean; detail: string }> | undefined };
+export type WriteResult<T> =
+  | { ok: true; status: number; body: T }
+  | { ok: false; status: number; error: string; hint?: string | undefined; fields?: Array<{ field: string; message: string }> | undefined; checks?: Array<{ title: string; ok: boolean; detail: string }> | undefined; rejoin?: unknown };
 
 export async function write<T>(path: string, body: unknown, cred: Credentials): Promise<WriteResult<T>> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -86,6 +88,7 @@ export async function write<T>(path: string, body: unknown, cred: Credentials): 
     hint: typeof json.hint === 'string' ? json.hint : undefined,
     fields: Array.isArray(json.fields) ? (json.fields as Array<{ field: string; message: string }>) : undefined,
     checks: Array.isArray(json.checks) ? (json.checks as Array<{ title: string; ok: boolean; detail: string }>) : undefined,
+    rejoin: json.rejoin,
   };
 }
 

@@ -352,6 +352,87 @@ function Maintenance({ c, cred, writesEnabled }: { c: ClusterOverview; cred: Cre
   );
 }
 
+// ---------------------------------------------------------------- rejoin of an old master
+
+type RejoinReport = {
+  server: string;
+  outcome: string;
+  reason: string;
+  master: string | null;
+  divergent: { count: number; gtids: string[]; range: { from: string; to: string } | null; transactions: Array<{ file: string; start: number; end: number; gtid: string | null }> } | null;
+  extract_file: string | null;
+  reseed: string[];
+  steps: string[];
+};
+
+function RejoinReportView({ r }: { r: RejoinReport }) {
+  const ok = r.outcome === 'rejoined' || r.outcome === 'already' || r.outcome === 'would_rejoin';
+  return (
+    <div class="rejoin-report" data-testid="rejoin-report" data-outcome={r.outcome}>
+      <p>
+        <span class={`badge ${ok ? 'ok' : 'bad'}`}>{r.outcome.replace('_', ' ')}</span> {r.reason}
+      </p>
+      {r.steps.length > 0 ? (
+        <ul class="steps">
+          {r.steps.map((x) => (
+            <li>{x}</li>
+          ))}
+        </ul>
+      ) : null}
+      {r.divergent ? (
+        <>
+          <p class="bad">
+            {r.divergent.count} divergent transaction(s){r.divergent.range ? `, binlog ${r.divergent.range.from} .. ${r.divergent.range.to}` : ''}:
+          </p>
+          <ul class="steps">
+            {r.divergent.transactions.slice(0, 20).map((t) => (
+              <li>
+                {t.gtid ?? '(no GTID)'} <span class="muted">{`${t.file}:${t.start}-${t.end}`}</span>
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
+      {r.extract_file ? <p class="muted">extracted for review: {r.extract_file}</p> : null}
+      {r.reseed.map((l) => (
+        <p class="muted">{l}</p>
+      ))}
+    </div>
+  );
+}
+
+function Rejoin({ c, cred, writesEnabled }: { c: ClusterOverview; cred: Credentials; writesEnabled: boolean }) {
+  const [state, setState] = useState<{ server: string; report?: RejoinReport | undefined; error?: string | undefined; busy?: boolean }>();
+  const failed = c.topology.servers.filter((s) => s.role === 'failed');
+  if (!writesEnabled || (failed.length === 0 && state === undefined)) return null;
+  const call = async (server: string, dryRun: boolean): Promise<void> => {
+    setState({ server, busy: true });
+    const r = await write<{ rejoin: RejoinReport }>(`/clusters/${encodeURIComponent(c.summary.name)}/rejoin`, { server, dry_run: dryRun }, cred);
+    if (r.ok) setState({ server, report: r.body.rejoin });
+    else setState({ server, error: r.error, report: (r as { rejoin?: RejoinReport }).rejoin });
+  };
+  return (
+    <div class="maint" data-testid={`rejoin-${c.summary.name}`}>
+      {failed.map((s) => (
+        <span>
+          <button data-testid={`rejoin-check-${s.name}`} disabled={cred.token.trim() === '' || state?.busy === true} onClick={() => void call(s.name, true)} title="mhats rejoin --dry-run">
+            Can {s.name} rejoin?
+          </button>{' '}
+        </span>
+      ))}
+      {state?.busy ? <span class="muted">checking {state.server}…</span> : null}
+      {state?.error ? <p class="bad">{state.error}</p> : null}
+      {state?.report ? <RejoinReportView r={state.report} /> : null}
+      {state?.report?.outcome === 'would_rejoin' ? (
+        <button class="primary" data-testid="rejoin-confirm" onClick={() => void call(state.server, false)}>
+          Rejoin {state.server} as a replica of {state.report.master ?? '?'}
+        </button>
+      ) : null}
+      {state && !state.busy ? <button onClick={() => setState(undefined)}>Close</button> : null}
+    </div>
+  );
+}
+
 // ---------------------------------------------------------------- a cluster
 
 function Cluster({ c, cred, writesEnabled }: { c: ClusterOverview; cred: Credentials; writesEnabled: boolean }) {
@@ -379,10 +460,10 @@ function Cluster({ c, cred, writesEnabled }: { c: ClusterOverview; cred: Credent
         ) : null}
         <span class="actions">
           <Ack c={c} cred={cred} />
-          {/* The rejoin button (mhats rejoin, the operations issue) joins here when it lands. */}
         </span>
       </header>
       <Maintenance c={c} cred={cred} writesEnabled={writesEnabled} />
+      <Rejoin c={c} cred={cred} writesEnabled={writesEnabled} />
       <div class="diagram">
         <TopologyDiagram t={t} />
       </div>

@@ -18,12 +18,15 @@ import type { FailoverReport } from '../engine/failover.js';
 import type { Prepared } from '../engine/switchover.js';
 import type { Logger } from '../ports/logger.js';
 import type {
-  AckBody, AckResult, ClusterSummary, ErrorBody, FailoverBody, Job, Journal, JournalEntry, MaintenanceEntry as MaintenanceEntryView, MaintenanceList, MaintenanceStartBody, MaintenanceStopBody, ManagerHealth, Overview, Plan, ServerView, SwitchoverBody, SwitchoverPlanBody, Topology,
+  AckBody, AckResult, ClusterSummary, RejoinBody, RejoinReport as RejoinReportView, ErrorBody, FailoverBody, Job, Journal, JournalEntry, MaintenanceEntry as MaintenanceEntryView, MaintenanceList, MaintenanceStartBody, MaintenanceStopBody, ManagerHealth, Overview, Plan, ServerView, SwitchoverBody, SwitchoverPlanBody, Topology,
 } from '../adapters/http/api-schemas.js';
 import type { LoadedConfig } from '../config/types.js';
 import { readMhaStateFiles } from '../adapters/journal/mha-state-files.js';
 import { activeEntries, type MaintenanceEntry, type StopTarget } from '../domain/maintenance.js';
 import { listMaintenance, startMaintenance, stopMaintenance, type MaintenanceView } from './maintenance.js';
+import { rejoin as rejoinCommand } from './rejoin.js';
+import type { RejoinReport } from '../engine/rejoin.js';
+import { formatCoord } from '../domain/binlog-coord.js';
 import { UserError } from '../errors/errors.js';
 import { ExitCode } from '../errors/exit-codes.js';
 import { API_PREFIX, type Answer, type ApiBackend, type ApiCaller, type AuditEntry } from '../adapters/http/api.js';
@@ -259,6 +262,24 @@ function switchoverPlanView(plan: SwitchoverPlan, prepared: Prepared, cluster: C
     rejected: plan.rejected,
     steps: describePlan(plan, { origMasterIsNewSlave: opts.origMasterIsNewSlave, timeoutSeconds: opts.timeout, hook: Boolean(cluster.master_ip_online_change_script), hasSuperReadOnly: prepared.hasSuperReadOnly }).map((l) => l.trim()),
     notes,
+  };
+}
+
+export function rejoinView(r: RejoinReport): RejoinReportView {
+  return {
+    cluster: r.cluster,
+    server: r.server,
+    outcome: r.outcome,
+    reason: r.reason,
+    master: r.master ?? null,
+    failover: r.failover ?? null,
+    how: r.how ?? null,
+    start_at: r.startAt ? formatCoord(r.startAt) : null,
+    divergent: r.divergent ? { count: r.divergent.count, gtids: r.divergent.gtids, range: r.divergent.range ?? null, transactions: r.divergent.transactions.map((t) => ({ file: t.file, start: t.start, end: t.end, gtid: t.gtid ?? null })) } : null,
+    extract_file: r.extractFile ?? null,
+    extract_error: r.extractError ?? null,
+    reseed: r.reseed ?? [],
+    steps: r.steps,
   };
 }
 
@@ -615,6 +636,34 @@ export class ManagerApi implements ApiBackend {
       status: 200,
       body: { cluster: name, acknowledged: acked.map((s) => ({ id: s.id, dead_master: s.deadMaster, new_master: s.newMaster ?? null, outcome: s.outcome ?? 'unfinished' })), automatic_failover: automaticFailover(this.#guard(e)) },
     };
+  }
+
+  // ---------------------------------------------------------------- rejoin (the same code as mhats rejoin)
+
+  async rejoin(name: string, body: RejoinBody, caller: ApiCaller): Promise<Answer<unknown>> {
+    const adm = this.#admit(name);
+    if (!adm.ok) return adm.a;
+    const { e } = adm;
+    const server = e.cluster.servers.find((s) => s.name === body.server || s.hostname === body.server || s.ip === body.server)?.name;
+    if (server === undefined) return err(422, `invalid request: server ${body.server} is not a server of ${name}`, { fields: [{ in: 'body', field: 'server', message: `${body.server} is not a server of ${name}` }] });
+    const config = this.#host.config();
+    if (!config) return err(503, 'the configuration is not loaded yet');
+    this.#busy.set(name, `rejoin of ${server} for ${caller.by}`);
+    let r: RejoinReport;
+    try {
+      r = await e.monitor.exclusive(`rejoin of ${server}${body.dry_run ? ' (dry run)' : ''}`, () =>
+        rejoinCommand(config, { server, cluster: name, dryRun: body.dry_run, by: caller.by, log: this.#log.child({ cluster: name }), journal: e.monitor.deps.journal }),
+      );
+    } catch (x) {
+      // The CLI's bad-input and refusal errors (a UserError) are the caller's to read; anything else is ours (500, logged).
+      if (x instanceof UserError) return err(409, `rejoin of ${server} refused: ${x.message}`);
+      throw x;
+    } finally {
+      this.#busy.delete(name);
+    }
+    const view = rejoinView(r);
+    if (r.outcome === 'rejoined' || r.outcome === 'already' || r.outcome === 'would_rejoin') return { status: 200, body: { rejoin: view } };
+    return err(409, `rejoin of ${server} ${r.outcome === 'diverged' ? 'refused: it diverged' : r.outcome}: ${r.reason}`, { rejoin: view });
   }
 
   // ---------------------------------------------------------------- maintenance (the same code as mhats maintenance)

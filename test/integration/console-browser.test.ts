@@ -3,15 +3,16 @@
  * playwright-core) against a running manager over a sandbox: the page shows
  * the master and both replicas; after the master is killed it shows the new
  * master and the failover's timeline without a reload (within 2 s of the API);
- * after the old master rejoins, a switchover from the page (dry run, token,
- * confirmation, progress) moves the master back. Screenshots are kept in
+ * the old master, restarted, rejoins from the page (dry run, then rejoin);
+ * a switchover from the page (dry run, token, confirmation, progress) moves
+ * the master back. Screenshots are kept in
  * test-artifacts/console/ (MHATS_ARTIFACTS overrides); with
  * MHATS_UPDATE_DOCS_SCREENSHOT=1 the last one also becomes docs/console.png.
  * Without Chromium the tests are skipped, with one line saying so.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { rootSql, startServer, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
@@ -105,19 +106,22 @@ describe('the web console in headless Chromium', { skip: SKIP }, () => {
     await shot('02-after-failover');
   });
 
-  test('after the old master rejoins, a switchover from the page moves the master back', async () => {
+  test('the old master rejoins from the page, then a switchover from the page moves the master back', async () => {
     const [db1] = sb.servers as [SandboxServer, SandboxServer, SandboxServer];
     const newMaster = (await topology()).master!;
     const nm = sb.servers.find((s) => s.name === newMaster)!;
-    // The operator repairs db1: restarted read_only, replicating from the new master by GTID.
+    // The operator restarts db1 and rejoins it from the page: a dry run says it can, then it does.
     const restarted = await startServer(db1);
     await waitFor('db1 to answer', async () => ((await rootSql(restarted, 'SELECT 1')).trim() === '1' ? true : undefined), 30_000, 200);
-    const repl = readFileSync(sb.replPasswordFile, 'utf8').trim();
-    await rootSql(restarted, `SET GLOBAL read_only = ON; STOP SLAVE; CHANGE MASTER TO MASTER_HOST='${nm.address}', MASTER_PORT=${nm.port}, MASTER_USER='${sb.replUser}', MASTER_PASSWORD='${repl}', MASTER_USE_GTID=current_pos; START SLAVE`);
-    await page.locator('[data-testid="node-db1"][data-role="replica"]').waitFor({ timeout: 30_000 });
-
     await page.getByTestId('token-input').fill(API_TOKEN);
     await page.getByTestId('operator-input').fill('browser-test');
+    await page.getByTestId('rejoin-check-db1').click();
+    await page.locator('[data-testid="rejoin-report"][data-outcome="would_rejoin"]').waitFor({ timeout: 30_000 });
+    await page.getByTestId('rejoin-confirm').click();
+    await page.locator('[data-testid="rejoin-report"][data-outcome="rejoined"]').waitFor({ timeout: 30_000 });
+    await page.locator('[data-testid="node-db1"][data-role="replica"]').waitFor({ timeout: 30_000 });
+    assert.equal((await rootSql(restarted, 'SELECT @@read_only')).trim(), '1', 'db1 rejoined read_only');
+
     await page.getByTestId('switchover-button').click();
     await page.getByTestId('new-master-select').selectOption('db1');
     await page.getByTestId('dry-run-button').click();

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { rootSql, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
+import { rootSql, startServer, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
 import { withSandbox } from '../helpers/sandbox.js';
 import { API_TOKEN, call, SchemaChecker, startApiManager, waitFor, type Answer, type ApiManager } from '../helpers/api.js';
 import type { Job, Journal, ManagerHealth, Overview, Plan, Topology } from '../../src/adapters/http/api-schemas.js';
@@ -58,7 +58,7 @@ describe('HTTP API v1 against a sandbox', () => {
     const expected = [
       'get /api/v1/openapi.json', 'get /api/v1/manager', 'get /api/v1/clusters', 'get /api/v1/overview', 'get /api/v1/clusters/{cluster}/topology', 'get /api/v1/clusters/{cluster}/plan',
       'get /api/v1/clusters/{cluster}/journal', 'get /api/v1/jobs', 'get /api/v1/jobs/{id}', 'get /api/v1/events', 'post /api/v1/clusters/{cluster}/switchover', 'post /api/v1/clusters/{cluster}/failover', 'post /api/v1/clusters/{cluster}/ack',
-      'get /api/v1/maintenance', 'post /api/v1/maintenance', 'post /api/v1/maintenance/stop',
+      'get /api/v1/maintenance', 'post /api/v1/maintenance', 'post /api/v1/maintenance/stop', 'post /api/v1/clusters/{cluster}/rejoin',
     ];
     assert.deepEqual(Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`)).sort(), [...expected].sort());
 
@@ -189,7 +189,7 @@ describe('HTTP API v1 against a sandbox', () => {
     assert.ok(writes.some((w) => w.kind === 'write' && w.status === 422));
   });
 
-  test('manual failover of a dead master through the API (the cluster in maintenance holds the automatic one); meanwhile a switchover gets 409; then ack', async () => {
+  test('manual failover of a dead master through the API (the cluster in maintenance holds the automatic one); meanwhile a switchover gets 409; then ack; the old master rejoins', async () => {
     const hold = await api<{ entry: { id: string } }>('POST', '/api/v1/maintenance', { body: { cluster: 'sandbox', reason: 'hold automatic failover for the test', for: '1h' }, token: API_TOKEN });
     assert.equal(hold.status, 201, hold.body);
     await waitFor('the hold to be seen', async () => ((await topology()).maintenance.held ? true : undefined), 5000);
@@ -236,6 +236,19 @@ describe('HTTP API v1 against a sandbox', () => {
     const j = (await api<Journal>('GET', '/api/v1/clusters/sandbox/journal')).json;
     assert.ok(j.entries.some((e) => e.kind === 'ack' && e.id === f.id && e.by === 'api:127.0.0.1'));
     assert.equal((await api('POST', '/api/v1/maintenance/stop', { body: { id: hold.json.entry.id }, token: API_TOKEN })).status, 200);
+
+    // The old master restarted: it rejoins through the API (dry run first), as mhats rejoin does.
+    const db2 = await startServer(sb.servers[1]!);
+    await waitFor('db2 to answer', async () => ((await rootSql(db2, 'SELECT 1')).trim() === '1' ? true : undefined), 30_000, 200);
+    assert.equal((await api('POST', '/api/v1/clusters/sandbox/rejoin', { body: { server: 'db9' }, token: API_TOKEN })).status, 422);
+    const dry = await api<{ rejoin: { outcome: string } }>('POST', '/api/v1/clusters/sandbox/rejoin', { body: { server: 'db2', dry_run: true }, token: API_TOKEN });
+    assert.equal(dry.status, 200, dry.body);
+    assert.equal(dry.json.rejoin.outcome, 'would_rejoin');
+    const rj = await api<{ rejoin: { outcome: string; master: string } }>('POST', '/api/v1/clusters/sandbox/rejoin', { body: { server: 'db2' }, token: API_TOKEN });
+    assert.equal(rj.status, 200, rj.body);
+    assert.deepEqual([rj.json.rejoin.outcome, rj.json.rejoin.master], ['rejoined', job.new_master]);
+    assert.equal(await readOnly(db2), '1');
+    await waitFor('db2 to be a replica again', async () => ((await topology()).servers.find((s) => s.name === 'db2')?.role === 'replica' ? true : undefined), 10_000);
   });
 
   test('without a token file (after a reload) every write answers 403; reads and /metrics answer', async () => {

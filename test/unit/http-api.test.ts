@@ -118,6 +118,11 @@ class FakeBackend implements ApiBackend {
     const entry = { id: 'mnt-1', scope: 'cluster' as const, cluster: body.cluster ?? null, server: null, owner: 'api:127.0.0.1', reason: body.reason, started_at: NOW, expires_at: NOW, stopped_at: null, stopped_by: null, active: true, remaining_seconds: 7200 };
     return Promise.resolve({ status: 201 as const, body: { entry, effect: 'held' } });
   };
+  rejoin = (c: string, body: { server: string; dry_run?: boolean | undefined }) => {
+    this.calls.push(`rejoin ${c} ${JSON.stringify(body)}`);
+    const report = { cluster: c, server: body.server, outcome: 'diverged' as const, reason: 'it committed 1 transaction the cluster does not have', master: 'db2', failover: 'f1', how: 'gtid' as const, start_at: null, divergent: { count: 1, gtids: ['0-1-11'], range: null, transactions: [{ file: 'bin.000002', start: 4, end: 400, gtid: '0-1-11' }] }, extract_file: '/var/lib/mhats/app1/rejoin/db1.sql', extract_error: null, reseed: ['reseed db1 from db2'], steps: ['read_only = ON'] };
+    return Promise.resolve({ status: 409 as const, body: { error: 'rejoin of db1 refused: it diverged', rejoin: report } });
+  };
   maintenanceStop = () => Promise.resolve({ status: 200 as const, body: { stopped: [] } });
   ack = (c: string, body: { failover_id?: string | undefined }) => {
     this.calls.push(`ack ${c} ${JSON.stringify(body)}`);
@@ -246,8 +251,8 @@ describe('HTTP API v1 (fake backend)', () => {
   test('without a token file every write answers 403 saying how to enable writes, and reaches nothing', async () => {
     backend.tokenValue = undefined;
     backend.calls = [];
-    for (const w of ['clusters/app1/switchover', 'clusters/app1/failover', 'clusters/app1/ack', 'maintenance', 'maintenance/stop']) {
-      const r = await go('POST', `/api/v1/${w}`, { body: w === 'maintenance' ? JSON.stringify({ cluster: 'app1', reason: 'x', for: '1h' }) : '{}', headers: { authorization: `Bearer ${TOKEN}` } });
+    for (const w of ['clusters/app1/switchover', 'clusters/app1/failover', 'clusters/app1/ack', 'clusters/app1/rejoin', 'maintenance', 'maintenance/stop']) {
+      const r = await go('POST', `/api/v1/${w}`, { body: w === 'maintenance' ? JSON.stringify({ cluster: 'app1', reason: 'x', for: '1h' }) : w.endsWith('rejoin') ? JSON.stringify({ server: 'db1' }) : '{}', headers: { authorization: `Bearer ${TOKEN}` } });
       assert.equal(r.status, 403, w);
       assert.match((r.json as { error: string }).error, /writes are disabled.*http\.token_file/);
       assert.match((r.json as { hint: string }).hint, /token_file/);
@@ -280,6 +285,10 @@ describe('HTTP API v1 (fake backend)', () => {
     // ack needs no body at all.
     assert.equal((await go('POST', '/api/v1/clusters/app1/ack', { headers: { authorization: `Bearer ${TOKEN}` } })).status, 200);
     assert.equal((await go('POST', '/api/v1/clusters/app1/ack', { body: '', headers: { authorization: `Bearer ${TOKEN}` } })).status, 200);
+    const rj = await go('POST', '/api/v1/clusters/app1/rejoin', { body: JSON.stringify({ server: 'db1' }), headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(rj.status, 409);
+    assert.equal((rj.json as { rejoin: { divergent: { count: number } } }).rejoin.divergent.count, 1);
+    assert.equal((await go('POST', '/api/v1/clusters/app1/rejoin', { body: '{}', headers: { authorization: `Bearer ${TOKEN}` } })).status, 422, 'server is required');
     const m = await go('POST', '/api/v1/maintenance', { body: JSON.stringify({ cluster: 'app1', reason: 'kernel upgrade', for: '2h' }), headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(m.status, 201);
     const mBad = await go('POST', '/api/v1/maintenance', { body: JSON.stringify({ cluster: 'app1', for: '2h', forever: true }), headers: { authorization: `Bearer ${TOKEN}` } });
@@ -295,6 +304,8 @@ describe('HTTP API v1 (fake backend)', () => {
         ['failover', 409, 'refused', 'api:127.0.0.1'],
         ['ack', 200, 'done', 'api:127.0.0.1'],
         ['ack', 200, 'done', 'api:127.0.0.1'],
+        ['rejoin', 409, 'refused', 'api:127.0.0.1'],
+        ['rejoin', 422, 'invalid request', 'api:127.0.0.1'],
         ['maintenance start', 201, 'done', 'api:127.0.0.1'],
       ],
     );

@@ -18,6 +18,33 @@ export const FieldError = Type.Object({
   message: Type.String(),
 });
 
+export const RejoinReport = Type.Object({
+  cluster: Type.String(),
+  server: Type.String(),
+  outcome: Type.Union([Type.Literal('rejoined'), Type.Literal('already'), Type.Literal('would_rejoin'), Type.Literal('diverged'), Type.Literal('refused'), Type.Literal('failed')]),
+  reason: Type.String(),
+  master: Nullable(Type.String({ description: 'the current master it replicates from (or would)' })),
+  failover: Nullable(Type.String({ description: 'the failover that made it an old master' })),
+  how: Nullable(Type.Union([Type.Literal('gtid'), Type.Literal('position')])),
+  start_at: Nullable(Type.String({ description: 'binlog positions: where it starts replicating (file:pos)' })),
+  divergent: Nullable(
+    Type.Object(
+      {
+        count: Type.Integer(),
+        gtids: Type.Array(Type.String()),
+        range: Nullable(Type.Object({ from: Type.String(), to: Type.String() })),
+        transactions: Type.Array(Type.Object({ file: Type.String(), start: Type.Integer(), end: Type.Integer(), gtid: Nullable(Type.String()) })),
+      },
+      { description: 'diverged: exactly the transactions the cluster does not have' },
+    ),
+  ),
+  extract_file: Nullable(Type.String({ description: 'diverged: the file they were extracted to, for review' })),
+  extract_error: Nullable(Type.String()),
+  reseed: Type.Array(Type.String(), { description: 'diverged: how to reseed the server' }),
+  steps: Type.Array(Type.String(), { description: 'what was done, in order' }),
+});
+export type RejoinReport = Static<typeof RejoinReport>;
+
 export const ErrorBody = Type.Object(
   {
     error: Type.String({ description: 'what went wrong, for a person' }),
@@ -25,6 +52,7 @@ export const ErrorBody = Type.Object(
     fields: Type.Optional(Type.Array(FieldError, { description: '422: every invalid field' })),
     checks: Type.Optional(Type.Array(Type.Object({ id: Type.String(), title: Type.String(), ok: Type.Boolean(), detail: Type.String() }), { description: '409 from a switchover: the pre-checks, each with its result' })),
     job: Type.Optional(Type.String({ description: '409: the job already running on this cluster' })),
+    rejoin: Type.Optional(RejoinReport),
   }
 );
 export type ErrorBody = Static<typeof ErrorBody>;
@@ -343,3 +371,13 @@ export const MaintenanceList = Type.Object({ active: Type.Array(MaintenanceEntry
 export type MaintenanceList = Static<typeof MaintenanceList>;
 export const MaintenanceStarted = Type.Object({ entry: MaintenanceEntry, effect: Type.String() });
 export const MaintenanceStopped = Type.Object({ stopped: Type.Array(MaintenanceEntry) });
+
+export const RejoinBody = Type.Object(
+  {
+    server: ServerName,
+    dry_run: Type.Optional(Type.Boolean({ default: false, description: 'decide and report; change nothing (not even read_only)' })),
+  },
+  { additionalProperties: false },
+);
+export type RejoinBody = Static<typeof RejoinBody>;
+export const RejoinResult = Type.Object({ rejoin: RejoinReport });

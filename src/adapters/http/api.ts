@@ -50,6 +50,8 @@ import {
   MaintenanceStarted,
   MaintenanceStopBody,
   MaintenanceStopped,
+  RejoinBody,
+  RejoinResult,
   ManagerHealth,
   Overview,
   Plan,
@@ -107,10 +109,8 @@ export interface ApiBackend {
   maintenanceList(cluster: string | undefined, endedWithinHours: number): Promise<Answer<MaintenanceList>>;
   maintenanceStart(body: MaintenanceStartBody, caller: ApiCaller): Promise<Answer<unknown>>;
   maintenanceStop(body: MaintenanceStopBody, caller: ApiCaller): Promise<Answer<unknown>>;
-  /*
-   * Rejoin of an old master (`mhats rejoin`, the operations issue) joins here, with its route below
-   * and its button in the console, when it lands.
-   */
+  /** Rejoin of an old master: the same code as `mhats rejoin`. */
+  rejoin(cluster: string, body: RejoinBody, caller: ApiCaller): Promise<Answer<unknown>>;
   /** Journals an authenticated write (the cluster's journal). */
   audit(e: AuditEntry): void;
   /** The directory of the console's built assets (index.html, app.js, app.css); undefined: not built. */
@@ -395,6 +395,21 @@ export async function createApi(backend: ApiBackend, opts: ApiOptions): Promise<
           },
         },
         async (req, reply) => answer(req, reply, await backend.ack(req.params.cluster, req.body, callerOf(req))),
+      );
+      r.post(
+        '/clusters/:cluster/rejoin',
+        {
+          config: { action: 'rejoin' },
+          onRequest: requireToken,
+          schema: {
+            ...write,
+            summary: 'Bring a server (an old master) back as a replica of the current master if it holds nothing the cluster lacks (mhats rejoin): 200 when it rejoined (or would, with dry_run), 409 with the report when refused, e.g. diverged (the transactions listed and extracted for review)',
+            params: ClusterParams,
+            body: RejoinBody,
+            response: { 200: RejoinResult, ...writeErrors },
+          },
+        },
+        async (req, reply) => answer(req, reply, await backend.rejoin(req.params.cluster, req.body, callerOf(req))),
       );
       r.get(
         '/maintenance',
