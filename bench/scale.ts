@@ -194,6 +194,15 @@ class Manager {
   }
 }
 
+/** The main thread's time waiting for a CPU on a run queue (ns, /proc/PID/schedstat): starvation by other load, not the manager's own work. */
+function runQueueWaitNs(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
+  } catch {
+    return NaN;
+  }
+}
+
 function procStat(pid: number): { cpuTicks: number; sysTicks: number; rssKb: number; hwmKb: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -250,6 +259,8 @@ export interface Row {
   cpuPct: number;
   /** The part of cpuPct spent in the kernel (sockets: connect, write, close). */
   sysPct?: number;
+  /** Share of the window the manager's event-loop thread was runnable but waiting for a CPU (other load on the machine). */
+  waitPct?: number;
   rssEndMb: number;
   rssPeakMb: number;
   loopLagP99Ms: number;
@@ -294,6 +305,7 @@ async function runOne(n: number, window: number): Promise<Row> {
     await sleep(5000); // warm-up: every loop past its first inspection
     const m0 = await scrape(url);
     const s0 = procStat(pid);
+    const w0 = runQueueWaitNs(pid);
     const sim0 = sims.reduce((t, x) => t + procStat(x.child.pid!).cpuTicks, 0);
     const t0 = performance.now();
     let peakKb = s0.rssKb;
@@ -303,6 +315,7 @@ async function runOne(n: number, window: number): Promise<Row> {
       peakKb = Math.max(peakKb, procStat(pid).rssKb);
     }
     const s1 = procStat(pid);
+    const w1 = runQueueWaitNs(pid);
     const sim1 = sims.reduce((t, x) => t + procStat(x.child.pid!).cpuTicks, 0);
     const t1 = performance.now();
     const load1 = loadavg()[0]!;
@@ -340,6 +353,7 @@ async function runOne(n: number, window: number): Promise<Row> {
       clusters: l.clusters.length,
       cpuPct: Math.round(cpuPct),
       sysPct: Math.round((((s1.sysTicks - s0.sysTicks) / CLK_TCK) * 1000 * 100) / (t1 - t0)),
+      waitPct: Math.round(((w1 - w0) / 1e6 / (t1 - t0)) * 100),
       rssEndMb: Math.round(s1.rssKb / 1024),
       rssPeakMb: Math.round(Math.max(peakKb, s1.hwmKb) / 1024),
       loopLagP99Ms: Math.round(lag),
@@ -365,14 +379,14 @@ async function runOne(n: number, window: number): Promise<Row> {
 function table(rows: Row[], alone: Row | undefined): string {
   const fmt = (n: number): string => n.toLocaleString('en-US');
   const out = [
-    '| servers (clusters) | CPU, % of one core | RSS MB, end / peak | event-loop lag p99 | health check p99 | failed checks in the window | clusters healthy | detection: 1st failed check → dead (kill → dead) | simulator CPU; load avg |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| servers (clusters) | CPU, % of one core | RSS MB, end / peak | event-loop lag p99 | health check p99 | failed checks in the window | clusters healthy | detection: 1st failed check → dead (kill → dead) | manager waiting for a CPU | simulator CPU; load avg |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     const det = r.detectMs === undefined ? 'n/a' : `${fmt(r.detectMs)} ms (${fmt(r.killToDeadMs ?? NaN)} ms)`;
-    out.push(`| ${fmt(r.servers)} (${fmt(r.clusters)}) | ${r.cpuPct} | ${fmt(r.rssEndMb)} / ${fmt(r.rssPeakMb)} | ${fmt(r.loopLagP99Ms)} ms | ≤ ${fmt(r.checkP99Ms)} ms | ${fmt(r.failedChecks)} of ${fmt(r.checks)} | ${fmt(r.healthy)}/${fmt(r.clusters)}${r.broken ? ` (${fmt(r.broken)} broken)` : ''} | ${det} | ${r.simCpuPct}%; ${r.load1} |`);
+    out.push(`| ${fmt(r.servers)} (${fmt(r.clusters)}) | ${r.cpuPct} | ${fmt(r.rssEndMb)} / ${fmt(r.rssPeakMb)} | ${fmt(r.loopLagP99Ms)} ms | ≤ ${fmt(r.checkP99Ms)} ms | ${fmt(r.failedChecks)} of ${fmt(r.checks)} | ${fmt(r.healthy)}/${fmt(r.clusters)}${r.broken ? ` (${fmt(r.broken)} broken)` : ''} | ${det} | ${r.waitPct ?? '?'}% | ${r.simCpuPct}%; ${r.load1} |`);
   }
-  if (alone) out.push(`| reference: the detection cluster alone (1) | ${alone.cpuPct} | ${fmt(alone.rssEndMb)} / ${fmt(alone.rssPeakMb)} | ${fmt(alone.loopLagP99Ms)} ms | ≤ ${fmt(alone.checkP99Ms)} ms | ${fmt(alone.failedChecks)} of ${fmt(alone.checks)} | ${alone.healthy}/1 | ${alone.detectMs === undefined ? 'n/a' : `${fmt(alone.detectMs)} ms (${fmt(alone.killToDeadMs ?? NaN)} ms)`} | ${alone.simCpuPct}%; ${alone.load1} |`);
+  if (alone) out.push(`| reference: the detection cluster alone (1) | ${alone.cpuPct} | ${fmt(alone.rssEndMb)} / ${fmt(alone.rssPeakMb)} | ${fmt(alone.loopLagP99Ms)} ms | ≤ ${fmt(alone.checkP99Ms)} ms | ${fmt(alone.failedChecks)} of ${fmt(alone.checks)} | ${alone.healthy}/1 | ${alone.detectMs === undefined ? 'n/a' : `${fmt(alone.detectMs)} ms (${fmt(alone.killToDeadMs ?? NaN)} ms)`} | ${alone.waitPct ?? '?'}% | ${alone.simCpuPct}%; ${alone.load1} |`);
   return out.join('\n');
 }
 

@@ -59,8 +59,8 @@ export interface MonitorDeps {
   maintenance?: (() => MaintenanceEntry[]) | undefined;
   /**
    * Where in the ping interval this loop's ticks fall, as a fraction in [0, 1) (default 0): the manager spreads its
-   * clusters' loops over the interval, so a thousand health checks are not due in the same millisecond. Applied
-   * once, after the first tick; the interval itself is unchanged.
+   * clusters' loops over the interval, so a thousand health checks are not due in the same millisecond. The
+   * first tick waits that long; the interval itself is unchanged.
    */
   phase?: number | undefined;
 }
@@ -331,8 +331,15 @@ export class ClusterMonitor {
     if (unfinished) {
       this.#log.error({ failover: unfinished.id }, `an unfinished failover was found in the journal (${unfinished.id}, dead master ${unfinished.deadMaster}): the manager stopped during it. No automatic failover until an operator checks the topology and runs: mhats ack ${this.cluster.name}`);
     }
-    let phaseMs = Math.min(Math.max(this.deps.phase ?? 0, 0), 0.999) * interval;
+    // The loop's place in the interval: its first tick waits for it (a thousand clusters do not start, nor
+    // ping, in the same millisecond); every later tick keeps it.
+    const phaseMs = Math.min(Math.max(this.deps.phase ?? 0, 0), 0.999) * interval;
     this.#running = true;
+    if (phaseMs > 0 && !signal.aborted) {
+      this.#wake = new AbortController();
+      await sleep(phaseMs, signal, this.#wake.signal);
+      this.#wake = undefined;
+    }
     while (!signal.aborted) {
       await this.#runActions();
       if (signal.aborted) break;
@@ -353,8 +360,7 @@ export class ClusterMonitor {
       if (this.#actions.length > 0) continue;
       this.#wake = new AbortController();
       // Two signals, not AbortSignal.any: a composite per tick would hang on the loop's long-lived signal.
-      await sleep(wait + phaseMs - (this.deps.mono() - started), signal, this.#wake.signal);
-      phaseMs = 0;
+      await sleep(wait - (this.deps.mono() - started), signal, this.#wake.signal);
       this.#wake = undefined;
     }
     this.#running = false;
