@@ -19,6 +19,30 @@ export interface SandboxOptions {
   ssh?: boolean;
   /** Extra my.cnf lines for every server (e.g. 'max_connections=50'). */
   extraServerOptions?: string[];
+  /**
+   * 'friendly' (default): settings that make failover easy (log_slave_updates=ON, relay_log_purge=0,
+   * ROW, a binlog everywhere, slave_net_timeout=4). 'production': what servers run with in
+   * production (see PRODUCTION_PROFILE in sandbox.ts): MIXED, slave_net_timeout=60,
+   * log_slave_updates=OFF on the replicas, relay_log_purge=ON on db3, no binlog on db4,
+   * MASTER_DELAY=3600 on db5 (as many as there are replicas; default 4 replicas).
+   */
+  profile?: SandboxProfile;
+  /** Per server (by name): settings over the profile's. */
+  servers?: Record<string, SandboxServerSettings>;
+}
+
+export type SandboxProfile = 'friendly' | 'production';
+
+export interface SandboxServerSettings {
+  logBin?: boolean;
+  logSlaveUpdates?: boolean;
+  relayLogPurge?: boolean;
+  binlogFormat?: 'ROW' | 'MIXED' | 'STATEMENT';
+  slaveNetTimeout?: number;
+  /** MASTER_DELAY of a replica, seconds. */
+  delay?: number;
+  /** Extra my.cnf lines for this server. */
+  extra?: string[];
 }
 
 export interface SandboxServer {
@@ -36,6 +60,8 @@ export interface SandboxServer {
   errorLog: string;
   /** PID of the mariadbd/mysqld process; 0 while not started. */
   pid: number;
+  /** The settings it was started with (profile and per-server options). */
+  settings?: SandboxServerSettings;
 }
 
 export interface SandboxSsh {
@@ -68,6 +94,7 @@ export interface SandboxInfo {
   /** `[client]` options file for the manager account (mode 0600), for `mariadb --defaults-extra-file=`. */
   clientConfigFile: string;
   ssh?: SandboxSsh;
+  profile?: SandboxProfile;
   /** 'mariadb' or 'mysql', and the server binary used. */
   flavor: 'mariadb' | 'mysql';
   serverBinary: string;

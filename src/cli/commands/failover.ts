@@ -5,7 +5,9 @@ import { createLogger } from '../../adapters/logging.js';
 import { FileJournal } from '../../adapters/journal/file-journal.js';
 import { inspectCluster } from '../../app/cluster.js';
 import { sshReachableFor } from '../../app/manager.js';
-import { runFailover } from '../../engine/failover.js';
+import { observeSurvivors, planFrom, runFailover, type FailoverRequest } from '../../engine/failover.js';
+import { failedServers } from '../../app/cluster.js';
+import { renderPlan } from '../../render/failover-plan.js';
 import { cutSavedBinlog } from '../../domain/binlog-cut.js';
 import { UserError } from '../../errors/errors.js';
 import { ExitCode } from '../../errors/exit-codes.js';
@@ -17,8 +19,9 @@ export function registerFailover(program: Command): void {
     .option('--dead-master <name>', 'the dead master (config name or hostname); default: the master the replicas point at')
     .option('--new-master <name>', 'force this replica as the new master (it must be eligible)')
     .option('-y, --yes', 'do not ask for confirmation')
+    .option('--dry-run', 'print the plan (if the master died now) and change nothing: the same code as the real failover')
     .option('--json', 'print the failover report as JSON')
-    .addHelpText('after', '\nSame phases, rules, journal and hooks as the automatic failover.\nExit codes (MHA): 0 success, 10 done but some replicas not recovered, 1 error or refused.');
+    .addHelpText('after', '\nSame phases, rules, journal and hooks as the automatic failover.\n--dry-run prints the plan for the live cluster: the new master and why, each replica\'s standing and step, the salvage and the expected loss (exit 0 when it would go ahead, 1 when it would be refused).\nExit codes (MHA): 0 success, 10 done but some replicas not recovered, 1 error or refused.');
   addConfigOptions(cmd);
   cmd.action(async (opts) => {
     const { config, clusters } = await loadFromOptions(opts);
@@ -27,14 +30,30 @@ export function registerFailover(program: Command): void {
     const byHost = (n: string): string | undefined => cluster.servers.find((s) => s.name === n || s.hostname === n || s.ip === n)?.name;
     let dead = opts.deadMaster ? byHost(opts.deadMaster) : undefined;
     if (opts.deadMaster && !dead) throw new UserError(`--dead-master ${opts.deadMaster} is not a server of ${cluster.name}`, { exitCode: ExitCode.USAGE });
+    const newMasterOpt = opts.newMaster ? byHost(opts.newMaster) : undefined;
+    if (opts.newMaster && !newMasterOpt) throw new UserError(`--new-master ${opts.newMaster} is not a server of ${cluster.name}`, { exitCode: ExitCode.USAGE });
+    if (opts.dryRun) {
+      // "If the master died now": the same observation, classification and plan as the failover's Phase 1.
+      const r = await inspectCluster(cluster);
+      const master = dead ?? r.analysis.master;
+      if (!master) throw new UserError('cannot tell which server is the master: give --dead-master', { exitCode: ExitCode.USAGE });
+      const masterObs = r.analysis.masterObs?.name === master ? r.analysis.masterObs : undefined;
+      const ssh = await sshReachableFor(cluster)(cluster.servers.find((s) => s.name === master)!);
+      const req: FailoverRequest = { cluster, deadMaster: master, newMaster: newMasterOpt, trigger: 'manual', reason: 'dry run', lastMasterObs: masterObs, sshReachable: ssh };
+      const classification = await observeSurvivors(req, new Set(failedServers(config.state_dir, cluster)), Date.now);
+      const plan = planFrom(req, classification, Date.now(), { salvage: { sshReachable: ssh, reader: true } });
+      if (opts.json) process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+      else process.stdout.write(`${renderPlan(plan).join('\n')}\n`);
+      process.exitCode = plan.ok ? 0 : 1;
+      return;
+    }
     if (!dead) {
       const r = await inspectCluster(cluster);
       dead = r.analysis.master;
       if (!dead) throw new UserError('cannot tell which server is the master: give --dead-master', { exitCode: ExitCode.USAGE });
       if (!r.analysis.unreachable.some((u) => u.name === dead)) throw new UserError(`the master ${dead} answers: it is not dead (use switchover for a live master)`);
     }
-    const newMaster = opts.newMaster ? byHost(opts.newMaster) : undefined;
-    if (opts.newMaster && !newMaster) throw new UserError(`--new-master ${opts.newMaster} is not a server of ${cluster.name}`, { exitCode: ExitCode.USAGE });
+    const newMaster = newMasterOpt;
     if (!opts.yes) {
       if (!process.stdin.isTTY) throw new UserError('refusing to fail over without confirmation: pass --yes', { exitCode: ExitCode.USAGE });
       const rl = createInterface({ input: process.stdin, output: process.stdout });
@@ -49,8 +68,12 @@ export function registerFailover(program: Command): void {
     );
     if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     else {
+      if (report.plan) process.stdout.write(`\n${renderPlan(report.plan).join('\n')}\n`);
       process.stdout.write(`\n${report.outcome.toUpperCase()}: ${report.reason}\n`);
       for (const p of report.phases) process.stdout.write(`  ${p.ok ? 'ok ' : 'ERR'} ${String(p.durationMs).padStart(6)} ms  ${p.phase}\n`);
+      if (report.recovered.length) process.stdout.write(`  recovered: ${report.recovered.join(', ')}\n`);
+      for (const n of report.notRecovered) process.stdout.write(`  NOT recovered: ${n.name}: ${n.reason}\n`);
+      if (report.deferred.length) process.stdout.write(`  recovered after the failover (delayed): ${report.deferred.join(', ')}\n`);
       if (report.lost) process.stdout.write(`  lost: ${report.lost}\n`);
     }
     process.exitCode = report.exitCode;

@@ -281,7 +281,12 @@ export function planFailover(input: PlanInput): FailoverPlan {
       const repoint: Step = mode === 'gtid' ? { kind: 'repoint_gtid', ...keepDelay } : { kind: 'repoint_position', ...keepDelay };
       const steps: Step[] = [];
       let deferred = p.deferred;
-      if (mode === 'gtid' && nmHistory) {
+      const failedCatchUp = input.incomplete?.get(p.s.name);
+      if (failedCatchUp !== undefined) {
+        // Its catch-up as the new master failed part-way: what it holds is no longer known for sure.
+        steps.push({ kind: 'manual', reason: `its catch-up as the new master candidate failed (${failedCatchUp}): check it and recover it by hand` });
+        deferred = false;
+      } else if (mode === 'gtid' && nmHistory) {
         // The new master's binlog holds everything: replicating by GTID from its own position
         // brings it level (a delayed replica keeps its delay and applies later).
         steps.push({ kind: 'repoint_gtid', ...keepDelay });
