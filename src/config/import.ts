@@ -69,6 +69,8 @@ function clusterOption(c: ClusterConfig, key: keyof typeof CLUSTER_KEYS): Plain 
       return c.ping_retry_interval === Math.min(c.ping_interval, 0.2) ? undefined : c.ping_retry_interval;
     case 'log_level':
       return undefined;
+    case 'hook_password_args':
+      return c.hook_password_args === undefined || c.hook_password_args === 'auto' ? undefined : c.hook_password_args;
     case 'manager_log':
     case 'secondary_check_script':
     case 'master_ip_failover_script':
@@ -132,6 +134,7 @@ export function mhaToYaml(cfg: LoadedConfig, opts: { source: string; clusterName
     if (Object.keys(c.ssh.host_key_fingerprints).length > 0) ssh.host_key_fingerprints = c.ssh.host_key_fingerprints;
     if (c.ssh.connect_timeout !== SSH_CONNECT_TIMEOUT_DEFAULT) ssh.connect_timeout = c.ssh.connect_timeout;
     if (c.ssh.insecure_skip_host_key_check) ssh.insecure_skip_host_key_check = true;
+    if (c.ssh.options && c.ssh.options.length > 0) ssh.options = c.ssh.options.join(' ');
     if (Object.keys(ssh).length > 0) out.ssh = ssh;
     out.servers = perServer;
     clusters[name] = out;

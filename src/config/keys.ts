@@ -19,7 +19,8 @@ export type ValueKind =
   | 'secret'
   | 'dirlist'
   | 'ping_type'
-  | 'log_level';
+  | 'log_level'
+  | 'password_args';
 
 export type Scope = 'local' | 'server' | 'cluster';
 
@@ -80,6 +81,7 @@ export const CLUSTER_KEYS = {
   shutdown_script: { kind: 'string', scope: 'cluster' },
   report_script: { kind: 'string', scope: 'cluster' },
   log_level: { kind: 'log_level', scope: 'cluster' },
+  hook_password_args: { kind: 'password_args', scope: 'cluster' },
 } as const satisfies Record<string, KeyInfo>;
 
 /** Keys of the YAML `ssh:` object. */
@@ -89,6 +91,7 @@ export const SSH_KEYS = {
   host_key_fingerprints: { kind: 'string', scope: 'cluster' }, // a map; checked separately
   connect_timeout: { kind: 'posnum', scope: 'cluster' },
   insecure_skip_host_key_check: { kind: 'bool', scope: 'cluster' },
+  options: { kind: 'string', scope: 'cluster' },
 } as const satisfies Record<string, KeyInfo>;
 
 export type LocalKey = keyof typeof LOCAL_KEYS;
@@ -97,6 +100,7 @@ export type ClusterKey = keyof typeof CLUSTER_KEYS;
 export type SshKey = keyof typeof SSH_KEYS;
 
 export const PING_TYPES = ['CONNECT', 'SELECT', 'INSERT'] as const;
+export const PASSWORD_ARGS = ['auto', 'always', 'never'] as const;
 export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
 
 /** The 42 names of MHA 0.58's @PARAM_ARRAY (Config.pm:33-34). */
@@ -114,7 +118,7 @@ export const MHA_PARAMS = [
 export const MHA_EXTENSIONS = [
   'ping_failures', 'ping_timeout', 'ping_retry_interval', 'connect_timeout', 'query_timeout', 'seconds_behind_master',
   'ssh_known_hosts', 'ssh_identity_file', 'ssh_host_key_fingerprint', 'ssh_insecure_skip_host_key_check',
-  'password_file', 'password_env', 'repl_password_file', 'repl_password_env',
+  'password_file', 'password_env', 'repl_password_file', 'repl_password_env', 'hook_password_args',
 ] as const;
 
 export type CnfKey = (typeof MHA_PARAMS)[number] | (typeof MHA_EXTENSIONS)[number];
@@ -154,6 +158,7 @@ export interface KindType {
   dirlist: string[];
   ping_type: 'CONNECT' | 'SELECT' | 'INSERT';
   log_level: string;
+  password_args: 'auto' | 'always' | 'never';
 }
 
 const NUM_RE = /^[+]?(\d+(\.\d*)?|\.\d+)$/;
@@ -225,6 +230,13 @@ export function checkValue(kind: ValueKind, v: unknown, mode: 'yaml' | 'cnf'): C
         if ((LOG_LEVELS as readonly string[]).includes(l)) return { ok: true, value: l };
       }
       return { ok: false, expected: `one of ${LOG_LEVELS.join(', ')}` };
+    }
+    case 'password_args': {
+      if (typeof v === 'string') {
+        const l = v.trim().toLowerCase();
+        if ((PASSWORD_ARGS as readonly string[]).includes(l)) return { ok: true, value: l as KindType['password_args'] };
+      }
+      return { ok: false, expected: `one of ${PASSWORD_ARGS.join(', ')}` };
     }
     case 'dirlist': {
       const parts: string[] = [];

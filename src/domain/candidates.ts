@@ -24,6 +24,8 @@ export interface CandidateInput {
   name: string;
   candidate_master: boolean;
   no_master: boolean;
+  /** In maintenance: never a candidate. */
+  inMaintenance?: boolean | undefined;
   obs: ServerObservation;
   /** Not a candidate, for this reason (it still counts for "latest"). */
   exclude?: { code: string; reason: string } | undefined;
@@ -62,7 +64,7 @@ export interface Rejection {
 export function candidateInputs(
   servers: readonly CandidateServer[],
   replicas: ReadonlyArray<{ name: string; obs: ServerObservation }>,
-  opts: { forced?: string | undefined; exclude?: ReadonlyMap<string, { code: string; reason: string }> | undefined } = {},
+  opts: { forced?: string | undefined; exclude?: ReadonlyMap<string, { code: string; reason: string }> | undefined; maintenance?: readonly string[] | undefined } = {},
 ): CandidateInput[] {
   return servers.flatMap((s) => {
     const r = replicas.find((x) => x.name === s.name);
@@ -71,7 +73,8 @@ export function candidateInputs(
     const exclude =
       opts.exclude?.get(s.name) ??
       (delay > 0 && !s.candidate_master && opts.forced !== s.name ? { code: 'delayed', reason: `delayed replica (MASTER_DELAY=${delay} s): never a candidate unless candidate_master is set for it` } : undefined);
-    return [{ name: s.name, candidate_master: s.candidate_master, no_master: s.no_master, obs: r.obs, ...(exclude ? { exclude } : {}) }];
+    const inMaintenance = opts.maintenance?.includes(s.name) ?? false;
+    return [{ name: s.name, candidate_master: s.candidate_master, no_master: s.no_master, obs: r.obs, ...(inMaintenance ? { inMaintenance } : {}), ...(exclude ? { exclude } : {}) }];
   });
 }
 
@@ -114,6 +117,10 @@ export function chooseNewMaster(replicas: CandidateInput[], opts: ChooseOptions)
     let reason: string | undefined;
     if (r.exclude) {
       rejected.push({ name: r.name, reason: r.exclude.reason, code: r.exclude.code });
+      continue;
+    }
+    if (r.inMaintenance) {
+      rejected.push({ name: r.name, reason: 'in maintenance (mhats maintenance list)', code: 'in_maintenance' });
       continue;
     }
     if (r.no_master) reason = 'no_master is set';

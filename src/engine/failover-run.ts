@@ -32,8 +32,8 @@ export interface FailoverRequest {
   lastMasterPosition?: MasterPosition | undefined;
   /** Is the dead master's host reachable over SSH? undefined = unknown (probed). */
   sshReachable?: boolean | undefined;
-  /** Servers in maintenance: left alone. */
-  maintenance?: ReadonlySet<string> | undefined;
+  /** Servers in maintenance: never candidates; their absence or breakage does not block the failover. */
+  maintenance?: readonly string[] | undefined;
 }
 
 export interface FailoverDeps {
@@ -56,6 +56,10 @@ export interface FailoverDeps {
    * the background; this receives their completion. Without it, runFailover waits for them.
    */
   onDeferred?: ((done: Promise<void>) => void) | undefined;
+  /** The new master is writable (called at once, before the replicas are repointed): publish it. Must not throw. */
+  onPromoted?: ((newMaster: ServerConfig) => void) | undefined;
+  /** The old master answered SQL and was fenced (read_only, sessions killed). Must not throw. */
+  onFenced?: ((server: ServerConfig) => void) | undefined;
 }
 
 export interface PhaseRecord {

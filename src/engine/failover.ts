@@ -85,7 +85,7 @@ function lastMasterPosition(req: FailoverRequest): PlanInput['lastMaster'] {
 /** Probes every server but the dead master and failed ones, and classifies them (Phase 1; the dry run). */
 export async function observeSurvivors(req: FailoverRequest, failed: ReadonlySet<string>, now: () => number): Promise<Classification> {
   const c = req.cluster;
-  const others = c.servers.filter((s) => s.name !== req.deadMaster && !failed.has(s.name) && !req.maintenance?.has(s.name));
+  const others = c.servers.filter((s) => s.name !== req.deadMaster && !failed.has(s.name));
   const probes = await Promise.all(others.map((s) => inspectServer(target(s), { connectTimeoutMs: c.connect_timeout * 1000, queryTimeoutMs: c.query_timeout * 1000, now })));
   const last = req.lastMasterObs;
   return classifySurvivors({ servers: c.servers.map(specOf), deadMaster: req.deadMaster, probes, failed, maintenance: req.maintenance, lastMaster: last ? { serverId: last.serverId, serverUuid: last.serverUuid, gtid: last.gtid } : undefined });
@@ -135,6 +135,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         if (err instanceof DbError && ['refused', 'timeout', 'unreachable', 'unresolvable'].includes(err.kind)) return `not reachable over SQL (${err.message})`;
         throw new FailoverFailed(`${dead.name} answers but could not be fenced: ${(err as Error).message}`);
       });
+      if (!fenced.startsWith('not reachable')) deps.onFenced?.(dead);
       run.event(`fence ${dead.name}: ${fenced}`);
       if (sshReachable === undefined) sshReachable = await sshProbe;
       run.event(`${dead.name}'s host is ${sshReachable ? '' : 'not '}reachable over SSH`);
@@ -252,12 +253,14 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       // The old master again, right before writes go to the new one: still down, or fenced with nothing the new master lacks.
       const knownEnd = salvage?.bytes !== undefined || salvage?.transactions === 0 ? undefined : plan.latest.coord;
       const rf = await run.step(dead.name, 'refence', () => refence(dead, cluster, run.log, at.gtid, knownEnd, signal), (r) => r.detail);
+      if (rf.state === 'fenced') deps.onFenced?.(dead);
       run.event(`before ${nm.name} takes writes: ${rf.detail}`);
       env.target = { gtid: at.gtid, coord: at.coord };
       report.newMasterCoord = at.coord;
       report.newMasterGtid = at.gtid || undefined;
       await setWritable(nm, cluster, signal);
       run.markPromoted(nm.name);
+      deps.onPromoted?.(nm);
       run.event(`${nm.name} is the new master, writable, at ${at.coord ? formatCoord(at.coord) : '?'}${at.gtid ? ` gtid ${at.gtid}` : ''}`);
     });
 

@@ -12,6 +12,7 @@ import { dialectFor } from '../adapters/mysql/dialect.js';
 import { inspectAll } from '../adapters/mysql/inspect.js';
 import { runScript } from '../adapters/hooks/run-script.js';
 import type { Journal } from '../adapters/journal/journal.js';
+import { readMhaStateFiles } from '../adapters/journal/mha-state-files.js';
 import { confirm, detect, initialDetectorState, type MasterPosition, type CheckResult, type DetectorState, type ReplicaView, type SecondaryCheckOutcome, type Verdict } from '../domain/detector.js';
 import { failedServers, guard, summarize, type FailoverSummary } from '../domain/guard.js';
 import { analyzeTopology, resolveSource, type ServerSpec, type TopologyAnalysis } from '../domain/topology.js';
@@ -24,6 +25,7 @@ import { fenceOldMaster } from './ops/fence.js';
 import { specOf, target } from './ops/admin.js';
 import type { Logger } from '../ports/logger.js';
 import { cutSavedBinlog } from '../domain/binlog-cut.js';
+import { maintenanceOf, mayFailOverAutomatically, type ClusterMaintenance, type MaintenanceEntry } from '../domain/maintenance.js';
 
 export type MonitorState = 'starting' | 'broken' | 'watching' | 'suspect' | 'failing_over' | 'blocked' | 'stopped';
 
@@ -46,6 +48,12 @@ export interface MonitorDeps {
   isLeader?: (() => boolean) | undefined;
   /** Manager HA: the leader's fencing token, for the hooks (MHATS_FENCING_TOKEN). */
   fencingToken?: (() => string | undefined) | undefined;
+  /** The master changed: adopted (start, switchover seen, after a failover) or just promoted by a failover (writable). Must not throw. */
+  onMasterChanged?: ((master: string, how: 'adopted' | 'promoted') => void) | undefined;
+  /** A server was fenced (read_only, sessions killed). Must not throw. */
+  onFenced?: ((server: string) => void) | undefined;
+  /** Maintenance entries (every cluster's; the monitor picks its own). Default: none. */
+  maintenance?: (() => MaintenanceEntry[]) | undefined;
 }
 
 export interface MonitorObserver {
@@ -113,6 +121,9 @@ export class ClusterMonitor {
   #inFailover = false;
   /** After a refused failover, do not retry before this (monotonic ms), unless the verdict changes. */
   #retryAfter = -Infinity;
+  /** A dead master is held by maintenance: the reason (undefined when not held). */
+  heldByMaintenance: string | undefined;
+  #maintenanceLoggedAt = -Infinity;
 
   constructor(cluster: ClusterConfig, deps: MonitorDeps) {
     this.cluster = cluster;
@@ -122,6 +133,20 @@ export class ClusterMonitor {
 
   get inFailover(): boolean {
     return this.#inFailover;
+  }
+
+  /** Maintenance of this cluster in force now (global, cluster and server entries). */
+  maintenance(): ClusterMaintenance {
+    return maintenanceOf(this.#maintenanceEntries(), this.cluster.name, this.deps.now());
+  }
+
+  #maintenanceEntries(): MaintenanceEntry[] {
+    try {
+      return this.deps.maintenance?.() ?? [];
+    } catch (err) {
+      this.#log.error({ err: (err as Error).message }, `cannot read the maintenance entries: ${(err as Error).message}`);
+      return [];
+    }
   }
 
   /** Old masters that have not rejoined: never promoted, never repointed automatically. */
@@ -197,9 +222,10 @@ export class ClusterMonitor {
     const failed = new Set(this.failedServers());
     const probes = this.lastProbes.filter((p) => (p.ok ? p.obs.name : p.failure.name) !== master);
     const lastObs = this.lastMasterObs?.name === master ? this.lastMasterObs : undefined;
-    const classification = classifySurvivors({ servers: this.#specs(), deadMaster: master, probes, failed, lastMaster: lastObs ? { serverId: lastObs.serverId, serverUuid: lastObs.serverUuid, gtid: lastObs.gtid } : undefined });
+    const maintenance = this.maintenance().serversInMaintenance;
+    const classification = classifySurvivors({ servers: this.#specs(), deadMaster: master, probes, failed, maintenance, lastMaster: lastObs ? { serverId: lastObs.serverId, serverUuid: lastObs.serverUuid, gtid: lastObs.gtid } : undefined });
     const inspectedAt = Math.min(...classification.survivors.map((s) => s.obs.observedAt), a.masterObs?.observedAt ?? Infinity);
-    const plan = planFrom({ cluster: this.cluster, deadMaster: master, trigger: 'auto', reason: 'plan', lastMasterObs: lastObs, lastMasterPosition: this.lastMasterPosition }, classification, Number.isFinite(inspectedAt) ? inspectedAt : this.deps.now());
+    const plan = planFrom({ cluster: this.cluster, deadMaster: master, trigger: 'auto', reason: 'plan', maintenance, lastMasterObs: lastObs, lastMasterPosition: this.lastMasterPosition }, classification, Number.isFinite(inspectedAt) ? inspectedAt : this.deps.now());
     return { plan, inspectedAt: plan.at };
   }
 
@@ -264,6 +290,7 @@ export class ClusterMonitor {
       this.#log.info({ master: this.master }, `${this.master} answers health checks again`);
       this.lastVerdict = undefined;
       if (this.state === 'suspect') this.state = 'watching';
+      if (this.heldByMaintenance !== undefined) this.#releaseMaintenanceHold();
     }
     if (next.phase === 'suspect') {
       if (this.state === 'watching') this.state = 'suspect';
@@ -309,6 +336,7 @@ export class ClusterMonitor {
     this.master = master;
     this.detector = initialDetectorState;
     this.state = this.blockedReason ? 'blocked' : 'watching';
+    this.#observe(() => this.deps.onMasterChanged?.(master, 'adopted'));
   }
 
   async #confirmAndAct(): Promise<void> {
@@ -344,8 +372,31 @@ export class ClusterMonitor {
       if (this.deps.mono() - this.#lastInspectAt > 1000) this.#adoptMovedMaster(await this.inspect());
       return;
     }
+    const hold = mayFailOverAutomatically(this.#maintenanceEntries(), this.cluster.name, this.deps.now());
+    if (!hold.allowed) {
+      // Watched and reported, never failed over automatically: say loudly what would have happened.
+      const first = this.heldByMaintenance === undefined;
+      this.heldByMaintenance = hold.reason;
+      this.blockedReason = `in maintenance: ${hold.reason}`;
+      this.state = 'blocked';
+      if (first || changed || this.deps.mono() - this.#maintenanceLoggedAt >= 60_000) {
+        this.#maintenanceLoggedAt = this.deps.mono();
+        const mp = this.plan();
+        const p = mp.plan;
+        const would = p?.ok ? `promote ${p.newMaster!.name} (${p.choice?.ok ? p.choice.reason : ''})` : `not be able to fail over (${p ? p.refusal!.reason : mp.plan === undefined ? mp.reason : ''})`;
+        this.#log.error(
+          { master, verdict: verdict.code, maintenance: hold.entries.map((e) => e.id), wouldPromote: p?.ok ? p.newMaster!.name : null, rule: p?.ok && p.choice?.ok ? p.choice.rule : undefined },
+          `MASTER ${master} IS DEAD (${verdict.reason}) but ${hold.reason}. NOT failing over automatically. Without the maintenance mhats would now ${would}. To fail over now: mhats failover --cluster ${this.cluster.name}; to let the manager do it: mhats maintenance stop --cluster ${this.cluster.name}`,
+        );
+      }
+      return;
+    }
+    if (this.heldByMaintenance !== undefined) {
+      this.#log.warn({ master }, `maintenance of ${this.cluster.name} is over (stopped or expired) and the master ${master} is still dead: failing over now`);
+      this.#releaseMaintenanceHold();
+    }
     this.#log.error({ master, verdict: verdict.code, witnesses: verdict.witnesses }, `MASTER ${master} IS DEAD: ${verdict.reason}`);
-    const g = guard(summarize(this.deps.journal.read()), this.deps.now(), this.cluster.last_failover_minute, 'auto', this.cluster.name);
+    const g = guard(summarize(this.deps.journal.read()), this.deps.now(), this.cluster.last_failover_minute, 'auto', this.cluster.name, readMhaStateFiles(this.cluster.manager_workdir, this.cluster.name));
     if (!g.allowed) {
       this.blockedReason = g.reason;
       if (changed || this.state !== 'blocked') this.#log.error({ master, blocking: g.blocking }, `automatic failover refused: ${g.reason}`);
@@ -361,6 +412,12 @@ export class ClusterMonitor {
     }
   }
 
+  #releaseMaintenanceHold(): void {
+    this.heldByMaintenance = undefined;
+    this.blockedReason = undefined;
+    if (this.state === 'blocked') this.state = this.detector.phase === 'healthy' ? 'watching' : 'suspect';
+  }
+
   /** Runs a failover of the current master (automatic, or requested by an operator). */
   async failover(opts: { trigger: 'auto' | 'manual'; reason: string; newMaster?: string | undefined }): Promise<FailoverReport> {
     if (this.#inFailover) throw new Error('a failover of this cluster is already running');
@@ -369,7 +426,7 @@ export class ClusterMonitor {
     const dead = this.master!;
     try {
       const report = await runFailover(
-        { cluster: this.cluster, deadMaster: dead, newMaster: opts.newMaster, trigger: opts.trigger, reason: opts.reason, lastMasterObs: this.lastMasterObs?.name === dead ? this.lastMasterObs : undefined, lastMasterPosition: this.lastMasterPosition },
+        { cluster: this.cluster, deadMaster: dead, newMaster: opts.newMaster, trigger: opts.trigger, reason: opts.reason, maintenance: this.maintenance().serversInMaintenance, lastMasterObs: this.lastMasterObs?.name === dead ? this.lastMasterObs : undefined, lastMasterPosition: this.lastMasterPosition },
         {
           journal: this.deps.journal,
           log: this.deps.log,
@@ -378,6 +435,8 @@ export class ClusterMonitor {
           cutBinlog: cutSavedBinlog,
           ...(this.deps.stillLeader ? { stillLeader: this.deps.stillLeader } : {}),
           fencingToken: this.deps.fencingToken,
+          onPromoted: (s) => this.#observe(() => this.deps.onMasterChanged?.(s.name, 'promoted')),
+          onFenced: (s) => this.#observe(() => this.deps.onFenced?.(s.name)),
           // Delayed replicas recovering after the failover never hold up the watch loop.
           onDeferred: (done) => void done.catch((err: unknown) => this.#log.error({ err: (err as Error).message }, `recovering a replica after the failover failed: ${(err as Error).message}`)),
         },
@@ -434,7 +493,10 @@ export class ClusterMonitor {
       const open = summarize(this.deps.journal.read()).filter((x) => (x.demoted ?? x.deadMaster) === d.server && !x.rejoined);
       if (d.action === 'fence' && d.writable) {
         this.#log.error({ server: d.server, reason: d.reason }, `the failed old master ${d.server} is back and WRITABLE while ${d.reason}: fencing it`);
-        await fenceOldMaster(srv, this.cluster, this.#log).catch((err: unknown) => this.#log.error({ server: d.server }, `could not fence ${d.server}: ${(err as Error).message}`));
+        await fenceOldMaster(srv, this.cluster, this.#log).then(
+          () => this.#observe(() => this.deps.onFenced?.(d.server)),
+          (err: unknown) => this.#log.error({ server: d.server }, `could not fence ${d.server}: ${(err as Error).message}`),
+        );
       } else if (d.action === 'rejoin') {
         for (const x of open) this.deps.journal.append({ type: 'rejoin', id: x.id, at: this.deps.now(), server: d.server });
         this.#log.info({ server: d.server }, `${d.reason}: back in the cluster as a replica`);

@@ -46,6 +46,8 @@ export interface SwitchoverOptions {
   timeout: number;
   /** The id of an unfinished failover in the journal, if any (refuses the switch). */
   unfinishedFailover?: string | undefined;
+  /** Servers in maintenance: left out (never the new master, never repointed); their absence blocks nothing. */
+  maintenance?: string[] | undefined;
 }
 
 export interface StepRecord {
@@ -106,8 +108,8 @@ function errMsg(err: unknown): string {
 /** Inspects the cluster and the master's processlist, and runs the pre-checks. Changes nothing. */
 export async function prepareSwitchover(cluster: ClusterConfig, opts: SwitchoverOptions, deps: Pick<SwitchoverDeps, 'log'>): Promise<Prepared> {
   const timeouts = { connectTimeoutMs: Math.round(cluster.connect_timeout * 1000), queryTimeoutMs: Math.round(cluster.query_timeout * 1000) };
-  const probes = await inspectAll(cluster.servers.map(target), { ...timeouts, now: Date.now });
-  const specs = cluster.servers.map((s) => ({ name: s.name, hostname: s.hostname, ip: s.ip, port: s.port, candidate_master: s.candidate_master, no_master: s.no_master, ignore_fail: s.ignore_fail }));
+  let probes = await inspectAll(cluster.servers.map(target), { ...timeouts, now: Date.now });
+  let specs = cluster.servers.map((s) => ({ name: s.name, hostname: s.hostname, ip: s.ip, port: s.port, candidate_master: s.candidate_master, no_master: s.no_master, ignore_fail: s.ignore_fail }));
   const analyze = (): TopologyAnalysis =>
     analyzeTopology(specs, probes, {
       secondsBehindMaster: cluster.seconds_behind_master,
@@ -116,6 +118,13 @@ export async function prepareSwitchover(cluster: ClusterConfig, opts: Switchover
       replUser: cluster.servers.find((s) => s.repl_user !== undefined)?.repl_user,
     });
   let analysis = analyze();
+  // Servers in maintenance (other than the master) are left out of the switch altogether.
+  const drop = new Set((opts.maintenance ?? []).filter((n) => n !== analysis.master));
+  if (drop.size > 0) {
+    specs = specs.filter((s) => !drop.has(s.name));
+    probes = probes.filter((p) => !drop.has(p.ok ? p.obs.name : p.failure.name));
+    analysis = analyze();
+  }
   let processes;
   let own: number[] = [];
   let hasSuperReadOnly = false;

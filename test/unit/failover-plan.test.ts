@@ -261,10 +261,15 @@ describe('classification', () => {
       { name: 'db5', read: 20, sqlError: true, ignoreFail: true },
       { name: 'db6', read: 20 },
       { name: 'db7', read: 20 },
+      { name: 'db8', read: 20, down: true },
     ]);
-    const c = classifySurvivors({ servers: specs, deadMaster: 'db1', probes, failed: new Set(['db6']), maintenance: new Set(['db7']) });
+    const c = classifySurvivors({ servers: specs, deadMaster: 'db1', probes, failed: new Set(['db6']), maintenance: ['db7', 'db8'] });
     const code = (n: string) => c.exclusions.find((e) => e.server === n);
-    assert.deepEqual(c.survivors.map((s) => s.name), ['db2']);
+    // db7 is in maintenance but healthy: recovered as a replica, never promoted.
+    assert.deepEqual(c.survivors.map((s) => s.name), ['db2', 'db7']);
+    assert.equal(code('db8')?.code, 'in_maintenance');
+    assert.equal(code('db8')?.blocking, false);
+    assert.equal(code('db8')?.scope, 'failover');
     assert.equal(code('db3')?.code, 'unreachable');
     assert.equal(code('db3')?.blocking, true);
     assert.equal(code('db4')?.code, 'wrong_source');
@@ -275,9 +280,14 @@ describe('classification', () => {
     assert.equal(code('db6')?.blocking, false);
     assert.equal(code('db7')?.code, 'in_maintenance');
     assert.equal(code('db7')?.blocking, false);
+    assert.equal(code('db7')?.scope, 'candidate');
     const p = planFailover({ cluster: 'c', deadMaster: 'db1', servers: specs, classification: c, options: { checkReplDelay: true, latestPriority: true }, salvage: { sshReachable: undefined, reader: true }, at: 0 });
     assert.equal(p.ok, false);
     assert.equal(p.refusal?.code, 'blocked');
+    // Without the blocking ones, db7 is never chosen although it is as advanced as db2.
+    const q = planFailover({ cluster: 'c', deadMaster: 'db1', servers: specs, classification: { ...c, blocking: [] }, options: { checkReplDelay: true, latestPriority: true }, salvage: { sshReachable: undefined, reader: true }, at: 0 });
+    assert.equal(q.newMaster?.name, 'db2');
+    assert.equal(q.choice?.rejected.find((r) => r.name === 'db7')?.code, 'in_maintenance');
     assert.match(p.refusal.reason, /db3: unreachable .*; db4: replicates from/);
   });
 

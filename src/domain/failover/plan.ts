@@ -241,7 +241,8 @@ export function planFailover(input: PlanInput): FailoverPlan {
     if (input.applied?.get(p.s.name)?.stillApplying) exclude.set(p.s.name, { code: 'still_applying', reason: 'still applying its relay log at the deadline: recovered after the new master is writable' });
   }
   for (const [name, reason] of input.incomplete ?? []) exclude.set(name, { code: 'incomplete', reason: `cannot be brought level with ${latestNames.join(', ')}: ${reason}` });
-  const inputs = candidateInputs(input.servers, c.survivors.map((s) => ({ name: s.name, obs: withExec(s, posOf.get(s.name)!.holds.coord) })), { forced: input.options.forced, exclude });
+  const maintenance = c.exclusions.filter((e) => e.code === 'in_maintenance').map((e) => e.server);
+  const inputs = candidateInputs(input.servers, c.survivors.map((s) => ({ name: s.name, obs: withExec(s, posOf.get(s.name)!.holds.coord) })), { forced: input.options.forced, exclude, maintenance });
   const choice = chooseNewMaster(inputs, { forced: input.options.forced, checkReplDelay: input.options.checkReplDelay, latestPriority: input.options.latestPriority });
   base.choice = choice;
   if (!choice.ok) return refused(base, (input.incomplete?.size ?? 0) > 0 ? 'no_complete_candidate' : 'no_candidate', choice.reason);

@@ -8,17 +8,19 @@
  *   wrong_source       replicates from another server, or from nobody
  *   sql_thread_broken  its SQL thread stopped on an error
  *   failed_old_master  the old master of an earlier failover, not back as a replica
- *   in_maintenance     an operator put it in maintenance
+ *   in_maintenance     an operator put it in maintenance: recovered when healthy, never a
+ *                      candidate; left alone (not blocking) when down, elsewhere, broken or stopped
  *   errant_gtid        it holds transactions that came from neither the dead master nor the others
  *   mixed_mode         it replicates by GTID while the others use positions, or the reverse
  *   delayed            a delayed replica (SQL_Delay > 0): a survivor, but never a candidate
  *                      unless configured to be, and never waited for
  *
  * `blocking` exclusions stop the failover (refused, nothing changed): a
- * server that should take part but cannot, unless ignore_fail is set for it.
- * failed_old_master and in_maintenance never block; errant_gtid and
- * mixed_mode always do; delayed is not an exclusion from the failover (the
- * replica is recovered), only from candidacy, and is listed for that.
+ * server that should take part but cannot, unless ignore_fail is set for it
+ * or it is in maintenance. failed_old_master and in_maintenance never block;
+ * errant_gtid and mixed_mode always do; delayed (and a healthy server in
+ * maintenance) is not an exclusion from the failover (the replica is
+ * recovered), only from candidacy, and is listed for that.
  */
 import { errantAmongSurvivors } from '../failover-checks.js';
 import { replicationMode, resolveSource, type ServerSpec } from '../topology.js';
@@ -51,8 +53,8 @@ export interface ClassifyInput {
   probes: readonly ServerProbe[];
   /** Old masters of earlier failovers that are not back (the journal, reconciled with what is observed). */
   failed?: ReadonlySet<string> | undefined;
-  /** Servers an operator put in maintenance. */
-  maintenance?: ReadonlySet<string> | undefined;
+  /** Servers an operator put in maintenance: never candidates; their absence or breakage never blocks. */
+  maintenance?: readonly string[] | undefined;
   /** The dead master as last observed alive (errant-GTID check). */
   lastMaster?: { serverId: number; serverUuid?: string | undefined; gtid?: GtidState | undefined } | undefined;
 }
@@ -84,20 +86,25 @@ export function classifySurvivors(input: ClassifyInput): Classification {
       exclude(s, 'failed_old_master', 'old master of an earlier failover, not back as a replica', false);
       continue;
     }
-    if (input.maintenance?.has(s.name)) {
-      exclude(s, 'in_maintenance', 'in maintenance: left alone', false);
-      continue;
-    }
+    const maint = input.maintenance?.includes(s.name) ?? false;
     const p = probeOf.get(s.name);
-    if (p === undefined) continue; // not probed: not part of this failover
+    if (p === undefined) {
+      if (maint) exclude(s, 'in_maintenance', 'in maintenance and not observed: left alone', false);
+      continue; // not probed: not part of this failover
+    }
     const skip = s.ignore_fail ? '; ignore_fail is set: failing over without it' : '';
     if (!p.ok) {
-      exclude(s, 'unreachable', `unreachable (${p.failure.message})${skip || '; set ignore_fail=1 for it to fail over without it'}`, !s.ignore_fail);
+      if (maint) exclude(s, 'in_maintenance', `in maintenance and unreachable (${p.failure.message}): failing over without it`, false);
+      else exclude(s, 'unreachable', `unreachable (${p.failure.message})${skip || '; set ignore_fail=1 for it to fail over without it'}`, !s.ignore_fail);
       continue;
     }
     const r = p.obs.replica;
     // Resolved against every configured server (failed ones too): an address is named by its server.
     const src = r && r.sourceHost !== '' ? resolveSource(servers as ServerSpec[], observed, r.sourceHost, r.sourcePort) : undefined;
+    if (maint && (src?.name !== deadMaster || !r!.sqlRunning)) {
+      exclude(s, 'in_maintenance', `in maintenance and ${src?.name !== deadMaster ? `not replicating from ${deadMaster}` : 'its SQL thread is stopped'}: left alone (repoint it when the maintenance is over)`, false);
+      continue;
+    }
     if (src?.name !== deadMaster) {
       const where = r && r.sourceHost !== '' ? (src ? `${src.name} (${r.sourceHost}:${r.sourcePort})` : `${r.sourceHost}:${r.sourcePort}, which is not in the config`) : 'nobody';
       exclude(s, 'wrong_source', `replicates from ${where}, not from ${deadMaster}${s.ignore_fail ? '; ignore_fail is set: leaving it alone' : ''}`, !s.ignore_fail);
@@ -141,6 +148,7 @@ export function classifySurvivors(input: ClassifyInput): Classification {
     survivors = survivors.filter((s) => !bad.has(s.name));
   }
   for (const s of survivors) {
+    if (input.maintenance?.includes(s.name)) exclusions.push({ server: s.name, code: 'in_maintenance', reason: 'in maintenance: recovered as a replica, never promoted', blocking: false, scope: 'candidate' });
     if (s.delay > 0) exclusions.push({ server: s.name, code: 'delayed', reason: `delayed replica (MASTER_DELAY=${s.delay} s): recovered after the new master is writable, never waited for`, blocking: false, scope: 'candidate' });
   }
   return { survivors, exclusions, blocking: exclusions.filter((e) => e.blocking), mode, flavor };
