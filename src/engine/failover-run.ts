@@ -83,6 +83,11 @@ export interface FailoverReport {
   /** Replicas still being recovered in the background when the failover ended (delayed, slow). */
   deferred: string[];
   newMasterCoord?: BinlogCoord | undefined;
+  /**
+   * For rejoining the old master by binlog positions (mhats rejoin): where it had been applied up
+   * to (the most advanced survivor), what was saved from its binlog, and the new master's position.
+   */
+  rejoinMap?: { oldMaster: string; oldMasterApplied: BinlogCoord; salvagedTransactions: number; salvagedGtids: string[]; newMaster: string; newMasterCoord: BinlogCoord } | undefined;
   newMasterGtid?: string | undefined;
   lost?: string | undefined;
   durationMs: number;
@@ -255,7 +260,7 @@ export class FailoverRun {
         durationMs: r.durationMs,
         reason,
         lost: r.lost,
-        detail: { phases: r.phases, recovered: r.recovered, notRecovered: r.notRecovered, rejected: r.rejected, deferred: r.deferred, newMasterCoord: r.newMasterCoord, newMasterGtid: r.newMasterGtid },
+        detail: { phases: r.phases, recovered: r.recovered, notRecovered: r.notRecovered, rejected: r.rejected, deferred: r.deferred, newMasterCoord: r.newMasterCoord, newMasterGtid: r.newMasterGtid, rejoinMap: r.rejoinMap },
       });
     }
     return r;

@@ -38,7 +38,16 @@ export interface StepEnv {
   /** Deadlines, ms. */
   applyMs: number;
   verifyMs: number;
+  /**
+   * Called before a step that repoints `name` (CHANGE MASTER discards its relay logs): a survivor
+   * whose relay logs others take events from is repointed only once they have all taken them.
+   */
+  beforeRepoint?: ((name: string) => Promise<void>) | undefined;
+  /** Called when `name` has no more level-bringing steps (ended, or about to be repointed). */
+  levelDone?: ((name: string) => void) | undefined;
 }
+
+const REPOINTS: ReadonlySet<StepKind> = new Set(['repoint_gtid', 'repoint_position', 'gtid_then_positions']);
 
 export type StepsResult = { ok: true; detail: string } | { ok: false; reason: string };
 
@@ -100,9 +109,16 @@ export async function runSteps(env: StepEnv, name: string, steps: readonly Step[
   const tried: Array<{ kind: StepKind; source?: string | undefined }> = [];
   const queue = [...steps];
   const done: string[] = [];
+  try {
+    return await stepLoop();
+  } finally {
+    env.levelDone?.(name);
+  }
+  async function stepLoop(): Promise<StepsResult> {
   while (queue.length > 0) {
     const step = queue.shift()!;
     if (step.kind === 'manual') return { ok: false, reason: step.reason };
+    if (REPOINTS.has(step.kind)) await env.beforeRepoint?.(name);
     try {
       const detail = await run.step(name, step.kind, () => execStep(env, s, step, ctx), (d) => d);
       run.event(`${name}: ${detail}`);
@@ -132,4 +148,5 @@ export async function runSteps(env: StepEnv, name: string, steps: readonly Step[
     }
   }
   return { ok: true, detail: done.join('; ') || 'level' };
+  }
 }

@@ -258,6 +258,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       env.target = { gtid: at.gtid, coord: at.coord };
       report.newMasterCoord = at.coord;
       report.newMasterGtid = at.gtid || undefined;
+      if (at.coord && plan.latest.coord) report.rejoinMap = { oldMaster: dead.name, oldMasterApplied: plan.latest.coord, salvagedTransactions: salvage?.bytes ? salvage.transactions : 0, salvagedGtids: salvage?.bytes ? salvage.gtids : [], newMaster: nm.name, newMasterCoord: at.coord };
       await setWritable(nm, cluster, signal);
       run.markPromoted(nm.name);
       deps.onPromoted?.(nm);
@@ -268,7 +269,17 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     const now = plan.replicas.filter((r) => !r.deferred);
     const later = plan.replicas.filter((r) => r.deferred);
     await run.phase(PHASE.slaves, 60_000 + applyMs, async (signal) => {
+      // A survivor others take relay-log events from is repointed (its relay logs discarded) only after they all have.
+      const ready = new Map<string, () => void>();
+      const allLevel = Promise.all(now.map((r) => new Promise<void>((res) => ready.set(r.name, res))));
+      env.levelDone = (name) => ready.get(name)?.();
+      env.beforeRepoint = async (name) => {
+        ready.get(name)?.();
+        if (plan.sources.relay.includes(name)) await allLevel;
+      };
       const results = await Promise.allSettled(now.map((r) => runSteps(env, r.name, r.steps, signal)));
+      env.levelDone = undefined;
+      env.beforeRepoint = undefined;
       results.forEach((r, i) => {
         const name = now[i]!.name;
         if (r.status === 'fulfilled' && r.value.ok) report.recovered.push(name);
@@ -281,6 +292,8 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       });
       run.event(`recovered: ${report.recovered.join(', ') || 'none'}${report.notRecovered.length ? `; NOT recovered: ${report.notRecovered.map((n) => `${n.name} (${n.reason})`).join('; ')}` : ''}`);
     });
+    /** Delayed replicas recovered later may take events from the new master's relay logs: its RESET SLAVE ALL waits for them. */
+    const nmRelayNeeded = later.some((r) => r.steps.some((x) => 'source' in x && x.source === nm.name));
     if (later.length > 0) {
       report.deferred = later.map((r) => r.name);
       run.event(`recovered after the failover, in the background (they apply their own relay logs first): ${report.deferred.join(', ')}`);
@@ -290,13 +303,15 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
           if (res.ok) run.event(`${r.name} recovered after the failover: ${res.detail}`);
           else run.event(`${r.name} NOT recovered after the failover: ${res.reason}`);
         }),
-      ).then(() => undefined);
+      ).then(async () => {
+        if (nmRelayNeeded && !nm.skip_reset_slave) await resetReplication(nm, cluster).catch((err: unknown) => run.event(`RESET SLAVE ALL on ${nm.name} failed: ${(err as Error).message}`));
+      });
     }
 
     // ---------------------------------------------------------------- Phase 5
     const outcome = report.notRecovered.length === 0 ? 'success' : 'partial';
     await run.phase(PHASE.cleanup, phaseBudgetMs(run.hooks, 'report') + 10_000, async (signal) => {
-      if (!nm.skip_reset_slave && later.every((r) => !r.steps.some((s) => 'source' in s && s.source === nm.name))) {
+      if (!nm.skip_reset_slave && !nmRelayNeeded) {
         await run.step(nm.name, 'reset_slave_all', () => resetReplication(nm, cluster, signal)).catch((err: unknown) => run.event(`RESET SLAVE ALL on ${nm.name} failed: ${(err as Error).message}`));
       }
       const subject = `${cluster.name}: MySQL Master failover ${dead.name} to ${nm.name}${outcome === 'success' ? ' succeeded' : ''}`;

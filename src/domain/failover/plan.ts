@@ -53,7 +53,7 @@ import { lostTransactions } from '../lost.js';
 import type { ServerSpec } from '../topology.js';
 import type { BinlogCoord, Flavor } from '../types.js';
 import { holdings, mariadbMaxPosition } from './positions.js';
-import type { Classification, Exclusion, Survivor } from './survivors.js';
+import { blockingReason, type Classification, type Exclusion, type Survivor } from './survivors.js';
 
 export const PLAN_VERSION = 1;
 
@@ -209,7 +209,7 @@ export function planFailover(input: PlanInput): FailoverPlan {
     expectedLoss: { text: 'unknown', exact: false },
     notes,
   };
-  if (c.blocking.length > 0) return refused(base, 'blocked', c.blocking.map((e) => `${e.server}: ${e.reason}`).join('; '));
+  if (c.blocking.length > 0) return refused(base, 'blocked', blockingReason(c.blocking));
   if (c.survivors.length === 0 || flavor === undefined || c.mode === undefined) return refused(base, 'no_survivor', `no surviving replica of ${input.deadMaster}`);
   const mode = c.mode;
 
@@ -295,7 +295,8 @@ export function planFailover(input: PlanInput): FailoverPlan {
       } else {
         if (p.deferred) steps.push({ kind: 'apply_own_relay_log', liftDelay: p.s.delay > 0 });
         if (behindTop) {
-          const r = relaySource(p.s.name);
+          // Recovered after the failover: from the new master's relay logs (kept until it is done) when they hold the events.
+          const r = p.deferred && tops.some((t) => t.s.name === nm.s.name) ? nm : relaySource(p.s.name);
           if (r) steps.push({ kind: 'relay_diff', source: r.s.name, from: p.holds.coord });
           else if (mode === 'position' && flavor === 'mariadb' && nmHistory) steps.push({ kind: 'gtid_then_positions' });
           else steps.push({ kind: 'manual', reason: `lacks events up to ${formatCoord(top.coord)} that no other survivor's relay logs can supply` });

@@ -36,6 +36,8 @@ export interface Exclusion {
   blocking: boolean;
   /** 'failover': left out entirely; 'candidate': recovered as a replica, never promoted. */
   scope: 'failover' | 'candidate';
+  /** errant_gtid: the errant transactions. */
+  errant?: string | undefined;
 }
 
 export interface Survivor {
@@ -67,6 +69,14 @@ export interface Classification {
   blocking: Exclusion[];
   mode: 'gtid' | 'position' | undefined;
   flavor: Flavor | undefined;
+}
+
+/** Why the blocking exclusions stop the failover, in one sentence per kind. */
+export function blockingReason(blocking: readonly Exclusion[]): string {
+  const errant = blocking.filter((e) => e.code === 'errant_gtid');
+  const parts = blocking.filter((e) => e.code !== 'errant_gtid').map((e) => `${e.server}: ${e.reason}`);
+  if (errant.length > 0) parts.push(`errant GTID transactions: ${errant.map((e) => `${e.server}: ${e.errant ?? '?'}`).join('; ')}. Inspect them and repair by hand before failing over`);
+  return parts.join('; ');
 }
 
 export function classifySurvivors(input: ClassifyInput): Classification {
@@ -142,7 +152,7 @@ export function classifySurvivors(input: ClassifyInput): Classification {
       { serverId: input.lastMaster?.serverId ?? -1, serverUuid: input.lastMaster?.serverUuid, lastGtid: input.lastMaster?.gtid },
     );
     for (const e of errant) {
-      exclusions.push({ server: e.name, code: 'errant_gtid', reason: `errant GTID transactions: ${e.errant}. Inspect them and repair by hand before failing over`, blocking: true, scope: 'failover' });
+      exclusions.push({ server: e.name, code: 'errant_gtid', reason: `errant GTID transactions: ${e.errant}. Inspect them and repair by hand before failing over`, blocking: true, scope: 'failover', errant: e.errant });
     }
     const bad = new Set(errant.map((e) => e.name));
     survivors = survivors.filter((s) => !bad.has(s.name));
