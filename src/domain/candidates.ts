@@ -58,13 +58,15 @@ export interface Rejection {
 /**
  * The candidate inputs, in config order (MHA's priority order): every server
  * of `servers` that is among `replicas`. A delayed replica (SQL_Delay > 0) is
- * never a candidate unless configured to be (candidate_master) or forced;
- * `exclude` adds the caller's own exclusions.
+ * never a candidate unless explicitly allowed (`allowDelayed`: promotion
+ * rules) or forced with --new-master: candidate_master alone does not allow
+ * it (MHA files often set it on every server). `exclude` adds the caller's
+ * own exclusions.
  */
 export function candidateInputs(
   servers: readonly CandidateServer[],
   replicas: ReadonlyArray<{ name: string; obs: ServerObservation }>,
-  opts: { forced?: string | undefined; exclude?: ReadonlyMap<string, { code: string; reason: string }> | undefined; maintenance?: readonly string[] | undefined } = {},
+  opts: { forced?: string | undefined; exclude?: ReadonlyMap<string, { code: string; reason: string }> | undefined; maintenance?: readonly string[] | undefined; allowDelayed?: readonly string[] | undefined } = {},
 ): CandidateInput[] {
   return servers.flatMap((s) => {
     const r = replicas.find((x) => x.name === s.name);
@@ -72,7 +74,7 @@ export function candidateInputs(
     const delay = r.obs.replica?.sqlDelay ?? 0;
     const exclude =
       opts.exclude?.get(s.name) ??
-      (delay > 0 && !s.candidate_master && opts.forced !== s.name ? { code: 'delayed', reason: `delayed replica (MASTER_DELAY=${delay} s): never a candidate unless candidate_master is set for it` } : undefined);
+      (delay > 0 && opts.forced !== s.name && !(opts.allowDelayed?.includes(s.name) ?? false) ? { code: 'delayed', reason: `delayed replica (MASTER_DELAY=${delay} s): never a candidate unless explicitly allowed (--new-master)` } : undefined);
     const inMaintenance = opts.maintenance?.includes(s.name) ?? false;
     return [{ name: s.name, candidate_master: s.candidate_master, no_master: s.no_master, obs: r.obs, ...(inMaintenance ? { inMaintenance } : {}), ...(exclude ? { exclude } : {}) }];
   });

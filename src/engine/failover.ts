@@ -26,7 +26,6 @@
  * it stays fenced whatever happens next; a failure after promotion is partial.
  */
 import { inspectServer } from '../adapters/mysql/inspect.js';
-import { DbError } from '../adapters/mysql/connection.js';
 import { phaseBudgetMs } from '../adapters/hooks/runner.js';
 import { formatCoord } from '../domain/binlog-coord.js';
 import { failedServers, guard, summarize } from '../domain/guard.js';
@@ -36,7 +35,7 @@ import type { ServerObservation } from '../domain/types.js';
 import { salvageBinlog } from './ops/salvage.js';
 import { applyBinlogTo } from './ops/catch-up.js';
 import { FailoverFailed, FailoverRefused, specOf, target } from './ops/admin.js';
-import { fenceOldMaster, refence } from './ops/fence.js';
+import { fenceOldMaster, NotAnswering, refence } from './ops/fence.js';
 import { applyRelayLog, startIoThreads, stopIoThreads } from './ops/replica.js';
 import { positionOf, resetReplication, setWritable, stopReplication } from './ops/master.js';
 import { FailoverRun, StopPartial, type FailoverDeps, type FailoverReport, type FailoverRequest } from './failover-run.js';
@@ -132,8 +131,8 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       // Demoted from here on: whatever happens next, it is fenced when it answers.
       run.demoted(dead.name);
       const fenced = await fenceOldMaster(dead, cluster, run.log).catch((err: unknown) => {
-        if (err instanceof DbError && ['refused', 'timeout', 'unreachable', 'unresolvable'].includes(err.kind)) return `not reachable over SQL (${err.message})`;
-        throw new FailoverFailed(`${dead.name} answers but could not be fenced: ${(err as Error).message}`);
+        if (err instanceof NotAnswering) return `not reachable over SQL (${err.message})`;
+        throw new FailoverFailed(`${dead.name} could not be fenced: ${(err as Error).message}`);
       });
       if (!fenced.startsWith('not reachable')) deps.onFenced?.(dead);
       run.event(`fence ${dead.name}: ${fenced}`);

@@ -140,7 +140,7 @@ export interface PlanInput {
   classification: Classification;
   /** Phase 3.1's positions; without them, projected from what each survivor received. */
   applied?: ReadonlyMap<string, AppliedPosition> | undefined;
-  options: { forced?: string | undefined; checkReplDelay: boolean; latestPriority: boolean };
+  options: { forced?: string | undefined; checkReplDelay: boolean; latestPriority: boolean; allowDelayed?: readonly string[] | undefined };
   /** Can the dead master's binlog be saved: its host's SSH (undefined: not known yet) and a binlog reader. */
   salvage: { sshReachable: boolean | undefined; reader: boolean };
   /** The dead master's last known position (the lost-transaction report). */
@@ -242,7 +242,7 @@ export function planFailover(input: PlanInput): FailoverPlan {
   }
   for (const [name, reason] of input.incomplete ?? []) exclude.set(name, { code: 'incomplete', reason: `cannot be brought level with ${latestNames.join(', ')}: ${reason}` });
   const maintenance = c.exclusions.filter((e) => e.code === 'in_maintenance').map((e) => e.server);
-  const inputs = candidateInputs(input.servers, c.survivors.map((s) => ({ name: s.name, obs: withExec(s, posOf.get(s.name)!.holds.coord) })), { forced: input.options.forced, exclude, maintenance });
+  const inputs = candidateInputs(input.servers, c.survivors.map((s) => ({ name: s.name, obs: withExec(s, posOf.get(s.name)!.holds.coord) })), { forced: input.options.forced, exclude, maintenance, allowDelayed: input.options.allowDelayed });
   const choice = chooseNewMaster(inputs, { forced: input.options.forced, checkReplDelay: input.options.checkReplDelay, latestPriority: input.options.latestPriority });
   base.choice = choice;
   if (!choice.ok) return refused(base, (input.incomplete?.size ?? 0) > 0 ? 'no_complete_candidate' : 'no_candidate', choice.reason);
