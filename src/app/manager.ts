@@ -28,13 +28,19 @@
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { ClusterConfig, EtcdSettings, HttpSettings, LoadedConfig, ServerConfig } from '../config/types.js';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { ClusterConfig, EtcdSettings, HttpSettings, HttpToken, LoadedConfig, ServerConfig } from '../config/types.js';
+import { readHttpToken } from '../config/load.js';
+import { createApi, type Api } from '../adapters/http/api.js';
+import { ManagerApi, type ApiHost } from './api.js';
 import { FileJournal } from '../adapters/journal/file-journal.js';
 import { readMhaStateFiles } from '../adapters/journal/mha-state-files.js';
 import { EtcdJournal } from '../adapters/journal/etcd-journal.js';
 import type { Journal } from '../adapters/journal/journal.js';
 import { EtcdClient } from '../adapters/leader/etcd-client.js';
-import { Election } from '../adapters/leader/election.js';
+import { Election, abortableSleep } from '../adapters/leader/election.js';
+import { ShardOwner, ownerKey } from '../adapters/leader/shards.js';
 import { LocalLock } from '../adapters/leader/local-lock.js';
 import { MasterMonitorLock } from '../adapters/leader/advisory-lock.js';
 import { createLogger } from '../adapters/logging.js';
@@ -51,6 +57,8 @@ import { VERSION } from '../version.js';
 import { sshOptionsFor } from '../adapters/ssh/targets.js';
 import { ClusterJobs, type PurgeOptions } from './jobs.js';
 import { MasterPublisher } from './publisher.js';
+import { join } from 'node:path';
+import { rejoinServer } from '../engine/rejoin.js';
 import type { PublishCandidate } from '../domain/publish.js';
 import { etcdMaintenanceView, fileMaintenanceView, type MaintenanceView } from './maintenance.js';
 import { activeEntries, describeEntry, maintenanceOf } from '../domain/maintenance.js';
@@ -90,6 +98,10 @@ export interface ManagerOptions {
   loadConfig?: (() => Promise<{ config: LoadedConfig; clusters: ClusterConfig[] }>) | undefined;
   /** HTTP endpoint from the command line: undefined = the config's; null = off. */
   http?: HttpSettings | null | undefined;
+  /** The write API's token file from the command line (overrides http.token_file; re-read on reload). */
+  httpTokenFile?: string | undefined;
+  /** The console's built assets (default: dist/console beside the code). */
+  consoleDir?: string | undefined;
   purge?: PurgeOptions | undefined;
   now?: () => number;
   mono?: () => number;
@@ -164,6 +176,10 @@ export class Manager {
   readonly startedAt: number;
   /** Manager HA on etcd (undefined: a single manager). */
   election: Election | undefined;
+  /** Clusters spread over the managers (etcd.sharding); undefined: one leader, or a single manager. */
+  shards: ShardOwner | undefined;
+  /** The clusters of the configuration (with sharding only the owned ones have a monitor). */
+  #configured = new Map<string, ClusterConfig>();
   #etcd: { client: EtcdClient; settings: EtcdSettings; instance: string } | undefined;
   #journals = new Map<string, EtcdJournal>();
   #electionAc = new AbortController();
@@ -187,6 +203,10 @@ export class Manager {
   #reloadChain: Promise<unknown> = Promise.resolve();
   #httpSettings: HttpSettings | undefined;
   #loadedAt = 0;
+  /** The API and the console (fastify), created with the first HTTP listener and kept across listener changes. */
+  #api: Api | undefined;
+  #token: HttpToken | undefined;
+  #consoleDir: string | undefined;
   /** Maintenance entries (the file in state_dir, or etcd): every monitor reads them. */
   maintenance: MaintenanceView | undefined;
   #maintenanceLogged = '';
@@ -225,6 +245,7 @@ export class Manager {
     this.#loadedAt = this.#now();
     this.log.info({ clusters: clusters.map((c) => c.name), stateDir: config.state_dir, files: config.files, version: VERSION }, `mhats manager starting: ${clusters.length} cluster(s)`);
     for (const w of config.warnings) this.log.warn({}, w);
+    this.#configured = new Map(clusters.map((c) => [c.name, c]));
     await this.#startHa(config, clusters);
     if (!this.maintenance) {
       try {
@@ -236,7 +257,10 @@ export class Manager {
     this.#logMaintenance();
     this.#applyPublish(config);
     this.metrics.leader.set(this.leadership.isLeader() ? 1 : 0);
-    for (const c of clusters) this.#startEntry(c, config.state_dir);
+    this.#setToken(config);
+    this.#consoleDir = this.#opts.consoleDir ?? findConsoleDir();
+    // With sharding a cluster's monitor starts when this manager owns it.
+    if (!this.shards) for (const c of clusters) this.#startEntry(c, config.state_dir);
     await this.#applyHttp(this.#opts.http === undefined ? config.http : (this.#opts.http ?? undefined));
     const wd = this.notifier.watchdogMs;
     // Watchdog pings at a third of WATCHDOG_USEC: a slow tick gets a second chance before systemd's deadline.
@@ -267,6 +291,10 @@ export class Manager {
     const client = new EtcdClient({ endpoints: e.endpoints, timeoutMs: e.request_timeout * 1000 });
     this.#etcd = { client, settings: e, instance };
     this.maintenance = etcdMaintenanceView(client, e.prefix, instance);
+    if (e.sharding) {
+      this.#startShards(client, e, instance, clusters);
+      return;
+    }
     const key = `${e.prefix}/leader`;
     const election = new Election({
       store: client,
@@ -293,6 +321,55 @@ export class Manager {
     this.#electionDone = election.run(this.#electionAc.signal).catch((err: unknown) => this.log.error({ err: (err as Error).message }, `the election loop stopped: ${(err as Error).message}`));
   }
 
+  #startShards(client: EtcdClient, e: EtcdSettings, instance: string, clusters: ClusterConfig[]): void {
+    const shards = new ShardOwner({
+      store: client,
+      prefix: e.prefix,
+      instance,
+      ttlSeconds: e.lease_ttl,
+      log: this.log,
+      mono: () => this.#mono(),
+      now: () => this.#now(),
+      clusters: () => [...this.#configured.keys()],
+      busy: (c) => this.#entries.get(c)?.monitor.inFailover ?? false,
+      onAcquire: async (c, token) => {
+        const cfg = this.#configured.get(c);
+        if (!cfg || this.#stopping) throw new Error(this.#stopping ? 'stopping' : 'not in the configuration');
+        // The journal must be current before this manager acts: an unfinished failover blocks it.
+        await this.#journalFor(c).refresh();
+        const unfinished = summarize(this.#journalFor(c).read()).find((x) => x.outcome === undefined && !x.acked);
+        if (unfinished) this.log.error({ cluster: c, failover: unfinished.id, deadMaster: unfinished.deadMaster }, `new owner of ${c}: failover ${unfinished.id} of ${unfinished.deadMaster} (${isoTime(unfinished.startedAt)}) never finished: the manager that ran it stopped during it. This manager will NOT start another failover of ${c} until an operator checks the topology and runs: mhats ack ${c}`);
+        this.log.debug({ cluster: c, token }, `starting the monitor of ${c}`);
+        if (!this.#entries.has(c)) this.#startEntry(cfg, this.config?.state_dir ?? '');
+      },
+      onRelease: async (c) => {
+        const entry = this.#entries.get(c);
+        if (!entry) return;
+        this.#entries.delete(c);
+        await this.#stopEntry(entry);
+        await this.#journals.get(c)?.flush().catch(() => undefined);
+        await this.metrics.forgetCluster(c);
+      },
+      onChange: () => this.#shardMetrics(),
+    });
+    this.shards = shards;
+    this.leadership = { isLeader: () => shards.owned.size > 0 && !shards.stopped, stillLeader: () => Promise.resolve(!shards.stopped), healthy: () => shards.healthy() };
+    this.log.info({ endpoints: e.endpoints, instance, leaseTtl: e.lease_ttl, clusters: clusters.length }, `clusters spread over the managers on etcd (${e.endpoints.join(', ')}): instance ${instance}, owner keys ${ownerKey(e.prefix, '<cluster>')}, lease TTL ${e.lease_ttl} s`);
+    for (const c of clusters) this.#journalFor(c.name);
+    this.#electionDone = shards.run(this.#electionAc.signal, abortableSleep).catch((err: unknown) => this.log.error({ err: (err as Error).message }, `the cluster ownership loop stopped: ${(err as Error).message}`));
+  }
+
+  #shardMetrics(): void {
+    const s = this.shards;
+    if (!s) return;
+    this.metrics.clustersOwned.set(s.owned.size);
+    this.metrics.leader.set(s.owned.size > 0 ? 1 : 0);
+    this.metrics.handoffs.inc({ direction: 'acquired' }, s.acquired - this.#handoffsSeen.acquired);
+    this.metrics.handoffs.inc({ direction: 'released' }, s.released - this.#handoffsSeen.released);
+    this.#handoffsSeen = { acquired: s.acquired, released: s.released };
+  }
+  #handoffsSeen = { acquired: 0, released: 0 };
+
   #journalFor(cluster: string): EtcdJournal {
     let j = this.#journals.get(cluster);
     if (j) return j;
@@ -305,6 +382,10 @@ export class Manager {
       writer: etcd.instance,
       now: () => this.#now(),
       fence: () => {
+        if (this.shards) {
+          const t = this.shards.fencingToken(cluster);
+          return t === undefined ? undefined : { key: ownerKey(etcd.settings.prefix, cluster), token: t };
+        }
         const token = this.election?.fencingToken();
         return token === undefined ? undefined : { key, token };
       },
@@ -361,12 +442,13 @@ export class Manager {
       onTick: (m) => this.#onTick(m),
       onFailover: (r) => this.metrics.failover(c.name, r),
       observer: this.metrics.observer(),
-      isLeader: () => this.leadership.isLeader() && !(monitorLock?.blocked ?? false),
-      stillLeader: async () => !(monitorLock?.blocked ?? false) && (await this.leadership.stillLeader()),
-      fencingToken: () => this.leadership.fencingToken?.(),
+      isLeader: () => (this.shards ? this.shards.isOwner(c.name) : this.leadership.isLeader()) && !(monitorLock?.blocked ?? false),
+      stillLeader: async () => !(monitorLock?.blocked ?? false) && (this.shards ? this.shards.isOwner(c.name) : await this.leadership.stillLeader()),
+      fencingToken: () => (this.shards ? this.shards.fencingToken(c.name) : this.leadership.fencingToken?.()),
       maintenance: () => this.maintenance?.entries() ?? [],
       onMasterChanged: (master, how) => this.#onMasterChanged(c.name, master, how),
       onFenced: (server) => this.#onFenced(c.name, server),
+      rejoin: (server) => rejoinServer({ cluster: c, server, journal, by: `mhats manager (auto_rejoin)${this.#etcd ? ` ${this.#etcd.instance}` : ''}`, extractDir: join(stateDir, c.name, 'rejoin'), log: this.log, now: () => this.#now() }),
     });
     // Without etcd: MHA's monitor lock on the master, which a second manager (or MHA) would hold.
     const monitorLock: MasterMonitorLock | undefined = !this.#etcd && this.#guards ? new MasterMonitorLock({ cluster: c, master: (): string | undefined => monitor.master, log: this.log, now: () => this.#now() }) : undefined;
@@ -501,6 +583,13 @@ export class Manager {
 
   #service(): void {
     if (this.#stopping) return;
+    if (!this.shards) this.metrics.clustersOwned.set(this.leadership.isLeader() ? this.#entries.size : 0);
+    // With sharding a manager may own nothing yet (or ever): ready once its first ownership round is done.
+    if (this.shards && !this.#ready && this.shards.steps > 0 && [...this.#entries.values()].every((e) => e.monitor.ticks > 0)) {
+      this.#ready = true;
+      void this.notifier.ready(this.statusLine());
+      this.log.info({ owned: [...this.shards.owned.keys()] }, `ready: owns ${this.shards.owned.size} of ${this.#configured.size} cluster(s)`);
+    }
     this.metrics.leader.set(this.leadership.isLeader() ? 1 : 0);
     // Followers (and the leader, for acknowledgements) follow the journal in etcd.
     if (this.#etcd && !this.#refreshing && this.#mono() - this.#lastJournalRefresh >= 2000) {
@@ -552,15 +641,70 @@ export class Manager {
     // Same port as the running one: the old must go first.
     if (old && old.port === settings.port) await old.close();
     try {
-      this.http = await startHttpServer(settings, { healthz: () => this.healthz(), readyz: () => this.readyz(), status: () => this.status(), metrics: () => this.metrics.render() }, this.log);
+      this.#api ??= await createApi(new ManagerApi(this.#apiHost(), { log: this.log, now: () => this.#now(), version: VERSION }), { log: this.log, version: VERSION });
+      const api = this.#api;
+      this.http = await startHttpServer(settings, { healthz: () => this.healthz(), readyz: () => this.readyz(), status: () => this.status(), metrics: () => this.metrics.render(), other: (req, res) => api.handle(req, res) }, this.log);
       this.#httpSettings = settings;
       if (old) await old.close();
-      this.log.info({ url: this.http.url }, `HTTP endpoint on ${this.http.url} (/healthz /readyz /status /metrics)`);
+      this.log.info({ url: this.http.url }, `HTTP endpoint on ${this.http.url} (/healthz /readyz /status /metrics; API ${this.http.url}/api/v1; console ${this.http.url}/)`);
+      this.#warnExposure();
     } catch (err) {
       // Never fatal: watching the clusters matters more than the endpoint.
       this.http = old && old.port !== settings.port ? old : undefined;
       this.log.error({ err: (err as Error).message, listen: `${hostForUrl(settings.host)}:${settings.port}` }, `HTTP endpoint not started on ${hostForUrl(settings.host)}:${settings.port}: ${(err as Error).message}`);
     }
+  }
+
+  /** The write API's token: the command line's file (re-read), else http.token_file. Logs when writes turn on or off. */
+  #setToken(config: LoadedConfig): void {
+    const before = this.#token;
+    let next = config.http_token;
+    if (this.#opts.httpTokenFile !== undefined) {
+      const r = readHttpToken(this.#opts.httpTokenFile);
+      if (r.ok) {
+        next = r.token;
+        for (const w of r.warnings) this.log.warn({}, w);
+      } else {
+        // At start the command line checked it; on a reload keep the token in force.
+        this.log.error({}, `--http-token-file ${r.message}; the token in force stays`);
+        next = before;
+      }
+    }
+    this.#token = next;
+    if (before === undefined && next !== undefined) this.log.info({ tokenFile: next.file }, `HTTP write API on: bearer token from ${next.file}`);
+    else if (before !== undefined && next === undefined) this.log.warn({}, 'HTTP write API off: no http.token_file any more; writes answer 403');
+    else if (before !== undefined && next !== undefined && (before.file !== next.file || before.token.reveal() !== next.token.reveal())) this.log.info({ tokenFile: next.file }, `HTTP write API token reloaded from ${next.file}`);
+  }
+
+  #warnExposure(): void {
+    const s = this.#httpSettings;
+    const w = s ? exposureNotice(s, this.#token !== undefined) : undefined;
+    if (s && w) this.log[w.level]({ listen: `${hostForUrl(s.host)}:${s.port}` }, w.message);
+  }
+
+  #apiHost(): ApiHost {
+    const isStopping = (): boolean => this.#stopping !== undefined;
+    const isReady = (): boolean => this.ready;
+    return {
+      entries: () => [...this.#entries.values()].map((e) => ({ cluster: e.cluster, monitor: e.monitor, restarting: e.stopping })),
+      isLeader: () => this.leadership.isLeader(),
+      ha: () => {
+        const el = this.election;
+        if (el && this.#etcd) return { mode: 'etcd', instance: el.instance, leader: el.leader?.instance ?? null };
+        return { mode: this.#localLock ? 'single' : 'external', instance: null, leader: null };
+      },
+      get ready() {
+        return isReady();
+      },
+      get stopping() {
+        return isStopping();
+      },
+      startedAt: this.startedAt,
+      token: () => this.#token?.token,
+      consoleDir: () => this.#consoleDir,
+      config: () => this.config,
+      maintenance: () => this.maintenance,
+    };
   }
 
   healthz(): Probe {
@@ -570,7 +714,7 @@ export class Manager {
   readyz(): Probe {
     const notInspected = this.monitors.filter((m) => m.ticks === 0).map((m) => m.cluster.name);
     const leaderOk = this.leadership.healthy();
-    const ok = !this.#stopping && notInspected.length === 0 && leaderOk && this.#entries.size > 0;
+    const ok = !this.#stopping && notInspected.length === 0 && leaderOk && (this.#entries.size > 0 || (this.shards !== undefined && this.shards.steps > 0));
     const reasons = [
       ...(notInspected.length > 0 ? [`not inspected yet: ${notInspected.join(', ')}`] : []),
       ...(leaderOk ? [] : ['neither the leader nor a healthy follower']),
@@ -596,6 +740,20 @@ export class Manager {
   }
 
   #haStatus(): unknown {
+    const sh = this.shards;
+    if (sh && this.#etcd) {
+      return {
+        mode: 'etcd-sharding',
+        endpoints: this.#etcd.settings.endpoints,
+        instance: sh.instance,
+        lease: sh.lease,
+        leaseRemainingMs: Math.max(0, Math.round(sh.remainingMs())),
+        managers: sh.members,
+        owned: [...sh.owned.keys()].sort(),
+        handoffs: { acquired: sh.acquired, released: sh.released },
+        owners: Object.fromEntries([...this.#configured.keys()].sort().map((c) => [c, sh.owners.get(c)?.instance ?? null])),
+      };
+    }
     const el = this.election;
     if (el && this.#etcd) {
       return { mode: 'etcd', endpoints: this.#etcd.settings.endpoints, key: el.key, instance: el.instance, state: el.isLeader() ? 'leader' : el.state === 'stopped' ? 'stopped' : 'follower', leader: el.leader, fencingToken: el.fencingToken(), leaseRemainingMs: el.state === 'leader' ? Math.max(0, Math.round(el.remainingMs())) : undefined };
@@ -653,7 +811,10 @@ export class Manager {
       const e = this.#entries.get(name);
       if (!e) {
         added.push(name);
-        this.#startEntry(c, stateDir);
+        // With sharding the cluster starts when this manager takes it.
+        if (this.shards) {
+          if (this.#etcd) this.#journalFor(name);
+        } else this.#startEntry(c, stateDir);
         continue;
       }
       if (e.fingerprint === clusterFingerprint(c, stateDir)) continue;
@@ -670,9 +831,15 @@ export class Manager {
       });
     }
     this.config = next.config;
+    this.#configured = wanted;
     this.#loadedAt = this.#now();
+    const hadToken = this.#token !== undefined;
+    this.#setToken(next.config);
     this.#applyPublish(next.config);
-    await this.#applyHttp(this.#opts.http === undefined ? next.config.http : (this.#opts.http ?? undefined));
+    const listen = this.#opts.http === undefined ? next.config.http : (this.#opts.http ?? undefined);
+    // Writes turned off on an endpoint that stays where it is: say again who can reach it.
+    if (hadToken !== (this.#token !== undefined) && this.http && listen?.host === this.#httpSettings?.host && listen?.port === this.#httpSettings?.port) this.#warnExposure();
+    await this.#applyHttp(listen);
     this.metrics.reloads.inc({ result: 'applied' });
     const what = [added.length ? `added ${added.join(', ')}` : '', removed.length ? `removed ${removed.join(', ')}` : '', changed.length ? `changed ${changed.join(', ')}` : ''].filter(Boolean).join('; ') || 'no cluster changed';
     this.log.info({ added, removed, changed }, `configuration reloaded: ${what}`);
@@ -699,8 +866,10 @@ export class Manager {
     this.#electionAc.abort();
     await this.#electionDone;
     await this.election?.resign();
+    await this.shards?.resign();
     this.#localLock?.release();
     await this.publisher?.idle();
+    await this.#api?.close().catch(() => undefined);
     await this.http?.close();
     await stopping;
     this.#resolveDone();
@@ -800,4 +969,27 @@ export function planStatus(m: ClusterMonitor, allowed: boolean): unknown {
     ...(note ? { note } : {}),
   };
   return { ...summary, detail: p };
+}
+
+/** What to say at start about who can reach the HTTP endpoint (nothing on loopback). */
+export function exposureNotice(s: HttpSettings, hasToken: boolean): { level: 'warn' | 'info'; message: string } | undefined {
+  if (isLoopback(s.host)) return undefined;
+  const where = `${hostForUrl(s.host)}:${s.port}`;
+  if (!hasToken) return { level: 'warn', message: `HTTP endpoint listens on ${where}, not a loopback address, without http.token_file: anyone who reaches it can read the topology, the failover plan and the journal (writes are off). Listen on 127.0.0.1, or put it behind a proxy that authenticates` };
+  return { level: 'info', message: `HTTP endpoint listens on ${where}, not a loopback address: reads are open to anyone who reaches it; writes need the bearer token` };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: only this host can connect. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+/** The console's built assets: dist/console beside the compiled code, or (running from src/ with tsx) in the build output. */
+export function findConsoleDir(): string | undefined {
+  for (const rel of ['../console/', '../../dist/console/']) {
+    const dir = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(`${dir}index.html`)) return dir;
+  }
+  return undefined;
 }

@@ -4,7 +4,7 @@
  * and throws one ConfigError listing every problem.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { basename, dirname, extname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { ConfigError, UserError } from '../errors/errors.js';
@@ -15,10 +15,10 @@ import type { Loc, Problem } from './problems.js';
 import { throwIfProblems } from './problems.js';
 import { HTTP_DEFAULT, STATE_DIR_DEFAULT, permissionWarning, resolveCluster } from './resolve.js';
 import type { ClusterInput, ResolveContext, SecretFileResult } from './resolve.js';
-import type { ClusterConfig, ConfigFormat, EtcdSettings, HttpSettings, LoadedConfig, PublishSettings } from './types.js';
+import type { ClusterConfig, ConfigFormat, EtcdSettings, HttpSettings, HttpToken, LoadedConfig, PublishSettings } from './types.js';
 import type { PublishInput } from './yaml.js';
 import { Secret } from '../domain/secret.js';
-import { parseYamlConfig } from './yaml.js';
+import { parseListen, parseYamlConfig } from './yaml.js';
 
 export interface LoadOptions {
   conf: string;
@@ -75,11 +75,40 @@ function errnoReason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function readConfigText(shown: string, abs: string): string {
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  if (st.isFile()) return 'a regular file';
+  return 'not a regular file';
+}
+
+/**
+ * A config file's text: a regular file (never a FIFO or a device, which would
+ * hang or never end), at most MAX_CONFIG_BYTES, and valid UTF-8 (a byte that
+ * is not is an error at its line, never silently replaced).
+ */
+export function readConfigText(shown: string, abs: string): string {
+  let buf: Buffer;
   try {
-    return readFileSync(abs, 'utf8');
+    const st = statSync(abs);
+    if (!st.isFile()) throw new ConfigError(shown, undefined, `cannot read config file: it is ${kindOf(st)}`, 'pass the path of the configuration file itself');
+    if (st.size > MAX_CONFIG_BYTES) throw new ConfigError(shown, undefined, `cannot read config file: it is ${st.size} bytes, more than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB: this is not a configuration file`, CONF_HINT);
+    buf = readFileSync(abs);
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(shown, undefined, `cannot read config file: ${errnoReason(err)}`, CONF_HINT);
+  }
+  if (buf.length > MAX_CONFIG_BYTES) throw new ConfigError(shown, undefined, `cannot read config file: more than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB`, CONF_HINT);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(buf);
+  } catch {
+    const lenient = buf.toString('utf8');
+    const at = lenient.indexOf('\uFFFD');
+    const line = at < 0 ? undefined : lenient.slice(0, at).split('\n').length;
+    throw new ConfigError(shown, line, 'the file is not valid UTF-8 (a byte here is not); save it as UTF-8', 'for example: iconv -f latin1 -t utf-8 FILE > FILE.utf8');
   }
 }
 
@@ -140,9 +169,17 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
   const problems: Problem[] = [];
   let inputs: ClusterInput[] = [];
   let inlineFiles: string[] = [];
-  let stateDir = STATE_DIR_DEFAULT;
+  // MHA files cannot say where mhats keeps its state or listens: the environment can (a YAML file's keys win).
+  let stateDir = env.MHATS_STATE_DIR !== undefined && env.MHATS_STATE_DIR !== '' ? env.MHATS_STATE_DIR : STATE_DIR_DEFAULT;
   let http: HttpSettings | undefined = { ...HTTP_DEFAULT };
+  if (env.MHATS_HTTP_LISTEN !== undefined && env.MHATS_HTTP_LISTEN !== '') {
+    const l = parseListen(env.MHATS_HTTP_LISTEN);
+    if (!l.ok) throw new ConfigError('MHATS_HTTP_LISTEN', undefined, `the environment variable ${l.message}`);
+    http = l.value ?? undefined;
+  }
   let etcd: EtcdSettings | undefined;
+  let httpToken: HttpToken | undefined;
+  let stateDirLoc: Loc | undefined;
   let publishIn: PublishInput | undefined;
 
   if (format === 'yaml') {
@@ -153,9 +190,20 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
     problems.push(...r.problems);
     inputs = r.clusters;
     inlineFiles = r.inlineSecretFiles;
-    if (r.state_dir) stateDir = r.state_dir.value;
+    if (r.state_dir) {
+      stateDir = r.state_dir.value;
+      stateDirLoc = r.state_dir.loc;
+    }
     if (r.http !== undefined) http = r.http ?? undefined;
     etcd = r.etcd;
+    if (r.httpTokenFile) {
+      const f = r.httpTokenFile;
+      const t = readHttpToken(isAbsolute(f.value) ? f.value : resolvePath(dirname(confAbs), f.value));
+      if (t.ok) {
+        httpToken = t.token;
+        warnings.push(...t.warnings);
+      } else problems.push({ ...f.loc, message: `http.token_file ${t.message}` });
+    }
     publishIn = r.publish;
   } else {
     let global: { file: string; text: string } | undefined;
@@ -228,6 +276,13 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
     }
     publish = { ...rest, ...(consul ? { consul: { address: consul.address, ...(consul.datacenter !== undefined ? { datacenter: consul.datacenter } : {}), ...(token ? { token } : {}) } } : {}) };
   }
+  // state_dir must be a directory (or not exist yet: the manager creates it).
+  try {
+    const st = statSync(abs(stateDir));
+    if (!st.isDirectory()) problems.push({ ...(stateDirLoc ?? { file: env.MHATS_STATE_DIR ? 'MHATS_STATE_DIR' : opts.conf }), message: `state_dir ${stateDir} is ${kindOf(st)}, not a directory: give a directory the manager may write (its journal and lock live there)` });
+  } catch {
+    // absent: created at start
+  }
   throwIfProblems(problems);
 
   for (const f of inlineFiles) {
@@ -238,7 +293,27 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
       // it was readable a moment ago; nothing useful to add
     }
   }
-  return { format, files, clusters, state_dir: stateDir, warnings: [...new Set(warnings)], http, ...(etcd ? { etcd } : {}), ...(publish ? { publish } : {}) };
+  return { format, files, clusters, state_dir: stateDir, warnings: [...new Set(warnings)], http, ...(etcd ? { etcd } : {}), ...(publish ? { publish } : {}), ...(httpToken ? { http_token: httpToken } : {}) };
+}
+
+/** The shortest bearer token accepted: 16 characters (a guessable token is worse than none). */
+export const HTTP_TOKEN_MIN_LENGTH = 16;
+
+/**
+ * Reads the write API's bearer token: the file's content without surrounding whitespace, at least
+ * 16 visible ASCII characters (it travels in an HTTP header). A token file readable by group or
+ * others is a warning. Messages name the file, never the token.
+ */
+export function readHttpToken(path: string): { ok: true; token: HttpToken; warnings: string[] } | { ok: false; message: string } {
+  const r = readSecretFile(path);
+  if (!r.ok) return { ok: false, message: `${path}: cannot read the token file (${r.reason}); create it with: (umask 077; openssl rand -hex 32 > ${path})` };
+  const value = r.content.trim();
+  if (value.length === 0) return { ok: false, message: `${path}: the token file is empty; fill it with: (umask 077; openssl rand -hex 32 > ${path})` };
+  if (!/^[\x21-\x7e]+$/.test(value)) return { ok: false, message: `${path}: the token must be one line of visible ASCII characters (no spaces); for example: openssl rand -hex 32` };
+  if (value.length < HTTP_TOKEN_MIN_LENGTH) return { ok: false, message: `${path}: the token is too short (${value.length} characters, at least ${HTTP_TOKEN_MIN_LENGTH}); for example: openssl rand -hex 32` };
+  const warnings: string[] = [];
+  if ((r.mode & 0o077) !== 0) warnings.push(`${path}: the HTTP API token file is readable by group/others (mode ${(r.mode & 0o777).toString(8).padStart(4, '0')}); run: chmod 600 ${path}`);
+  return { ok: true, token: { file: path, token: new Secret(value) }, warnings };
 }
 
 function osUserName(env: NodeJS.ProcessEnv): string {

@@ -95,6 +95,8 @@ export interface ClusterConfig {
   latest_priority: boolean;
   multi_tier_slave: boolean;
   last_failover_minute: number;
+  /** The manager rejoins an old master by itself when it comes back contained (mhats rejoin); off by default. Optional so hand-built configs need not set it. */
+  auto_rejoin?: boolean | undefined;
   manager_workdir: string;
   manager_log?: string | undefined;
   secondary_check_script?: string | undefined;
@@ -114,6 +116,11 @@ export interface ClusterConfig {
   schedules?: ScheduleSettings | undefined;
   /** Failover/switchover hooks (YAML `hooks:`); MHA's script keys above keep working on their own. */
   hooks?: HooksConfig | undefined;
+  /**
+   * `mhats drill` may inject faults into this cluster only when 'allowed'
+   * (YAML `drill: allowed`; a staging cluster). Sandboxes are always allowed.
+   */
+  drill?: 'allowed' | 'forbidden' | undefined;
   /** The file the cluster was read from (MHA report_script --conf). */
   source_file?: string | undefined;
 }
@@ -153,8 +160,17 @@ export interface LoadedConfig {
   http?: HttpSettings | undefined;
   /** Manager HA (YAML `etcd:`): undefined = a single manager (local lock plus MHA's monitor lock on the master). */
   etcd?: EtcdSettings | undefined;
+  /** The write API's bearer token (YAML `http.token_file`, or `mhats manager --http-token-file`); undefined = writes off. */
+  http_token?: HttpToken | undefined;
   /** Service discovery (YAML `publish:`): the master of each cluster written to etcd and/or Consul KV. */
   publish?: PublishSettings | undefined;
+}
+
+/** The bearer token of the HTTP write API, read from its file at load (and at every reload). */
+export interface HttpToken {
+  /** Absolute path of the token file. */
+  file: string;
+  token: Secret;
 }
 
 /**
@@ -186,4 +202,9 @@ export interface EtcdSettings {
   instance?: string | undefined;
   /** Deadline of one etcd request, seconds (default 2). */
   request_timeout: number;
+  /**
+   * Spread the clusters over the managers (default false: one leader fails over every cluster).
+   * Each cluster has its own owner key PREFIX/clusters/NAME/owner on its owner's lease.
+   */
+  sharding: boolean;
 }

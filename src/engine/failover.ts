@@ -28,6 +28,8 @@
 import { inspectServer } from '../adapters/mysql/inspect.js';
 import { phaseBudgetMs } from '../adapters/hooks/runner.js';
 import { formatCoord } from '../domain/binlog-coord.js';
+import { lostWritesAdvice } from '../domain/semisync.js';
+import { isoTime } from '../domain/time.js';
 import { failedServers, guard, summarize } from '../domain/guard.js';
 import { classifySurvivors, type Classification } from '../domain/failover/survivors.js';
 import { planFailover, type AppliedPosition, type FailoverPlan, type PlanInput } from '../domain/failover/plan.js';
@@ -317,6 +319,8 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       const body = [`Master ${dead.name} is down!`, `Selected ${nm.name} as a new master.`, `Recovered: ${report.recovered.join(', ') || 'none'}`, ...report.notRecovered.map((n) => `NOT recovered: ${n.name}: ${n.reason}`), ...report.deferred.map((n) => `Recovering in the background: ${n}`), `Lost: ${report.lost ?? 'none known'}`].join('\n');
       await run.hooksIn('report', { origMaster: dead, newMaster: nm, newSlaves: report.recovered.map((n) => run.server(n)), outcome, subject, body }, signal);
     });
+    const advice = lostWritesAdvice({ id: run.id, lost: report.lost, at: isoTime(run.t0) }, req.lastMasterObs);
+    if (advice) run.event(`${advice.message}. To enable it: ${advice.hint ?? ''}`);
     const summary = outcome === 'success' ? `Master failover to ${nm.name} completed successfully.` : `Master failover to ${nm.name} done, but recovery on slave partially failed.`;
     run.log.info({ outcome, durationMs: deps.now() - run.t0 }, summary);
     return run.finish(outcome, summary);

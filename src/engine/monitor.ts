@@ -9,12 +9,14 @@
 import type { ClusterConfig, ServerConfig } from '../config/types.js';
 import { createHealthChecker, type HealthChecker } from '../adapters/mysql/health.js';
 import { dialectFor } from '../adapters/mysql/dialect.js';
-import { inspectAll } from '../adapters/mysql/inspect.js';
+import { inspectAll, readGtidState } from '../adapters/mysql/inspect.js';
+import { errantToConfirm, withMasterGtid } from '../domain/errant-confirm.js';
+import { SessionKeeper } from '../adapters/mysql/keeper.js';
 import { runScript } from '../adapters/hooks/run-script.js';
 import type { Journal } from '../adapters/journal/journal.js';
 import { readMhaStateFiles } from '../adapters/journal/mha-state-files.js';
 import { confirm, detect, initialDetectorState, type MasterPosition, type CheckResult, type DetectorState, type ReplicaView, type SecondaryCheckOutcome, type Verdict } from '../domain/detector.js';
-import { failedServers, guard, summarize, type FailoverSummary } from '../domain/guard.js';
+import { failedServers, guard, summarize, type FailoverSummary, type JournalRecord } from '../domain/guard.js';
 import { analyzeTopology, resolveSource, type ServerSpec, type TopologyAnalysis } from '../domain/topology.js';
 import type { ServerObservation, ServerProbe } from '../domain/types.js';
 import { classifySurvivors } from '../domain/failover/survivors.js';
@@ -25,6 +27,7 @@ import { fenceOldMaster } from './ops/fence.js';
 import { specOf, target } from './ops/admin.js';
 import type { Logger } from '../ports/logger.js';
 import { cutSavedBinlog } from '../domain/binlog-cut.js';
+import type { RejoinReport } from './rejoin.js';
 import { maintenanceOf, mayFailOverAutomatically, type ClusterMaintenance, type MaintenanceEntry } from '../domain/maintenance.js';
 
 export type MonitorState = 'starting' | 'broken' | 'watching' | 'suspect' | 'failing_over' | 'blocked' | 'stopped';
@@ -52,6 +55,8 @@ export interface MonitorDeps {
   onMasterChanged?: ((master: string, how: 'adopted' | 'promoted') => void) | undefined;
   /** A server was fenced (read_only, sessions killed). Must not throw. */
   onFenced?: ((server: string) => void) | undefined;
+  /** auto_rejoin: rejoins an old master that answers again (src/engine/rejoin.ts, wired by the manager). */
+  rejoin?: ((server: string) => Promise<RejoinReport>) | undefined;
   /** Maintenance entries (every cluster's; the monitor picks its own). Default: none. */
   maintenance?: (() => MaintenanceEntry[]) | undefined;
 }
@@ -121,9 +126,22 @@ export class ClusterMonitor {
   #inFailover = false;
   /** After a refused failover, do not retry before this (monotonic ms), unless the verdict changes. */
   #retryAfter = -Infinity;
+  /** Operator actions (API switchover, manual failover) waiting to run between two ticks. */
+  #actions: Array<{ what: string; run: () => Promise<void>; cancel: (err: Error) => void }> = [];
+  #wake: AbortController | undefined;
+  #running = false;
+  /** The operator action running now (the loop does not tick meanwhile). */
+  activity: { what: string; since: number } | undefined;
+  /** One kept connection per server for inspections and the replicas' views (never for CONNECT pings). */
+  #keeper = new SessionKeeper();
+  /** The journal's records as last summarized: the journal returns the same array while it is unchanged. */
+  #summaryMemo: { records: JournalRecord[]; failed: string[] } | undefined;
   /** A dead master is held by maintenance: the reason (undefined when not held). */
   heldByMaintenance: string | undefined;
   #maintenanceLoggedAt = -Infinity;
+  /** auto_rejoin: servers being rejoined, and when a refused one may be tried again (monotonic ms). */
+  #rejoining = new Set<string>();
+  #rejoinRetryAt = new Map<string, number>();
 
   constructor(cluster: ClusterConfig, deps: MonitorDeps) {
     this.cluster = cluster;
@@ -133,6 +151,61 @@ export class ClusterMonitor {
 
   get inFailover(): boolean {
     return this.#inFailover;
+  }
+
+  /** Is an operator action running or waiting? */
+  get busy(): boolean {
+    return this.activity !== undefined || this.#actions.length > 0;
+  }
+
+  /**
+   * Runs an operator action (a switchover or manual failover asked for through the API) in this
+   * loop, between two ticks: no health check, detection or automatic failover runs meanwhile, so
+   * the action and the monitor never act on the cluster at once. Afterwards the cluster is
+   * inspected at once, and a master the action moved is watched. Rejects when the loop is not
+   * running or stops first.
+   */
+  exclusive<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (!this.#running) return Promise.reject(new Error(`the monitor of ${this.cluster.name} is not running`));
+    return new Promise<T>((resolve, reject) => {
+      this.#actions.push({
+        what,
+        run: async () => {
+          try {
+            resolve(await fn());
+          } catch (err) {
+            reject(err instanceof Error ? err : new Error(String(err)));
+          }
+        },
+        cancel: reject,
+      });
+      this.#wake?.abort();
+    });
+  }
+
+  async #runActions(): Promise<void> {
+    let ran = false;
+    for (let a = this.#actions.shift(); a !== undefined; a = this.#actions.shift()) {
+      this.activity = { what: a.what, since: this.deps.now() };
+      try {
+        await a.run();
+      } finally {
+        this.activity = undefined;
+      }
+      ran = true;
+    }
+    if (!ran || this.state === 'starting' || this.state === 'broken') return;
+    // What the action changed, seen at once (a switched master is watched from now on).
+    try {
+      this.#adoptMovedMaster(await this.inspect());
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, `inspection after an operator action failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Closes the connections kept for inspections (run() does it when it stops). */
+  closeConnections(): void {
+    this.#keeper.close();
   }
 
   /** Maintenance of this cluster in force now (global, cluster and server entries). */
@@ -151,7 +224,9 @@ export class ClusterMonitor {
 
   /** Old masters that have not rejoined: never promoted, never repointed automatically. */
   failedServers(): string[] {
-    return failedServers(summarize(this.deps.journal.read()));
+    const records = this.deps.journal.read();
+    if (this.#summaryMemo?.records !== records) this.#summaryMemo = { records, failed: failedServers(summarize(records)) };
+    return this.#summaryMemo.failed;
   }
 
   snapshot(): MonitorSnapshot {
@@ -181,17 +256,28 @@ export class ClusterMonitor {
    */
   async inspect(): Promise<TopologyAnalysis> {
     const specs = this.#specs();
-    const all = await inspectAll(this.cluster.servers.map(target), { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now });
+    const opts = { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now };
+    const all = await inspectAll(this.cluster.servers.map(target), opts, this.#keeper);
     this.lastProbes = all;
     if (await this.#reconcile(all)) return this.inspect();
     const failed = new Set(this.failedServers());
+    const servers = this.cluster.servers.filter((s) => !failed.has(s.name));
     const probes = all.filter((p) => !failed.has(p.ok ? p.obs.name : p.failure.name));
-    const a = analyzeTopology(specs, probes, {
-      secondsBehindMaster: this.cluster.seconds_behind_master,
-      checkReplFilter: this.cluster.check_repl_filter,
-      multiTierSlave: this.cluster.multi_tier_slave,
-      replUser: this.cluster.servers.find((s) => s.repl_user)?.repl_user,
-    });
+    const analyze = (p: typeof probes): TopologyAnalysis =>
+      analyzeTopology(specs, p, {
+        secondsBehindMaster: this.cluster.seconds_behind_master,
+        checkReplFilter: this.cluster.check_repl_filter,
+        multiTierSlave: this.cluster.multi_tier_slave,
+        replUser: this.cluster.servers.find((s) => s.repl_user)?.repl_user,
+      });
+    let a = analyze(probes);
+    // Errant GTIDs count only when the master, read again after every replica, still lacks them.
+    const confirmOn = errantToConfirm(a);
+    const masterSrv = confirmOn !== undefined ? servers.find((s) => s.name === confirmOn) : undefined;
+    if (masterSrv !== undefined && a.masterObs !== undefined) {
+      const later = await readGtidState(target(masterSrv), a.masterObs.version, opts, this.#keeper);
+      if (later !== undefined) a = analyze(withMasterGtid(probes, masterSrv.name, later));
+    }
     this.lastAnalysis = a;
     this.#lastInspectAt = this.deps.mono();
     if (a.masterObs) this.lastMasterObs = a.masterObs;
@@ -241,7 +327,10 @@ export class ClusterMonitor {
     if (unfinished) {
       this.#log.error({ failover: unfinished.id }, `an unfinished failover was found in the journal (${unfinished.id}, dead master ${unfinished.deadMaster}): the manager stopped during it. No automatic failover until an operator checks the topology and runs: mhats ack ${this.cluster.name}`);
     }
+    this.#running = true;
     while (!signal.aborted) {
+      await this.#runActions();
+      if (signal.aborted) break;
       const started = this.deps.mono();
       this.busySince = started;
       try {
@@ -256,9 +345,15 @@ export class ClusterMonitor {
       const watching = this.state === 'watching' || this.state === 'suspect' || this.state === 'blocked';
       const failing = this.detector.phase !== 'healthy' && this.state !== 'blocked';
       const wait = !watching ? Math.max(interval, 2000) : failing ? this.cluster.ping_retry_interval * 1000 : interval;
-      await sleep(wait - (this.deps.mono() - started), signal);
+      if (this.#actions.length > 0) continue;
+      this.#wake = new AbortController();
+      await sleep(wait - (this.deps.mono() - started), AbortSignal.any([signal, this.#wake.signal]));
+      this.#wake = undefined;
     }
+    this.#running = false;
+    for (let a = this.#actions.shift(); a !== undefined; a = this.#actions.shift()) a.cancel(new Error(`the monitor of ${this.cluster.name} stopped before the action ran`));
     this.#checker?.close();
+    this.#keeper.close();
     this.state = 'stopped';
   }
 
@@ -321,6 +416,11 @@ export class ClusterMonitor {
 
   #adopt(master: string): void {
     const srv = this.cluster.servers.find((s) => s.name === master)!;
+    // A maintenance hold was about the old, dead master: a new master (failed over by an operator) is watched afresh.
+    if (master !== this.master && this.heldByMaintenance !== undefined) {
+      this.heldByMaintenance = undefined;
+      this.blockedReason = undefined;
+    }
     this.#checker?.close();
     // Knowing the master's version, each successful check also records its binlog position (lost-transaction report).
     const a = this.lastAnalysis;
@@ -344,7 +444,7 @@ export class ClusterMonitor {
     const masterSrv = this.cluster.servers.find((s) => s.name === master)!;
     const failed = new Set(this.failedServers());
     const others = this.cluster.servers.filter((s) => s.name !== master && !failed.has(s.name));
-    const probes = await inspectAll(others.map(target), { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now });
+    const probes = await inspectAll(others.map(target), { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now }, this.#keeper);
     const specs = this.#specs();
     const observed = new Map<string, ServerObservation>();
     for (const p of probes) if (p.ok) observed.set(p.obs.name, p.obs);
@@ -419,11 +519,12 @@ export class ClusterMonitor {
   }
 
   /** Runs a failover of the current master (automatic, or requested by an operator). */
-  async failover(opts: { trigger: 'auto' | 'manual'; reason: string; newMaster?: string | undefined }): Promise<FailoverReport> {
+  async failover(opts: { trigger: 'auto' | 'manual'; reason: string; newMaster?: string | undefined; deadMaster?: string | undefined }): Promise<FailoverReport> {
     if (this.#inFailover) throw new Error('a failover of this cluster is already running');
+    const dead = opts.deadMaster ?? this.master;
+    if (dead === undefined) throw new Error(`no master known for ${this.cluster.name}: name the dead master`);
     this.#inFailover = true;
     this.state = 'failing_over';
-    const dead = this.master!;
     try {
       const report = await runFailover(
         { cluster: this.cluster, deadMaster: dead, newMaster: opts.newMaster, trigger: opts.trigger, reason: opts.reason, maintenance: this.maintenance().serversInMaintenance, lastMasterObs: this.lastMasterObs?.name === dead ? this.lastMasterObs : undefined, lastMasterPosition: this.lastMasterPosition },
@@ -497,6 +598,9 @@ export class ClusterMonitor {
           () => this.#observe(() => this.deps.onFenced?.(d.server)),
           (err: unknown) => this.#log.error({ server: d.server }, `could not fence ${d.server}: ${(err as Error).message}`),
         );
+      } else if (d.action === 'fence' && this.cluster.auto_rejoin && this.deps.rejoin && this.master !== undefined && this.state === 'watching' && (this.deps.isLeader?.() ?? true)) {
+        // Answers, read-only, the cluster has moved on: an old master to rejoin (auto_rejoin).
+        this.#autoRejoin(d.server);
       } else if (d.action === 'rejoin') {
         for (const x of open) this.deps.journal.append({ type: 'rejoin', id: x.id, at: this.deps.now(), server: d.server });
         this.#log.info({ server: d.server }, `${d.reason}: back in the cluster as a replica`);
@@ -508,6 +612,28 @@ export class ClusterMonitor {
       }
     }
     return changed;
+  }
+
+  /** auto_rejoin: in the background (a rejoin reads binlogs; the health checks go on). A refusal is retried every 10 minutes, and said once. */
+  #autoRejoin(name: string): void {
+    if (this.#rejoining.has(name) || this.deps.mono() < (this.#rejoinRetryAt.get(name) ?? -Infinity)) return;
+    this.#rejoining.add(name);
+    this.#log.info({ server: name }, `auto_rejoin: ${name} (an old master) answers again: trying to rejoin it as a replica of ${this.master ?? '?'}`);
+    void this.deps.rejoin!(name)
+      .then((r) => {
+        if (r.outcome === 'rejoined' || r.outcome === 'already') {
+          this.#rejoinRetryAt.delete(name);
+          this.#log.info({ server: name, how: r.how }, `auto_rejoin: ${r.reason}`);
+          return;
+        }
+        this.#rejoinRetryAt.set(name, this.deps.mono() + 600_000);
+        this.#log.error({ server: name, outcome: r.outcome, divergent: r.divergent?.gtids, extractFile: r.extractFile }, `auto_rejoin of ${name} ${r.outcome === 'diverged' ? 'REFUSED' : r.outcome}: ${r.reason}${r.extractFile ? `; the divergent transactions are in ${r.extractFile}` : ''}. It stays fenced; next attempt in 10 minutes (or: mhats rejoin ${name})`);
+      })
+      .catch((err: unknown) => {
+        this.#rejoinRetryAt.set(name, this.deps.mono() + 600_000);
+        this.#log.error({ server: name, err: (err as Error).message }, `auto_rejoin of ${name} failed: ${(err as Error).message}`);
+      })
+      .finally(() => this.#rejoining.delete(name));
   }
 
   async #secondaryCheck(master: ServerConfig): Promise<SecondaryCheckOutcome> {

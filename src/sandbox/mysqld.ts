@@ -137,10 +137,12 @@ export interface ServerCnfInput {
   flavor: Flavor;
   gtid: boolean;
   extra: string[];
+  /** Every server's options file says read_only=ON (the master is made writable at runtime). */
+  startReadOnly?: boolean;
 }
 
 /** The friendly defaults, overridden by server.settings (the production profile, per-server options). */
-export function serverCnf({ server, flavor, gtid, extra }: ServerCnfInput): string {
+export function serverCnf({ server, flavor, gtid, extra, startReadOnly }: ServerCnfInput): string {
   const st = server.settings ?? {};
   const logBin = st.logBin ?? true;
   const lines = [
@@ -168,7 +170,7 @@ export function serverCnf({ server, flavor, gtid, extra }: ServerCnfInput): stri
     'skip_name_resolve=ON',
     `slave_net_timeout=${st.slaveNetTimeout ?? 4}`,
     'max_connections=200',
-    `read_only=${server.role === 'replica' ? 'ON' : 'OFF'}`,
+    `read_only=${server.role === 'replica' || startReadOnly === true ? 'ON' : 'OFF'}`,
   ];
   if (flavor.kind === 'mariadb') {
     lines.push('innodb_log_file_size=32M');
