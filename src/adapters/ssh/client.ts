@@ -153,14 +153,14 @@ function errCode(e: unknown): string | undefined {
   return undefined;
 }
 
-interface HostTrust {
+export interface HostTrust {
   entries: (KnownHostEntry & { file: string })[];
   files: string[];
   notes: string[];
   pin: { key: string; fingerprint: string } | undefined;
 }
 
-async function loadHostTrust(target: SshTarget, opts: SshClientOptions): Promise<HostTrust> {
+export async function loadHostTrust(target: SshTarget, opts: SshClientOptions): Promise<HostTrust> {
   const home = opts.homeDir ?? homedir();
   const pin = pinnedFingerprintFor(opts.fingerprints, target.host, target.port);
   let files: string[];
@@ -264,13 +264,13 @@ export function verifyHostKey(target: SshTarget, blob: Buffer, trust: HostTrust,
   };
 }
 
-interface Credentials {
+export interface Credentials {
   privateKey?: Buffer | undefined;
   keyFile?: string | undefined;
   agent?: string | undefined;
 }
 
-async function loadCredentials(target: SshTarget, opts: SshClientOptions): Promise<Credentials> {
+export async function loadCredentials(target: SshTarget, opts: SshClientOptions): Promise<Credentials> {
   const home = opts.homeDir ?? homedir();
   const agent = opts.agentSocket === null ? undefined : (opts.agentSocket ?? process.env.SSH_AUTH_SOCK) || undefined;
   const check = (file: string, buf: Buffer): Buffer => {
@@ -310,9 +310,9 @@ async function loadCredentials(target: SshTarget, opts: SshClientOptions): Promi
 
 // ---------------------------------------------------------------- errors
 
-type Ssh2Error = Error & { level?: string; code?: string };
+export type Ssh2Error = Error & { level?: string; code?: string };
 
-function classify(target: SshTarget, err: Ssh2Error, creds: Credentials, connectTimeoutMs: number, ready: boolean): SshError {
+export function classify(target: SshTarget, err: Ssh2Error, creds: Credentials, connectTimeoutMs: number, ready: boolean): SshError {
   const code = err.code;
   const level = err.level;
   const secs = (connectTimeoutMs / 1000).toFixed(connectTimeoutMs % 1000 === 0 ? 0 : 1);
@@ -350,7 +350,7 @@ function classify(target: SshTarget, err: Ssh2Error, creds: Credentials, connect
 const DEFAULT_HOST_KEY_ALGOS: ServerHostKeyAlgorithm[] = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
 
 /** Host key algorithms with the ones known_hosts records for this host first (so we ask for the key we can check). */
-function hostKeyAlgorithms(known: string[]): ServerHostKeyAlgorithm[] {
+export function hostKeyAlgorithms(known: string[]): ServerHostKeyAlgorithm[] {
   const first: ServerHostKeyAlgorithm[] = [];
   for (const t of known) {
     const algos = t === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [t];

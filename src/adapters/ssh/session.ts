@@ -1,0 +1,389 @@
+/**
+ * Persistent SSH sessions (ssh2): one authenticated connection per host,
+ * opened ahead of need and reused for every command on that host, so the
+ * commands on the critical path of a failover (the second-route probes, the
+ * fence of a hung master, the built-in vip hook) pay one channel open (one
+ * round trip) instead of a TCP and SSH handshake each.
+ *
+ * Same rules as sshExec (client.ts): host keys verified by default (known_hosts
+ * and pinned fingerprints), keepalive on, a deadline on the connect and on
+ * every command; on a command's deadline the channel is closed and the whole
+ * connection destroyed (never end()), since a silent peer cannot be told
+ * from a hung command. A dead session is replaced on the next use.
+ */
+import { performance } from 'node:perf_hooks';
+import ssh2 from 'ssh2';
+import type { ClientChannel, ConnectConfig } from 'ssh2';
+import {
+  classify,
+  hostKeyAlgorithms,
+  loadCredentials,
+  loadHostTrust,
+  remoteCommand,
+  SshError,
+  verifyHostKey,
+  type Credentials,
+  type ExecResult,
+  type HostKeyInfo,
+  type Ssh2Error,
+  type SshClientOptions,
+  type SshTarget,
+} from './client.js';
+import { knownKeyTypes } from './known-hosts.js';
+
+const { Client } = ssh2;
+
+export interface SessionExecOptions {
+  /** Deadline of the command, ms (the channel open included). */
+  timeoutMs: number;
+  /** Written to stdin, then EOF. */
+  stdin?: string | undefined;
+  /** Wraps the command in `timeout --kill-after=2 N` so it dies remotely too. */
+  remoteTimeoutSec?: number | undefined;
+  maxOutputBytes?: number | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** One authenticated SSH connection that runs many commands. */
+export class SshSession {
+  readonly target: SshTarget;
+  readonly hostKey: HostKeyInfo;
+  readonly openedAt: number;
+  #client: InstanceType<typeof Client>;
+  #dead = false;
+  #creds: Credentials;
+  #connectTimeoutMs: number;
+
+  private constructor(target: SshTarget, client: InstanceType<typeof Client>, hostKey: HostKeyInfo, creds: Credentials, connectTimeoutMs: number) {
+    this.target = target;
+    this.#client = client;
+    this.hostKey = hostKey;
+    this.openedAt = performance.now();
+    this.#creds = creds;
+    this.#connectTimeoutMs = connectTimeoutMs;
+    client.on('close', () => {
+      this.#dead = true;
+    });
+    client.on('error', () => {
+      this.#dead = true;
+    });
+  }
+
+  get alive(): boolean {
+    return !this.#dead;
+  }
+
+  /** Connects and authenticates within opts.connectTimeoutMs (host key verified). */
+  static async open(target: SshTarget, opts: SshClientOptions & { signal?: AbortSignal | undefined }): Promise<SshSession> {
+    opts.signal?.throwIfAborted();
+    const trust = opts.insecureSkipHostKeyCheck ? undefined : await loadHostTrust(target, opts);
+    const creds = await loadCredentials(target, opts);
+    const connectTimeoutMs = Math.max(1, opts.connectTimeoutMs);
+    return new Promise<SshSession>((resolve, reject) => {
+      const client = new Client();
+      let settled = false;
+      let hostKey: HostKeyInfo | undefined;
+      let rejection: ReturnType<typeof verifyHostKey> | undefined;
+      const fail = (err: Error): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        client.destroy();
+        reject(err);
+      };
+      const onAbort = (): void => {
+        const r: unknown = opts.signal?.reason;
+        fail(r instanceof Error ? r : new Error(`aborted: ${String(r)}`));
+      };
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      const timer = setTimeout(
+        () => fail(new SshError('timeout', target, `no SSH session within ${connectTimeoutMs} ms (host down, firewalled, or sshd not answering)`, { hint: 'check the host and that sshd answers on that port; raise ssh.connect_timeout if the link is slow', hostKey })),
+        connectTimeoutMs,
+      );
+      client.on('error', (err: Ssh2Error) => {
+        if (settled) return;
+        if (rejection && !rejection.ok) fail(new SshError(rejection.kind, target, rejection.detail, { hint: rejection.hint, hostKey: rejection.key, cause: err }));
+        else fail(classify(target, err, creds, connectTimeoutMs, false));
+      });
+      client.on('close', () => {
+        if (settled) return;
+        if (rejection && !rejection.ok) fail(new SshError(rejection.kind, target, rejection.detail, { hint: rejection.hint, hostKey: rejection.key }));
+        else fail(new SshError('protocol', target, 'connection closed during the SSH handshake', { hostKey }));
+      });
+      client.on('ready', () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        client.removeAllListeners('error');
+        client.removeAllListeners('close');
+        resolve(new SshSession(target, client, hostKey ?? { type: 'unknown', fingerprint: 'unknown' }, creds, connectTimeoutMs));
+      });
+      const known = trust ? knownKeyTypes(trust.entries, target.host, target.port) : [];
+      const cfg: ConnectConfig = {
+        host: target.host,
+        port: target.port,
+        username: target.user,
+        readyTimeout: connectTimeoutMs,
+        keepaliveInterval: opts.keepaliveIntervalMs ?? 5000,
+        keepaliveCountMax: opts.keepaliveCountMax ?? 3,
+        algorithms: { serverHostKey: hostKeyAlgorithms(known) },
+        hostVerifier: (blob: Buffer): boolean => {
+          const v = trust ? verifyHostKey(target, blob, trust, false) : verifyHostKey(target, blob, { entries: [], files: [], notes: [], pin: undefined }, true);
+          hostKey = v.key;
+          if (!v.ok) rejection = v;
+          return v.ok;
+        },
+        ...(creds.privateKey ? { privateKey: creds.privateKey } : {}),
+        ...(creds.agent ? { agent: creds.agent } : {}),
+      };
+      try {
+        client.connect(cfg);
+      } catch (e) {
+        fail(new SshError('other', target, `cannot start the SSH connection: ${e instanceof Error ? e.message : String(e)}`));
+      }
+    });
+  }
+
+  /** Runs argv (quoted for the remote POSIX shell) on a new channel. A non-zero exit is a result. */
+  exec(argv: readonly string[], o: SessionExecOptions): Promise<ExecResult> {
+    const t0 = performance.now();
+    const target = this.target;
+    const command = remoteCommand(argv, o.remoteTimeoutSec);
+    if (this.#dead) return Promise.reject(new SshError('protocol', target, 'the SSH session is closed'));
+    return new Promise<ExecResult>((resolve, reject) => {
+      let settled = false;
+      let ch: ClientChannel | undefined;
+      const client = this.#client;
+      const onGone = (): void => fail(new SshError('protocol', target, 'the SSH connection closed before the command finished', { hostKey: this.hostKey }));
+      const onError = (err: Ssh2Error): void => fail(classify(target, err, this.#creds, this.#connectTimeoutMs, true));
+      const done = (): void => {
+        clearTimeout(timer);
+        o.signal?.removeEventListener('abort', onAbort);
+        client.removeListener('close', onGone);
+        client.removeListener('error', onError);
+      };
+      const fail = (err: Error, kill = false): void => {
+        if (settled) return;
+        settled = true;
+        done();
+        try {
+          ch?.close();
+        } catch {
+          /* gone */
+        }
+        if (kill) this.destroy();
+        reject(err);
+      };
+      const onAbort = (): void => {
+        const r: unknown = o.signal?.reason;
+        fail(r instanceof Error ? r : new Error(`aborted: ${String(r)}`), true);
+      };
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+      client.once('close', onGone);
+      client.on('error', onError);
+      const timer = setTimeout(() => fail(new SshError('timeout', target, `command did not finish within ${o.timeoutMs} ms (the SSH connection was dropped): ${command}`, { hostKey: this.hostKey }), true), Math.max(1, o.timeoutMs));
+      try {
+        client.exec(command, (err, stream) => {
+          if (settled) {
+            if (!err) stream.close();
+            return;
+          }
+          if (err) {
+            fail(new SshError('protocol', target, `could not start the command: ${err.message}`, { hostKey: this.hostKey, cause: err }), true);
+            return;
+          }
+          ch = stream;
+          const out: Buffer[] = [];
+          const errOut: Buffer[] = [];
+          let code: number | null = null;
+          let sig: string | null = null;
+          let outBytes = 0;
+          const maxOut = o.maxOutputBytes ?? 16 * 1024 * 1024;
+          stream.on('data', (d: Buffer) => {
+            outBytes += d.length;
+            if (outBytes > maxOut) {
+              fail(new SshError('protocol', target, `the command printed more than ${maxOut} bytes: stopped`, { hostKey: this.hostKey }));
+              return;
+            }
+            out.push(d);
+          });
+          stream.stderr.on('data', (d: Buffer) => errOut.push(d));
+          stream.on('exit', (c: number | null, s?: string) => {
+            if (typeof c === 'number') code = c;
+            if (typeof s === 'string') sig = s;
+          });
+          stream.on('close', () => {
+            if (settled) return;
+            settled = true;
+            done();
+            const bytes = Buffer.concat(out);
+            resolve({ code, signal: sig, stdout: bytes.toString('utf8'), stdoutBytes: bytes, stderr: Buffer.concat(errOut).toString('utf8'), elapsedMs: performance.now() - t0, connectMs: 0, hostKey: this.hostKey });
+          });
+          if (o.stdin !== undefined) stream.end(o.stdin);
+          else stream.end();
+        });
+      } catch (e) {
+        fail(new SshError('protocol', target, `could not start the command: ${e instanceof Error ? e.message : String(e)}`), true);
+      }
+    });
+  }
+
+  /** Polite close (the peer is told), destroyed after a grace period whatever happens. */
+  close(graceMs = 1000): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    const c = this.#client;
+    setTimeout(() => c.destroy(), graceMs).unref();
+    try {
+      c.end();
+    } catch {
+      c.destroy();
+    }
+  }
+
+  destroy(): void {
+    this.#dead = true;
+    this.#client.destroy();
+  }
+}
+
+export interface PoolEntry {
+  target: SshTarget;
+  options: SshClientOptions;
+}
+
+function keyOf(t: SshTarget): string {
+  return `${t.user}@${t.host}:${t.port}`;
+}
+
+/**
+ * Sessions by user@host:port. get() reuses a live session or opens one (concurrent callers share
+ * the opening); warm() opens ahead of need and never throws. A session unused for idleMs is closed.
+ */
+export class SshPool {
+  #sessions = new Map<string, SshSession>();
+  #opening = new Map<string, Promise<SshSession>>();
+  #lastUse = new Map<string, number>();
+  #lastError = new Map<string, { at: number; message: string }>();
+  #idleMs: number;
+  #sweeper: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(o: { idleMs?: number | undefined } = {}) {
+    this.#idleMs = o.idleMs ?? 10 * 60_000;
+  }
+
+  /** A live session, reused or newly opened (within the options' connect timeout). */
+  async get(target: SshTarget, options: SshClientOptions, signal?: AbortSignal): Promise<SshSession> {
+    if (this.#closed) throw new SshError('other', target, 'the SSH pool is closed');
+    const key = keyOf(target);
+    this.#lastUse.set(key, performance.now());
+    const s = this.#sessions.get(key);
+    if (s?.alive) return s;
+    if (s) this.#sessions.delete(key);
+    let p = this.#opening.get(key);
+    if (p === undefined) {
+      p = SshSession.open(target, { ...options, signal })
+        .then((sess) => {
+          if (this.#closed) {
+            sess.destroy();
+            throw new SshError('other', target, 'the SSH pool is closed');
+          }
+          this.#sessions.set(key, sess);
+          this.#lastError.delete(key);
+          this.#sweep();
+          return sess;
+        })
+        .catch((err: unknown) => {
+          this.#lastError.set(key, { at: performance.now(), message: err instanceof Error ? err.message : String(err) });
+          throw err;
+        })
+        .finally(() => this.#opening.delete(key));
+      this.#opening.set(key, p);
+    }
+    return p;
+  }
+
+  /** Opens a session ahead of need (no error escapes; the next get() retries). */
+  warm(target: SshTarget, options: SshClientOptions): void {
+    if (this.#closed) return;
+    const s = this.#sessions.get(keyOf(target));
+    if (s?.alive) {
+      this.#lastUse.set(keyOf(target), performance.now());
+      return;
+    }
+    this.get(target, options).catch(() => undefined);
+  }
+
+  /** Is a live session to target open now (no I/O)? */
+  has(target: SshTarget): boolean {
+    return this.#sessions.get(keyOf(target))?.alive ?? false;
+  }
+
+  lastError(target: SshTarget): string | undefined {
+    return this.#lastError.get(keyOf(target))?.message;
+  }
+
+  /**
+   * Runs argv on target over its session, within timeoutMs in all (the connect included when no
+   * session is open). A session that turns out dead before the command started is replaced once.
+   */
+  async exec(target: SshTarget, options: SshClientOptions, argv: readonly string[], o: SessionExecOptions): Promise<ExecResult> {
+    const t0 = performance.now();
+    const left = (): number => o.timeoutMs - (performance.now() - t0);
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(new SshError('timeout', target, `no SSH session within the ${o.timeoutMs} ms deadline`)), Math.max(1, o.timeoutMs));
+    const onAbort = (): void => ac.abort(o.signal?.reason);
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      let fresh = false;
+      for (let attempt = 0; ; attempt++) {
+        const had = this.has(target);
+        const s = await this.get(target, { ...options, connectTimeoutMs: Math.max(1, Math.min(options.connectTimeoutMs, left())) }, ac.signal);
+        fresh = !had;
+        const connectMs = fresh ? performance.now() - t0 : 0;
+        if (left() <= 0) throw new SshError('timeout', target, `no time left for the command within ${o.timeoutMs} ms`);
+        try {
+          const r = await s.exec(argv, { ...o, timeoutMs: Math.max(1, left()), signal: ac.signal });
+          return { ...r, connectMs, elapsedMs: performance.now() - t0 };
+        } catch (err) {
+          // A reused session that died under us (closed by the peer, keepalive): one retry on a new one.
+          if (attempt === 0 && !fresh && !s.alive && err instanceof SshError && err.kind === 'protocol' && left() > 50) continue;
+          throw err;
+        }
+      }
+    } finally {
+      clearTimeout(timer);
+      o.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  #sweep(): void {
+    if (this.#sweeper !== undefined || this.#closed) return;
+    this.#sweeper = setInterval(() => {
+      const now = performance.now();
+      for (const [key, s] of this.#sessions) {
+        if (!s.alive || now - (this.#lastUse.get(key) ?? 0) > this.#idleMs) {
+          s.close();
+          this.#sessions.delete(key);
+        }
+      }
+      if (this.#sessions.size === 0) {
+        clearInterval(this.#sweeper);
+        this.#sweeper = undefined;
+      }
+    }, Math.min(60_000, Math.max(1000, this.#idleMs / 4)));
+    this.#sweeper.unref();
+  }
+
+  /** Closes every session. The pool can no longer be used. */
+  close(): void {
+    this.#closed = true;
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    for (const s of this.#sessions.values()) s.close();
+    this.#sessions.clear();
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * Failure detection under gray failures, on loopback, with production-like
+ * replication timing (slave_net_timeout=60, MASTER_HEARTBEAT_PERIOD=30: a
+ * replica's "IO Yes" proves nothing for up to a minute):
+ *  - the second route (probes over the manager's SSH sessions) tells a live,
+ *    a hung and a dead mysqld apart;
+ *  - only the manager's route to the master cut, replicas idle: no failover
+ *    (the second route reaches the greeting);
+ *  - max_connections exhausted while the manager's route blips and the
+ *    replicas reconnect (and get 1040): no failover;
+ *  - a replica's IO thread stopped by hand, then kill -9 of the master: the
+ *    refused connection is confirmed at once, and the decision does not rely
+ *    on the stopped replica.
+ * The network-namespace cases (master cut off from everything) are in
+ * detection-netns.test.ts.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import mysql from 'mysql2/promise';
+import { replicaStatus, detectFlavor, rootSql, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
+import { SshPool } from '../../src/adapters/ssh/session.js';
+import { probeRoutes } from '../../src/adapters/ssh/route-probe.js';
+import { createHealthChecker } from '../../src/adapters/mysql/health.js';
+import { Secret } from '../../src/domain/secret.js';
+import { withSandbox } from '../helpers/sandbox.js';
+import { until, writeManagerConfig } from '../helpers/cluster.js';
+import { ManagerProcess, type LogLine } from '../helpers/manager.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { Writer } from '../helpers/writer.js';
+import { SEMI_SYNC } from '../helpers/semisync.js';
+
+const BASE = '127.0.42';
+const SSH_PORT = 2321;
+
+/** Production replication timing: what MariaDB and MySQL ship with. */
+const PRODUCTION_TIMING = ['slave_net_timeout=60'];
+
+async function ioState(s: SandboxServer): Promise<{ io: string; errno: string }> {
+  const st = await replicaStatus(await detectFlavor(), s);
+  return { io: st.get('Slave_IO_Running') ?? '?', errno: st.get('Last_IO_Errno') ?? '?' };
+}
+
+describe('failure detection (loopback, slave_net_timeout=60)', () => {
+  let sb: SandboxInfo;
+  let db1: SandboxServer;
+  let db2: SandboxServer;
+  let db3: SandboxServer;
+  let mgr: ManagerProcess;
+  let proxy: TcpProxy;
+  let password: string;
+  let pool: SshPool;
+  let conf: string;
+
+  /** The first line matching re logged after line index `from`. */
+  async function waitAfter(from: number, re: RegExp, timeoutMs: number): Promise<LogLine> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      const l = mgr.lines.slice(from).find((x) => re.test(x.msg));
+      if (l) return l;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`manager did not log ${re} within ${timeoutMs} ms\n${mgr.tail()}`);
+  }
+
+  before(async () => {
+    sb = await withSandbox(undefined, { name: 'detection', baseAddress: `${BASE}.11`, replicas: 2, sshPort: SSH_PORT, extraServerOptions: [...PRODUCTION_TIMING, ...SEMI_SYNC] });
+    [db1, db2, db3] = sb.servers as [SandboxServer, SandboxServer, SandboxServer];
+    password = readFileSync(sb.adminPasswordFile, 'utf8').trim();
+    // The heartbeat period a replica gets by default: slave_net_timeout / 2.
+    for (const r of [db2, db3]) await rootSql(r, 'STOP SLAVE; CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD=30; START SLAVE;');
+    await rootSql(db1, "CREATE DATABASE mhats_test; CREATE TABLE mhats_test.t (id INT AUTO_INCREMENT PRIMARY KEY, val VARCHAR(64)) ENGINE=InnoDB; CREATE USER app@'127.%' IDENTIFIED BY 'app'; GRANT SELECT ON *.* TO app@'127.%';");
+    // The manager reaches db1 through a proxy (its route); the replicas and the SSH hosts reach db1 directly.
+    proxy = new TcpProxy(`${BASE}.100`, 3306, db1.address, 3306);
+    await proxy.listen();
+    pool = new SshPool();
+    conf = writeManagerConfig(sb, {
+      cluster: { ping_interval: 1, ping_timeout: 1, ping_failures: 3, connect_timeout: 1, query_timeout: 3, second_route_timeout: 1 },
+      servers: { db1: { ip: `${BASE}.100` } },
+    });
+    mgr = new ManagerProcess(conf, ['--http', 'off'], sb.dir);
+    await mgr.waitFor(/^watching sandbox: master db1/);
+  });
+
+  after(async () => {
+    pool?.close();
+    await mgr?.stop();
+    await proxy?.close();
+  });
+
+  const sshFrom = (s: SandboxServer) => ({
+    via: s.name,
+    target: { label: s.name, host: s.address, port: SSH_PORT, user: 'root' },
+    options: { identityFile: sb.ssh!.identityFile, knownHostsFile: sb.ssh!.knownHostsFile, fingerprints: {}, insecureSkipHostKeyCheck: false, connectTimeoutMs: 3000 },
+  });
+
+  test('the second route tells a live, a hung and a dead mysqld apart (the greeting, not a TCP accept)', async () => {
+    const probe = () => probeRoutes(pool, [sshFrom(db2), sshFrom(db3)], { host: db1.address, port: 3306 }, { timeoutMs: 800 });
+    const live = await probe();
+    assert.deepEqual(live.map((r) => r.kind), ['greeting', 'greeting'], JSON.stringify(live));
+    // The sessions stay open: the next probes take one channel each, not a new SSH connection.
+    assert.ok(pool.has(sshFrom(db2).target) && pool.has(sshFrom(db3).target));
+    process.kill(db1.pid, 'SIGSTOP');
+    try {
+      const hung = await probe();
+      assert.deepEqual(hung.map((r) => r.kind), ['no_greeting', 'no_greeting'], JSON.stringify(hung));
+      assert.ok(hung.every((r) => r.says === 'dead'));
+    } finally {
+      process.kill(db1.pid, 'SIGCONT');
+    }
+    const closed = await probeRoutes(pool, [sshFrom(db2)], { host: db1.address, port: 3399 }, { timeoutMs: 800 });
+    assert.equal(closed[0]!.kind, 'refused', JSON.stringify(closed));
+  });
+
+  test('a statement that hangs on an accepted connection is a stall, not a connect failure', async () => {
+    const c = createHealthChecker('INSERT', { name: 'db1', host: db1.address, port: 3306, user: sb.adminUser, password: new Secret(password) }, { timeoutMs: 700, now: () => performance.now() });
+    const holder = await mysql.createConnection({ host: db1.address, port: 3306, user: sb.adminUser, password });
+    try {
+      assert.equal((await c.check()).ok, true);
+      await holder.query('FLUSH TABLES WITH READ LOCK');
+      const r = await c.check();
+      assert.equal(r.ok, false);
+      assert.equal(r.kind, 'timeout');
+      assert.equal(r.stage, 'statement');
+    } finally {
+      await holder.query('UNLOCK TABLES').catch(() => undefined);
+      holder.destroy();
+      c.close();
+    }
+  });
+
+  test("only the manager's route cut, replicas idle (nothing fresh): no failover, the second route reaches the server", async () => {
+    const from = mgr.lines.length;
+    proxy.cut();
+    let line: LogLine;
+    try {
+      line = await mgr.waitFor(/only the manager's route is broken; not failing over/, 20_000);
+      // The replicas' IO threads still say Yes, but with a 30 s heartbeat nothing proves it fresh: the routes decide.
+      const routes = line.routes as Array<{ via: string; kind: string }>;
+      assert.ok(routes.some((r) => r.kind === 'greeting'), JSON.stringify(line));
+      await new Promise((r) => setTimeout(r, 3000));
+      assert.equal(mgr.lines.slice(from).some((l) => /Phase 1: Configuration Check Phase started|IS DEAD/.test(l.msg)), false, mgr.tail());
+      assert.equal((await rootSql(db1, 'SELECT @@read_only')).trim(), '0');
+    } finally {
+      proxy.restore();
+    }
+    await mgr.waitFor(/db1 answers health checks again/, 10_000);
+  });
+
+  test('max_connections exhausted while the route blips and the replicas reconnect (1040): no failover', async () => {
+    const from = mgr.lines.length;
+    await rootSql(db1, 'SET GLOBAL max_connections = 10');
+    const conns: mysql.Connection[] = [];
+    try {
+      for (let i = 0; i < 20; i++) {
+        try {
+          conns.push(await mysql.createConnection({ host: db1.address, port: 3306, user: 'app', password: 'app', connectTimeout: 2000 }));
+        } catch (err) {
+          if ((err as { errno?: number }).errno === 1040) break;
+          throw err;
+        }
+      }
+      proxy.cut();
+      try {
+        // The replicas reconnect, and the master turns them away with 1040.
+        for (const r of [db2, db3]) await rootSql(r, 'STOP SLAVE IO_THREAD; START SLAVE IO_THREAD;');
+        await until('the replicas get 1040', async () => (await ioState(db2)).errno === '1040' && (await ioState(db3)).errno === '1040', 10_000);
+        const line = await mgr.waitFor(/1040.*not failing over/, 20_000);
+        assert.ok(line.verdict === 'AliveError', JSON.stringify(line));
+        await new Promise((r) => setTimeout(r, 3000));
+        assert.equal(mgr.lines.slice(from).some((l) => /Phase 1: Configuration Check Phase started|IS DEAD/.test(l.msg)), false, mgr.tail());
+      } finally {
+        proxy.restore();
+      }
+    } finally {
+      for (const c of conns) c.destroy();
+      await rootSql(db1, 'SET GLOBAL max_connections = 200');
+    }
+    await until('the replicas reconnect', async () => (await ioState(db2)).io === 'Yes' && (await ioState(db3)).io === 'Yes', 20_000);
+    await mgr.waitFor(/db1 answers health checks again/, 10_000);
+  });
+
+  test("a replica's IO thread stopped by hand, then kill -9 of the master: confirmed at once, without that replica", async () => {
+    // The manager now connects to db1 directly (a proxy cannot pass a refused connection on): SIGHUP reload.
+    const from = mgr.lines.length;
+    writeManagerConfig(sb, { cluster: { ping_interval: 1, ping_timeout: 1, ping_failures: 3, connect_timeout: 1, query_timeout: 3, second_route_timeout: 1 } });
+    mgr.child.kill('SIGHUP');
+    await waitAfter(from, /^watching sandbox: master db1/, 20_000);
+    await rootSql(db3, 'STOP SLAVE IO_THREAD');
+    const w = new Writer();
+    w.start({ host: db1.address, port: 3306, user: sb.adminUser, password });
+    await w.waitFor(100);
+    await stopServer(db1, 'SIGKILL');
+    await w.stopped();
+    const dead = await waitAfter(from, /^MASTER db1 IS DEAD/, 30_000);
+    // Certain evidence: refused, confirmed by the witnesses or the second route, refused again.
+    assert.equal(dead.basis, 'refused', JSON.stringify(dead));
+    assert.ok(!(dead.relied as string[]).includes('db3'), JSON.stringify(dead));
+    const db3w = (dead.witnesses as Array<{ name: string; class: string }>).find((x) => x.name === 'db3');
+    assert.equal(db3w?.class, 'stopped', JSON.stringify(dead));
+    await waitAfter(from, /^now watching the new master db2/, 60_000);
+    const have = new Set((await rootSql(db2, 'SELECT id FROM mhats_test.t')).split('\n').filter(Boolean).map(Number));
+    assert.deepEqual(w.acked.filter((id) => !have.has(id)), [], 'acknowledged writes lost');
+  });
+});
