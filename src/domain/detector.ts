@@ -345,18 +345,27 @@ export function parseGreeting(bytes: readonly number[]): { kind: 'greeting'; ver
 export const PROBE_CONNECTED_MARKER = 'mhats-probe-connected';
 
 /**
- * The remote probe: a TCP connection to HOST:PORT with bash's /dev/tcp, the first 16 bytes the
- * server sends, as hex (od). The whole thing is killed at the deadline (timeout -s KILL, its
- * process group). Positional parameters, never interpolated: $0 host, $1 port.
+ * The remote probe: a TCP connection to HOST:PORT with bash's /dev/tcp, then the first 32 bytes the
+ * server sends, each printed in hex as soon as it is read (bash builtins only: one process besides
+ * timeout, so a loaded host answers in time). The whole thing is killed at the deadline (timeout -s
+ * KILL). Positional parameters, never interpolated: $0 host, $1 port.
  */
 export function probeScript(): string {
-  return `exec 3<>"/dev/tcp/$0/$1" || exit 7; echo ${PROBE_CONNECTED_MARKER} >&2; head -c 16 <&3 | od -An -v -tx1`;
+  return [
+    'export LC_ALL=C',
+    'exec 3<>"/dev/tcp/$0/$1" || exit 7',
+    `echo ${PROBE_CONNECTED_MARKER} >&2`,
+    // read -d '' -n 1: one byte; a NUL byte gives "" with status 0, the end of the stream "" with status 1.
+    `for i in {1..32}; do IFS= read -r -d '' -n 1 c <&3; s=$?; if [ $s -ne 0 ] && [ -z "$c" ]; then break; fi; printf ' %02x' "'$c"; done`,
+    'echo',
+  ].join('\n');
 }
 
 /** The probe's argv on the probing host (to be quoted for its shell). */
 export function probeArgv(host: string, port: number, timeoutMs: number): string[] {
   const secs = Math.max(0.1, Math.round(timeoutMs / 100) / 10);
-  return ['timeout', '-s', 'KILL', String(secs), 'bash', '-c', probeScript(), host, String(port)];
+  // --norc: a bash started over SSH would otherwise read ~/.bashrc (Debian), which can take seconds.
+  return ['timeout', '-s', 'KILL', String(secs), 'bash', '--norc', '-c', probeScript(), host, String(port)];
 }
 
 /** Interprets the probe's exit status and output. */

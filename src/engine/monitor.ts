@@ -67,12 +67,27 @@ export type FailoverPlan =
   | { ok: true; master: string; candidate: string; rule: Extract<Choice, { ok: true }>['rule']; reason: string; latest: string[]; rejected: Array<{ name: string; reason: string }>; excluded: Array<{ name: string; reason: string }>; inspectedAt: number }
   | { ok: false; master?: string | undefined; reason: string; latest: string[]; rejected: Array<{ name: string; reason: string }>; excluded: Array<{ name: string; reason: string }>; inspectedAt?: number | undefined };
 
+/** The last suspicion of a master, kept after it ended: why it did or did not become a failover. */
+export interface SuspicionRecord {
+  master: string;
+  /** Wall clock (ms since epoch). */
+  startedAt: number;
+  endedAt?: number | undefined;
+  outcome: 'ongoing' | 'recovered' | 'failover' | 'master_changed';
+  /** The last verdict of this suspicion, with who said what and how fresh. */
+  verdict?: Verdict | undefined;
+  /** Wall clock of that verdict. */
+  verdictAt?: number | undefined;
+  evaluations: number;
+}
+
 export interface MonitorSnapshot {
   cluster: string;
   state: MonitorState;
   master?: string | undefined;
   detector: DetectorState;
   lastVerdict?: Verdict | undefined;
+  lastSuspicion?: SuspicionRecord | undefined;
   failed: string[];
   lastAnalysis?: { healthy: boolean; errors: string[] } | undefined;
   lastFailover?: FailoverSummary | undefined;
@@ -105,6 +120,8 @@ export class ClusterMonitor {
   master: string | undefined;
   detector: DetectorState = initialDetectorState;
   lastVerdict: Verdict | undefined;
+  /** The current or last suspicion of the master. */
+  lastSuspicion: SuspicionRecord | undefined;
   lastAnalysis: TopologyAnalysis | undefined;
   lastMasterObs: ServerObservation | undefined;
   blockedReason: string | undefined;
@@ -133,7 +150,7 @@ export class ClusterMonitor {
     this.#log = deps.log.child({ cluster: cluster.name });
     this.#sampler = new WitnessSampler({ connectTimeoutMs: Math.min(1000, cluster.connect_timeout * 1000), queryTimeoutMs: Math.min(2000, cluster.query_timeout * 1000) }, deps.mono);
     this.#ownPool = deps.sshPool === undefined;
-    this.pool = deps.sshPool ?? new SshPool();
+    this.pool = deps.sshPool ?? new SshPool({ log: this.#log });
   }
 
   get inFailover(): boolean {
@@ -153,6 +170,7 @@ export class ClusterMonitor {
       master: this.master,
       detector: this.detector,
       lastVerdict: this.lastVerdict,
+      lastSuspicion: this.lastSuspicion,
       failed: this.failedServers(),
       lastAnalysis: this.lastAnalysis ? { healthy: this.lastAnalysis.healthy, errors: this.lastAnalysis.findings.filter((f) => f.severity === 'error').map((f) => `${f.server ?? this.cluster.name}: ${f.message}`) } : undefined,
       lastFailover: summaries.filter((s) => s.outcome !== 'refused').at(-1),
@@ -177,6 +195,8 @@ export class ClusterMonitor {
       checkReplFilter: this.cluster.check_repl_filter,
       multiTierSlave: this.cluster.multi_tier_slave,
       replUser: this.cluster.servers.find((s) => s.repl_user)?.repl_user,
+      pingInterval: this.cluster.ping_interval,
+      secondRoute: detectionSettings(this.cluster).second_route,
     });
     this.lastAnalysis = a;
     this.#lastInspectAt = this.deps.mono();
@@ -269,7 +289,10 @@ export class ClusterMonitor {
     return this.detector.lastFailure?.class === 'refused' ? Math.min(retry, REFUSED_RECHECK_MS) : retry;
   }
 
-  #endSuspicion(): void {
+  #endSuspicion(outcome: SuspicionRecord['outcome'] = 'master_changed'): void {
+    if (this.#suspicion !== undefined && this.lastSuspicion?.outcome === 'ongoing') {
+      this.lastSuspicion = { ...this.lastSuspicion, outcome, endedAt: this.deps.now() };
+    }
     this.#suspicion?.close();
     this.#suspicion = undefined;
   }
@@ -315,13 +338,14 @@ export class ClusterMonitor {
     if (transition === 'recovered') {
       this.#log.info({ master: this.master }, `${this.master} answers health checks again`);
       this.lastVerdict = undefined;
-      this.#endSuspicion();
+      this.#endSuspicion('recovered');
       if (this.state === 'suspect') this.state = 'watching';
     }
     if (next.phase !== 'healthy') {
       // The evidence is gathered from the first failure on, in the background (replica samples, the second route).
       if (this.#suspicion === undefined) {
         this.#suspicion = this.#newSuspicion();
+        this.lastSuspicion = { master: this.master, startedAt: this.deps.now() - Math.max(0, r.latencyMs), outcome: 'ongoing', evaluations: 0 };
         this.#warmSsh();
       }
       if (next.phase === 'suspect' && this.state === 'watching') this.state = 'suspect';
@@ -396,6 +420,7 @@ export class ClusterMonitor {
     const verdict = await this.#suspicion.evaluate(this.detector);
     const changed = this.lastVerdict?.code !== verdict.code;
     this.lastVerdict = verdict;
+    if (this.lastSuspicion?.outcome === 'ongoing') this.lastSuspicion = { ...this.lastSuspicion, verdict, verdictAt: this.deps.now(), evaluations: this.lastSuspicion.evaluations + 1 };
     this.#observe(() => this.deps.observer?.verdict?.(this, verdict));
     const evidence = { witnesses: verdict.evidence.witnesses.map((w) => ({ name: w.name, says: w.says, class: w.class, freshnessMs: w.freshnessMs, detail: w.detail })), routes: verdict.evidence.routes?.map((r) => ({ via: r.via, says: r.says, kind: r.kind, elapsedMs: r.elapsedMs, detail: r.detail })) };
     if (!verdict.dead) {
@@ -434,6 +459,7 @@ export class ClusterMonitor {
     this.#inFailover = true;
     this.state = 'failing_over';
     const dead = this.master!;
+    if (this.lastSuspicion?.outcome === 'ongoing' && this.lastSuspicion.master === dead) this.lastSuspicion = { ...this.lastSuspicion, outcome: 'failover', endedAt: this.deps.now() };
     try {
       const report = await runFailover(
         { cluster: this.cluster, deadMaster: dead, newMaster: opts.newMaster, trigger: opts.trigger, reason: opts.reason, lastMasterObs: this.lastMasterObs?.name === dead ? this.lastMasterObs : undefined, lastMasterPosition: this.lastMasterPosition },
@@ -452,6 +478,8 @@ export class ClusterMonitor {
         this.blockedReason = `failover ${report.id} failed: ${report.reason}`;
       } else {
         this.state = 'suspect';
+        // Refused (nothing changed): the suspicion goes on.
+        if (this.lastSuspicion?.outcome === 'failover' && this.lastSuspicion.master === dead) this.lastSuspicion = { ...this.lastSuspicion, outcome: 'ongoing', endedAt: undefined };
       }
       return report;
     } finally {

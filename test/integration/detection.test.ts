@@ -80,6 +80,9 @@ describe('failure detection (loopback, slave_net_timeout=60)', () => {
     });
     mgr = new ManagerProcess(conf, ['--http', 'off'], sb.dir);
     await mgr.waitFor(/^watching sandbox: master db1/);
+    // The manager's remote shells on the replicas' hosts (the second route) are ready.
+    await mgr.waitFor(/^SSH shell ready on db2/, 60_000);
+    await mgr.waitFor(/^SSH shell ready on db3/, 60_000);
   });
 
   after(async () => {
@@ -95,11 +98,12 @@ describe('failure detection (loopback, slave_net_timeout=60)', () => {
   });
 
   test('the second route tells a live, a hung and a dead mysqld apart (the greeting, not a TCP accept)', async () => {
+    for (const s of [db2, db3]) pool.warm(sshFrom(s).target, sshFrom(s).options);
+    await until('remote shells ready', () => Promise.resolve(pool.hasShell(sshFrom(db2).target) && pool.hasShell(sshFrom(db3).target)), 60_000);
     const probe = () => probeRoutes(pool, [sshFrom(db2), sshFrom(db3)], { host: db1.address, port: 3306 }, { timeoutMs: 800 });
     const live = await probe();
     assert.deepEqual(live.map((r) => r.kind), ['greeting', 'greeting'], JSON.stringify(live));
-    // The sessions stay open: the next probes take one channel each, not a new SSH connection.
-    assert.ok(pool.has(sshFrom(db2).target) && pool.has(sshFrom(db3).target));
+    assert.ok(live.every((r) => r.says === 'alive'));
     process.kill(db1.pid, 'SIGSTOP');
     try {
       const hung = await probe();
@@ -149,21 +153,31 @@ describe('failure detection (loopback, slave_net_timeout=60)', () => {
 
   test('max_connections exhausted while the route blips and the replicas reconnect (1040): no failover', async () => {
     const from = mgr.lines.length;
+    // The replicas disconnect (their dump threads free two slots), the applications take every slot left.
+    for (const r of [db2, db3]) await rootSql(r, 'STOP SLAVE IO_THREAD');
+    await until('the dump threads ended', async () => (await rootSql(db1, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")).trim() === '0', 10_000);
     await rootSql(db1, 'SET GLOBAL max_connections = 10');
     const conns: mysql.Connection[] = [];
-    try {
-      for (let i = 0; i < 20; i++) {
+    // The applications take every slot, and any slot that frees up (our own root connections come and go).
+    let squatting = true;
+    let full = false;
+    const squatter = (async () => {
+      while (squatting) {
         try {
           conns.push(await mysql.createConnection({ host: db1.address, port: 3306, user: 'app', password: 'app', connectTimeout: 2000 }));
         } catch (err) {
-          if ((err as { errno?: number }).errno === 1040) break;
-          throw err;
+          if ((err as { errno?: number }).errno !== 1040) throw err;
+          full = true;
+          await new Promise((r) => setTimeout(r, 30));
         }
       }
+    })();
+    try {
+      await until('max_connections reached', () => Promise.resolve(full), 10_000);
       proxy.cut();
       try {
         // The replicas reconnect, and the master turns them away with 1040.
-        for (const r of [db2, db3]) await rootSql(r, 'STOP SLAVE IO_THREAD; START SLAVE IO_THREAD;');
+        for (const r of [db2, db3]) await rootSql(r, 'START SLAVE IO_THREAD');
         await until('the replicas get 1040', async () => (await ioState(db2)).errno === '1040' && (await ioState(db3)).errno === '1040', 10_000);
         const line = await mgr.waitFor(/1040.*not failing over/, 20_000);
         assert.ok(line.verdict === 'AliveError', JSON.stringify(line));
@@ -173,6 +187,8 @@ describe('failure detection (loopback, slave_net_timeout=60)', () => {
         proxy.restore();
       }
     } finally {
+      squatting = false;
+      await squatter;
       for (const c of conns) c.destroy();
       await rootSql(db1, 'SET GLOBAL max_connections = 200');
     }

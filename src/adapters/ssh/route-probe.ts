@@ -24,10 +24,10 @@ export async function probeRoutes(pool: SshPool, froms: readonly ProbeFrom[], ma
   return Promise.all(
     froms.map(async (f): Promise<RouteReport> => {
       const t0 = performance.now();
-      // The remote side is killed at timeoutMs; the local deadline adds the channel open and a margin.
-      const budget = o.timeoutMs + (pool.has(f.target) ? 500 : (o.sshBudgetMs ?? f.options.connectTimeoutMs) + 500);
+      // The remote side is killed at timeoutMs; the local deadline adds a round trip and a margin, or the SSH setup when no shell is ready.
+      const budget = o.timeoutMs + (pool.hasShell(f.target) ? 1000 : (o.sshBudgetMs ?? f.options.connectTimeoutMs) + 1000);
       try {
-        const r = await pool.exec(f.target, f.options, probeArgv(master.host, master.port, o.timeoutMs), { timeoutMs: budget, signal: o.signal });
+        const r = await pool.run(f.target, f.options, probeArgv(master.host, master.port, o.timeoutMs), { timeoutMs: budget, signal: o.signal });
         return parseProbeOutput(f.via, { exitCode: r.code, stdout: r.stdout, stderr: r.stderr, elapsedMs: performance.now() - t0 });
       } catch (err) {
         const why = err instanceof SshError ? `${err.kind}: ${err.detail}` : err instanceof Error ? err.message : String(err);

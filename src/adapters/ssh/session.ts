@@ -7,9 +7,9 @@
  *
  * Same rules as sshExec (client.ts): host keys verified by default (known_hosts
  * and pinned fingerprints), keepalive on, a deadline on the connect and on
- * every command; on a command's deadline the channel is closed and the whole
- * connection destroyed (never end()), since a silent peer cannot be told
- * from a hung command. A dead session is replaced on the next use.
+ * every command; on a command's deadline its channel is closed (a connection
+ * that died silently is found by the keepalive, then destroyed, never end()ed).
+ * A dead session is replaced on the next use.
  */
 import { performance } from 'node:perf_hooks';
 import ssh2 from 'ssh2';
@@ -30,6 +30,7 @@ import {
   type SshTarget,
 } from './client.js';
 import { knownKeyTypes } from './known-hosts.js';
+import type { Logger } from '../../ports/logger.js';
 
 const { Client } = ssh2;
 
@@ -178,12 +179,13 @@ export class SshSession {
       };
       const onAbort = (): void => {
         const r: unknown = o.signal?.reason;
-        fail(r instanceof Error ? r : new Error(`aborted: ${String(r)}`), true);
+        fail(r instanceof Error ? r : new Error(`aborted: ${String(r)}`));
       };
       o.signal?.addEventListener('abort', onAbort, { once: true });
       client.once('close', onGone);
       client.on('error', onError);
-      const timer = setTimeout(() => fail(new SshError('timeout', target, `command did not finish within ${o.timeoutMs} ms (the SSH connection was dropped): ${command}`, { hostKey: this.hostKey }), true), Math.max(1, o.timeoutMs));
+      // Past the deadline only the channel is closed: a connection that died silently is found by the keepalive.
+      const timer = setTimeout(() => fail(new SshError('timeout', target, `command did not finish within ${Math.round(o.timeoutMs)} ms: ${command}`, { hostKey: this.hostKey })), Math.max(1, o.timeoutMs));
       try {
         client.exec(command, (err, stream) => {
           if (settled) {
@@ -230,6 +232,42 @@ export class SshSession {
     });
   }
 
+  /** Opens a channel running argv, for a long-lived command (RemoteShell). */
+  channel(argv: readonly string[], timeoutMs: number): Promise<ClientChannel> {
+    const target = this.target;
+    if (this.#dead) return Promise.reject(new SshError('protocol', target, 'the SSH session is closed'));
+    return new Promise<ClientChannel>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        this.destroy();
+        reject(new SshError('timeout', target, `no channel within ${timeoutMs} ms (the SSH connection was dropped)`));
+      }, Math.max(1, timeoutMs));
+      try {
+        this.#client.exec(remoteCommand(argv), (err, ch) => {
+          clearTimeout(timer);
+          if (settled) {
+            if (!err) ch.close();
+            return;
+          }
+          settled = true;
+          if (err) {
+            this.destroy();
+            reject(new SshError('protocol', target, `could not open a channel: ${err.message}`, { cause: err }));
+            return;
+          }
+          resolve(ch);
+        });
+      } catch (e) {
+        clearTimeout(timer);
+        settled = true;
+        this.destroy();
+        reject(new SshError('protocol', target, `could not open a channel: ${e instanceof Error ? e.message : String(e)}`));
+      }
+    });
+  }
+
   /** Polite close (the peer is told), destroyed after a grace period whatever happens. */
   close(graceMs = 1000): void {
     if (this.#dead) return;
@@ -249,10 +287,134 @@ export class SshSession {
   }
 }
 
+/**
+ * The loop a RemoteShell runs: one request per line ("ID OCTAL-ESCAPED-COMMAND"), each run in a
+ * subshell with stdin from /dev/null, its output followed by an end marker on stdout (with the exit
+ * status) and on stderr. POSIX sh only (printf %b decodes \0ooo).
+ */
+export const SHELL_LOOP = `while IFS= read -r l; do i=\${l%% *}; c=\$(printf '%b' "\${l#* }"); (eval "$c") </dev/null; r=$?; printf '\\n__MHATS_%s_%s__\\n' "$i" "$r"; printf '\\n__MHATS_%s__\\n' "$i" >&2; done`;
+
+/** Encodes a command for SHELL_LOOP: every byte as \0ooo (printf %b), so the line holds no space, quote or newline of its own. */
+export function encodeForShellLoop(command: string): string {
+  let out = '';
+  for (const b of Buffer.from(command, 'utf8')) out += `\\0${b.toString(8).padStart(3, '0')}`;
+  return out;
+}
+
+export interface ShellResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  elapsedMs: number;
+}
+
+/**
+ * A long-lived remote shell on one SSH channel: the login shell (and its startup files, which can
+ * take seconds) runs once, when the shell opens; every command after that costs one round trip
+ * and its own processes. One command at a time (busy: the caller uses a plain exec channel). A
+ * command past its deadline closes the shell (the next one opens a new shell).
+ */
+export class RemoteShell {
+  readonly session: SshSession;
+  #ch: ClientChannel;
+  #out = '';
+  #err = '';
+  #dead = false;
+  #current: { id: string; resolve: (r: ShellResult) => void; reject: (e: Error) => void; t0: number; timer: NodeJS.Timeout } | undefined;
+  #seq = 0;
+
+  private constructor(session: SshSession, ch: ClientChannel) {
+    this.session = session;
+    this.#ch = ch;
+    ch.on('data', (d: Buffer) => {
+      this.#out += d.toString('utf8');
+      this.#check();
+    });
+    ch.stderr.on('data', (d: Buffer) => {
+      this.#err += d.toString('utf8');
+      this.#check();
+    });
+    ch.on('close', () => this.#die(new SshError('protocol', session.target, 'the remote shell closed')));
+  }
+
+  get alive(): boolean {
+    return !this.#dead && this.session.alive;
+  }
+
+  get busy(): boolean {
+    return this.#current !== undefined;
+  }
+
+  /** Opens the shell and waits until it answers a first command (the login shell's startup included). */
+  static async open(session: SshSession, timeoutMs: number): Promise<RemoteShell> {
+    const ch = await session.channel(['exec', '/bin/sh', '-c', SHELL_LOOP], timeoutMs);
+    const sh = new RemoteShell(session, ch);
+    try {
+      await sh.run(['true'], { timeoutMs });
+      return sh;
+    } catch (err) {
+      sh.close();
+      throw err;
+    }
+  }
+
+  #check(): void {
+    const c = this.#current;
+    if (c === undefined) return;
+    const outMark = new RegExp(`\\n__MHATS_${c.id}_(\\d+)__\\n`);
+    const m = outMark.exec(this.#out);
+    const errMark = `\n__MHATS_${c.id}__\n`;
+    const e = this.#err.indexOf(errMark);
+    if (m === null || e < 0) return;
+    const stdout = this.#out.slice(0, m.index);
+    const stderr = this.#err.slice(0, e);
+    this.#out = this.#out.slice(m.index + m[0].length);
+    this.#err = this.#err.slice(e + errMark.length);
+    this.#current = undefined;
+    clearTimeout(c.timer);
+    c.resolve({ code: Number(m[1]), stdout, stderr, elapsedMs: performance.now() - c.t0 });
+  }
+
+  #die(err: Error): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    const c = this.#current;
+    this.#current = undefined;
+    if (c) {
+      clearTimeout(c.timer);
+      c.reject(err);
+    }
+    try {
+      this.#ch.close();
+    } catch {
+      /* gone */
+    }
+  }
+
+  /** Runs argv (quoted for the remote shell). Rejects when busy, closed, or past the deadline (then the shell is closed). */
+  run(argv: readonly string[], o: { timeoutMs: number }): Promise<ShellResult> {
+    if (!this.alive) return Promise.reject(new SshError('protocol', this.session.target, 'the remote shell is closed'));
+    if (this.#current !== undefined) return Promise.reject(new SshError('other', this.session.target, 'the remote shell is busy'));
+    const id = `${process.pid}x${++this.#seq}x${Math.floor(Math.random() * 1e9)}`;
+    return new Promise<ShellResult>((resolve, reject) => {
+      const timer = setTimeout(() => this.#die(new SshError('timeout', this.session.target, `command did not finish within ${o.timeoutMs} ms (the remote shell was closed): ${remoteCommand(argv)}`)), Math.max(1, o.timeoutMs));
+      this.#current = { id, resolve, reject, t0: performance.now(), timer };
+      this.#ch.write(`${id} ${encodeForShellLoop(remoteCommand(argv))}\n`);
+    });
+  }
+
+  close(): void {
+    this.#die(new SshError('other', this.session.target, 'the remote shell was closed'));
+  }
+}
+
 export interface PoolEntry {
   target: SshTarget;
   options: SshClientOptions;
 }
+
+/** Opening a remote shell may take the login shell's startup files (seconds on some hosts). */
+const SHELL_OPEN_MS = 20_000;
 
 function keyOf(t: SshTarget): string {
   return `${t.user}@${t.host}:${t.port}`;
@@ -265,14 +427,19 @@ function keyOf(t: SshTarget): string {
 export class SshPool {
   #sessions = new Map<string, SshSession>();
   #opening = new Map<string, Promise<SshSession>>();
+  #shells = new Map<string, RemoteShell>();
+  #shellOpening = new Map<string, Promise<RemoteShell>>();
   #lastUse = new Map<string, number>();
   #lastError = new Map<string, { at: number; message: string }>();
   #idleMs: number;
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
 
-  constructor(o: { idleMs?: number | undefined } = {}) {
+  #log: Logger | undefined;
+
+  constructor(o: { idleMs?: number | undefined; log?: Logger | undefined } = {}) {
     this.#idleMs = o.idleMs ?? 10 * 60_000;
+    this.#log = o.log;
   }
 
   /** A live session, reused or newly opened (within the options' connect timeout). */
@@ -306,15 +473,64 @@ export class SshPool {
     return p;
   }
 
-  /** Opens a session ahead of need (no error escapes; the next get() retries). */
+  /** Opens a session and its remote shell ahead of need (no error escapes; the next use retries). */
   warm(target: SshTarget, options: SshClientOptions): void {
     if (this.#closed) return;
-    const s = this.#sessions.get(keyOf(target));
-    if (s?.alive) {
-      this.#lastUse.set(keyOf(target), performance.now());
-      return;
+    const key = keyOf(target);
+    this.#lastUse.set(key, performance.now());
+    if (this.#shells.get(key)?.alive || this.#shellOpening.has(key)) return;
+    this.#openShell(target, options).catch(() => undefined);
+  }
+
+  #openShell(target: SshTarget, options: SshClientOptions): Promise<RemoteShell> {
+    const key = keyOf(target);
+    let p = this.#shellOpening.get(key);
+    if (p === undefined) {
+      // The login shell's startup files run here, once, off the critical path.
+      const t0 = performance.now();
+      p = this.get(target, options)
+        .then((sess) => RemoteShell.open(sess, Math.max(SHELL_OPEN_MS, options.connectTimeoutMs)))
+        .then((sh) => {
+          if (this.#closed) {
+            sh.close();
+            throw new SshError('other', target, 'the SSH pool is closed');
+          }
+          this.#shells.get(key)?.close();
+          this.#shells.set(key, sh);
+          this.#log?.debug({ ssh: key, ms: Math.round(performance.now() - t0) }, `SSH shell ready on ${target.label} (${key}) in ${Math.round(performance.now() - t0)} ms`);
+          return sh;
+        })
+        .catch((err: unknown) => {
+          this.#log?.debug({ ssh: key, err: (err as Error).message }, `no SSH shell on ${target.label} (${key}): ${(err as Error).message}`);
+          throw err;
+        })
+        .finally(() => this.#shellOpening.delete(key));
+      this.#shellOpening.set(key, p);
     }
-    this.get(target, options).catch(() => undefined);
+    return p;
+  }
+
+  /** Is a remote shell ready on target (no I/O)? */
+  hasShell(target: SshTarget): boolean {
+    return this.#shells.get(keyOf(target))?.alive ?? false;
+  }
+
+  /**
+   * Runs argv on target within timeoutMs: on its idle remote shell when one is ready (one round
+   * trip), else on a new channel of its session (the login shell starts for it), opening the session
+   * if needed. A shell is opened in the background for the next time.
+   */
+  async run(target: SshTarget, options: SshClientOptions, argv: readonly string[], o: SessionExecOptions): Promise<ShellResult & { via: 'shell' | 'exec' }> {
+    const key = keyOf(target);
+    this.#lastUse.set(key, performance.now());
+    const sh = this.#shells.get(key);
+    if (sh?.alive && !sh.busy && o.stdin === undefined) {
+      const r = await sh.run(argv, { timeoutMs: o.timeoutMs });
+      return { ...r, via: 'shell' };
+    }
+    if (!this.#closed && !sh?.alive) this.#openShell(target, options).catch(() => undefined);
+    const r = await this.exec(target, options, argv, o);
+    return { code: r.code, stdout: r.stdout, stderr: r.stderr, elapsedMs: r.elapsedMs, via: 'exec' };
   }
 
   /** Is a live session to target open now (no I/O)? */
@@ -366,6 +582,8 @@ export class SshPool {
       const now = performance.now();
       for (const [key, s] of this.#sessions) {
         if (!s.alive || now - (this.#lastUse.get(key) ?? 0) > this.#idleMs) {
+          this.#shells.get(key)?.close();
+          this.#shells.delete(key);
           s.close();
           this.#sessions.delete(key);
         }
@@ -383,6 +601,8 @@ export class SshPool {
     this.#closed = true;
     clearInterval(this.#sweeper);
     this.#sweeper = undefined;
+    for (const sh of this.#shells.values()) sh.close();
+    this.#shells.clear();
     for (const s of this.#sessions.values()) s.close();
     this.#sessions.clear();
   }
