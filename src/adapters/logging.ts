@@ -27,6 +27,8 @@ export interface LogOptions {
   format?: LogFormat | undefined;
   /** Where lines go (tests pass their own). Default: stdout. */
   write?: ((line: string) => void) | undefined;
+  /** Instead of write: each formatted line with its record (routing by cluster: manager_log). */
+  sink?: ((line: string, record: Record<string, unknown>) => void) | undefined;
 }
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
@@ -52,21 +54,25 @@ export function defaultLogFormat(): LogFormat {
 
 export function createLogger(opts: LogOptions = {}): Logger & { flush(): void } {
   const format = opts.format ?? defaultLogFormat();
-  const write = opts.write ?? ((line: string) => process.stdout.write(line));
+  const sink = opts.sink;
+  const plain = opts.write ?? ((line: string) => process.stdout.write(line));
   const stream = {
     write(line: string): void {
-      if (format === 'json') {
-        write(line);
+      if (format === 'json' && !sink) {
+        plain(line);
         return;
       }
       let obj: Record<string, unknown>;
       try {
         obj = JSON.parse(line) as Record<string, unknown>;
       } catch {
-        write(line);
+        if (sink) sink(line, {});
+        else plain(line);
         return;
       }
-      if (format === 'journald') write(`<${JOURNALD[obj.level as number] ?? 6}>${line}`);
+      const write = sink ? (l: string): void => sink(l, obj) : plain;
+      if (format === 'json') write(line);
+      else if (format === 'journald') write(`<${JOURNALD[obj.level as number] ?? 6}>${line}`);
       else write(`${pretty(obj)}\n`);
     },
   };

@@ -47,6 +47,27 @@ export interface CheckSshReport {
   pairs: PairCheck[];
   skipped: { cluster: string; server: string }[];
   mesh: boolean;
+  /** Host key verification turned off (StrictHostKeyChecking=no, insecure_skip_host_key_check), per cluster. */
+  warnings: string[];
+}
+
+/** One warning per cluster whose host keys are not verified (or where unknown keys are accepted). */
+export function hostKeyWarnings(clusters: readonly ClusterConfig[]): string[] {
+  const out: string[] = [];
+  for (const c of clusters) {
+    const off = new Map<string, string[]>();
+    const acceptNew: string[] = [];
+    for (const s of c.servers) {
+      const h = c.ssh.hosts?.[s.name];
+      if (h?.strict_host_key_checking === 'no') off.set(h.strict_source ?? 'ssh_options', [...(off.get(h.strict_source ?? 'ssh_options') ?? []), s.name]);
+      else if (!h && c.ssh.insecure_skip_host_key_check) off.set('ssh_insecure_skip_host_key_check', [...(off.get('ssh_insecure_skip_host_key_check') ?? []), s.name]);
+      else if (h?.strict_host_key_checking === 'accept-new') acceptNew.push(s.name);
+    }
+    for (const [where, names] of off)
+      out.push(`${c.name}: host keys are NOT verified for ${names.join(', ')} (StrictHostKeyChecking=no, from ${where}): anyone who can answer for those addresses can receive the manager's commands. Record the keys (ssh-keyscan HOST >> known_hosts, after checking the fingerprints) and remove that setting`);
+    if (acceptNew.length > 0) out.push(`${c.name}: unknown host keys are accepted for ${acceptNew.join(', ')} (StrictHostKeyChecking=accept-new); mhats never writes known_hosts, so they are accepted every time: record them in known_hosts`);
+  }
+  return out;
 }
 
 export interface CheckSshOptions {
@@ -182,7 +203,7 @@ export async function checkSsh(clusters: readonly ClusterConfig[], opts: CheckSs
     pairs.push(...results);
   }
 
-  return { ok: hosts.every((h) => h.ok) && pairs.every((p) => p.ok), hosts, pairs, skipped, mesh: Boolean(opts.mesh) };
+  return { ok: hosts.every((h) => h.ok) && pairs.every((p) => p.ok), hosts, pairs, skipped, mesh: Boolean(opts.mesh), warnings: hostKeyWarnings(clusters) };
 }
 
 // ---------------------------------------------------------------- rendering
@@ -223,6 +244,8 @@ export function renderCheckSsh(report: CheckSshReport, p: Painter): string {
     }
   }
   out.push('');
+  for (const w of report.warnings) out.push(p.yellow(`warning: ${w}`));
+  if (report.warnings.length > 0) out.push('');
   const okHosts = report.hosts.filter((h) => h.ok).length;
   const okPairs = report.pairs.filter((x) => x.ok).length;
   const summary = `${okHosts}/${report.hosts.length} hosts OK${report.mesh ? `, ${okPairs}/${report.pairs.length} host-to-host pairs OK` : ''}${report.skipped.length > 0 ? `, ${report.skipped.length} skipped` : ''}`;

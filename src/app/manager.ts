@@ -30,6 +30,7 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ClusterConfig, EtcdSettings, HttpSettings, LoadedConfig, ServerConfig } from '../config/types.js';
 import { FileJournal } from '../adapters/journal/file-journal.js';
+import { readMhaStateFiles } from '../adapters/journal/mha-state-files.js';
 import { EtcdJournal } from '../adapters/journal/etcd-journal.js';
 import type { Journal } from '../adapters/journal/journal.js';
 import { EtcdClient } from '../adapters/leader/etcd-client.js';
@@ -50,6 +51,10 @@ import type { Logger } from '../ports/logger.js';
 import { VERSION } from '../version.js';
 import { sshOptionsFor } from '../adapters/ssh/targets.js';
 import { ClusterJobs, type PurgeOptions } from './jobs.js';
+import { MasterPublisher } from './publisher.js';
+import type { PublishCandidate } from '../domain/publish.js';
+import { etcdMaintenanceView, fileMaintenanceView, type MaintenanceView } from './maintenance.js';
+import { activeEntries, describeEntry, maintenanceOf } from '../domain/maintenance.js';
 
 export function sshReachableFor(cluster: ClusterConfig): (server: ServerConfig) => Promise<boolean> {
   return async (server) => {
@@ -183,6 +188,13 @@ export class Manager {
   #reloadChain: Promise<unknown> = Promise.resolve();
   #httpSettings: HttpSettings | undefined;
   #loadedAt = 0;
+  /** Maintenance entries (the file in state_dir, or etcd): every monitor reads them. */
+  maintenance: MaintenanceView | undefined;
+  #maintenanceLogged = '';
+  /** Service discovery (config `publish:`). */
+  publisher: MasterPublisher | undefined;
+  #publishSig = '';
+  #publishTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: ManagerOptions = {}) {
     this.#opts = opts;
@@ -215,6 +227,15 @@ export class Manager {
     this.log.info({ clusters: clusters.map((c) => c.name), stateDir: config.state_dir, files: config.files, version: VERSION }, `mhats manager starting: ${clusters.length} cluster(s)`);
     for (const w of config.warnings) this.log.warn({}, w);
     await this.#startHa(config, clusters);
+    if (!this.maintenance) {
+      try {
+        this.maintenance = fileMaintenanceView(config.state_dir);
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, `cannot read maintenance entries from ${config.state_dir}: ${(err as Error).message}`);
+      }
+    }
+    this.#logMaintenance();
+    this.#applyPublish(config);
     this.metrics.leader.set(this.leadership.isLeader() ? 1 : 0);
     for (const c of clusters) this.#startEntry(c, config.state_dir);
     await this.#applyHttp(this.#opts.http === undefined ? config.http : (this.#opts.http ?? undefined));
@@ -246,6 +267,7 @@ export class Manager {
     const instance = instanceName(e);
     const client = new EtcdClient({ endpoints: e.endpoints, timeoutMs: e.request_timeout * 1000 });
     this.#etcd = { client, settings: e, instance };
+    this.maintenance = etcdMaintenanceView(client, e.prefix, instance);
     const key = `${e.prefix}/leader`;
     const election = new Election({
       store: client,
@@ -298,7 +320,7 @@ export class Manager {
 
   /** Re-reads every cluster's journal from etcd (rejects if one could not be read). */
   async #refreshJournals(): Promise<void> {
-    const rs = await Promise.allSettled([...this.#journals.values()].map((j) => j.refresh()));
+    const rs = await Promise.allSettled([...[...this.#journals.values()].map((j) => j.refresh()), ...(this.maintenance?.refresh ? [this.maintenance.refresh()] : [])]);
     this.#lastJournalRefresh = this.#mono();
     const bad = rs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (bad) throw bad.reason as Error;
@@ -321,6 +343,9 @@ export class Manager {
   // ---------------------------------------------------------------- clusters
 
   #startEntry(c: ClusterConfig, stateDir: string): void {
+    const mha = readMhaStateFiles(c.manager_workdir, c.name);
+    if (mha.error) this.log.warn({ cluster: c.name, file: mha.error.path }, `${mha.error.path} exists: MHA's last failover of ${c.name} failed; automatic failover stays blocked until an operator runs: mhats ack ${c.name}`);
+    else if (mha.complete && this.#now() - mha.complete.mtime < c.last_failover_minute * 60_000) this.log.warn({ cluster: c.name, file: mha.complete.path }, `${mha.complete.path}: MHA failed ${c.name} over at ${isoTime(mha.complete.mtime)}; no automatic failover until last_failover_minute (${c.last_failover_minute}) has passed, or: mhats ack ${c.name}`);
     let journal: Journal;
     try {
       journal = this.#etcd ? this.#journalFor(c.name) : new FileJournal(stateDir, c.name);
@@ -340,6 +365,9 @@ export class Manager {
       isLeader: () => this.leadership.isLeader() && !(monitorLock?.blocked ?? false),
       stillLeader: async () => !(monitorLock?.blocked ?? false) && (await this.leadership.stillLeader()),
       fencingToken: () => this.leadership.fencingToken?.(),
+      maintenance: () => this.maintenance?.entries() ?? [],
+      onMasterChanged: (master, how) => this.#onMasterChanged(c.name, master, how),
+      onFenced: (server) => this.#onFenced(c.name, server),
     });
     // Without etcd: MHA's monitor lock on the master, which a second manager (or MHA) would hold.
     const monitorLock: MasterMonitorLock | undefined = !this.#etcd && this.#guards ? new MasterMonitorLock({ cluster: c, master: (): string | undefined => monitor.master, log: this.log, now: () => this.#now() }) : undefined;
@@ -372,8 +400,74 @@ export class Manager {
     return p;
   }
 
+  // ---------------------------------------------------------------- publishing the master
+
+  #applyPublish(config: LoadedConfig): void {
+    const sig = JSON.stringify(config.publish ?? null, (_k, v: unknown) => (v instanceof Secret ? `sha256:${createHash('sha256').update(v.reveal()).digest('hex')}` : v));
+    if (sig === this.#publishSig) return;
+    this.#publishSig = sig;
+    clearInterval(this.#publishTimer);
+    this.#publishTimer = undefined;
+    this.publisher = MasterPublisher.fromConfig(config, { log: this.log, metrics: this.metrics, now: () => this.#now() });
+    if (!this.publisher) return;
+    const p = this.publisher;
+    this.log.info({ targets: p.stores.map((x) => `${x.kind} ${x.where}`), prefix: p.settings.prefix, interval: p.settings.interval }, `publishing each cluster's master to ${p.stores.map((x) => x.kind).join(' and ')} (orchestrator's keys ${p.settings.prefix ? `${p.settings.prefix}/` : ''}mysql/master/CLUSTER), reconciled every ${p.settings.interval} s`);
+    this.#publishTimer = setInterval(() => this.#reconcilePublished(), p.settings.interval * 1000);
+    this.#publishTimer.unref();
+  }
+
+  /** What the monitor knows about `name` as a master to publish. */
+  #facts(m: ClusterMonitor, name: string): Omit<PublishCandidate, 'name'> {
+    const obs = m.lastAnalysis?.masterObs?.name === name ? m.lastAnalysis.masterObs : undefined;
+    return { isCurrentMaster: m.master === name, failed: m.failedServers().includes(name), readOnly: obs?.readOnly, healthy: m.detector.phase === 'healthy' && m.state !== 'failing_over' && m.heldByMaintenance === undefined };
+  }
+
+  #onMasterChanged(cluster: string, master: string, how: 'adopted' | 'promoted'): void {
+    const e = this.#entries.get(cluster);
+    const p = this.publisher;
+    if (!e || !p || !this.leadership.isLeader()) return;
+    const srv = e.cluster.servers.find((s) => s.name === master);
+    if (!srv) return;
+    if (how === 'promoted') void p.publish(e.cluster, srv, { isCurrentMaster: true, failed: false, readOnly: false, healthy: true }, 'promoted by a failover');
+    else void p.publish(e.cluster, srv, this.#facts(e.monitor, master), `the manager watches ${master} as master`, false);
+  }
+
+  #onFenced(cluster: string, server: string): void {
+    const e = this.#entries.get(cluster);
+    const srv = e?.cluster.servers.find((s) => s.name === server);
+    if (!e || !srv || !this.publisher) return;
+    void this.publisher.retractIfPointsAt(e.cluster, srv, 'fenced (read_only)');
+  }
+
+  /** Every publish.interval: rewrite what differs (only the leader writes). */
+  #reconcilePublished(): void {
+    const p = this.publisher;
+    if (!p || this.#stopping || !this.leadership.isLeader()) return;
+    for (const e of this.#entries.values()) {
+      const m = e.monitor;
+      if (m.master === undefined || e.stopping) continue;
+      const srv = e.cluster.servers.find((s) => s.name === m.master);
+      if (srv) void p.publish(e.cluster, srv, this.#facts(m, srv.name), 'reconciliation', false);
+    }
+  }
+
+  /** Says when a maintenance starts or ends (as this manager sees it), once. */
+  #logMaintenance(): void {
+    if (!this.maintenance) return;
+    const now = this.#now();
+    const active = activeEntries(this.maintenance.entries(), now);
+    const key = active.map((e) => e.id).join(',');
+    if (key === this.#maintenanceLogged) return;
+    const before = new Set(this.#maintenanceLogged.split(',').filter(Boolean));
+    for (const e of active) if (!before.has(e.id)) this.log.warn({ maintenance: e.id, scope: e.scope, cluster: e.cluster, server: e.server, owner: e.owner, until: isoTime(e.expiresAt) }, `MAINTENANCE in force: ${describeEntry(e, now)}`);
+    const ids = new Set(active.map((e) => e.id));
+    for (const id of before) if (!ids.has(id)) this.log.info({ maintenance: id }, `maintenance ${id} is over (stopped or expired)`);
+    this.#maintenanceLogged = key;
+  }
+
   #onTick(m: ClusterMonitor): void {
     this.metrics.tick(m);
+    this.metrics.maintenance(m.cluster.name, m.maintenance());
     if (!this.#ready && !this.#stopping && [...this.#entries.values()].every((e) => e.monitor.ticks > 0)) {
       this.#ready = true;
       const line = this.statusLine();
@@ -388,13 +482,13 @@ export class Manager {
       const c = m.cluster.name;
       switch (m.state) {
         case 'watching':
-          return `${c}: master ${m.master ?? '?'} ok`;
+          return `${c}: master ${m.master ?? '?'} ok${m.maintenance().clusterWide.length > 0 ? ' (in maintenance: no automatic failover)' : ''}`;
         case 'suspect':
           return `${c}: master ${m.master ?? '?'} SUSPECT`;
         case 'failing_over':
           return `${c}: FAILING OVER ${m.master ?? '?'}`;
         case 'blocked':
-          return `${c}: master ${m.master ?? '?'}, automatic failover BLOCKED (mhats ack ${c})`;
+          return m.heldByMaintenance !== undefined ? `${c}: master ${m.master ?? '?'} DEAD, NOT failed over: IN MAINTENANCE` : `${c}: master ${m.master ?? '?'}, automatic failover BLOCKED (mhats ack ${c})`;
         case 'broken':
           return `${c}: topology BROKEN, not watching`;
         case 'starting':
@@ -416,6 +510,7 @@ export class Manager {
         .catch((err: unknown) => this.log.debug({ err: (err as Error).message }, `journal refresh from etcd failed: ${(err as Error).message}`))
         .finally(() => (this.#refreshing = false));
     }
+    this.#logMaintenance();
     if (!this.#ready) return;
     void this.notifier.status(this.statusLine());
     if (this.notifier.watchdogMs === undefined) return;
@@ -497,7 +592,7 @@ export class Manager {
       leader: this.leadership.isLeader(),
       ha: this.#haStatus(),
       config: this.config ? { format: this.config.format, files: this.config.files, stateDir: this.config.state_dir, loadedAt: isoTime(this.#loadedAt) } : undefined,
-      clusters: [...this.#entries.values()].map((e) => clusterStatus(e, now)),
+      clusters: [...this.#entries.values()].map((e) => ({ ...(clusterStatus(e, now) as Record<string, unknown>), publish: this.publisher?.status(e.cluster.name) ?? null })),
     };
   }
 
@@ -577,6 +672,7 @@ export class Manager {
     }
     this.config = next.config;
     this.#loadedAt = this.#now();
+    this.#applyPublish(next.config);
     await this.#applyHttp(this.#opts.http === undefined ? next.config.http : (this.#opts.http ?? undefined));
     this.metrics.reloads.inc({ result: 'applied' });
     const what = [added.length ? `added ${added.join(', ')}` : '', removed.length ? `removed ${removed.join(', ')}` : '', changed.length ? `changed ${changed.join(', ')}` : ''].filter(Boolean).join('; ') || 'no cluster changed';
@@ -596,6 +692,7 @@ export class Manager {
     if (busy.length > 0) this.log.warn({ clusters: busy }, `stopping after the failover in progress finishes (${busy.join(', ')})`);
     const stopping = this.notifier.stopping(line);
     clearInterval(this.#timer);
+    clearInterval(this.#publishTimer);
     const entries = [...this.#entries.values()];
     await Promise.all([...entries.map((e) => this.#stopEntry(e)), ...this.#retiring]);
     // Every failover has finished: write what is queued, then hand the leadership over at once.
@@ -604,6 +701,7 @@ export class Manager {
     await this.#electionDone;
     await this.election?.resign();
     this.#localLock?.release();
+    await this.publisher?.idle();
     await this.http?.close();
     await stopping;
     this.#resolveDone();
@@ -638,7 +736,7 @@ function clusterStatus(e: Entry, now: number): unknown {
     return { ...base, role: 'unknown' };
   });
   const summaries = summarize(m.deps.journal.read());
-  const g = guard(summaries, now, e.cluster.last_failover_minute, 'auto', e.cluster.name);
+  const g = guard(summaries, now, e.cluster.last_failover_minute, 'auto', e.cluster.name, readMhaStateFiles(e.cluster.manager_workdir, e.cluster.name));
   const unfinished = summaries.find((s) => s.outcome === undefined && !s.acked);
   const lf = snap.lastFailover;
   return {
@@ -664,6 +762,7 @@ function clusterStatus(e: Entry, now: number): unknown {
     failedServers: snap.failed,
     blockedReason: snap.blockedReason,
     plan: planStatus(m, g.allowed),
+    maintenance: maintenanceStatus(m, now),
     schedules: e.cluster.schedules ?? {},
   };
 }
@@ -684,9 +783,22 @@ function verdictStatus(v: Verdict): unknown {
   };
 }
 
+function maintenanceStatus(m: ClusterMonitor, now: number): unknown {
+  const mt: ReturnType<typeof maintenanceOf> = m.maintenance();
+  const entry = (x: (typeof mt.clusterWide)[number]): unknown => ({ id: x.id, scope: x.scope, cluster: x.cluster, server: x.server, owner: x.owner, reason: x.reason, startedAt: isoTime(x.startedAt), expiresAt: isoTime(x.expiresAt), remainingSeconds: Math.max(0, Math.round((x.expiresAt - now) / 1000)) });
+  return {
+    automaticFailover: mt.clusterWide.length > 0 ? 'held' : 'allowed',
+    heldDeadMaster: m.heldByMaintenance !== undefined,
+    cluster: mt.clusterWide.map(entry),
+    servers: Object.fromEntries(Object.entries(mt.servers).map(([k, v]) => [k, v.map(entry)])),
+  };
+}
+
 function planStatus(m: ClusterMonitor, allowed: boolean): unknown {
   const p = m.plan();
   const note = allowed ? undefined : 'automatic failover is currently blocked by the guard (see guard); an operator can still run mhats failover';
+  const held = m.maintenance().clusterWide.length > 0 ? 'the cluster is in maintenance: it would NOT be failed over automatically (see maintenance)' : undefined;
+  if (held) return p.ok ? { wouldPromote: p.candidate, rule: p.rule, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, basedOnInspectionAt: isoTime(p.inspectedAt), note: held } : { wouldPromote: null, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, note: held };
   if (p.ok) return { wouldPromote: p.candidate, rule: p.rule, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, basedOnInspectionAt: isoTime(p.inspectedAt), ...(note ? { note } : {}) };
   return { wouldPromote: null, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, ...(note ? { note } : {}) };
 }

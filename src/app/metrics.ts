@@ -9,6 +9,7 @@ import type { CheckResult, Verdict } from '../domain/detector.js';
 import type { TopologyAnalysis } from '../domain/topology.js';
 import type { FailoverReport } from '../engine/failover.js';
 import type { ClusterMonitor, MonitorObserver, MonitorState } from '../engine/monitor.js';
+import type { ClusterMaintenance } from '../domain/maintenance.js';
 
 const ROUTE_RESULTS = ['greeting', 'alive_error', 'other_answer', 'refused', 'no_greeting', 'closed', 'timeout', 'unreachable', 'error'] as const;
 const MONITOR_STATES: readonly MonitorState[] = ['starting', 'broken', 'watching', 'suspect', 'failing_over', 'blocked', 'stopped'];
@@ -40,6 +41,9 @@ export class Metrics {
   readonly witnessFreshness: Gauge<'cluster' | 'server'>;
   readonly route: Gauge<'cluster' | 'via' | 'result'>;
   readonly detection: Histogram<'cluster' | 'basis'>;
+  readonly maintenanceCluster: Gauge<'cluster'>;
+  readonly maintenanceServers: Gauge<'cluster'>;
+  readonly publishes: Counter<'cluster' | 'target' | 'result'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -79,6 +83,9 @@ export class Metrics {
     this.jobDuration = new Histogram({ name: 'mhats_job_duration_seconds', help: 'Duration of scheduled jobs.', labelNames: ['cluster', 'job'], buckets: [0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60], registers });
     this.relayLogsPurged = new Counter({ name: 'mhats_relay_log_purges_total', help: 'Relay-log purges done on each replica.', labelNames: ['cluster', 'server'], registers });
     this.checkReplFindings = new Gauge({ name: 'mhats_check_repl_findings', help: 'Findings of the last scheduled check-repl report, by severity.', labelNames: ['cluster', 'severity'], registers });
+    this.maintenanceCluster = new Gauge({ name: 'mhats_maintenance', help: 'Whether automatic failover of the cluster is held by maintenance (1: the cluster, or everything, is in maintenance).', labelNames: ['cluster'], registers });
+    this.maintenanceServers = new Gauge({ name: 'mhats_maintenance_servers', help: 'Servers of the cluster in maintenance (never candidates).', labelNames: ['cluster'], registers });
+    this.publishes = new Counter({ name: 'mhats_master_publish_total', help: 'Writes of the master to service discovery (etcd, consul) by result: publish, unchanged, retract, failed.', labelNames: ['cluster', 'target', 'result'], registers });
     this.reloads = new Counter({ name: 'mhats_config_reloads_total', help: 'Configuration reloads (SIGHUP) by result.', labelNames: ['result'], registers });
     this.verdicts = new Counter({
       name: 'mhats_suspicion_verdicts_total',
@@ -153,6 +160,11 @@ export class Metrics {
     for (const st of MONITOR_STATES) this.state.set({ cluster, state: st }, st === m.state ? 1 : 0);
   }
 
+  maintenance(cluster: string, m: ClusterMaintenance): void {
+    this.maintenanceCluster.set({ cluster }, m.clusterWide.length > 0 ? 1 : 0);
+    this.maintenanceServers.set({ cluster }, m.serversInMaintenance.length);
+  }
+
   failover(cluster: string, r: FailoverReport): void {
     this.failovers.inc({ cluster, outcome: r.outcome });
     this.failoverDuration.observe({ cluster, outcome: r.outcome }, r.durationMs / 1000);
@@ -167,7 +179,7 @@ export class Metrics {
   /** A removed cluster's series go away (its gauges would otherwise report stale values forever). */
   async forgetCluster(cluster: string): Promise<void> {
     this.#lastVerdictCode.delete(cluster);
-    const metrics = [this.checkDuration, this.checkFailures, this.suspicions, this.failovers, this.failoverDuration, this.phaseDuration, this.replicationLag, this.up, this.ticks, this.state, this.topologyHealthy, this.jobRuns, this.jobDuration, this.relayLogsPurged, this.checkReplFindings, this.verdicts, this.witness, this.witnessFreshness, this.route, this.detection];
+    const metrics = [this.checkDuration, this.checkFailures, this.suspicions, this.failovers, this.failoverDuration, this.phaseDuration, this.replicationLag, this.up, this.ticks, this.state, this.topologyHealthy, this.jobRuns, this.jobDuration, this.relayLogsPurged, this.checkReplFindings, this.maintenanceCluster, this.maintenanceServers, this.publishes, this.verdicts, this.witness, this.witnessFreshness, this.route, this.detection];
     for (const metric of metrics) {
       const m = metric as unknown as { get(): Promise<{ values: Array<{ labels: Record<string, string | number> }> }>; remove(labels: Record<string, string | number>): void };
       const seen = new Set<string>();

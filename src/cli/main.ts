@@ -17,6 +17,7 @@ import { registerAck } from './commands/ack.js';
 import { registerFailover } from './commands/failover.js';
 import { registerSwitchover } from './commands/switchover.js';
 import { registerHooks } from './commands/hooks.js';
+import { registerMaintenance } from './commands/maintenance.js';
 import { VERSION } from '../version.js';
 
 export function buildProgram(): Command {
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerSwitchover(program);
   registerHooks(program);
   registerAck(program);
+  registerMaintenance(program);
   registerCheckRepl(program);
   registerCheckSsh(program);
   registerStatus(program);
@@ -39,10 +41,17 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** exitOverride and output on every command: a subcommand's usage error throws (exit 2) like the top level's. */
+export function overrideExits(cmd: Command): void {
+  cmd.exitOverride();
+  cmd.configureOutput({ outputError: (str, write) => write(str) });
+  cmd.showHelpAfterError('(run with --help for usage)');
+  for (const sub of cmd.commands as Command[]) overrideExits(sub);
+}
+
 export async function run(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
-  program.configureOutput({ outputError: (str, write) => write(str) });
+  overrideExits(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.OK;

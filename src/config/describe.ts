@@ -57,6 +57,15 @@ function describeCluster(c: ClusterConfig): string[] {
     ? 'host keys NOT verified (insecure_skip_host_key_check)'
     : `known_hosts ${ssh.known_hosts ?? '(default ~/.ssh/known_hosts)'}${Object.keys(ssh.host_key_fingerprints).length > 0 ? `, ${Object.keys(ssh.host_key_fingerprints).length} pinned fingerprint(s)` : ''}`;
   lines.push(`  ssh: ${hk}; identity ${ssh.identity_file ?? '(default)'}; connect_timeout ${ssh.connect_timeout}s`);
+  if (ssh.options && ssh.options.length > 0) {
+    lines.push(`  ssh_options: ${ssh.options.join(' ')}`);
+    for (const s of c.servers) {
+      const h = ssh.hosts?.[s.name];
+      if (!h) continue;
+      const trust = h.strict_host_key_checking === 'no' ? 'host key NOT verified' : `known_hosts ${h.known_hosts.join(' ') || '(none)'}${h.strict_host_key_checking === 'accept-new' ? ' (unknown keys accepted)' : ''}`;
+      lines.push(`    ${s.name}: ${h.user}@${h.host}:${h.port}; keys ${h.identity_files.join(' ') || '(agent/default)'}${h.identities_only ? ' only' : ''}; ${trust}; connect_timeout ${h.connect_timeout}s`);
+    }
+  }
   const sc = c.schedules ?? {};
   const jobs = [
     sc.relay_log_purge !== undefined ? `relay_log_purge "${sc.relay_log_purge}"` : undefined,

@@ -76,6 +76,8 @@ function clusterOption(c: ClusterConfig, key: keyof typeof CLUSTER_KEYS): Plain 
       return c[key] === undefined || c[key] === DETECTION_DEFAULTS[key] ? undefined : c[key];
     case 'secondary_hosts':
       return c.secondary_hosts === undefined || c.secondary_hosts.length === 0 ? undefined : c.secondary_hosts.map((h) => `${h.user ? `${h.user}@` : ''}${h.host.includes(':') ? `[${h.host}]` : h.host}${h.port ? `:${h.port}` : ''}`);
+    case 'hook_password_args':
+      return c.hook_password_args === undefined || c.hook_password_args === 'auto' ? undefined : c.hook_password_args;
     case 'manager_log':
     case 'secondary_check_script':
     case 'master_ip_failover_script':
@@ -139,6 +141,7 @@ export function mhaToYaml(cfg: LoadedConfig, opts: { source: string; clusterName
     if (Object.keys(c.ssh.host_key_fingerprints).length > 0) ssh.host_key_fingerprints = c.ssh.host_key_fingerprints;
     if (c.ssh.connect_timeout !== SSH_CONNECT_TIMEOUT_DEFAULT) ssh.connect_timeout = c.ssh.connect_timeout;
     if (c.ssh.insecure_skip_host_key_check) ssh.insecure_skip_host_key_check = true;
+    if (c.ssh.options && c.ssh.options.length > 0) ssh.options = c.ssh.options.join(' ');
     if (Object.keys(ssh).length > 0) out.ssh = ssh;
     out.servers = perServer;
     clusters[name] = out;

@@ -21,7 +21,8 @@ export type ValueKind =
   | 'ping_type'
   | 'log_level'
   | 'hostlist' // SSH destinations "[user@]host[:port]": a string (comma list allowed) or a list
-  | 'fence_mode'; // kill | none
+  | 'fence_mode' // kill | none
+  | 'password_args';
 
 export type Scope = 'local' | 'server' | 'cluster';
 
@@ -87,6 +88,7 @@ export const CLUSTER_KEYS = {
   secondary_hosts: { kind: 'hostlist', scope: 'cluster' },
   ping_stall_failures: { kind: 'posint', scope: 'cluster' },
   fence_hung_master: { kind: 'fence_mode', scope: 'cluster' },
+  hook_password_args: { kind: 'password_args', scope: 'cluster' },
 } as const satisfies Record<string, KeyInfo>;
 
 /** Keys of the YAML `ssh:` object. */
@@ -96,6 +98,7 @@ export const SSH_KEYS = {
   host_key_fingerprints: { kind: 'string', scope: 'cluster' }, // a map; checked separately
   connect_timeout: { kind: 'posnum', scope: 'cluster' },
   insecure_skip_host_key_check: { kind: 'bool', scope: 'cluster' },
+  options: { kind: 'string', scope: 'cluster' },
 } as const satisfies Record<string, KeyInfo>;
 
 export type LocalKey = keyof typeof LOCAL_KEYS;
@@ -104,6 +107,7 @@ export type ClusterKey = keyof typeof CLUSTER_KEYS;
 export type SshKey = keyof typeof SSH_KEYS;
 
 export const PING_TYPES = ['CONNECT', 'SELECT', 'INSERT'] as const;
+export const PASSWORD_ARGS = ['auto', 'always', 'never'] as const;
 export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
 
 /** The 42 names of MHA 0.58's @PARAM_ARRAY (Config.pm:33-34). */
@@ -121,7 +125,7 @@ export const MHA_PARAMS = [
 export const MHA_EXTENSIONS = [
   'ping_failures', 'ping_timeout', 'ping_retry_interval', 'connect_timeout', 'query_timeout', 'seconds_behind_master',
   'ssh_known_hosts', 'ssh_identity_file', 'ssh_host_key_fingerprint', 'ssh_insecure_skip_host_key_check',
-  'password_file', 'password_env', 'repl_password_file', 'repl_password_env',
+  'password_file', 'password_env', 'repl_password_file', 'repl_password_env', 'hook_password_args',
   'second_route', 'second_route_timeout', 'secondary_hosts', 'ping_stall_failures', 'fence_hung_master',
 ] as const;
 
@@ -164,6 +168,7 @@ export interface KindType {
   log_level: string;
   hostlist: HostSpec[];
   fence_mode: 'kill' | 'none';
+  password_args: 'auto' | 'always' | 'never';
 }
 
 /** An SSH destination of the second route (secondary_hosts). */
@@ -272,6 +277,13 @@ export function checkValue(kind: ValueKind, v: unknown, mode: 'yaml' | 'cnf'): C
         if (l === 'kill' || l === 'none') return { ok: true, value: l };
       }
       return { ok: false, expected: 'kill or none' };
+    }
+    case 'password_args': {
+      if (typeof v === 'string') {
+        const l = v.trim().toLowerCase();
+        if ((PASSWORD_ARGS as readonly string[]).includes(l)) return { ok: true, value: l as KindType['password_args'] };
+      }
+      return { ok: false, expected: `one of ${PASSWORD_ARGS.join(', ')}` };
     }
     case 'dirlist': {
       const parts: string[] = [];

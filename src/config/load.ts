@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import { basename, dirname, extname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { ConfigError, UserError } from '../errors/errors.js';
 import { ExitCode } from '../errors/exit-codes.js';
@@ -15,7 +15,9 @@ import type { Loc, Problem } from './problems.js';
 import { throwIfProblems } from './problems.js';
 import { HTTP_DEFAULT, STATE_DIR_DEFAULT, permissionWarning, resolveCluster } from './resolve.js';
 import type { ClusterInput, ResolveContext, SecretFileResult } from './resolve.js';
-import type { ClusterConfig, ConfigFormat, EtcdSettings, HttpSettings, LoadedConfig } from './types.js';
+import type { ClusterConfig, ConfigFormat, EtcdSettings, HttpSettings, LoadedConfig, PublishSettings } from './types.js';
+import type { PublishInput } from './yaml.js';
+import { Secret } from '../domain/secret.js';
 import { parseYamlConfig } from './yaml.js';
 
 export interface LoadOptions {
@@ -32,6 +34,16 @@ export interface LoadOptions {
 }
 
 export const INIT_SCRIPT_TIMEOUT_MS = 10_000;
+/** The largest configuration file read (a config is a few kB; anything this big is a mistake). */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+function homeDirOf(env: NodeJS.ProcessEnv): string {
+  try {
+    return homedir();
+  } catch {
+    return env.HOME ?? '/root';
+  }
+}
 
 const CONF_HINT = 'pass --conf FILE (YAML or MHA app1.cnf) or set MHATS_CONFIG; `mhats config import-mha app1.cnf -o mhats.yaml` converts an MHA file';
 
@@ -131,6 +143,7 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
   let stateDir = STATE_DIR_DEFAULT;
   let http: HttpSettings | undefined = { ...HTTP_DEFAULT };
   let etcd: EtcdSettings | undefined;
+  let publishIn: PublishInput | undefined;
 
   if (format === 'yaml') {
     if (opts.globalConf !== undefined) {
@@ -143,6 +156,7 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
     if (r.state_dir) stateDir = r.state_dir.value;
     if (r.http !== undefined) http = r.http ?? undefined;
     etcd = r.etcd;
+    publishIn = r.publish;
   } else {
     let global: { file: string; text: string } | undefined;
     if (opts.globalConf !== undefined) {
@@ -171,6 +185,17 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
     env,
     resolvePath: (p: string, from: Loc) => (isAbsolute(p) ? p : resolvePath(dirname(from.file === INIT_SCRIPT_OUTPUT ? confAbs : abs(from.file)), p)),
     readSecretFile,
+    readTextFile: (p: string) => {
+      try {
+        const st = statSync(p);
+        if (!st.isFile()) return { ok: false, reason: 'not a regular file' };
+        if (st.size > MAX_CONFIG_BYTES) return { ok: false, reason: `larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB` };
+        return { ok: true, text: readFileSync(p, 'utf8') };
+      } catch (err) {
+        return { ok: false, reason: errnoReason(err) };
+      }
+    },
+    homeDir: homeDirOf(env),
   };
   const clusters: ClusterConfig[] = [];
   for (const input of inputs) {
@@ -178,6 +203,30 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
     problems.push(...r.problems);
     warnings.push(...r.warnings);
     if (r.cluster) clusters.push(r.cluster);
+  }
+  let publish: PublishSettings | undefined;
+  if (publishIn) {
+    const { consul, ...rest } = publishIn;
+    let token: Secret | undefined;
+    const spec = consul?.token;
+    if (spec) {
+      const v = spec.value;
+      if (v.kind === 'inline') token = new Secret(v.value);
+      else if (v.kind === 'env') {
+        const e = env[v.name];
+        if (e === undefined) problems.push({ ...spec.loc, message: `publish.consul.token: environment variable ${v.name} is not set` });
+        else token = new Secret(e);
+      } else {
+        const path = ctx.resolvePath(v.path, spec.loc);
+        const r = readSecretFile(path);
+        if (!r.ok) problems.push({ ...spec.loc, message: `publish.consul.token: cannot read ${path}: ${r.reason}` });
+        else {
+          token = new Secret(r.content.replace(/[\r\n]+$/, ''));
+          if ((r.mode & 0o077) !== 0) warnings.push(permissionWarning(path, r.mode, 'token file'));
+        }
+      }
+    }
+    publish = { ...rest, ...(consul ? { consul: { address: consul.address, ...(consul.datacenter !== undefined ? { datacenter: consul.datacenter } : {}), ...(token ? { token } : {}) } } : {}) };
   }
   throwIfProblems(problems);
 
@@ -189,7 +238,7 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
       // it was readable a moment ago; nothing useful to add
     }
   }
-  return { format, files, clusters, state_dir: stateDir, warnings: [...new Set(warnings)], http, ...(etcd ? { etcd } : {}) };
+  return { format, files, clusters, state_dir: stateDir, warnings: [...new Set(warnings)], http, ...(etcd ? { etcd } : {}), ...(publish ? { publish } : {}) };
 }
 
 function osUserName(env: NodeJS.ProcessEnv): string {

@@ -239,14 +239,6 @@ class Converter {
     }
     this.secret(eff, 'password');
     this.secret(eff, 'repl_password');
-    this.sshOptions(eff);
-  }
-
-  sshOptions(eff: Block): void {
-    const opts = eff.get('ssh_options');
-    if (opts && opts.value.replace(/['"]/g, '') !== '') {
-      this.warnings.push(`${formatLoc(opts.loc)}: ssh_options is ignored: mhats uses its own SSH client (set ssh_known_hosts, ssh_identity_file, ssh_connection_timeout instead)`);
-    }
   }
 
   server(name: string, sectionLine: number, file: string, eff: Block): ServerInput {
@@ -259,7 +251,6 @@ class Converter {
     }
     values.password = this.secret(eff, 'password');
     values.repl_password = this.secret(eff, 'repl_password');
-    this.sshOptions(eff);
     return { name, loc: { file, line: sectionLine }, values };
   }
 }
@@ -310,7 +301,9 @@ export async function parseMhaConfig(input: MhaInput): Promise<MhaParseResult> {
   }
   if (problems.length > 0) return fail();
 
+  const sshOptionLayers: (CnfValue | undefined)[] = [gsd?.get('ssh_options')];
   let sd = layer(blockOf(app.sections.get('server default'), appFile), gsd);
+  sshOptionLayers.push(blockOf(app.sections.get('server default'), appFile)?.get('ssh_options'));
   if (gsd) conv.checkAll(gsd);
   conv.checkAll(sd);
 
@@ -329,8 +322,9 @@ export async function parseMhaConfig(input: MhaInput): Promise<MhaParseResult> {
     const out = parseScriptOutput(r.stdout);
     problems.push(...out.problems);
     for (const [k, v] of out.block) {
-      if (CNF_LOCAL_KEYS.has(k)) warnings.push(`${formatLoc(v.loc)}: ${k} from init_conf_load_script is ignored: it is a per-server parameter`);
+      if (CNF_LOCAL_KEYS.has(k) && k !== 'ssh_options') warnings.push(`${formatLoc(v.loc)}: ${k} from init_conf_load_script is ignored: it is a per-server parameter`);
     }
+    sshOptionLayers.push(out.block.get('ssh_options'));
     sd = layer(out.block, sd);
     conv.checkAll(sd);
   }
@@ -384,6 +378,19 @@ export async function parseMhaConfig(input: MhaInput): Promise<MhaParseResult> {
     fpLoc ??= fp.loc;
   }
   if (fpLoc) ssh.host_key_fingerprints = { value: fps, loc: fpLoc };
+
+  // ssh_options: MHA sets one process-wide option string each time it parses a block that has it
+  // (global [server default], app [server default], init_conf_load_script, then the blocks sorted by
+  // name): the last one wins, for every server.
+  const optSources = [...sshOptionLayers, ...[...serverNames].sort().map((n) => blockOf(app.sections.get(n), appFile)?.get('ssh_options'))].filter(
+    (v): v is CnfValue => v !== undefined && v.value.replace(/['"]/g, '').trim() !== '',
+  );
+  const lastOpt = optSources.at(-1);
+  if (lastOpt) {
+    ssh.options = { value: lastOpt.value, loc: lastOpt.loc };
+    const others = optSources.filter((o) => o.value.replace(/['"]/g, '') !== lastOpt.value.replace(/['"]/g, ''));
+    if (others.length > 0) warnings.push(`${formatLoc(lastOpt.loc)}: ssh_options is set differently in several places (${[...others, lastOpt].map((o) => formatLoc(o.loc)).join(', ')}); as in MHA, the last one parsed applies to every server: ${lastOpt.value}`);
+  }
 
   if (problems.length > 0) return fail();
   return {

@@ -9,7 +9,8 @@ import type { SecretSpec } from './keys.js';
 import type { Loc, Problem } from './problems.js';
 import { formatLoc } from './problems.js';
 import type { HooksConfig } from './hooks.js';
-import type { ClusterConfig, ConfigFormat, HttpSettings, ScheduleSettings, SecretSource, ServerConfig } from './types.js';
+import type { ClusterConfig, ConfigFormat, HttpSettings, ScheduleSettings, SecretSource, ServerConfig, SshHostSettings } from './types.js';
+import { evaluateSshConfig, parseSshConfigFile, parseSshOptions, resolveHost, type ReadResult, type SshConfigFile } from './ssh-options.js';
 
 export interface At<T> {
   value: T;
@@ -53,8 +54,8 @@ export type ClusterValues = {
     | 'ping_interval' | 'ping_type' | 'ping_failures' | 'ping_timeout' | 'ping_retry_interval' | 'connect_timeout' | 'query_timeout'
     | 'seconds_behind_master' | 'check_repl_delay' | 'check_repl_filter' | 'latest_priority' | 'multi_tier_slave' | 'last_failover_minute'
     | 'manager_workdir' | 'manager_log' | 'secondary_check_script' | 'master_ip_failover_script' | 'master_ip_online_change_script'
-    | 'shutdown_script' | 'report_script' | 'second_route' | 'second_route_timeout' | 'secondary_hosts' | 'ping_stall_failures'
-    | 'fence_hung_master']-?: NonNullable<ClusterConfig[K]>;
+    | 'shutdown_script' | 'report_script' | 'hook_password_args' | 'second_route' | 'second_route_timeout' | 'secondary_hosts'
+    | 'ping_stall_failures' | 'fence_hung_master']-?: NonNullable<ClusterConfig[K]>;
 };
 
 export interface SshValues {
@@ -63,6 +64,8 @@ export interface SshValues {
   host_key_fingerprints: Record<string, string>;
   connect_timeout: number;
   insecure_skip_host_key_check: boolean;
+  /** MHA ssh_options (YAML ssh.options). */
+  options: string;
 }
 
 export interface ServerInput {
@@ -93,6 +96,10 @@ export interface ResolveContext {
   /** Absolute path of a {file:} secret given relative to the file that names it. */
   resolvePath(p: string, from: Loc): string;
   readSecretFile(path: string): SecretFileResult;
+  /** Reads the ssh_config named by ssh_options -F (absent: -F cannot be read here). */
+  readTextFile?: ((path: string) => ReadResult) | undefined;
+  /** Home directory for ~ and %d in ssh_options (default /root). */
+  homeDir?: string | undefined;
 }
 
 // ---------------------------------------------------------------- defaults
@@ -318,12 +325,14 @@ export function resolveCluster(input: ClusterInput, ctx: ResolveContext): Resolv
     secondary_hosts: get(c.secondary_hosts, []),
     ping_stall_failures: get(c.ping_stall_failures, DETECTION_DEFAULTS.ping_stall_failures),
     fence_hung_master: get(c.fence_hung_master, DETECTION_DEFAULTS.fence_hung_master),
+    hook_password_args: get(c.hook_password_args, 'auto'),
     ssh: {
       known_hosts: opt(sh.known_hosts),
       identity_file: opt(sh.identity_file),
       host_key_fingerprints: { ...(opt(sh.host_key_fingerprints) ?? {}) },
       insecure_skip_host_key_check: get(sh.insecure_skip_host_key_check, false),
       connect_timeout: get(sh.connect_timeout, SSH_CONNECT_TIMEOUT_DEFAULT),
+      ...resolveSshOptions(input, servers, ctx, problems),
     },
     schedules: { ...input.schedules },
     ...(input.hooks ? { hooks: input.hooks } : {}),
@@ -334,6 +343,46 @@ export function resolveCluster(input: ClusterInput, ctx: ResolveContext): Resolv
     warnings.push(`cluster ${input.name}: ssh host key verification is OFF (insecure_skip_host_key_check); use this only in a lab`);
   }
   return { cluster: problems.length === 0 ? cluster : undefined, problems, warnings };
+}
+
+/** ssh_options: the words for OpenSSH, and each server's settings for mhats' own connections. */
+function resolveSshOptions(input: ClusterInput, servers: ServerConfig[], ctx: ResolveContext, problems: Problem[]): { options?: string[]; hosts?: Record<string, SshHostSettings>; connect_timeout?: number } {
+  const at = input.ssh.options;
+  if (at === undefined || at.value.replace(/['"]/g, '').trim() === '') return {};
+  const parsed = parseSshOptions(at.value, at.loc);
+  problems.push(...parsed.problems);
+  let file: SshConfigFile | undefined;
+  const home = ctx.homeDir ?? '/root';
+  if (parsed.configFile !== undefined) {
+    const path = parsed.configFile.startsWith('~/') ? `${home}/${parsed.configFile.slice(2)}` : parsed.configFile;
+    const r = ctx.readTextFile ? ctx.readTextFile(path) : { ok: false as const, reason: 'files cannot be read here' };
+    if (!r.ok) problems.push({ ...at.loc, message: `ssh_options -F ${parsed.configFile}: cannot read it: ${r.reason}` });
+    else {
+      const pf = parseSshConfigFile(path, r.text);
+      problems.push(...pf.problems);
+      file = pf.file;
+    }
+  }
+  const hosts: Record<string, SshHostSettings> = {};
+  const byName = new Map(input.servers.map((s) => [s.name, s]));
+  const sh = input.ssh;
+  for (const s of servers) {
+    const v = byName.get(s.name)?.values;
+    const explicit = {
+      port: v?.ssh_port?.value,
+      user: v?.ssh_user?.value,
+      known_hosts: sh.known_hosts?.value,
+      identity_file: sh.identity_file?.value,
+      insecure_skip_host_key_check: sh.insecure_skip_host_key_check?.value,
+      connect_timeout: sh.connect_timeout?.value,
+    };
+    const fileParams = file ? evaluateSshConfig(file, s.ssh_host, explicit.user ?? parsed.cli.user?.value ?? ctx.osUser, ctx.osUser) : undefined;
+    if (fileParams) problems.push(...fileParams.problems);
+    const r = resolveHost({ sshHost: s.ssh_host, explicit, osUser: ctx.osUser, home, cli: parsed.cli, file: fileParams?.params, loc: at.loc, defaultConnectTimeout: sh.connect_timeout?.value ?? SSH_CONNECT_TIMEOUT_DEFAULT });
+    problems.push(...r.problems);
+    hosts[s.name] = r.settings;
+  }
+  return { options: parsed.words, hosts, connect_timeout: sh.connect_timeout?.value ?? parsed.cli.connectTimeout?.value ?? SSH_CONNECT_TIMEOUT_DEFAULT };
 }
 
 export function permissionWarning(path: string, mode: number, what: string): string {

@@ -6,6 +6,9 @@
 import type { Secret } from '../domain/secret.js';
 import type { HooksConfig } from './hooks.js';
 import type { HostSpec } from './keys.js';
+import type { SshHostSettings } from './ssh-options.js';
+
+export type { SshHostSettings } from './ssh-options.js';
 
 export type PingType = 'CONNECT' | 'SELECT' | 'INSERT';
 
@@ -61,6 +64,13 @@ export interface SshSettings {
   /** Only for a lab: skip host key verification. Never the default. */
   insecure_skip_host_key_check: boolean;
   connect_timeout: number; // seconds (MHA ssh_connection_timeout)
+  /**
+   * MHA ssh_options as words (quotes removed, as MHA does): passed as they are
+   * to OpenSSH (rsync, the hosts and vip hooks) and to MHA scripts (--ssh_options).
+   */
+  options?: string[] | undefined;
+  /** Per server name: what ssh_options (and its -F ssh_config, Host-matched) mean for mhats' own connections. Set only with ssh_options. */
+  hosts?: Record<string, SshHostSettings> | undefined;
 }
 
 export interface ClusterConfig {
@@ -110,6 +120,13 @@ export interface ClusterConfig {
   ping_stall_failures?: number | undefined;
   /** A hung old master (SSH answers, SQL does not): kill its mysqld over SSH (default) or leave it. */
   fence_hung_master?: 'kill' | 'none' | undefined;
+  /**
+   * MHA passes --new_master_password / --orig_master_password to its scripts on the
+   * command line. auto (default): only to a script whose text mentions the option;
+   * always; never (the scripts read MHATS_NEW_MASTER_PASSWORD / MHATS_ORIG_MASTER_PASSWORD).
+   * Optional so hand-built configs need not set it.
+   */
+  hook_password_args?: 'auto' | 'always' | 'never' | undefined;
   ssh: SshSettings;
   /** Calendar jobs of the manager (YAML `schedules:`; none from an MHA file). Optional so hand-built configs need not set it. */
   schedules?: ScheduleSettings | undefined;
@@ -154,6 +171,25 @@ export interface LoadedConfig {
   http?: HttpSettings | undefined;
   /** Manager HA (YAML `etcd:`): undefined = a single manager (local lock plus MHA's monitor lock on the master). */
   etcd?: EtcdSettings | undefined;
+  /** Service discovery (YAML `publish:`): the master of each cluster written to etcd and/or Consul KV. */
+  publish?: PublishSettings | undefined;
+}
+
+/**
+ * Publishing the master for service discovery, in orchestrator's key layout:
+ * PREFIX/mysql/master/CLUSTER = host:port, and .../hostname, .../port, .../ipv4.
+ */
+export interface PublishSettings {
+  /** Prepended to mysql/master/CLUSTER ('' = orchestrator's keys exactly). */
+  prefix: string;
+  /** Seconds between reconciliations (the keys are rewritten when they differ). */
+  interval: number;
+  /** Deadline of one KV request, seconds. */
+  timeout: number;
+  /** etcd v3 (JSON gateway) endpoints; undefined = not published to etcd. */
+  etcd?: { endpoints: string[] } | undefined;
+  /** Consul KV over its HTTP API; undefined = not published to Consul. */
+  consul?: { address: string; token?: Secret | undefined; datacenter?: string | undefined } | undefined;
 }
 
 /** Manager HA on etcd: leader election on a lease, and the failover journal in etcd. */

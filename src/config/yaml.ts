@@ -10,7 +10,7 @@ import { validateDetailed as validateCron } from 'node-cron';
 import {
   CLUSTER_KEYS, LOCAL_KEYS, SERVER_KEYS, SSH_KEYS, checkValue, didYouMean, isClusterKey, isLocalKey, showValue,
 } from './keys.js';
-import type { KindType, ValueKind } from './keys.js';
+import type { KindType, SecretSpec, ValueKind } from './keys.js';
 import type { Loc, Problem } from './problems.js';
 import type { At, ClusterInput, ClusterValues, Layer, LocalValues, ServerInput, ServerValues, SshValues } from './resolve.js';
 import type { EtcdSettings, HttpSettings, ScheduleSettings } from './types.js';
@@ -43,6 +43,7 @@ const sshSchema = z.strictObject({
   host_key_fingerprints: z.record(z.string(), leaf('string')).optional(),
   connect_timeout: leaf('posnum').optional(),
   insecure_skip_host_key_check: leaf('bool').optional(),
+  options: leaf('string').optional(),
 });
 
 const serverSchema = z.strictObject({
@@ -125,6 +126,27 @@ const etcdSchema = z.strictObject({
   request_timeout: leaf('posnum').optional(),
 });
 
+/** Service discovery (top level `publish:`). */
+export const PUBLISH_DEFAULTS = { prefix: '', interval: 60, timeout: 2 } as const;
+const urlLeaf = (what: string): z.ZodType<string> =>
+  z.unknown().transform((v, ctx) => {
+    if (typeof v === 'string' && /^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?\/?$/.test(v.trim())) return v.trim().replace(/\/+$/, '');
+    ctx.addIssue({ code: 'custom', message: `must be ${what} (got ${showValue(v)})`, params: { leaf: true } });
+    return z.NEVER;
+  });
+const kvPrefixLeaf: z.ZodType<string> = z.unknown().transform((v, ctx) => {
+  if (typeof v === 'string' && /^[A-Za-z0-9_./-]*$/.test(v.trim())) return v.trim().replace(/\/+$/, '');
+  ctx.addIssue({ code: 'custom', message: `must be a key prefix such as "/service" or "" (letters, digits, "_", ".", "-", "/"; got ${showValue(v)})`, params: { leaf: true } });
+  return z.NEVER;
+});
+const publishSchema = z.strictObject({
+  prefix: kvPrefixLeaf.optional(),
+  interval: leaf('posnum').optional(),
+  timeout: leaf('posnum').optional(),
+  etcd: z.union([z.boolean(), z.strictObject({ endpoints: z.array(endpointLeaf).min(1, 'must list at least one endpoint') })]).optional(),
+  consul: z.strictObject({ address: urlLeaf('a Consul HTTP address such as "http://127.0.0.1:8500"'), token: leaf('secret').optional(), datacenter: leaf('string').optional() }).optional(),
+});
+
 const layerShape = { ...shapeOf(SERVER_KEYS), ...shapeOf(CLUSTER_KEYS), ssh: sshSchema.optional(), schedules: schedulesSchema.optional() };
 const defaultsSchema = z.strictObject(layerShape);
 const clusterSchema = z.strictObject({ ...layerShape, servers: z.array(serverSchema), hooks: hooksSchema.optional() });
@@ -132,6 +154,7 @@ const rootSchema = z.strictObject({
   state_dir: leaf('string').optional(),
   http: httpSchema.optional(),
   etcd: etcdSchema.optional(),
+  publish: publishSchema.optional(),
   defaults: defaultsSchema.optional(),
   clusters: z.record(z.string(), clusterSchema),
 });
@@ -141,6 +164,7 @@ interface RootData {
   state_dir?: string | undefined;
   http?: { listen?: HttpSettings | null | undefined } | undefined;
   etcd?: { endpoints: string[]; prefix?: string | undefined; lease_ttl?: number | undefined; instance?: string | undefined; request_timeout?: number | undefined } | undefined;
+  publish?: { prefix?: string | undefined; interval?: number | undefined; timeout?: number | undefined; etcd?: boolean | { endpoints: string[] } | undefined; consul?: { address: string; token?: SecretSpec | undefined; datacenter?: string | undefined } | undefined } | undefined;
   defaults?: Raw | undefined;
   clusters: Record<string, Raw & { servers: Raw[] }>;
 }
@@ -209,12 +233,13 @@ function valueAt(root: unknown, path: Path): unknown {
   return v;
 }
 
-type Context = 'root' | 'defaults' | 'cluster' | 'server' | 'ssh' | 'schedules' | 'retention' | 'http' | 'etcd' | 'other';
+type Context = 'root' | 'defaults' | 'cluster' | 'server' | 'ssh' | 'schedules' | 'retention' | 'http' | 'etcd' | 'publish' | 'consul' | 'other';
 
 function contextOf(path: Path): Context {
   if (path.length === 0) return 'root';
   if (path[0] === 'http') return path.length === 1 ? 'http' : 'other';
   if (path[0] === 'etcd') return path.length === 1 ? 'etcd' : 'other';
+  if (path[0] === 'publish') return path.length === 1 ? 'publish' : path.length === 2 && path[1] === 'consul' ? 'consul' : 'other';
   // The part under a cluster or `defaults`, the same for both.
   const rest = path[0] === 'defaults' ? path.slice(1) : path[0] === 'clusters' && path.length >= 2 ? path.slice(2) : undefined;
   if (rest === undefined) return 'other';
@@ -229,7 +254,7 @@ function contextOf(path: Path): Context {
 function knownKeys(ctx: Context): string[] {
   switch (ctx) {
     case 'root':
-      return ['state_dir', 'http', 'etcd', 'defaults', 'clusters'];
+      return ['state_dir', 'http', 'etcd', 'publish', 'defaults', 'clusters'];
     case 'defaults':
       return [...Object.keys(SERVER_KEYS), ...Object.keys(CLUSTER_KEYS), 'ssh', 'schedules'];
     case 'cluster':
@@ -242,6 +267,10 @@ function knownKeys(ctx: Context): string[] {
       return ['endpoints', 'prefix', 'lease_ttl', 'instance', 'request_timeout'];
     case 'http':
       return ['listen'];
+    case 'publish':
+      return ['prefix', 'interval', 'timeout', 'etcd', 'consul'];
+    case 'consul':
+      return ['address', 'token', 'datacenter'];
     case 'server':
       return ['name', ...Object.keys(LOCAL_KEYS), ...Object.keys(SERVER_KEYS)];
     case 'ssh':
@@ -297,6 +326,8 @@ export interface YamlParseResult {
   http?: HttpSettings | null | undefined;
   /** Manager HA; undefined: not configured. */
   etcd?: EtcdSettings | undefined;
+  /** Service discovery; the Consul token still a SecretSpec (resolved by the loader). */
+  publish?: PublishInput | undefined;
   clusters: ClusterInput[];
   problems: Problem[];
   /** Files that hold an inline password (this one, when it does). */
@@ -307,6 +338,14 @@ export interface YamlParseResult {
 function syntaxProblem(file: string, lc: LineCounter, err: { message: string; pos: [number, number] }): Problem {
   const first = (err.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?\s*$/, '').trim();
   return { file, line: lc.linePos(err.pos[0]).line, message: `YAML syntax error: ${first}` };
+}
+
+export interface PublishInput {
+  prefix: string;
+  interval: number;
+  timeout: number;
+  etcd?: { endpoints: string[] } | undefined;
+  consul?: { address: string; token?: At<SecretSpec> | undefined; datacenter?: string | undefined } | undefined;
 }
 
 export function parseYamlConfig(text: string, file: string): YamlParseResult {
@@ -358,6 +397,7 @@ export function parseYamlConfig(text: string, file: string): YamlParseResult {
       identity_file: pick(sshLayers, 'identity_file'),
       connect_timeout: pick(sshLayers, 'connect_timeout'),
       insecure_skip_host_key_check: pick(sshLayers, 'insecure_skip_host_key_check'),
+      options: pick(sshLayers, 'options'),
     };
     const dfp = dssh?.host_key_fingerprints as Record<string, string> | undefined;
     const cfp = cssh?.host_key_fingerprints as Record<string, string> | undefined;
@@ -389,7 +429,26 @@ export function parseYamlConfig(text: string, file: string): YamlParseResult {
     for (const k of Object.keys(schedules) as (keyof ScheduleSettings)[]) if (schedules[k] === undefined) delete schedules[k];
     clusters.push({ name, loc: at.loc(cpath, true), format: 'yaml', cluster, ssh, servers, schedules, hooks: cl.hooks as HooksConfig | undefined });
   }
+  let publish: PublishInput | undefined;
+  if (root.publish) {
+    const pb = root.publish;
+    let etcdEndpoints: string[] | undefined;
+    if (pb.etcd === true) {
+      if (root.etcd === undefined) problems.push({ ...at.loc(['publish', 'etcd']), message: 'publish.etcd: true publishes to the endpoints of etcd:, which is not configured; list them in publish.etcd.endpoints, or configure etcd:' });
+      else etcdEndpoints = root.etcd.endpoints;
+    } else if (pb.etcd !== undefined && pb.etcd !== false) etcdEndpoints = pb.etcd.endpoints;
+    if (etcdEndpoints === undefined && pb.consul === undefined && !(pb.etcd === true && root.etcd === undefined)) problems.push({ ...at.loc(['publish']), message: 'publish: says where to publish: etcd (true, or { endpoints }) and/or consul ({ address })' });
+    publish = {
+      prefix: pb.prefix ?? PUBLISH_DEFAULTS.prefix,
+      interval: pb.interval ?? PUBLISH_DEFAULTS.interval,
+      timeout: pb.timeout ?? PUBLISH_DEFAULTS.timeout,
+      ...(etcdEndpoints ? { etcd: { endpoints: etcdEndpoints } } : {}),
+      ...(pb.consul ? { consul: { address: pb.consul.address, datacenter: pb.consul.datacenter, token: pb.consul.token ? { value: pb.consul.token, loc: at.loc(['publish', 'consul', 'token']) } : undefined } } : {}),
+    };
+    if (pb.consul?.token?.kind === 'inline') inline = true;
+  }
   return {
+    publish,
     state_dir: root.state_dir === undefined ? undefined : { value: root.state_dir, loc: at.loc(['state_dir']) },
     http: root.http?.listen,
     etcd: root.etcd

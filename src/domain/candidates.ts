@@ -19,6 +19,8 @@ export interface CandidateInput {
   name: string;
   candidate_master: boolean;
   no_master: boolean;
+  /** In maintenance: never a candidate. */
+  inMaintenance?: boolean | undefined;
   obs: ServerObservation;
 }
 
@@ -74,7 +76,8 @@ export function chooseNewMaster(replicas: CandidateInput[], opts: ChooseOptions)
   for (const r of replicas) {
     const o = r.obs;
     let reason: string | undefined;
-    if (r.no_master) reason = 'no_master is set';
+    if (r.inMaintenance) reason = 'in maintenance (mhats maintenance list)';
+    else if (r.no_master) reason = 'no_master is set';
     else if (!o.logBin) reason = 'log_bin is OFF: it has no binlog for the others to replicate from';
     else if (versionKey(o) > oldest) reason = `newer version (${o.version.raw}) than the oldest replica: the others could not replicate from it`;
     else if (opts.checkReplDelay && latestRead !== undefined && o.replica !== undefined) {

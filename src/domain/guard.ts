@@ -66,7 +66,33 @@ export function summarize(records: JournalRecord[]): FailoverSummary[] {
 
 export type GuardDecision = { allowed: true } | { allowed: false; reason: string; blocking: string };
 
-export function guard(summaries: FailoverSummary[], now: number, lastFailoverMinute: number, trigger: 'auto' | 'manual', cluster: string): GuardDecision {
+/** MHA's state files in manager_workdir, left by a failover MHA ran (read by an adapter). */
+export interface MhaStateFiles {
+  /** <workdir>/<app>.failover.error exists: MHA's last failover failed. */
+  error?: { path: string; mtime: number } | undefined;
+  /** <workdir>/<app>.failover.complete exists: MHA's last failover finished at its mtime. */
+  complete?: { path: string; mtime: number } | undefined;
+}
+
+/**
+ * The guard. `mha`: MHA's failover.error blocks automatic failover until it is
+ * removed (mhats ack removes it); failover.complete blocks it for
+ * last_failover_minute after its mtime, as in MHA.
+ */
+export function guard(summaries: FailoverSummary[], now: number, lastFailoverMinute: number, trigger: 'auto' | 'manual', cluster: string, mha?: MhaStateFiles): GuardDecision {
+  const g = guardJournal(summaries, now, lastFailoverMinute, trigger, cluster);
+  if (!g.allowed || trigger === 'manual' || !mha) return g;
+  if (mha.error) {
+    return { allowed: false, blocking: 'mha:failover.error', reason: `${mha.error.path} exists (${isoTime(mha.error.mtime)}): the last failover, run by MHA, failed; automatic failover is blocked until an operator checks the topology and acknowledges it: mhats ack ${cluster} (removes the file, as MHA wants it removed)` };
+  }
+  if (mha.complete && now - mha.complete.mtime < lastFailoverMinute * 60_000) {
+    const mins = Math.round((now - mha.complete.mtime) / 60_000);
+    return { allowed: false, blocking: 'mha:failover.complete', reason: `${mha.complete.path} says MHA finished a failover ${mins} minute(s) ago (${isoTime(mha.complete.mtime)}), inside last_failover_minute=${lastFailoverMinute}; refusing another automatic failover (MHA's flapping guard). Acknowledge it to allow one: mhats ack ${cluster}` };
+  }
+  return g;
+}
+
+function guardJournal(summaries: FailoverSummary[], now: number, lastFailoverMinute: number, trigger: 'auto' | 'manual', cluster: string): GuardDecision {
   const relevant = summaries.filter((s) => s.outcome !== 'refused');
   for (const s of relevant) {
     if (s.outcome === undefined && !s.acked) {

@@ -19,26 +19,24 @@
  * which blocks automatic ones until acknowledged.
  */
 import type { ClusterConfig, ServerConfig } from '../config/types.js';
-import { DbError, openSession, type DbSession, type DbTarget } from '../adapters/mysql/connection.js';
-import { dialectFor, parseVersion, VERSION_QUERY, type Dialect, type Sql } from '../adapters/mysql/dialect.js';
 import { inspectServer } from '../adapters/mysql/inspect.js';
-import { runScript, type ScriptResult } from '../adapters/hooks/run-script.js';
+import { runScript } from '../adapters/hooks/run-script.js';
 import { hooksFor, type HookPhase } from '../config/hooks.js';
 import { describeRecord, phaseBudgetMs, runHookPhase } from '../adapters/hooks/runner.js';
-import type { HookEvent } from '../adapters/hooks/context.js';
+import { hookEnv, type HookEvent } from '../adapters/hooks/context.js';
 import type { HookRecord, PhaseOutcome } from '../adapters/hooks/types.js';
 import type { Journal } from '../adapters/journal/journal.js';
 import { formatCoord, compareCoords } from '../domain/binlog-coord.js';
-import { gtidContains } from '../domain/gtid.js';
 import { lostTransactions, type SurvivorPosition } from '../domain/lost.js';
 import type { MasterPosition } from '../domain/detector.js';
-import { applyBinlog } from '../adapters/mysql/apply-binlog.js';
-import { salvageBinlog, type Cutter } from './salvage.js';
-import { relayDiff } from './relay-diff.js';
+import { salvageBinlog, type Cutter } from './ops/salvage.js';
+import { applyBinlogTo, RelayCatchUp } from './ops/catch-up.js';
+import { Admin, FailoverFailed, FailoverRefused, replUser, specOf, target, waitRelayApplied, waitUntil, withDeadline } from './ops/admin.js';
+import { fenceOldMaster } from './ops/fence.js';
 import { chooseNewMaster, latestReplicas, type CandidateInput } from '../domain/candidates.js';
 import { errantAmongSurvivors } from '../domain/failover-checks.js';
 import { failedServers, guard, summarize, type FailoverOutcome } from '../domain/guard.js';
-import { replicationMode, resolveSource, type ServerSpec } from '../domain/topology.js';
+import { replicationMode, resolveSource } from '../domain/topology.js';
 import type { BinlogCoord, ServerObservation } from '../domain/types.js';
 import type { Logger } from '../ports/logger.js';
 
@@ -55,6 +53,8 @@ export interface FailoverRequest {
   lastMasterPosition?: MasterPosition | undefined;
   /** Is the dead master's host reachable over SSH? undefined = unknown (probed). */
   sshReachable?: boolean | undefined;
+  /** Servers in maintenance: never candidates; their absence or breakage does not block the failover. */
+  maintenance?: string[] | undefined;
 }
 
 export interface FailoverDeps {
@@ -72,6 +72,10 @@ export interface FailoverDeps {
   fencingToken?: (() => string | undefined) | undefined;
   /** The binlog reader's cut (pure): where the last complete transaction ends. Without it, no salvage. */
   cutBinlog?: Cutter | undefined;
+  /** The new master is writable (called at once, before the replicas are repointed): publish it. Must not throw. */
+  onPromoted?: ((newMaster: ServerConfig) => void) | undefined;
+  /** The old master answered SQL and was fenced (read_only, sessions killed). Must not throw. */
+  onFenced?: ((server: ServerConfig) => void) | undefined;
 }
 
 export interface PhaseRecord {
@@ -102,22 +106,6 @@ export interface FailoverReport {
   hooks?: HookRecord[] | undefined;
 }
 
-/** A refusal: nothing was changed. */
-export class FailoverRefused extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'FailoverRefused';
-  }
-}
-
-/** A failure after changes began. */
-export class FailoverFailed extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'FailoverFailed';
-  }
-}
-
 const PHASE = {
   check: 'Phase 1: Configuration Check Phase',
   shutdown: 'Phase 2: Dead Master Shutdown Phase',
@@ -130,64 +118,9 @@ const PHASE = {
   cleanup: 'Phase 5: New master cleanup phase',
 } as const;
 
-export function target(s: ServerConfig): DbTarget {
-  return { name: s.name, host: s.ip, port: s.port, user: s.user, password: s.password };
-}
-
-function specOf(s: ServerConfig): ServerSpec {
-  return { name: s.name, hostname: s.hostname, ip: s.ip, port: s.port, candidate_master: s.candidate_master, no_master: s.no_master, ignore_fail: s.ignore_fail };
-}
-
 function newId(now: number, cluster: string): string {
   const d = new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   return `${cluster}-${d}-${Math.floor(Math.random() * 0xffff).toString(16).padStart(4, '0')}`;
-}
-
-export async function withDeadline<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new FailoverFailed(`${what} did not finish within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** An admin connection to one server, with its dialect. */
-export class Admin {
-  readonly server: ServerConfig;
-  readonly s: DbSession;
-  readonly d: Dialect;
-  private constructor(server: ServerConfig, s: DbSession, d: Dialect) {
-    this.server = server;
-    this.s = s;
-    this.d = d;
-  }
-  static async open(server: ServerConfig, cluster: ClusterConfig, connectTimeoutMs?: number): Promise<Admin> {
-    const s = await openSession(target(server), { connectTimeoutMs: connectTimeoutMs ?? cluster.connect_timeout * 1000, queryTimeoutMs: cluster.query_timeout * 1000 });
-    try {
-      const [v] = await s.query<{ version: string; version_comment: string | null }>(VERSION_QUERY);
-      return new Admin(server, s, dialectFor(parseVersion(String(v?.version), v?.version_comment ?? undefined)));
-    } catch (err) {
-      s.destroy();
-      throw err;
-    }
-  }
-  q<T extends Record<string, unknown> = Record<string, unknown>>(stmt: string | Sql, timeoutMs?: number): Promise<T[]> {
-    return this.s.query<T>(stmt, timeoutMs);
-  }
-  close(): void {
-    this.s.close();
-  }
-  destroy(): void {
-    this.s.destroy();
-  }
 }
 
 export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Promise<FailoverReport> {
@@ -204,6 +137,8 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
   let begun = false;
   let ioStopped: ServerConfig[] = [];
   let promoted = false;
+  /** Manager HA: the leader's fencing token when the failover began (hooks get it as MHATS_FENCING_TOKEN). */
+  let fencingToken: string | undefined;
 
   const journalEvent = (message: string, detail?: unknown): void => {
     flog.info({ detail }, message);
@@ -232,7 +167,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     report.reason = reason;
     report.exitCode = outcome === 'success' ? 0 : outcome === 'partial' ? 10 : 1;
     report.durationMs = deps.now() - t0;
-    fencingTokens.delete(id);
+    fencingToken = undefined;
     if (begun) {
       deps.journal.append({ type: 'end', id, at: deps.now(), outcome, newMaster: report.newMaster, oldMaster: req.deadMaster, durationMs: report.durationMs, reason, lost: report.lost, detail: { phases, recovered: report.recovered, notRecovered: report.notRecovered, rejected: report.rejected, newMasterCoord: report.newMasterCoord, newMasterGtid: report.newMasterGtid } });
     }
@@ -245,7 +180,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
   let stopHooksRan = false;
   const runHooksIn = async (hookPhase: HookPhase, ev: Partial<HookEvent> & { origMaster: ServerConfig }): Promise<PhaseOutcome> => {
     if (hookPhase === 'stop') stopHooksRan = true;
-    return runHookPhase(hooks, { kind: 'failover', phase: hookPhase, cluster, id, environment: hookPlan.ok ? hookPlan.environment : undefined, ...ev, env: hookEnv(cluster, ev.origMaster, ev.newMaster, id) }, cluster.ssh, {
+    return runHookPhase(hooks, { kind: 'failover', phase: hookPhase, cluster, id, environment: hookPlan.ok ? hookPlan.environment : undefined, ...ev, env: hookEnv(cluster, ev.origMaster, ev.newMaster, id, fencingToken) }, cluster.ssh, {
       runScript: runHook,
       onRecord: (r) => {
         report.hooks?.push(r);
@@ -267,8 +202,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     deps.journal.append({ type: 'begin', id, cluster: cluster.name, at: t0, deadMaster: dead.name, trigger: req.trigger, reason: req.reason });
     // The begin record must be durable (with etcd: written under this leader's fencing token) before anything changes.
     if (deps.journal.flush) await deps.journal.flush().catch((err: unknown) => Promise.reject(new FailoverRefused(`cannot record the failover in the journal (${deps.journal.path}): ${(err as Error).message}`)));
-    const token = deps.fencingToken?.();
-    if (token !== undefined) fencingTokens.set(id, token);
+    fencingToken = deps.fencingToken?.();
     begun = true;
     // SSH reachability of the dead master's host decides the recovery path; probe it alongside Phase 1–2.
     const sshProbe: Promise<boolean> = req.sshReachable !== undefined ? Promise.resolve(req.sshReachable) : deps.sshReachable(dead).catch(() => false);
@@ -288,8 +222,10 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       const problems: string[] = [];
       for (const p of probes) {
         const srv = byName.get(p.ok ? p.obs.name : p.failure.name)!;
+        const inMaintenance = req.maintenance?.includes(srv.name) ?? false;
         if (!p.ok) {
-          if (srv.ignore_fail) journalEvent(`${srv.name} is unreachable and ignore_fail is set: failing over without it`);
+          if (inMaintenance) journalEvent(`${srv.name} is unreachable and in maintenance: failing over without it`);
+          else if (srv.ignore_fail) journalEvent(`${srv.name} is unreachable and ignore_fail is set: failing over without it`);
           else problems.push(`${srv.name} is unreachable (${p.failure.message}); set ignore_fail=1 for it to fail over without it`);
           continue;
         }
@@ -297,13 +233,19 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         const src = r ? resolveSource(specs, observed, r.sourceHost, r.sourcePort) : undefined;
         if (src?.name !== dead.name) {
           const where = r ? `${r.sourceHost}:${r.sourcePort}` : 'nobody';
-          if (srv.ignore_fail) journalEvent(`${srv.name} does not replicate from ${dead.name} (from ${where}); ignore_fail is set: leaving it alone`);
+          if (inMaintenance) journalEvent(`${srv.name} does not replicate from ${dead.name} (from ${where}) and is in maintenance: leaving it alone`);
+          else if (srv.ignore_fail) journalEvent(`${srv.name} does not replicate from ${dead.name} (from ${where}); ignore_fail is set: leaving it alone`);
           else problems.push(`${srv.name} replicates from ${where}, not from ${dead.name}: replicas replicate from different masters`);
           continue;
         }
         if (!r!.sqlRunning && r!.lastSqlErrno !== 0) {
-          if (srv.ignore_fail) journalEvent(`${srv.name} has a broken SQL thread (${r!.lastSqlError}); ignore_fail is set: leaving it out`);
+          if (inMaintenance) journalEvent(`${srv.name} has a broken SQL thread (${r!.lastSqlError}) and is in maintenance: leaving it out`);
+          else if (srv.ignore_fail) journalEvent(`${srv.name} has a broken SQL thread (${r!.lastSqlError}); ignore_fail is set: leaving it out`);
           else problems.push(`${srv.name}'s SQL thread is broken: error ${r!.lastSqlErrno}: ${r!.lastSqlError}`);
+          continue;
+        }
+        if (inMaintenance && !r!.sqlRunning) {
+          journalEvent(`${srv.name} is in maintenance with its SQL thread stopped: leaving it alone (repoint it when the maintenance is over)`);
           continue;
         }
         replicas.push(p.obs);
@@ -319,7 +261,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         { serverId: req.lastMasterObs?.serverId ?? -1, serverUuid: req.lastMasterObs?.serverUuid, lastGtid: req.lastMasterObs?.gtid },
       );
       if (errant.length > 0) throw new FailoverRefused(`errant GTID transactions: ${errant.map((e) => `${e.name}: ${e.errant}`).join('; ')}. Inspect them and repair by hand before failing over`);
-      const pre = chooseNewMaster(candidatesOf(replicas, cluster.servers), { forced: req.newMaster, checkReplDelay: false, latestPriority: true });
+      const pre = chooseNewMaster(candidatesOf(replicas, cluster.servers, req.maintenance), { forced: req.newMaster, checkReplDelay: false, latestPriority: true });
       if (!pre.ok) throw new FailoverRefused(pre.reason);
       return { replicas, mode };
     });
@@ -353,7 +295,13 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         }),
       );
       // Fence the old master if it still answers SQL (hung or half-alive).
-      const fenced = await fenceOldMaster(dead, cluster, flog).catch((err: unknown) => `not reachable over SQL (${(err as Error).message})`);
+      const fenced = await fenceOldMaster(dead, cluster, flog).then(
+        (r) => {
+          deps.onFenced?.(dead);
+          return r;
+        },
+        (err: unknown) => `not reachable over SQL (${(err as Error).message})`,
+      );
       journalEvent(`fence ${dead.name}: ${fenced}`);
       if (sshReachable === undefined) sshReachable = await sshProbe;
       journalEvent(`${dead.name}'s host is ${sshReachable ? '' : 'not '}reachable over SSH`);
@@ -405,57 +353,10 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     /** Survivors that applied less than the most advanced one. */
     const behind = after.obs.filter((o) => compareCoords(execAfter.get(o.name)!, latestExec) < 0).map((o) => o.name);
 
-    /** Applies binlog events to a read-only server (super_read_only lifted meanwhile) and verifies their GTIDs. */
-    const applyTo = async (server: ServerConfig, bytes: Uint8Array, gtids: string[]): Promise<number> => {
-      const a = await Admin.open(server, cluster);
-      try {
-        for (const stmt of a.d.setSuperReadOnly(false)) await a.q(stmt);
-        const applied = await applyBinlog(bytes, target(server), { clientBindir: server.client_bindir, timeoutMs: 120_000 });
-        for (const stmt of a.d.setSuperReadOnly(true)) await a.q(stmt);
-        if (gtids.length > 0) {
-          const [v] = await a.q(a.d.variablesQuery());
-          const g = a.d.parseVariables(v!).gtid;
-          const pos = a.d.flavor === 'mariadb' ? (g.binlogPos ?? g.executed) : g.executed;
-          if (!gtidContains(a.d.flavor, pos, gtids.join(','))) throw new FailoverFailed(`the applied transactions are not all on ${server.name} (it is at ${pos}; applied up to ${gtids.at(-1) ?? '?'})`);
-        }
-        a.close();
-        return applied.durationMs;
-      } catch (err) {
-        a.destroy();
-        throw err;
-      }
-    };
-
+    const applyTo = (server: ServerConfig, bytes: Uint8Array, gtids: string[]): Promise<number> => applyBinlogTo(cluster, server, bytes, gtids);
     /** Differential relay-log recovery: the events `server` lacks, from the most advanced survivor's relay logs. */
-    const relaySource = byName.get(after.latest[0]!)!;
-    let relayLoc: { dir: string; currentFile: string } | undefined;
-    const catchUpFromRelayLogs = async (server: ServerConfig): Promise<true | string> => {
-      try {
-        if (relayLoc === undefined) {
-          const a = await Admin.open(relaySource, cluster);
-          try {
-            const [v] = await a.q(a.d.variablesQuery());
-            const [row] = await a.q(a.d.showReplicaStatus());
-            const file = a.d.parseReplicaStatus(row!).relayLogFile;
-            const slash = file.lastIndexOf('/');
-            relayLoc = slash >= 0 ? { dir: file.slice(0, slash), currentFile: file.slice(slash + 1) } : { dir: a.d.parseVariables(v!).datadir ?? '/var/lib/mysql', currentFile: file };
-            a.close();
-          } catch (err) {
-            a.destroy();
-            throw err;
-          }
-        }
-        const from = execAfter.get(server.name)!;
-        const d = await relayDiff(cluster, relaySource, relayLoc, from, { timeoutMs: 30_000 });
-        if (!d.ok) return d.reason;
-        if (d.diff === undefined) return true;
-        const ms = await applyTo(server, d.diff.bytes, d.diff.gtids);
-        journalEvent(`${server.name}: applied ${d.diff.transactions} transaction(s) it lacked from ${relaySource.name}'s relay logs (after ${formatCoord(from)}) in ${ms} ms`);
-        return true;
-      } catch (err) {
-        return (err as Error).message;
-      }
-    };
+    const relay = new RelayCatchUp(cluster, byName.get(after.latest[0]!)!, (m) => journalEvent(m));
+    const catchUpFromRelayLogs = (server: ServerConfig): Promise<true | string> => relay.catchUp(server, execAfter.get(server.name)!);
 
     // ---------------------------------------------------------------- Phase 3.2
     const salvage = await phase(PHASE.save, 60_000, async () => {
@@ -489,7 +390,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
 
     // ---------------------------------------------------------------- Phase 3.3
     const choice = await phase(PHASE.choose, 1000, () => {
-      const c = chooseNewMaster(candidatesOf(after.obs, cluster.servers), { forced: req.newMaster, checkReplDelay: cluster.check_repl_delay, latestPriority: cluster.latest_priority });
+      const c = chooseNewMaster(candidatesOf(after.obs, cluster.servers, req.maintenance), { forced: req.newMaster, checkReplDelay: cluster.check_repl_delay, latestPriority: cluster.latest_priority });
       report.rejected = c.rejected;
       for (const r of c.rejected) journalEvent(`not choosing ${r.name}: ${r.reason}`);
       if (!c.ok) throw new FailoverFailed(c.reason);
@@ -589,6 +490,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         a.destroy();
         throw err;
       }
+      deps.onPromoted?.(nm);
       journalEvent(`${nm.name} is the new master, writable, at ${report.newMasterCoord ? formatCoord(report.newMasterCoord) : '?'}${report.newMasterGtid ? ` gtid ${report.newMasterGtid}` : ''}`);
     });
 
@@ -715,115 +617,13 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
 }
 
 /** Candidates with their config flags, in config order (MHA's priority order). */
-function candidatesOf(obs: ServerObservation[], servers: ServerConfig[]): CandidateInput[] {
+function candidatesOf(obs: ServerObservation[], servers: ServerConfig[], maintenance: string[] = []): CandidateInput[] {
   return servers.flatMap((s) => {
     const o = obs.find((x) => x.name === s.name);
-    return o === undefined ? [] : [{ name: s.name, candidate_master: s.candidate_master, no_master: s.no_master, obs: o }];
+    return o === undefined ? [] : [{ name: s.name, candidate_master: s.candidate_master, no_master: s.no_master, inMaintenance: maintenance.includes(s.name), obs: o }];
   });
 }
 
-/**
- * Waits until a replica's SQL thread has applied everything complete that its
- * IO thread received. When the relay log ends inside a transaction (the master
- * died mid-write), Exec never reaches Read: then "has read all relay log" with
- * Exec standing still is the end (as MHA's read_all_relay_log).
- */
-async function waitRelayApplied(a: Admin, ms: number): Promise<{ read: BinlogCoord; exec: BinlogCoord; partial: boolean }> {
-  const end = performance.now() + ms;
-  let prevExec = '';
-  let still = 0;
-  for (;;) {
-    const [row] = await a.q(a.d.showReplicaStatus());
-    if (row === undefined) throw new FailoverFailed(`${a.server.name} is no longer a replica`);
-    const rs = a.d.parseReplicaStatus(row);
-    if (!rs.sqlRunning) throw new FailoverFailed(`${a.server.name}'s SQL thread stopped${rs.lastSqlErrno ? `: error ${rs.lastSqlErrno}: ${rs.lastSqlError}` : ''}`);
-    if (compareCoords(rs.exec, rs.read) >= 0) return { read: rs.read, exec: rs.exec, partial: false };
-    const ex = formatCoord(rs.exec);
-    still = ex === prevExec ? still + 1 : 0;
-    prevExec = ex;
-    if (still >= 3 && /read all relay log/i.test(rs.sqlThreadState ?? '')) return { read: rs.read, exec: rs.exec, partial: true };
-    if (performance.now() > end) throw new FailoverFailed(`${a.server.name} did not apply its relay log up to ${formatCoord(rs.read)} within ${ms} ms (at ${ex})`);
-    await sleep(50);
-  }
-}
-
-export async function waitUntil(what: string, ms: number, fn: () => Promise<boolean>): Promise<void> {
-  const end = performance.now() + ms;
-  for (;;) {
-    if (await fn()) return;
-    if (performance.now() > end) throw new FailoverFailed(`${what}: not reached within ${ms} ms`);
-    await sleep(50);
-  }
-}
-
-function replUser(cluster: ClusterConfig, o: ServerObservation): string {
-  return cluster.servers.find((s) => s.repl_user)?.repl_user ?? o.replica?.sourceUser ?? 'repl';
-}
-
-/** Deadline of one MHA hook script. */
-export function hookTimeoutMs(_cluster: ClusterConfig): number {
-  return 60_000;
-}
-
-/**
- * Fences a master that still answers SQL: read_only (and super_read_only
- * where it exists), then ends every client connection so no transaction can
- * commit. Returns what it did.
- */
-export async function fenceOldMaster(server: ServerConfig, cluster: ClusterConfig, log: Logger): Promise<string> {
-  const a = await Admin.open(server, cluster, Math.min(1000, cluster.connect_timeout * 1000));
-  try {
-    for (const stmt of a.d.setReadOnly(true)) await a.q(stmt, 2000);
-    const rows = await a.q<{ id: unknown; user: unknown; command: unknown }>(a.d.processlistQuery(), 2000);
-    let killed = 0;
-    for (const r of rows) {
-      const cid = Number(r.id);
-      const user = String(r.user);
-      if (cid === a.s.threadId || user === 'system user' || user === 'event_scheduler' || String(r.command) === 'Daemon') continue;
-      try {
-        await a.q(a.d.killConnection(cid), 2000);
-        killed++;
-      } catch {
-        // already gone
-      }
-    }
-    a.close();
-    log.warn({ server: server.name, killed }, `fenced ${server.name}: read_only set, ${killed} connection(s) killed`);
-    return `read_only set and ${killed} connection(s) killed`;
-  } catch (err) {
-    a.destroy();
-    if (err instanceof DbError) throw err;
-    throw err;
-  }
-}
-
-// MHA's exact hook arguments live with the hooks; re-exported for existing callers (switchover, tests).
-export { sshExtras, shutdownArgs, ipFailoverStopArgs, ipFailoverStartArgs } from '../adapters/hooks/mha-args.js';
-
-/** Failover id → the leader's fencing token when it began (manager HA). */
-const fencingTokens = new Map<string, string>();
-
-function hookEnv(cluster: ClusterConfig, dead: ServerConfig, nm: ServerConfig | undefined, id: string): Record<string, string> {
-  const env: Record<string, string> = {
-    MHATS_CLUSTER: cluster.name,
-    MHATS_FAILOVER_ID: id,
-    ...(fencingTokens.has(id) ? { MHATS_FENCING_TOKEN: fencingTokens.get(id)! } : {}),
-    MHATS_ORIG_MASTER_HOST: dead.hostname,
-    MHATS_ORIG_MASTER_IP: dead.ip,
-    MHATS_ORIG_MASTER_PORT: String(dead.port),
-  };
-  if (nm) {
-    env.MHATS_NEW_MASTER_HOST = nm.hostname;
-    env.MHATS_NEW_MASTER_IP = nm.ip;
-    env.MHATS_NEW_MASTER_PORT = String(nm.port);
-    env.MHATS_NEW_MASTER_USER = nm.user;
-    env.MHATS_NEW_MASTER_PASSWORD = nm.password.reveal();
-  }
-  return env;
-}
-
-export function describeHook(r: ScriptResult): string {
-  if (r.timedOut) return `timed out after ${r.durationMs} ms and was killed`;
-  if (r.exitCode === null) return `killed by ${r.signal ?? 'a signal'}`;
-  return `exit ${r.exitCode}${r.stderr ? `: ${r.stderr.split('\n').slice(-3).join(' | ')}` : ''}`;
-}
+/** Re-exported for the switchover and older callers. */
+export { FailoverFailed, FailoverRefused, withDeadline, waitUntil, Admin, target, hookTimeoutMs } from './ops/admin.js';
+export { fenceOldMaster } from './ops/fence.js';

@@ -10,7 +10,6 @@ import type { ClusterConfig, ServerConfig } from '../config/types.js';
 import { createHealthChecker, type HealthChecker } from '../adapters/mysql/health.js';
 import { dialectFor } from '../adapters/mysql/dialect.js';
 import { inspectAll } from '../adapters/mysql/inspect.js';
-import type { DbTarget } from '../adapters/mysql/connection.js';
 import type { Journal } from '../adapters/journal/journal.js';
 import { detect, initialDetectorState, type MasterPosition, type CheckResult, type DetectorState, type Verdict } from '../domain/detector.js';
 import { WitnessSampler } from '../adapters/mysql/witness.js';
@@ -18,13 +17,17 @@ import { SshPool } from '../adapters/ssh/session.js';
 import { sshOptionsFor } from '../adapters/ssh/targets.js';
 import { detectionSettings } from '../config/resolve.js';
 import { Suspicion } from './suspicion.js';
+import { readMhaStateFiles } from '../adapters/journal/mha-state-files.js';
 import { chooseNewMaster, type Choice } from '../domain/candidates.js';
 import { failedServers, guard, summarize, type FailoverSummary } from '../domain/guard.js';
 import { analyzeTopology, type ServerSpec, type TopologyAnalysis } from '../domain/topology.js';
 import type { ServerObservation } from '../domain/types.js';
-import { fenceOldMaster, runFailover, type FailoverReport } from './failover.js';
+import { runFailover, type FailoverReport } from './failover.js';
+import { fenceOldMaster } from './ops/fence.js';
+import { target } from './ops/admin.js';
 import type { Logger } from '../ports/logger.js';
 import { cutSavedBinlog } from '../domain/binlog-cut.js';
+import { describeEntry, maintenanceOf, mayFailOverAutomatically, type ClusterMaintenance, type MaintenanceEntry } from '../domain/maintenance.js';
 
 export type MonitorState = 'starting' | 'broken' | 'watching' | 'suspect' | 'failing_over' | 'blocked' | 'stopped';
 
@@ -49,6 +52,12 @@ export interface MonitorDeps {
   fencingToken?: (() => string | undefined) | undefined;
   /** Persistent SSH sessions (second route, fencing, hooks); the monitor opens its own when not given. */
   sshPool?: SshPool | undefined;
+  /** The master changed: adopted (start, switchover seen, after a failover) or just promoted by a failover (writable). Must not throw. */
+  onMasterChanged?: ((master: string, how: 'adopted' | 'promoted') => void) | undefined;
+  /** A server was fenced (read_only, sessions killed). Must not throw. */
+  onFenced?: ((server: string) => void) | undefined;
+  /** Maintenance entries (every cluster's; the monitor picks its own). Default: none. */
+  maintenance?: (() => MaintenanceEntry[]) | undefined;
 }
 
 export interface MonitorObserver {
@@ -109,10 +118,6 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
     signal.addEventListener('abort', done, { once: true });
   });
 
-function target(s: ServerConfig): DbTarget {
-  return { name: s.name, host: s.ip, port: s.port, user: s.user, password: s.password };
-}
-
 export class ClusterMonitor {
   readonly cluster: ClusterConfig;
   readonly deps: MonitorDeps;
@@ -143,6 +148,9 @@ export class ClusterMonitor {
   #sampler: WitnessSampler;
   readonly pool: SshPool;
   #ownPool: boolean;
+  /** A dead master is held by maintenance: the reason (undefined when not held). */
+  heldByMaintenance: string | undefined;
+  #maintenanceLoggedAt = -Infinity;
 
   constructor(cluster: ClusterConfig, deps: MonitorDeps) {
     this.cluster = cluster;
@@ -155,6 +163,20 @@ export class ClusterMonitor {
 
   get inFailover(): boolean {
     return this.#inFailover;
+  }
+
+  /** Maintenance of this cluster in force now (global, cluster and server entries). */
+  maintenance(): ClusterMaintenance {
+    return maintenanceOf(this.#maintenanceEntries(), this.cluster.name, this.deps.now());
+  }
+
+  #maintenanceEntries(): MaintenanceEntry[] {
+    try {
+      return this.deps.maintenance?.() ?? [];
+    } catch (err) {
+      this.#log.error({ err: (err as Error).message }, `cannot read the maintenance entries: ${(err as Error).message}`);
+      return [];
+    }
   }
 
   /** Old masters that have not rejoined: never promoted, never repointed automatically. */
@@ -226,12 +248,14 @@ export class ClusterMonitor {
     if (this.master !== undefined && a.master !== undefined && a.master !== this.master) {
       return { ok: false, master, reason: `the last inspection saw ${a.master} as master, before ${this.master} took over; the next one comes within seconds`, latest: [], rejected: [], excluded };
     }
-    for (const u of a.unreachable) if (u.name !== master) excluded.push({ name: u.name, reason: `unreachable at the last inspection (${u.kind})` });
+    const maint = this.maintenance();
+    for (const name of maint.serversInMaintenance) if (name !== master && !failed.has(name)) excluded.push({ name, reason: `in maintenance: ${maint.servers[name]!.map((e) => describeEntry(e, this.deps.now())).join('; ')}` });
+    for (const u of a.unreachable) if (u.name !== master && !maint.serversInMaintenance.includes(u.name)) excluded.push({ name: u.name, reason: `unreachable at the last inspection (${u.kind})` });
     const replicas = a.replicas.filter((r) => r.name !== master && (r.source === undefined || r.source === master));
     for (const r of a.replicas) if (r.name !== master && !replicas.includes(r)) excluded.push({ name: r.name, reason: `replicates from ${r.source ?? '?'}, not from ${master ?? '?'}` });
     const inputs = this.cluster.servers.flatMap((s) => {
       const r = replicas.find((x) => x.name === s.name);
-      return r === undefined || failed.has(s.name) ? [] : [{ name: s.name, candidate_master: s.candidate_master, no_master: s.no_master, obs: r.obs }];
+      return r === undefined || failed.has(s.name) || maint.serversInMaintenance.includes(s.name) ? [] : [{ name: s.name, candidate_master: s.candidate_master, no_master: s.no_master, obs: r.obs }];
     });
     const inspectedAt = Math.min(...inputs.map((i) => i.obs.observedAt), a.masterObs?.observedAt ?? Infinity);
     if (inputs.length === 0) return { ok: false, master, reason: `no replica of ${master ?? 'the master'} to promote`, latest: [], rejected: [], excluded, inspectedAt: Number.isFinite(inspectedAt) ? inspectedAt : undefined };
@@ -340,6 +364,7 @@ export class ClusterMonitor {
       this.lastVerdict = undefined;
       this.#endSuspicion('recovered');
       if (this.state === 'suspect') this.state = 'watching';
+      if (this.heldByMaintenance !== undefined) this.#releaseMaintenanceHold();
     }
     if (next.phase !== 'healthy') {
       // The evidence is gathered from the first failure on, in the background (replica samples, the second route).
@@ -412,6 +437,7 @@ export class ClusterMonitor {
     this.#endSuspicion();
     this.state = this.blockedReason ? 'blocked' : 'watching';
     this.#warmSsh();
+    this.#observe(() => this.deps.onMasterChanged?.(master, 'adopted'));
   }
 
   async #confirmAndAct(): Promise<void> {
@@ -436,8 +462,30 @@ export class ClusterMonitor {
       if (this.deps.mono() - this.#lastInspectAt > 1000) this.#adoptMovedMaster(await this.inspect());
       return;
     }
+    const hold = mayFailOverAutomatically(this.#maintenanceEntries(), this.cluster.name, this.deps.now());
+    if (!hold.allowed) {
+      // Watched and reported, never failed over automatically: say loudly what would have happened.
+      const first = this.heldByMaintenance === undefined;
+      this.heldByMaintenance = hold.reason;
+      this.blockedReason = `in maintenance: ${hold.reason}`;
+      this.state = 'blocked';
+      if (first || changed || this.deps.mono() - this.#maintenanceLoggedAt >= 60_000) {
+        this.#maintenanceLoggedAt = this.deps.mono();
+        const p = this.plan();
+        const would = p.ok ? `promote ${p.candidate} (${p.reason})` : `not be able to fail over (${p.reason})`;
+        this.#log.error(
+          { master, verdict: verdict.code, maintenance: hold.entries.map((e) => e.id), wouldPromote: p.ok ? p.candidate : null, rule: p.ok ? p.rule : undefined },
+          `MASTER ${master} IS DEAD (${verdict.reason}) but ${hold.reason}. NOT failing over automatically. Without the maintenance mhats would now ${would}. To fail over now: mhats failover --cluster ${this.cluster.name}; to let the manager do it: mhats maintenance stop --cluster ${this.cluster.name}`,
+        );
+      }
+      return;
+    }
+    if (this.heldByMaintenance !== undefined) {
+      this.#log.warn({ master }, `maintenance of ${this.cluster.name} is over (stopped or expired) and the master ${master} is still dead: failing over now`);
+      this.#releaseMaintenanceHold();
+    }
     this.#log.error({ master, verdict: verdict.code, basis: verdict.basis, relied: verdict.witnesses, failingForMs: verdict.evidence.failingForMs, ...evidence }, `MASTER ${master} IS DEAD: ${verdict.reason}`);
-    const g = guard(summarize(this.deps.journal.read()), this.deps.now(), this.cluster.last_failover_minute, 'auto', this.cluster.name);
+    const g = guard(summarize(this.deps.journal.read()), this.deps.now(), this.cluster.last_failover_minute, 'auto', this.cluster.name, readMhaStateFiles(this.cluster.manager_workdir, this.cluster.name));
     if (!g.allowed) {
       this.blockedReason = g.reason;
       if (changed || this.state !== 'blocked') this.#log.error({ master, blocking: g.blocking }, `automatic failover refused: ${g.reason}`);
@@ -453,6 +501,12 @@ export class ClusterMonitor {
     }
   }
 
+  #releaseMaintenanceHold(): void {
+    this.heldByMaintenance = undefined;
+    this.blockedReason = undefined;
+    if (this.state === 'blocked') this.state = this.detector.phase === 'healthy' ? 'watching' : 'suspect';
+  }
+
   /** Runs a failover of the current master (automatic, or requested by an operator). */
   async failover(opts: { trigger: 'auto' | 'manual'; reason: string; newMaster?: string | undefined }): Promise<FailoverReport> {
     if (this.#inFailover) throw new Error('a failover of this cluster is already running');
@@ -462,8 +516,8 @@ export class ClusterMonitor {
     if (this.lastSuspicion?.outcome === 'ongoing' && this.lastSuspicion.master === dead) this.lastSuspicion = { ...this.lastSuspicion, outcome: 'failover', endedAt: this.deps.now() };
     try {
       const report = await runFailover(
-        { cluster: this.cluster, deadMaster: dead, newMaster: opts.newMaster, trigger: opts.trigger, reason: opts.reason, lastMasterObs: this.lastMasterObs?.name === dead ? this.lastMasterObs : undefined, lastMasterPosition: this.lastMasterPosition },
-        { journal: this.deps.journal, log: this.deps.log, now: this.deps.now, sshReachable: this.deps.sshReachable, cutBinlog: cutSavedBinlog, ...(this.deps.stillLeader ? { stillLeader: this.deps.stillLeader } : {}), fencingToken: this.deps.fencingToken },
+        { cluster: this.cluster, deadMaster: dead, newMaster: opts.newMaster, trigger: opts.trigger, reason: opts.reason, maintenance: this.maintenance().serversInMaintenance, lastMasterObs: this.lastMasterObs?.name === dead ? this.lastMasterObs : undefined, lastMasterPosition: this.lastMasterPosition },
+        { journal: this.deps.journal, log: this.deps.log, now: this.deps.now, sshReachable: this.deps.sshReachable, cutBinlog: cutSavedBinlog, ...(this.deps.stillLeader ? { stillLeader: this.deps.stillLeader } : {}), fencingToken: this.deps.fencingToken, onPromoted: (s) => this.#observe(() => this.deps.onMasterChanged?.(s.name, 'promoted')), onFenced: (s) => this.#observe(() => this.deps.onFenced?.(s.name)) },
       );
       this.deps.onFailover?.(report);
       if (report.outcome === 'success' || report.outcome === 'partial') {
@@ -498,7 +552,10 @@ export class ClusterMonitor {
         const [p] = await inspectAll([target(srv)], { connectTimeoutMs: Math.min(1000, this.cluster.connect_timeout * 1000), queryTimeoutMs: 1000, now: this.deps.now });
         if (p?.ok && !p.obs.readOnly) {
           this.#log.error({ server: name }, `the failed old master ${name} is back and WRITABLE: fencing it`);
-          await fenceOldMaster(srv, this.cluster, this.#log).catch((err: unknown) => this.#log.error({ server: name }, `could not fence ${name}: ${(err as Error).message}`));
+          await fenceOldMaster(srv, this.cluster, this.#log).then(
+            () => this.#observe(() => this.deps.onFenced?.(name)),
+            (err: unknown) => this.#log.error({ server: name }, `could not fence ${name}: ${(err as Error).message}`),
+          );
           return;
         }
         // Repaired by an operator and replicating from the current master: it is a replica again.

@@ -21,7 +21,7 @@
  */
 import type { ClusterConfig, ServerConfig } from '../config/types.js';
 import { inspectAll } from '../adapters/mysql/inspect.js';
-import { defaultChannelRow, HEALTH_CHECK_INSERT, HEALTH_CHECK_SETUP } from '../adapters/mysql/dialect.js';
+import { HEALTH_CHECK_INSERT, HEALTH_CHECK_SETUP } from '../adapters/mysql/dialect.js';
 import { runOnlineChangeHooks } from '../adapters/hooks/index.js';
 import type { runScript } from '../adapters/hooks/run-script.js';
 import type { PhaseOutcome } from '../adapters/hooks/types.js';
@@ -31,7 +31,7 @@ import { gtidContains } from '../domain/gtid.js';
 import { analyzeTopology, type TopologyAnalysis } from '../domain/topology.js';
 import { decideSwitchover, sessionsToKill, type PreCheck, type SwitchoverDecision, type SwitchoverPlan } from '../domain/switchover.js';
 import type { BinlogCoord, ReplicaStatus } from '../domain/types.js';
-import { Admin, hookTimeoutMs, target, waitUntil, withDeadline } from './failover.js';
+import { Admin, hookTimeoutMs, replicaStatusOf, target, waitUntil, withAdmin, withDeadline } from './ops/admin.js';
 import type { Logger } from '../ports/logger.js';
 
 export interface SwitchoverOptions {
@@ -46,6 +46,8 @@ export interface SwitchoverOptions {
   timeout: number;
   /** The id of an unfinished failover in the journal, if any (refuses the switch). */
   unfinishedFailover?: string | undefined;
+  /** Servers in maintenance: left out (never the new master, never repointed); their absence blocks nothing. */
+  maintenance?: string[] | undefined;
 }
 
 export interface StepRecord {
@@ -106,8 +108,8 @@ function errMsg(err: unknown): string {
 /** Inspects the cluster and the master's processlist, and runs the pre-checks. Changes nothing. */
 export async function prepareSwitchover(cluster: ClusterConfig, opts: SwitchoverOptions, deps: Pick<SwitchoverDeps, 'log'>): Promise<Prepared> {
   const timeouts = { connectTimeoutMs: Math.round(cluster.connect_timeout * 1000), queryTimeoutMs: Math.round(cluster.query_timeout * 1000) };
-  const probes = await inspectAll(cluster.servers.map(target), { ...timeouts, now: Date.now });
-  const specs = cluster.servers.map((s) => ({ name: s.name, hostname: s.hostname, ip: s.ip, port: s.port, candidate_master: s.candidate_master, no_master: s.no_master, ignore_fail: s.ignore_fail }));
+  let probes = await inspectAll(cluster.servers.map(target), { ...timeouts, now: Date.now });
+  let specs = cluster.servers.map((s) => ({ name: s.name, hostname: s.hostname, ip: s.ip, port: s.port, candidate_master: s.candidate_master, no_master: s.no_master, ignore_fail: s.ignore_fail }));
   const analyze = (): TopologyAnalysis =>
     analyzeTopology(specs, probes, {
       secondsBehindMaster: cluster.seconds_behind_master,
@@ -116,6 +118,13 @@ export async function prepareSwitchover(cluster: ClusterConfig, opts: Switchover
       replUser: cluster.servers.find((s) => s.repl_user !== undefined)?.repl_user,
     });
   let analysis = analyze();
+  // Servers in maintenance (other than the master) are left out of the switch altogether.
+  const drop = new Set((opts.maintenance ?? []).filter((n) => n !== analysis.master));
+  if (drop.size > 0) {
+    specs = specs.filter((s) => !drop.has(s.name));
+    probes = probes.filter((p) => !drop.has(p.ok ? p.obs.name : p.failure.name));
+    analysis = analyze();
+  }
   let processes;
   let own: number[] = [];
   let hasSuperReadOnly = false;
@@ -188,11 +197,6 @@ class SwitchFailed extends Error {
   }
 }
 
-async function replicaStatusOf(a: Admin, ms: number): Promise<ReplicaStatus | undefined> {
-  const row = defaultChannelRow(await a.q(a.d.showReplicaStatus(), ms));
-  return row === undefined ? undefined : a.d.parseReplicaStatus(row);
-}
-
 async function binlogPosition(a: Admin, ms: number): Promise<{ coord: BinlogCoord; gtid: string }> {
   const [b] = await a.q(a.d.showBinlogStatus(), ms);
   if (b === undefined) throw new SwitchFailed(`${a.server.name}: binary logging is off (${a.d.showBinlogStatus()} returned nothing)`);
@@ -214,18 +218,6 @@ async function waitThreadsRunning(a: Admin, ms: number): Promise<void> {
     if (rs.lastIoErrno && rs.ioRunning === 'No') throw new SwitchFailed(`IO thread error ${rs.lastIoErrno}: ${rs.lastIoError}`);
     return rs.ioRunning === 'Yes' && rs.sqlRunning;
   });
-}
-
-async function withAdmin<T>(server: ServerConfig, cluster: ClusterConfig, fn: (a: Admin) => Promise<T>): Promise<T> {
-  const a = await Admin.open(server, cluster);
-  try {
-    const r = await fn(a);
-    a.close();
-    return r;
-  } catch (err) {
-    a.destroy();
-    throw err;
-  }
 }
 
 /**

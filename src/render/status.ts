@@ -47,6 +47,8 @@ export interface ClusterStatus {
   errors: string[];
   tree: ServerStatus[];
   lastFailover?: LastFailoverSummary | undefined;
+  /** Maintenance in force, one line each (mhats maintenance list). */
+  maintenance?: string[] | undefined;
 }
 
 function gtidOf(o: ServerObservation): string | undefined {
@@ -142,6 +144,7 @@ export function renderStatus(models: ClusterStatus[], p: Painter): string {
     };
     for (const root of m.tree) walk(root, '  ', true, 0);
     for (const e of m.errors) out.push(`  ${p.red('!')} ${e}`);
+    for (const e of m.maintenance ?? []) out.push(`  ${p.yellow('IN MAINTENANCE:')} ${e}`);
     if (m.lastFailover) {
       const f = m.lastFailover;
       out.push(`  last failover: ${f.startedAt} ${f.oldMaster ?? '?'} → ${f.newMaster ?? '?'}  ${f.outcome}${f.durationMs === undefined ? '' : ` in ${f.durationMs} ms`}${f.lost ? `  lost: ${f.lost}` : ''}  (${f.id})`);

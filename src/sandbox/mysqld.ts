@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { UserError } from '../errors/errors.js';
 import { isAlive, pollUntil, spawnDetached } from './proc.js';
+import { spawnInNetns } from './netns.js';
 import type { SandboxServer } from './types.js';
 
 export interface Flavor {
@@ -206,8 +207,9 @@ async function runSql(server: SandboxServer, sql: string, timeoutMs: number, col
   return `${r.stdout}`;
 }
 
-/** Start the server detached with its own options file only; returns the PID. */
+/** Start the server detached with its own options file only (in its namespace, in a netns sandbox); returns the PID. */
 export function spawnServer(flavor: Flavor, server: SandboxServer): number {
+  if (server.netns) return spawnInNetns(server.netns.ns, flavor.server, [`--defaults-file=${server.cnf}`]);
   return spawnDetached(flavor.server, [`--defaults-file=${server.cnf}`]);
 }
 
@@ -256,9 +258,9 @@ export function sqlString(s: string): string {
   return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-/** Create the manager and replication accounts, not binlogged (every server gets them itself). */
-export function accountsSql(flavor: Flavor, admin: { user: string; password: string }, repl: { user: string; password: string }): string {
-  const host = "'127.%'";
+/** Create the manager and replication accounts, not binlogged (every server gets them itself), for clients from `hostPattern` (default 127.%). */
+export function accountsSql(flavor: Flavor, admin: { user: string; password: string }, repl: { user: string; password: string }, hostPattern = '127.%'): string {
+  const host = sqlString(hostPattern);
   return [
     'SET SESSION sql_log_bin=0;',
     `CREATE USER ${sqlString(admin.user)}@${host} IDENTIFIED BY ${sqlString(admin.password)};`,

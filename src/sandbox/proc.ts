@@ -3,7 +3,7 @@
  * recorded PID is still the process we started (never signal a reused PID),
  * and stop them with deadlines.
  */
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 
@@ -78,6 +78,24 @@ export async function stopOwned(pid: number, marker: string, termMs = 30_000): P
   if (isOurs(pid, marker)) signal(pid, 'SIGKILL');
   if (!(await waitGone(pid, 10_000))) throw new Error(`process ${pid} (${marker}) did not exit after SIGKILL`);
   return 'ours';
+}
+
+/**
+ * Every live process whose command line names `marker` as an argument (e.g.
+ * a server restarted by hand or by a drill, whose PID sandbox.json does not
+ * know).
+ */
+export function processesNaming(marker: string): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((e) => /^\d+$/.test(e))
+    .map(Number)
+    .filter((pid) => pid !== process.pid && isOurs(pid, marker));
 }
 
 /** Synchronous SIGKILL of one of our processes (for process 'exit' handlers). */

@@ -24,9 +24,10 @@ import {
   waitReady,
   waitReplicating,
 } from './mysqld.js';
-import { isAlive, isOurs, killOwnedSync, ownedState, sendSignal, stopOwned, waitGone } from './proc.js';
-import { findSshBinaries, prepareSsh, startSshd, verifySsh } from './sshd.js';
-import type { SandboxInfo, SandboxOptions, SandboxServer } from './types.js';
+import { isAlive, isOurs, killOwnedSync, ownedState, processesNaming, sendSignal, stopOwned, waitGone } from './proc.js';
+import { checkSshdConfig, findSshBinaries, hostSshdConfig, prepareSsh, startSshd, verifySsh } from './sshd.js';
+import { assertNetnsFree, createBridge, createHost, cutHost, cutManagerRoute, destroyNetnsSync, healHost, hostFaults, planNetns, spawnInNetns } from './netns.js';
+import type { SandboxInfo, SandboxOptions, SandboxServer, ServerNetns } from './types.js';
 
 export const STATE_FILE = 'sandbox.json';
 
@@ -145,7 +146,8 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxInfo> {
   if (!/^[A-Za-z0-9_.-]+$/.test(clusterName)) throw new UserError(`cluster name "${clusterName}": use letters, digits, '_', '.', '-'`);
   const gtid = opts.gtid ?? false;
   const withSsh = opts.ssh ?? true;
-  const addresses = sandboxAddresses(opts.baseAddress ?? DEFAULTS.baseAddress, replicas + 1);
+  const netnsPlan = opts.netns ? planNetns(dir, opts.netns === true ? {} : opts.netns, replicas + 1) : undefined;
+  const addresses = netnsPlan ? netnsPlan.hosts.map((h) => h.address) : sandboxAddresses(opts.baseAddress ?? DEFAULTS.baseAddress, replicas + 1);
 
   await assertRootAndMysqlUser();
   const flavor = await detectFlavor();
@@ -165,8 +167,12 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxInfo> {
     }
   }
 
-  for (const a of addresses) await probeFree(a, port, 'MySQL');
-  if (withSsh) for (const a of addresses) await probeFree(a, sshPort, 'ssh');
+  if (netnsPlan) {
+    assertNetnsFree(netnsPlan.net, netnsPlan.hosts);
+  } else {
+    for (const a of addresses) await probeFree(a, port, 'MySQL');
+    if (withSsh) for (const a of addresses) await probeFree(a, sshPort, 'ssh');
+  }
 
   await mkdir(dir, { recursive: true, mode: 0o755 });
   await chmod(dir, 0o755); // mysql must be able to reach its datadir below it
@@ -186,6 +192,7 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxInfo> {
       cnf: join(sd, 'my.cnf'),
       errorLog: join(sd, 'error.log'),
       pid: 0,
+      ...(netnsPlan ? { netns: { ns: netnsPlan.hosts[i]!.ns, veth: netnsPlan.hosts[i]!.veth } satisfies ServerNetns } : {}),
     };
   });
   const info: SandboxInfo = {
@@ -202,10 +209,16 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxInfo> {
     clientConfigFile: join(dir, 'mhats-client.cnf'),
     flavor: flavor.kind,
     serverBinary: flavor.server,
+    ...(netnsPlan ? { netns: netnsPlan.net } : {}),
   };
   await saveState(info); // from here on, `down` can clean up whatever we start
 
   try {
+    if (info.netns && netnsPlan) {
+      const net = info.netns;
+      await createBridge(net, () => saveState(info));
+      for (const h of netnsPlan.hosts) await createHost(net, h, () => saveState(info));
+    }
     const adminPassword = password();
     const replPassword = password();
     await writeFile(info.adminPasswordFile, `${adminPassword}\n`, { mode: 0o600 });
@@ -216,11 +229,24 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxInfo> {
 
     const sshReady = (async () => {
       if (!sshBins) return;
-      info.ssh = await prepareSsh(sshBins, dir, addresses, sshPort);
+      const ssh = await prepareSsh(sshBins, dir, addresses, sshPort);
+      info.ssh = ssh;
       await saveState(info);
-      info.ssh.pid = await startSshd(sshBins, info.ssh);
-      await saveState(info);
-      await verifySsh(sshBins, info.ssh, addresses);
+      if (!info.netns) {
+        ssh.pid = await startSshd(sshBins, ssh);
+        await saveState(info);
+        await verifySsh(sshBins, ssh, addresses);
+        return;
+      }
+      // One sshd per host, in its namespace, on its address.
+      for (const s of servers) {
+        const files = await hostSshdConfig(ssh, s.name, s.address);
+        await checkSshdConfig(sshBins, files.configFile);
+        s.sshd = { pid: spawnInNetns(s.netns!.ns, sshBins.sshd, ['-D', '-e', '-f', files.configFile], files.logFile), ...files };
+        await saveState(info);
+      }
+      const byAddress = new Map(servers.map((s) => [s.address, s.sshd!]));
+      await verifySsh(sshBins, ssh, addresses, 20_000, (a) => byAddress.get(a) ?? { pid: 0, logFile: ssh.logFile });
     })();
 
     const serversReady = Promise.all(
@@ -232,7 +258,7 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxInfo> {
         s.pid = spawnServer(flavor, s);
         await saveState(info);
         await waitReady(s);
-        await rootSql(s, accountsSql(flavor, { user: info.adminUser, password: adminPassword }, { user: info.replUser, password: replPassword }));
+        await rootSql(s, accountsSql(flavor, { user: info.adminUser, password: adminPassword }, { user: info.replUser, password: replPassword }, info.netns ? `${info.netns.subnet}.%` : '127.%'));
       }),
     );
     const results = await Promise.allSettled([serversReady, sshReady]);
@@ -275,8 +301,15 @@ interface Proc {
 
 function processes(info: SandboxInfo): Proc[] {
   const list: Proc[] = info.servers.map((s) => ({ what: `${s.name} (mariadbd)`, pid: s.pid, marker: s.cnf }));
+  for (const s of info.servers) if (s.sshd) list.push({ what: `${s.name} (sshd)`, pid: s.sshd.pid, marker: s.sshd.configFile });
   if (info.ssh) list.push({ what: 'sshd', pid: info.ssh.pid, marker: info.ssh.configFile });
   return list.filter((p) => p.pid > 1);
+}
+
+/** Servers started again under another PID than the recorded one (by hand, or by a drill over SSH): found by their options file. */
+function strayServers(info: SandboxInfo): Proc[] {
+  const known = new Set(processes(info).map((p) => p.pid));
+  return info.servers.flatMap((s) => processesNaming(`--defaults-file=${s.cnf}`).filter((pid) => !known.has(pid)).map((pid) => ({ what: `${s.name} (mariadbd, restarted as PID ${pid})`, pid, marker: `--defaults-file=${s.cnf}` })));
 }
 
 function runningProcesses(info: SandboxInfo): Proc[] {
@@ -333,6 +366,11 @@ export async function sandboxDown(dir: string, opts: { log?: (line: string) => v
     for (const { p, state } of results) {
       if (state === 'foreign') log(`not stopping PID ${p.pid}: it is no longer ${p.what} of this sandbox (its command line does not name ${p.marker})`);
     }
+    await Promise.all(strayServers(info).map((p) => stopOwned(p.pid, p.marker)));
+    if (info.netns) {
+      const problems = destroyNetnsSync(info.netns);
+      if (problems.length > 0) throw new Error(`could not remove the sandbox's network: ${problems.join('; ')}`);
+    }
   }
   await removeFiles(d, info);
 }
@@ -342,11 +380,13 @@ export function sandboxKillSync(dir: string): void {
   const d = resolve(dir);
   const info = readSandboxSync(d);
   if (!info) return;
-  for (const p of processes(info)) killOwnedSync(p.pid, p.marker);
+  const all = (): Proc[] => [...processes(info), ...strayServers(info)];
+  for (const p of all()) killOwnedSync(p.pid, p.marker);
   const deadline = Date.now() + 5_000;
-  while (Date.now() < deadline && processes(info).some((p) => isOurs(p.pid, p.marker))) {
+  while (Date.now() < deadline && all().some((p) => isOurs(p.pid, p.marker))) {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   }
+  if (info.netns) destroyNetnsSync(info.netns);
   rmSync(d, { recursive: true, force: true });
 }
 
@@ -398,4 +438,37 @@ export async function startServer(server: SandboxServer): Promise<SandboxServer>
 /** Whether the server's recorded PID is alive and still ours. */
 export function serverAlive(server: SandboxServer): boolean {
   return isAlive(server.pid) && isOurs(server.pid, server.cnf);
+}
+
+// ---------------------------------------------------------------- network faults (netns sandboxes)
+
+function netHost(info: SandboxInfo, name: string): { net: NonNullable<SandboxInfo['netns']>; host: ServerNetns } {
+  const s = info.servers.find((x) => x.name === name);
+  if (!s) throw new UserError(`no server ${name} in the sandbox in ${info.dir}`);
+  if (!info.netns || !s.netns) throw new UserError(`the sandbox in ${info.dir} does not run its hosts in network namespaces`, { hint: 'start it with `mhats sandbox up --netns`' });
+  return { net: info.netns, host: s.netns };
+}
+
+/** Cut a server's host off entirely (its veth down on the root side): neither SQL nor SSH answers, connects time out. */
+export async function sandboxCutHost(info: SandboxInfo, name: string): Promise<void> {
+  const { host } = netHost(info, name);
+  await cutHost(host);
+}
+
+/** Cut only the manager's route to a server's host; the application address and the other hosts still reach it. */
+export async function sandboxCutManagerRoute(info: SandboxInfo, name: string): Promise<void> {
+  const { net, host } = netHost(info, name);
+  await cutManagerRoute(net, host);
+}
+
+/** Undo every network fault on a server's host (also an `ip link set eth0 down` made inside it). */
+export async function sandboxHealHost(info: SandboxInfo, name: string): Promise<void> {
+  const { net, host } = netHost(info, name);
+  await healHost(net, host);
+}
+
+/** The network faults on a server's host now. */
+export async function sandboxHostFaults(info: SandboxInfo, name: string): Promise<{ cut: boolean; managerRouteCut: boolean; innerLinkDown: boolean }> {
+  const { net, host } = netHost(info, name);
+  return hostFaults(net, host);
 }

@@ -4,7 +4,7 @@
  * file clients verify host keys with.
  */
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { UserError } from '../errors/errors.js';
 import { findBinary } from './mysqld.js';
@@ -95,6 +95,25 @@ export async function startSshd(bins: SshBinaries, ssh: SandboxSsh): Promise<num
   return spawnDetached(bins.sshd, ['-D', '-e', '-f', ssh.configFile], ssh.logFile);
 }
 
+/**
+ * A netns sandbox: the sshd of one host, in its namespace, listening on its
+ * address only (same host key, same authorized key as the shared config).
+ */
+export async function hostSshdConfig(ssh: SandboxSsh, name: string, address: string): Promise<{ configFile: string; logFile: string }> {
+  const base = await readFile(ssh.configFile, 'utf8');
+  const rest = base.split('\n').filter((l) => !l.startsWith('ListenAddress '));
+  const configFile = join(dirname(ssh.configFile), `sshd_config.${name}`);
+  await writeFile(configFile, [rest[0] ?? '', `ListenAddress ${address}:${ssh.port}`, ...rest.slice(1)].join('\n'), { mode: 0o600 });
+  return { configFile, logFile: join(dirname(ssh.logFile), `sshd.${name}.log`) };
+}
+
+/** Check a config file with `sshd -t`. */
+export async function checkSshdConfig(bins: SshBinaries, configFile: string): Promise<void> {
+  await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+  const t = await execa(bins.sshd, ['-t', '-f', configFile], { timeout: 10_000, reject: false });
+  if (t.failed) throw new UserError(`sshd rejects ${configFile}: ${`${t.stderr}`.trim() || t.shortMessage}`);
+}
+
 /** ssh client arguments that verify the host key against the sandbox known_hosts. */
 export function sshClientArgs(ssh: SandboxSsh, address: string): string[] {
   return [
@@ -111,8 +130,8 @@ export function sshClientArgs(ssh: SandboxSsh, address: string): string[] {
   ];
 }
 
-/** Wait until a key login (host key verified) works on every address. */
-export async function verifySsh(bins: SshBinaries, ssh: SandboxSsh, addresses: string[], timeoutMs = 20_000): Promise<void> {
+/** Wait until a key login (host key verified) works on every address (`pidFor`: the sshd serving an address, default the shared one). */
+export async function verifySsh(bins: SshBinaries, ssh: SandboxSsh, addresses: string[], timeoutMs = 20_000, daemonFor: (address: string) => { pid: number; logFile: string } = () => ssh): Promise<void> {
   await Promise.all(
     addresses.map(async (address) => {
       let last = '';
@@ -121,7 +140,7 @@ export async function verifySsh(bins: SshBinaries, ssh: SandboxSsh, addresses: s
         timeoutMs,
         200,
         async () => {
-          if (!isAlive(ssh.pid)) {
+          if (!isAlive(daemonFor(address).pid)) {
             died = true;
             return true;
           }
@@ -130,12 +149,12 @@ export async function verifySsh(bins: SshBinaries, ssh: SandboxSsh, addresses: s
           last = `${r.stderr}`.trim() || (r.shortMessage ?? 'failed');
           return undefined;
         },
-        () => new UserError(`sshd on ${address}:${ssh.port} did not accept a key login within ${timeoutMs / 1000}s: ${last}`, { hint: `see ${ssh.logFile}` }),
+        () => new UserError(`sshd on ${address}:${ssh.port} did not accept a key login within ${timeoutMs / 1000}s: ${last}`, { hint: `see ${daemonFor(address).logFile}` }),
       );
       if (died) {
-        const log = await readFile(ssh.logFile, 'utf8').catch(() => '');
+        const log = await readFile(daemonFor(address).logFile, 'utf8').catch(() => '');
         throw new UserError(`sshd for ${address}:${ssh.port} exited: ${log.trim().split('\n').slice(-3).join(' | ')}`, {
-          hint: `is port ${ssh.port} in use on that address? see ${ssh.logFile}`,
+          hint: `is port ${ssh.port} in use on that address? see ${daemonFor(address).logFile}`,
         });
       }
     }),

@@ -19,6 +19,53 @@ export interface SandboxOptions {
   ssh?: boolean;
   /** Extra my.cnf lines for every server (e.g. 'max_connections=50'). */
   extraServerOptions?: string[];
+  /**
+   * Run each server (its mariadbd and its own sshd) in a network namespace of
+   * its own, on a bridge the sandbox creates, so network faults are real. The
+   * manager stays in the root namespace. `true` takes the defaults.
+   */
+  netns?: boolean | NetnsOptions;
+}
+
+export interface NetnsOptions {
+  /**
+   * Prefix of every namespace and link name (bridge TAGbr, hosts TAG1, TAG2, ...):
+   * lowercase letters, digits and '-', starting and ending with a letter, at
+   * most 11 characters (link names stay within 15). Default: derived from the
+   * directory, so parallel sandboxes do not clash.
+   */
+  tag?: string;
+  /** The /24 the hosts live on, as its first three octets (default 10.213.200). */
+  subnet?: string;
+}
+
+/** The network of a netns sandbox (recorded before anything is created, so `down` removes it all). */
+export interface SandboxNetns {
+  tag: string;
+  subnet: string;
+  bridge: string;
+  /** The root namespace's address on the bridge: the manager's source address. */
+  gateway: string;
+  /** A second root-namespace address on the bridge, for application traffic (the drill's writer): a manager-only route cut spares it. */
+  appAddress: string;
+  /** Namespaces and links created (or about to be). */
+  namespaces: string[];
+  links: string[];
+}
+
+/** A server's place in a netns sandbox. */
+export interface ServerNetns {
+  /** Its network namespace. */
+  ns: string;
+  /** The root-namespace end of its veth pair (on the bridge); `ip link set VETH down` cuts the host off. */
+  veth: string;
+}
+
+/** A server's own sshd (netns sandboxes: one per namespace). */
+export interface ServerSshd {
+  pid: number;
+  configFile: string;
+  logFile: string;
 }
 
 export interface SandboxServer {
@@ -36,10 +83,14 @@ export interface SandboxServer {
   errorLog: string;
   /** PID of the mariadbd/mysqld process; 0 while not started. */
   pid: number;
+  /** Netns sandboxes: the server's namespace and veth. */
+  netns?: ServerNetns;
+  /** Netns sandboxes: the sshd in the server's namespace. */
+  sshd?: ServerSshd;
 }
 
 export interface SandboxSsh {
-  /** PID of the `sshd -D` listener; 0 while not started. */
+  /** PID of the `sshd -D` listener; 0 while not started (and always 0 in a netns sandbox: each server has its own, SandboxServer.sshd). */
   pid: number;
   port: number;
   user: string;
@@ -71,4 +122,6 @@ export interface SandboxInfo {
   /** 'mariadb' or 'mysql', and the server binary used. */
   flavor: 'mariadb' | 'mysql';
   serverBinary: string;
+  /** Set when the hosts run in network namespaces. */
+  netns?: SandboxNetns;
 }

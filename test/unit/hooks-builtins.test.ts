@@ -36,7 +36,7 @@ test('rsync: argv array, --inplace on request, -e quoted for rsync', () => {
   const a = rsyncArgs(h, ssh, { host: 'app1', port: 2222, user: 'deploy' }, '/tmp/x', 30);
   assert.deepEqual(a.slice(0, 4), ['-I', '-s', '--inplace', '--timeout=30']);
   assert.deepEqual(a.slice(-3), ['--', '/tmp/x', 'app1:/etc/hosts']);
-  assert.match(a[5]!, /^ssh -o BatchMode=yes .* -o StrictHostKeyChecking=yes -o 'UserKnownHostsFile=\/etc\/mhats\/known hosts' -i \/etc\/mhats\/id -o IdentitiesOnly=yes -p 2222 -l deploy$/);
+  assert.match(a[5]!, /^ssh -p 2222 -l deploy -o BatchMode=yes .* -o StrictHostKeyChecking=yes -o 'UserKnownHostsFile=\/etc\/mhats\/known hosts' -i \/etc\/mhats\/id -o IdentitiesOnly=yes$/);
   assert.throws(() => rsyncRsh({ ...ssh, identity_file: "/it's" }, { host: 'a', port: 22 }), /single quote/);
   assert.ok(sshOptions({ ...ssh, insecure_skip_host_key_check: true }, { host: 'a', port: 22 }).includes('StrictHostKeyChecking=no'));
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dropGtidListEvents, headerLength } from '../../src/engine/salvage.js';
+import { dropGtidListEvents, headerLength } from '../../src/engine/ops/salvage.js';
 
 function event(type: number, size: number, fill = 0): Uint8Array {
   const b = new Uint8Array(size).fill(fill);

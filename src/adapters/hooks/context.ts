@@ -116,3 +116,27 @@ export function contextEnv(ev: HookEvent, hookName: string): Record<string, stri
 
 /** Names of the variables that hold secrets (never logged). */
 export const SECRET_ENV = ['MHATS_NEW_MASTER_PASSWORD', 'MHATS_ORIG_MASTER_PASSWORD'] as const;
+
+/**
+ * The failover's own variables, passed to every hook of a failover as
+ * HookEvent.env: the failover id, the leader's fencing token (manager HA),
+ * the old and the new master.
+ */
+export function hookEnv(cluster: ClusterConfig, dead: ServerConfig, nm: ServerConfig | undefined, id: string, fencingToken?: string): Record<string, string> {
+  const env: Record<string, string> = {
+    MHATS_CLUSTER: cluster.name,
+    MHATS_FAILOVER_ID: id,
+    ...(fencingToken !== undefined ? { MHATS_FENCING_TOKEN: fencingToken } : {}),
+    MHATS_ORIG_MASTER_HOST: dead.hostname,
+    MHATS_ORIG_MASTER_IP: dead.ip,
+    MHATS_ORIG_MASTER_PORT: String(dead.port),
+  };
+  if (nm) {
+    env.MHATS_NEW_MASTER_HOST = nm.hostname;
+    env.MHATS_NEW_MASTER_IP = nm.ip;
+    env.MHATS_NEW_MASTER_PORT = String(nm.port);
+    env.MHATS_NEW_MASTER_USER = nm.user;
+    env.MHATS_NEW_MASTER_PASSWORD = nm.password.reveal();
+  }
+  return env;
+}

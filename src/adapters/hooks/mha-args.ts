@@ -1,8 +1,14 @@
 /**
  * MHA 0.58's exact hook arguments (mha.md §5), in MHA's order. Passwords are
- * never among them: MHA passes --new_master_password / --orig_master_password
+ * not among them: MHA passes --new_master_password / --orig_master_password
  * on the command line; mhats passes them in MHATS_NEW_MASTER_PASSWORD and
- * MHATS_ORIG_MASTER_PASSWORD instead (argv is world-readable in /proc).
+ * MHATS_ORIG_MASTER_PASSWORD (argv is world-readable in /proc), and adds the
+ * arguments only as hook_password_args says (password-args.ts).
+ *
+ * `sshOptions` (MHA's ssh_options, when configured) is passed as
+ * --ssh_options=... after the first server's ssh arguments, as MHA's
+ * get_ssh_args_if does (without MHA's own "-o StrictHostKeyChecking=no ..."
+ * prefix: mhats verifies host keys).
  */
 import type { ServerConfig } from '../../config/types.js';
 
@@ -14,14 +20,19 @@ export function sshExtras(prefix: string, s: ServerConfig): string[] {
   return out;
 }
 
+/** --ssh_options=... when ssh_options is configured (MHA: after the first server's ssh arguments only). */
+export function sshOptionsArg(sshOptions: readonly string[] | undefined): string[] {
+  return sshOptions && sshOptions.length > 0 ? [`--ssh_options=${sshOptions.join(' ')}`] : [];
+}
+
 /** MHA's shutdown_script arguments (Phase 2). */
-export function shutdownArgs(dead: ServerConfig, sshReachable: boolean): string[] {
-  return [sshReachable ? '--command=stopssh' : '--command=stop', ...(sshReachable ? [`--ssh_user=${dead.ssh_user}`] : []), `--host=${dead.hostname}`, `--ip=${dead.ip}`, `--port=${dead.port}`, ...(dead.master_pid_file ? [`--pid_file=${dead.master_pid_file}`] : []), ...sshExtras('', dead)];
+export function shutdownArgs(dead: ServerConfig, sshReachable: boolean, sshOptions?: readonly string[]): string[] {
+  return [sshReachable ? '--command=stopssh' : '--command=stop', ...(sshReachable ? [`--ssh_user=${dead.ssh_user}`] : []), `--host=${dead.hostname}`, `--ip=${dead.ip}`, `--port=${dead.port}`, ...(dead.master_pid_file ? [`--pid_file=${dead.master_pid_file}`] : []), ...sshExtras('', dead), ...sshOptionsArg(sshOptions)];
 }
 
 /** MHA's master_ip_failover_script arguments for stop/stopssh (Phase 2). */
-export function ipFailoverStopArgs(dead: ServerConfig, sshReachable: boolean): string[] {
-  return [`--orig_master_host=${dead.hostname}`, `--orig_master_ip=${dead.ip}`, `--orig_master_port=${dead.port}`, ...(sshReachable ? ['--command=stopssh', `--ssh_user=${dead.ssh_user}`] : ['--command=stop']), ...sshExtras('orig_master_', dead)];
+export function ipFailoverStopArgs(dead: ServerConfig, sshReachable: boolean, sshOptions?: readonly string[]): string[] {
+  return [`--orig_master_host=${dead.hostname}`, `--orig_master_ip=${dead.ip}`, `--orig_master_port=${dead.port}`, ...(sshReachable ? ['--command=stopssh', `--ssh_user=${dead.ssh_user}`] : ['--command=stop']), ...sshExtras('orig_master_', dead), ...sshOptionsArg(sshOptions)];
 }
 
 /**
@@ -29,7 +40,7 @@ export function ipFailoverStopArgs(dead: ServerConfig, sshReachable: boolean): s
  * passes --new_master_password on the command line; mhats does not put
  * secrets in process arguments: the script finds it in MHATS_NEW_MASTER_PASSWORD.
  */
-export function ipFailoverStartArgs(dead: ServerConfig, nm: ServerConfig): string[] {
+export function ipFailoverStartArgs(dead: ServerConfig, nm: ServerConfig, sshOptions?: readonly string[]): string[] {
   return [
     '--command=start',
     `--ssh_user=${nm.ssh_user}`,
@@ -41,12 +52,13 @@ export function ipFailoverStartArgs(dead: ServerConfig, nm: ServerConfig): strin
     `--new_master_port=${nm.port}`,
     `--new_master_user=${nm.user}`,
     ...sshExtras('orig_master_', dead),
+    ...sshOptionsArg(sshOptions),
     ...sshExtras('new_master_', nm),
   ];
 }
 
 /** MHA's master_ip_online_change_script arguments (MasterRotate.pm), without the passwords. */
-export function onlineChangeArgs(command: 'stop' | 'start', orig: ServerConfig, nm: ServerConfig, origIsNewSlave: boolean): string[] {
+export function onlineChangeArgs(command: 'stop' | 'start', orig: ServerConfig, nm: ServerConfig, origIsNewSlave: boolean, sshOptions?: readonly string[]): string[] {
   return [
     `--command=${command}`,
     `--orig_master_host=${orig.hostname}`,
@@ -60,6 +72,7 @@ export function onlineChangeArgs(command: 'stop' | 'start', orig: ServerConfig, 
     `--orig_master_ssh_user=${orig.ssh_user}`,
     `--new_master_ssh_user=${nm.ssh_user}`,
     ...sshExtras('orig_master_', orig),
+    ...sshOptionsArg(sshOptions),
     ...sshExtras('new_master_', nm),
     ...(origIsNewSlave ? ['--orig_master_is_new_slave'] : []),
   ];

@@ -12,18 +12,25 @@ import type { SshDest } from '../../config/hooks.js';
 import { shellQuote } from '../ssh/client.js';
 import { runProcess, type ScriptResult } from './run-script.js';
 
-/** ssh options (without the destination). */
-export function sshOptions(ssh: SshSettings, dest: SshDest): string[] {
+/**
+ * ssh options (without the destination). MHA's ssh_options come as they are,
+ * before mhats' own defaults: OpenSSH takes the first value of each option,
+ * so the operator's -o/-i/-F win, as under MHA. The destination's -p/-l come
+ * first for a host named in the hook's own config (an app server), and after
+ * ssh_options for a database host (MHA puts ssh_options first there).
+ */
+export function sshOptions(ssh: SshSettings, dest: SshDest, opts: { dbHost?: boolean } = {}): string[] {
   const connect = Math.max(1, Math.ceil(ssh.connect_timeout));
-  const out = ['-o', 'BatchMode=yes', '-o', `ConnectTimeout=${connect}`, '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=2'];
+  const destArgs = ['-p', String(dest.port), ...(dest.user ? ['-l', dest.user] : [])];
+  const user = ssh.options ?? [];
+  const out = [...(opts.dbHost ? [] : destArgs), ...user, '-o', 'BatchMode=yes', '-o', `ConnectTimeout=${connect}`, '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=2'];
   if (ssh.insecure_skip_host_key_check) out.push('-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR');
   else {
     out.push('-o', 'StrictHostKeyChecking=yes');
     if (ssh.known_hosts) out.push('-o', `UserKnownHostsFile=${ssh.known_hosts}`);
   }
   if (ssh.identity_file) out.push('-i', ssh.identity_file, '-o', 'IdentitiesOnly=yes');
-  out.push('-p', String(dest.port));
-  if (dest.user) out.push('-l', dest.user);
+  if (opts.dbHost) out.push(...destArgs);
   return out;
 }
 
@@ -47,11 +54,13 @@ export interface RemoteRun {
   timeoutMs: number;
   stdin?: string | undefined;
   signal?: AbortSignal | undefined;
+  /** A database host (MHA's ssh_options rank before its ssh_port/ssh_user). */
+  dbHost?: boolean | undefined;
 }
 
 /** Run argv on a host over ssh, in its own process group, killed at the deadline. */
 export function sshRun(r: RemoteRun): Promise<ScriptResult> {
-  return runProcess({ file: 'ssh', args: [...sshOptions(r.ssh, r.dest), '--', r.dest.host, shellQuote(r.argv)], timeoutMs: r.timeoutMs, stdin: r.stdin, killGraceMs: 1000, signal: r.signal });
+  return runProcess({ file: 'ssh', args: [...sshOptions(r.ssh, r.dest, { dbHost: r.dbHost }), '--', r.dest.host, shellQuote(r.argv)], timeoutMs: r.timeoutMs, stdin: r.stdin, killGraceMs: 1000, signal: r.signal });
 }
 
 /** Run a small sh script remotely with its values as positional parameters ("$1", ...), never interpolated. */

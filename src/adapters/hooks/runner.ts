@@ -20,6 +20,7 @@ import { runHosts, describeHosts } from './hosts.js';
 import { runVip, describeVip } from './vip.js';
 import { runHaproxy, describeHaproxy } from './haproxy.js';
 import { runProcess, runScript, type ScriptResult } from './run-script.js';
+import { passwordOptionsFor, passwordWarningOnce } from './password-args.js';
 import { failure } from './openssh.js';
 import type { BuiltinResult, HookRecord, HookVerdictKind, PhaseOutcome } from './types.js';
 
@@ -43,24 +44,58 @@ export function verdictOf(policy: HookPolicy, phase: HookPhase, ok: boolean, exi
   return v;
 }
 
-/** MHA's arguments for an mha-script hook in this event. */
+/** MHA's arguments for an mha-script hook in this event (without passwords: see mhaPasswordArgs). */
 export function mhaScriptArgs(h: MhaScriptHook, ev: HookEvent): string[] | undefined {
   const om = ev.origMaster;
   const nm = ev.newMaster;
   const reachable = ev.origSshReachable ?? true;
+  const so = ev.cluster.ssh.options;
   switch (h.script) {
     case 'master_ip_failover':
-      if (ev.phase === 'stop') return ipFailoverStopArgs(om, reachable);
-      if (ev.phase === 'start' && nm) return ipFailoverStartArgs(om, nm);
+      if (ev.phase === 'stop') return ipFailoverStopArgs(om, reachable, so);
+      if (ev.phase === 'start' && nm) return ipFailoverStartArgs(om, nm, so);
       return undefined;
     case 'shutdown':
-      return ev.phase === 'stop' ? shutdownArgs(om, reachable) : undefined;
+      return ev.phase === 'stop' ? shutdownArgs(om, reachable, so) : undefined;
     case 'report':
       return ev.phase === 'report' ? reportArgs(om, nm, (ev.newSlaves ?? []).map((s) => s.hostname), ev.cluster.source_file, ev.subject ?? '', ev.body ?? '') : undefined;
     case 'master_ip_online_change':
-      if ((ev.phase === 'online_change_stop' || ev.phase === 'online_change_start') && nm) return onlineChangeArgs(ev.phase === 'online_change_stop' ? 'stop' : 'start', om, nm, ev.origMasterIsNewSlave ?? false);
+      if ((ev.phase === 'online_change_stop' || ev.phase === 'online_change_start') && nm) return onlineChangeArgs(ev.phase === 'online_change_stop' ? 'stop' : 'start', om, nm, ev.origMasterIsNewSlave ?? false, so);
       return undefined;
   }
+}
+
+/** The password options MHA passes to this script in this event (master_ip_failover start; online change). */
+export function mhaPasswordOptions(h: MhaScriptHook, ev: HookEvent): { option: string; value: () => string }[] {
+  const nm = ev.newMaster;
+  if (!nm) return [];
+  if (h.script === 'master_ip_failover' && ev.phase === 'start') return [{ option: 'new_master_password', value: () => nm.password.reveal() }];
+  if (h.script === 'master_ip_online_change' && (ev.phase === 'online_change_stop' || ev.phase === 'online_change_start')) {
+    const om = ev.origMaster;
+    return [
+      { option: 'orig_master_password', value: () => om.password.reveal() },
+      { option: 'new_master_password', value: () => nm.password.reveal() },
+    ];
+  }
+  return [];
+}
+
+/**
+ * The password arguments (hook_password_args) for this script and event: what
+ * is passed (argv) and what is shown (xxx, as MHA logs them), plus a warning
+ * the first time a script gets one.
+ */
+export function mhaPasswordArgs(h: MhaScriptHook, ev: HookEvent): { argv: string[]; shown: string[]; warning?: string | undefined } {
+  const all = mhaPasswordOptions(h, ev);
+  if (all.length === 0) return { argv: [], shown: [] };
+  const policy = ev.cluster.hook_password_args ?? 'auto';
+  const chosen = new Set(passwordOptionsFor(policy, h.command, all.map((o) => o.option)));
+  const pass = all.filter((o) => chosen.has(o.option));
+  return {
+    argv: pass.map((o) => `--${o.option}=${o.value()}`),
+    shown: pass.map((o) => `--${o.option}=xxx`),
+    warning: passwordWarningOnce(h.command, pass.map((o) => o.option), policy),
+  };
 }
 
 function scriptRecord(h: MhaScriptHook | CommandHook, ev: HookEvent, r: ScriptResult, argv: string[]): HookRecord {
@@ -79,8 +114,10 @@ async function runOne(h: HookSpec, ev: HookEvent, ssh: SshSettings, dir: string,
   const t0 = performance.now();
   if (h.type === 'mha-script') {
     const args = mhaScriptArgs(h, ev) ?? [];
-    const r = await (deps.runScript ?? runScript)({ command: h.command, args, env, timeoutMs: h.timeout * 1000 });
-    return scriptRecord(h, ev, r, [h.command, ...args]);
+    const pw = mhaPasswordArgs(h, ev);
+    const r = await (deps.runScript ?? runScript)({ command: h.command, args: [...args, ...pw.argv], env, timeoutMs: h.timeout * 1000 });
+    const rec = scriptRecord(h, ev, r, [h.command, ...args, ...pw.shown]);
+    return pw.warning ? { ...rec, warnings: [pw.warning] } : rec;
   }
   if (h.type === 'command') {
     const [bin = 'false', ...args] = h.command;
@@ -157,7 +194,13 @@ export async function runHookPhase(all: readonly HookSpec[], ev: HookEvent, ssh:
 /** One line per hook record, for logs and reports. */
 export function describeRecord(r: HookRecord): string {
   const v = r.verdict === 'ok' ? 'ok' : r.verdict === 'continue' ? 'FAILED, continuing' : 'FAILED, aborting';
-  return `hook ${r.name} (${r.type}, ${r.phase}, on_failure=${r.policy}): ${v} in ${r.durationMs} ms: ${r.detail}${r.hosts ? ` [${r.hosts.map((h) => `${h.host}: ${h.ok ? 'ok' : h.detail}`).join('; ')}]` : ''}`;
+  return `hook ${r.name} (${r.type}, ${r.phase}, on_failure=${r.policy}): ${v} in ${r.durationMs} ms: ${r.detail}${r.hosts ? ` [${r.hosts.map((h) => `${h.host}: ${h.ok ? 'ok' : h.detail}`).join('; ')}]` : ''}${r.warnings ? ` (warning: ${r.warnings.join('; ')})` : ''}`;
+}
+
+/** The password arguments as --dry-run shows them (xxx), without the once-per-script warning. */
+function mhaPasswordShown(h: MhaScriptHook, ev: HookEvent): string[] {
+  const all = mhaPasswordOptions(h, ev).map((o) => o.option);
+  return passwordOptionsFor(ev.cluster.hook_password_args ?? 'auto', h.command, all).map((o) => `--${o}=xxx`);
 }
 
 /** What `--dry-run` prints for one phase: each hook and what it would do. */
@@ -167,7 +210,7 @@ export function describePhase(all: readonly HookSpec[], ev: HookEvent, ssh: SshS
     const head = `${h.name} (${h.type}; timeout ${h.timeout} s; on_failure ${h.on_failure})`;
     let lines: string[];
     if (h.type === 'mha-script') {
-      const args = mhaScriptArgs(h, ev) ?? [];
+      const args = [...(mhaScriptArgs(h, ev) ?? []), ...mhaPasswordShown(h, ev)];
       lines = [`/bin/sh -c '${h.command} "$@"' ${args.map((a) => JSON.stringify(a)).join(' ')}   (MHA --command=${mhaCommand(ev)})`];
     } else if (h.type === 'command') lines = [`${h.command.map((a) => JSON.stringify(a)).join(' ')}   (context JSON on stdin and in MHATS_CONTEXT_FILE)`];
     else if (h.type === 'hosts') lines = describeHosts(h, ev, ssh);

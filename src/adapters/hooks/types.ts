@@ -32,8 +32,10 @@ export interface HookRecord {
   durationMs: number;
   detail: string;
   hosts?: HostReport[] | undefined;
-  /** The argv run (scripts), for the operator; never holds a secret. */
+  /** The argv run (scripts), for the operator; never holds a secret (passwords shown as xxx). */
   argv?: string[] | undefined;
+  /** Warnings for the operator (a password passed on the command line). */
+  warnings?: string[] | undefined;
 }
 
 export interface PhaseOutcome {

@@ -50,13 +50,13 @@ export async function runVip(h: VipHook, ev: HookEvent, o: VipOptions): Promise<
   if (ev.phase === 'stop' || ev.phase === 'online_change_stop') {
     const om = ev.origMaster;
     if (ev.origSshReachable === false) return { ok: true, detail: `${om.name}'s host is not reachable over SSH: ${h.address} not removed there (only fencing can guarantee it is gone)` };
-    const r = await sshScript({ ssh: o.ssh, dest: destOf(om), script: VIP_DEL, args: [h.interface, h.address, ip], timeoutMs: left(), signal: o.signal });
+    const r = await sshScript({ ssh: o.ssh, dest: destOf(om), dbHost: true, script: VIP_DEL, args: [h.interface, h.address, ip], timeoutMs: left(), signal: o.signal });
     if (r.exitCode !== 0) return { ok: false, detail: `ip addr del ${h.address} dev ${h.interface} on ${destLabel(destOf(om))}: ${failure(r)}` };
     return { ok: true, detail: r.stdout.includes('removed') ? `${h.address} removed from ${om.name} (${h.interface})` : `${h.address} was not on ${om.name}` };
   }
   const nm = ev.newMaster;
   if (nm === undefined) return { ok: true, detail: 'no new master in this phase: nothing to do' };
-  const r = await sshScript({ ssh: o.ssh, dest: destOf(nm), script: VIP_ADD, args: [h.interface, h.address, ip, String(h.arping_count)], timeoutMs: left(), signal: o.signal });
+  const r = await sshScript({ ssh: o.ssh, dest: destOf(nm), dbHost: true, script: VIP_ADD, args: [h.interface, h.address, ip, String(h.arping_count)], timeoutMs: left(), signal: o.signal });
   if (r.exitCode !== 0) return { ok: false, detail: `ip addr add ${h.address} dev ${h.interface} on ${destLabel(destOf(nm))}: ${failure(r)}` };
   const arp = r.stderr.match(/arping exit \d+/)?.[0];
   const what = `${h.address} ${r.stdout.includes('present') ? 'already on' : 'added on'} ${nm.name} (${h.interface})${h.arping_count > 0 ? `, gratuitous ARP x${h.arping_count}${arp ? ` (${arp})` : ''}` : ''}`;

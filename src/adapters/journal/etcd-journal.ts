@@ -21,16 +21,24 @@ import type { Journal } from './journal.js';
 /** The fence for a write: the leader key and the token it must still carry; undefined = not the leader (no write); null = unfenced. */
 export type Fence = () => { key: string; token: string } | undefined | null;
 
-export interface EtcdJournalOptions {
+/** What a journal record needs for the etcd journal (its messages name the type and id). */
+export interface RecordBase {
+  type: string;
+  id: string;
+}
+
+export interface EtcdJournalOptions<R extends RecordBase = JournalRecord> {
   client: Pick<EtcdClient, 'range' | 'txn' | 'put'>;
   prefix: string;
   cluster: string;
+  /** The keys' prefix; default PREFIX/journal/CLUSTER/ (journalPrefix). */
+  keyPrefix?: string | undefined;
   /** Distinguishes this manager's keys (instance name). */
   writer: string;
   fence: Fence;
   now?: () => number;
   /** Told when a record could not be written (never throws). */
-  onWriteError?: ((err: Error, r: JournalRecord) => void) | undefined;
+  onWriteError?: ((err: Error, r: R) => void) | undefined;
 }
 
 export function journalPrefix(prefix: string, cluster: string): string {
@@ -44,21 +52,21 @@ export class NotLeaderError extends Error {
   }
 }
 
-export class EtcdJournal implements Journal {
+export class EtcdJournal<R extends RecordBase = JournalRecord> implements Journal<R> {
   readonly path: string;
   readonly keyPrefix: string;
-  #o: EtcdJournalOptions;
-  #confirmed: JournalRecord[] = [];
-  #pending: JournalRecord[] = [];
+  #o: EtcdJournalOptions<R>;
+  #confirmed: R[] = [];
+  #pending: R[] = [];
   #queue: Promise<void> = Promise.resolve();
-  #last: JournalRecord | undefined;
-  #failed = new WeakMap<JournalRecord, Error>();
+  #last: R | undefined;
+  #failed = new WeakMap<R, Error>();
   #seq = 0;
   #refreshed = false;
 
-  constructor(o: EtcdJournalOptions) {
+  constructor(o: EtcdJournalOptions<R>) {
     this.#o = o;
-    this.keyPrefix = journalPrefix(o.prefix, o.cluster);
+    this.keyPrefix = o.keyPrefix ?? journalPrefix(o.prefix, o.cluster);
     this.path = `etcd:${this.keyPrefix}`;
   }
 
@@ -67,17 +75,17 @@ export class EtcdJournal implements Journal {
     return this.#refreshed;
   }
 
-  read(): JournalRecord[] {
+  read(): R[] {
     return [...this.#confirmed, ...this.#pending];
   }
 
-  append(r: JournalRecord): void {
+  append(r: R): void {
     this.#pending.push(r);
     this.#last = r;
     this.#queue = this.#queue.then(() => this.#write(r));
   }
 
-  async #write(r: JournalRecord): Promise<void> {
+  async #write(r: R): Promise<void> {
     const drop = (): void => {
       const i = this.#pending.indexOf(r);
       if (i >= 0) this.#pending.splice(i, 1);
@@ -115,10 +123,10 @@ export class EtcdJournal implements Journal {
   refresh(): Promise<void> {
     const p = this.#queue.then(async () => {
       const kvs = await this.#o.client.range(this.keyPrefix);
-      const out: JournalRecord[] = [];
+      const out: R[] = [];
       for (const kv of kvs) {
         try {
-          out.push(JSON.parse(kv.value) as JournalRecord);
+          out.push(JSON.parse(kv.value) as R);
         } catch {
           // not ours
         }
@@ -135,6 +143,19 @@ export class EtcdJournal implements Journal {
 export async function openEtcdJournal(settings: EtcdSettings, cluster: string, writer: string): Promise<EtcdJournal> {
   const client = new EtcdClient({ endpoints: settings.endpoints, timeoutMs: settings.request_timeout * 1000 });
   const j = new EtcdJournal({ client, prefix: settings.prefix, cluster, writer, fence: () => null });
+  await j.refresh();
+  return j;
+}
+
+/** Where the maintenance entries of every cluster live in etcd: PREFIX/maintenance/ (never a cluster's journal). */
+export function maintenancePrefix(prefix: string): string {
+  return `${prefix.replace(/\/+$/, '')}/maintenance/`;
+}
+
+/** A journal of operators' records that belong to no one cluster (maintenance), read once; writes are unfenced. */
+export async function openEtcdJournalAt<R extends RecordBase>(settings: EtcdSettings, keyPrefix: string, writer: string): Promise<EtcdJournal<R>> {
+  const client = new EtcdClient({ endpoints: settings.endpoints, timeoutMs: settings.request_timeout * 1000 });
+  const j = new EtcdJournal<R>({ client, prefix: settings.prefix, cluster: '', keyPrefix, writer, fence: () => null });
   await j.refresh();
   return j;
 }

@@ -7,14 +7,16 @@ import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync
 import { join } from 'node:path';
 import type { JournalRecord } from '../../domain/guard.js';
 
-export class FileJournal {
+export class FileJournal<R = JournalRecord> {
   readonly path: string;
-  constructor(stateDir: string, cluster: string) {
-    mkdirSync(join(stateDir, cluster), { recursive: true, mode: 0o750 });
-    this.path = join(stateDir, cluster, 'failovers.jsonl');
+  /** state_dir/CLUSTER/failovers.jsonl; with cluster null, state_dir/FILE (journals of no one cluster, e.g. maintenance). */
+  constructor(stateDir: string, cluster: string | null, file = 'failovers.jsonl') {
+    const dir = cluster === null ? stateDir : join(stateDir, cluster);
+    mkdirSync(dir, { recursive: true, mode: 0o750 });
+    this.path = join(dir, file);
   }
 
-  append(r: JournalRecord): void {
+  append(r: R): void {
     const fd = openSync(this.path, 'a', 0o640);
     try {
       writeSync(fd, `${JSON.stringify(r)}\n`);
@@ -24,18 +26,18 @@ export class FileJournal {
     }
   }
 
-  read(): JournalRecord[] {
+  read(): R[] {
     let text: string;
     try {
       text = readFileSync(this.path, 'utf8');
     } catch {
       return [];
     }
-    const out: JournalRecord[] = [];
+    const out: R[] = [];
     for (const line of text.split('\n')) {
       if (line.trim() === '') continue;
       try {
-        out.push(JSON.parse(line) as JournalRecord);
+        out.push(JSON.parse(line) as R);
       } catch {
         // A torn last line (crash mid-write) is skipped.
       }

@@ -9,10 +9,10 @@
  */
 import type { JournalRecord } from '../../domain/guard.js';
 
-export interface Journal {
+export interface Journal<R = JournalRecord> {
   /** Where the journal lives (a file, or etcd:PREFIX), for messages and the retention job. */
   readonly path: string;
-  append(r: JournalRecord): void;
-  read(): JournalRecord[];
+  append(r: R): void;
+  read(): R[];
   flush?(): Promise<void>;
 }

@@ -17,7 +17,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import ssh2 from 'ssh2';
-import type { ClientChannel, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
+import type { AgentAuthMethod, ClientChannel, ConnectConfig, PublicKeyAuthMethod, ServerHostKeyAlgorithm } from 'ssh2';
 import {
   fingerprintSha256,
   keyTypeOfBlob,
@@ -41,7 +41,23 @@ export interface SshTarget {
 
 export interface SshClientOptions {
   identityFile?: string | undefined;
+  /** More private keys, offered in order after identityFile (OpenSSH -i / IdentityFile, several). */
+  identityFiles?: string[] | undefined;
+  /** Only the configured keys: no agent, no default ~/.ssh/id_* keys (OpenSSH IdentitiesOnly). */
+  identitiesOnly?: boolean | undefined;
   knownHostsFile?: string | undefined;
+  /** Every known_hosts file to search (replaces knownHostsFile and the defaults); missing ones are skipped. */
+  knownHostsFiles?: string[] | undefined;
+  /** OpenSSH StrictHostKeyChecking=accept-new: an unknown host key is accepted (never written), a changed one refused. */
+  acceptNewHostKeys?: boolean | undefined;
+  /** The name looked up in known_hosts instead of the host (OpenSSH HostKeyAlias). */
+  hostKeyAlias?: string | undefined;
+  /** OpenSSH AddressFamily / -4 / -6. */
+  addressFamily?: 'inet' | 'inet6' | undefined;
+  /** OpenSSH Compression / -C. */
+  compression?: boolean | undefined;
+  /** OpenSSH ConnectionAttempts: a refused or unreachable connection is retried after 1 s, within the deadline. */
+  connectionAttempts?: number | undefined;
   /** Pinned host key fingerprints ("SHA256:..."), keyed by ssh host or host:port. */
   fingerprints: Record<string, string>;
   insecureSkipHostKeyCheck: boolean;
@@ -99,7 +115,7 @@ export interface HostKeyInfo {
   type: string;
   fingerprint: string;
   /** How it was accepted (absent when it was rejected). */
-  verifiedBy?: 'known_hosts' | 'pinned' | 'known_hosts+pinned' | 'insecure-skip' | undefined;
+  verifiedBy?: 'known_hosts' | 'pinned' | 'known_hosts+pinned' | 'insecure-skip' | 'accept-new' | undefined;
 }
 
 export interface ExecResult {
@@ -165,7 +181,10 @@ export async function loadHostTrust(target: SshTarget, opts: SshClientOptions): 
   const pin = pinnedFingerprintFor(opts.fingerprints, target.host, target.port);
   let files: string[];
   let explicit = false;
-  if (opts.knownHostsFile !== undefined && opts.knownHostsFile !== '') {
+  if (opts.knownHostsFiles !== undefined) {
+    files = opts.knownHostsFiles.map((f) => expandHome(f, home));
+    explicit = true;
+  } else if (opts.knownHostsFile !== undefined && opts.knownHostsFile !== '') {
     files = [expandHome(opts.knownHostsFile, home)];
     explicit = true;
   } else if (pin) files = [];
@@ -180,7 +199,7 @@ export async function loadHostTrust(target: SshTarget, opts: SshClientOptions): 
     } catch (e) {
       const code = errCode(e);
       if (code === 'ENOENT') {
-        if (explicit) notes.push(`${f} does not exist`);
+        if (explicit && f !== '/etc/ssh/ssh_known_hosts') notes.push(`${f} does not exist`);
       } else notes.push(`${f} could not be read (${code ?? 'error'})`);
       continue;
     }
@@ -202,11 +221,13 @@ function hostKeyFileSuffix(type: string): string {
 type Verification = { ok: true; key: HostKeyInfo } | { ok: false; kind: 'host_key_unknown' | 'host_key_mismatch'; detail: string; hint: string; key: HostKeyInfo };
 
 /** Decides on a presented host key. Exported for tests. */
-export function verifyHostKey(target: SshTarget, blob: Buffer, trust: HostTrust, insecure: boolean): Verification {
+export function verifyHostKey(t: SshTarget, blob: Buffer, trust: HostTrust, insecure: boolean, policy: { acceptNew?: boolean | undefined; alias?: string | undefined } = {}): Verification {
   const type = keyTypeOfBlob(blob) ?? 'unknown-type';
   const fingerprint = fingerprintSha256(blob);
   const key: HostKeyInfo = { type, fingerprint };
   if (insecure) return { ok: true, key: { ...key, verifiedBy: 'insecure-skip' } };
+  // HostKeyAlias: known_hosts is searched for the alias (OpenSSH appends no port to it).
+  const target: SshTarget = policy.alias ? { ...t, host: policy.alias, port: 22 } : t;
   const b64 = blob.toString('base64');
   const verdict = matchHostKey(trust.entries, target.host, target.port, type, b64);
   const pinKey = `${target.host}:${target.port}`;
@@ -253,6 +274,7 @@ export function verifyHostKey(target: SshTarget, blob: Buffer, trust: HostTrust,
       detail: `HOST KEY MISMATCH (${mitm}): the server offered ${type} ${fingerprint}, which differs from the ${type} key recorded at ${conflicting()}`,
       hint: `verify the key on the host itself (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub); only if the host key really changed, remove the old line and add the new one`,
     };
+  if (policy.acceptNew) return { ok: true, key: { ...key, verifiedBy: 'accept-new' } };
   const others = knownKeyTypes(trust.entries, target.host, target.port);
   const notes = [...trust.notes, ...(others.length > 0 ? [`known_hosts has only ${others.join(', ')} for this host`] : [])];
   return {
@@ -267,6 +289,8 @@ export function verifyHostKey(target: SshTarget, blob: Buffer, trust: HostTrust,
 export interface Credentials {
   privateKey?: Buffer | undefined;
   keyFile?: string | undefined;
+  /** Further keys, offered after privateKey (several IdentityFile). */
+  more?: { file: string; key: Buffer }[] | undefined;
   agent?: string | undefined;
 }
 
@@ -281,15 +305,32 @@ export async function loadCredentials(target: SshTarget, opts: SshClientOptions)
     }
     return buf;
   };
-  if (opts.identityFile !== undefined && opts.identityFile !== '') {
-    const file = expandHome(opts.identityFile, home);
-    let buf: Buffer;
-    try {
-      buf = await readFile(file);
-    } catch (e) {
-      throw new SshError('auth', target, `cannot read private key ${file} (${errCode(e) ?? 'error'})`, { hint: 'check ssh.identity_file and its permissions' });
+  const configured = [...(opts.identityFile ? [opts.identityFile] : []), ...(opts.identityFiles ?? [])].filter((f) => f !== '');
+  if (configured.length > 0) {
+    const keys: { file: string; key: Buffer }[] = [];
+    for (const f of [...new Set(configured)]) {
+      const file = expandHome(f, home);
+      let buf: Buffer;
+      try {
+        buf = await readFile(file);
+      } catch (e) {
+        // OpenSSH skips a missing IdentityFile from a config; one that is the only key is an error.
+        if (configured.length > 1 && errCode(e) === 'ENOENT') continue;
+        throw new SshError('auth', target, `cannot read private key ${file} (${errCode(e) ?? 'error'})`, { hint: 'check ssh.identity_file / ssh_options -i and its permissions' });
+      }
+      keys.push({ file, key: check(file, buf) });
     }
-    return { privateKey: check(file, buf), keyFile: file, agent };
+    const [k0, ...more] = keys;
+    const ag = opts.identitiesOnly ? undefined : agent;
+    if (!k0) {
+      if (ag) return { agent: ag };
+      throw new SshError('auth', target, `no private key: none of ${configured.join(', ')} exists`, { hint: 'check ssh_options -i / IdentityFile' });
+    }
+    return { privateKey: k0.key, keyFile: keys.map((k) => k.file).join(', '), more, agent: ag };
+  }
+  if (opts.identitiesOnly) {
+    if (agent) return { agent };
+    throw new SshError('auth', target, 'no private key: IdentitiesOnly is set and no IdentityFile is configured', { hint: 'add -i KEY to ssh_options, or IdentityFile to the ssh_config' });
   }
   for (const name of ['id_ed25519', 'id_ecdsa', 'id_rsa']) {
     const file = `${home}/.ssh/${name}`;
@@ -365,6 +406,22 @@ export function hostKeyAlgorithms(known: string[]): ServerHostKeyAlgorithm[] {
  * non-zero exit status is a result, not an error.
  */
 export async function sshExec(target: SshTarget, argv: string[], opts: SshExecOptions): Promise<ExecResult> {
+  const attempts = Math.max(1, opts.connectionAttempts ?? 1);
+  const t0 = performance.now();
+  for (let attempt = 1; ; attempt++) {
+    const left = opts.timeoutMs - (performance.now() - t0);
+    try {
+      return await sshExecOnce(target, argv, { ...opts, timeoutMs: Math.max(1, left) });
+    } catch (err) {
+      // OpenSSH ConnectionAttempts: retry a connection that failed at once, a second apart, within the deadline.
+      const quick = err instanceof SshError && (err.kind === 'refused' || err.kind === 'unreachable');
+      if (!quick || attempt >= attempts || opts.signal?.aborted || opts.timeoutMs - (performance.now() - t0) < 1500) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+async function sshExecOnce(target: SshTarget, argv: string[], opts: SshExecOptions): Promise<ExecResult> {
   const t0 = performance.now();
   const command = remoteCommand(argv, opts.remoteTimeoutSec);
   opts.signal?.throwIfAborted();
@@ -507,7 +564,7 @@ export async function sshExec(target: SshTarget, argv: string[], opts: SshExecOp
       });
     });
 
-    const known = trust ? knownKeyTypes(trust.entries, target.host, target.port) : [];
+    const known = trust ? knownKeyTypes(trust.entries, opts.hostKeyAlias ?? target.host, opts.hostKeyAlias ? 22 : target.port) : [];
     const cfg: ConnectConfig = {
       host: target.host,
       port: target.port,
@@ -517,14 +574,25 @@ export async function sshExec(target: SshTarget, argv: string[], opts: SshExecOp
       keepaliveCountMax: opts.keepaliveCountMax ?? 3,
       algorithms: { serverHostKey: hostKeyAlgorithms(known) },
       hostVerifier: (blob: Buffer): boolean => {
-        const v = trust ? verifyHostKey(target, blob, trust, false) : verifyHostKey(target, blob, { entries: [], files: [], notes: [], pin: undefined }, true);
+        const v = trust ? verifyHostKey(target, blob, trust, false, { acceptNew: opts.acceptNewHostKeys, alias: opts.hostKeyAlias }) : verifyHostKey(target, blob, { entries: [], files: [], notes: [], pin: undefined }, true);
         hostKey = v.key;
         if (!v.ok) rejection = v;
         return v.ok;
       },
       ...(creds.privateKey ? { privateKey: creds.privateKey } : {}),
       ...(creds.agent ? { agent: creds.agent } : {}),
+      ...(opts.addressFamily === 'inet' ? { forceIPv4: true } : opts.addressFamily === 'inet6' ? { forceIPv6: true } : {}),
+      ...(opts.compression ? { algorithms: { serverHostKey: hostKeyAlgorithms(known), compress: ['zlib@openssh.com', 'zlib', 'none'] } } : {}),
     };
+    if (creds.more && creds.more.length > 0 && creds.privateKey) {
+      // Several keys: offer each in turn (then the agent), as OpenSSH does.
+      const methods: (PublicKeyAuthMethod | AgentAuthMethod)[] = [
+        { type: 'publickey', username: target.user, key: creds.privateKey },
+        ...creds.more.map((k): PublicKeyAuthMethod => ({ type: 'publickey', username: target.user, key: k.key })),
+        ...(creds.agent ? [{ type: 'agent', username: target.user, agent: creds.agent } satisfies AgentAuthMethod] : []),
+      ];
+      cfg.authHandler = methods;
+    }
     try {
       client.connect(cfg);
     } catch (e) {

@@ -4,6 +4,7 @@ import { FileJournal } from '../../adapters/journal/file-journal.js';
 import { openEtcdJournal } from '../../adapters/journal/etcd-journal.js';
 import type { Journal } from '../../adapters/journal/journal.js';
 import { summarize } from '../../domain/guard.js';
+import { removeMhaStateFiles } from '../../adapters/journal/mha-state-files.js';
 import { UserError } from '../../errors/errors.js';
 import { ExitCode } from '../../errors/exit-codes.js';
 import { userInfo } from 'node:os';
@@ -18,12 +19,20 @@ export function registerAck(program: Command): void {
   cmd.action(async (name, opts) => {
     const { config } = await loadFromOptions(opts);
     const cluster = config.clusters.find((c) => c.name === name);
-    if (!cluster) throw new UserError(`unknown cluster ${name} (known: ${config.clusters.map((c) => c.name).join(', ')})`, { exitCode: ExitCode.USAGE });
+    if (!cluster) throw new UserError(`unknown cluster ${name} (known: ${config.clusters.map((c) => c.name).join(', ')})`, { exitCode: ExitCode.USAGE, hint: config.format === 'mha' ? 'an MHA file defines one cluster, named after the file (app1.cnf -> app1)' : undefined });
     // With manager HA the journal is in etcd (an operator's ack is written unfenced).
     const journal: Journal = config.etcd ? await openEtcdJournal(config.etcd, cluster.name, `${userInfo().username}-cli`) : new FileJournal(config.state_dir, cluster.name);
     const open = summarize(journal.read()).filter((s) => !s.acked && s.outcome !== 'refused');
+    // MHA's state files (a failover MHA ran): removed, as MHA wants it done.
+    let removed: string[];
+    try {
+      removed = removeMhaStateFiles(cluster.manager_workdir, cluster.name);
+    } catch (err) {
+      throw new UserError(`${(err as Error).message}`, { hint: 'run mhats ack as a user who may write manager_workdir' });
+    }
+    for (const f of removed) process.stdout.write(`${name}: removed MHA's ${f}\n`);
     if (open.length === 0) {
-      process.stdout.write(`${name}: nothing to acknowledge\n`);
+      if (removed.length === 0) process.stdout.write(`${name}: nothing to acknowledge\n`);
       return;
     }
     const by = `${userInfo().username}@cli`;

@@ -9,6 +9,8 @@ import { runFailover } from '../../engine/failover.js';
 import { cutSavedBinlog } from '../../domain/binlog-cut.js';
 import { UserError } from '../../errors/errors.js';
 import { ExitCode } from '../../errors/exit-codes.js';
+import { clusterMaintenance } from '../../app/maintenance.js';
+import { MasterPublisher } from '../../app/publisher.js';
 
 export function registerFailover(program: Command): void {
   const cmd = program
@@ -43,10 +45,23 @@ export function registerFailover(program: Command): void {
       if (answer.trim().toLowerCase() !== 'yes') throw new UserError('not confirmed: nothing done');
     }
     const log = createLogger({ format: opts.json ? 'json' : undefined, write: opts.json ? (l) => process.stderr.write(l) : undefined });
+    // Servers in maintenance are never candidates (a cluster in maintenance does not hold an operator's failover).
+    const maintenance = (await clusterMaintenance(config, cluster.name)).serversInMaintenance;
+    const publisher = MasterPublisher.fromConfig(config, { log });
     const report = await runFailover(
-      { cluster, deadMaster: dead, newMaster, trigger: 'manual', reason: `manual failover requested from the command line` },
-      { journal: new FileJournal(config.state_dir, cluster.name), log, now: Date.now, sshReachable: sshReachableFor(cluster), cutBinlog: cutSavedBinlog },
+      { cluster, deadMaster: dead, newMaster, trigger: 'manual', reason: `manual failover requested from the command line`, maintenance },
+      {
+        journal: new FileJournal(config.state_dir, cluster.name),
+        log,
+        now: Date.now,
+        sshReachable: sshReachableFor(cluster),
+        cutBinlog: cutSavedBinlog,
+        // Service discovery (config publish:): the new master at once, and never keys naming a fenced server.
+        onPromoted: (nm) => void publisher?.publish(cluster, nm, { isCurrentMaster: true, failed: false, readOnly: false, healthy: true }, 'manual failover'),
+        onFenced: (s) => void publisher?.retractIfPointsAt(cluster, s, 'fenced (read_only)'),
+      },
     );
+    await publisher?.idle();
     if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     else {
       process.stdout.write(`\n${report.outcome.toUpperCase()}: ${report.reason}\n`);

@@ -1,6 +1,7 @@
-import type { Command } from '@commander-js/extra-typings';
+import { Option, type Command } from '@commander-js/extra-typings';
 import { addConfigOptions, loadFromOptions } from '../config-options.js';
 import { createLogger } from '../../adapters/logging.js';
+import { LogFiles } from '../../adapters/log-files.js';
 import { Metrics } from '../../app/metrics.js';
 import { createNotifier } from '../../adapters/systemd.js';
 import { Manager } from '../../app/manager.js';
@@ -15,8 +16,8 @@ export function registerManager(program: Command): void {
   const cmd = program
     .command('manager')
     .description('Run the failover manager daemon: watch every configured cluster, fail over a dead master, keep watching.')
-    .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
-    .option('--log-format <format>', 'json, pretty or journald (default: pretty on a TTY, journald under systemd, else json)')
+    .addOption(new Option('--log-level <level>', 'how much to log').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'))
+    .addOption(new Option('--log-format <format>', 'line format (default: pretty on a TTY, journald under systemd, else json)').choices(['json', 'pretty', 'journald']))
     .option('--http <listen>', 'HOST:PORT of the status/metrics endpoint, or "off" (default: http.listen in the config, else 127.0.0.1:9187)')
     .addHelpText(
       'after',
@@ -32,7 +33,12 @@ after a failed one, waits for 'mhats ack CLUSTER'.
 As a service: HTTP /healthz /readyz /status /metrics (loopback by default); under systemd
 (Type=notify) READY=1 once every cluster is inspected, WATCHDOG=1 while the loops progress.
 SIGHUP re-reads the configuration (clusters added, removed or changed without a restart; an
-invalid file is rejected and the running configuration stays). SIGTERM/SIGINT stop it after
+invalid file is rejected and the running configuration stays) and reopens the manager_log files.
+
+Where the log goes: to stdout (the journal under systemd), or, for a cluster with MHA's
+manager_log, appended to that file (lines about no cluster in particular go to every
+manager_log, and to stdout too when some cluster has none). logrotate: move the file, then
+send SIGHUP (postrotate: systemctl reload mhats), or use copytruncate. SIGTERM/SIGINT stop it after
 any failover in progress. Scheduled jobs (relay-log purge, check-repl report, journal
 retention) come from each cluster's schedules: in the YAML file.
 
@@ -51,9 +57,23 @@ holds it, automatic failover of that cluster is off.`,
       if (!r.ok) throw new UserError(`--http ${r.message}`, { exitCode: ExitCode.USAGE });
       http = r.value;
     }
-    const load = (): ReturnType<typeof loadFromOptions> => loadFromOptions(opts, { printWarnings: false });
-    const { config, clusters } = await load();
-    const log = createLogger({ level: o.logLevel, format: o.logFormat });
+    const files = new LogFiles();
+    const load = async (): ReturnType<typeof loadFromOptions> => {
+      const r = await loadFromOptions(opts, { printWarnings: false });
+      // manager_log: a reload that names a file that cannot be opened is rejected as a whole.
+      files.configure(r.clusters);
+      return r;
+    };
+    let loaded: Awaited<ReturnType<typeof loadFromOptions>>;
+    try {
+      loaded = await load();
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      throw new UserError((err as Error).message, { exitCode: ExitCode.CONFIG, hint: 'manager_log must be a file the manager can append to (its directory must exist)' });
+    }
+    const { config, clusters } = loaded;
+    const log = createLogger({ level: o.logLevel, format: o.logFormat, sink: (line, rec) => files.write(line, rec) });
+    if (files.paths.length > 0) log.info({ files: files.paths }, `logging to ${files.paths.join(', ')} (manager_log)`);
     const manager = new Manager({ log, metrics: new Metrics(), notifier: createNotifier({ log }), loadConfig: load, http });
     let signals = 0;
     const onStop = (sig: string): void => {
@@ -62,7 +82,8 @@ holds it, automatic failover of that cluster is off.`,
       void manager.stop(`stopping on ${sig}`);
     };
     const onHup = (): void => {
-      log.info({ signal: 'SIGHUP' }, 'received SIGHUP: reloading the configuration');
+      files.reopen();
+      log.info({ signal: 'SIGHUP' }, 'received SIGHUP: log files reopened; reloading the configuration');
       void manager.reload();
     };
     const onTerm = (): void => onStop('SIGTERM');
@@ -88,6 +109,7 @@ holds it, automatic failover of that cluster is off.`,
     if (killed > 0) log.warn({ groups: killed }, `killed ${killed} hook process group(s) still running at shutdown`);
     process.off('SIGHUP', onHup);
     log.info({}, 'mhats manager stopped');
+    files.close();
     // Anything still holding the event loop (a stray socket) must not keep a stopped manager alive.
     setTimeout(() => process.exit(process.exitCode ?? 0), 5000).unref();
   });

@@ -29,7 +29,11 @@ function connectHelp(info: SandboxInfo): string {
   for (const s of info.servers) {
     lines.push(`  ${s.name.padEnd(5)} ${`${s.address}:${s.port}`.padEnd(22)} ${s.role.padEnd(8)} pid ${s.pid}`);
   }
-  if (info.ssh) lines.push(`  sshd  port ${info.ssh.port} on every address, user ${info.ssh.user}   pid ${info.ssh.pid}`);
+  if (info.ssh && !info.netns) lines.push(`  sshd  port ${info.ssh.port} on every address, user ${info.ssh.user}   pid ${info.ssh.pid}`);
+  if (info.ssh && info.netns) lines.push(`  sshd  port ${info.ssh.port} in every namespace, user ${info.ssh.user}   pids ${info.servers.map((s) => s.sshd?.pid ?? 0).join(', ')}`);
+  if (info.netns) {
+    lines.push(`  netns bridge ${info.netns.bridge} (${info.netns.gateway}: the manager), namespaces ${info.servers.map((s) => s.netns?.ns ?? '?').join(', ')}`);
+  }
   lines.push('');
   lines.push('config files:');
   lines.push(`  mhats:  ${info.configFile}`);
@@ -93,6 +97,9 @@ export function registerSandbox(program: Command): void {
     .option('--ssh-port <port>', 'sshd port on every address', int('--ssh-port'), 2222)
     .option('--cluster-name <name>', 'cluster name in mhats.yaml', 'sandbox')
     .option('--no-ssh', 'do not start an sshd')
+    .option('--netns', 'run each server (mariadbd and its own sshd) in a network namespace of its own, on a bridge, so network faults are real (root, iproute2)', false)
+    .option('--netns-subnet <a.b.c>', 'with --netns: the /24 for the hosts (db1 is .11, the manager .1 on the bridge)', '10.213.200')
+    .option('--netns-tag <tag>', 'with --netns: prefix of the namespace and link names (≤ 11 chars; default derived from --dir)')
     .option('--json', 'print the sandbox description as JSON')
     .action(async (o) => {
       const t0 = Date.now();
@@ -105,6 +112,7 @@ export function registerSandbox(program: Command): void {
         sshPort: o.sshPort,
         clusterName: o.clusterName,
         ssh: o.ssh,
+        ...(o.netns ? { netns: { subnet: o.netnsSubnet, ...(o.netnsTag !== undefined ? { tag: o.netnsTag } : {}) } } : {}),
       });
       if (o.json) process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
       else process.stdout.write(`${connectHelp(info)}(up in ${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
@@ -140,7 +148,7 @@ export function registerSandbox(program: Command): void {
           return row;
         }),
       );
-      const ssh = info.ssh ? { pid: info.ssh.pid, port: info.ssh.port, alive: isOurs(info.ssh.pid, info.ssh.configFile) } : undefined;
+      const ssh = info.ssh && !info.netns ? { pid: info.ssh.pid, port: info.ssh.port, alive: isOurs(info.ssh.pid, info.ssh.configFile) } : undefined;
       if (o.json) {
         process.stdout.write(`${JSON.stringify({ dir, cluster: info.clusterName, gtid: info.gtid, config: info.configFile, mha_config: info.mhaConfigFile, servers: rows, ssh }, null, 2)}\n`);
         return;

@@ -6,6 +6,8 @@ import { summarize } from '../../domain/guard.js';
 import { isoTime } from '../../domain/time.js';
 import { renderStatus, statusModel, type LastFailoverSummary } from '../../render/status.js';
 import { printJson, stdoutPainter } from '../output.js';
+import { clusterMaintenance } from '../../app/maintenance.js';
+import { describeEntry } from '../../domain/maintenance.js';
 
 export function registerStatus(program: Command): void {
   const cmd = program
@@ -17,6 +19,19 @@ export function registerStatus(program: Command): void {
     const { config, clusters } = await loadFromOptions(opts);
     const failedBy = new Map(clusters.map((c) => [c.name, failedServers(config.state_dir, c)]));
     const reports = await Promise.all(clusters.map((c) => inspectCluster(withoutFailed(c, failedBy.get(c.name) ?? []))));
+    const now = Date.now();
+    const maint = new Map(
+      await Promise.all(
+        clusters.map(async (c) => {
+          try {
+            const m = await clusterMaintenance(config, c.name, now);
+            return [c.name, [...m.clusterWide, ...Object.values(m.servers).flat()].map((e) => describeEntry(e, now))] as [string, string[]];
+          } catch (err) {
+            return [c.name, [`unknown: ${(err as Error).message}`]] as [string, string[]];
+          }
+        }),
+      ),
+    );
     const models = reports.map((r) => {
       const last = summarize(new FileJournal(config.state_dir, r.cluster).read())
         .filter((s) => s.outcome !== 'refused')
@@ -31,6 +46,7 @@ export function registerStatus(program: Command): void {
         lost: last.lost,
       };
       const m = statusModel(r, lf);
+      m.maintenance = [...(maint.get(r.cluster) ?? [])];
       for (const f of failedBy.get(r.cluster) ?? []) m.errors.push(`${f}: old master of a failover, left out until it replicates from the current master again`);
       return m;
     });

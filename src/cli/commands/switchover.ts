@@ -8,6 +8,8 @@ import { summarize } from '../../domain/guard.js';
 import { describePlan, type PreCheck } from '../../domain/switchover.js';
 import { executeSwitchover, prepareSwitchover, type StepRecord, type SwitchoverOptions, type SwitchoverReport } from '../../engine/switchover.js';
 import { UserError } from '../../errors/errors.js';
+import { clusterMaintenance } from '../../app/maintenance.js';
+import { MasterPublisher } from '../../app/publisher.js';
 import { ExitCode } from '../../errors/exit-codes.js';
 
 const HELP = `
@@ -84,7 +86,9 @@ export function registerSwitchover(program: Command): void {
     const newMaster = forced ? byHost(forced) : undefined;
     if (forced && !newMaster) throw new UserError(`--new-master ${forced} is not a server of ${cluster.name}`, { exitCode: ExitCode.USAGE });
     const unfinished = summarize(new FileJournal(config.state_dir, cluster.name).read()).find((s) => s.endedAt === undefined && !s.acked);
+    const maint = await clusterMaintenance(config, cluster.name);
     const swOpts: SwitchoverOptions = {
+      maintenance: maint.serversInMaintenance,
       newMaster,
       origMasterIsNewSlave: Boolean(opts.origMasterIsNewSlave ?? opts.orig_master_is_new_slave),
       runningUpdatesLimit: opts.running_updates_limit ?? opts.runningUpdatesLimit,
@@ -100,6 +104,7 @@ export function registerSwitchover(program: Command): void {
 
     let prepared = await prepareSwitchover(cluster, swOpts, { log });
     out(`Switchover of ${cluster.name}: pre-checks\n`);
+    for (const n of maint.serversInMaintenance) if (n !== prepared.analysis.master) out(`  note: ${n} is in maintenance: left out of the switch (not promoted, not repointed); if it replicates from the old master, repoint it when its maintenance ends\n`);
     printChecks(out, prepared.decision.checks);
     const refused = (checks: PreCheck[], reason: string): void => {
       const report: SwitchoverReport = { outcome: 'refused', exitCode: 1, reason, checks, steps: [], repointed: [], notRepointed: [], warnings: [], durationMs: 0 };
@@ -155,6 +160,17 @@ export function registerSwitchover(program: Command): void {
       });
     } finally {
       for (const sig of signals) process.off(sig, onSignal);
+    }
+    if (report.outcome === 'success' || report.outcome === 'partial') {
+      // Service discovery: the new master's keys (config publish:), the old master is read_only now.
+      const publisher = MasterPublisher.fromConfig(config, { log });
+      const nm = cluster.servers.find((s) => s.name === report.newMaster);
+      if (publisher && nm) {
+        await publisher.publish(cluster, nm, { isCurrentMaster: true, failed: false, readOnly: false, healthy: true }, 'switchover');
+        for (const { target, last } of publisher.outcomes(cluster.name)) {
+          out(last?.ok ? `  published ${report.newMaster} as master to ${target}\n` : `  warning: could not publish ${report.newMaster} to ${target}: ${last?.error ?? '?'} (a running manager retries)\n`);
+        }
+      }
     }
     out(`\n${headline(report)}\n`);
     if (report.writeBlockedMs !== undefined) out(`  write-blocked time: ${report.writeBlockedMs} ms (read_only on ${report.oldMaster} → ${report.outcome === 'rolled_back' || report.rollback ? `${report.oldMaster} writable again` : `${report.newMaster} writable`})\n`);

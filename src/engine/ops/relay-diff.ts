@@ -6,13 +6,13 @@
  * coordinates, cut after the last complete transaction, and applied to the
  * lagging one. Then every survivor stands at the same logical point.
  */
-import type { ClusterConfig, ServerConfig } from '../config/types.js';
-import { listRemoteSeries, readRemoteFile } from '../adapters/ssh/remote-binlog.js';
-import { sshOptionsFor } from '../adapters/ssh/targets.js';
-import { formatCoord } from '../domain/binlog-coord.js';
-import { findMasterCoordInRelay, isRelayFindError } from '../domain/binlog/relay.js';
-import { lastCompleteTransactionEnd } from '../domain/binlog/reader.js';
-import type { BinlogCoord } from '../domain/types.js';
+import type { ClusterConfig, ServerConfig } from '../../config/types.js';
+import { listRemoteSeries, readRemoteFile } from '../../adapters/ssh/remote-binlog.js';
+import { sshOptionsFor } from '../../adapters/ssh/targets.js';
+import { formatCoord } from '../../domain/binlog-coord.js';
+import { findMasterCoordInRelay, isRelayFindError } from '../../domain/binlog/relay.js';
+import { lastCompleteTransactionEnd } from '../../domain/binlog/reader.js';
+import type { BinlogCoord } from '../../domain/types.js';
 import { dropGtidListEvents, headerLength } from './salvage.js';
 
 export interface RelayDiff {

@@ -6,15 +6,15 @@
  * magic and format description event, then the events), ready for
  * `mariadb-binlog | mariadb` on the new master.
  */
-import type { ClusterConfig, ServerConfig } from '../config/types.js';
-import { readRemoteTail } from '../adapters/ssh/remote-binlog.js';
-import { sshOptionsFor } from '../adapters/ssh/targets.js';
-import { formatCoord } from '../domain/binlog-coord.js';
-import type { BinlogCoord } from '../domain/types.js';
+import type { ClusterConfig, ServerConfig } from '../../config/types.js';
+import { readRemoteTail } from '../../adapters/ssh/remote-binlog.js';
+import { sshOptionsFor } from '../../adapters/ssh/targets.js';
+import { formatCoord } from '../../domain/binlog-coord.js';
+import type { BinlogCoord } from '../../domain/types.js';
 
-import type { Cutter } from '../domain/binlog-cut.js';
+import type { Cutter } from '../../domain/binlog-cut.js';
 
-export type { Cutter, CutResult } from '../domain/binlog-cut.js';
+export type { Cutter, CutResult } from '../../domain/binlog-cut.js';
 
 export type SalvageResult =
   | { ok: true; bytes: Uint8Array | undefined; transactions: number; gtids: string[]; from: BinlogCoord; files: string[]; partial: boolean }
