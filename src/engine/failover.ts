@@ -32,7 +32,8 @@ import type { MasterPosition } from '../domain/detector.js';
 import { salvageBinlog, type Cutter } from './ops/salvage.js';
 import { applyBinlogTo, RelayCatchUp } from './ops/catch-up.js';
 import { Admin, FailoverFailed, FailoverRefused, replUser, specOf, target, waitRelayApplied, waitUntil, withDeadline } from './ops/admin.js';
-import { fenceOldMaster } from './ops/fence.js';
+import { fenceHard } from './ops/fencing.js';
+import type { SshPool } from '../adapters/ssh/session.js';
 import { chooseNewMaster, latestReplicas, type CandidateInput } from '../domain/candidates.js';
 import { errantAmongSurvivors } from '../domain/failover-checks.js';
 import { failedServers, guard, summarize, type FailoverOutcome } from '../domain/guard.js';
@@ -55,6 +56,12 @@ export interface FailoverRequest {
   sshReachable?: boolean | undefined;
   /** Servers in maintenance: never candidates; their absence or breakage does not block the failover. */
   maintenance?: string[] | undefined;
+  /**
+   * The detector's verdict that started an automatic failover (monitor): its code and when it was
+   * reached (deps.now clock). A fresh verdict is MHA's double check already done; a storage hang
+   * (StorageHang) answers SQL and is failed over all the same (MHA: no double check with INSERT).
+   */
+  verdict?: { code: string; at: number } | undefined;
 }
 
 export interface FailoverDeps {
@@ -76,6 +83,8 @@ export interface FailoverDeps {
   onPromoted?: ((newMaster: ServerConfig) => void) | undefined;
   /** The old master answered SQL and was fenced (read_only, sessions killed). Must not throw. */
   onFenced?: ((server: ServerConfig) => void) | undefined;
+  /** Persistent SSH sessions (warmed by the monitor when the suspicion began): fencing and hooks reuse them. */
+  sshPool?: SshPool | undefined;
 }
 
 export interface PhaseRecord {
@@ -211,10 +220,13 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     const failed = new Set(failedServers(summarize(deps.journal.read())));
     const others = cluster.servers.filter((s) => s.name !== dead.name && !failed.has(s.name));
     const checked = await phase(PHASE.check, 15_000 + cluster.connect_timeout * 1000 + cluster.query_timeout * 6000, async () => {
-      // MHA's double check: a dead master must not answer SQL. A hung one (SIGSTOP) does not.
-      const alive = await inspectServer(target(dead), { connectTimeoutMs: Math.min(1000, cluster.connect_timeout * 1000), queryTimeoutMs: 1000, now: deps.now });
-      if (alive.ok && req.trigger === 'auto') throw new FailoverRefused(`${dead.name} answers SQL again: it is not dead; stopping the failover`);
-      const probes = await Promise.all(others.map((s) => inspectServer(target(s), { connectTimeoutMs: cluster.connect_timeout * 1000, queryTimeoutMs: cluster.query_timeout * 1000, now: deps.now })));
+      // MHA's double check: a dead master must not answer SQL (a hung one does not). Not for a storage hang
+      // (it answers, its writes hang: MHA has no double check with ping_type INSERT), and not when the
+      // detector's verdict is under a second old (its last checks were the double check); run alongside.
+      const fresh = req.verdict !== undefined && deps.now() - req.verdict.at < 1000;
+      const doubleCheck = req.trigger === 'auto' && req.verdict?.code !== 'StorageHang' && !fresh ? inspectServer(target(dead), { connectTimeoutMs: Math.min(1000, cluster.connect_timeout * 1000), queryTimeoutMs: 1000, now: deps.now }) : undefined;
+      const [alive, probes] = await Promise.all([doubleCheck, Promise.all(others.map((s) => inspectServer(target(s), { connectTimeoutMs: cluster.connect_timeout * 1000, queryTimeoutMs: cluster.query_timeout * 1000, now: deps.now })))]);
+      if (alive?.ok) throw new FailoverRefused(`${dead.name} answers SQL again: it is not dead; stopping the failover`);
       const specs = cluster.servers.map(specOf);
       const observed = new Map<string, ServerObservation>();
       for (const p of probes) if (p.ok) observed.set(p.obs.name, p.obs);
@@ -294,15 +306,16 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
           }
         }),
       );
-      // Fence the old master if it still answers SQL (hung or half-alive).
-      const fenced = await fenceOldMaster(dead, cluster, flog).then(
-        (r) => {
-          deps.onFenced?.(dead);
-          return r;
-        },
-        (err: unknown) => `not reachable over SQL (${(err as Error).message})`,
-      );
-      journalEvent(`fence ${dead.name}: ${fenced}`);
+      // Fence the old master: read_only (verified) and its sessions killed when it answers SQL; its mysqld
+      // killed over SSH when SQL did not fence it (hung, storage hang), unless a shutdown_script does it.
+      const shutdownHook = hooks.some((h) => h.type === 'mha-script' && h.script === 'shutdown' && h.phases.includes('stop'));
+      const fence = await fenceHard(dead, cluster, { log: flog, pool: deps.sshPool, shutdownHook });
+      if (fence.sql === 'fenced') deps.onFenced?.(dead);
+      journalEvent(`fence ${dead.name}: ${fence.detail}`, { sql: fence.sql, readOnly: fence.readOnly, sessionsKilled: fence.sessionsKilled, kill: fence.kill, pids: fence.pids, safe: fence.safe });
+      // It answers SQL and can still take writes: never promote another master beside it.
+      if (fence.sql === 'unverified' && !fence.safe && fence.kill !== 'shutdown_script') throw new FailoverFailed(`${dead.name} answers SQL but could not be fenced (${fence.detail}): not promoting another master while it may still take writes`);
+      if (fence.kill === 'killed' || fence.kill === 'not_running') sshReachable ??= true;
+      else if (fence.kill === 'no_ssh') sshReachable ??= false;
       if (sshReachable === undefined) sshReachable = await sshProbe;
       journalEvent(`${dead.name}'s host is ${sshReachable ? '' : 'not '}reachable over SSH`);
       // Stop hooks, MHA's order: master_ip_failover_script stop/stopssh, shutdown_script, then the hook set.

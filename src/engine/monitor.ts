@@ -513,11 +513,13 @@ export class ClusterMonitor {
     this.#inFailover = true;
     this.state = 'failing_over';
     const dead = this.master!;
+    const s = this.lastSuspicion;
+    const verdict = opts.trigger === 'auto' && s?.master === dead && s.verdict?.dead && s.verdictAt !== undefined ? { code: s.verdict.code, at: s.verdictAt } : undefined;
     if (this.lastSuspicion?.outcome === 'ongoing' && this.lastSuspicion.master === dead) this.lastSuspicion = { ...this.lastSuspicion, outcome: 'failover', endedAt: this.deps.now() };
     try {
       const report = await runFailover(
-        { cluster: this.cluster, deadMaster: dead, newMaster: opts.newMaster, trigger: opts.trigger, reason: opts.reason, maintenance: this.maintenance().serversInMaintenance, lastMasterObs: this.lastMasterObs?.name === dead ? this.lastMasterObs : undefined, lastMasterPosition: this.lastMasterPosition },
-        { journal: this.deps.journal, log: this.deps.log, now: this.deps.now, sshReachable: this.deps.sshReachable, cutBinlog: cutSavedBinlog, ...(this.deps.stillLeader ? { stillLeader: this.deps.stillLeader } : {}), fencingToken: this.deps.fencingToken, onPromoted: (s) => this.#observe(() => this.deps.onMasterChanged?.(s.name, 'promoted')), onFenced: (s) => this.#observe(() => this.deps.onFenced?.(s.name)) },
+        { cluster: this.cluster, deadMaster: dead, newMaster: opts.newMaster, trigger: opts.trigger, reason: opts.reason, maintenance: this.maintenance().serversInMaintenance, lastMasterObs: this.lastMasterObs?.name === dead ? this.lastMasterObs : undefined, lastMasterPosition: this.lastMasterPosition, verdict },
+        { journal: this.deps.journal, log: this.deps.log, now: this.deps.now, sshReachable: this.deps.sshReachable, cutBinlog: cutSavedBinlog, sshPool: this.pool, ...(this.deps.stillLeader ? { stillLeader: this.deps.stillLeader } : {}), fencingToken: this.deps.fencingToken, onPromoted: (s) => this.#observe(() => this.deps.onMasterChanged?.(s.name, 'promoted')), onFenced: (s) => this.#observe(() => this.deps.onFenced?.(s.name)) },
       );
       this.deps.onFailover?.(report);
       if (report.outcome === 'success' || report.outcome === 'partial') {

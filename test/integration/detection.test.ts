@@ -178,7 +178,12 @@ describe('failure detection (loopback, slave_net_timeout=60)', () => {
       try {
         // The replicas reconnect, and the master turns them away with 1040.
         for (const r of [db2, db3]) await rootSql(r, 'START SLAVE IO_THREAD');
-        await until('the replicas get 1040', async () => (await ioState(db2)).errno === '1040' && (await ioState(db3)).errno === '1040', 10_000);
+        let seen = '';
+        await until('the replicas get 1040', async () => {
+          const [a, b] = [await ioState(db2), await ioState(db3)];
+          seen = `db2 ${JSON.stringify(a)} db3 ${JSON.stringify(b)}; on db1: ${(await rootSql(db1, 'SELECT USER, COMMAND, COUNT(*) FROM information_schema.PROCESSLIST GROUP BY USER, COMMAND')).replace(/\n/g, '; ')}`;
+          return a.errno === '1040' && b.errno === '1040';
+        }, 10_000).catch((err: unknown) => Promise.reject(new Error(`${(err as Error).message}: ${seen}`)));
         const line = await mgr.waitFor(/1040.*not failing over/, 20_000);
         assert.ok(line.verdict === 'AliveError', JSON.stringify(line));
         await new Promise((r) => setTimeout(r, 3000));
