@@ -33,6 +33,7 @@ import { salvageBinlog, type Cutter } from './ops/salvage.js';
 import { applyBinlogTo, RelayCatchUp } from './ops/catch-up.js';
 import { Admin, FailoverFailed, FailoverRefused, replUser, specOf, target, waitRelayApplied, waitUntil, withDeadline } from './ops/admin.js';
 import { fenceHard } from './ops/fencing.js';
+import { takeFailoverLocks, type FailoverLocks } from '../adapters/leader/failover-lock.js';
 import type { SshPool } from '../adapters/ssh/session.js';
 import { chooseNewMaster, latestReplicas, type CandidateInput } from '../domain/candidates.js';
 import { errantAmongSurvivors } from '../domain/failover-checks.js';
@@ -171,12 +172,15 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     }
   }
 
+  /** MHA's failover lock on every reachable survivor, held for the whole failover. */
+  let locks: FailoverLocks | undefined;
   const finish = (outcome: FailoverOutcome, reason: string): FailoverReport => {
     report.outcome = outcome;
     report.reason = reason;
     report.exitCode = outcome === 'success' ? 0 : outcome === 'partial' ? 10 : 1;
     report.durationMs = deps.now() - t0;
     fencingToken = undefined;
+    if (locks?.ok) locks.release().catch(() => undefined);
     if (begun) {
       deps.journal.append({ type: 'end', id, at: deps.now(), outcome, newMaster: report.newMaster, oldMaster: req.deadMaster, durationMs: report.durationMs, reason, lost: report.lost, detail: { phases, recovered: report.recovered, notRecovered: report.notRecovered, rejected: report.rejected, newMasterCoord: report.newMasterCoord, newMasterGtid: report.newMasterGtid } });
     }
@@ -220,6 +224,9 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     const failed = new Set(failedServers(summarize(deps.journal.read())));
     const others = cluster.servers.filter((s) => s.name !== dead.name && !failed.has(s.name));
     const checked = await phase(PHASE.check, 15_000 + cluster.connect_timeout * 1000 + cluster.query_timeout * 6000, async () => {
+      // One failover at a time: a manager, mhats failover/switchover and MHA all take this lock first.
+      locks = await takeFailoverLocks(others, cluster, { waitSec: 2 });
+      if (!locks.ok) throw new FailoverRefused(`${locks.message}; not failing over`);
       // MHA's double check: a dead master must not answer SQL (a hung one does not). Not for a storage hang
       // (it answers, its writes hang: MHA has no double check with ping_type INSERT), and not when the
       // detector's verdict is under a second old (its last checks were the double check); run alongside.

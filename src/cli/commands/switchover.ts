@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { addConfigOptions, loadFromOptions } from '../config-options.js';
 import { createLogger } from '../../adapters/logging.js';
 import { FileJournal } from '../../adapters/journal/file-journal.js';
+import { takeManualLead, LeaderElsewhere } from '../../app/manual-lead.js';
 import { failedServers, withoutFailed } from '../../app/cluster.js';
 import { summarize } from '../../domain/guard.js';
 import { describePlan, type PreCheck } from '../../domain/switchover.js';
@@ -153,11 +154,22 @@ export function registerSwitchover(program: Command): void {
     for (const sig of signals) process.on(sig, onSignal);
     let report: SwitchoverReport;
     try {
-      report = await executeSwitchover(cluster, finalPlan, prepared.decision.checks, swOpts, {
-        log,
-        onStep: (s) => out(stepLine(s)),
-        onNote: (m) => out(`           ${m}\n`),
+      // With etcd this command runs as the leader (refused while a manager leads); MHA's failover lock is taken by the engine.
+      const lead = await takeManualLead(config, cluster.name, 'switchover', log).catch((err: unknown) => {
+        if (err instanceof LeaderElsewhere) throw new UserError(`refusing to switch over: ${err.message}`);
+        throw err;
       });
+      try {
+        const running = summarize(lead.journal.read()).find((s) => s.endedAt === undefined && !s.acked);
+        if (running !== undefined) throw new UserError(`refusing to switch over: failover ${running.id} of ${running.deadMaster} is unfinished in the journal (${lead.journal.path})`, { hint: `check the topology (mhats status), then: mhats ack ${cluster.name}` });
+        report = await executeSwitchover(cluster, finalPlan, prepared.decision.checks, swOpts, {
+          log,
+          onStep: (s) => out(stepLine(s)),
+          onNote: (m) => out(`           ${m}\n`),
+        });
+      } finally {
+        await lead.release();
+      }
     } finally {
       for (const sig of signals) process.off(sig, onSignal);
     }
