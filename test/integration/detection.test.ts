@@ -16,7 +16,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import mysql from 'mysql2/promise';
 import { replicaStatus, detectFlavor, rootSql, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
 import { SshPool } from '../../src/adapters/ssh/session.js';
@@ -201,10 +204,19 @@ describe('failure detection (loopback, slave_net_timeout=60)', () => {
     await mgr.waitFor(/db1 answers health checks again/, 10_000);
   });
 
-  test("a replica's IO thread stopped by hand, then kill -9 of the master: confirmed at once, without that replica", async () => {
+  test("a replica's IO thread stopped by hand, then kill -9 of the master: confirmed at once, without that replica; a CLI failover meanwhile is refused", async () => {
     // The manager now connects to db1 directly (a proxy cannot pass a refused connection on): SIGHUP reload.
+    // Its stop hook takes a few seconds, so that a CLI failover runs into the manager's.
+    const hook = join(sb.dir, 'slow-stop.sh');
+    writeFileSync(hook, '#!/bin/sh\ncase "$*" in *--command=stop*) sleep 8;; esac\nexit 0\n');
+    chmodSync(hook, 0o755);
     const from = mgr.lines.length;
-    writeManagerConfig(sb, { cluster: { ping_interval: 1, ping_timeout: 1, ping_failures: 3, connect_timeout: 1, query_timeout: 3, second_route_timeout: 1 } });
+    writeManagerConfig(sb, { cluster: { ping_interval: 1, ping_timeout: 1, ping_failures: 3, connect_timeout: 1, query_timeout: 3, second_route_timeout: 1, master_ip_failover_script: hook } });
+    // The CLI as if on another host: its own state directory (no shared journal), only MHA's failover lock in common.
+    const cli = join(sb.dir, 'cli.yaml');
+    const doc = parse(readFileSync(writeManagerConfig(sb, { file: 'cli.yaml' }), 'utf8')) as { state_dir: string };
+    doc.state_dir = join(sb.dir, 'cli-state');
+    writeFileSync(cli, stringify(doc), { mode: 0o600 });
     mgr.child.kill('SIGHUP');
     await waitAfter(from, /^watching sandbox: master db1/, 20_000);
     await rootSql(db3, 'STOP SLAVE IO_THREAD');
@@ -219,6 +231,12 @@ describe('failure detection (loopback, slave_net_timeout=60)', () => {
     assert.ok(!(dead.relied as string[]).includes('db3'), JSON.stringify(dead));
     const db3w = (dead.witnesses as Array<{ name: string; class: string }>).find((x) => x.name === 'db3');
     assert.equal(db3w?.class, 'stopped', JSON.stringify(dead));
+    // While the manager's failover runs (its stop hook sleeps), a failover by hand is refused, changing nothing.
+    await waitAfter(from, /^Phase 2: Dead Master Shutdown Phase started/, 20_000);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'failover', '--conf', cli, '--dead-master', 'db1', '--yes', '--force'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout + r.stderr, /REFUSED: MHA's failover lock \(MHA_Master_High_Availability_Failover\) is held on db2 .*another failover/s, r.stdout + r.stderr);
+    assert.match(r.stderr, /--force: failing over db1 WITHOUT checking that it is dead/);
     await waitAfter(from, /^now watching the new master db2/, 60_000);
     const have = new Set((await rootSql(db2, 'SELECT id FROM mhats_test.t')).split('\n').filter(Boolean).map(Number));
     assert.deepEqual(w.acked.filter((id) => !have.has(id)), [], 'acknowledged writes lost');

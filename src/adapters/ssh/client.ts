@@ -218,7 +218,7 @@ function hostKeyFileSuffix(type: string): string {
   return '*';
 }
 
-type Verification = { ok: true; key: HostKeyInfo } | { ok: false; kind: 'host_key_unknown' | 'host_key_mismatch'; detail: string; hint: string; key: HostKeyInfo };
+export type Verification = { ok: true; key: HostKeyInfo } | { ok: false; kind: 'host_key_unknown' | 'host_key_mismatch'; detail: string; hint: string; key: HostKeyInfo };
 
 /** Decides on a presented host key. Exported for tests. */
 export function verifyHostKey(t: SshTarget, blob: Buffer, trust: HostTrust, insecure: boolean, policy: { acceptNew?: boolean | undefined; alias?: string | undefined } = {}): Verification {
@@ -401,6 +401,44 @@ export function hostKeyAlgorithms(known: string[]): ServerHostKeyAlgorithm[] {
 }
 
 /**
+ * The ssh2 connect settings for target (shared by sshExec and the persistent sessions): host key
+ * verification against trust (known_hosts, pins, accept-new, HostKeyAlias; every verification is
+ * reported to onVerify), keepalive, credentials (several keys offered in turn, then the agent),
+ * address family and compression.
+ */
+export function connectConfig(target: SshTarget, opts: SshClientOptions, trust: HostTrust | undefined, creds: Credentials, connectTimeoutMs: number, onVerify: (v: Verification) => void): ConnectConfig {
+  const known = trust ? knownKeyTypes(trust.entries, opts.hostKeyAlias ?? target.host, opts.hostKeyAlias ? 22 : target.port) : [];
+  const cfg: ConnectConfig = {
+    host: target.host,
+    port: target.port,
+    username: target.user,
+    readyTimeout: connectTimeoutMs,
+    keepaliveInterval: opts.keepaliveIntervalMs ?? 5000,
+    keepaliveCountMax: opts.keepaliveCountMax ?? 3,
+    algorithms: { serverHostKey: hostKeyAlgorithms(known) },
+    hostVerifier: (blob: Buffer): boolean => {
+      const v = trust ? verifyHostKey(target, blob, trust, false, { acceptNew: opts.acceptNewHostKeys, alias: opts.hostKeyAlias }) : verifyHostKey(target, blob, { entries: [], files: [], notes: [], pin: undefined }, true);
+      onVerify(v);
+      return v.ok;
+    },
+    ...(creds.privateKey ? { privateKey: creds.privateKey } : {}),
+    ...(creds.agent ? { agent: creds.agent } : {}),
+    ...(opts.addressFamily === 'inet' ? { forceIPv4: true } : opts.addressFamily === 'inet6' ? { forceIPv6: true } : {}),
+    ...(opts.compression ? { algorithms: { serverHostKey: hostKeyAlgorithms(known), compress: ['zlib@openssh.com', 'zlib', 'none'] } } : {}),
+  };
+  if (creds.more && creds.more.length > 0 && creds.privateKey) {
+    // Several keys: offer each in turn (then the agent), as OpenSSH does.
+    const methods: (PublicKeyAuthMethod | AgentAuthMethod)[] = [
+      { type: 'publickey', username: target.user, key: creds.privateKey },
+      ...creds.more.map((k): PublicKeyAuthMethod => ({ type: 'publickey', username: target.user, key: k.key })),
+      ...(creds.agent ? [{ type: 'agent', username: target.user, agent: creds.agent } satisfies AgentAuthMethod] : []),
+    ];
+    cfg.authHandler = methods;
+  }
+  return cfg;
+}
+
+/**
  * Runs argv on the target (quoted for its POSIX shell) and collects its
  * output. Rejects with SshError (or the signal's reason when aborted); a
  * non-zero exit status is a result, not an error.
@@ -564,35 +602,10 @@ async function sshExecOnce(target: SshTarget, argv: string[], opts: SshExecOptio
       });
     });
 
-    const known = trust ? knownKeyTypes(trust.entries, opts.hostKeyAlias ?? target.host, opts.hostKeyAlias ? 22 : target.port) : [];
-    const cfg: ConnectConfig = {
-      host: target.host,
-      port: target.port,
-      username: target.user,
-      readyTimeout: connectTimeoutMs,
-      keepaliveInterval: opts.keepaliveIntervalMs ?? 5000,
-      keepaliveCountMax: opts.keepaliveCountMax ?? 3,
-      algorithms: { serverHostKey: hostKeyAlgorithms(known) },
-      hostVerifier: (blob: Buffer): boolean => {
-        const v = trust ? verifyHostKey(target, blob, trust, false, { acceptNew: opts.acceptNewHostKeys, alias: opts.hostKeyAlias }) : verifyHostKey(target, blob, { entries: [], files: [], notes: [], pin: undefined }, true);
-        hostKey = v.key;
-        if (!v.ok) rejection = v;
-        return v.ok;
-      },
-      ...(creds.privateKey ? { privateKey: creds.privateKey } : {}),
-      ...(creds.agent ? { agent: creds.agent } : {}),
-      ...(opts.addressFamily === 'inet' ? { forceIPv4: true } : opts.addressFamily === 'inet6' ? { forceIPv6: true } : {}),
-      ...(opts.compression ? { algorithms: { serverHostKey: hostKeyAlgorithms(known), compress: ['zlib@openssh.com', 'zlib', 'none'] } } : {}),
-    };
-    if (creds.more && creds.more.length > 0 && creds.privateKey) {
-      // Several keys: offer each in turn (then the agent), as OpenSSH does.
-      const methods: (PublicKeyAuthMethod | AgentAuthMethod)[] = [
-        { type: 'publickey', username: target.user, key: creds.privateKey },
-        ...creds.more.map((k): PublicKeyAuthMethod => ({ type: 'publickey', username: target.user, key: k.key })),
-        ...(creds.agent ? [{ type: 'agent', username: target.user, agent: creds.agent } satisfies AgentAuthMethod] : []),
-      ];
-      cfg.authHandler = methods;
-    }
+    const cfg = connectConfig(target, opts, trust, creds, connectTimeoutMs, (v) => {
+      hostKey = v.key;
+      if (!v.ok) rejection = v;
+    });
     try {
       client.connect(cfg);
     } catch (e) {

@@ -13,23 +13,22 @@
  */
 import { performance } from 'node:perf_hooks';
 import ssh2 from 'ssh2';
-import type { ClientChannel, ConnectConfig } from 'ssh2';
+import type { ClientChannel } from 'ssh2';
 import {
   classify,
-  hostKeyAlgorithms,
+  connectConfig,
   loadCredentials,
   loadHostTrust,
   remoteCommand,
   SshError,
-  verifyHostKey,
   type Credentials,
   type ExecResult,
   type HostKeyInfo,
   type Ssh2Error,
   type SshClientOptions,
   type SshTarget,
+  type Verification,
 } from './client.js';
-import { knownKeyTypes } from './known-hosts.js';
 import type { Logger } from '../../ports/logger.js';
 
 const { Client } = ssh2;
@@ -84,7 +83,7 @@ export class SshSession {
       const client = new Client();
       let settled = false;
       let hostKey: HostKeyInfo | undefined;
-      let rejection: ReturnType<typeof verifyHostKey> | undefined;
+      let rejection: Verification | undefined;
       const fail = (err: Error): void => {
         if (settled) return;
         settled = true;
@@ -121,24 +120,10 @@ export class SshSession {
         client.removeAllListeners('close');
         resolve(new SshSession(target, client, hostKey ?? { type: 'unknown', fingerprint: 'unknown' }, creds, connectTimeoutMs));
       });
-      const known = trust ? knownKeyTypes(trust.entries, target.host, target.port) : [];
-      const cfg: ConnectConfig = {
-        host: target.host,
-        port: target.port,
-        username: target.user,
-        readyTimeout: connectTimeoutMs,
-        keepaliveInterval: opts.keepaliveIntervalMs ?? 5000,
-        keepaliveCountMax: opts.keepaliveCountMax ?? 3,
-        algorithms: { serverHostKey: hostKeyAlgorithms(known) },
-        hostVerifier: (blob: Buffer): boolean => {
-          const v = trust ? verifyHostKey(target, blob, trust, false) : verifyHostKey(target, blob, { entries: [], files: [], notes: [], pin: undefined }, true);
-          hostKey = v.key;
-          if (!v.ok) rejection = v;
-          return v.ok;
-        },
-        ...(creds.privateKey ? { privateKey: creds.privateKey } : {}),
-        ...(creds.agent ? { agent: creds.agent } : {}),
-      };
+      const cfg = connectConfig(target, opts, trust, creds, connectTimeoutMs, (v) => {
+        hostKey = v.key;
+        if (!v.ok) rejection = v;
+      });
       try {
         client.connect(cfg);
       } catch (e) {

@@ -24,7 +24,7 @@ export function registerFailover(program: Command): void {
     .option('--dead-master <name>', 'the dead master (config name or hostname); default: the master the replicas point at')
     .option('--new-master <name>', 'force this replica as the new master (it must be eligible)')
     .option('-y, --yes', 'do not ask for confirmation')
-    .option('--force', 'fail over even if the dead master is not confirmed dead (it is fenced first: read_only, sessions killed, its mysqld killed over SSH when SQL cannot fence it)')
+    .option('--force', 'do not check that the dead master is dead, as the manager would (it is fenced first all the same: read_only, sessions killed, its mysqld killed over SSH when SQL cannot fence it)')
     .option('--json', 'print the failover report as JSON')
     .addHelpText('after', '\nSame phases, rules, journal and hooks as the automatic failover.\nExit codes (MHA): 0 success, 10 done but some replicas not recovered, 1 error or refused.');
   addConfigOptions(cmd);
@@ -43,11 +43,15 @@ export function registerFailover(program: Command): void {
     const paint = painter(process.stderr.isTTY && !process.env.NO_COLOR);
     const quiet = createLogger({ level: 'error', write: (l) => process.stderr.write(l) });
     // As the manager decides: health checks, the replicas' fresh evidence, the second route, secondary_check_script.
-    const pool = new SshPool();
-    const check = await confirmDead(cluster, dead, { log: quiet, pool, failedServers: failedServersOf(config, cluster.name) }).finally(() => pool.close());
-    if (!check.dead && !opts.force) throw new UserError(`${dead} is not confirmed dead: ${check.reason}`, { hint: 'use mhats switchover for a live master; if you know better than the checks, pass --force (it is fenced first)' });
-    if (!check.dead) process.stderr.write(`${paint.red(`--force: failing over ${dead} although it is NOT confirmed dead (${check.reason}). It is fenced first: read_only, its sessions killed, and its mysqld killed over SSH when SQL cannot fence it.`)}\n`);
-    else process.stderr.write(`${dead} is dead: ${check.reason}\n`);
+    let check: { dead: boolean; reason: string } = { dead: false, reason: 'not checked (--force)' };
+    if (opts.force) {
+      process.stderr.write(`${paint.red(`--force: failing over ${dead} WITHOUT checking that it is dead. If it is alive it is fenced first: read_only, its sessions killed, and its mysqld killed over SSH when SQL cannot fence it.`)}\n`);
+    } else {
+      const pool = new SshPool();
+      check = await confirmDead(cluster, dead, { log: quiet, pool, failedServers: failedServersOf(config, cluster.name) }).finally(() => pool.close());
+      if (!check.dead) throw new UserError(`${dead} is not confirmed dead: ${check.reason}`, { hint: 'use mhats switchover for a live master; if you know better than the checks, pass --force (it is fenced first)' });
+      process.stderr.write(`${dead} is dead: ${check.reason}\n`);
+    }
     const newMaster = opts.newMaster ? byHost(opts.newMaster) : undefined;
     if (opts.newMaster && !newMaster) throw new UserError(`--new-master ${opts.newMaster} is not a server of ${cluster.name}`, { exitCode: ExitCode.USAGE });
     if (!opts.yes) {
