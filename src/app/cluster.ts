@@ -4,13 +4,16 @@
  */
 import type { ClusterConfig } from '../config/types.js';
 import { detectionSettings } from '../config/resolve.js';
-import { inspectAll } from '../adapters/mysql/inspect.js';
+import { inspectAll, readGtidState } from '../adapters/mysql/inspect.js';
+import { errantToConfirm, withMasterGtid } from '../domain/errant-confirm.js';
 import type { DbTarget } from '../adapters/mysql/connection.js';
 import { analyzeTopology, type ServerSpec } from '../domain/topology.js';
 import type { ServerProbe } from '../domain/types.js';
 import type { ClusterReport } from '../render/check-repl.js';
 import { FileJournal } from '../adapters/journal/file-journal.js';
-import { failedServers as failedOf, summarize } from '../domain/guard.js';
+import { failedServers as failedOf, summarize, type JournalRecord } from '../domain/guard.js';
+import { lostWritesAdvice } from '../domain/semisync.js';
+import { isoTime } from '../domain/time.js';
 
 /** Old masters of failovers that have not rejoined as healthy replicas: left out of the analysis. */
 export function failedServers(stateDir: string, cluster: ClusterConfig): string[] {
@@ -61,5 +64,21 @@ export function analyzeCluster(cluster: ClusterConfig, probes: ServerProbe[]): C
 }
 
 export async function inspectCluster(cluster: ClusterConfig, signal?: AbortSignal): Promise<ClusterReport> {
-  return analyzeCluster(cluster, await probeCluster(cluster, signal));
+  const probes = await probeCluster(cluster, signal);
+  const report = analyzeCluster(cluster, probes);
+  // Errant GTIDs count only when the master, read again after every replica, still lacks them.
+  const master = errantToConfirm(report.analysis);
+  const t = dbTargets(cluster).find((x) => x.name === master);
+  if (t === undefined || report.analysis.masterObs === undefined) return report;
+  const later = await readGtidState(t, report.analysis.masterObs.version, { ...timeoutsOf(cluster), now: Date.now, signal });
+  return later === undefined ? report : analyzeCluster(cluster, withMasterGtid(probes, t.name, later));
+}
+
+/** check-repl: after a failover that lost writes with asynchronous replication, say what semi-sync would have done. */
+export function addLostWritesAdvice(r: ClusterReport, records: JournalRecord[]): void {
+  const last = summarize(records)
+    .filter((s) => s.outcome === 'success' || s.outcome === 'partial')
+    .at(-1);
+  const f = lostWritesAdvice(last ? { id: last.id, lost: last.lost, at: isoTime(last.startedAt) } : undefined, r.analysis.masterObs);
+  if (f) r.analysis.findings.push(f);
 }

@@ -24,7 +24,7 @@ import type { JobName, JobResult, Metrics } from './metrics.js';
 import { failedServers, guard, summarize, type JournalRecord } from '../domain/guard.js';
 import type { Logger } from '../ports/logger.js';
 import type { ReplicaStatus } from '../domain/types.js';
-import { inspectCluster, withoutFailed } from './cluster.js';
+import { addLostWritesAdvice, inspectCluster, withoutFailed } from './cluster.js';
 
 // ---------------------------------------------------------------- relay-log purge
 
@@ -159,7 +159,7 @@ export function rewriteJournal(path: string, expect: { size: number; mtimeMs: nu
 
 export interface JobContext {
   cluster: ClusterConfig;
-  journal: FileJournal;
+  journal: Pick<FileJournal, 'path' | 'read'>;
   log: Logger;
   metrics?: Metrics | undefined;
   /** A failover of this cluster is running: jobs wait for the next run. */
@@ -285,6 +285,7 @@ export class ClusterJobs {
     const c = this.ctx.cluster;
     const failed = failedServers(summarize(this.ctx.journal.read()));
     const r = await inspectCluster(withoutFailed(c, failed));
+    addLostWritesAdvice(r, this.ctx.journal.read());
     const a = r.analysis;
     const count = (sev: string): number => a.findings.filter((f) => f.severity === sev).length;
     for (const sev of ['error', 'warning', 'info']) this.ctx.metrics?.checkReplFindings.set({ cluster: c.name, severity: sev }, count(sev));

@@ -41,9 +41,13 @@ export class Metrics {
   readonly witnessFreshness: Gauge<'cluster' | 'server'>;
   readonly route: Gauge<'cluster' | 'via' | 'result'>;
   readonly detection: Histogram<'cluster' | 'basis'>;
+  readonly clustersOwned: Gauge;
+  readonly handoffs: Counter<'direction'>;
+  #lastState = new Map<string, MonitorState>();
   readonly maintenanceCluster: Gauge<'cluster'>;
   readonly maintenanceServers: Gauge<'cluster'>;
   readonly publishes: Counter<'cluster' | 'target' | 'result'>;
+  readonly errantServers: Gauge<'cluster'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -83,9 +87,12 @@ export class Metrics {
     this.jobDuration = new Histogram({ name: 'mhats_job_duration_seconds', help: 'Duration of scheduled jobs.', labelNames: ['cluster', 'job'], buckets: [0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60], registers });
     this.relayLogsPurged = new Counter({ name: 'mhats_relay_log_purges_total', help: 'Relay-log purges done on each replica.', labelNames: ['cluster', 'server'], registers });
     this.checkReplFindings = new Gauge({ name: 'mhats_check_repl_findings', help: 'Findings of the last scheduled check-repl report, by severity.', labelNames: ['cluster', 'severity'], registers });
+    this.clustersOwned = new Gauge({ name: 'mhats_clusters_owned', help: 'Clusters this manager owns (etcd sharding; with one leader or a single manager: every cluster it watches).', registers });
+    this.handoffs = new Counter({ name: 'mhats_cluster_handoffs_total', help: 'Clusters this manager took (acquired) or handed over (released), etcd sharding.', labelNames: ['direction'], registers });
     this.maintenanceCluster = new Gauge({ name: 'mhats_maintenance', help: 'Whether automatic failover of the cluster is held by maintenance (1: the cluster, or everything, is in maintenance).', labelNames: ['cluster'], registers });
     this.maintenanceServers = new Gauge({ name: 'mhats_maintenance_servers', help: 'Servers of the cluster in maintenance (never candidates).', labelNames: ['cluster'], registers });
     this.publishes = new Counter({ name: 'mhats_master_publish_total', help: 'Writes of the master to service discovery (etcd, consul) by result: publish, unchanged, retract, failed.', labelNames: ['cluster', 'target', 'result'], registers });
+    this.errantServers = new Gauge({ name: 'mhats_errant_gtid_servers', help: 'Replicas holding errant GTID transactions (not on the master) at the last inspection; a failover refuses while any exist (mhats errant show).', labelNames: ['cluster'], registers });
     this.reloads = new Counter({ name: 'mhats_config_reloads_total', help: 'Configuration reloads (SIGHUP) by result.', labelNames: ['result'], registers });
     this.verdicts = new Counter({
       name: 'mhats_suspicion_verdicts_total',
@@ -140,6 +147,7 @@ export class Metrics {
   #inspected(m: ClusterMonitor, a: TopologyAnalysis): void {
     const cluster = m.cluster.name;
     this.topologyHealthy.set({ cluster }, a.healthy ? 1 : 0);
+    if (a.masterObs) this.errantServers.set({ cluster }, new Set(a.findings.filter((f) => f.code === 'errant_gtid' && f.severity === 'error').map((f) => f.server)).size);
     const unreachable = new Set(a.unreachable.map((u) => u.name));
     for (const s of m.cluster.servers) {
       if (unreachable.has(s.name)) this.up.set({ cluster, server: s.name }, 0);
@@ -153,10 +161,12 @@ export class Metrics {
     if (a.masterObs) this.replicationLag.remove({ cluster, server: a.masterObs.name });
   }
 
-  /** After every tick: the loop's progress and state. */
+  /** After every tick: the loop's progress, and its state when that changed. */
   tick(m: ClusterMonitor): void {
     const cluster = m.cluster.name;
     this.ticks.inc({ cluster });
+    if (this.#lastState.get(cluster) === m.state) return;
+    this.#lastState.set(cluster, m.state);
     for (const st of MONITOR_STATES) this.state.set({ cluster, state: st }, st === m.state ? 1 : 0);
   }
 
@@ -179,7 +189,8 @@ export class Metrics {
   /** A removed cluster's series go away (its gauges would otherwise report stale values forever). */
   async forgetCluster(cluster: string): Promise<void> {
     this.#lastVerdictCode.delete(cluster);
-    const metrics = [this.checkDuration, this.checkFailures, this.suspicions, this.failovers, this.failoverDuration, this.phaseDuration, this.replicationLag, this.up, this.ticks, this.state, this.topologyHealthy, this.jobRuns, this.jobDuration, this.relayLogsPurged, this.checkReplFindings, this.maintenanceCluster, this.maintenanceServers, this.publishes, this.verdicts, this.witness, this.witnessFreshness, this.route, this.detection];
+    this.#lastState.delete(cluster);
+    const metrics = [this.checkDuration, this.checkFailures, this.suspicions, this.failovers, this.failoverDuration, this.phaseDuration, this.replicationLag, this.up, this.ticks, this.state, this.topologyHealthy, this.jobRuns, this.jobDuration, this.relayLogsPurged, this.checkReplFindings, this.maintenanceCluster, this.maintenanceServers, this.publishes, this.errantServers, this.verdicts, this.witness, this.witnessFreshness, this.route, this.detection];
     for (const metric of metrics) {
       const m = metric as unknown as { get(): Promise<{ values: Array<{ labels: Record<string, string | number> }> }>; remove(labels: Record<string, string | number>): void };
       const seen = new Set<string>();

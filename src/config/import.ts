@@ -68,6 +68,7 @@ function clusterOption(c: ClusterConfig, key: keyof typeof CLUSTER_KEYS): Plain 
     case 'ping_retry_interval':
       return c.ping_retry_interval === Math.min(c.ping_interval, 0.2) ? undefined : c.ping_retry_interval;
     case 'log_level':
+    case 'auto_rejoin':
       return undefined;
     case 'second_route':
     case 'second_route_timeout':

@@ -88,8 +88,12 @@ export const CLUSTER_KEYS = {
   secondary_hosts: { kind: 'hostlist', scope: 'cluster' },
   ping_stall_failures: { kind: 'posint', scope: 'cluster' },
   fence_hung_master: { kind: 'fence_mode', scope: 'cluster' },
+  auto_rejoin: { kind: 'bool', scope: 'cluster' },
   hook_password_args: { kind: 'password_args', scope: 'cluster' },
 } as const satisfies Record<string, KeyInfo>;
+
+/** Cluster keys of the YAML format only (an MHA file cannot set them). */
+export const YAML_ONLY_CLUSTER_KEYS: ReadonlySet<string> = new Set(['last_failover_minute', 'auto_rejoin']);
 
 /** Keys of the YAML `ssh:` object. */
 export const SSH_KEYS = {
@@ -188,6 +192,10 @@ export function parseHostSpec(s: string): HostSpec | undefined {
   return { host, ...(port !== undefined ? { port } : {}), ...(m[1] !== undefined ? { user: m[1] } : {}) };
 }
 
+/** Bounds of every duration in seconds (ping_interval, ping_timeout, connect_timeout, ...). */
+export const MIN_SECONDS = 0.01;
+export const MAX_SECONDS = 3600;
+
 const NUM_RE = /^[+]?(\d+(\.\d*)?|\.\d+)$/;
 const INT_RE = /^[+]?\d+$/;
 
@@ -240,8 +248,11 @@ export function checkValue(kind: ValueKind, v: unknown, mode: 'yaml' | 'cnf'): C
       return { ok: false, expected: 'an integer >= 0' };
     }
     case 'posnum': {
+      // Every posnum key is a timer: a timer that fires every millisecond, or one past
+      // setTimeout's 24.8 days (which fires at once), is a mistake, not a setting.
       const n = toNumber(v, false);
-      if (n !== undefined && n > 0) return { ok: true, value: n };
+      if (n !== undefined && n >= MIN_SECONDS && n <= MAX_SECONDS) return { ok: true, value: n };
+      if (n !== undefined && n > 0) return { ok: false, expected: `a number of seconds between ${MIN_SECONDS} and ${MAX_SECONDS}` };
       return { ok: false, expected: 'a number of seconds > 0' };
     }
     case 'ping_type': {

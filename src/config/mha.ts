@@ -11,7 +11,7 @@
  *  - blocks sorted by name, then numerically when every server block has a number.
  * Pure apart from the injected init_conf_load_script runner.
  */
-import { CLUSTER_KEYS, CNF_KEYS, CNF_LOCAL_KEYS, SERVER_KEYS, LOCAL_KEYS, checkValue, didYouMean, showValue } from './keys.js';
+import { CLUSTER_KEYS, CNF_KEYS, YAML_ONLY_CLUSTER_KEYS, CNF_LOCAL_KEYS, SERVER_KEYS, LOCAL_KEYS, checkValue, didYouMean, showValue } from './keys.js';
 import type { SecretSpec, ValueKind } from './keys.js';
 import type { Loc, Problem } from './problems.js';
 import { formatLoc } from './problems.js';
@@ -173,7 +173,7 @@ const CNF_KIND: Record<string, ValueKind> = {
   repl_password_env: 'string',
 };
 
-const CNF_CLUSTER_KEYS = Object.keys(CLUSTER_KEYS).filter((k) => k !== 'last_failover_minute');
+const CNF_CLUSTER_KEYS = Object.keys(CLUSTER_KEYS).filter((k) => !YAML_ONLY_CLUSTER_KEYS.has(k));
 const CNF_SSH_KEYS: Record<string, keyof SshValues> = {
   ssh_connection_timeout: 'connect_timeout',
   ssh_known_hosts: 'known_hosts',

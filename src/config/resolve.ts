@@ -54,7 +54,7 @@ export type ClusterValues = {
     | 'ping_interval' | 'ping_type' | 'ping_failures' | 'ping_timeout' | 'ping_retry_interval' | 'connect_timeout' | 'query_timeout'
     | 'seconds_behind_master' | 'check_repl_delay' | 'check_repl_filter' | 'latest_priority' | 'multi_tier_slave' | 'last_failover_minute'
     | 'manager_workdir' | 'manager_log' | 'secondary_check_script' | 'master_ip_failover_script' | 'master_ip_online_change_script'
-    | 'shutdown_script' | 'report_script' | 'hook_password_args' | 'second_route' | 'second_route_timeout' | 'secondary_hosts'
+    | 'shutdown_script' | 'report_script' | 'auto_rejoin' | 'hook_password_args' | 'second_route' | 'second_route_timeout' | 'secondary_hosts'
     | 'ping_stall_failures' | 'fence_hung_master']-?: NonNullable<ClusterConfig[K]>;
 };
 
@@ -85,6 +85,8 @@ export interface ClusterInput {
   schedules?: ScheduleSettings | undefined;
   /** Hooks (YAML only), already validated. */
   hooks?: HooksConfig | undefined;
+  /** YAML `drill:` of the cluster ('allowed' lets `mhats drill` inject faults into it). */
+  drill?: 'allowed' | 'forbidden' | undefined;
 }
 
 export type SecretFileResult = { ok: true; content: string; mode: number } | { ok: false; reason: string };
@@ -171,6 +173,9 @@ export const SSH_CONNECT_TIMEOUT_DEFAULT = 5;
 export const STATE_DIR_DEFAULT = '/var/lib/mhats';
 /** The manager's status/metrics endpoint: loopback only unless configured otherwise. */
 export const HTTP_DEFAULT: HttpSettings = { host: '127.0.0.1', port: 9187 };
+
+/** A DNS name, an IPv4 address, or an IPv6 address (with an optional %zone). */
+export const HOST_RE = /^[A-Za-z0-9_.-]+$|^[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?$/;
 
 // ---------------------------------------------------------------- resolution
 
@@ -270,6 +275,11 @@ export function resolveCluster(input: ClusterInput, ctx: ResolveContext): Resolv
       disable_log_bin: get(v.disable_log_bin, SERVER_DEFAULTS.disable_log_bin),
       handle_raw_binlog: get(v.handle_raw_binlog, SERVER_DEFAULTS.handle_raw_binlog),
     };
+    // A host name ends up in SQL (CHANGE MASTER), in ssh and rsync command lines and in hook
+    // arguments: only what a host name or an address can hold.
+    for (const [key, value, at] of [['hostname', server.hostname, v.hostname], ['ip', server.ip, v.ip], ['ssh_host', server.ssh_host, v.ssh_host]] as const) {
+      if ((key === 'hostname' || at !== undefined) && !HOST_RE.test(value)) problems.push({ ...(at?.loc ?? s.loc), message: `${key} ${JSON.stringify(value)} of server ${s.name} is not a host name or an address (letters, digits, ".", "-", "_", ":" only)` });
+    }
     if (server.candidate_master && server.no_master) {
       warnings.push(`${formatLoc(s.loc)}: server ${s.name} has both candidate_master and no_master; no_master wins (as in MHA)`);
     }
@@ -313,6 +323,7 @@ export function resolveCluster(input: ClusterInput, ctx: ResolveContext): Resolv
     latest_priority: get(c.latest_priority, d.latest_priority),
     multi_tier_slave: get(c.multi_tier_slave, d.multi_tier_slave),
     last_failover_minute: get(c.last_failover_minute, d.last_failover_minute),
+    auto_rejoin: get(c.auto_rejoin, false),
     manager_workdir: get(c.manager_workdir, d.manager_workdir),
     manager_log: opt(c.manager_log),
     secondary_check_script: opt(c.secondary_check_script),
@@ -336,6 +347,7 @@ export function resolveCluster(input: ClusterInput, ctx: ResolveContext): Resolv
     },
     schedules: { ...input.schedules },
     ...(input.hooks ? { hooks: input.hooks } : {}),
+    ...(input.drill ? { drill: input.drill } : {}),
   };
   // Where it came from is not part of its value: not enumerable (equality, JSON); MHA's report_script gets it as --conf.
   Object.defineProperty(cluster, 'source_file', { value: input.loc.file, enumerable: false, writable: true, configurable: true });

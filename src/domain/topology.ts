@@ -6,6 +6,7 @@
  * data out.
  */
 import { errantGtids } from './gtid.js';
+import { semiSyncFindings } from './semisync.js';
 import type { ProbeFailure, ServerObservation, ServerProbe } from './types.js';
 
 /** The parts of a server's config that analysis needs. */
@@ -406,6 +407,7 @@ export function analyzeTopology(specs: ServerSpec[], probes: ServerProbe[], opts
       add({ severity: 'info', code: 'semi_sync', server: masterObs.name, message: `semi-sync active, acked by ${acking.join(', ')} (${masterObs.semiSync.sourceClients} clients)` });
     }
   }
+  for (const f of semiSyncFindings(masterObs, replicaObs)) add(f);
 
   // --- Replication user usable from the other hosts. ---
   if (master !== undefined) {

@@ -86,6 +86,12 @@ export interface SemiSyncState {
   sourceActive: boolean;
   /** Rpl_semi_sync_master_clients */
   sourceClients: number;
+  /** rpl_semi_sync_master_wait_no_slave / rpl_semi_sync_source_wait_no_replica (absent: not reported). */
+  waitNoReplica?: boolean | undefined;
+  /** rpl_semi_sync_master_wait_point: AFTER_SYNC (lossless) or AFTER_COMMIT. */
+  waitPoint?: string | undefined;
+  /** rpl_semi_sync_master_timeout, ms. */
+  timeoutMs?: number | undefined;
 }
 
 export interface ServerObservation {

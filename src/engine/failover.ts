@@ -28,6 +28,8 @@ import type { HookRecord, PhaseOutcome } from '../adapters/hooks/types.js';
 import type { Journal } from '../adapters/journal/journal.js';
 import { formatCoord, compareCoords } from '../domain/binlog-coord.js';
 import { lostTransactions, type SurvivorPosition } from '../domain/lost.js';
+import { lostWritesAdvice } from '../domain/semisync.js';
+import { isoTime } from '../domain/time.js';
 import type { MasterPosition } from '../domain/detector.js';
 import { salvageBinlog, type Cutter } from './ops/salvage.js';
 import { applyBinlogTo, RelayCatchUp } from './ops/catch-up.js';
@@ -107,6 +109,12 @@ export interface FailoverReport {
   notRecovered: Array<{ name: string; reason: string }>;
   rejected: Array<{ name: string; reason: string }>;
   newMasterCoord?: BinlogCoord | undefined;
+  /**
+   * For a later rejoin of the old master (mhats rejoin): the new master holds the old master's binlog up to
+   * `oldMasterApplied` plus the next `salvagedTransactions` complete transactions, and was at `newMasterCoord`
+   * in its own binlog when it held exactly that. Absent when the new master may hold less (data loss).
+   */
+  rejoinMap?: { oldMaster: string; oldMasterApplied: BinlogCoord; salvagedTransactions: number; salvagedGtids: string[]; newMaster: string; newMasterCoord: BinlogCoord } | undefined;
   newMasterGtid?: string | undefined;
   lost?: string | undefined;
   durationMs: number;
@@ -182,7 +190,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     fencingToken = undefined;
     if (locks?.ok) locks.release().catch(() => undefined);
     if (begun) {
-      deps.journal.append({ type: 'end', id, at: deps.now(), outcome, newMaster: report.newMaster, oldMaster: req.deadMaster, durationMs: report.durationMs, reason, lost: report.lost, detail: { phases, recovered: report.recovered, notRecovered: report.notRecovered, rejected: report.rejected, newMasterCoord: report.newMasterCoord, newMasterGtid: report.newMasterGtid } });
+      deps.journal.append({ type: 'end', id, at: deps.now(), outcome, newMaster: report.newMaster, oldMaster: req.deadMaster, durationMs: report.durationMs, reason, lost: report.lost, detail: { phases, recovered: report.recovered, notRecovered: report.notRecovered, rejected: report.rejected, newMasterCoord: report.newMasterCoord, newMasterGtid: report.newMasterGtid, rejoinMap: report.rejoinMap } });
     }
     return report;
   };
@@ -501,6 +509,10 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         const coord = b ? a.d.parseBinlogStatus(b) : undefined;
         const gtid = v ? a.d.parseVariables(v).gtid : undefined;
         report.newMasterCoord = coord ? { file: coord.file, pos: coord.pos } : undefined;
+        if (report.newMasterCoord && nmComplete) {
+          const applied = salvage?.bytes !== undefined;
+          report.rejoinMap = { oldMaster: dead.name, oldMasterApplied: latestExec, salvagedTransactions: applied ? salvage.transactions : 0, salvagedGtids: applied ? salvage.gtids : [], newMaster: nm.name, newMasterCoord: report.newMasterCoord };
+        }
         report.newMasterGtid = gtid ? (a.d.flavor === 'mariadb' ? (gtid.binlogPos ?? gtid.executed) : gtid.executed) : undefined;
         for (const stmt of a.d.setReadOnly(false)) await a.q(stmt);
         promoted = true;
@@ -602,6 +614,8 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       const body = [`Master ${dead.name} is down!`, `Selected ${nm.name} as a new master.`, `Recovered: ${report.recovered.join(', ') || 'none'}`, ...report.notRecovered.map((n) => `NOT recovered: ${n.name}: ${n.reason}`), `Lost: ${report.lost ?? 'none known'}`].join('\n');
       await runHooksIn('report', { origMaster: dead, newMaster: nm, newSlaves: report.recovered.map((n) => byName.get(n)!), outcome, subject, body });
     });
+    const advice = lostWritesAdvice({ id, lost: report.lost, at: isoTime(t0) }, req.lastMasterObs);
+    if (advice) journalEvent(`${advice.message}. To enable it: ${advice.hint ?? ''}`);
     const summary = outcome === 'success' ? `Master failover to ${nm.name} completed successfully.` : `Master failover to ${nm.name} done, but recovery on slave partially failed.`;
     flog.info({ outcome, durationMs: deps.now() - t0 }, summary);
     return finish(outcome, summary);

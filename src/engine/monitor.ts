@@ -9,7 +9,9 @@
 import type { ClusterConfig, ServerConfig } from '../config/types.js';
 import { createHealthChecker, type HealthChecker } from '../adapters/mysql/health.js';
 import { dialectFor } from '../adapters/mysql/dialect.js';
-import { inspectAll } from '../adapters/mysql/inspect.js';
+import { inspectAll, readGtidState } from '../adapters/mysql/inspect.js';
+import { errantToConfirm, withMasterGtid } from '../domain/errant-confirm.js';
+import { SessionKeeper } from '../adapters/mysql/keeper.js';
 import type { Journal } from '../adapters/journal/journal.js';
 import { detect, initialDetectorState, type MasterPosition, type CheckResult, type DetectorState, type Verdict } from '../domain/detector.js';
 import { WitnessSampler } from '../adapters/mysql/witness.js';
@@ -19,7 +21,7 @@ import { detectionSettings } from '../config/resolve.js';
 import { Suspicion } from './suspicion.js';
 import { readMhaStateFiles } from '../adapters/journal/mha-state-files.js';
 import { chooseNewMaster, type Choice } from '../domain/candidates.js';
-import { failedServers, guard, summarize, type FailoverSummary } from '../domain/guard.js';
+import { failedServers, guard, summarize, type FailoverSummary, type JournalRecord } from '../domain/guard.js';
 import { analyzeTopology, type ServerSpec, type TopologyAnalysis } from '../domain/topology.js';
 import type { ServerObservation } from '../domain/types.js';
 import { runFailover, type FailoverReport } from './failover.js';
@@ -27,6 +29,7 @@ import { fenceOldMaster } from './ops/fence.js';
 import { target } from './ops/admin.js';
 import type { Logger } from '../ports/logger.js';
 import { cutSavedBinlog } from '../domain/binlog-cut.js';
+import type { RejoinReport } from './rejoin.js';
 import { describeEntry, maintenanceOf, mayFailOverAutomatically, type ClusterMaintenance, type MaintenanceEntry } from '../domain/maintenance.js';
 
 export type MonitorState = 'starting' | 'broken' | 'watching' | 'suspect' | 'failing_over' | 'blocked' | 'stopped';
@@ -56,6 +59,8 @@ export interface MonitorDeps {
   onMasterChanged?: ((master: string, how: 'adopted' | 'promoted') => void) | undefined;
   /** A server was fenced (read_only, sessions killed). Must not throw. */
   onFenced?: ((server: string) => void) | undefined;
+  /** auto_rejoin: rejoins an old master that answers again (src/engine/rejoin.ts, wired by the manager). */
+  rejoin?: ((server: string) => Promise<RejoinReport>) | undefined;
   /** Maintenance entries (every cluster's; the monitor picks its own). Default: none. */
   maintenance?: (() => MaintenanceEntry[]) | undefined;
 }
@@ -148,9 +153,16 @@ export class ClusterMonitor {
   #sampler: WitnessSampler;
   readonly pool: SshPool;
   #ownPool: boolean;
+  /** One kept connection per server for inspections and the replicas' views (never for CONNECT pings). */
+  #keeper = new SessionKeeper();
+  /** The journal's records as last summarized: the journal returns the same array while it is unchanged. */
+  #summaryMemo: { records: JournalRecord[]; failed: string[] } | undefined;
   /** A dead master is held by maintenance: the reason (undefined when not held). */
   heldByMaintenance: string | undefined;
   #maintenanceLoggedAt = -Infinity;
+  /** auto_rejoin: servers being rejoined, and when a refused one may be tried again (monotonic ms). */
+  #rejoining = new Set<string>();
+  #rejoinRetryAt = new Map<string, number>();
 
   constructor(cluster: ClusterConfig, deps: MonitorDeps) {
     this.cluster = cluster;
@@ -163,6 +175,13 @@ export class ClusterMonitor {
 
   get inFailover(): boolean {
     return this.#inFailover;
+  }
+
+  /** Closes the connections kept for inspections (run() does it when it stops). */
+  closeConnections(): void {
+    this.#keeper.close();
+    this.#sampler.close();
+    if (this.#ownPool) this.pool.close();
   }
 
   /** Maintenance of this cluster in force now (global, cluster and server entries). */
@@ -181,7 +200,9 @@ export class ClusterMonitor {
 
   /** Old masters that have not rejoined: never promoted, never repointed automatically. */
   failedServers(): string[] {
-    return failedServers(summarize(this.deps.journal.read()));
+    const records = this.deps.journal.read();
+    if (this.#summaryMemo?.records !== records) this.#summaryMemo = { records, failed: failedServers(summarize(records)) };
+    return this.#summaryMemo.failed;
   }
 
   snapshot(): MonitorSnapshot {
@@ -211,15 +232,26 @@ export class ClusterMonitor {
   async inspect(): Promise<TopologyAnalysis> {
     const specs = this.#specs();
     const servers = this.cluster.servers.filter((s) => specs.some((x) => x.name === s.name));
-    const probes = await inspectAll(servers.map(target), { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now });
-    const a = analyzeTopology(specs, probes, {
-      secondsBehindMaster: this.cluster.seconds_behind_master,
-      checkReplFilter: this.cluster.check_repl_filter,
-      multiTierSlave: this.cluster.multi_tier_slave,
-      replUser: this.cluster.servers.find((s) => s.repl_user)?.repl_user,
-      pingInterval: this.cluster.ping_interval,
-      secondRoute: detectionSettings(this.cluster).second_route,
-    });
+    for (const s of this.cluster.servers) if (!servers.includes(s)) this.#keeper.drop(s.name);
+    const opts = { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now };
+    const probes = await inspectAll(servers.map(target), opts, this.#keeper);
+    const analyze = (p: typeof probes): TopologyAnalysis =>
+      analyzeTopology(specs, p, {
+        secondsBehindMaster: this.cluster.seconds_behind_master,
+        checkReplFilter: this.cluster.check_repl_filter,
+        multiTierSlave: this.cluster.multi_tier_slave,
+        replUser: this.cluster.servers.find((s) => s.repl_user)?.repl_user,
+        pingInterval: this.cluster.ping_interval,
+        secondRoute: detectionSettings(this.cluster).second_route,
+      });
+    let a = analyze(probes);
+    // Errant GTIDs count only when the master, read again after every replica, still lacks them.
+    const confirmOn = errantToConfirm(a);
+    const masterSrv = confirmOn !== undefined ? servers.find((s) => s.name === confirmOn) : undefined;
+    if (masterSrv !== undefined && a.masterObs !== undefined) {
+      const later = await readGtidState(target(masterSrv), a.masterObs.version, opts, this.#keeper);
+      if (later !== undefined) a = analyze(withMasterGtid(probes, masterSrv.name, later));
+    }
     this.lastAnalysis = a;
     this.#lastInspectAt = this.deps.mono();
     if (a.masterObs) this.lastMasterObs = a.masterObs;
@@ -294,6 +326,7 @@ export class ClusterMonitor {
     this.#endSuspicion();
     this.#sampler.close();
     if (this.#ownPool) this.pool.close();
+    this.#keeper.close();
     this.state = 'stopped';
   }
 
@@ -563,6 +596,8 @@ export class ClusterMonitor {
         // Repaired by an operator and replicating from the current master: it is a replica again.
         const rs = p?.ok ? p.obs.replica : undefined;
         const master = this.cluster.servers.find((s) => s.name === this.master);
+        const following = p?.ok && rs && master && rs.ioRunning === 'Yes' && rs.sqlRunning && (rs.sourceHost === master.hostname || rs.sourceHost === master.ip) && rs.sourcePort === master.port;
+        if (p?.ok && !following && this.cluster.auto_rejoin && this.deps.rejoin && master && this.state === 'watching' && (this.deps.isLeader?.() ?? true)) this.#autoRejoin(name);
         if (p?.ok && rs && master && rs.ioRunning === 'Yes' && rs.sqlRunning && (rs.sourceHost === master.hostname || rs.sourceHost === master.ip) && rs.sourcePort === master.port) {
           const f = summarize(this.deps.journal.read()).filter((x) => x.deadMaster === name && !x.rejoined);
           for (const x of f) this.deps.journal.append({ type: 'rejoin', id: x.id, at: this.deps.now(), server: name });
@@ -570,5 +605,27 @@ export class ClusterMonitor {
         }
       }),
     );
+  }
+
+  /** auto_rejoin: in the background (a rejoin reads binlogs; the health checks go on). A refusal is retried every 10 minutes, and said once. */
+  #autoRejoin(name: string): void {
+    if (this.#rejoining.has(name) || this.deps.mono() < (this.#rejoinRetryAt.get(name) ?? -Infinity)) return;
+    this.#rejoining.add(name);
+    this.#log.info({ server: name }, `auto_rejoin: ${name} (an old master) answers again: trying to rejoin it as a replica of ${this.master ?? '?'}`);
+    void this.deps.rejoin!(name)
+      .then((r) => {
+        if (r.outcome === 'rejoined' || r.outcome === 'already') {
+          this.#rejoinRetryAt.delete(name);
+          this.#log.info({ server: name, how: r.how }, `auto_rejoin: ${r.reason}`);
+          return;
+        }
+        this.#rejoinRetryAt.set(name, this.deps.mono() + 600_000);
+        this.#log.error({ server: name, outcome: r.outcome, divergent: r.divergent?.gtids, extractFile: r.extractFile }, `auto_rejoin of ${name} ${r.outcome === 'diverged' ? 'REFUSED' : r.outcome}: ${r.reason}${r.extractFile ? `; the divergent transactions are in ${r.extractFile}` : ''}. It stays fenced; next attempt in 10 minutes (or: mhats rejoin ${name})`);
+      })
+      .catch((err: unknown) => {
+        this.#rejoinRetryAt.set(name, this.deps.mono() + 600_000);
+        this.#log.error({ server: name, err: (err as Error).message }, `auto_rejoin of ${name} failed: ${(err as Error).message}`);
+      })
+      .finally(() => this.#rejoining.delete(name));
   }
 }

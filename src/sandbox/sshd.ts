@@ -68,6 +68,11 @@ export async function prepareSsh(bins: SshBinaries, dir: string, addresses: stri
     'LoginGraceTime 30',
     'ClientAliveInterval 5',
     'UseDNS no',
+    // A session's bash must not run the test machine's ~/.bashrc (bash reads it
+    // for commands from sshd only at SHLVL < 2): on these machines it runs
+    // `pyenv init`, whose rehash lock serialises concurrent logins and can be
+    // left behind by a killed session, stalling every later login for 60 s.
+    'SetEnv SHLVL=1',
     'PrintMotd no',
     'Subsystem sftp internal-sftp',
     '',

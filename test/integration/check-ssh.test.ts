@@ -148,6 +148,7 @@ describe('SSH adapter and check-ssh against a real sshd', { skip }, () => {
         'PermitRootLogin prohibit-password',
         'MaxStartups 50',
         'LogLevel VERBOSE',
+        'SetEnv SHLVL=1', // no ~/.bashrc in sessions (see src/sandbox/sshd.ts)
         '',
       ].join('\n'),
     );

@@ -840,7 +840,7 @@ describe('parseSemiSync', () => {
     ];
     const lower = (m: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(m).map(([k, v]) => [k.toLowerCase(), v]));
     const s = d('mariadb-10.11').parseSemiSync(lower(variableRows(rows)), lower(variableRows(status)));
-    assert.deepEqual(s, { sourceEnabled: true, replicaEnabled: false, sourceActive: true, sourceClients: 2 });
+    assert.deepEqual(s, { sourceEnabled: true, replicaEnabled: false, sourceActive: true, sourceClients: 2, timeoutMs: 10000 });
   });
   it('MySQL 8.0.26+ source/replica plugin names', () => {
     const s = d('8.4.0').parseSemiSync(
@@ -848,6 +848,13 @@ describe('parseSemiSync', () => {
       { Rpl_semi_sync_source_status: 'OFF', Rpl_semi_sync_source_clients: '0', Rpl_semi_sync_replica_status: 'ON' },
     );
     assert.deepEqual(s, { sourceEnabled: false, replicaEnabled: true, sourceActive: false, sourceClients: 0 });
+  });
+  it('wait point, wait_no_slave and timeout (both spellings)', () => {
+    const s = d('mariadb-10.11').parseSemiSync({ rpl_semi_sync_master_enabled: 'ON', rpl_semi_sync_master_wait_no_slave: 'ON', rpl_semi_sync_master_wait_point: 'AFTER_SYNC', rpl_semi_sync_master_timeout: '10000' }, {});
+    assert.deepEqual(s, { sourceEnabled: true, replicaEnabled: false, sourceActive: false, sourceClients: 0, waitNoReplica: true, waitPoint: 'AFTER_SYNC', timeoutMs: 10000 });
+    const m = d('8.4.0').parseSemiSync({ rpl_semi_sync_source_wait_no_replica: 'OFF', rpl_semi_sync_source_wait_point: 'after_commit' }, {});
+    assert.equal(m.waitNoReplica, false);
+    assert.equal(m.waitPoint, 'AFTER_COMMIT');
   });
   it('no plugin loaded → all off', () => {
     assert.deepEqual(d('5.7.44').parseSemiSync({}, {}), { sourceEnabled: false, replicaEnabled: false, sourceActive: false, sourceClients: 0 });

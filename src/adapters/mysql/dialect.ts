@@ -445,6 +445,10 @@ export class Dialect {
     return 'SHOW BINARY LOGS';
   }
 
+  parseBinaryLog(row: Record<string, unknown>): { file: string; size: number } {
+    return { file: str(col(row, 'Log_name')), size: intOr(col(row, 'File_size'), 0, 'File_size') };
+  }
+
   /** On a source: registered replicas. MySQL ≥8.0.22 SHOW REPLICAS (Server_Id, Host, Port, Source_Id, Replica_UUID); else SHOW SLAVE HOSTS. */
   showReplicas(): string {
     return this.replicaKeyword ? 'SHOW REPLICAS' : 'SHOW SLAVE HOSTS';
@@ -464,11 +468,17 @@ export class Dialect {
   parseSemiSync(vars: Record<string, string>, status: Record<string, string>): SemiSyncState {
     const on = (v: string | undefined): boolean => v !== undefined && bool(v, 'semi-sync variable');
     const clients = lookup(status, 'Rpl_semi_sync_source_clients', 'Rpl_semi_sync_master_clients');
+    const waitNo = lookup(vars, 'rpl_semi_sync_source_wait_no_replica', 'rpl_semi_sync_master_wait_no_slave');
+    const point = lookup(vars, 'rpl_semi_sync_source_wait_point', 'rpl_semi_sync_master_wait_point');
+    const timeout = lookup(vars, 'rpl_semi_sync_source_timeout', 'rpl_semi_sync_master_timeout');
     return {
       sourceEnabled: on(lookup(vars, 'rpl_semi_sync_source_enabled', 'rpl_semi_sync_master_enabled')),
       replicaEnabled: on(lookup(vars, 'rpl_semi_sync_replica_enabled', 'rpl_semi_sync_slave_enabled')),
       sourceActive: on(lookup(status, 'Rpl_semi_sync_source_status', 'Rpl_semi_sync_master_status')),
       sourceClients: clients === undefined || clients.trim() === '' ? 0 : int(clients, 'Rpl_semi_sync_source_clients'),
+      ...(waitNo !== undefined && waitNo.trim() !== '' ? { waitNoReplica: on(waitNo) } : {}),
+      ...(point !== undefined && point.trim() !== '' ? { waitPoint: point.trim().toUpperCase() } : {}),
+      ...(timeout !== undefined && timeout.trim() !== '' ? { timeoutMs: int(timeout, 'rpl_semi_sync_master_timeout') } : {}),
     };
   }
 
@@ -616,6 +626,34 @@ export class Dialect {
 
   killConnection(id: number): string {
     return `KILL CONNECTION ${checkInt(id, 'connection id', 1)}`;
+  }
+
+  /** One page of a binlog file's events, from an event boundary (both flavours): columns Log_name, Pos, Event_type, Server_id, End_log_pos, Info. */
+  showBinlogEvents(file: string, pos: number, limit: number): Sql {
+    if (!/^[A-Za-z0-9_.-]+$/.test(file)) throw new Error(`invalid binlog file name ${JSON.stringify(file)}`);
+    return { sql: `SHOW BINLOG EVENTS IN ? FROM ${checkInt(pos, 'binlog position', 0)} LIMIT ${checkInt(limit, 'limit', 1, 100_000)}`, values: [file] };
+  }
+
+  parseBinlogEvent(row: Record<string, unknown>): { file: string; pos: number; type: string; serverId: number; endPos: number; info: string } {
+    return {
+      file: str(col(row, 'Log_name')),
+      pos: int(col(row, 'Pos'), 'Pos'),
+      type: str(col(row, 'Event_type')),
+      serverId: int(col(row, 'Server_id'), 'Server_id'),
+      endPos: int(col(row, 'End_log_pos'), 'End_log_pos'),
+      info: str(col(row, 'Info')),
+    };
+  }
+
+  /**
+   * MySQL only: the statements that commit an empty transaction with this GTID on a source, so a
+   * transaction that exists only on a replica (errant) is known to the whole cluster (no data change).
+   */
+  injectEmptyTransaction(gtid: string): string[] {
+    if (this.isMaria) throw new Error('MariaDB GTIDs are positions (domain-server-seq), not sets: an empty transaction cannot fill in another server\'s sequence number');
+    const m = /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(:[A-Za-z0-9_]{1,32})?:(\d+)$/.exec(gtid.trim());
+    if (!m) throw new Error(`not a single MySQL GTID (uuid[:tag]:n): ${JSON.stringify(gtid)}`);
+    return [`SET GTID_NEXT = '${m[1]!.toLowerCase()}${m[2] ?? ''}:${checkInt(Number(m[3]), 'transaction number', 1)}'`, 'BEGIN', 'COMMIT', "SET GTID_NEXT = 'AUTOMATIC'"];
   }
 
   killQuery(id: number): string {

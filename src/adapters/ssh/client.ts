@@ -449,7 +449,7 @@ export async function sshExec(target: SshTarget, argv: string[], opts: SshExecOp
   for (let attempt = 1; ; attempt++) {
     const left = opts.timeoutMs - (performance.now() - t0);
     try {
-      return await sshExecOnce(target, argv, { ...opts, timeoutMs: Math.max(1, left) });
+      return await sshExecOnce(target, argv, { ...opts, timeoutMs: Math.max(1, Math.round(left)) });
     } catch (err) {
       // OpenSSH ConnectionAttempts: retry a connection that failed at once, a second apart, within the deadline.
       const quick = err instanceof SshError && (err.kind === 'refused' || err.kind === 'unreachable');
