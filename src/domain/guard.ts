@@ -20,7 +20,14 @@ export type JournalRecord =
   | { type: 'end'; id: string; at: number; outcome: FailoverOutcome; newMaster?: string | undefined; oldMaster: string; durationMs: number; reason: string; lost?: string | undefined; detail?: unknown }
   | { type: 'ack'; id: string; at: number; by: string }
   /** The old master of failover `id` was seen replicating, healthy, from the current master. */
-  | { type: 'rejoin'; id: string; at: number; server: string };
+  | { type: 'rejoin'; id: string; at: number; server: string }
+  /** A planned switchover started (CLI or API); `by` is who asked. Not a failover: the guard ignores it. */
+  | { type: 'switchover'; id: string; cluster: string; at: number; by: string; from: string; to: string }
+  | { type: 'switchover_end'; id: string; at: number; outcome: SwitchoverOutcomeName; oldMaster?: string | undefined; newMaster?: string | undefined; durationMs: number; writeBlockedMs?: number | undefined; reason: string; steps: Array<{ step: string; durationMs: number; ok: boolean; detail?: string | undefined }> }
+  /** An authenticated write through the HTTP API: who, what, and how it ended. */
+  | { type: 'write'; id: string; at: number; by: string; action: string; cluster: string; status: number; outcome: string; detail?: string | undefined; job?: string | undefined };
+
+export type SwitchoverOutcomeName = 'success' | 'partial' | 'refused' | 'rolled_back' | 'failed';
 
 export interface FailoverSummary {
   id: string;

@@ -153,6 +153,12 @@ export class ClusterMonitor {
   #sampler: WitnessSampler;
   readonly pool: SshPool;
   #ownPool: boolean;
+  /** Operator actions (API switchover, manual failover) waiting to run between two ticks. */
+  #actions: Array<{ what: string; run: () => Promise<void>; cancel: (err: Error) => void }> = [];
+  #wake: AbortController | undefined;
+  #running = false;
+  /** The operator action running now (the loop does not tick meanwhile). */
+  activity: { what: string; since: number } | undefined;
   /** One kept connection per server for inspections and the replicas' views (never for CONNECT pings). */
   #keeper = new SessionKeeper();
   /** The journal's records as last summarized: the journal returns the same array while it is unchanged. */
@@ -175,6 +181,56 @@ export class ClusterMonitor {
 
   get inFailover(): boolean {
     return this.#inFailover;
+  }
+
+  /** Is an operator action running or waiting? */
+  get busy(): boolean {
+    return this.activity !== undefined || this.#actions.length > 0;
+  }
+
+  /**
+   * Runs an operator action (a switchover or manual failover asked for through the API) in this
+   * loop, between two ticks: no health check, detection or automatic failover runs meanwhile, so
+   * the action and the monitor never act on the cluster at once. Afterwards the cluster is
+   * inspected at once, and a master the action moved is watched. Rejects when the loop is not
+   * running or stops first.
+   */
+  exclusive<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (!this.#running) return Promise.reject(new Error(`the monitor of ${this.cluster.name} is not running`));
+    return new Promise<T>((resolve, reject) => {
+      this.#actions.push({
+        what,
+        run: async () => {
+          try {
+            resolve(await fn());
+          } catch (err) {
+            reject(err instanceof Error ? err : new Error(String(err)));
+          }
+        },
+        cancel: reject,
+      });
+      this.#wake?.abort();
+    });
+  }
+
+  async #runActions(): Promise<void> {
+    let ran = false;
+    for (let a = this.#actions.shift(); a !== undefined; a = this.#actions.shift()) {
+      this.activity = { what: a.what, since: this.deps.now() };
+      try {
+        await a.run();
+      } finally {
+        this.activity = undefined;
+      }
+      ran = true;
+    }
+    if (!ran || this.state === 'starting' || this.state === 'broken') return;
+    // What the action changed, seen at once (a switched master is watched from now on).
+    try {
+      this.#adoptMovedMaster(await this.inspect());
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, `inspection after an operator action failed: ${(err as Error).message}`);
+    }
   }
 
   /** Closes the connections kept for inspections (run() does it when it stops). */
@@ -308,7 +364,10 @@ export class ClusterMonitor {
     if (unfinished) {
       this.#log.error({ failover: unfinished.id }, `an unfinished failover was found in the journal (${unfinished.id}, dead master ${unfinished.deadMaster}): the manager stopped during it. No automatic failover until an operator checks the topology and runs: mhats ack ${this.cluster.name}`);
     }
+    this.#running = true;
     while (!signal.aborted) {
+      await this.#runActions();
+      if (signal.aborted) break;
       const started = this.deps.mono();
       this.busySince = started;
       try {
@@ -320,8 +379,14 @@ export class ClusterMonitor {
       this.ticks++;
       this.deps.onTick?.(this);
       if (signal.aborted) break;
-      await sleep(this.#nextWait(interval) - (this.deps.mono() - started), signal);
+      const wait = this.#nextWait(interval);
+      if (this.#actions.length > 0) continue;
+      this.#wake = new AbortController();
+      await sleep(wait - (this.deps.mono() - started), AbortSignal.any([signal, this.#wake.signal]));
+      this.#wake = undefined;
     }
+    this.#running = false;
+    for (let a = this.#actions.shift(); a !== undefined; a = this.#actions.shift()) a.cancel(new Error(`the monitor of ${this.cluster.name} stopped before the action ran`));
     this.#checker?.close();
     this.#endSuspicion();
     this.#sampler.close();
@@ -452,6 +517,11 @@ export class ClusterMonitor {
 
   #adopt(master: string): void {
     const srv = this.cluster.servers.find((s) => s.name === master)!;
+    // A maintenance hold was about the old, dead master: a new master (failed over by an operator) is watched afresh.
+    if (master !== this.master && this.heldByMaintenance !== undefined) {
+      this.heldByMaintenance = undefined;
+      this.blockedReason = undefined;
+    }
     this.#checker?.close();
     // Knowing the master's version, each successful check also records its binlog position (lost-transaction report).
     const a = this.lastAnalysis;
@@ -541,11 +611,12 @@ export class ClusterMonitor {
   }
 
   /** Runs a failover of the current master (automatic, or requested by an operator). */
-  async failover(opts: { trigger: 'auto' | 'manual'; reason: string; newMaster?: string | undefined }): Promise<FailoverReport> {
+  async failover(opts: { trigger: 'auto' | 'manual'; reason: string; newMaster?: string | undefined; deadMaster?: string | undefined }): Promise<FailoverReport> {
     if (this.#inFailover) throw new Error('a failover of this cluster is already running');
+    const dead = opts.deadMaster ?? this.master;
+    if (dead === undefined) throw new Error(`no master known for ${this.cluster.name}: name the dead master`);
     this.#inFailover = true;
     this.state = 'failing_over';
-    const dead = this.master!;
     const s = this.lastSuspicion;
     const verdict = opts.trigger === 'auto' && s?.master === dead && s.verdict?.dead && s.verdictAt !== undefined ? { code: s.verdict.code, at: s.verdictAt } : undefined;
     if (this.lastSuspicion?.outcome === 'ongoing' && this.lastSuspicion.master === dead) this.lastSuspicion = { ...this.lastSuspicion, outcome: 'failover', endedAt: this.deps.now() };
