@@ -97,7 +97,7 @@ describe('network faults on the master host (netns, slave_net_timeout=60)', { sk
       // The host comes back: its mysqld never stopped and is still writable. The manager fences it.
       await sandboxHealHost(sb, 'db1');
       healed = true;
-      await waitAfter(from, /^the failed old master db1 is back and WRITABLE: fencing it/, 40_000);
+      await waitAfter(from, /^the failed old master db1 is back and WRITABLE\b.*: fencing it/, 40_000);
       await until('db1 read_only', async () => (await rootSql(db1, 'SELECT @@read_only')).trim() === '1', 15_000);
     } finally {
       if (!healed) await sandboxHealHost(sb, 'db1').catch(() => undefined);
