@@ -13,7 +13,7 @@ import { guard, summarize, type GuardDecision } from '../domain/guard.js';
 import { history, type HistoryEntry, type PhaseBar as PhaseBarData } from '../domain/history.js';
 import { isoTime } from '../domain/time.js';
 import { describePlan, type PreCheck, type SwitchoverPlan } from '../domain/switchover.js';
-import type { ClusterMonitor, FailoverPlan } from '../engine/monitor.js';
+import type { ClusterMonitor, MonitorPlan } from '../engine/monitor.js';
 import type { FailoverReport } from '../engine/failover.js';
 import type { Prepared } from '../engine/switchover.js';
 import type { Logger } from '../ports/logger.js';
@@ -185,14 +185,26 @@ function automaticFailover(g: GuardDecision): ClusterSummary['automatic_failover
 }
 
 /**
- * The failover plan shown by the API and the console. Today it is the monitor's (the last
- * inspection, MHA's selection rules); this one function is what changes when the failover plan
- * becomes the pure planFailover() of the failover-plan issue.
+ * The failover plan shown by the API and the console: the monitor's plan from its last
+ * inspection, made by the same pure planFailover() as a real failover (src/domain/failover/plan.ts).
  */
-export function planView(cluster: string, p: FailoverPlan, g: GuardDecision): Plan {
-  const common = { cluster, master: p.master ?? null, latest: p.latest, rejected: p.rejected, excluded: p.excluded, automatic_failover: automaticFailover(g), source: 'monitor' };
-  if (p.ok) return { ...common, would_promote: p.candidate, because: p.reason, rule: p.rule, based_on_inspection_at: iso(p.inspectedAt) };
-  return { ...common, would_promote: null, because: p.reason, rule: null, based_on_inspection_at: iso(p.inspectedAt) };
+export function planView(cluster: string, mp: MonitorPlan, g: GuardDecision): Plan {
+  const common = { automatic_failover: automaticFailover(g), source: 'monitor' };
+  if (mp.plan === undefined) return { cluster, master: mp.master ?? null, latest: [], rejected: [], excluded: [], ...common, would_promote: null, because: mp.reason, rule: null, based_on_inspection_at: null };
+  const p = mp.plan;
+  const choice = p.choice;
+  return {
+    cluster,
+    master: p.deadMaster,
+    latest: p.latest.names,
+    rejected: choice?.rejected ?? [],
+    excluded: p.excluded.filter((e) => e.scope === 'failover').map((e) => ({ name: e.server, reason: e.reason })),
+    ...common,
+    would_promote: p.ok ? (p.newMaster?.name ?? null) : null,
+    because: p.ok ? (choice?.ok ? choice.reason : '') : (p.refusal?.reason ?? ''),
+    rule: p.ok && choice?.ok ? choice.rule : null,
+    based_on_inspection_at: iso(mp.inspectedAt),
+  };
 }
 
 const bar = (b: PhaseBarData): { name: string; started_at: string; duration_ms: number; ok: boolean; detail?: string } => ({ name: b.name, started_at: isoTime(b.startedAt), duration_ms: b.durationMs, ok: b.ok, ...(b.detail !== undefined ? { detail: b.detail } : {}) });

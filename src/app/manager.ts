@@ -51,6 +51,7 @@ import { hostForUrl, startHttpServer, type HttpServerHandle, type Probe } from '
 import { Secret } from '../domain/secret.js';
 import { guard, summarize } from '../domain/guard.js';
 import { isoTime } from '../domain/time.js';
+import type { Verdict } from '../domain/detector.js';
 import { ClusterMonitor } from '../engine/monitor.js';
 import type { Logger } from '../ports/logger.js';
 import { VERSION } from '../version.js';
@@ -922,8 +923,11 @@ function clusterStatus(e: Entry, now: number): unknown {
     ticks: m.ticks,
     inFailover: m.inFailover,
     restarting: e.stopping,
-    detector: { phase: snap.detector.phase, consecutiveFailures: snap.detector.consecutiveFailures, lastFailure: snap.detector.lastFailure },
-    lastVerdict: snap.lastVerdict ? { code: snap.lastVerdict.code, dead: snap.lastVerdict.dead, reason: snap.lastVerdict.reason } : undefined,
+    detector: { phase: snap.detector.phase, consecutiveFailures: snap.detector.consecutiveFailures, consecutiveStalls: snap.detector.consecutiveStalls, lastFailure: snap.detector.lastFailure ? { kind: snap.detector.lastFailure.kind, class: snap.detector.lastFailure.class, message: snap.detector.lastFailure.message } : undefined },
+    lastVerdict: snap.lastVerdict ? verdictStatus(snap.lastVerdict) : undefined,
+    lastSuspicion: snap.lastSuspicion
+      ? { master: snap.lastSuspicion.master, outcome: snap.lastSuspicion.outcome, startedAt: isoTime(snap.lastSuspicion.startedAt), endedAt: snap.lastSuspicion.endedAt !== undefined ? isoTime(snap.lastSuspicion.endedAt) : undefined, evaluations: snap.lastSuspicion.evaluations, verdictAt: snap.lastSuspicion.verdictAt !== undefined ? isoTime(snap.lastSuspicion.verdictAt) : undefined, verdict: snap.lastSuspicion.verdict ? verdictStatus(snap.lastSuspicion.verdict) : undefined }
+      : undefined,
     topology: a
       ? { healthy: a.healthy, mode: a.mode, master: a.master, inspectedAt: a.masterObs ? isoTime(a.masterObs.observedAt) : undefined, servers, errors: snap.lastAnalysis?.errors ?? [], warnings: a.findings.filter((f) => f.severity === 'warning').map((f) => `${f.server ?? e.cluster.name}: ${f.message}`) }
       : { servers },
@@ -933,10 +937,27 @@ function clusterStatus(e: Entry, now: number): unknown {
     guard: g.allowed ? { automaticFailover: 'allowed' } : { automaticFailover: 'blocked', reason: g.reason, blocking: g.blocking },
     unfinishedFailover: unfinished ? { id: unfinished.id, deadMaster: unfinished.deadMaster, startedAt: isoTime(unfinished.startedAt) } : undefined,
     failedServers: snap.failed,
+    journalReconciled: snap.reconciled,
     blockedReason: snap.blockedReason,
     plan: planStatus(m, g.allowed),
     maintenance: maintenanceStatus(m, now),
     schedules: e.cluster.schedules ?? {},
+  };
+}
+
+/** A verdict for /status: what was decided, on what, and who said what, with how fresh its evidence was. */
+function verdictStatus(v: Verdict): unknown {
+  const e = v.evidence;
+  return {
+    code: v.code,
+    dead: v.dead,
+    basis: v.dead ? v.basis : undefined,
+    reason: v.reason,
+    reliedOn: v.dead ? v.witnesses : undefined,
+    checks: { consecutiveFailures: e.consecutiveFailures, consecutiveStalls: e.consecutiveStalls, lastFailure: e.lastFailure, failingForMs: e.failingForMs },
+    witnesses: e.witnesses.map((w) => ({ name: w.name, says: w.says, class: w.class, io: w.io, errno: w.errno, freshnessMs: w.freshnessMs !== undefined ? Math.round(w.freshnessMs) : undefined, detail: w.detail })),
+    secondRoute: e.routes === undefined ? 'none' : e.routes.map((r) => ({ via: r.via, says: r.says, result: r.kind, errno: r.errno, elapsedMs: r.elapsedMs, detail: r.detail })),
+    secondaryCheckScript: e.secondary.kind === 'unset' ? undefined : e.secondary,
   };
 }
 
@@ -951,13 +972,31 @@ function maintenanceStatus(m: ClusterMonitor, now: number): unknown {
   };
 }
 
-function planStatus(m: ClusterMonitor, allowed: boolean): unknown {
-  const p = m.plan();
-  const note = allowed ? undefined : 'automatic failover is currently blocked by the guard (see guard); an operator can still run mhats failover';
+/**
+ * /status's plan: a summary (would promote whom, by which rule, why, and every rejected or
+ * excluded server), then the whole FailoverPlan (domain/failover/plan.ts: each replica's standing
+ * and steps, the salvage, the expected loss) under `detail`.
+ */
+export function planStatus(m: ClusterMonitor, allowed: boolean): unknown {
+  const mp = m.plan();
   const held = m.maintenance().clusterWide.length > 0 ? 'the cluster is in maintenance: it would NOT be failed over automatically (see maintenance)' : undefined;
-  if (held) return p.ok ? { wouldPromote: p.candidate, rule: p.rule, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, basedOnInspectionAt: isoTime(p.inspectedAt), note: held } : { wouldPromote: null, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, note: held };
-  if (p.ok) return { wouldPromote: p.candidate, rule: p.rule, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, basedOnInspectionAt: isoTime(p.inspectedAt), ...(note ? { note } : {}) };
-  return { wouldPromote: null, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, ...(note ? { note } : {}) };
+  const note = held ?? (allowed ? undefined : 'automatic failover is currently blocked by the guard (see guard); an operator can still run mhats failover');
+  if (mp.plan === undefined) return { wouldPromote: null, why: mp.reason, deadMaster: mp.master, latest: [], rejected: [], excluded: [], ...(note ? { note } : {}) };
+  const p = mp.plan;
+  const excluded = p.excluded.filter((e) => e.scope === 'failover').map((e) => ({ name: e.server, code: e.code, reason: e.reason }));
+  const summary = {
+    wouldPromote: p.ok ? p.newMaster!.name : null,
+    ...(p.ok && p.choice?.ok ? { rule: p.choice.rule } : {}),
+    why: p.ok ? (p.choice?.ok ? p.choice.reason : '') : p.refusal!.reason,
+    deadMaster: p.deadMaster,
+    latest: p.latest.names,
+    rejected: p.choice?.rejected ?? [],
+    excluded,
+    basedOnInspectionAt: isoTime(mp.inspectedAt),
+    expectedLoss: p.expectedLoss.text,
+    ...(note ? { note } : {}),
+  };
+  return { ...summary, detail: p };
 }
 
 /** What to say at start about who can reach the HTTP endpoint (nothing on loopback). */

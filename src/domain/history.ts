@@ -132,6 +132,18 @@ export function history(records: readonly JournalRecord[], opts: { running?: Rea
         if (e?.kind === 'failover') e.rejoined = true;
         break;
       }
+      case 'plan':
+      case 'step':
+      case 'demoted':
+      case 'promoted':
+      case 'adopted': {
+        // The failover executor's own records, shown among the failover's events.
+        const e = byId.get(r.id);
+        if (e?.kind !== 'failover') break;
+        if (r.type === 'adopted') e.rejoined = true;
+        e.events.push({ at: r.at, message: executorMessage(r) });
+        break;
+      }
       case 'switchover': {
         const e: HistoryEntry = { kind: 'switchover', id: r.id, by: r.by, from: r.from, to: r.to, startedAt: r.at, outcome: running.has(r.id) ? 'running' : 'unfinished', steps: [] };
         byId.set(r.id, e);
@@ -162,4 +174,20 @@ export function history(records: readonly JournalRecord[], opts: { running?: Rea
   }
   const sorted = out.map((e, i) => ({ e, i })).sort((a, b) => entryTime(b.e) - entryTime(a.e) || b.i - a.i);
   return sorted.slice(0, opts.limit ?? sorted.length).map((x) => x.e);
+}
+
+/** One line for a plan/step/demoted/promoted/adopted record. */
+function executorMessage(r: Extract<JournalRecord, { type: 'plan' | 'step' | 'demoted' | 'promoted' | 'adopted' }>): string {
+  switch (r.type) {
+    case 'plan':
+      return `plan${r.revision > 0 ? ` (revision ${r.revision})` : ''}: ${r.plan.ok ? `promote ${r.plan.newMaster?.name ?? '?'}` : `refuse: ${r.plan.refusal?.reason ?? ''}`} (${r.reason})`;
+    case 'step':
+      return `${r.server}: ${r.step} ${r.ok ? 'done' : 'FAILED'} in ${r.durationMs} ms${r.detail ? ` (${r.detail})` : ''}`;
+    case 'demoted':
+      return `${r.server} demoted (fencing began): it stays fenced whatever happens next`;
+    case 'promoted':
+      return `${r.server} accepts writes`;
+    case 'adopted':
+      return `${r.server} adopted as the master of the cluster rebuilt around it: ${r.reason}`;
+  }
 }

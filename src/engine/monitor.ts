@@ -12,21 +12,27 @@ import { dialectFor } from '../adapters/mysql/dialect.js';
 import { inspectAll, readGtidState } from '../adapters/mysql/inspect.js';
 import { errantToConfirm, withMasterGtid } from '../domain/errant-confirm.js';
 import { SessionKeeper } from '../adapters/mysql/keeper.js';
-import { runScript } from '../adapters/hooks/run-script.js';
 import type { Journal } from '../adapters/journal/journal.js';
+import { detect, initialDetectorState, type MasterPosition, type CheckResult, type DetectorState, type Verdict } from '../domain/detector.js';
+import { WitnessSampler } from '../adapters/mysql/witness.js';
+import { SshPool } from '../adapters/ssh/session.js';
+import { sshOptionsFor } from '../adapters/ssh/targets.js';
+import { detectionSettings } from '../config/resolve.js';
+import { Suspicion } from './suspicion.js';
 import { readMhaStateFiles } from '../adapters/journal/mha-state-files.js';
-import { confirm, detect, initialDetectorState, type MasterPosition, type CheckResult, type DetectorState, type ReplicaView, type SecondaryCheckOutcome, type Verdict } from '../domain/detector.js';
-import { chooseNewMaster, type Choice } from '../domain/candidates.js';
 import { failedServers, guard, summarize, type FailoverSummary, type JournalRecord } from '../domain/guard.js';
-import { analyzeTopology, resolveSource, type ServerSpec, type TopologyAnalysis } from '../domain/topology.js';
-import type { ServerObservation } from '../domain/types.js';
-import { runFailover, type FailoverReport } from './failover.js';
+import { analyzeTopology, type ServerSpec, type TopologyAnalysis } from '../domain/topology.js';
+import type { ServerObservation, ServerProbe } from '../domain/types.js';
+import { classifySurvivors } from '../domain/failover/survivors.js';
+import type { FailoverPlan } from '../domain/failover/plan.js';
+import { reconcileFailed, type Reconciled } from '../domain/reconcile.js';
+import { planFrom, runFailover, type FailoverReport } from './failover.js';
 import { fenceOldMaster } from './ops/fence.js';
-import { target } from './ops/admin.js';
+import { specOf, target } from './ops/admin.js';
 import type { Logger } from '../ports/logger.js';
 import { cutSavedBinlog } from '../domain/binlog-cut.js';
 import type { RejoinReport } from './rejoin.js';
-import { describeEntry, maintenanceOf, mayFailOverAutomatically, type ClusterMaintenance, type MaintenanceEntry } from '../domain/maintenance.js';
+import { maintenanceOf, mayFailOverAutomatically, type ClusterMaintenance, type MaintenanceEntry } from '../domain/maintenance.js';
 
 export type MonitorState = 'starting' | 'broken' | 'watching' | 'suspect' | 'failing_over' | 'blocked' | 'stopped';
 
@@ -49,6 +55,8 @@ export interface MonitorDeps {
   isLeader?: (() => boolean) | undefined;
   /** Manager HA: the leader's fencing token, for the hooks (MHATS_FENCING_TOKEN). */
   fencingToken?: (() => string | undefined) | undefined;
+  /** Persistent SSH sessions (second route, fencing, hooks); the monitor opens its own when not given. */
+  sshPool?: SshPool | undefined;
   /** The master changed: adopted (start, switchover seen, after a failover) or just promoted by a failover (writable). Must not throw. */
   onMasterChanged?: ((master: string, how: 'adopted' | 'promoted') => void) | undefined;
   /** A server was fenced (read_only, sessions killed). Must not throw. */
@@ -70,14 +78,28 @@ export interface MonitorObserver {
   check?(m: ClusterMonitor, r: CheckResult): void;
   /** The detector moved to suspect (the master failed ping_failures checks in a row). */
   suspicion?(m: ClusterMonitor): void;
+  /** A suspicion was evaluated: the verdict, with who said what (witnesses, routes) and how fresh. */
+  verdict?(m: ClusterMonitor, v: Verdict): void;
   /** A full inspection of the cluster finished. */
   inspected?(m: ClusterMonitor, a: TopologyAnalysis): void;
 }
 
-/** The failover that would run if the master died now, from the last inspection (no I/O). */
-export type FailoverPlan =
-  | { ok: true; master: string; candidate: string; rule: Extract<Choice, { ok: true }>['rule']; reason: string; latest: string[]; rejected: Array<{ name: string; reason: string }>; excluded: Array<{ name: string; reason: string }>; inspectedAt: number }
-  | { ok: false; master?: string | undefined; reason: string; latest: string[]; rejected: Array<{ name: string; reason: string }>; excluded: Array<{ name: string; reason: string }>; inspectedAt?: number | undefined };
+/** The failover that would run if the master died now, from the last inspection (no I/O): the plan, or why there is none. */
+export type MonitorPlan = { plan: FailoverPlan; inspectedAt: number } | { plan?: undefined; reason: string; master?: string | undefined };
+
+/** The last suspicion of a master, kept after it ended: why it did or did not become a failover. */
+export interface SuspicionRecord {
+  master: string;
+  /** Wall clock (ms since epoch). */
+  startedAt: number;
+  endedAt?: number | undefined;
+  outcome: 'ongoing' | 'recovered' | 'failover' | 'master_changed';
+  /** The last verdict of this suspicion, with who said what and how fresh. */
+  verdict?: Verdict | undefined;
+  /** Wall clock of that verdict. */
+  verdictAt?: number | undefined;
+  evaluations: number;
+}
 
 export interface MonitorSnapshot {
   cluster: string;
@@ -85,11 +107,17 @@ export interface MonitorSnapshot {
   master?: string | undefined;
   detector: DetectorState;
   lastVerdict?: Verdict | undefined;
+  lastSuspicion?: SuspicionRecord | undefined;
   failed: string[];
   lastAnalysis?: { healthy: boolean; errors: string[] } | undefined;
   lastFailover?: FailoverSummary | undefined;
   blockedReason?: string | undefined;
+  /** The journal reconciled with the topology: what was decided about each failed server. */
+  reconciled: Reconciled[];
 }
+
+/** After a refused connection, the one short re-check before the verdict (certain evidence waits no longer). */
+const REFUSED_RECHECK_MS = 150;
 
 const sleep = (ms: number, signal: AbortSignal, wake?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
@@ -112,8 +140,14 @@ export class ClusterMonitor {
   master: string | undefined;
   detector: DetectorState = initialDetectorState;
   lastVerdict: Verdict | undefined;
+  /** The current or last suspicion of the master. */
+  lastSuspicion: SuspicionRecord | undefined;
   lastAnalysis: TopologyAnalysis | undefined;
   lastMasterObs: ServerObservation | undefined;
+  /** Every server's probe at the last inspection (failed servers too). */
+  lastProbes: ServerProbe[] = [];
+  /** The journal reconciled with the observed topology, at the last check. */
+  reconciled: Reconciled[] = [];
   blockedReason: string | undefined;
   ticks = 0;
   /** The master's binlog position at its last successful health check. */
@@ -128,6 +162,11 @@ export class ClusterMonitor {
   #inFailover = false;
   /** After a refused failover, do not retry before this (monotonic ms), unless the verdict changes. */
   #retryAfter = -Infinity;
+  /** The running suspicion (from the first failed check until the master answers or is failed over). */
+  #suspicion: Suspicion | undefined;
+  #sampler: WitnessSampler;
+  readonly pool: SshPool;
+  #ownPool: boolean;
   /** Operator actions (API switchover, manual failover) waiting to run between two ticks. */
   #actions: Array<{ what: string; run: () => Promise<void>; cancel: (err: Error) => void }> = [];
   #wake: AbortController | undefined;
@@ -149,6 +188,9 @@ export class ClusterMonitor {
     this.cluster = cluster;
     this.deps = deps;
     this.#log = deps.log.child({ cluster: cluster.name });
+    this.#sampler = new WitnessSampler({ connectTimeoutMs: Math.min(1000, cluster.connect_timeout * 1000), queryTimeoutMs: Math.min(2000, cluster.query_timeout * 1000) }, deps.mono);
+    this.#ownPool = deps.sshPool === undefined;
+    this.pool = deps.sshPool ?? new SshPool({ log: this.#log });
   }
 
   get inFailover(): boolean {
@@ -208,6 +250,8 @@ export class ClusterMonitor {
   /** Closes the connections kept for inspections (run() does it when it stops). */
   closeConnections(): void {
     this.#keeper.close();
+    this.#sampler.close();
+    if (this.#ownPool) this.pool.close();
   }
 
   /** Maintenance of this cluster in force now (global, cluster and server entries). */
@@ -239,33 +283,41 @@ export class ClusterMonitor {
       master: this.master,
       detector: this.detector,
       lastVerdict: this.lastVerdict,
+      lastSuspicion: this.lastSuspicion,
       failed: this.failedServers(),
       lastAnalysis: this.lastAnalysis ? { healthy: this.lastAnalysis.healthy, errors: this.lastAnalysis.findings.filter((f) => f.severity === 'error').map((f) => `${f.server ?? this.cluster.name}: ${f.message}`) } : undefined,
       lastFailover: summaries.filter((s) => s.outcome !== 'refused').at(-1),
       blockedReason: this.blockedReason,
+      reconciled: this.reconciled,
     };
   }
 
+  /** Every configured server: addresses are resolved against all of them (failed ones too), so messages name the right server. */
   #specs(): ServerSpec[] {
-    const failed = new Set(this.failedServers());
-    return this.cluster.servers
-      .filter((s) => !failed.has(s.name))
-      .map((s) => ({ name: s.name, hostname: s.hostname, ip: s.ip, port: s.port, candidate_master: s.candidate_master, no_master: s.no_master, ignore_fail: s.ignore_fail }));
+    return this.cluster.servers.map(specOf);
   }
 
-  /** Inspects the cluster (minus failed servers) and adopts the master it finds when healthy. */
+  /**
+   * Inspects every server. Failed old masters are probed too but left out of the analysis; the
+   * journal is then reconciled with what was observed (fence, rejoin, or adopt each failed one).
+   */
   async inspect(): Promise<TopologyAnalysis> {
     const specs = this.#specs();
-    const servers = this.cluster.servers.filter((s) => specs.some((x) => x.name === s.name));
-    for (const s of this.cluster.servers) if (!servers.includes(s)) this.#keeper.drop(s.name);
     const opts = { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now };
-    const probes = await inspectAll(servers.map(target), opts, this.#keeper);
+    const all = await inspectAll(this.cluster.servers.map(target), opts, this.#keeper);
+    this.lastProbes = all;
+    if (await this.#reconcile(all)) return this.inspect();
+    const failed = new Set(this.failedServers());
+    const servers = this.cluster.servers.filter((s) => !failed.has(s.name));
+    const probes = all.filter((p) => !failed.has(p.ok ? p.obs.name : p.failure.name));
     const analyze = (p: typeof probes): TopologyAnalysis =>
       analyzeTopology(specs, p, {
         secondsBehindMaster: this.cluster.seconds_behind_master,
         checkReplFilter: this.cluster.check_repl_filter,
         multiTierSlave: this.cluster.multi_tier_slave,
         replUser: this.cluster.servers.find((s) => s.repl_user)?.repl_user,
+        pingInterval: this.cluster.ping_interval,
+        secondRoute: detectionSettings(this.cluster).second_route,
       });
     let a = analyze(probes);
     // Errant GTIDs count only when the master, read again after every replica, still lacks them.
@@ -291,32 +343,25 @@ export class ClusterMonitor {
   }
 
   /**
-   * Which replica would be promoted if the master died now, and why (MHA's rules, as Phase 3.3 applies
-   * them), from the last inspection: no I/O. The real failover re-reads everything first.
+   * The failover that would run if the master died now (the same classification and plan as the
+   * failover's Phase 1), from the last inspection: no I/O. The real failover re-reads everything.
    */
-  plan(): FailoverPlan {
+  plan(): MonitorPlan {
     const a = this.lastAnalysis;
-    const failed = new Set(this.failedServers());
-    const excluded = [...failed].map((name) => ({ name, reason: 'old master of an earlier failover; not back as a replica' }));
-    if (a === undefined) return { ok: false, master: this.master, reason: 'the cluster has not been inspected yet', latest: [], rejected: [], excluded };
+    if (a === undefined) return { reason: 'the cluster has not been inspected yet', master: this.master };
     const master = this.master ?? a.master;
+    if (master === undefined) return { reason: 'no master identified' };
     if (this.master !== undefined && a.master !== undefined && a.master !== this.master) {
-      return { ok: false, master, reason: `the last inspection saw ${a.master} as master, before ${this.master} took over; the next one comes within seconds`, latest: [], rejected: [], excluded };
+      return { reason: `the last inspection saw ${a.master} as master, before ${this.master} took over; the next one comes within seconds`, master };
     }
-    const maint = this.maintenance();
-    for (const name of maint.serversInMaintenance) if (name !== master && !failed.has(name)) excluded.push({ name, reason: `in maintenance: ${maint.servers[name]!.map((e) => describeEntry(e, this.deps.now())).join('; ')}` });
-    for (const u of a.unreachable) if (u.name !== master && !maint.serversInMaintenance.includes(u.name)) excluded.push({ name: u.name, reason: `unreachable at the last inspection (${u.kind})` });
-    const replicas = a.replicas.filter((r) => r.name !== master && (r.source === undefined || r.source === master));
-    for (const r of a.replicas) if (r.name !== master && !replicas.includes(r)) excluded.push({ name: r.name, reason: `replicates from ${r.source ?? '?'}, not from ${master ?? '?'}` });
-    const inputs = this.cluster.servers.flatMap((s) => {
-      const r = replicas.find((x) => x.name === s.name);
-      return r === undefined || failed.has(s.name) || maint.serversInMaintenance.includes(s.name) ? [] : [{ name: s.name, candidate_master: s.candidate_master, no_master: s.no_master, obs: r.obs }];
-    });
-    const inspectedAt = Math.min(...inputs.map((i) => i.obs.observedAt), a.masterObs?.observedAt ?? Infinity);
-    if (inputs.length === 0) return { ok: false, master, reason: `no replica of ${master ?? 'the master'} to promote`, latest: [], rejected: [], excluded, inspectedAt: Number.isFinite(inspectedAt) ? inspectedAt : undefined };
-    const c = chooseNewMaster(inputs, { checkReplDelay: this.cluster.check_repl_delay, latestPriority: this.cluster.latest_priority });
-    if (!c.ok) return { ok: false, master, reason: c.reason, latest: c.latest, rejected: c.rejected, excluded, inspectedAt };
-    return { ok: true, master: master ?? '?', candidate: c.chosen, rule: c.rule, reason: c.reason, latest: c.latest, rejected: c.rejected, excluded, inspectedAt };
+    const failed = new Set(this.failedServers());
+    const probes = this.lastProbes.filter((p) => (p.ok ? p.obs.name : p.failure.name) !== master);
+    const lastObs = this.lastMasterObs?.name === master ? this.lastMasterObs : undefined;
+    const maintenance = this.maintenance().serversInMaintenance;
+    const classification = classifySurvivors({ servers: this.#specs(), deadMaster: master, probes, failed, maintenance, lastMaster: lastObs ? { serverId: lastObs.serverId, serverUuid: lastObs.serverUuid, gtid: lastObs.gtid } : undefined });
+    const inspectedAt = Math.min(...classification.survivors.map((s) => s.obs.observedAt), a.masterObs?.observedAt ?? Infinity);
+    const plan = planFrom({ cluster: this.cluster, deadMaster: master, trigger: 'auto', reason: 'plan', maintenance, lastMasterObs: lastObs, lastMasterPosition: this.lastMasterPosition }, classification, Number.isFinite(inspectedAt) ? inspectedAt : this.deps.now());
+    return { plan, inspectedAt: plan.at };
   }
 
   #reportOnce(level: 'info' | 'warn' | 'error', key: string, obj: object, msg: string): void {
@@ -354,9 +399,7 @@ export class ClusterMonitor {
       this.ticks++;
       this.deps.onTick?.(this);
       if (signal.aborted) break;
-      const watching = this.state === 'watching' || this.state === 'suspect' || this.state === 'blocked';
-      const failing = this.detector.phase !== 'healthy' && this.state !== 'blocked';
-      const wait = !watching ? Math.max(interval, 2000) : failing ? this.cluster.ping_retry_interval * 1000 : interval;
+      const wait = this.#nextWait(interval);
       if (this.#actions.length > 0) continue;
       this.#wake = new AbortController();
       // Two signals, not AbortSignal.any: a composite per tick would hang on the loop's long-lived signal.
@@ -366,12 +409,51 @@ export class ClusterMonitor {
     this.#running = false;
     for (let a = this.#actions.shift(); a !== undefined; a = this.#actions.shift()) a.cancel(new Error(`the monitor of ${this.cluster.name} stopped before the action ran`));
     this.#checker?.close();
+    this.#endSuspicion();
+    this.#sampler.close();
+    if (this.#ownPool) this.pool.close();
     this.#keeper.close();
     this.state = 'stopped';
   }
 
+  /**
+   * How long until the next check: the interval while healthy; after a refused connection one short
+   * re-check (certain evidence needs no more); after other failures ping_retry_interval; while a
+   * witness or the second route says the master is alive (only the manager's route is broken), the
+   * interval again.
+   */
+  #nextWait(interval: number): number {
+    const watching = this.state === 'watching' || this.state === 'suspect' || this.state === 'blocked';
+    if (!watching) return Math.max(interval, 2000);
+    if (this.detector.phase === 'healthy' || this.state === 'blocked') return interval;
+    const v = this.lastVerdict;
+    if (v !== undefined && !v.dead && (v.code === 'UnreachableMaster' || v.code === 'AliveError')) return interval;
+    const retry = this.cluster.ping_retry_interval * 1000;
+    return this.detector.lastFailure?.class === 'refused' ? Math.min(retry, REFUSED_RECHECK_MS) : retry;
+  }
+
+  #endSuspicion(outcome: SuspicionRecord['outcome'] = 'master_changed'): void {
+    if (this.#suspicion !== undefined && this.lastSuspicion?.outcome === 'ongoing') {
+      this.lastSuspicion = { ...this.lastSuspicion, outcome, endedAt: this.deps.now() };
+    }
+    this.#suspicion?.close();
+    this.#suspicion = undefined;
+  }
+
+  /** SSH sessions to every server, opened ahead of need: the second route, the fence of a hung master, the built-in hooks. */
+  #warmSsh(): void {
+    if (!detectionSettings(this.cluster).second_route) return;
+    const failed = new Set(this.failedServers());
+    for (const srv of this.cluster.servers) {
+      if (failed.has(srv.name)) continue;
+      const { target: t, options } = sshOptionsFor(this.cluster, srv);
+      this.pool.warm(t, options);
+    }
+  }
+
   async tick(): Promise<void> {
-    await this.#fenceFailedServers();
+    // The journal's failed servers against what is observed: never fence before the topology is known.
+    if (this.lastAnalysis !== undefined) await this.#checkFailedServers();
     if (this.state === 'starting' || this.state === 'broken' || this.master === undefined) {
       const a = await this.inspect();
       if (a.healthy && a.master !== undefined) {
@@ -388,27 +470,56 @@ export class ClusterMonitor {
     const r = await this.#checker!.check();
     if (r.ok && r.position) this.lastMasterPosition = r.position;
     this.#observe(() => this.deps.observer?.check?.(this, r));
-    const { state: next, transition } = detect(this.detector, r, this.cluster.ping_failures);
+    const det = detectionSettings(this.cluster);
+    const { state: next, transition } = detect(this.detector, r, { failuresToSuspect: this.cluster.ping_failures, stallsToFail: det.ping_stall_failures });
     this.detector = next;
     if (transition === 'suspect') this.#observe(() => this.deps.observer?.suspicion?.(this));
-    if (transition === 'first_failure' || transition === 'failure') this.#log.warn({ master: this.master, kind: r.kind, failures: next.consecutiveFailures, latencyMs: Math.round(r.latencyMs) }, `health check of ${this.master} failed (${next.consecutiveFailures}/${this.cluster.ping_failures}): ${r.message ?? r.kind ?? ''}`);
-    if (transition === 'alive_but_refusing') this.#log.warn({ master: this.master, kind: r.kind }, `${this.master} refuses the health check but is alive (${r.kind}): not counted as a failure`);
+    if (transition === 'first_failure' || transition === 'failure') {
+      const what = next.lastFailure?.class === 'stall' ? ` (statement timeout ${next.consecutiveStalls}/${det.ping_stall_failures})` : next.lastFailure?.class === 'refused' ? ' (refused)' : '';
+      this.#log.warn({ master: this.master, kind: r.kind, stage: r.stage, failures: next.consecutiveFailures, stalls: next.consecutiveStalls, latencyMs: Math.round(r.latencyMs) }, `health check of ${this.master} failed (${next.consecutiveFailures}/${this.cluster.ping_failures})${what}: ${r.message ?? r.kind ?? ''}`);
+    }
+    if (transition === 'alive_but_refusing') this.#log.warn({ master: this.master, kind: r.kind, errno: r.errno }, `${this.master} refuses the health check but is alive (${r.kind}${r.errno ? ` ${r.errno}` : ''}): not counted as a failure`);
     if (transition === 'recovered') {
       this.#log.info({ master: this.master }, `${this.master} answers health checks again`);
       this.lastVerdict = undefined;
+      this.#endSuspicion('recovered');
       if (this.state === 'suspect') this.state = 'watching';
       if (this.heldByMaintenance !== undefined) this.#releaseMaintenanceHold();
     }
-    if (next.phase === 'suspect') {
-      if (this.state === 'watching') this.state = 'suspect';
-      await this.#confirmAndAct();
+    if (next.phase !== 'healthy') {
+      // The evidence is gathered from the first failure on, in the background (replica samples, the second route).
+      if (this.#suspicion === undefined) {
+        this.#suspicion = this.#newSuspicion();
+        this.lastSuspicion = { master: this.master, startedAt: this.deps.now() - Math.max(0, r.latencyMs), outcome: 'ongoing', evaluations: 0 };
+        this.#warmSsh();
+      }
+      if (next.phase === 'suspect' && this.state === 'watching') this.state = 'suspect';
+      // Decide once the evidence can be enough: a re-check (certain or not), or the run of stalls.
+      const ready = next.consecutiveFailures >= Math.min(2, this.cluster.ping_failures) || next.consecutiveStalls >= det.ping_stall_failures;
+      if (ready && transition !== 'alive_but_refusing') await this.#confirmAndAct();
       return;
     }
     // Refresh the whole view now and then (lag, the master's last position for the lost-transaction report).
     if (r.ok && this.deps.mono() - this.#lastInspectAt > Math.max(10_000, this.cluster.ping_interval * 5000)) {
       const a = await this.inspect();
       this.#adoptMovedMaster(a);
+      this.#warmSsh();
     }
+  }
+
+  #newSuspicion(): Suspicion {
+    const master = this.cluster.servers.find((s) => s.name === this.master)!;
+    const failed = new Set(this.failedServers());
+    return new Suspicion({
+      cluster: this.cluster,
+      master,
+      replicas: this.cluster.servers.filter((s) => s.name !== master.name && !failed.has(s.name)),
+      specs: this.cluster.servers.map((s) => ({ name: s.name, hostname: s.hostname, ip: s.ip, port: s.port, candidate_master: s.candidate_master, no_master: s.no_master, ignore_fail: s.ignore_fail })),
+      sampler: this.#sampler,
+      pool: detectionSettings(this.cluster).second_route ? this.pool : undefined,
+      mono: this.deps.mono,
+      log: this.#log,
+    });
   }
 
   /**
@@ -447,35 +558,27 @@ export class ClusterMonitor {
     });
     this.master = master;
     this.detector = initialDetectorState;
+    this.lastVerdict = undefined;
+    this.#endSuspicion();
     this.state = this.blockedReason ? 'blocked' : 'watching';
+    this.#warmSsh();
     this.#observe(() => this.deps.onMasterChanged?.(master, 'adopted'));
   }
 
   async #confirmAndAct(): Promise<void> {
     const master = this.master!;
-    const masterSrv = this.cluster.servers.find((s) => s.name === master)!;
-    const failed = new Set(this.failedServers());
-    const others = this.cluster.servers.filter((s) => s.name !== master && !failed.has(s.name));
-    const probes = await inspectAll(others.map(target), { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now }, this.#keeper);
-    const specs = this.#specs();
-    const observed = new Map<string, ServerObservation>();
-    for (const p of probes) if (p.ok) observed.set(p.obs.name, p.obs);
-    const views: ReplicaView[] = probes.map((p) => {
-      if (!p.ok) return { name: p.failure.name, reachable: false, replicatesFromMaster: true };
-      const rs = p.obs.replica;
-      const src = rs ? resolveSource(specs, observed, rs.sourceHost, rs.sourcePort) : undefined;
-      return { name: p.obs.name, reachable: true, replicatesFromMaster: src?.name === master, ioRunning: rs?.ioRunning, lastIoErrno: rs?.lastIoErrno };
-    });
-    let secondary: SecondaryCheckOutcome = { kind: 'unset' };
-    const witnessesSayDead = !views.some((v) => v.reachable && v.replicatesFromMaster && v.ioRunning === 'Yes');
-    if (this.cluster.secondary_check_script && witnessesSayDead) secondary = await this.#secondaryCheck(masterSrv);
-    const verdict = confirm(master, views, secondary);
+    this.#suspicion ??= this.#newSuspicion();
+    const verdict = await this.#suspicion.evaluate(this.detector);
     const changed = this.lastVerdict?.code !== verdict.code;
     this.lastVerdict = verdict;
+    if (this.lastSuspicion?.outcome === 'ongoing') this.lastSuspicion = { ...this.lastSuspicion, verdict, verdictAt: this.deps.now(), evaluations: this.lastSuspicion.evaluations + 1 };
+    this.#observe(() => this.deps.observer?.verdict?.(this, verdict));
+    const evidence = { witnesses: verdict.evidence.witnesses.map((w) => ({ name: w.name, says: w.says, class: w.class, freshnessMs: w.freshnessMs, detail: w.detail })), routes: verdict.evidence.routes?.map((r) => ({ via: r.via, says: r.says, kind: r.kind, elapsedMs: r.elapsedMs, detail: r.detail })) };
     if (!verdict.dead) {
-      if (changed) this.#log.warn({ master, verdict: verdict.code, views }, verdict.reason);
+      if (changed) this.#log.warn({ master, verdict: verdict.code, ...evidence }, verdict.reason);
+      else this.#log.debug({ master, verdict: verdict.code, ...evidence }, verdict.reason);
       // Nobody replicates from it any more: the master may have been switched over and the old one stopped.
-      if (verdict.code === 'NoWitness' || views.every((v) => !v.reachable || !v.replicatesFromMaster)) this.#adoptMovedMaster(await this.inspect());
+      if (verdict.code === 'NoWitness' || verdict.evidence.witnesses.every((w) => w.class === 'unreachable' || w.class === 'not_replica')) this.#adoptMovedMaster(await this.inspect());
       return;
     }
     if (this.deps.isLeader && !this.deps.isLeader()) {
@@ -493,10 +596,11 @@ export class ClusterMonitor {
       this.state = 'blocked';
       if (first || changed || this.deps.mono() - this.#maintenanceLoggedAt >= 60_000) {
         this.#maintenanceLoggedAt = this.deps.mono();
-        const p = this.plan();
-        const would = p.ok ? `promote ${p.candidate} (${p.reason})` : `not be able to fail over (${p.reason})`;
+        const mp = this.plan();
+        const p = mp.plan;
+        const would = p?.ok ? `promote ${p.newMaster!.name} (${p.choice?.ok ? p.choice.reason : ''})` : `not be able to fail over (${p ? p.refusal!.reason : mp.plan === undefined ? mp.reason : ''})`;
         this.#log.error(
-          { master, verdict: verdict.code, maintenance: hold.entries.map((e) => e.id), wouldPromote: p.ok ? p.candidate : null, rule: p.ok ? p.rule : undefined },
+          { master, verdict: verdict.code, maintenance: hold.entries.map((e) => e.id), wouldPromote: p?.ok ? p.newMaster!.name : null, rule: p?.ok && p.choice?.ok ? p.choice.rule : undefined },
           `MASTER ${master} IS DEAD (${verdict.reason}) but ${hold.reason}. NOT failing over automatically. Without the maintenance mhats would now ${would}. To fail over now: mhats failover --cluster ${this.cluster.name}; to let the manager do it: mhats maintenance stop --cluster ${this.cluster.name}`,
         );
       }
@@ -506,7 +610,7 @@ export class ClusterMonitor {
       this.#log.warn({ master }, `maintenance of ${this.cluster.name} is over (stopped or expired) and the master ${master} is still dead: failing over now`);
       this.#releaseMaintenanceHold();
     }
-    this.#log.error({ master, verdict: verdict.code, witnesses: verdict.witnesses }, `MASTER ${master} IS DEAD: ${verdict.reason}`);
+    this.#log.error({ master, verdict: verdict.code, basis: verdict.basis, relied: verdict.witnesses, failingForMs: verdict.evidence.failingForMs, ...evidence }, `MASTER ${master} IS DEAD: ${verdict.reason}`);
     const g = guard(summarize(this.deps.journal.read()), this.deps.now(), this.cluster.last_failover_minute, 'auto', this.cluster.name, readMhaStateFiles(this.cluster.manager_workdir, this.cluster.name));
     if (!g.allowed) {
       this.blockedReason = g.reason;
@@ -536,10 +640,27 @@ export class ClusterMonitor {
     if (dead === undefined) throw new Error(`no master known for ${this.cluster.name}: name the dead master`);
     this.#inFailover = true;
     this.state = 'failing_over';
+    const s = this.lastSuspicion;
+    const verdict = opts.trigger === 'auto' && s?.master === dead && s.verdict?.dead && s.verdictAt !== undefined ? { code: s.verdict.code, at: s.verdictAt } : undefined;
+    if (this.lastSuspicion?.outcome === 'ongoing' && this.lastSuspicion.master === dead) this.lastSuspicion = { ...this.lastSuspicion, outcome: 'failover', endedAt: this.deps.now() };
     try {
       const report = await runFailover(
-        { cluster: this.cluster, deadMaster: dead, newMaster: opts.newMaster, trigger: opts.trigger, reason: opts.reason, maintenance: this.maintenance().serversInMaintenance, lastMasterObs: this.lastMasterObs?.name === dead ? this.lastMasterObs : undefined, lastMasterPosition: this.lastMasterPosition },
-        { journal: this.deps.journal, log: this.deps.log, now: this.deps.now, sshReachable: this.deps.sshReachable, cutBinlog: cutSavedBinlog, ...(this.deps.stillLeader ? { stillLeader: this.deps.stillLeader } : {}), fencingToken: this.deps.fencingToken, onPromoted: (s) => this.#observe(() => this.deps.onMasterChanged?.(s.name, 'promoted')), onFenced: (s) => this.#observe(() => this.deps.onFenced?.(s.name)) },
+        { cluster: this.cluster, deadMaster: dead, newMaster: opts.newMaster, trigger: opts.trigger, reason: opts.reason, maintenance: this.maintenance().serversInMaintenance, lastMasterObs: this.lastMasterObs?.name === dead ? this.lastMasterObs : undefined, lastMasterPosition: this.lastMasterPosition, verdict },
+        {
+          journal: this.deps.journal,
+          log: this.deps.log,
+          now: this.deps.now,
+          sshReachable: this.deps.sshReachable,
+          cutBinlog: cutSavedBinlog,
+          // Kept SSH sessions (warmed when the suspicion began): the fence of a hung master reuses them.
+          sshPool: this.pool,
+          ...(this.deps.stillLeader ? { stillLeader: this.deps.stillLeader } : {}),
+          fencingToken: this.deps.fencingToken,
+          onPromoted: (s) => this.#observe(() => this.deps.onMasterChanged?.(s.name, 'promoted')),
+          onFenced: (s) => this.#observe(() => this.deps.onFenced?.(s.name)),
+          // Delayed replicas recovering after the failover never hold up the watch loop.
+          onDeferred: (done) => void done.catch((err: unknown) => this.#log.error({ err: (err as Error).message }, `recovering a replica after the failover failed: ${(err as Error).message}`)),
+        },
       );
       this.deps.onFailover?.(report);
       if (report.outcome === 'success' || report.outcome === 'partial') {
@@ -554,6 +675,8 @@ export class ClusterMonitor {
         this.blockedReason = `failover ${report.id} failed: ${report.reason}`;
       } else {
         this.state = 'suspect';
+        // Refused (nothing changed): the suspicion goes on.
+        if (this.lastSuspicion?.outcome === 'failover' && this.lastSuspicion.master === dead) this.lastSuspicion = { ...this.lastSuspicion, outcome: 'ongoing', endedAt: undefined };
       }
       return report;
     } finally {
@@ -561,35 +684,56 @@ export class ClusterMonitor {
     }
   }
 
-  /** A failed old master that answers again must never be a second writable master. */
-  async #fenceFailedServers(): Promise<void> {
+  /** Each tick: the failed old masters are probed (quickly) and reconciled with the last view of the others. */
+  async #checkFailedServers(): Promise<void> {
     const failed = this.failedServers();
-    if (failed.length === 0) return;
-    await Promise.all(
-      failed.map(async (name) => {
-        const srv = this.cluster.servers.find((s) => s.name === name);
-        if (!srv) return;
-        const [p] = await inspectAll([target(srv)], { connectTimeoutMs: Math.min(1000, this.cluster.connect_timeout * 1000), queryTimeoutMs: 1000, now: this.deps.now });
-        if (p?.ok && !p.obs.readOnly) {
-          this.#log.error({ server: name }, `the failed old master ${name} is back and WRITABLE: fencing it`);
-          await fenceOldMaster(srv, this.cluster, this.#log).then(
-            () => this.#observe(() => this.deps.onFenced?.(name)),
-            (err: unknown) => this.#log.error({ server: name }, `could not fence ${name}: ${(err as Error).message}`),
-          );
-          return;
-        }
-        // Repaired by an operator and replicating from the current master: it is a replica again.
-        const rs = p?.ok ? p.obs.replica : undefined;
-        const master = this.cluster.servers.find((s) => s.name === this.master);
-        const following = p?.ok && rs && master && rs.ioRunning === 'Yes' && rs.sqlRunning && (rs.sourceHost === master.hostname || rs.sourceHost === master.ip) && rs.sourcePort === master.port;
-        if (p?.ok && !following && this.cluster.auto_rejoin && this.deps.rejoin && master && this.state === 'watching' && (this.deps.isLeader?.() ?? true)) this.#autoRejoin(name);
-        if (p?.ok && rs && master && rs.ioRunning === 'Yes' && rs.sqlRunning && (rs.sourceHost === master.hostname || rs.sourceHost === master.ip) && rs.sourcePort === master.port) {
-          const f = summarize(this.deps.journal.read()).filter((x) => x.deadMaster === name && !x.rejoined);
-          for (const x of f) this.deps.journal.append({ type: 'rejoin', id: x.id, at: this.deps.now(), server: name });
-          this.#log.info({ server: name }, `${name} replicates from ${master.name} again: back in the cluster as a replica`);
-        }
-      }),
-    );
+    if (failed.length === 0) {
+      this.reconciled = [];
+      return;
+    }
+    const servers = this.cluster.servers.filter((s) => failed.includes(s.name));
+    const fresh = await inspectAll(servers.map(target), { connectTimeoutMs: Math.min(1000, this.cluster.connect_timeout * 1000), queryTimeoutMs: 1000, now: this.deps.now });
+    const others = this.lastProbes.filter((p) => !failed.includes(p.ok ? p.obs.name : p.failure.name));
+    if (await this.#reconcile([...others, ...fresh])) await this.inspect();
+  }
+
+  /**
+   * The journal reconciled with the observed topology (domain/reconcile.ts): a failed server is
+   * fenced only while the cluster has moved on; one the cluster was rebuilt around is adopted; one
+   * replicating healthily from the master rejoined. True when the set of failed servers changed.
+   */
+  async #reconcile(probes: ServerProbe[]): Promise<boolean> {
+    const failed = this.failedServers();
+    if (failed.length === 0) {
+      this.reconciled = [];
+      return false;
+    }
+    const decisions = reconcileFailed(failed, this.#specs(), probes);
+    this.reconciled = decisions;
+    let changed = false;
+    for (const d of decisions) {
+      const srv = this.cluster.servers.find((s) => s.name === d.server)!;
+      const open = summarize(this.deps.journal.read()).filter((x) => (x.demoted ?? x.deadMaster) === d.server && !x.rejoined);
+      if (d.action === 'fence' && d.writable) {
+        this.#log.error({ server: d.server, reason: d.reason }, `the failed old master ${d.server} is back and WRITABLE: fencing it (${d.reason})`);
+        await fenceOldMaster(srv, this.cluster, this.#log).then(
+          () => this.#observe(() => this.deps.onFenced?.(d.server)),
+          (err: unknown) => this.#log.error({ server: d.server }, `could not fence ${d.server}: ${(err as Error).message}`),
+        );
+      } else if (d.action === 'fence' && this.cluster.auto_rejoin && this.deps.rejoin && this.master !== undefined && this.state === 'watching' && (this.deps.isLeader?.() ?? true)) {
+        // Answers, read-only, the cluster has moved on: an old master to rejoin (auto_rejoin).
+        this.#autoRejoin(d.server);
+      } else if (d.action === 'rejoin') {
+        for (const x of open) this.deps.journal.append({ type: 'rejoin', id: x.id, at: this.deps.now(), server: d.server });
+        this.#log.info({ server: d.server }, `${d.reason}: back in the cluster as a replica`);
+        changed = true;
+      } else if (d.action === 'adopt') {
+        for (const x of open) this.deps.journal.append({ type: 'adopted', id: x.id, at: this.deps.now(), server: d.server, reason: d.reason });
+        this.#log.warn({ server: d.server, failovers: open.map((x) => x.id), reason: d.reason }, `${d.server} is recorded as the failed old master of ${open.map((x) => x.id).join(', ')}, but ${d.reason}: adopting the cluster as it is (not fencing ${d.server})`);
+        changed = true;
+      }
+    }
+    return changed;
   }
 
   /** auto_rejoin: in the background (a rejoin reads binlogs; the health checks go on). A refusal is retried every 10 minutes, and said once. */
@@ -612,18 +756,5 @@ export class ClusterMonitor {
         this.#log.error({ server: name, err: (err as Error).message }, `auto_rejoin of ${name} failed: ${(err as Error).message}`);
       })
       .finally(() => this.#rejoining.delete(name));
-  }
-
-  async #secondaryCheck(master: ServerConfig): Promise<SecondaryCheckOutcome> {
-    const r = await runScript({
-      command: this.cluster.secondary_check_script!,
-      args: [`--user=${master.ssh_user}`, `--master_host=${master.hostname}`, `--master_ip=${master.ip}`, `--master_port=${master.port}`, `--master_user=${master.user}`, `--ping_type=${this.cluster.ping_type}`, ...(master.ssh_port !== 22 ? [`--port=${master.ssh_port}`] : [])],
-      timeoutMs: Math.max(10_000, this.cluster.ssh.connect_timeout * 2000),
-      env: { MHATS_CLUSTER: this.cluster.name, MHATS_MASTER_PASSWORD: master.password.reveal() },
-    });
-    if (r.timedOut) return { kind: 'error', detail: `timed out after ${r.durationMs} ms` };
-    if (r.exitCode === 0) return { kind: 'dead' };
-    if (r.exitCode === null) return { kind: 'error', detail: `killed by ${r.signal ?? 'signal'}` };
-    return { kind: 'alive', exitCode: r.exitCode, detail: (r.stderr || r.stdout).split('\n').slice(-2).join(' | ') };
   }
 }

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyzeTopology } from '../../src/domain/topology.js';
 import { planView, topologyView } from '../../src/app/api.js';
+import type { FailoverPlan } from '../../src/domain/failover/plan.js';
 import type { ClusterConfig } from '../../src/config/types.js';
 import type { ClusterMonitor } from '../../src/engine/monitor.js';
 import { healthy, obs, ok, replicaStatus, spec } from '../helpers/observations.js';
@@ -53,7 +54,7 @@ test('mid-failover: the dead master keeps its place with its error; a failed old
     ],
     { secondsBehindMaster: 30, checkReplFilter: true, multiTierSlave: false },
   );
-  const m = monitor({ state: 'failing_over', inFailover: true, lastAnalysis: a }, { detector: { phase: 'suspect', consecutiveFailures: 3, lastFailure: { kind: 'refused', message: 'connect ECONNREFUSED' } } });
+  const m = monitor({ state: 'failing_over', inFailover: true, lastAnalysis: a }, { detector: { phase: 'suspect', consecutiveFailures: 3, consecutiveStalls: 0, lastFailure: { kind: 'refused', message: 'connect ECONNREFUSED', class: 'refused', at: 0 } } });
   const t = topologyView(cluster, m, T);
   assert.equal(t.in_failover, true);
   const db1 = t.servers.find((s) => s.name === 'db1')!;
@@ -81,10 +82,20 @@ test('maintenance: the cluster hold and a server entry, with their remaining tim
 });
 
 test('the plan: the candidate and why, or why none; rejected and excluded servers; the guard', () => {
-  const p = planView('app1', { ok: true, master: 'db1', candidate: 'db2', rule: 'latest_candidate', reason: 'the latest replica among candidate_master', latest: ['db2', 'db3'], rejected: [{ name: 'db3', reason: 'no_master is set' }], excluded: [], inspectedAt: T }, { allowed: true });
+  // The fields of a FailoverPlan (domain/failover/plan.ts) that the view reads.
+  const fp = {
+    ok: true,
+    deadMaster: 'db1',
+    newMaster: { name: 'db2' },
+    choice: { ok: true, chosen: 'db2', rule: 'latest_candidate', reason: 'the latest replica among candidate_master', latest: ['db2', 'db3'], rejected: [{ name: 'db3', reason: 'no_master is set' }] },
+    latest: { names: ['db2', 'db3'] },
+    excluded: [{ server: 'db0', code: 'failed_old_master', reason: 'old master', blocking: false, scope: 'failover' }],
+  } as unknown as FailoverPlan;
+  const p = planView('app1', { plan: fp, inspectedAt: T }, { allowed: true });
   assert.deepEqual([p.master, p.would_promote, p.rule, p.because, p.based_on_inspection_at], ['db1', 'db2', 'latest_candidate', 'the latest replica among candidate_master', '2023-11-14T22:13:20Z']);
   assert.deepEqual(p.rejected, [{ name: 'db3', reason: 'no_master is set' }]);
-  const none = planView('app1', { ok: false, master: 'db1', reason: 'no replica of db1 to promote', latest: [], rejected: [], excluded: [{ name: 'db0', reason: 'old master' }] }, { allowed: false, reason: 'flapping guard', blocking: 'f1' });
+  assert.deepEqual(p.excluded, [{ name: 'db0', reason: 'old master' }]);
+  const none = planView('app1', { reason: 'no replica of db1 to promote', master: 'db1' }, { allowed: false, reason: 'flapping guard', blocking: 'f1' });
   assert.equal(none.would_promote, null);
   assert.equal(none.because, 'no replica of db1 to promote');
   assert.deepEqual(none.automatic_failover, { allowed: false, reason: 'flapping guard', blocking: 'f1' });

@@ -1,37 +1,89 @@
 /**
- * Fencing an old master that still answers SQL.
+ * Fencing an old master that still answers SQL (the statements are in fencing.ts, with the
+ * kill over SSH of a mysqld that SQL cannot fence).
  */
 import type { ClusterConfig, ServerConfig } from '../../config/types.js';
+import { detectionSettings } from '../../config/resolve.js';
+import type { SshPool } from '../../adapters/ssh/session.js';
+import { binlogFileIndex, compareCoords, formatCoord } from '../../domain/binlog-coord.js';
+import { holdings } from '../../domain/failover/positions.js';
+import { gtidContains } from '../../domain/gtid.js';
+import type { BinlogCoord } from '../../domain/types.js';
 import type { Logger } from '../../ports/logger.js';
-import { Admin } from './admin.js';
+import { Admin, FailoverFailed } from './admin.js';
+import { fenceOverSql, killMysqldOverSsh } from './fencing.js';
 
 /**
- * Fences a master that still answers SQL: read_only (and super_read_only
- * where it exists), then ends every client connection so no transaction can
- * commit. Returns what it did.
+ * Fences a master that still answers SQL (fenceOverSql, src/engine/ops/fencing.ts): read_only
+ * (and super_read_only where it exists) with a lock_wait_timeout, every client session killed
+ * whether or not read_only took, then read back. Returns what it did; throws NotAnswering when no
+ * SQL session opens, and FailoverFailed when it answers but read_only is not verified (access
+ * denied, too many connections, a statement that failed).
  */
 export async function fenceOldMaster(server: ServerConfig, cluster: ClusterConfig, log: Logger): Promise<string> {
-  const a = await Admin.open(server, cluster, Math.min(1000, cluster.connect_timeout * 1000));
-  try {
-    for (const stmt of a.d.setReadOnly(true)) await a.q(stmt, 2000);
-    const rows = await a.q<{ id: unknown; user: unknown; command: unknown }>(a.d.processlistQuery(), 2000);
-    let killed = 0;
-    for (const r of rows) {
-      const cid = Number(r.id);
-      const user = String(r.user);
-      if (cid === a.s.threadId || user === 'system user' || user === 'event_scheduler' || String(r.command) === 'Daemon') continue;
-      try {
-        await a.q(a.d.killConnection(cid), 2000);
-        killed++;
-      } catch {
-        // already gone
+  const r = await fenceOverSql(server, cluster);
+  if (r.sql === 'not_answering') throw new NotAnswering(r.detail);
+  if (r.sql === 'unverified') throw new FailoverFailed(`it answers but could not be fenced: ${r.detail}`);
+  log.warn({ server: server.name, killed: r.sessionsKilled }, `fenced ${server.name}: ${r.detail}`);
+  return r.detail;
+}
+
+/** The old master gave no SQL session: nothing to fence now. */
+export class NotAnswering extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotAnswering';
+  }
+}
+
+export type Refence = { state: 'unreachable'; detail: string } | { state: 'fenced'; detail: string };
+
+/**
+ * Right before the new master takes writes: is the old master still down, or
+ * read_only with nothing the new master lacks? systemd restarts a crashed
+ * mysqld, possibly writable, in the middle of a failover. If it answers it is
+ * fenced (again), and its binlog is compared with what the new master holds:
+ * transactions there that the new master lacks (writes accepted after the
+ * restart, or a tail nobody saved) stop the promotion.
+ *   newMasterHolds  the new master's GTID position/set ('' without GTIDs)
+ *   knownEnd        without GTIDs: where the old master's binlog ended (saved or replicated)
+ */
+export async function refence(server: ServerConfig, cluster: ClusterConfig, log: Logger, newMasterHolds: string, knownEnd: BinlogCoord | undefined, signal?: AbortSignal, pool?: SshPool): Promise<Refence> {
+  const r = await fenceOverSql(server, cluster);
+  if (r.sql === 'not_answering') return { state: 'unreachable', detail: `${server.name} does not answer (${r.detail})` };
+  if (r.sql === 'unverified') {
+    // It answers and SQL did not fence it: stop its mysqld (fence_hung_master), or do not promote.
+    if (detectionSettings(cluster).fence_hung_master === 'kill') {
+      const k = await killMysqldOverSsh(server, cluster, { pool, timeoutMs: Math.max(8000, cluster.ssh.connect_timeout * 1000 + 6000), signal });
+      if (k.outcome === 'killed' || k.outcome === 'not_running') {
+        log.warn({ server: server.name, pids: k.pids }, `${server.name} answered again and SQL did not fence it (${r.detail}): ${k.detail}`);
+        return { state: 'unreachable', detail: `${server.name} answered again and SQL did not fence it (${r.detail}); ${k.detail}` };
       }
+      throw new FailoverFailed(`${server.name} answered again and could not be fenced (${r.detail}; ${k.detail}): not promoting another master beside it`);
     }
-    a.close();
-    log.warn({ server: server.name, killed }, `fenced ${server.name}: read_only set, ${killed} connection(s) killed`);
-    return `read_only set and ${killed} connection(s) killed`;
+    throw new FailoverFailed(`${server.name} answered again and could not be fenced (${r.detail}; fence_hung_master=none): not promoting another master beside it`);
+  }
+  log.warn({ server: server.name, killed: r.sessionsKilled }, `fenced ${server.name} again: ${r.detail}`);
+  const fenced = r.detail;
+  const b = await Admin.open(server, cluster, { connectTimeoutMs: Math.min(1000, cluster.connect_timeout * 1000), signal });
+  try {
+    const [st] = await b.q(b.d.showBinlogStatus(), 2000);
+    const [v] = await b.q(b.d.variablesQuery(), 2000);
+    const has = v === undefined ? '' : holdings(b.d.flavor, b.d.parseVariables(v).gtid);
+    const coord = st === undefined ? undefined : b.d.parseBinlogStatus(st);
+    b.close();
+    if (has !== '' && newMasterHolds !== '') {
+      if (!gtidContains(b.d.flavor, newMasterHolds, has)) throw new FailoverFailed(`${server.name} came back during the failover holding transactions the new master lacks (it holds ${has}; the new master ${newMasterHolds}): not promoting. ${server.name} is fenced (read_only); its data is the most complete: make it writable again, or save those transactions before failing over`);
+    } else if (coord !== undefined && knownEnd !== undefined && compareCoords(coord, knownEnd) > 0) {
+      const fresh = coord.file !== knownEnd.file && binlogFileIndex(coord.file) === binlogFileIndex(knownEnd.file) + 1 && coord.pos <= FRESH_BINLOG_BYTES;
+      if (!fresh) throw new FailoverFailed(`${server.name} came back during the failover and its binlog moved past ${formatCoord(knownEnd)} to ${formatCoord(coord)}: not promoting; it is fenced (read_only)`);
+    }
+    return { state: 'fenced', detail: `${server.name} answered again: ${fenced}; its binlog holds nothing the new master lacks` };
   } catch (err) {
-    a.destroy();
+    b.destroy();
     throw err;
   }
 }
+
+/** A binlog file just opened by a restart holds only its header events (format description, previous GTIDs). */
+const FRESH_BINLOG_BYTES = 512;
