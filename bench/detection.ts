@@ -135,3 +135,5 @@ if (values.readme) {
   if (a < 0 || b < a) throw new Error(`README.md has no ${begin} ... ${end} markers`);
   writeFileSync('README.md', `${readme.slice(0, a + begin.length)}\n${table}\n${readme.slice(b)}`);
 }
+// Drill connections may keep the event loop alive after every sandbox is down: never hold the test lock past the end.
+process.exit(cells.every((c) => c.errors.length === 0 && c.runs.length > 0 && c.runs.every((r) => r.ok)) ? 0 : 1);
