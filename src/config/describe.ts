@@ -24,6 +24,11 @@ function roles(s: ServerConfig): string {
   if (s.no_master) r.push('no_master');
   if (s.ignore_fail) r.push('ignore_fail');
   if (s.skip_init_ssh_check) r.push('skip_init_ssh_check');
+  if (s.promotion_rule !== undefined && s.promotion_rule_from === 'promotion_rule') r.push(`promotion_rule=${s.promotion_rule}`);
+  if (s.backup) r.push('backup');
+  if (s.allow_promotion) r.push('allow_promotion');
+  if (s.datacenter !== undefined) r.push(`dc=${s.datacenter}`);
+  if (s.region !== undefined) r.push(`region=${s.region}`);
   return r.length > 0 ? r.join(',') : '-';
 }
 
@@ -39,7 +44,7 @@ function describeCluster(c: ClusterConfig): string[] {
   lines.push(`  ping: ${c.ping_type} every ${c.ping_interval}s, timeout ${c.ping_timeout}s, down after ${c.ping_failures} failures`);
   lines.push(`  timeouts: connect ${c.connect_timeout}s, query ${c.query_timeout}s; max lag ${c.seconds_behind_master}s`);
   lines.push(
-    `  failover: check_repl_delay=${c.check_repl_delay} check_repl_filter=${c.check_repl_filter} latest_priority=${c.latest_priority} multi_tier_slave=${c.multi_tier_slave} last_failover_minute=${c.last_failover_minute}`,
+    `  failover: check_repl_delay=${c.check_repl_delay} check_repl_filter=${c.check_repl_filter} latest_priority=${c.latest_priority} multi_tier_slave=${c.multi_tier_slave} last_failover_minute=${c.last_failover_minute}${c.promotion_location && c.promotion_location !== 'nearest' ? ` promotion_location=${c.promotion_location}` : ''}${c.auto_rejoin ? ' auto_rejoin=true' : ''}`,
   );
   lines.push(`  manager_workdir: ${c.manager_workdir}${c.manager_log ? `, manager_log: ${c.manager_log}` : ''}`);
   const hooks = (

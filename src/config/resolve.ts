@@ -27,6 +27,11 @@ export interface LocalValues {
   ignore_fail: boolean;
   skip_init_ssh_check: boolean;
   node_label: string;
+  promotion_rule: 'prefer' | 'neutral' | 'prefer_not' | 'must_not';
+  datacenter: string;
+  region: string;
+  backup: boolean;
+  allow_promotion: boolean;
 }
 
 export interface ServerValues {
@@ -54,7 +59,7 @@ export type ClusterValues = {
     | 'ping_interval' | 'ping_type' | 'ping_failures' | 'ping_timeout' | 'ping_retry_interval' | 'connect_timeout' | 'query_timeout'
     | 'seconds_behind_master' | 'check_repl_delay' | 'check_repl_filter' | 'latest_priority' | 'multi_tier_slave' | 'last_failover_minute'
     | 'manager_workdir' | 'manager_log' | 'secondary_check_script' | 'master_ip_failover_script' | 'master_ip_online_change_script'
-    | 'shutdown_script' | 'report_script' | 'auto_rejoin' | 'hook_password_args']-?: NonNullable<ClusterConfig[K]>;
+    | 'shutdown_script' | 'report_script' | 'auto_rejoin' | 'hook_password_args' | 'promotion_location']-?: NonNullable<ClusterConfig[K]>;
 };
 
 export interface SshValues {
@@ -255,6 +260,18 @@ export function resolveCluster(input: ClusterInput, ctx: ResolveContext): Resolv
       disable_log_bin: get(v.disable_log_bin, SERVER_DEFAULTS.disable_log_bin),
       handle_raw_binlog: get(v.handle_raw_binlog, SERVER_DEFAULTS.handle_raw_binlog),
     };
+    // Promotion rules: MHA's flags keep their meaning (candidate_master → prefer, no_master → must_not).
+    const implied = server.no_master ? 'must_not' : server.candidate_master ? 'prefer' : undefined;
+    const explicit = v.promotion_rule;
+    if (explicit !== undefined && implied !== undefined && explicit.value !== implied) {
+      problems.push({ ...explicit.loc, message: `server ${s.name}: promotion_rule ${explicit.value} contradicts ${server.no_master ? 'no_master' : 'candidate_master'} (which means ${implied}); keep one of them` });
+    }
+    server.promotion_rule = explicit?.value ?? implied ?? 'neutral';
+    server.promotion_rule_from = explicit !== undefined ? 'promotion_rule' : server.no_master ? 'no_master' : server.candidate_master ? 'candidate_master' : 'default';
+    if (v.datacenter !== undefined) server.datacenter = v.datacenter.value;
+    if (v.region !== undefined) server.region = v.region.value;
+    server.backup = get(v.backup, false);
+    server.allow_promotion = get(v.allow_promotion, false);
     if (server.candidate_master && server.no_master) {
       warnings.push(`${formatLoc(s.loc)}: server ${s.name} has both candidate_master and no_master; no_master wins (as in MHA)`);
     }
@@ -299,6 +316,7 @@ export function resolveCluster(input: ClusterInput, ctx: ResolveContext): Resolv
     multi_tier_slave: get(c.multi_tier_slave, d.multi_tier_slave),
     last_failover_minute: get(c.last_failover_minute, d.last_failover_minute),
     auto_rejoin: get(c.auto_rejoin, false),
+    promotion_location: get(c.promotion_location, 'nearest'),
     manager_workdir: get(c.manager_workdir, d.manager_workdir),
     manager_log: opt(c.manager_log),
     secondary_check_script: opt(c.secondary_check_script),
