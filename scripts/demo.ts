@@ -37,6 +37,8 @@ spawnSync(process.execPath, ['dist/cli/bin.js', 'status', '--conf', r.configFile
 console.log('== mhats check-repl');
 spawnSync(process.execPath, ['dist/cli/bin.js', 'check-repl', '--conf', r.configFile], { stdio: 'inherit' });
 console.log(`The sandbox keeps running (the manager was stopped). Config: ${r.configFile}`);
-console.log(`Look around:  node dist/cli/bin.js status --conf ${r.configFile}`);
-console.log(`Stop it:      node dist/cli/bin.js sandbox down --dir ${dir}`);
+console.log(`Look around:  mhats status --conf ${r.configFile}`);
+console.log(`              masterha_check_repl --conf ${dir}/app1.cnf   (MHA's commands work too)`);
+console.log(`Stop it:      mhats sandbox down --dir ${dir}`);
+console.log('(scripts/setup.sh put mhats and masterha_* on the PATH; else: node dist/cli/bin.js ...)');
 process.exitCode = r.lost === 0 ? 0 : 1;

@@ -66,4 +66,24 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 log "building"
 npm run --silent build
+
+# --- mhats and MHA's masterha_* commands on the PATH -------------------------
+# A symlink per package.json "bin" entry in /usr/local/bin (root) or ~/.local/bin,
+# to this checkout's dist/. An existing file that is not such a link is left alone.
+BIN_DIR=/usr/local/bin
+[ "$(id -u)" -eq 0 ] || BIN_DIR="$HOME/.local/bin"
+mkdir -p "$BIN_DIR"
+node -e 'for (const [n, f] of Object.entries(require("./package.json").bin)) console.log(n + " " + f)' | while read -r name target; do
+  chmod +x "$target"
+  dest="$BIN_DIR/$name"
+  if [ -e "$dest" ] && [ ! -L "$dest" ]; then
+    log "not linking $dest: a file that is not a link is already there"
+    continue
+  fi
+  ln -sfn "$PWD/$target" "$dest"
+done
+case ":$PATH:" in
+  *":$BIN_DIR:"*) log "mhats and masterha_* are on the PATH ($BIN_DIR)" ;;
+  *) log "mhats and masterha_* are in $BIN_DIR, which is not on your PATH: export PATH=\"$BIN_DIR:\$PATH\"" ;;
+esac
 log "ready"

@@ -98,9 +98,11 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 }
 
 /** The argv that host A runs to test its own OpenSSH login to B (MHA's mesh check), strict host keys, no prompts. */
-export function meshArgv(to: ServerConfig, connectTimeoutSec: number): string[] {
+export function meshArgv(to: ServerConfig, connectTimeoutSec: number, sshOptions: readonly string[] = []): string[] {
   return [
     'ssh',
+    // MHA's ssh_options apply to the inner ssh too (MHA's SSHCheck puts them in both), first so they win.
+    ...sshOptions,
     '-o',
     'BatchMode=yes',
     '-o',
@@ -184,7 +186,10 @@ export async function checkSsh(clusters: readonly ClusterConfig[], opts: CheckSs
       const innerSec = cluster.ssh.connect_timeout;
       const started = performance.now();
       try {
-        const r = await exec(target, meshArgv(to, innerSec), {
+        // With ssh_options, `to` is reached as mhats itself reaches it (its -F Port/User/HostName).
+        const th = cluster.ssh.hosts?.[to.name];
+        const toDial = th ? { ...to, ssh_host: th.host, ssh_port: th.port, ssh_user: th.user } : to;
+        const r = await exec(target, meshArgv(toDial, innerSec, cluster.ssh.options), {
           ...options,
           timeoutMs: options.connectTimeoutMs + (innerSec + 10) * 1000,
           remoteTimeoutSec: innerSec + 5,

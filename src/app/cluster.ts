@@ -3,7 +3,8 @@
  * server specs, and one inspection of the whole cluster.
  */
 import type { ClusterConfig } from '../config/types.js';
-import { inspectAll } from '../adapters/mysql/inspect.js';
+import { inspectAll, readGtidState } from '../adapters/mysql/inspect.js';
+import { errantToConfirm, withMasterGtid } from '../domain/errant-confirm.js';
 import type { DbTarget } from '../adapters/mysql/connection.js';
 import { analyzeTopology, type ServerSpec } from '../domain/topology.js';
 import type { ServerProbe } from '../domain/types.js';
@@ -60,7 +61,14 @@ export function analyzeCluster(cluster: ClusterConfig, probes: ServerProbe[]): C
 }
 
 export async function inspectCluster(cluster: ClusterConfig, signal?: AbortSignal): Promise<ClusterReport> {
-  return analyzeCluster(cluster, await probeCluster(cluster, signal));
+  const probes = await probeCluster(cluster, signal);
+  const report = analyzeCluster(cluster, probes);
+  // Errant GTIDs count only when the master, read again after every replica, still lacks them.
+  const master = errantToConfirm(report.analysis);
+  const t = dbTargets(cluster).find((x) => x.name === master);
+  if (t === undefined || report.analysis.masterObs === undefined) return report;
+  const later = await readGtidState(t, report.analysis.masterObs.version, { ...timeoutsOf(cluster), now: Date.now, signal });
+  return later === undefined ? report : analyzeCluster(cluster, withMasterGtid(probes, t.name, later));
 }
 
 /** check-repl: after a failover that lost writes with asynchronous replication, say what semi-sync would have done. */

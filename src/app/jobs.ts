@@ -159,7 +159,7 @@ export function rewriteJournal(path: string, expect: { size: number; mtimeMs: nu
 
 export interface JobContext {
   cluster: ClusterConfig;
-  journal: FileJournal;
+  journal: Pick<FileJournal, 'path' | 'read'>;
   log: Logger;
   metrics?: Metrics | undefined;
   /** A failover of this cluster is running: jobs wait for the next run. */

@@ -34,7 +34,8 @@ import { readMhaStateFiles } from '../adapters/journal/mha-state-files.js';
 import { EtcdJournal } from '../adapters/journal/etcd-journal.js';
 import type { Journal } from '../adapters/journal/journal.js';
 import { EtcdClient } from '../adapters/leader/etcd-client.js';
-import { Election } from '../adapters/leader/election.js';
+import { Election, abortableSleep } from '../adapters/leader/election.js';
+import { ShardOwner, ownerKey } from '../adapters/leader/shards.js';
 import { LocalLock } from '../adapters/leader/local-lock.js';
 import { MasterMonitorLock } from '../adapters/leader/advisory-lock.js';
 import { createLogger } from '../adapters/logging.js';
@@ -166,6 +167,10 @@ export class Manager {
   readonly startedAt: number;
   /** Manager HA on etcd (undefined: a single manager). */
   election: Election | undefined;
+  /** Clusters spread over the managers (etcd.sharding); undefined: one leader, or a single manager. */
+  shards: ShardOwner | undefined;
+  /** The clusters of the configuration (with sharding only the owned ones have a monitor). */
+  #configured = new Map<string, ClusterConfig>();
   #etcd: { client: EtcdClient; settings: EtcdSettings; instance: string } | undefined;
   #journals = new Map<string, EtcdJournal>();
   #electionAc = new AbortController();
@@ -227,6 +232,7 @@ export class Manager {
     this.#loadedAt = this.#now();
     this.log.info({ clusters: clusters.map((c) => c.name), stateDir: config.state_dir, files: config.files, version: VERSION }, `mhats manager starting: ${clusters.length} cluster(s)`);
     for (const w of config.warnings) this.log.warn({}, w);
+    this.#configured = new Map(clusters.map((c) => [c.name, c]));
     await this.#startHa(config, clusters);
     if (!this.maintenance) {
       try {
@@ -238,7 +244,8 @@ export class Manager {
     this.#logMaintenance();
     this.#applyPublish(config);
     this.metrics.leader.set(this.leadership.isLeader() ? 1 : 0);
-    for (const c of clusters) this.#startEntry(c, config.state_dir);
+    // With sharding a cluster's monitor starts when this manager owns it.
+    if (!this.shards) for (const c of clusters) this.#startEntry(c, config.state_dir);
     await this.#applyHttp(this.#opts.http === undefined ? config.http : (this.#opts.http ?? undefined));
     const wd = this.notifier.watchdogMs;
     // Watchdog pings at a third of WATCHDOG_USEC: a slow tick gets a second chance before systemd's deadline.
@@ -269,6 +276,10 @@ export class Manager {
     const client = new EtcdClient({ endpoints: e.endpoints, timeoutMs: e.request_timeout * 1000 });
     this.#etcd = { client, settings: e, instance };
     this.maintenance = etcdMaintenanceView(client, e.prefix, instance);
+    if (e.sharding) {
+      this.#startShards(client, e, instance, clusters);
+      return;
+    }
     const key = `${e.prefix}/leader`;
     const election = new Election({
       store: client,
@@ -295,6 +306,55 @@ export class Manager {
     this.#electionDone = election.run(this.#electionAc.signal).catch((err: unknown) => this.log.error({ err: (err as Error).message }, `the election loop stopped: ${(err as Error).message}`));
   }
 
+  #startShards(client: EtcdClient, e: EtcdSettings, instance: string, clusters: ClusterConfig[]): void {
+    const shards = new ShardOwner({
+      store: client,
+      prefix: e.prefix,
+      instance,
+      ttlSeconds: e.lease_ttl,
+      log: this.log,
+      mono: () => this.#mono(),
+      now: () => this.#now(),
+      clusters: () => [...this.#configured.keys()],
+      busy: (c) => this.#entries.get(c)?.monitor.inFailover ?? false,
+      onAcquire: async (c, token) => {
+        const cfg = this.#configured.get(c);
+        if (!cfg || this.#stopping) throw new Error(this.#stopping ? 'stopping' : 'not in the configuration');
+        // The journal must be current before this manager acts: an unfinished failover blocks it.
+        await this.#journalFor(c).refresh();
+        const unfinished = summarize(this.#journalFor(c).read()).find((x) => x.outcome === undefined && !x.acked);
+        if (unfinished) this.log.error({ cluster: c, failover: unfinished.id, deadMaster: unfinished.deadMaster }, `new owner of ${c}: failover ${unfinished.id} of ${unfinished.deadMaster} (${isoTime(unfinished.startedAt)}) never finished: the manager that ran it stopped during it. This manager will NOT start another failover of ${c} until an operator checks the topology and runs: mhats ack ${c}`);
+        this.log.debug({ cluster: c, token }, `starting the monitor of ${c}`);
+        if (!this.#entries.has(c)) this.#startEntry(cfg, this.config?.state_dir ?? '');
+      },
+      onRelease: async (c) => {
+        const entry = this.#entries.get(c);
+        if (!entry) return;
+        this.#entries.delete(c);
+        await this.#stopEntry(entry);
+        await this.#journals.get(c)?.flush().catch(() => undefined);
+        await this.metrics.forgetCluster(c);
+      },
+      onChange: () => this.#shardMetrics(),
+    });
+    this.shards = shards;
+    this.leadership = { isLeader: () => shards.owned.size > 0 && !shards.stopped, stillLeader: () => Promise.resolve(!shards.stopped), healthy: () => shards.healthy() };
+    this.log.info({ endpoints: e.endpoints, instance, leaseTtl: e.lease_ttl, clusters: clusters.length }, `clusters spread over the managers on etcd (${e.endpoints.join(', ')}): instance ${instance}, owner keys ${ownerKey(e.prefix, '<cluster>')}, lease TTL ${e.lease_ttl} s`);
+    for (const c of clusters) this.#journalFor(c.name);
+    this.#electionDone = shards.run(this.#electionAc.signal, abortableSleep).catch((err: unknown) => this.log.error({ err: (err as Error).message }, `the cluster ownership loop stopped: ${(err as Error).message}`));
+  }
+
+  #shardMetrics(): void {
+    const s = this.shards;
+    if (!s) return;
+    this.metrics.clustersOwned.set(s.owned.size);
+    this.metrics.leader.set(s.owned.size > 0 ? 1 : 0);
+    this.metrics.handoffs.inc({ direction: 'acquired' }, s.acquired - this.#handoffsSeen.acquired);
+    this.metrics.handoffs.inc({ direction: 'released' }, s.released - this.#handoffsSeen.released);
+    this.#handoffsSeen = { acquired: s.acquired, released: s.released };
+  }
+  #handoffsSeen = { acquired: 0, released: 0 };
+
   #journalFor(cluster: string): EtcdJournal {
     let j = this.#journals.get(cluster);
     if (j) return j;
@@ -307,6 +367,10 @@ export class Manager {
       writer: etcd.instance,
       now: () => this.#now(),
       fence: () => {
+        if (this.shards) {
+          const t = this.shards.fencingToken(cluster);
+          return t === undefined ? undefined : { key: ownerKey(etcd.settings.prefix, cluster), token: t };
+        }
         const token = this.election?.fencingToken();
         return token === undefined ? undefined : { key, token };
       },
@@ -363,9 +427,9 @@ export class Manager {
       onTick: (m) => this.#onTick(m),
       onFailover: (r) => this.metrics.failover(c.name, r),
       observer: this.metrics.observer(),
-      isLeader: () => this.leadership.isLeader() && !(monitorLock?.blocked ?? false),
-      stillLeader: async () => !(monitorLock?.blocked ?? false) && (await this.leadership.stillLeader()),
-      fencingToken: () => this.leadership.fencingToken?.(),
+      isLeader: () => (this.shards ? this.shards.isOwner(c.name) : this.leadership.isLeader()) && !(monitorLock?.blocked ?? false),
+      stillLeader: async () => !(monitorLock?.blocked ?? false) && (this.shards ? this.shards.isOwner(c.name) : await this.leadership.stillLeader()),
+      fencingToken: () => (this.shards ? this.shards.fencingToken(c.name) : this.leadership.fencingToken?.()),
       maintenance: () => this.maintenance?.entries() ?? [],
       onMasterChanged: (master, how) => this.#onMasterChanged(c.name, master, how),
       onFenced: (server) => this.#onFenced(c.name, server),
@@ -504,6 +568,13 @@ export class Manager {
 
   #service(): void {
     if (this.#stopping) return;
+    if (!this.shards) this.metrics.clustersOwned.set(this.leadership.isLeader() ? this.#entries.size : 0);
+    // With sharding a manager may own nothing yet (or ever): ready once its first ownership round is done.
+    if (this.shards && !this.#ready && this.shards.steps > 0 && [...this.#entries.values()].every((e) => e.monitor.ticks > 0)) {
+      this.#ready = true;
+      void this.notifier.ready(this.statusLine());
+      this.log.info({ owned: [...this.shards.owned.keys()] }, `ready: owns ${this.shards.owned.size} of ${this.#configured.size} cluster(s)`);
+    }
     this.metrics.leader.set(this.leadership.isLeader() ? 1 : 0);
     // Followers (and the leader, for acknowledgements) follow the journal in etcd.
     if (this.#etcd && !this.#refreshing && this.#mono() - this.#lastJournalRefresh >= 2000) {
@@ -573,7 +644,7 @@ export class Manager {
   readyz(): Probe {
     const notInspected = this.monitors.filter((m) => m.ticks === 0).map((m) => m.cluster.name);
     const leaderOk = this.leadership.healthy();
-    const ok = !this.#stopping && notInspected.length === 0 && leaderOk && this.#entries.size > 0;
+    const ok = !this.#stopping && notInspected.length === 0 && leaderOk && (this.#entries.size > 0 || (this.shards !== undefined && this.shards.steps > 0));
     const reasons = [
       ...(notInspected.length > 0 ? [`not inspected yet: ${notInspected.join(', ')}`] : []),
       ...(leaderOk ? [] : ['neither the leader nor a healthy follower']),
@@ -599,6 +670,20 @@ export class Manager {
   }
 
   #haStatus(): unknown {
+    const sh = this.shards;
+    if (sh && this.#etcd) {
+      return {
+        mode: 'etcd-sharding',
+        endpoints: this.#etcd.settings.endpoints,
+        instance: sh.instance,
+        lease: sh.lease,
+        leaseRemainingMs: Math.max(0, Math.round(sh.remainingMs())),
+        managers: sh.members,
+        owned: [...sh.owned.keys()].sort(),
+        handoffs: { acquired: sh.acquired, released: sh.released },
+        owners: Object.fromEntries([...this.#configured.keys()].sort().map((c) => [c, sh.owners.get(c)?.instance ?? null])),
+      };
+    }
     const el = this.election;
     if (el && this.#etcd) {
       return { mode: 'etcd', endpoints: this.#etcd.settings.endpoints, key: el.key, instance: el.instance, state: el.isLeader() ? 'leader' : el.state === 'stopped' ? 'stopped' : 'follower', leader: el.leader, fencingToken: el.fencingToken(), leaseRemainingMs: el.state === 'leader' ? Math.max(0, Math.round(el.remainingMs())) : undefined };
@@ -656,7 +741,10 @@ export class Manager {
       const e = this.#entries.get(name);
       if (!e) {
         added.push(name);
-        this.#startEntry(c, stateDir);
+        // With sharding the cluster starts when this manager takes it.
+        if (this.shards) {
+          if (this.#etcd) this.#journalFor(name);
+        } else this.#startEntry(c, stateDir);
         continue;
       }
       if (e.fingerprint === clusterFingerprint(c, stateDir)) continue;
@@ -673,6 +761,7 @@ export class Manager {
       });
     }
     this.config = next.config;
+    this.#configured = wanted;
     this.#loadedAt = this.#now();
     this.#applyPublish(next.config);
     await this.#applyHttp(this.#opts.http === undefined ? next.config.http : (this.#opts.http ?? undefined));
@@ -702,6 +791,7 @@ export class Manager {
     this.#electionAc.abort();
     await this.#electionDone;
     await this.election?.resign();
+    await this.shards?.resign();
     this.#localLock?.release();
     await this.publisher?.idle();
     await this.http?.close();

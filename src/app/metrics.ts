@@ -35,6 +35,9 @@ export class Metrics {
   readonly relayLogsPurged: Counter<'cluster' | 'server'>;
   readonly checkReplFindings: Gauge<'cluster' | 'severity'>;
   readonly reloads: Counter<'result'>;
+  readonly clustersOwned: Gauge;
+  readonly handoffs: Counter<'direction'>;
+  #lastState = new Map<string, MonitorState>();
   readonly maintenanceCluster: Gauge<'cluster'>;
   readonly maintenanceServers: Gauge<'cluster'>;
   readonly publishes: Counter<'cluster' | 'target' | 'result'>;
@@ -78,6 +81,8 @@ export class Metrics {
     this.jobDuration = new Histogram({ name: 'mhats_job_duration_seconds', help: 'Duration of scheduled jobs.', labelNames: ['cluster', 'job'], buckets: [0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60], registers });
     this.relayLogsPurged = new Counter({ name: 'mhats_relay_log_purges_total', help: 'Relay-log purges done on each replica.', labelNames: ['cluster', 'server'], registers });
     this.checkReplFindings = new Gauge({ name: 'mhats_check_repl_findings', help: 'Findings of the last scheduled check-repl report, by severity.', labelNames: ['cluster', 'severity'], registers });
+    this.clustersOwned = new Gauge({ name: 'mhats_clusters_owned', help: 'Clusters this manager owns (etcd sharding; with one leader or a single manager: every cluster it watches).', registers });
+    this.handoffs = new Counter({ name: 'mhats_cluster_handoffs_total', help: 'Clusters this manager took (acquired) or handed over (released), etcd sharding.', labelNames: ['direction'], registers });
     this.maintenanceCluster = new Gauge({ name: 'mhats_maintenance', help: 'Whether automatic failover of the cluster is held by maintenance (1: the cluster, or everything, is in maintenance).', labelNames: ['cluster'], registers });
     this.maintenanceServers = new Gauge({ name: 'mhats_maintenance_servers', help: 'Servers of the cluster in maintenance (never candidates).', labelNames: ['cluster'], registers });
     this.publishes = new Counter({ name: 'mhats_master_publish_total', help: 'Writes of the master to service discovery (etcd, consul) by result: publish, unchanged, retract, failed.', labelNames: ['cluster', 'target', 'result'], registers });
@@ -116,10 +121,12 @@ export class Metrics {
     if (a.masterObs) this.replicationLag.remove({ cluster, server: a.masterObs.name });
   }
 
-  /** After every tick: the loop's progress and state. */
+  /** After every tick: the loop's progress, and its state when that changed. */
   tick(m: ClusterMonitor): void {
     const cluster = m.cluster.name;
     this.ticks.inc({ cluster });
+    if (this.#lastState.get(cluster) === m.state) return;
+    this.#lastState.set(cluster, m.state);
     for (const st of MONITOR_STATES) this.state.set({ cluster, state: st }, st === m.state ? 1 : 0);
   }
 
@@ -141,6 +148,7 @@ export class Metrics {
 
   /** A removed cluster's series go away (its gauges would otherwise report stale values forever). */
   async forgetCluster(cluster: string): Promise<void> {
+    this.#lastState.delete(cluster);
     const metrics = [this.checkDuration, this.checkFailures, this.suspicions, this.failovers, this.failoverDuration, this.phaseDuration, this.replicationLag, this.up, this.ticks, this.state, this.topologyHealthy, this.jobRuns, this.jobDuration, this.relayLogsPurged, this.checkReplFindings, this.maintenanceCluster, this.maintenanceServers, this.publishes, this.errantServers];
     for (const metric of metrics) {
       const m = metric as unknown as { get(): Promise<{ values: Array<{ labels: Record<string, string | number> }> }>; remove(labels: Record<string, string | number>): void };

@@ -17,6 +17,7 @@ import { registerAck } from './commands/ack.js';
 import { registerFailover } from './commands/failover.js';
 import { registerSwitchover } from './commands/switchover.js';
 import { registerHooks } from './commands/hooks.js';
+import { registerDrill } from './commands/drill.js';
 import { registerMaintenance } from './commands/maintenance.js';
 import { registerRejoin } from './commands/rejoin.js';
 import { registerErrant } from './commands/errant.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerFailover(program);
   registerSwitchover(program);
   registerHooks(program);
+  registerDrill(program);
   registerAck(program);
   registerMaintenance(program);
   registerRejoin(program);
@@ -64,18 +66,29 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
+let programName = 'mhats';
+/** The name error messages start with (MHA's commands: masterha_check_repl, ...). */
+export function setProgramName(name: string): void {
+  programName = name;
+}
+
+/** Control bytes from a bad file (an escape sequence, a NUL) never reach the terminal as they are. */
+export function escapeControl(s: string): string {
+  return s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 export function reportError(err: unknown): number {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.OK;
     return ExitCode.USAGE;
   }
   if (err instanceof UserError) {
-    process.stderr.write(`mhats: ${err.message}\n`);
-    if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
+    process.stderr.write(`${programName}: ${escapeControl(err.message)}\n`);
+    if (err.hint) process.stderr.write(`  hint: ${escapeControl(err.hint)}\n`);
     return err.exitCode;
   }
   const e = err instanceof Error ? err : new Error(String(err));
-  process.stderr.write(`mhats: unexpected error: ${e.message}\n`);
+  process.stderr.write(`${programName}: unexpected error: ${escapeControl(e.message)}\n`);
   if (process.env.MHATS_DEBUG) process.stderr.write(`${e.stack ?? ''}\n`);
   else process.stderr.write('  hint: this is a bug in mhats; set MHATS_DEBUG=1 for the stack trace and report it\n');
   return ExitCode.ERROR;

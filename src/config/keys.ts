@@ -177,6 +177,10 @@ export interface KindType {
   location_policy: (typeof LOCATION_POLICIES)[number];
 }
 
+/** Bounds of every duration in seconds (ping_interval, ping_timeout, connect_timeout, ...). */
+export const MIN_SECONDS = 0.01;
+export const MAX_SECONDS = 3600;
+
 const NUM_RE = /^[+]?(\d+(\.\d*)?|\.\d+)$/;
 const INT_RE = /^[+]?\d+$/;
 
@@ -229,8 +233,11 @@ export function checkValue(kind: ValueKind, v: unknown, mode: 'yaml' | 'cnf'): C
       return { ok: false, expected: 'an integer >= 0' };
     }
     case 'posnum': {
+      // Every posnum key is a timer: a timer that fires every millisecond, or one past
+      // setTimeout's 24.8 days (which fires at once), is a mistake, not a setting.
       const n = toNumber(v, false);
-      if (n !== undefined && n > 0) return { ok: true, value: n };
+      if (n !== undefined && n >= MIN_SECONDS && n <= MAX_SECONDS) return { ok: true, value: n };
+      if (n !== undefined && n > 0) return { ok: false, expected: `a number of seconds between ${MIN_SECONDS} and ${MAX_SECONDS}` };
       return { ok: false, expected: 'a number of seconds > 0' };
     }
     case 'ping_type': {

@@ -4,7 +4,7 @@
  * and throws one ConfigError listing every problem.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { basename, dirname, extname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { ConfigError, UserError } from '../errors/errors.js';
@@ -18,7 +18,7 @@ import type { ClusterInput, ResolveContext, SecretFileResult } from './resolve.j
 import type { ClusterConfig, ConfigFormat, EtcdSettings, HttpSettings, LoadedConfig, PublishSettings } from './types.js';
 import type { PublishInput } from './yaml.js';
 import { Secret } from '../domain/secret.js';
-import { parseYamlConfig } from './yaml.js';
+import { parseListen, parseYamlConfig } from './yaml.js';
 
 export interface LoadOptions {
   conf: string;
@@ -75,11 +75,40 @@ function errnoReason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function readConfigText(shown: string, abs: string): string {
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  if (st.isFile()) return 'a regular file';
+  return 'not a regular file';
+}
+
+/**
+ * A config file's text: a regular file (never a FIFO or a device, which would
+ * hang or never end), at most MAX_CONFIG_BYTES, and valid UTF-8 (a byte that
+ * is not is an error at its line, never silently replaced).
+ */
+export function readConfigText(shown: string, abs: string): string {
+  let buf: Buffer;
   try {
-    return readFileSync(abs, 'utf8');
+    const st = statSync(abs);
+    if (!st.isFile()) throw new ConfigError(shown, undefined, `cannot read config file: it is ${kindOf(st)}`, 'pass the path of the configuration file itself');
+    if (st.size > MAX_CONFIG_BYTES) throw new ConfigError(shown, undefined, `cannot read config file: it is ${st.size} bytes, more than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB: this is not a configuration file`, CONF_HINT);
+    buf = readFileSync(abs);
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(shown, undefined, `cannot read config file: ${errnoReason(err)}`, CONF_HINT);
+  }
+  if (buf.length > MAX_CONFIG_BYTES) throw new ConfigError(shown, undefined, `cannot read config file: more than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB`, CONF_HINT);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(buf);
+  } catch {
+    const lenient = buf.toString('utf8');
+    const at = lenient.indexOf('\uFFFD');
+    const line = at < 0 ? undefined : lenient.slice(0, at).split('\n').length;
+    throw new ConfigError(shown, line, 'the file is not valid UTF-8 (a byte here is not); save it as UTF-8', 'for example: iconv -f latin1 -t utf-8 FILE > FILE.utf8');
   }
 }
 
@@ -140,9 +169,16 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
   const problems: Problem[] = [];
   let inputs: ClusterInput[] = [];
   let inlineFiles: string[] = [];
-  let stateDir = STATE_DIR_DEFAULT;
+  // MHA files cannot say where mhats keeps its state or listens: the environment can (a YAML file's keys win).
+  let stateDir = env.MHATS_STATE_DIR !== undefined && env.MHATS_STATE_DIR !== '' ? env.MHATS_STATE_DIR : STATE_DIR_DEFAULT;
   let http: HttpSettings | undefined = { ...HTTP_DEFAULT };
+  if (env.MHATS_HTTP_LISTEN !== undefined && env.MHATS_HTTP_LISTEN !== '') {
+    const l = parseListen(env.MHATS_HTTP_LISTEN);
+    if (!l.ok) throw new ConfigError('MHATS_HTTP_LISTEN', undefined, `the environment variable ${l.message}`);
+    http = l.value ?? undefined;
+  }
   let etcd: EtcdSettings | undefined;
+  let stateDirLoc: Loc | undefined;
   let publishIn: PublishInput | undefined;
 
   if (format === 'yaml') {
@@ -153,7 +189,10 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
     problems.push(...r.problems);
     inputs = r.clusters;
     inlineFiles = r.inlineSecretFiles;
-    if (r.state_dir) stateDir = r.state_dir.value;
+    if (r.state_dir) {
+      stateDir = r.state_dir.value;
+      stateDirLoc = r.state_dir.loc;
+    }
     if (r.http !== undefined) http = r.http ?? undefined;
     etcd = r.etcd;
     publishIn = r.publish;
@@ -227,6 +266,13 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
       }
     }
     publish = { ...rest, ...(consul ? { consul: { address: consul.address, ...(consul.datacenter !== undefined ? { datacenter: consul.datacenter } : {}), ...(token ? { token } : {}) } } : {}) };
+  }
+  // state_dir must be a directory (or not exist yet: the manager creates it).
+  try {
+    const st = statSync(abs(stateDir));
+    if (!st.isDirectory()) problems.push({ ...(stateDirLoc ?? { file: env.MHATS_STATE_DIR ? 'MHATS_STATE_DIR' : opts.conf }), message: `state_dir ${stateDir} is ${kindOf(st)}, not a directory: give a directory the manager may write (its journal and lock live there)` });
+  } catch {
+    // absent: created at start
   }
   throwIfProblems(problems);
 

@@ -89,6 +89,8 @@ export interface ClusterInput {
   schedules?: ScheduleSettings | undefined;
   /** Hooks (YAML only), already validated. */
   hooks?: HooksConfig | undefined;
+  /** YAML `drill:` of the cluster ('allowed' lets `mhats drill` inject faults into it). */
+  drill?: 'allowed' | 'forbidden' | undefined;
 }
 
 export type SecretFileResult = { ok: true; content: string; mode: number } | { ok: false; reason: string };
@@ -161,6 +163,9 @@ export const SSH_CONNECT_TIMEOUT_DEFAULT = 5;
 export const STATE_DIR_DEFAULT = '/var/lib/mhats';
 /** The manager's status/metrics endpoint: loopback only unless configured otherwise. */
 export const HTTP_DEFAULT: HttpSettings = { host: '127.0.0.1', port: 9187 };
+
+/** A DNS name, an IPv4 address, or an IPv6 address (with an optional %zone). */
+export const HOST_RE = /^[A-Za-z0-9_.-]+$|^[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?$/;
 
 // ---------------------------------------------------------------- resolution
 
@@ -272,6 +277,11 @@ export function resolveCluster(input: ClusterInput, ctx: ResolveContext): Resolv
     if (v.region !== undefined) server.region = v.region.value;
     server.backup = get(v.backup, false);
     server.allow_promotion = get(v.allow_promotion, false);
+    // A host name ends up in SQL (CHANGE MASTER), in ssh and rsync command lines and in hook
+    // arguments: only what a host name or an address can hold.
+    for (const [key, value, at] of [['hostname', server.hostname, v.hostname], ['ip', server.ip, v.ip], ['ssh_host', server.ssh_host, v.ssh_host]] as const) {
+      if ((key === 'hostname' || at !== undefined) && !HOST_RE.test(value)) problems.push({ ...(at?.loc ?? s.loc), message: `${key} ${JSON.stringify(value)} of server ${s.name} is not a host name or an address (letters, digits, ".", "-", "_", ":" only)` });
+    }
     if (server.candidate_master && server.no_master) {
       warnings.push(`${formatLoc(s.loc)}: server ${s.name} has both candidate_master and no_master; no_master wins (as in MHA)`);
     }
@@ -335,6 +345,7 @@ export function resolveCluster(input: ClusterInput, ctx: ResolveContext): Resolv
     },
     schedules: { ...input.schedules },
     ...(input.hooks ? { hooks: input.hooks } : {}),
+    ...(input.drill ? { drill: input.drill } : {}),
   };
   // Where it came from is not part of its value: not enumerable (equality, JSON); MHA's report_script gets it as --conf.
   Object.defineProperty(cluster, 'source_file', { value: input.loc.file, enumerable: false, writable: true, configurable: true });

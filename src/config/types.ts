@@ -132,6 +132,11 @@ export interface ClusterConfig {
   schedules?: ScheduleSettings | undefined;
   /** Failover/switchover hooks (YAML `hooks:`); MHA's script keys above keep working on their own. */
   hooks?: HooksConfig | undefined;
+  /**
+   * `mhats drill` may inject faults into this cluster only when 'allowed'
+   * (YAML `drill: allowed`; a staging cluster). Sandboxes are always allowed.
+   */
+  drill?: 'allowed' | 'forbidden' | undefined;
   /** The file the cluster was read from (MHA report_script --conf). */
   source_file?: string | undefined;
 }
@@ -204,4 +209,9 @@ export interface EtcdSettings {
   instance?: string | undefined;
   /** Deadline of one etcd request, seconds (default 2). */
   request_timeout: number;
+  /**
+   * Spread the clusters over the managers (default false: one leader fails over every cluster).
+   * Each cluster has its own owner key PREFIX/clusters/NAME/owner on its owner's lease.
+   */
+  sharding: boolean;
 }

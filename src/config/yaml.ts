@@ -3,8 +3,8 @@
  * is reported at the line of the offending node (yaml Document + LineCounter).
  * Pure: text in, typed layered input out.
  */
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument } from 'yaml';
-import type { Document, Node } from 'yaml';
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit } from 'yaml';
+import type { Document, Node, Pair, YAMLMap } from 'yaml';
 import { z } from 'zod';
 import { validateDetailed as validateCron } from 'node-cron';
 import {
@@ -124,6 +124,7 @@ const etcdSchema = z.strictObject({
   lease_ttl: ttlLeaf.optional(),
   instance: leaf('string').optional(),
   request_timeout: leaf('posnum').optional(),
+  sharding: leaf('bool').optional(),
 });
 
 /** Service discovery (top level `publish:`). */
@@ -149,7 +150,12 @@ const publishSchema = z.strictObject({
 
 const layerShape = { ...shapeOf(SERVER_KEYS), ...shapeOf(CLUSTER_KEYS), ssh: sshSchema.optional(), schedules: schedulesSchema.optional() };
 const defaultsSchema = z.strictObject(layerShape);
-const clusterSchema = z.strictObject({ ...layerShape, servers: z.array(serverSchema), hooks: hooksSchema.optional() });
+const drillLeaf: z.ZodType<'allowed' | 'forbidden'> = z.unknown().transform((v, ctx) => {
+  if (v === 'allowed' || v === 'forbidden') return v;
+  ctx.addIssue({ code: 'custom', message: `must be "allowed" (mhats drill may inject faults into this cluster) or "forbidden" (got ${showValue(v)})`, params: { leaf: true } });
+  return z.NEVER;
+});
+const clusterSchema = z.strictObject({ ...layerShape, servers: z.array(serverSchema), hooks: hooksSchema.optional(), drill: drillLeaf.optional() });
 const rootSchema = z.strictObject({
   state_dir: leaf('string').optional(),
   http: httpSchema.optional(),
@@ -163,7 +169,7 @@ type Raw = Record<string, unknown>;
 interface RootData {
   state_dir?: string | undefined;
   http?: { listen?: HttpSettings | null | undefined } | undefined;
-  etcd?: { endpoints: string[]; prefix?: string | undefined; lease_ttl?: number | undefined; instance?: string | undefined; request_timeout?: number | undefined } | undefined;
+  etcd?: { endpoints: string[]; prefix?: string | undefined; lease_ttl?: number | undefined; instance?: string | undefined; request_timeout?: number | undefined; sharding?: boolean | undefined } | undefined;
   publish?: { prefix?: string | undefined; interval?: number | undefined; timeout?: number | undefined; etcd?: boolean | { endpoints: string[] } | undefined; consul?: { address: string; token?: SecretSpec | undefined; datacenter?: string | undefined } | undefined } | undefined;
   defaults?: Raw | undefined;
   clusters: Record<string, Raw & { servers: Raw[] }>;
@@ -184,11 +190,24 @@ function pathString(path: Path): string {
 }
 
 class Locator {
+  /** Each map's pairs by key, built on first use: a lookup is linear in the path's depth, not in the map's size (a config of thousands of servers loads in linear time). */
+  private readonly index = new WeakMap<object, Map<string, Pair>>();
+
   constructor(
     private readonly doc: Document,
     private readonly lc: LineCounter,
     private readonly file: string,
   ) {}
+
+  private pairOf(map: YAMLMap, key: string): Pair | undefined {
+    let byKey = this.index.get(map);
+    if (byKey === undefined) {
+      byKey = new Map();
+      for (const p of map.items) if (isPair(p) && isScalar(p.key) && !byKey.has(String(p.key.value))) byKey.set(String(p.key.value), p);
+      this.index.set(map, byKey);
+    }
+    return byKey.get(key);
+  }
 
   /** Line of the node at path (the key's line when `key`), else of the nearest ancestor found. */
   line(path: Path, key = false): number | undefined {
@@ -198,7 +217,7 @@ class Locator {
       const seg = path[i];
       const last = i === path.length - 1;
       if (isMap(node)) {
-        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+        const pair = this.pairOf(node, String(seg));
         if (!pair) return best;
         const keyLine = this.offsetLine(pair.key);
         if (last && key) return keyLine ?? best;
@@ -258,13 +277,13 @@ function knownKeys(ctx: Context): string[] {
     case 'defaults':
       return [...Object.keys(SERVER_KEYS), ...Object.keys(CLUSTER_KEYS), 'ssh', 'schedules'];
     case 'cluster':
-      return [...Object.keys(SERVER_KEYS), ...Object.keys(CLUSTER_KEYS), 'ssh', 'schedules', 'servers', 'hooks'];
+      return [...Object.keys(SERVER_KEYS), ...Object.keys(CLUSTER_KEYS), 'ssh', 'schedules', 'servers', 'hooks', 'drill'];
     case 'schedules':
       return ['relay_log_purge', 'check_repl', 'journal_retention'];
     case 'retention':
       return ['cron', 'keep_days'];
     case 'etcd':
-      return ['endpoints', 'prefix', 'lease_ttl', 'instance', 'request_timeout'];
+      return ['endpoints', 'prefix', 'lease_ttl', 'instance', 'request_timeout', 'sharding'];
     case 'http':
       return ['listen'];
     case 'publish':
@@ -334,6 +353,39 @@ export interface YamlParseResult {
   inlineSecretFiles: string[];
 }
 
+/** A value whose location is looked up only when a message needs it (most values never do). */
+function lazyAt<T>(value: T, locate: () => Loc): At<T> {
+  let cached: Loc | undefined;
+  return {
+    value,
+    get loc(): Loc {
+      cached ??= locate();
+      return cached;
+    },
+  };
+}
+
+/** The first key that repeats within one map (yaml's "Map keys must be unique"), in linear time. */
+function duplicateKey(doc: Document): { message: string; pos: [number, number] } | undefined {
+  let found: { message: string; pos: [number, number] } | undefined;
+  visit(doc, {
+    Map(_key, map) {
+      const seen = new Set<unknown>();
+      for (const p of map.items) {
+        const k = isScalar(p.key) ? p.key.value : p.key;
+        if (seen.has(k)) {
+          const range = (p.key as Node | null)?.range ?? map.range ?? [0, 0];
+          found = { message: 'Map keys must be unique', pos: [range[0], range[1]] };
+          return visit.BREAK;
+        }
+        seen.add(k);
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
 /** A YAML syntax error, as one line (yaml's messages carry a code frame after the first line). */
 function syntaxProblem(file: string, lc: LineCounter, err: { message: string; pos: [number, number] }): Problem {
   const first = (err.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?\s*$/, '').trim();
@@ -348,13 +400,54 @@ export interface PublishInput {
   consul?: { address: string; token?: At<SecretSpec> | undefined; datacenter?: string | undefined } | undefined;
 }
 
+/** The deepest nesting a configuration may have (it needs about 8). */
+export const MAX_DEPTH = 64;
+
+/** The first node nested deeper than MAX_DEPTH (an iterative walk: no recursion to overflow). */
+function tooDeep(root: unknown): Node | undefined {
+  const stack: [unknown, number][] = [[root, 0]];
+  while (stack.length > 0) {
+    const [n, d] = stack.pop()!;
+    if (d > MAX_DEPTH) return n as Node;
+    if (isMap(n) || isSeq(n)) for (const it of n.items as unknown[]) stack.push([it, d + 1]);
+    else if (isPair(n)) {
+      stack.push([n.key, d]);
+      stack.push([n.value, d]);
+    }
+  }
+  return undefined;
+}
+
+function firstAlias(root: unknown): Node | undefined {
+  let found: Node | undefined;
+  visit(root as Node, { Alias: (_k, n) => { found ??= n; return visit.BREAK; } });
+  return found;
+}
+
 export function parseYamlConfig(text: string, file: string): YamlParseResult {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, merge: false });
+  // yaml's own uniqueKeys check compares every key with every earlier one (quadratic in a map of
+  // thousands of clusters): duplicates are found below with one Set per map instead.
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false, merge: false });
   const empty: YamlParseResult = { state_dir: undefined, clusters: [], problems: [], inlineSecretFiles: [] };
   const firstErr = doc.errors[0];
-  if (firstErr) return { ...empty, problems: [syntaxProblem(file, lc, firstErr)] };
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (firstErr) {
+    if (firstErr.code === 'MULTIPLE_DOCS') return { ...empty, problems: [{ file, line: lc.linePos(firstErr.pos[0]).line, message: 'a second YAML document starts here ("---"): a configuration is one document; remove the separator or split the file' }] };
+    if (/call stack/i.test(firstErr.message)) return { ...empty, problems: [{ file, line: 1, message: `the document is nested too deeply (more than ${MAX_DEPTH} levels): this is not a configuration` }] };
+    return { ...empty, problems: [syntaxProblem(file, lc, firstErr)] };
+  }
+  const deep = tooDeep(doc.contents);
+  if (deep) return { ...empty, problems: [{ file, line: deep.range ? lc.linePos(deep.range[0]).line : 1, message: `the document is nested too deeply here (more than ${MAX_DEPTH} levels): this is not a configuration` }] };
+  const dup = duplicateKey(doc); // after the depth check: yaml's visit recurses
+  if (dup) return { ...empty, problems: [syntaxProblem(file, lc, dup)] };
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // The yaml package refuses an alias that expands too much ("billion laughs").
+    const alias = firstAlias(doc.contents);
+    return { ...empty, problems: [{ file, line: alias?.range ? lc.linePos(alias.range[0]).line : 1, message: `YAML aliases expand too much (${(err as Error).message}); a configuration needs no alias of an alias: write the values out` }] };
+  }
   const at = new Locator(doc, lc, file);
   const res = rootSchema.safeParse(data);
   if (!res.success) {
@@ -380,7 +473,7 @@ export function parseYamlConfig(text: string, file: string): YamlParseResult {
     // The value of a key from the nearest layer: server < cluster < defaults.
     const pick = <T>(layers: [Raw | undefined, Path][], key: string): At<T> | undefined => {
       for (const [obj, p] of layers) {
-        if (obj && obj[key] !== undefined) return { value: obj[key] as T, loc: at.loc([...p, key]) };
+        if (obj && obj[key] !== undefined) return lazyAt(obj[key] as T, () => at.loc([...p, key]));
       }
       return undefined;
     };
@@ -427,7 +520,7 @@ export function parseYamlConfig(text: string, file: string): YamlParseResult {
     // schedules: each job from the cluster, else from defaults.
     const schedules: ScheduleSettings = { ...(d.schedules as ScheduleSettings | undefined), ...(cl.schedules as ScheduleSettings | undefined) };
     for (const k of Object.keys(schedules) as (keyof ScheduleSettings)[]) if (schedules[k] === undefined) delete schedules[k];
-    clusters.push({ name, loc: at.loc(cpath, true), format: 'yaml', cluster, ssh, servers, schedules, hooks: cl.hooks as HooksConfig | undefined });
+    clusters.push({ name, loc: at.loc(cpath, true), format: 'yaml', cluster, ssh, servers, schedules, hooks: cl.hooks as HooksConfig | undefined, drill: cl.drill as 'allowed' | 'forbidden' | undefined });
   }
   let publish: PublishInput | undefined;
   if (root.publish) {
@@ -452,7 +545,7 @@ export function parseYamlConfig(text: string, file: string): YamlParseResult {
     state_dir: root.state_dir === undefined ? undefined : { value: root.state_dir, loc: at.loc(['state_dir']) },
     http: root.http?.listen,
     etcd: root.etcd
-      ? { endpoints: root.etcd.endpoints, prefix: root.etcd.prefix ?? ETCD_DEFAULTS.prefix, lease_ttl: root.etcd.lease_ttl ?? ETCD_DEFAULTS.lease_ttl, instance: root.etcd.instance, request_timeout: root.etcd.request_timeout ?? ETCD_DEFAULTS.request_timeout }
+      ? { endpoints: root.etcd.endpoints, prefix: root.etcd.prefix ?? ETCD_DEFAULTS.prefix, lease_ttl: root.etcd.lease_ttl ?? ETCD_DEFAULTS.lease_ttl, instance: root.etcd.instance, request_timeout: root.etcd.request_timeout ?? ETCD_DEFAULTS.request_timeout, sharding: root.etcd.sharding ?? false }
       : undefined,
     clusters,
     problems,

@@ -9,13 +9,15 @@
 import type { ClusterConfig, ServerConfig } from '../config/types.js';
 import { createHealthChecker, type HealthChecker } from '../adapters/mysql/health.js';
 import { dialectFor } from '../adapters/mysql/dialect.js';
-import { inspectAll } from '../adapters/mysql/inspect.js';
+import { inspectAll, readGtidState } from '../adapters/mysql/inspect.js';
+import { errantToConfirm, withMasterGtid } from '../domain/errant-confirm.js';
+import { SessionKeeper } from '../adapters/mysql/keeper.js';
 import { runScript } from '../adapters/hooks/run-script.js';
 import type { Journal } from '../adapters/journal/journal.js';
 import { readMhaStateFiles } from '../adapters/journal/mha-state-files.js';
 import { confirm, detect, initialDetectorState, type MasterPosition, type CheckResult, type DetectorState, type ReplicaView, type SecondaryCheckOutcome, type Verdict } from '../domain/detector.js';
 import { chooseNewMaster, type Choice } from '../domain/candidates.js';
-import { failedServers, guard, summarize, type FailoverSummary } from '../domain/guard.js';
+import { failedServers, guard, summarize, type FailoverSummary, type JournalRecord } from '../domain/guard.js';
 import { analyzeTopology, resolveSource, type ServerSpec, type TopologyAnalysis } from '../domain/topology.js';
 import type { ServerObservation } from '../domain/types.js';
 import { runFailover, type FailoverReport } from './failover.js';
@@ -118,6 +120,10 @@ export class ClusterMonitor {
   #inFailover = false;
   /** After a refused failover, do not retry before this (monotonic ms), unless the verdict changes. */
   #retryAfter = -Infinity;
+  /** One kept connection per server for inspections and the replicas' views (never for CONNECT pings). */
+  #keeper = new SessionKeeper();
+  /** The journal's records as last summarized: the journal returns the same array while it is unchanged. */
+  #summaryMemo: { records: JournalRecord[]; failed: string[] } | undefined;
   /** A dead master is held by maintenance: the reason (undefined when not held). */
   heldByMaintenance: string | undefined;
   #maintenanceLoggedAt = -Infinity;
@@ -133,6 +139,11 @@ export class ClusterMonitor {
 
   get inFailover(): boolean {
     return this.#inFailover;
+  }
+
+  /** Closes the connections kept for inspections (run() does it when it stops). */
+  closeConnections(): void {
+    this.#keeper.close();
   }
 
   /** Maintenance of this cluster in force now (global, cluster and server entries). */
@@ -151,7 +162,9 @@ export class ClusterMonitor {
 
   /** Old masters that have not rejoined: never promoted, never repointed automatically. */
   failedServers(): string[] {
-    return failedServers(summarize(this.deps.journal.read()));
+    const records = this.deps.journal.read();
+    if (this.#summaryMemo?.records !== records) this.#summaryMemo = { records, failed: failedServers(summarize(records)) };
+    return this.#summaryMemo.failed;
   }
 
   snapshot(): MonitorSnapshot {
@@ -180,13 +193,24 @@ export class ClusterMonitor {
   async inspect(): Promise<TopologyAnalysis> {
     const specs = this.#specs();
     const servers = this.cluster.servers.filter((s) => specs.some((x) => x.name === s.name));
-    const probes = await inspectAll(servers.map(target), { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now });
-    const a = analyzeTopology(specs, probes, {
-      secondsBehindMaster: this.cluster.seconds_behind_master,
-      checkReplFilter: this.cluster.check_repl_filter,
-      multiTierSlave: this.cluster.multi_tier_slave,
-      replUser: this.cluster.servers.find((s) => s.repl_user)?.repl_user,
-    });
+    for (const s of this.cluster.servers) if (!servers.includes(s)) this.#keeper.drop(s.name);
+    const opts = { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now };
+    const probes = await inspectAll(servers.map(target), opts, this.#keeper);
+    const analyze = (p: typeof probes): TopologyAnalysis =>
+      analyzeTopology(specs, p, {
+        secondsBehindMaster: this.cluster.seconds_behind_master,
+        checkReplFilter: this.cluster.check_repl_filter,
+        multiTierSlave: this.cluster.multi_tier_slave,
+        replUser: this.cluster.servers.find((s) => s.repl_user)?.repl_user,
+      });
+    let a = analyze(probes);
+    // Errant GTIDs count only when the master, read again after every replica, still lacks them.
+    const confirmOn = errantToConfirm(a);
+    const masterSrv = confirmOn !== undefined ? servers.find((s) => s.name === confirmOn) : undefined;
+    if (masterSrv !== undefined && a.masterObs !== undefined) {
+      const later = await readGtidState(target(masterSrv), a.masterObs.version, opts, this.#keeper);
+      if (later !== undefined) a = analyze(withMasterGtid(probes, masterSrv.name, later));
+    }
     this.lastAnalysis = a;
     this.#lastInspectAt = this.deps.mono();
     if (a.masterObs) this.lastMasterObs = a.masterObs;
@@ -261,6 +285,7 @@ export class ClusterMonitor {
       await sleep(wait - (this.deps.mono() - started), signal);
     }
     this.#checker?.close();
+    this.#keeper.close();
     this.state = 'stopped';
   }
 
@@ -345,7 +370,7 @@ export class ClusterMonitor {
     const masterSrv = this.cluster.servers.find((s) => s.name === master)!;
     const failed = new Set(this.failedServers());
     const others = this.cluster.servers.filter((s) => s.name !== master && !failed.has(s.name));
-    const probes = await inspectAll(others.map(target), { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now });
+    const probes = await inspectAll(others.map(target), { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now }, this.#keeper);
     const specs = this.#specs();
     const observed = new Map<string, ServerObservation>();
     for (const p of probes) if (p.ok) observed.set(p.obs.name, p.obs);

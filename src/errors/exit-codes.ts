@@ -22,10 +22,10 @@ export const ExitCode = {
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
 export const EXIT_CODE_HELP = `Exit codes:
-  0   success (check-repl: replication is healthy)
+  0   success (check-repl, status: replication is healthy)
   1   error (failover/switchover: aborted, as in MHA)
   2   bad command-line usage
   3   bad configuration (the message names the file and line)
-  4   broken topology (check-repl names each host and problem)
+  4   broken topology (check-repl and status name each host and problem)
   5   a server could not be reached (MySQL or SSH)
   10  failover/switchover done, but some replicas could not be recovered (MHA)`;

@@ -47,6 +47,8 @@ export interface ClusterStatus {
   errors: string[];
   tree: ServerStatus[];
   lastFailover?: LastFailoverSummary | undefined;
+  /** etcd sharding: the manager that owns the cluster (null: none right now). */
+  owner?: string | null | undefined;
   /** Maintenance in force, one line each (mhats maintenance list). */
   maintenance?: string[] | undefined;
 }
@@ -144,6 +146,7 @@ export function renderStatus(models: ClusterStatus[], p: Painter): string {
     };
     for (const root of m.tree) walk(root, '  ', true, 0);
     for (const e of m.errors) out.push(`  ${p.red('!')} ${e}`);
+    if (m.owner !== undefined) out.push(`  owner: ${m.owner === null ? p.red('no manager owns it right now') : m.owner}`);
     for (const e of m.maintenance ?? []) out.push(`  ${p.yellow('IN MAINTENANCE:')} ${e}`);
     if (m.lastFailover) {
       const f = m.lastFailover;

@@ -137,9 +137,11 @@ export interface ServerCnfInput {
   flavor: Flavor;
   gtid: boolean;
   extra: string[];
+  /** Every server's options file says read_only=ON (the master is made writable at runtime). */
+  startReadOnly?: boolean;
 }
 
-export function serverCnf({ server, flavor, gtid, extra }: ServerCnfInput): string {
+export function serverCnf({ server, flavor, gtid, extra, startReadOnly }: ServerCnfInput): string {
   const lines = [
     '# written by mhats sandbox; read with --defaults-file only (no /etc/mysql)',
     '[mysqld]',
@@ -165,7 +167,7 @@ export function serverCnf({ server, flavor, gtid, extra }: ServerCnfInput): stri
     'skip_name_resolve=ON',
     'slave_net_timeout=4',
     'max_connections=200',
-    `read_only=${server.role === 'replica' ? 'ON' : 'OFF'}`,
+    `read_only=${server.role === 'replica' || startReadOnly === true ? 'ON' : 'OFF'}`,
   ];
   if (flavor.kind === 'mariadb') {
     lines.push('innodb_log_file_size=32M');

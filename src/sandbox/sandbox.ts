@@ -210,6 +210,7 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxInfo> {
     flavor: flavor.kind,
     serverBinary: flavor.server,
     ...(netnsPlan ? { netns: netnsPlan.net } : {}),
+    ...(opts.startReadOnly === true ? { startReadOnly: true } : {}),
   };
   await saveState(info); // from here on, `down` can clean up whatever we start
 
@@ -253,7 +254,7 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxInfo> {
       servers.map(async (s) => {
         await mkdir(serverDir(s), { recursive: true, mode: 0o750 });
         await execa('cp', ['-a', template, s.datadir], { timeout: 60_000 });
-        await writeFile(s.cnf, serverCnf({ server: s, flavor, gtid, extra: opts.extraServerOptions ?? [] }), { mode: 0o644 });
+        await writeFile(s.cnf, serverCnf({ server: s, flavor, gtid, extra: opts.extraServerOptions ?? [], startReadOnly: opts.startReadOnly === true }), { mode: 0o644 });
         await execa('chown', ['-R', 'mysql:mysql', serverDir(s)], { timeout: 30_000 });
         s.pid = spawnServer(flavor, s);
         await saveState(info);
@@ -266,6 +267,7 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxInfo> {
 
     const master = servers[0];
     if (!master) throw new Error('no master');
+    if (opts.startReadOnly === true) await rootSql(master, 'SET GLOBAL read_only=OFF');
     const coords = gtid ? undefined : await masterCoordinates(flavor, master);
     await Promise.all(
       servers.slice(1).map(async (r) => {

@@ -20,6 +20,12 @@ export interface SandboxOptions {
   /** Extra my.cnf lines for every server (e.g. 'max_connections=50'). */
   extraServerOptions?: string[];
   /**
+   * Every server's my.cnf says read_only=ON, the master included (it is made
+   * writable once, at runtime), as production servers should be set up: a
+   * master that restarts comes back read-only. Default: the master's says OFF.
+   */
+  startReadOnly?: boolean;
+  /**
    * Run each server (its mariadbd and its own sshd) in a network namespace of
    * its own, on a bridge the sandbox creates, so network faults are real. The
    * manager stays in the root namespace. `true` takes the defaults.
@@ -124,4 +130,6 @@ export interface SandboxInfo {
   serverBinary: string;
   /** Set when the hosts run in network namespaces. */
   netns?: SandboxNetns;
+  /** Every server's my.cnf says read_only=ON (see SandboxOptions). */
+  startReadOnly?: boolean;
 }

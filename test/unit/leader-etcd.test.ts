@@ -157,11 +157,11 @@ describe('config: etcd section', () => {
   it('defaults', () => {
     const r = parseYamlConfig(`etcd:\n  endpoints: [http://127.0.0.1:2379, "http://[::1]:2379/"]\n${base}`, 'm.yaml');
     assert.deepEqual(r.problems, []);
-    assert.deepEqual(r.etcd, { endpoints: ['http://127.0.0.1:2379', 'http://[::1]:2379'], prefix: '/mhats', lease_ttl: 10, instance: undefined, request_timeout: 2 });
+    assert.deepEqual(r.etcd, { endpoints: ['http://127.0.0.1:2379', 'http://[::1]:2379'], prefix: '/mhats', lease_ttl: 10, instance: undefined, request_timeout: 2, sharding: false });
   });
   it('all keys', () => {
-    const r = parseYamlConfig(`etcd:\n  endpoints: [http://e1:2379]\n  prefix: /prod/mhats/\n  lease_ttl: 6\n  instance: mgr-1\n  request_timeout: 1.5\n${base}`, 'm.yaml');
-    assert.deepEqual(r.etcd, { endpoints: ['http://e1:2379'], prefix: '/prod/mhats', lease_ttl: 6, instance: 'mgr-1', request_timeout: 1.5 });
+    const r = parseYamlConfig(`etcd:\n  endpoints: [http://e1:2379]\n  prefix: /prod/mhats/\n  lease_ttl: 6\n  instance: mgr-1\n  request_timeout: 1.5\n  sharding: true\n${base}`, 'm.yaml');
+    assert.deepEqual(r.etcd, { endpoints: ['http://e1:2379'], prefix: '/prod/mhats', lease_ttl: 6, instance: 'mgr-1', request_timeout: 1.5, sharding: true });
   });
   it('file:line errors', () => {
     const r = parseYamlConfig(`etcd:\n  endpoints: [e1:2379]\n  lease_ttl: 1\n  prefix: mhats\n  lease_tll: 3\n${base}`, 'm.yaml');

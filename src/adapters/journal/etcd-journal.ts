@@ -63,6 +63,8 @@ export class EtcdJournal<R extends RecordBase = JournalRecord> implements Journa
   #failed = new WeakMap<R, Error>();
   #seq = 0;
   #refreshed = false;
+  #view: R[] | undefined;
+  #sig = '';
 
   constructor(o: EtcdJournalOptions<R>) {
     this.#o = o;
@@ -75,12 +77,15 @@ export class EtcdJournal<R extends RecordBase = JournalRecord> implements Journa
     return this.#refreshed;
   }
 
+  /** The same array until the view changes (read on every monitor tick; callers must not modify it). */
   read(): R[] {
-    return [...this.#confirmed, ...this.#pending];
+    this.#view ??= [...this.#confirmed, ...this.#pending];
+    return this.#view;
   }
 
   append(r: R): void {
     this.#pending.push(r);
+    this.#view = undefined;
     this.#last = r;
     this.#queue = this.#queue.then(() => this.#write(r));
   }
@@ -89,6 +94,7 @@ export class EtcdJournal<R extends RecordBase = JournalRecord> implements Journa
     const drop = (): void => {
       const i = this.#pending.indexOf(r);
       if (i >= 0) this.#pending.splice(i, 1);
+      this.#view = undefined;
     };
     try {
       const fence = this.#o.fence();
@@ -104,6 +110,8 @@ export class EtcdJournal<R extends RecordBase = JournalRecord> implements Journa
       }
       drop();
       this.#confirmed.push(r);
+      this.#sig = '';
+      this.#view = undefined;
     } catch (err) {
       // A write whose answer was lost may be in etcd after all: the next refresh tells.
       drop();
@@ -131,7 +139,13 @@ export class EtcdJournal<R extends RecordBase = JournalRecord> implements Journa
           // not ours
         }
       }
-      this.#confirmed = out;
+      // Unchanged in etcd: keep the same records (and the monitors' memo of them).
+      const sig = kvs.map((kv) => `${kv.key}@${kv.modRevision}`).join('\n');
+      if (sig !== this.#sig || out.length !== this.#confirmed.length) {
+        this.#confirmed = out;
+        this.#sig = sig;
+        this.#view = undefined;
+      }
       this.#refreshed = true;
     });
     this.#queue = p.catch(() => undefined);

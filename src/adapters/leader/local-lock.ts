@@ -35,7 +35,8 @@ export function isLiveManager(pid: number): boolean {
   }
   try {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return argv.includes('manager');
+    // mhats manager, or MHA's masterha_manager entry point (which runs the same manager).
+    return argv.includes('manager') || argv.some((a) => /(^|\/)masterha_manager(\.[jt]s)?$/.test(a));
   } catch {
     return true; // no /proc: assume the worst
   }

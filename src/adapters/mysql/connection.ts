@@ -8,6 +8,7 @@
  * Failures are classified (refused, timeout, auth, ...) because "too many
  * connections" and "access denied" mean the server is alive (as in MHA).
  */
+import { connect as netConnect } from 'node:net';
 import mysql from 'mysql2';
 import type { Secret } from '../../domain/secret.js';
 import type { ProbeFailureKind } from '../../domain/types.js';
@@ -20,6 +21,8 @@ export interface DbTarget {
   port: number;
   user: string;
   password: Secret;
+  /** Source address of the connection (mysql2 itself ignores localAddress: the socket is made here). */
+  localAddress?: string | undefined;
 }
 
 export interface DbTimeouts {
@@ -180,6 +183,10 @@ export function openSession(target: DbTarget, timeouts: DbTimeouts, signal?: Abo
       bigNumberStrings: false,
       dateStrings: true,
       enableKeepAlive: false,
+      // No prepared statements are used: mysql2's default cache (16,000 entries per connection,
+      // allocated up front) costs about 0.5 MB and 1 ms of CPU per connection for nothing.
+      maxPreparedStatements: 1,
+      ...(target.localAddress !== undefined ? { stream: () => netConnect({ host: target.host, port: target.port, localAddress: target.localAddress }).setNoDelay(true) } : {}),
     });
     const fail = (err: DbError): void => {
       if (settled) return;

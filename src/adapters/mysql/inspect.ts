@@ -3,8 +3,9 @@
  * connect and on every statement. Returns data (ServerProbe); never throws
  * for a server problem — an unreachable or hung server is an observation.
  */
-import type { ServerObservation, ServerProbe } from '../../domain/types.js';
+import type { GtidState, ServerObservation, ServerProbe } from '../../domain/types.js';
 import { DbError, openSession, type DbSession, type DbTarget, type DbTimeouts } from './connection.js';
+import type { SessionKeeper } from './keeper.js';
 import { defaultChannelRow, dialectFor, parseVersion, variableRows, VERSION_QUERY, type Dialect } from './dialect.js';
 
 export interface InspectOptions extends DbTimeouts {
@@ -68,11 +69,18 @@ export async function observe(s: DbSession, name: string, now: () => number): Pr
   return { obs, dialect: d };
 }
 
-/** Connects, observes and disconnects one server. Never throws for a server problem. */
-export async function inspectServer(target: DbTarget, opts: InspectOptions): Promise<ServerProbe> {
+/**
+ * Connects, observes and disconnects one server; with a keeper, on the connection it keeps for the
+ * server (opened when needed, destroyed on any failure). Never throws for a server problem.
+ */
+export async function inspectServer(target: DbTarget, opts: InspectOptions, keeper?: SessionKeeper): Promise<ServerProbe> {
   const started = opts.now();
   let s: DbSession | undefined;
   try {
+    if (keeper !== undefined) {
+      const { obs } = await keeper.use(target, opts, (k) => observe(k, target.name, opts.now), opts.signal);
+      return { ok: true, obs };
+    }
     s = await openSession(target, opts, opts.signal);
     const { obs } = await observe(s, target.name, opts.now);
     s.close();
@@ -95,7 +103,33 @@ export async function inspectServer(target: DbTarget, opts: InspectOptions): Pro
   }
 }
 
+/**
+ * Reads one server's GTID state again (the errant-GTID confirmation: the master after its replicas).
+ * Undefined when it cannot be read; never throws for a server problem.
+ */
+export async function readGtidState(target: DbTarget, version: ServerObservation['version'], opts: InspectOptions, keeper?: SessionKeeper): Promise<GtidState | undefined> {
+  const d = dialectFor(version);
+  const read = async (s: DbSession): Promise<GtidState | undefined> => {
+    const [v] = await s.query(d.variablesQuery());
+    return v === undefined ? undefined : d.parseVariables(v).gtid;
+  };
+  try {
+    if (keeper !== undefined) return await keeper.use(target, opts, read, opts.signal);
+    const s = await openSession(target, opts, opts.signal);
+    try {
+      const g = await read(s);
+      s.close();
+      return g;
+    } catch (err) {
+      s.destroy();
+      throw err;
+    }
+  } catch {
+    return undefined;
+  }
+}
+
 /** Inspects every server in parallel; one slow server never delays the answer beyond its own deadline. */
-export async function inspectAll(targets: DbTarget[], opts: InspectOptions): Promise<ServerProbe[]> {
-  return Promise.all(targets.map((t) => inspectServer(t, opts)));
+export async function inspectAll(targets: DbTarget[], opts: InspectOptions, keeper?: SessionKeeper): Promise<ServerProbe[]> {
+  return Promise.all(targets.map((t) => inspectServer(t, opts, keeper)));
 }

@@ -8,6 +8,7 @@ import { removeMhaStateFiles } from '../../adapters/journal/mha-state-files.js';
 import { UserError } from '../../errors/errors.js';
 import { ExitCode } from '../../errors/exit-codes.js';
 import { userInfo } from 'node:os';
+import type { ClusterConfig, LoadedConfig } from '../../config/types.js';
 
 export function registerAck(program: Command): void {
   const cmd = program
@@ -42,4 +43,19 @@ export function registerAck(program: Command): void {
     }
     await journal.flush?.();
   });
+}
+
+/**
+ * masterha_manager --ignore_last_failover: every open failover of the cluster acknowledged
+ * (file journal) and MHA's state files removed, before the manager watches it. Returns what was done.
+ */
+export function acknowledgeAll(config: LoadedConfig, cluster: ClusterConfig, by: string): string[] {
+  const done = removeMhaStateFiles(cluster.manager_workdir, cluster.name).map((f) => `removed ${f}`);
+  if (config.etcd) return done; // with manager HA: mhats ack (it writes to etcd)
+  const journal = new FileJournal(config.state_dir, cluster.name);
+  for (const s of summarize(journal.read()).filter((x) => !x.acked && x.outcome !== 'refused')) {
+    journal.append({ type: 'ack', id: s.id, at: Date.now(), by });
+    done.push(`acknowledged ${s.id}`);
+  }
+  return done;
 }

@@ -1,4 +1,4 @@
-import type { Command } from '@commander-js/extra-typings';
+import { InvalidArgumentError, type Command } from '@commander-js/extra-typings';
 import { addConfigOptions, loadFromOptions } from '../config-options.js';
 import { addLostWritesAdvice, failedServers, inspectCluster, withoutFailed } from '../../app/cluster.js';
 import { FileJournal } from '../../adapters/journal/file-journal.js';
@@ -19,6 +19,10 @@ export function registerCheckRepl(program: Command): void {
     .command('check-repl')
     .description('Check replication health of every configured cluster (MHA masterha_check_repl, and more).')
     .option('--json', 'print the findings as JSON')
+    .option('--seconds-behind-master <seconds>', 'the most replication lag tolerated (default: seconds_behind_master in the config, 30)', (v) => {
+      if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`must be a whole number of seconds, not ${JSON.stringify(v)}`);
+      return Number(v);
+    })
     .addHelpText(
       'after',
       `
@@ -32,7 +36,9 @@ ${EXIT_CODE_HELP}`,
     );
   addConfigOptions(cmd);
   cmd.action(async (opts) => {
-    const { config, clusters } = await loadFromOptions(opts);
+    const { config, clusters: loaded } = await loadFromOptions(opts);
+    const lag = opts.secondsBehindMaster;
+    const clusters = lag === undefined ? loaded : loaded.map((c) => ({ ...c, seconds_behind_master: lag }));
     const reports = await Promise.all(
       clusters.map(async (c) => {
         const failed = failedServers(config.state_dir, c);

@@ -1,7 +1,8 @@
 /**
  * `mhats config check` and `mhats config import-mha`.
  */
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { Option } from '@commander-js/extra-typings';
 import type { Command } from '@commander-js/extra-typings';
 import { addConfigOptions, globalConfPath, loadFromOptions } from '../config-options.js';
@@ -50,7 +51,7 @@ ${EXIT_CODE_HELP}`,
     .argument('<cnf>', 'the MHA application file, e.g. /etc/masterha/app1.cnf')
     .option('--global_conf <file>', 'MHA global defaults file (default: /etc/masterha_default.cnf when it exists)')
     .addOption(new Option('--global-conf <file>', 'alias of --global_conf').hideHelp())
-    .option('-o, --output <file>', 'write the YAML here (mode 0600 when it holds a password) instead of stdout')
+    .option('-o, --output <file>', 'write the YAML here (mode 0600 when it holds a password); "-" or no -o: stdout')
     .option('--cluster <name>', 'cluster name in the output (default: the file name without extension, as MHA)')
     .option('--force', 'overwrite the --output file if it exists')
     .addHelpText(
@@ -72,7 +73,22 @@ to { file: PATH } or { env: NAME }. Values from init_conf_load_script are writte
       }
       const cfg = await loadConfig({ conf: cnf, globalConf: globalConfPath(opts, cnf) });
       const res = mhaToYaml(cfg, { source: cnf, clusterName: opts.cluster });
-      if (opts.output === undefined) process.stdout.write(res.text);
+      if (opts.output !== undefined && opts.output !== '-') {
+        // Never over the file being converted (or the global one): that would lose it.
+        const same = (a: string, b: string): boolean => {
+          try {
+            const x = statSync(a);
+            const y = statSync(b);
+            return x.dev === y.dev && x.ino === y.ino;
+          } catch {
+            return resolvePath(a) === resolvePath(b);
+          }
+        };
+        const inputs = [cnf, ...(globalConfPath(opts, cnf) !== undefined ? [globalConfPath(opts, cnf) ?? ''] : [])];
+        const clash = inputs.find((f) => same(f, opts.output ?? ''));
+        if (clash !== undefined) throw new UserError(`refusing to write the YAML over ${clash}, the file being converted`, { exitCode: ExitCode.USAGE, hint: 'give another -o FILE (or -o - for stdout)' });
+      }
+      if (opts.output === undefined || opts.output === '-') process.stdout.write(res.text);
       else {
         const mode = res.hasInlineSecrets ? 0o600 : 0o644;
         try {

@@ -1,4 +1,4 @@
-import type { Command } from '@commander-js/extra-typings';
+import { Option, type Command } from '@commander-js/extra-typings';
 import { createInterface } from 'node:readline/promises';
 import { addConfigOptions, loadFromOptions } from '../config-options.js';
 import { createLogger } from '../../adapters/logging.js';
@@ -20,23 +20,38 @@ export function registerFailover(program: Command): void {
     .option('--new-master <name>', 'force this replica as the new master (it must be eligible)')
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--json', 'print the failover report as JSON')
-    .addHelpText('after', '\nSame phases, rules, journal and hooks as the automatic failover.\nExit codes (MHA): 0 success, 10 done but some replicas not recovered, 1 error or refused.');
+    .addOption(new Option('--dead_master_host <host>', 'MHA spelling of --dead-master').hideHelp())
+    .addOption(new Option('--dead_master_ip <ip>', 'MHA: the dead master\'s ip (with --dead_master_host)').hideHelp())
+    .addOption(new Option('--dead_master_port <port>', 'MHA: the dead master\'s port').hideHelp())
+    .addOption(new Option('--new_master_host <host>', 'MHA spelling of --new-master').hideHelp())
+    .addOption(new Option('--new_master_port <port>', 'MHA: the new master\'s port').hideHelp())
+    .addHelpText('after', "\nSame phases, rules, journal and hooks as the automatic failover. MHA's spellings are accepted too:\n--dead_master_host [--dead_master_ip --dead_master_port], --new_master_host [--new_master_port].\nExit codes (MHA): 0 success, 10 done but some replicas not recovered, 1 error or refused\n(also when the master cannot be found), 2 bad usage, 3 bad configuration.");
   addConfigOptions(cmd);
   cmd.action(async (opts) => {
     const { config, clusters } = await loadFromOptions(opts);
     if (clusters.length !== 1) throw new UserError(`the config has ${clusters.length} clusters: choose one with --cluster (${clusters.map((c) => c.name).join(', ')})`, { exitCode: ExitCode.USAGE });
     const cluster = clusters[0]!;
-    const byHost = (n: string): string | undefined => cluster.servers.find((s) => s.name === n || s.hostname === n || s.ip === n)?.name;
-    let dead = opts.deadMaster ? byHost(opts.deadMaster) : undefined;
-    if (opts.deadMaster && !dead) throw new UserError(`--dead-master ${opts.deadMaster} is not a server of ${cluster.name}`, { exitCode: ExitCode.USAGE });
+    const port = (v: string | undefined, what: string): number | undefined => {
+      if (v === undefined) return undefined;
+      if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 65535) throw new UserError(`${what} must be a port number, got ${JSON.stringify(v)}`, { exitCode: ExitCode.USAGE });
+      return Number(v);
+    };
+    const byHost = (n: string, p?: number): string | undefined => cluster.servers.find((s) => (s.name === n || s.hostname === n || s.ip === n) && (p === undefined || s.port === p))?.name;
+    const deadGiven = opts.deadMaster ?? opts.dead_master_host ?? opts.dead_master_ip;
+    const deadPort = port(opts.dead_master_port, '--dead_master_port');
+    let dead = deadGiven ? byHost(deadGiven, deadPort) : undefined;
+    if (deadGiven && !dead) throw new UserError(`--dead-master ${deadGiven}${deadPort ? `:${deadPort}` : ''} is not a server of ${cluster.name} (${cluster.servers.map((s) => `${s.name} ${s.hostname}:${s.port}`).join(', ')})`, { exitCode: ExitCode.USAGE });
     if (!dead) {
       const r = await inspectCluster(cluster);
       dead = r.analysis.master;
-      if (!dead) throw new UserError('cannot tell which server is the master: give --dead-master', { exitCode: ExitCode.USAGE });
+      // Not a usage error: the topology did not tell (exit 1, as MHA's failover errors).
+      if (!dead) throw new UserError(`cannot tell which server is the master of ${cluster.name} (no replica points at one): nothing was changed`, { exitCode: ExitCode.ERROR, hint: 'name it: --dead-master NAME (MHA: --dead_master_host=HOST)' });
       if (!r.analysis.unreachable.some((u) => u.name === dead)) throw new UserError(`the master ${dead} answers: it is not dead (use switchover for a live master)`);
     }
-    const newMaster = opts.newMaster ? byHost(opts.newMaster) : undefined;
-    if (opts.newMaster && !newMaster) throw new UserError(`--new-master ${opts.newMaster} is not a server of ${cluster.name}`, { exitCode: ExitCode.USAGE });
+    const nmGiven = opts.newMaster ?? opts.new_master_host;
+    const nmPort = port(opts.new_master_port, '--new_master_port');
+    const newMaster = nmGiven ? byHost(nmGiven, nmPort) : undefined;
+    if (nmGiven && !newMaster) throw new UserError(`--new-master ${nmGiven}${nmPort ? `:${nmPort}` : ''} is not a server of ${cluster.name}`, { exitCode: ExitCode.USAGE });
     if (!opts.yes) {
       if (!process.stdin.isTTY) throw new UserError('refusing to fail over without confirmation: pass --yes', { exitCode: ExitCode.USAGE });
       const rl = createInterface({ input: process.stdin, output: process.stdout });

@@ -59,7 +59,13 @@ export function registerHooks(program: Command): void {
       ...(phase === 'report' ? { newSlaves: cluster.servers.filter((s) => s.name !== om.name && s.name !== nm.name), outcome: 'success', subject: `${cluster.name}: MySQL Master failover ${om.name} to ${nm.name} succeeded (hooks test)`, body: `mhats hooks test: ${om.name} -> ${nm.name}` } : {}),
     });
     if (plan.hooks.length === 0) {
-      out(`${cluster.name}: no hooks configured${plan.environment ? ` for environment ${plan.environment}` : ''}`);
+      if (opts.json) out(JSON.stringify({ cluster: cluster.name, environment: plan.environment ?? null, oldMaster: om.name, newMaster: nm.name, dryRun: Boolean(opts.dryRun), phases: [], records: [] }, null, 2));
+      else out(`${cluster.name}: no hooks configured${plan.environment ? ` for environment ${plan.environment}` : ''}`);
+      return;
+    }
+    if (opts.dryRun && opts.json) {
+      const phasesOut = phases.map((phase) => ({ phase, lines: describePhase(plan.hooks, evFor(phase, !opts.oldMasterUnreachable), cluster.ssh) }));
+      out(JSON.stringify({ cluster: cluster.name, environment: plan.environment ?? null, kind, oldMaster: om.name, newMaster: nm.name, dryRun: true, phases: phasesOut }, null, 2));
       return;
     }
     if (opts.dryRun) {

@@ -1,4 +1,4 @@
-import { Option, type Command } from '@commander-js/extra-typings';
+import { InvalidArgumentError, Option, type Command } from '@commander-js/extra-typings';
 import { addConfigOptions, loadFromOptions } from '../config-options.js';
 import { createLogger } from '../../adapters/logging.js';
 import { LogFiles } from '../../adapters/log-files.js';
@@ -10,6 +10,9 @@ import type { HttpSettings } from '../../config/types.js';
 import { LockHeldError } from '../../adapters/leader/local-lock.js';
 import { killHookGroups } from '../../adapters/hooks/run-script.js';
 import { UserError } from '../../errors/errors.js';
+import type { ClusterConfig } from '../../config/types.js';
+import { removeManagerInfo, writeManagerInfo } from '../../app/manager-info.js';
+import { acknowledgeAll } from './ack.js';
 import { ExitCode } from '../../errors/exit-codes.js';
 
 export function registerManager(program: Command): void {
@@ -18,6 +21,13 @@ export function registerManager(program: Command): void {
     .description('Run the failover manager daemon: watch every configured cluster, fail over a dead master, keep watching.')
     .addOption(new Option('--log-level <level>', 'how much to log').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'))
     .addOption(new Option('--log-format <format>', 'line format (default: pretty on a TTY, journald under systemd, else json)').choices(['json', 'pretty', 'journald']))
+    .option('--manager-log <file>', "append the log to this file (overrides every cluster's manager_log)")
+    .option('--workdir <dir>', "manager_workdir for every cluster (where MHA's <app>.failover.complete/.error are looked for)")
+    .option('--last-failover-minute <minutes>', 'last_failover_minute for every cluster', (v) => {
+      if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`must be a whole number of minutes, not ${JSON.stringify(v)}`);
+      return Number(v);
+    })
+    .option('--ignore-last-failover', "start as if every past failover were acknowledged: mhats ack for each cluster (removes MHA's failover.complete/.error) before watching")
     .option('--http <listen>', 'HOST:PORT of the status/metrics endpoint, or "off" (default: http.listen in the config, else 127.0.0.1:9187)')
     .addHelpText(
       'after',
@@ -50,7 +60,7 @@ holds it, automatic failover of that cluster is off.`,
     );
   addConfigOptions(cmd);
   cmd.action(async (opts) => {
-    const o = opts as typeof opts & { logLevel?: string; logFormat?: 'json' | 'pretty' | 'journald'; http?: string };
+    const o = opts as typeof opts & { logLevel?: string; logFormat?: 'json' | 'pretty' | 'journald'; http?: string; managerLog?: string; workdir?: string; lastFailoverMinute?: number; ignoreLastFailover?: boolean };
     let http: HttpSettings | null | undefined;
     if (o.http !== undefined) {
       const r = parseListen(o.http);
@@ -59,7 +69,18 @@ holds it, automatic failover of that cluster is off.`,
     }
     const files = new LogFiles();
     const load = async (): ReturnType<typeof loadFromOptions> => {
-      const r = await loadFromOptions(opts, { printWarnings: false });
+      const r0 = await loadFromOptions(opts, { printWarnings: false });
+      const over = (c: ClusterConfig): ClusterConfig => {
+        const n: ClusterConfig = {
+          ...c,
+          ...(o.managerLog !== undefined ? { manager_log: o.managerLog } : {}),
+          ...(o.workdir !== undefined ? { manager_workdir: o.workdir } : {}),
+          ...(o.lastFailoverMinute !== undefined ? { last_failover_minute: o.lastFailoverMinute } : {}),
+        };
+        Object.defineProperty(n, 'source_file', { value: c.source_file, enumerable: false, writable: true, configurable: true });
+        return n;
+      };
+      const r = { config: { ...r0.config, clusters: r0.config.clusters.map(over) }, clusters: r0.clusters.map(over) };
       // manager_log: a reload that names a file that cannot be opened is rejected as a whole.
       files.configure(r.clusters);
       return r;
@@ -72,6 +93,7 @@ holds it, automatic failover of that cluster is off.`,
       throw new UserError((err as Error).message, { exitCode: ExitCode.CONFIG, hint: 'manager_log must be a file the manager can append to (its directory must exist)' });
     }
     const { config, clusters } = loaded;
+    if (o.ignoreLastFailover) for (const c of clusters) acknowledgeAll(config, c, 'masterha_manager --ignore_last_failover');
     const log = createLogger({ level: o.logLevel, format: o.logFormat, sink: (line, rec) => files.write(line, rec) });
     if (files.paths.length > 0) log.info({ files: files.paths }, `logging to ${files.paths.join(', ')} (manager_log)`);
     const manager = new Manager({ log, metrics: new Metrics(), notifier: createNotifier({ log }), loadConfig: load, http });
@@ -93,6 +115,7 @@ holds it, automatic failover of that cluster is off.`,
     process.on('SIGHUP', onHup);
     try {
       await manager.start(config, clusters);
+      writeManagerInfo(config.state_dir, manager.http?.url);
     } catch (err) {
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
@@ -108,6 +131,7 @@ holds it, automatic failover of that cluster is off.`,
     const killed = killHookGroups();
     if (killed > 0) log.warn({ groups: killed }, `killed ${killed} hook process group(s) still running at shutdown`);
     process.off('SIGHUP', onHup);
+    removeManagerInfo(config.state_dir);
     log.info({}, 'mhats manager stopped');
     files.close();
     // Anything still holding the event loop (a stray socket) must not keep a stopped manager alive.

@@ -97,6 +97,7 @@ export function registerSandbox(program: Command): void {
     .option('--ssh-port <port>', 'sshd port on every address', int('--ssh-port'), 2222)
     .option('--cluster-name <name>', 'cluster name in mhats.yaml', 'sandbox')
     .option('--no-ssh', 'do not start an sshd')
+    .option('--start-read-only', "every server's my.cnf says read_only=ON, the master's too (made writable at runtime): a restarted master comes back read-only", false)
     .option('--netns', 'run each server (mariadbd and its own sshd) in a network namespace of its own, on a bridge, so network faults are real (root, iproute2)', false)
     .option('--netns-subnet <a.b.c>', 'with --netns: the /24 for the hosts (db1 is .11, the manager .1 on the bridge)', '10.213.200')
     .option('--netns-tag <tag>', 'with --netns: prefix of the namespace and link names (≤ 11 chars; default derived from --dir)')
@@ -112,6 +113,7 @@ export function registerSandbox(program: Command): void {
         sshPort: o.sshPort,
         clusterName: o.clusterName,
         ssh: o.ssh,
+        startReadOnly: o.startReadOnly,
         ...(o.netns ? { netns: { subnet: o.netnsSubnet, ...(o.netnsTag !== undefined ? { tag: o.netnsTag } : {}) } } : {}),
       });
       if (o.json) process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);

@@ -57,7 +57,11 @@ export type InvariantName =
   | 'checksums-equal'
   | 'old-master-fenced'
   | 'hooks-ran'
-  | 'manager-running';
+  | 'manager-running'
+  /** Fault-specific checks of the matrix. */
+  | 'hook-killed'
+  | 'no-second-failover'
+  | 'unfinished-reported';
 
 export interface Verdict {
   name: InvariantName;

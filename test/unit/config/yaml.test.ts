@@ -260,3 +260,13 @@ test('the example configuration loads', async () => {
     for (const line of cfg.message.split('\n')) assert.match(line, /cannot read password file \/etc\/mhats\//);
   } else assert.ok(cfg);
 });
+
+test('drill: allowed marks a cluster for mhats drill; anything else is an error naming the line', async () => {
+  const dir = tmp({ 'mhats.yaml': MIN.replace('  app1:\n', '  app1:\n    drill: allowed\n') });
+  const c = await loadConfig({ conf: 'mhats.yaml', cwd: dir, env: {}, osUser: 'tester' });
+  assert.equal(c.clusters[0]?.drill, 'allowed');
+  const plain = await loadConfig({ conf: 'mhats.yaml', cwd: tmp({ 'mhats.yaml': MIN }), env: {}, osUser: 'tester' });
+  assert.equal(plain.clusters[0]?.drill, undefined);
+  const e = await loadErr(MIN.replace('  app1:\n', '  app1:\n    drill: yes\n'));
+  assert.match(e.message, /mhats\.yaml:3: .*drill.*must be "allowed"/);
+});

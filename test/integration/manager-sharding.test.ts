@@ -1,0 +1,177 @@
+/**
+ * Clusters spread over three managers (etcd.sharding) on a real etcd
+ * (started here) and six small real clusters (a master and one replica each):
+ *  - every cluster has exactly one owner, and every manager's /status and
+ *    `mhats status` say which;
+ *  - SIGKILL of one manager: its clusters get new owners within the lease
+ *    TTL (plus one ownership round), and a master killed afterwards is failed
+ *    over exactly once;
+ *  - a manager restarted during a failover (a slow master_ip_failover_script)
+ *    does not take that cluster, though it is in its share, until the
+ *    failover's end record is written; then it does.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { stopServer, type SandboxInfo } from '../../src/sandbox/index.js';
+import { EtcdClient } from '../../src/adapters/leader/etcd-client.js';
+import { readOwners } from '../../src/adapters/leader/shards.js';
+import { assignClusters } from '../../src/domain/shard.js';
+import type { JournalRecord } from '../../src/domain/guard.js';
+import { TEST_ROOT, withSandbox } from '../helpers/sandbox.js';
+import { ManagerProcess, recordPid } from '../helpers/manager.js';
+import { FAST_DETECTION, until } from '../helpers/cluster.js';
+
+const ETCD_HOST = '127.0.81.1';
+const ETCD_CLIENT = `http://${ETCD_HOST}:2379`;
+const TTL = 3;
+const NAMES = ['m1', 'm2', 'm3'];
+
+function exitOf(child: ChildProcess): Promise<number | null> {
+  return new Promise((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', (code) => r(code))));
+}
+
+describe('clusters spread over three managers (etcd sharding)', () => {
+  const sbs: SandboxInfo[] = [];
+  let etcd: ChildProcess | undefined;
+  let etcdDir: string;
+  let client: EtcdClient;
+  const prefix = `/mhats-shard-${process.pid}`;
+  const confs = new Map<string, string>();
+  const running = new Map<string, ManagerProcess>();
+  const all: ManagerProcess[] = [];
+  const clusterNames = Array.from({ length: 6 }, (_, i) => `shard${i + 1}`);
+
+  const start = (name: string): ManagerProcess => {
+    const m = new ManagerProcess(confs.get(name)!, ['--http', '127.0.80.1:0'], sbs[0]!.dir);
+    running.set(name, m);
+    all.push(m);
+    return m;
+  };
+  const owners = async (): Promise<Map<string, string>> => new Map([...(await readOwners(client, prefix))].map(([c, o]) => [c, o.instance]));
+  const journal = async (cluster: string): Promise<JournalRecord[]> => (await client.range(`${prefix}/journal/${cluster}/`)).map((kv) => JSON.parse(kv.value) as JournalRecord);
+  const statusOf = async (m: ManagerProcess): Promise<{ ha: { owned: string[]; owners: Record<string, string | null>; managers: string[] } }> => {
+    const url = (await m.waitFor(/^HTTP endpoint on/)).url as string;
+    const r = await fetch(`${url}/status`, { signal: AbortSignal.timeout(5000) });
+    return (await r.json()) as { ha: { owned: string[]; owners: Record<string, string | null>; managers: string[] } };
+  };
+
+  before(async () => {
+    // Six small clusters in parallel (a master and one replica each).
+    // Two at a time: six sshd key logins at once time out on a busy 2-core machine.
+    for (let i = 0; i < clusterNames.length; i += 2) {
+      sbs.push(...(await Promise.all(clusterNames.slice(i, i + 2).map((name, j) => withSandbox(undefined, { name: `shard-${i + j + 1}`, clusterName: name, baseAddress: `127.0.${84 + i + j}.11`, replicas: 1, sshPort: 2401 + i + j })))));
+    }
+    etcdDir = join(TEST_ROOT, `manager-sharding-etcd-${process.pid}`);
+    rmSync(etcdDir, { recursive: true, force: true });
+    mkdirSync(etcdDir, { recursive: true });
+    const log = openSync(join(etcdDir, 'etcd.log'), 'a');
+    etcd = spawn('/usr/bin/etcd', [
+      '--name', 'mhats-shard', '--data-dir', join(etcdDir, 'data'),
+      '--listen-client-urls', ETCD_CLIENT, '--advertise-client-urls', ETCD_CLIENT,
+      '--listen-peer-urls', `http://${ETCD_HOST}:2380`, '--initial-advertise-peer-urls', `http://${ETCD_HOST}:2380`,
+      '--initial-cluster', `mhats-shard=http://${ETCD_HOST}:2380`, '--initial-cluster-state', 'new',
+    ], { stdio: ['ignore', log, log] });
+    if (etcd.pid) recordPid(sbs[0]!.dir, etcd.pid, '/usr/bin/etcd');
+    client = new EtcdClient({ endpoints: [ETCD_CLIENT], timeoutMs: 1000 });
+    await until('etcd to answer', async () => (await client.get('/probe')) === undefined, 20_000);
+    // One configuration with the six clusters; each has a master_ip_failover_script that is slow while its flag file exists.
+    const clusters: Record<string, unknown> = {};
+    for (const sb of sbs) {
+      const c = (parse(readFileSync(sb.configFile, 'utf8')) as { clusters: Record<string, Record<string, unknown>> }).clusters[sb.clusterName]!;
+      const hook = join(sb.dir, 'ipfail.sh');
+      writeFileSync(hook, `#!/bin/sh\nif [ -f ${join(sb.dir, 'slow')} ]; then sleep 8; fi\nexit 0\n`);
+      chmodSync(hook, 0o755);
+      clusters[sb.clusterName] = { ...c, ...FAST_DETECTION, last_failover_minute: 0, master_ip_failover_script: hook };
+    }
+    for (const name of NAMES) {
+      const file = join(sbs[0]!.dir, `${name}.yaml`);
+      writeFileSync(file, stringify({ state_dir: join(sbs[0]!.dir, `state-${name}`), etcd: { endpoints: [ETCD_CLIENT], prefix, lease_ttl: TTL, request_timeout: 1, instance: name, sharding: true }, clusters }), { mode: 0o600 });
+      confs.set(name, file);
+    }
+  });
+
+  after(async () => {
+    await Promise.all(all.map((m) => m.stop(5000)));
+    if (etcd?.pid !== undefined && etcd.exitCode === null) {
+      process.kill(etcd.pid, 'SIGKILL');
+      await exitOf(etcd);
+    }
+    rmSync(etcdDir, { recursive: true, force: true });
+  });
+
+  test('three managers share six clusters: each cluster has exactly one owner, shown by every manager and by mhats status', async () => {
+    for (const n of NAMES) start(n);
+    await until('every cluster owned, two per manager', async () => {
+      const o = await owners();
+      return clusterNames.every((c) => o.has(c)) && NAMES.every((n) => [...o.values()].filter((x) => x === n).length === 2);
+    }, 60_000);
+    const o = await owners();
+    assert.deepEqual(new Map(o), assignClusters(clusterNames, NAMES), 'the fair share: rendezvous hashing over the three managers');
+    const expected = Object.fromEntries(clusterNames.map((c) => [c, o.get(c)!]));
+    // Each manager's view of the owners is at most one ownership round (about a second) old.
+    let statuses: Awaited<ReturnType<typeof statusOf>>[] = [];
+    await until('every manager showing every owner', async () => {
+      statuses = await Promise.all(NAMES.map((n) => statusOf(running.get(n)!)));
+      return statuses.every((s) => JSON.stringify(s.ha.owners) === JSON.stringify(expected));
+    }, 10_000);
+    const owned = statuses.flatMap((s) => s.ha.owned).sort();
+    assert.deepEqual(owned, [...clusterNames].sort(), 'every cluster owned by exactly one manager');
+    for (const s of statuses) assert.deepEqual(s.ha.owners, expected, 'every manager shows every owner');
+    const cli = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'status', '--conf', confs.get('m1')!, '--json'], { encoding: 'utf8', timeout: 60_000 });
+    const models = JSON.parse(cli.stdout) as Array<{ cluster: string; owner: string | null }>;
+    assert.deepEqual(Object.fromEntries(models.map((m) => [m.cluster, m.owner])), Object.fromEntries(clusterNames.map((c) => [c, o.get(c)!])), cli.stderr);
+  });
+
+  const share3 = (): string[] => [...assignClusters(clusterNames, NAMES)].filter(([, m]) => m === 'm3').map(([c]) => c);
+
+  test('SIGKILL of a manager: its clusters get new owners within the lease TTL; a master killed then is failed over exactly once', async () => {
+    const m3 = running.get('m3')!;
+    const gone = share3();
+    m3.child.kill('SIGKILL');
+    await until('m3 dead', () => Promise.resolve(m3.exited !== undefined), 10_000);
+    const t0 = Date.now();
+    await until('new owners for the clusters of m3', async () => {
+      const o = await owners();
+      return gone.every((c) => o.has(c) && o.get(c) !== 'm3');
+    }, 20_000);
+    const took = Date.now() - t0;
+    assert.ok(took <= TTL * 1000 + 1500, `new owners after ${took} ms (lease TTL ${TTL} s plus one ownership round)`);
+    // Kill the master of one of them: its new owner fails it over, once.
+    const c = gone[0]!;
+    const sb = sbs[clusterNames.indexOf(c)]!;
+    await stopServer(sb.servers[0]!, 'SIGKILL');
+    await until(`the failover of ${c} to end`, async () => (await journal(c)).some((r) => r.type === 'end'), 60_000);
+    await new Promise((r) => setTimeout(r, 3000));
+    const recs = await journal(c);
+    assert.equal(recs.filter((r) => r.type === 'begin').length, 1, JSON.stringify(recs));
+    const end = recs.find((r) => r.type === 'end');
+    assert.equal(end?.type === 'end' ? end.outcome : undefined, 'success', JSON.stringify(end));
+    const owner = (await owners()).get(c)!;
+    assert.ok(running.get(owner)!.has(new RegExp(`^MASTER ${sb.servers[0]!.name} IS DEAD`)));
+    for (const n of ['m1', 'm2'].filter((x) => x !== owner)) assert.ok(!running.get(n)!.has(/^Phase 1: Configuration Check Phase started/) || !running.get(n)!.lines.some((l) => l.cluster === c && /Phase 1/.test(l.msg)), `${n} did not fail ${c} over`);
+  });
+
+  test('a manager restarted during a failover does not take that cluster until the failover record ends', async () => {
+    const c = share3()[1]!;
+    const sb = sbs[clusterNames.indexOf(c)]!;
+    const holder = (await owners()).get(c)!;
+    assert.notEqual(holder, 'm3');
+    writeFileSync(join(sb.dir, 'slow'), '');
+    await stopServer(sb.servers[0]!, 'SIGKILL');
+    await until(`the failover of ${c} to begin`, async () => (await journal(c)).some((r) => r.type === 'begin'), 30_000);
+    const m3 = start('m3');
+    await m3.waitFor(new RegExp(`^${c} is in this manager's share; ${holder} still owns it`), 20_000);
+    assert.equal((await owners()).get(c), holder, 'the owner keeps the cluster during its failover');
+    assert.ok(!(await journal(c)).some((r) => r.type === 'end'), 'the failover is still running (the test would prove nothing otherwise)');
+    rmSync(join(sb.dir, 'slow'));
+    await until(`the failover of ${c} to end`, async () => (await journal(c)).some((r) => r.type === 'end'), 60_000);
+    await until(`${c} to move to m3`, async () => (await owners()).get(c) === 'm3', 15_000);
+    const recs = await journal(c);
+    assert.equal(recs.filter((r) => r.type === 'begin').length, 1, 'one failover only');
+    assert.ok(m3.has(new RegExp(`^now the owner of ${c}`)));
+  });
+});
