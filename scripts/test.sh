@@ -4,6 +4,14 @@
 # happens, every server and namespace the tests started is stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One test run at a time on a machine: the tests use fixed loopback addresses,
+# ports and namespace names. flock -o keeps the servers the tests start from
+# inheriting the lock.
+if [ -z "${MHATS_TEST_LOCKED:-}" ]; then
+  export MHATS_TEST_LOCKED=1
+  echo "== waiting for any other test run on this machine (/run/lock/mhats-test.lock)"
+  exec flock -o -w 5400 /run/lock/mhats-test.lock bash "$0" "$@"
+fi
 bash scripts/setup.sh
 
 export MHATS_TEST_ROOT="${MHATS_TEST_ROOT:-/var/tmp/mhats-test}"
@@ -15,6 +23,10 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+# Leftovers of an earlier run that was killed (its servers, namespaces and
+# test roots) would make this run's addresses and names collide: remove them.
+echo "== removing leftovers of earlier test runs"
+node scripts/cleanup-tests.mjs --stale || true
 
 status=0
 echo "== lint"; npm run --silent lint || status=1

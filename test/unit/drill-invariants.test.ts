@@ -162,3 +162,13 @@ test('timings relative to the fault; overall verdict', () => {
   assert.equal(allHold([{ name: 'outcome', ok: true, detail: '' }, { name: 'manager-running', ok: false, detail: '' }]), false);
   assert.equal(allHold([]), false);
 });
+
+test('hooks expected by how far the failover got: none for a refusal, stop+report after a failure in or after Phase 2, all for a promotion', async () => {
+  const { hooksExpected } = await import('../../src/domain/drill/invariants.js');
+  const configured = [{ name: 'vip', phases: ['stop', 'start', 'online_change_stop'] }, { name: 'mail', phases: ['report'] }];
+  assert.deepEqual(hooksExpected(configured, 'refused', false), []);
+  assert.deepEqual(hooksExpected(configured, 'failed', false), []);
+  assert.deepEqual(hooksExpected(configured, 'failed', true), [{ name: 'vip', phase: 'stop' }, { name: 'mail', phase: 'report' }]);
+  assert.deepEqual(hooksExpected(configured, 'success', true), [{ name: 'vip', phase: 'stop' }, { name: 'vip', phase: 'start' }, { name: 'mail', phase: 'report' }]);
+  assert.deepEqual(hooksExpected(configured, undefined, true), []);
+});

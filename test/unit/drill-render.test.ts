@@ -76,3 +76,16 @@ test('refusal: a cluster without `drill: allowed` (not a sandbox), `drill: forbi
   assert.match(refusal(cluster({ drill: 'forbidden' }), sb, true)?.message ?? '', /marked `drill: forbidden`/);
   assert.match(refusal(cluster({ drill: 'allowed' }), undefined, false)?.message ?? '', /pass --yes to go ahead/);
 });
+
+test('faults: what each needs on the host, and why it is not possible there', async () => {
+  const { faultImpossible } = await import('../../src/adapters/drill/faults.js');
+  const ok = { pidFile: '/d/m.pid', pid: 42, cmdline: ['/usr/sbin/mariadbd', '--defaults-file=/d/my.cnf'], iface: 'eth0', address: '10.0.0.11', root: true, sudo: false, ip: true, problems: [] };
+  assert.equal(faultImpossible('signal', ok, 'root@db1'), undefined);
+  assert.equal(faultImpossible('netdown', ok, 'root@db1'), undefined);
+  assert.match(faultImpossible('signal', { ...ok, root: false }, 'deploy@db1') ?? '', /deploy@db1 is not root and has no passwordless sudo: it cannot signal mysqld/);
+  assert.equal(faultImpossible('signal', { ...ok, root: false, sudo: true }, 'deploy@db1'), undefined);
+  assert.match(faultImpossible('signal', { ...ok, problems: ['PID 42 from /d/m.pid is not a mysqld/mariadbd (sleep)'] }, 'root@db1') ?? '', /is not a mysqld/);
+  assert.match(faultImpossible('netdown', { ...ok, ip: false }, 'root@db1') ?? '', /no `ip` command/);
+  assert.match(faultImpossible('netdown', { ...ok, iface: undefined }, 'root@db1') ?? '', /no interface on the host carries 10\.0\.0\.11/);
+  assert.match(faultImpossible('netdown', { ...ok, iface: 'lo', address: '127.0.0.11' }, 'root@db1') ?? '', /loopback interface .* would cut off the whole machine/);
+});

@@ -91,6 +91,9 @@ export function faultImpossible(kind: 'signal' | 'netdown' | 'start', p: HostPro
   if (kind === 'netdown') {
     if (!p.ip) return 'the host has no `ip` command (iproute2): netdown cannot be injected there';
     if (!p.iface) return `no interface on the host carries ${p.address ?? 'the SSH address'}: netdown cannot find what to take down`;
+    if (p.iface === 'lo' || (p.address ?? '').startsWith('127.') || p.address === '::1') {
+      return `the host is reached over the loopback interface (${p.address ?? '?'} on ${p.iface}): taking it down would cut off the whole machine, not one database host (use a sandbox with --netns for a real netdown)`;
+    }
   }
   return undefined;
 }

@@ -33,6 +33,8 @@ export interface FaultContext {
   timeoutMs: number;
   /** Servers a fault took out on purpose: not expected among the survivors. */
   excluded: Set<string>;
+  /** The failover journal, now. */
+  records: () => Promise<JournalRecord[]>;
 }
 
 export interface FaultPlan {
@@ -145,13 +147,15 @@ function netdownPlan(): FaultPlan {
       if (ctx.sandbox) {
         await sandboxHealHost(ctx.sandbox, ctx.old.name);
         ctx.log(`healed: ${ctx.old.name}'s network is back (sandbox)`);
-        return;
+      } else {
+        const wait = scheduledUpAt - ctx.now() + 2000;
+        if (wait > 0) {
+          ctx.log(`waiting ${Math.round(wait / 1000)} s for ${ctx.old.name} to bring its interface back`);
+          await new Promise((r) => setTimeout(r, wait));
+        }
       }
-      const wait = scheduledUpAt - ctx.now() + 2000;
-      if (wait > 0) {
-        ctx.log(`waiting ${Math.round(wait / 1000)} s for ${ctx.old.name} to bring its interface back`);
-        await new Promise((r) => setTimeout(r, wait));
-      }
+      // Powered off meanwhile (a shutdown_script): it is switched on again.
+      await restart(ctx);
     },
   };
 }

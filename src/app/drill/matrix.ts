@@ -88,7 +88,38 @@ export function matrixDir(env: MatrixEnv, name: string): string {
 }
 
 /** A netns sandbox, a drill config for it (variant: hooks, etcd), and its manager(s), started. */
-export async function matrixSetup(env: MatrixEnv, name: string, variant: { hooks?: Record<string, unknown>; etcd?: boolean; managers?: number; extraServerOptions?: string[] } = {}): Promise<MatrixSetup> {
+export interface MatrixVariant {
+  hooks?: Record<string, unknown>;
+  etcd?: boolean;
+  managers?: number;
+  extraServerOptions?: string[];
+  /** A shutdown_script that powers the old master's host off (the sandbox's stand-in for IPMI or a cloud API). */
+  stonith?: boolean;
+}
+
+/**
+ * MHA's shutdown_script for a sandbox: "power off" the host whose --ip is
+ * given, i.e. SIGKILL the mysqld started with that host's options file (found
+ * by its exact --defaults-file argument, killed by PID). Exit 0: powered off.
+ */
+export function poweroffScript(sb: SandboxInfo): string {
+  const cases = sb.servers.map((s) => `  ${s.address}) cnf='${s.cnf}' ;;`).join('\n');
+  return `#!/bin/sh
+# written by the mhats drill matrix: power-off emulation for the sandbox in ${sb.dir}
+for a in "$@"; do case "$a" in --ip=*) ip="\${a#--ip=}" ;; esac; done
+case "$ip" in
+${cases}
+  *) echo "no sandbox host $ip" >&2; exit 1 ;;
+esac
+for p in /proc/[0-9]*; do
+  if { tr '\\0' '\\n' < "$p/cmdline"; } 2>/dev/null | grep -qxF -- "--defaults-file=$cnf"; then kill -9 "\${p#/proc/}"; fi
+done
+echo "powered off $ip"
+exit 0
+`;
+}
+
+export async function matrixSetup(env: MatrixEnv, name: string, variant: MatrixVariant = {}): Promise<MatrixSetup> {
   const dir = matrixDir(env, name);
   // Every server's my.cnf says read_only=ON, as production should: a master that restarts comes back read-only.
   const sb = await sandboxUp({ dir, replicas: 2, sshPort: env.sshPort, netns: { tag: env.tag, subnet: env.subnet }, extraServerOptions: variant.extraServerOptions, startReadOnly: true });
@@ -107,6 +138,11 @@ export async function matrixSetup(env: MatrixEnv, name: string, variant: { hooks
     const c = doc.clusters[sb.clusterName]!;
     tune(c, c.ssh as Record<string, unknown>);
     if (variant.hooks) c.hooks = variant.hooks;
+    if (variant.stonith) {
+      const script = join(dir, 'poweroff.sh');
+      writeFileSync(script, poweroffScript(sb), { mode: 0o755 });
+      c.shutdown_script = script;
+    }
     if (variant.etcd) {
       const data = join(dir, 'etcd');
       mkdirSync(data, { recursive: true });
@@ -241,6 +277,13 @@ export function candidateKillFault(): FaultPlan {
     async onBegin(ctx, id) {
       const s = ctx.sandbox!.servers.find((x) => x.name === candidate);
       if (!s) return;
+      // In the middle: once the failover has checked the cluster and chosen its plan (Phase 1 done), while Phase 2 runs.
+      const end = performance.now() + 10_000;
+      while (performance.now() < end) {
+        const rs = await ctx.records();
+        if (rs.some((r) => r.id === id && ((r.type === 'phase' && /^Phase 1/.test(r.phase)) || (r.type as string) === 'plan' || r.type === 'end'))) break;
+        await sleep(50);
+      }
       ctx.excluded.add(s.name);
       // Its recorded PID may be stale (restarted); kill by the options file.
       const pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
@@ -262,7 +305,8 @@ export function candidateKillFault(): FaultPlan {
       if (!fo) return { name: 'outcome', ok: false, detail: 'no failover' };
       if (fo.outcome === undefined) return { name: 'outcome', ok: false, detail: `failover ${fo.id} did not finish within ${Math.round(ctx.timeoutMs / 1000)} s` };
       if ((fo.outcome === 'success' || fo.outcome === 'partial') && fo.newMaster !== candidate) return { name: 'outcome', ok: true, detail: `the killed candidate ${candidate ?? '?'} was passed over: ${fo.newMaster ?? '?'} promoted (${fo.outcome})` };
-      if (fo.outcome === 'refused' || fo.outcome === 'failed') return { name: 'outcome', ok: !fo.newMaster, detail: `clean ${fo.outcome}: ${fo.reason ?? ''}` };
+      // A refusal, or a failure before anything was promoted (the replicas reconnected, the old master stays fenced).
+      if (fo.outcome === 'refused' || fo.outcome === 'failed') return { name: 'outcome', ok: !fo.newMaster, detail: `${fo.newMaster ? 'NOT clean' : 'clean'}: ${fo.outcome} with the candidate ${candidate ?? '?'} killed: ${fo.reason ?? ''}` };
       return { name: 'outcome', ok: false, detail: `${fo.outcome}: the killed candidate ${candidate ?? '?'} was promoted` };
     },
   };
@@ -391,12 +435,14 @@ export function leaderStopFault(): FaultPlan {
 
 // ---------------------------------------------------------------- one case
 
-export function planFor(c: MatrixCase): { plan: () => FaultPlan; variant: Parameters<typeof matrixSetup>[2] } {
+export function planFor(c: MatrixCase): { plan: () => FaultPlan; variant: MatrixVariant } {
   switch (c) {
     case 'crash':
     case 'hang':
-    case 'netdown':
       return { plan: () => builtinFault(c), variant: {} };
+    case 'netdown':
+      // A host that drops off the network cannot be fenced over it: fenced by power (shutdown_script), as MHA advises.
+      return { plan: () => builtinFault(c), variant: { stonith: true } };
     case 'restart-writable':
       return { plan: () => builtinFault('restart-during-failover'), variant: {} };
     case 'route-cut':

@@ -46,6 +46,7 @@ import {
   checkSurvivors,
   checkWrites,
   firstWritableOther,
+  hooksExpected,
   parseLostClaim,
   timings,
   type HookRun,
@@ -177,8 +178,9 @@ function hookRuns(records: JournalRecord[], id: string): HookRun[] {
   return out;
 }
 
-function expectedHooks(hooks: readonly HookSpec[]): Array<{ name: string; phase: string }> {
-  return hooks.flatMap((h) => h.phases.filter((p) => p === 'stop' || p === 'start' || p === 'report').map((phase) => ({ name: h.name, phase })));
+/** Did the failover get as far as Phase 2 (fencing, stop hooks)? From its phase records, or a stop hook that ran. */
+function reachedShutdown(records: JournalRecord[], id: string): boolean {
+  return records.some((r) => r.id === id && ((r.type === 'phase' && /Phase [2-5]/.test(r.phase)) || (r.type === 'event' && (r.detail as { phase?: unknown } | undefined)?.phase === 'stop')));
 }
 
 // ---------------------------------------------------------------- topology
@@ -353,7 +355,7 @@ async function runOnce(o: DrillOptions, plan: FaultPlan, run: number, st: RunSta
   const probe = await probeHost(ssh, pidFile.startsWith('/') ? pidFile : join(pf?.dd ?? '/', pidFile)).catch((err: unknown) => {
     throw new UserError(`cannot reach ${old.name}'s host over SSH to inject the fault: ${(err as Error).message}`);
   });
-  const ctx: FaultContext = { cluster, old, ssh, probe, sandbox, managers: o.managers, log, now, notes, startCommand: o.startCommand, faultSeconds: o.faultSeconds, timeoutMs: o.timeoutMs, excluded: new Set() };
+  const ctx: FaultContext = { cluster, old, ssh, probe, sandbox, managers: o.managers, log, now, notes, startCommand: o.startCommand, faultSeconds: o.faultSeconds, timeoutMs: o.timeoutMs, excluded: new Set(), records: () => journal.read() };
   const impossible = plan.impossible?.(ctx);
   if (impossible !== undefined) throw new UserError(`fault ${plan.name} is not possible on ${old.name}: ${impossible}`);
 
@@ -441,7 +443,7 @@ async function runOnce(o: DrillOptions, plan: FaultPlan, run: number, st: RunSta
       verdicts.push(checkChecksums(sums));
     }
     if (oldState) verdicts.push(checkOldMasterFenced(oldState));
-    if (plan.expect === 'failover' && fo) verdicts.push(checkHooks(expectedHooks(hooks), hookRuns(records, fo.id)));
+    if (plan.expect === 'failover' && fo) verdicts.push(checkHooks(hooksExpected(hooks, fo.end?.outcome, reachedShutdown(records, fo.id)), hookRuns(records, fo.id)));
     if (plan.verdicts) verdicts.push(...(await plan.verdicts(ctx, records, seen.map((s) => s.id))));
     const mstates = await Promise.all(o.managers.map((m) => m.running()));
     verdicts.push(checkManager(mstates.length > 0 && mstates.some((m) => m.ok), mstates.map((m) => m.detail).join('; ') || 'no manager known'));

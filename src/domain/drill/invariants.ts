@@ -248,6 +248,17 @@ export interface HookRun {
   verdict: string;
 }
 
+/**
+ * Which hooks a failover must have run, by how far it got: none for a refusal
+ * (nothing changed), stop and report for one that failed after Phase 2 began
+ * (MHA runs report_script at the end of any failover that reached it), every
+ * failover phase for one that promoted.
+ */
+export function hooksExpected(configured: ReadonlyArray<{ name: string; phases: readonly string[] }>, outcome: string | undefined, reachedShutdown: boolean): Array<{ name: string; phase: string }> {
+  const phases = outcome === 'success' || outcome === 'partial' ? ['stop', 'start', 'report'] : outcome === 'failed' && reachedShutdown ? ['stop', 'report'] : [];
+  return configured.flatMap((h) => h.phases.filter((p) => phases.includes(p)).map((phase) => ({ name: h.name, phase })));
+}
+
 /** Every configured hook ran in each phase it is configured for, and its outcome is recorded. */
 export function checkHooks(expected: ReadonlyArray<{ name: string; phase: string }>, ran: readonly HookRun[]): Verdict {
   if (expected.length === 0) return { name: 'hooks-ran', ok: true, detail: 'no hooks configured' };
