@@ -10,9 +10,10 @@
  *  - the cluster's promotion_location: 'nearest' ranks the dead master's
  *    datacenter first, then its region, then anywhere; 'same_region' never
  *    promotes across regions; 'anywhere' ignores locations.
- *  - never candidates unless explicitly allowed (allow_promotion, or
- *    candidate_master for a delayed replica as before): delayed replicas
- *    (SQL_Delay > 0) and backup: true servers.
+ *  - never candidates unless explicitly allowed (allow_promotion, or the
+ *    operator's --new-master): delayed replicas (SQL_Delay > 0) and backup:
+ *    true servers. candidate_master alone does not allow a delayed replica
+ *    (MHA files often set it on every server).
  *
  * Ranking of the eligible: rule (prefer, neutral, prefer_not), then location
  * (nearest), then the latest binlog events (latest_priority), then config
@@ -41,8 +42,20 @@ export interface PromotionTraits extends Labels {
   candidateMaster: boolean;
 }
 
-/** The traits of a server from its config fields (hand-built configs: MHA's flags only). */
-export function traitsOf(s: { candidate_master: boolean; no_master: boolean; promotion_rule?: PromotionRule | undefined; promotion_rule_from?: RuleSource | undefined; datacenter?: string | undefined; region?: string | undefined; backup?: boolean | undefined; allow_promotion?: boolean | undefined }): PromotionTraits {
+/** A server's promotion settings as the config holds them (hand-built configs: MHA's flags only). */
+export interface PromotionConfig {
+  candidate_master: boolean;
+  no_master: boolean;
+  promotion_rule?: PromotionRule | undefined;
+  promotion_rule_from?: RuleSource | undefined;
+  datacenter?: string | undefined;
+  region?: string | undefined;
+  backup?: boolean | undefined;
+  allow_promotion?: boolean | undefined;
+}
+
+/** The traits of a server from its config fields. */
+export function traitsOf(s: PromotionConfig): PromotionTraits {
   const implied: PromotionRule = s.no_master ? 'must_not' : s.candidate_master ? 'prefer' : 'neutral';
   const rule = s.promotion_rule ?? implied;
   const ruleFrom: RuleSource = s.promotion_rule_from ?? (s.promotion_rule !== undefined ? 'promotion_rule' : s.no_master ? 'no_master' : s.candidate_master ? 'candidate_master' : 'default');
@@ -80,17 +93,17 @@ function placeText(p: Place, master: Labels | undefined): string {
 
 /**
  * Why a server may not be promoted by the rules, or undefined. `forced`: the operator named it
- * (--new-master): must_not still holds, a delay or backup does not (the operator chose).
+ * (--new-master): must_not still holds; a delay, backup or location does not (the operator chose,
+ * e.g. to recover in another region when a whole region is lost).
  */
 export function ruleExclusion(t: PromotionTraits, o: { delaySeconds: number; place: Place; policy: LocationPolicy; master?: Labels | undefined; forced?: boolean | undefined }): { code: string; reason: string } | undefined {
-  if (t.rule === 'must_not') return { code: 'must_not', reason: `${ruleText(t)}: never promoted` };
-  if (!o.forced) {
-    if (t.backup && !t.allowPromotion) return { code: 'backup', reason: 'backup: true: never a candidate unless allow_promotion is set' };
-    if (o.delaySeconds > 0 && !t.allowPromotion && !t.candidateMaster) return { code: 'delayed', reason: `delayed replica (MASTER_DELAY=${o.delaySeconds} s): never a candidate unless allow_promotion (or candidate_master) is set for it` };
-  }
+  if (t.rule === 'must_not') return { code: 'must_not', reason: t.ruleFrom === 'no_master' ? 'no_master is set' : `${ruleText(t)}: never promoted` };
+  if (o.forced) return undefined;
+  if (t.backup && !t.allowPromotion) return { code: 'backup', reason: 'backup: true: never a candidate unless allow_promotion is set for it (or --new-master names it)' };
+  if (o.delaySeconds > 0 && !t.allowPromotion) return { code: 'delayed', reason: `delayed replica (MASTER_DELAY=${o.delaySeconds} s): never a candidate unless allow_promotion is set for it (or --new-master names it)` };
   if (o.policy === 'same_region') {
-    if (o.place === 'other_region') return { code: 'other_region', reason: `${placeText(o.place, o.master)}: promotion_location same_region never promotes across regions` };
-    if (o.place === 'unknown' && o.master?.region !== undefined) return { code: 'unknown_region', reason: 'no region label: promotion_location same_region cannot tell whether it is in the master\'s region' };
+    if (o.place === 'other_region') return { code: 'other_region', reason: `${placeText(o.place, o.master)}: promotion_location same_region never promotes across regions (--new-master can)` };
+    if (o.place === 'unknown' && o.master?.region !== undefined) return { code: 'unknown_region', reason: "no region label: promotion_location same_region cannot tell whether it is in the master's region" };
   }
   return undefined;
 }
@@ -142,10 +155,17 @@ export function ruleOfChoice(e: RankEntry, o: RankOptions): 'latest_candidate' |
   return o.latestPriority && e.latest ? 'latest' : 'any';
 }
 
-/** One sentence: why this one was chosen. */
-export function chosenReason(e: RankEntry, o: RankOptions, master?: Labels): string {
+/** One sentence: why this one was chosen (and, given the runner-up, what put it above). */
+export function chosenReason(e: RankEntry, o: RankOptions, master?: Labels, runnerUp?: RankEntry): string {
   const parts = [ruleText(e.traits)];
   if (o.policy !== 'anywhere' && e.place !== 'unknown') parts.push(placeText(e.place, master));
   if (o.latestPriority && e.latest) parts.push('has the latest binlog events');
-  return parts.join(', ');
+  const why = runnerUp ? `; ${whyAbove(e, runnerUp, o, master)}` : '; the only eligible candidate';
+  return parts.join(', ') + why;
+}
+
+/** The labels and rules of one server, for a line in a plan or /status (e.g. "prefer, fra1/eu"). */
+export function describeTraits(t: PromotionTraits): string {
+  const where = [t.datacenter, t.region].filter((x) => x !== undefined).join('/');
+  return [t.rule, where, t.backup ? 'backup' : '', t.allowPromotion ? 'allow_promotion' : ''].filter((x) => x !== '').join(', ');
 }

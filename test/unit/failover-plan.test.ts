@@ -213,10 +213,15 @@ for (const [flavor, mode] of MATRIX) {
       const q = plan(flavor, mode, [{ name: 'db2', read: 10 }, { name: 'db3', read: 20, exec: 5, delay: 3600 }]);
       assert.equal(q.newMaster?.name, 'db2');
       assert.deepEqual(q.newMaster?.steps, [{ kind: 'relay_diff', source: 'db3', from: coord(10) }]);
-      // Configured to be a candidate: it may be.
-      const c = plan(flavor, mode, [{ name: 'db2', read: 10 }, { name: 'db3', read: 20, exec: 5, delay: 3600, candidate: true }]);
-      assert.equal(c.newMaster?.name, 'db3');
-      assert.deepEqual(kinds(c.newMaster.steps), ['apply_own_relay_log']);
+      // candidate_master alone does not make it one (MHA files set it everywhere)...
+      const cm = plan(flavor, mode, [{ name: 'db2', read: 10 }, { name: 'db3', read: 20, exec: 5, delay: 3600, candidate: true }]);
+      assert.equal(cm.newMaster?.name, 'db2');
+      // ...explicitly allowed, or forced, it may be: its own relay log is applied first.
+      for (const options of [{ checkReplDelay: true, latestPriority: true, allowDelayed: ['db3'] }, { checkReplDelay: true, latestPriority: true, forced: 'db3' }]) {
+        const c = plan(flavor, mode, [{ name: 'db2', read: 10 }, { name: 'db3', read: 20, exec: 5, delay: 3600, candidate: true }], { options });
+        assert.equal(c.newMaster?.name, 'db3');
+        assert.deepEqual(kinds(c.newMaster.steps), ['apply_own_relay_log']);
+      }
     });
 
     test('a replica still applying at the deadline is recovered after promotion and not chosen', () => {

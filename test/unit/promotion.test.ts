@@ -25,11 +25,14 @@ test('exclusions: must_not always; delayed and backup unless allowed; across reg
   assert.equal(ruleExclusion(t({ candidate_master: false, no_master: false, promotion_rule: 'must_not' }), { ...base, forced: true })?.code, 'must_not');
   assert.equal(ruleExclusion(t({ candidate_master: false, no_master: false, promotion_rule: 'prefer' }), { ...base, delaySeconds: 3600 })?.code, 'delayed');
   assert.equal(ruleExclusion(t({ candidate_master: false, no_master: false, allow_promotion: true }), { ...base, delaySeconds: 3600 }), undefined);
-  assert.equal(ruleExclusion(t({ candidate_master: true, no_master: false }), { ...base, delaySeconds: 3600 }), undefined, 'candidate_master allows a delayed replica, as before');
+  assert.equal(ruleExclusion(t({ candidate_master: true, no_master: false }), { ...base, delaySeconds: 3600 })?.code, 'delayed', 'candidate_master alone does not (MHA files set it everywhere)');
+  assert.equal(ruleExclusion(t({ candidate_master: false, no_master: false }), { ...base, delaySeconds: 3600, forced: true }), undefined, 'the operator chose it');
+  assert.equal(ruleExclusion(t({ candidate_master: false, no_master: true }), base)?.reason, 'no_master is set');
   assert.equal(ruleExclusion(t({ candidate_master: false, no_master: false, backup: true }), base)?.code, 'backup');
   assert.equal(ruleExclusion(t({ candidate_master: false, no_master: false, backup: true }), { ...base, forced: true }), undefined, 'the operator chose it');
   assert.equal(ruleExclusion(t({ candidate_master: false, no_master: false }), { ...base, place: 'other_region', policy: 'same_region' })?.code, 'other_region');
   assert.equal(ruleExclusion(t({ candidate_master: false, no_master: false }), { ...base, place: 'other_region', policy: 'nearest' }), undefined);
+  assert.equal(ruleExclusion(t({ candidate_master: false, no_master: false }), { ...base, place: 'other_region', policy: 'same_region', forced: true }), undefined, '--new-master may cross regions (a lost region)');
   assert.equal(ruleExclusion(t({ candidate_master: false, no_master: false }), { ...base, place: 'unknown', policy: 'same_region' })?.code, 'unknown_region');
 });
 
