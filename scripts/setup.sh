@@ -32,6 +32,7 @@ PACKAGES=(
   python3          # the systemd notify test reads a datagram socket with it
   libconfig-tiny-perl  # golden tests of the MHA config parser against Perl's Config::Tiny
   procps           # ps, used to show what runs
+  chromium         # the console's browser tests (headless, driven by playwright-core; skipped without it)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

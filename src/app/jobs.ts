@@ -126,14 +126,24 @@ export function pruneJournal(records: JournalRecord[], now: number, keepDays: nu
     const done = s.outcome === 'refused' || (s.outcome === 'failed' && s.acked) || ((s.outcome === 'success' || s.outcome === 'partial') && (s.rejoined || !failedNow.includes(s.deadMaster)));
     if (done) drop.add(s.id);
   }
+  if (drop.size > 0) {
+    const after = summarize(records.filter((r) => !drop.has(r.id)));
+    const sameFailed = JSON.stringify([...failedServers(after)].sort()) === JSON.stringify([...failedNow].sort());
+    const g0 = guard(summaries, now, lastFailoverMinute, 'auto', cluster);
+    const g1 = guard(after, now, lastFailoverMinute, 'auto', cluster);
+    if (!sameFailed || g0.allowed !== g1.allowed) drop.clear();
+  }
+  // Switchovers and API write records are history only: dropped once finished and older than the cutoff.
+  const failoverIds = new Set(summaries.map((s) => s.id));
+  const newest = new Map<string, { at: number; finished: boolean }>();
+  for (const r of records) {
+    if (failoverIds.has(r.id) || (r.type !== 'switchover' && r.type !== 'switchover_end' && r.type !== 'write')) continue;
+    const n = newest.get(r.id) ?? { at: -Infinity, finished: false };
+    newest.set(r.id, { at: Math.max(n.at, r.at), finished: n.finished || r.type !== 'switchover' });
+  }
+  for (const [id, n] of newest) if (n.finished && n.at < cutoff) drop.add(id);
   if (drop.size === 0) return { keep: records, dropped: [] };
-  const keep = records.filter((r) => !drop.has(r.id));
-  const after = summarize(keep);
-  const sameFailed = JSON.stringify([...failedServers(after)].sort()) === JSON.stringify([...failedNow].sort());
-  const g0 = guard(summaries, now, lastFailoverMinute, 'auto', cluster);
-  const g1 = guard(after, now, lastFailoverMinute, 'auto', cluster);
-  if (!sameFailed || g0.allowed !== g1.allowed) return { keep: records, dropped: [] };
-  return { keep, dropped: [...drop] };
+  return { keep: records.filter((r) => !drop.has(r.id)), dropped: [...drop] };
 }
 
 /** Rewrites the journal atomically (write, fsync, rename); refuses when it changed since it was read. */

@@ -28,7 +28,12 @@
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { ClusterConfig, EtcdSettings, HttpSettings, LoadedConfig, ServerConfig } from '../config/types.js';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { ClusterConfig, EtcdSettings, HttpSettings, HttpToken, LoadedConfig, ServerConfig } from '../config/types.js';
+import { readHttpToken } from '../config/load.js';
+import { createApi, type Api } from '../adapters/http/api.js';
+import { ManagerApi, type ApiHost } from './api.js';
 import { FileJournal } from '../adapters/journal/file-journal.js';
 import { readMhaStateFiles } from '../adapters/journal/mha-state-files.js';
 import { EtcdJournal } from '../adapters/journal/etcd-journal.js';
@@ -93,6 +98,10 @@ export interface ManagerOptions {
   loadConfig?: (() => Promise<{ config: LoadedConfig; clusters: ClusterConfig[] }>) | undefined;
   /** HTTP endpoint from the command line: undefined = the config's; null = off. */
   http?: HttpSettings | null | undefined;
+  /** The write API's token file from the command line (overrides http.token_file; re-read on reload). */
+  httpTokenFile?: string | undefined;
+  /** The console's built assets (default: dist/console beside the code). */
+  consoleDir?: string | undefined;
   purge?: PurgeOptions | undefined;
   now?: () => number;
   mono?: () => number;
@@ -194,6 +203,10 @@ export class Manager {
   #reloadChain: Promise<unknown> = Promise.resolve();
   #httpSettings: HttpSettings | undefined;
   #loadedAt = 0;
+  /** The API and the console (fastify), created with the first HTTP listener and kept across listener changes. */
+  #api: Api | undefined;
+  #token: HttpToken | undefined;
+  #consoleDir: string | undefined;
   /** Maintenance entries (the file in state_dir, or etcd): every monitor reads them. */
   maintenance: MaintenanceView | undefined;
   #maintenanceLogged = '';
@@ -244,6 +257,8 @@ export class Manager {
     this.#logMaintenance();
     this.#applyPublish(config);
     this.metrics.leader.set(this.leadership.isLeader() ? 1 : 0);
+    this.#setToken(config);
+    this.#consoleDir = this.#opts.consoleDir ?? findConsoleDir();
     // With sharding a cluster's monitor starts when this manager owns it.
     if (!this.shards) for (const c of clusters) this.#startEntry(c, config.state_dir);
     await this.#applyHttp(this.#opts.http === undefined ? config.http : (this.#opts.http ?? undefined));
@@ -626,15 +641,70 @@ export class Manager {
     // Same port as the running one: the old must go first.
     if (old && old.port === settings.port) await old.close();
     try {
-      this.http = await startHttpServer(settings, { healthz: () => this.healthz(), readyz: () => this.readyz(), status: () => this.status(), metrics: () => this.metrics.render() }, this.log);
+      this.#api ??= await createApi(new ManagerApi(this.#apiHost(), { log: this.log, now: () => this.#now(), version: VERSION }), { log: this.log, version: VERSION });
+      const api = this.#api;
+      this.http = await startHttpServer(settings, { healthz: () => this.healthz(), readyz: () => this.readyz(), status: () => this.status(), metrics: () => this.metrics.render(), other: (req, res) => api.handle(req, res) }, this.log);
       this.#httpSettings = settings;
       if (old) await old.close();
-      this.log.info({ url: this.http.url }, `HTTP endpoint on ${this.http.url} (/healthz /readyz /status /metrics)`);
+      this.log.info({ url: this.http.url }, `HTTP endpoint on ${this.http.url} (/healthz /readyz /status /metrics; API ${this.http.url}/api/v1; console ${this.http.url}/)`);
+      this.#warnExposure();
     } catch (err) {
       // Never fatal: watching the clusters matters more than the endpoint.
       this.http = old && old.port !== settings.port ? old : undefined;
       this.log.error({ err: (err as Error).message, listen: `${hostForUrl(settings.host)}:${settings.port}` }, `HTTP endpoint not started on ${hostForUrl(settings.host)}:${settings.port}: ${(err as Error).message}`);
     }
+  }
+
+  /** The write API's token: the command line's file (re-read), else http.token_file. Logs when writes turn on or off. */
+  #setToken(config: LoadedConfig): void {
+    const before = this.#token;
+    let next = config.http_token;
+    if (this.#opts.httpTokenFile !== undefined) {
+      const r = readHttpToken(this.#opts.httpTokenFile);
+      if (r.ok) {
+        next = r.token;
+        for (const w of r.warnings) this.log.warn({}, w);
+      } else {
+        // At start the command line checked it; on a reload keep the token in force.
+        this.log.error({}, `--http-token-file ${r.message}; the token in force stays`);
+        next = before;
+      }
+    }
+    this.#token = next;
+    if (before === undefined && next !== undefined) this.log.info({ tokenFile: next.file }, `HTTP write API on: bearer token from ${next.file}`);
+    else if (before !== undefined && next === undefined) this.log.warn({}, 'HTTP write API off: no http.token_file any more; writes answer 403');
+    else if (before !== undefined && next !== undefined && (before.file !== next.file || before.token.reveal() !== next.token.reveal())) this.log.info({ tokenFile: next.file }, `HTTP write API token reloaded from ${next.file}`);
+  }
+
+  #warnExposure(): void {
+    const s = this.#httpSettings;
+    const w = s ? exposureNotice(s, this.#token !== undefined) : undefined;
+    if (s && w) this.log[w.level]({ listen: `${hostForUrl(s.host)}:${s.port}` }, w.message);
+  }
+
+  #apiHost(): ApiHost {
+    const isStopping = (): boolean => this.#stopping !== undefined;
+    const isReady = (): boolean => this.ready;
+    return {
+      entries: () => [...this.#entries.values()].map((e) => ({ cluster: e.cluster, monitor: e.monitor, restarting: e.stopping })),
+      isLeader: () => this.leadership.isLeader(),
+      ha: () => {
+        const el = this.election;
+        if (el && this.#etcd) return { mode: 'etcd', instance: el.instance, leader: el.leader?.instance ?? null };
+        return { mode: this.#localLock ? 'single' : 'external', instance: null, leader: null };
+      },
+      get ready() {
+        return isReady();
+      },
+      get stopping() {
+        return isStopping();
+      },
+      startedAt: this.startedAt,
+      token: () => this.#token?.token,
+      consoleDir: () => this.#consoleDir,
+      config: () => this.config,
+      maintenance: () => this.maintenance,
+    };
   }
 
   healthz(): Probe {
@@ -763,8 +833,13 @@ export class Manager {
     this.config = next.config;
     this.#configured = wanted;
     this.#loadedAt = this.#now();
+    const hadToken = this.#token !== undefined;
+    this.#setToken(next.config);
     this.#applyPublish(next.config);
-    await this.#applyHttp(this.#opts.http === undefined ? next.config.http : (this.#opts.http ?? undefined));
+    const listen = this.#opts.http === undefined ? next.config.http : (this.#opts.http ?? undefined);
+    // Writes turned off on an endpoint that stays where it is: say again who can reach it.
+    if (hadToken !== (this.#token !== undefined) && this.http && listen?.host === this.#httpSettings?.host && listen?.port === this.#httpSettings?.port) this.#warnExposure();
+    await this.#applyHttp(listen);
     this.metrics.reloads.inc({ result: 'applied' });
     const what = [added.length ? `added ${added.join(', ')}` : '', removed.length ? `removed ${removed.join(', ')}` : '', changed.length ? `changed ${changed.join(', ')}` : ''].filter(Boolean).join('; ') || 'no cluster changed';
     this.log.info({ added, removed, changed }, `configuration reloaded: ${what}`);
@@ -794,6 +869,7 @@ export class Manager {
     await this.shards?.resign();
     this.#localLock?.release();
     await this.publisher?.idle();
+    await this.#api?.close().catch(() => undefined);
     await this.http?.close();
     await stopping;
     this.#resolveDone();
@@ -907,4 +983,27 @@ export function planStatus(m: ClusterMonitor, allowed: boolean): unknown {
     ...(note ? { note } : {}),
   };
   return { ...summary, detail: p };
+}
+
+/** What to say at start about who can reach the HTTP endpoint (nothing on loopback). */
+export function exposureNotice(s: HttpSettings, hasToken: boolean): { level: 'warn' | 'info'; message: string } | undefined {
+  if (isLoopback(s.host)) return undefined;
+  const where = `${hostForUrl(s.host)}:${s.port}`;
+  if (!hasToken) return { level: 'warn', message: `HTTP endpoint listens on ${where}, not a loopback address, without http.token_file: anyone who reaches it can read the topology, the failover plan and the journal (writes are off). Listen on 127.0.0.1, or put it behind a proxy that authenticates` };
+  return { level: 'info', message: `HTTP endpoint listens on ${where}, not a loopback address: reads are open to anyone who reaches it; writes need the bearer token` };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: only this host can connect. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+/** The console's built assets: dist/console beside the compiled code, or (running from src/ with tsx) in the build output. */
+export function findConsoleDir(): string | undefined {
+  for (const rel of ['../console/', '../../dist/console/']) {
+    const dir = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(`${dir}index.html`)) return dir;
+  }
+  return undefined;
 }

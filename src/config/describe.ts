@@ -95,6 +95,7 @@ export function describeConfig(cfg: LoadedConfig): string {
     `config: ${cfg.files.join(' + ')} (${cfg.format === 'mha' ? 'MHA format' : 'YAML'})`,
     `state_dir: ${cfg.state_dir}`,
     `http: ${cfg.http ? `${cfg.http.host.includes(':') ? `[${cfg.http.host}]` : cfg.http.host}:${cfg.http.port}` : 'off'}`,
+    `http write API: ${cfg.http_token ? `on (bearer token from ${cfg.http_token.file})` : 'off (no http.token_file)'}`,
   ];
   for (const c of cfg.clusters) lines.push('', ...describeCluster(c));
   return `${lines.join('\n')}\n`;
@@ -108,6 +109,7 @@ export function configToJson(cfg: LoadedConfig): unknown {
     files: cfg.files,
     state_dir: cfg.state_dir,
     http: cfg.http ?? null,
+    http_token_file: cfg.http_token?.file ?? null,
     warnings: cfg.warnings,
     clusters: cfg.clusters.map((c) => ({
       ...c,

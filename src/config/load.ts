@@ -15,7 +15,7 @@ import type { Loc, Problem } from './problems.js';
 import { throwIfProblems } from './problems.js';
 import { HTTP_DEFAULT, STATE_DIR_DEFAULT, permissionWarning, resolveCluster } from './resolve.js';
 import type { ClusterInput, ResolveContext, SecretFileResult } from './resolve.js';
-import type { ClusterConfig, ConfigFormat, EtcdSettings, HttpSettings, LoadedConfig, PublishSettings } from './types.js';
+import type { ClusterConfig, ConfigFormat, EtcdSettings, HttpSettings, HttpToken, LoadedConfig, PublishSettings } from './types.js';
 import type { PublishInput } from './yaml.js';
 import { Secret } from '../domain/secret.js';
 import { parseListen, parseYamlConfig } from './yaml.js';
@@ -178,6 +178,7 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
     http = l.value ?? undefined;
   }
   let etcd: EtcdSettings | undefined;
+  let httpToken: HttpToken | undefined;
   let stateDirLoc: Loc | undefined;
   let publishIn: PublishInput | undefined;
 
@@ -195,6 +196,14 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
     }
     if (r.http !== undefined) http = r.http ?? undefined;
     etcd = r.etcd;
+    if (r.httpTokenFile) {
+      const f = r.httpTokenFile;
+      const t = readHttpToken(isAbsolute(f.value) ? f.value : resolvePath(dirname(confAbs), f.value));
+      if (t.ok) {
+        httpToken = t.token;
+        warnings.push(...t.warnings);
+      } else problems.push({ ...f.loc, message: `http.token_file ${t.message}` });
+    }
     publishIn = r.publish;
   } else {
     let global: { file: string; text: string } | undefined;
@@ -284,7 +293,27 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
       // it was readable a moment ago; nothing useful to add
     }
   }
-  return { format, files, clusters, state_dir: stateDir, warnings: [...new Set(warnings)], http, ...(etcd ? { etcd } : {}), ...(publish ? { publish } : {}) };
+  return { format, files, clusters, state_dir: stateDir, warnings: [...new Set(warnings)], http, ...(etcd ? { etcd } : {}), ...(publish ? { publish } : {}), ...(httpToken ? { http_token: httpToken } : {}) };
+}
+
+/** The shortest bearer token accepted: 16 characters (a guessable token is worse than none). */
+export const HTTP_TOKEN_MIN_LENGTH = 16;
+
+/**
+ * Reads the write API's bearer token: the file's content without surrounding whitespace, at least
+ * 16 visible ASCII characters (it travels in an HTTP header). A token file readable by group or
+ * others is a warning. Messages name the file, never the token.
+ */
+export function readHttpToken(path: string): { ok: true; token: HttpToken; warnings: string[] } | { ok: false; message: string } {
+  const r = readSecretFile(path);
+  if (!r.ok) return { ok: false, message: `${path}: cannot read the token file (${r.reason}); create it with: (umask 077; openssl rand -hex 32 > ${path})` };
+  const value = r.content.trim();
+  if (value.length === 0) return { ok: false, message: `${path}: the token file is empty; fill it with: (umask 077; openssl rand -hex 32 > ${path})` };
+  if (!/^[\x21-\x7e]+$/.test(value)) return { ok: false, message: `${path}: the token must be one line of visible ASCII characters (no spaces); for example: openssl rand -hex 32` };
+  if (value.length < HTTP_TOKEN_MIN_LENGTH) return { ok: false, message: `${path}: the token is too short (${value.length} characters, at least ${HTTP_TOKEN_MIN_LENGTH}); for example: openssl rand -hex 32` };
+  const warnings: string[] = [];
+  if ((r.mode & 0o077) !== 0) warnings.push(`${path}: the HTTP API token file is readable by group/others (mode ${(r.mode & 0o777).toString(8).padStart(4, '0')}); run: chmod 600 ${path}`);
+  return { ok: true, token: { file: path, token: new Secret(value) }, warnings };
 }
 
 function osUserName(env: NodeJS.ProcessEnv): string {

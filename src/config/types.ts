@@ -176,8 +176,17 @@ export interface LoadedConfig {
   http?: HttpSettings | undefined;
   /** Manager HA (YAML `etcd:`): undefined = a single manager (local lock plus MHA's monitor lock on the master). */
   etcd?: EtcdSettings | undefined;
+  /** The write API's bearer token (YAML `http.token_file`, or `mhats manager --http-token-file`); undefined = writes off. */
+  http_token?: HttpToken | undefined;
   /** Service discovery (YAML `publish:`): the master of each cluster written to etcd and/or Consul KV. */
   publish?: PublishSettings | undefined;
+}
+
+/** The bearer token of the HTTP write API, read from its file at load (and at every reload). */
+export interface HttpToken {
+  /** Absolute path of the token file. */
+  file: string;
+  token: Secret;
 }
 
 /**

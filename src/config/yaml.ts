@@ -98,7 +98,7 @@ const schedulesSchema = z.strictObject({
   check_repl: cronLeaf.optional(),
   journal_retention: z.strictObject({ cron: cronLeaf, keep_days: leaf('posint') }).optional(),
 });
-const httpSchema = z.strictObject({ listen: listenLeaf.optional() });
+const httpSchema = z.strictObject({ listen: listenLeaf.optional(), token_file: leaf('string').optional() });
 
 /** Manager HA on etcd (top level `etcd:`). */
 export const ETCD_DEFAULTS = { prefix: '/mhats', lease_ttl: 10, request_timeout: 2 } as const;
@@ -168,7 +168,7 @@ const rootSchema = z.strictObject({
 type Raw = Record<string, unknown>;
 interface RootData {
   state_dir?: string | undefined;
-  http?: { listen?: HttpSettings | null | undefined } | undefined;
+  http?: { listen?: HttpSettings | null | undefined; token_file?: string | undefined } | undefined;
   etcd?: { endpoints: string[]; prefix?: string | undefined; lease_ttl?: number | undefined; instance?: string | undefined; request_timeout?: number | undefined; sharding?: boolean | undefined } | undefined;
   publish?: { prefix?: string | undefined; interval?: number | undefined; timeout?: number | undefined; etcd?: boolean | { endpoints: string[] } | undefined; consul?: { address: string; token?: SecretSpec | undefined; datacenter?: string | undefined } | undefined } | undefined;
   defaults?: Raw | undefined;
@@ -285,7 +285,7 @@ function knownKeys(ctx: Context): string[] {
     case 'etcd':
       return ['endpoints', 'prefix', 'lease_ttl', 'instance', 'request_timeout', 'sharding'];
     case 'http':
-      return ['listen'];
+      return ['listen', 'token_file'];
     case 'publish':
       return ['prefix', 'interval', 'timeout', 'etcd', 'consul'];
     case 'consul':
@@ -343,6 +343,8 @@ export interface YamlParseResult {
   state_dir: At<string> | undefined;
   /** undefined: not set (the default applies); null: disabled. */
   http?: HttpSettings | null | undefined;
+  /** http.token_file as written (relative to the file), with its location. */
+  httpTokenFile?: At<string> | undefined;
   /** Manager HA; undefined: not configured. */
   etcd?: EtcdSettings | undefined;
   /** Service discovery; the Consul token still a SecretSpec (resolved by the loader). */
@@ -544,6 +546,7 @@ export function parseYamlConfig(text: string, file: string): YamlParseResult {
     publish,
     state_dir: root.state_dir === undefined ? undefined : { value: root.state_dir, loc: at.loc(['state_dir']) },
     http: root.http?.listen,
+    httpTokenFile: root.http?.token_file === undefined ? undefined : { value: root.http.token_file, loc: at.loc(['http', 'token_file']) },
     etcd: root.etcd
       ? { endpoints: root.etcd.endpoints, prefix: root.etcd.prefix ?? ETCD_DEFAULTS.prefix, lease_ttl: root.etcd.lease_ttl ?? ETCD_DEFAULTS.lease_ttl, instance: root.etcd.instance, request_timeout: root.etcd.request_timeout ?? ETCD_DEFAULTS.request_timeout, sharding: root.etcd.sharding ?? false }
       : undefined,

@@ -34,7 +34,14 @@ export type JournalRecord =
    * The old master of failover `id` is the master of a cluster rebuilt around it (its replicas
    * follow it, no other server is the writable master): it is a member again, not a failed server.
    */
-  | { type: 'adopted'; id: string; at: number; server: string; reason: string };
+  | { type: 'adopted'; id: string; at: number; server: string; reason: string }
+  /** A planned switchover started (CLI or API); `by` is who asked. Not a failover: the guard ignores it. */
+  | { type: 'switchover'; id: string; cluster: string; at: number; by: string; from: string; to: string }
+  | { type: 'switchover_end'; id: string; at: number; outcome: SwitchoverOutcomeName; oldMaster?: string | undefined; newMaster?: string | undefined; durationMs: number; writeBlockedMs?: number | undefined; reason: string; steps: Array<{ step: string; durationMs: number; ok: boolean; detail?: string | undefined }> }
+  /** An authenticated write through the HTTP API: who, what, and how it ended. */
+  | { type: 'write'; id: string; at: number; by: string; action: string; cluster: string; status: number; outcome: string; detail?: string | undefined; job?: string | undefined };
+
+export type SwitchoverOutcomeName = 'success' | 'partial' | 'refused' | 'rolled_back' | 'failed';
 
 export interface FailoverSummary {
   id: string;

@@ -36,6 +36,12 @@ function sourceOf(specs: readonly ServerSpec[], observed: Map<string, ServerObse
   return resolveSource(specs as ServerSpec[], observed, r.sourceHost, r.sourcePort)?.name;
 }
 
+/** Its IO thread runs (or tries to connect): it follows its source now. A stopped IO thread follows nobody. */
+function replicating(o: ServerObservation): boolean {
+  const r = o.replica;
+  return r !== undefined && r.sourceHost !== '' && r.ioRunning !== 'No';
+}
+
 export function reconcileFailed(failed: readonly string[], specs: readonly ServerSpec[], probes: readonly ServerProbe[]): Reconciled[] {
   const observed = new Map<string, ServerObservation>();
   for (const p of probes) if (p.ok) observed.set(p.obs.name, p.obs);
@@ -43,16 +49,20 @@ export function reconcileFailed(failed: readonly string[], specs: readonly Serve
   return failed.map((name): Reconciled => {
     const f = observed.get(name);
     if (f === undefined) return { server: name, action: 'leave', reason: `${name} does not answer: it is fenced if it comes back while the cluster has moved on` };
-    const others = [...observed.values()].filter((o) => o.name !== name);
-    const replicas = others.filter((o) => sourceOf(specs, observed, o) !== undefined);
-    const followF = replicas.filter((o) => sourceOf(specs, observed, o) === name).map((o) => o.name);
-    const followOther = replicas.filter((o) => { const src = sourceOf(specs, observed, o); return src !== name && src !== undefined && !failedSet.has(src); }).map((o) => o.name);
-    // The cluster's writable master: a writable server that replicates from nobody and that replicas follow
-    // (or the only such server when no replica follows anyone).
-    const writableRoots = others.filter((o) => !o.readOnly && (o.replica === undefined || o.replica.sourceHost === '') && !failedSet.has(o.name));
-    const followed = writableRoots.filter((o) => replicas.some((r) => sourceOf(specs, observed, r) === o.name));
-    const master = followed[0] ?? (writableRoots.length === 1 && replicas.length === 0 ? writableRoots[0] : undefined);
-    if (master !== undefined) return { server: name, action: 'fence', reason: `${master.name} is the cluster's writable master`, writable: !f.readOnly };
+    const others = [...observed.values()].filter((o) => o.name !== name && !failedSet.has(o.name));
+    // Who follows whom now (replication running, or trying to).
+    const followersOf = (server: string): string[] => others.filter((o) => replicating(o) && sourceOf(specs, observed, o) === server).map((o) => o.name);
+    const followF = followersOf(name);
+    // Writable servers that follow nobody: masters. A promoted master may keep a stopped replica config.
+    const masters = others.filter((o) => !o.readOnly && !replicating(o));
+    const followOther = others.filter((o) => replicating(o) && sourceOf(specs, observed, o) !== name && sourceOf(specs, observed, o) !== undefined).map((o) => o.name);
+    if (masters.length > 0) {
+      const followed = masters.filter((m) => followersOf(m.name).length > 0);
+      if (followF.length > 0 && followed.length === 0) {
+        return { server: name, action: 'leave', reason: `${followF.join(', ')} follow ${name}, but ${masters.map((m) => m.name).join(', ')} ${masters.length > 1 ? 'are' : 'is'} writable too: two writable masters; not fencing either automatically (mhats check-repl)` };
+      }
+      return { server: name, action: 'fence', reason: `${(followed[0] ?? masters[0])!.name} is the cluster's writable master`, writable: !f.readOnly };
+    }
     if (followOther.length > followF.length) return { server: name, action: 'fence', reason: `the replicas (${followOther.join(', ')}) follow another server`, writable: !f.readOnly };
     const src = sourceOf(specs, observed, f);
     const rs = f.replica;

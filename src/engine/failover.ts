@@ -26,19 +26,18 @@
  * it stays fenced whatever happens next; a failure after promotion is partial.
  */
 import { inspectServer } from '../adapters/mysql/inspect.js';
-import { DbError } from '../adapters/mysql/connection.js';
 import { phaseBudgetMs } from '../adapters/hooks/runner.js';
 import { formatCoord } from '../domain/binlog-coord.js';
+import { lostWritesAdvice } from '../domain/semisync.js';
+import { isoTime } from '../domain/time.js';
 import { failedServers, guard, summarize } from '../domain/guard.js';
 import { classifySurvivors, type Classification } from '../domain/failover/survivors.js';
 import { planFailover, type AppliedPosition, type FailoverPlan, type PlanInput } from '../domain/failover/plan.js';
 import type { ServerObservation } from '../domain/types.js';
-import { lostWritesAdvice } from '../domain/semisync.js';
-import { isoTime } from '../domain/time.js';
 import { salvageBinlog } from './ops/salvage.js';
 import { applyBinlogTo } from './ops/catch-up.js';
 import { FailoverFailed, FailoverRefused, specOf, target } from './ops/admin.js';
-import { fenceOldMaster, refence } from './ops/fence.js';
+import { fenceOldMaster, NotAnswering, refence } from './ops/fence.js';
 import { applyRelayLog, startIoThreads, stopIoThreads } from './ops/replica.js';
 import { positionOf, resetReplication, setWritable, stopReplication } from './ops/master.js';
 import { FailoverRun, StopPartial, type FailoverDeps, type FailoverReport, type FailoverRequest } from './failover-run.js';
@@ -134,8 +133,8 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       // Demoted from here on: whatever happens next, it is fenced when it answers.
       run.demoted(dead.name);
       const fenced = await fenceOldMaster(dead, cluster, run.log).catch((err: unknown) => {
-        if (err instanceof DbError && ['refused', 'timeout', 'unreachable', 'unresolvable'].includes(err.kind)) return `not reachable over SQL (${err.message})`;
-        throw new FailoverFailed(`${dead.name} answers but could not be fenced: ${(err as Error).message}`);
+        if (err instanceof NotAnswering) return `not reachable over SQL (${err.message})`;
+        throw new FailoverFailed(`${dead.name} could not be fenced: ${(err as Error).message}`);
       });
       if (!fenced.startsWith('not reachable')) deps.onFenced?.(dead);
       run.event(`fence ${dead.name}: ${fenced}`);
@@ -320,7 +319,6 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       const body = [`Master ${dead.name} is down!`, `Selected ${nm.name} as a new master.`, `Recovered: ${report.recovered.join(', ') || 'none'}`, ...report.notRecovered.map((n) => `NOT recovered: ${n.name}: ${n.reason}`), ...report.deferred.map((n) => `Recovering in the background: ${n}`), `Lost: ${report.lost ?? 'none known'}`].join('\n');
       await run.hooksIn('report', { origMaster: dead, newMaster: nm, newSlaves: report.recovered.map((n) => run.server(n)), outcome, subject, body }, signal);
     });
-    // Writes lost with asynchronous replication: say that semi-sync (AFTER_SYNC) would have kept them.
     const advice = lostWritesAdvice({ id: run.id, lost: report.lost, at: isoTime(run.t0) }, req.lastMasterObs);
     if (advice) run.event(`${advice.message}. To enable it: ${advice.hint ?? ''}`);
     const summary = outcome === 'success' ? `Master failover to ${nm.name} completed successfully.` : `Master failover to ${nm.name} done, but recovery on slave partially failed.`;

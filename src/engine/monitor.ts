@@ -126,6 +126,12 @@ export class ClusterMonitor {
   #inFailover = false;
   /** After a refused failover, do not retry before this (monotonic ms), unless the verdict changes. */
   #retryAfter = -Infinity;
+  /** Operator actions (API switchover, manual failover) waiting to run between two ticks. */
+  #actions: Array<{ what: string; run: () => Promise<void>; cancel: (err: Error) => void }> = [];
+  #wake: AbortController | undefined;
+  #running = false;
+  /** The operator action running now (the loop does not tick meanwhile). */
+  activity: { what: string; since: number } | undefined;
   /** One kept connection per server for inspections and the replicas' views (never for CONNECT pings). */
   #keeper = new SessionKeeper();
   /** The journal's records as last summarized: the journal returns the same array while it is unchanged. */
@@ -145,6 +151,56 @@ export class ClusterMonitor {
 
   get inFailover(): boolean {
     return this.#inFailover;
+  }
+
+  /** Is an operator action running or waiting? */
+  get busy(): boolean {
+    return this.activity !== undefined || this.#actions.length > 0;
+  }
+
+  /**
+   * Runs an operator action (a switchover or manual failover asked for through the API) in this
+   * loop, between two ticks: no health check, detection or automatic failover runs meanwhile, so
+   * the action and the monitor never act on the cluster at once. Afterwards the cluster is
+   * inspected at once, and a master the action moved is watched. Rejects when the loop is not
+   * running or stops first.
+   */
+  exclusive<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (!this.#running) return Promise.reject(new Error(`the monitor of ${this.cluster.name} is not running`));
+    return new Promise<T>((resolve, reject) => {
+      this.#actions.push({
+        what,
+        run: async () => {
+          try {
+            resolve(await fn());
+          } catch (err) {
+            reject(err instanceof Error ? err : new Error(String(err)));
+          }
+        },
+        cancel: reject,
+      });
+      this.#wake?.abort();
+    });
+  }
+
+  async #runActions(): Promise<void> {
+    let ran = false;
+    for (let a = this.#actions.shift(); a !== undefined; a = this.#actions.shift()) {
+      this.activity = { what: a.what, since: this.deps.now() };
+      try {
+        await a.run();
+      } finally {
+        this.activity = undefined;
+      }
+      ran = true;
+    }
+    if (!ran || this.state === 'starting' || this.state === 'broken') return;
+    // What the action changed, seen at once (a switched master is watched from now on).
+    try {
+      this.#adoptMovedMaster(await this.inspect());
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, `inspection after an operator action failed: ${(err as Error).message}`);
+    }
   }
 
   /** Closes the connections kept for inspections (run() does it when it stops). */
@@ -205,6 +261,7 @@ export class ClusterMonitor {
     this.lastProbes = all;
     if (await this.#reconcile(all)) return this.inspect();
     const failed = new Set(this.failedServers());
+    const servers = this.cluster.servers.filter((s) => !failed.has(s.name));
     const probes = all.filter((p) => !failed.has(p.ok ? p.obs.name : p.failure.name));
     const analyze = (p: typeof probes): TopologyAnalysis =>
       analyzeTopology(specs, p, {
@@ -216,7 +273,7 @@ export class ClusterMonitor {
     let a = analyze(probes);
     // Errant GTIDs count only when the master, read again after every replica, still lacks them.
     const confirmOn = errantToConfirm(a);
-    const masterSrv = confirmOn !== undefined ? this.cluster.servers.find((s) => s.name === confirmOn) : undefined;
+    const masterSrv = confirmOn !== undefined ? servers.find((s) => s.name === confirmOn) : undefined;
     if (masterSrv !== undefined && a.masterObs !== undefined) {
       const later = await readGtidState(target(masterSrv), a.masterObs.version, opts, this.#keeper);
       if (later !== undefined) a = analyze(withMasterGtid(probes, masterSrv.name, later));
@@ -270,7 +327,10 @@ export class ClusterMonitor {
     if (unfinished) {
       this.#log.error({ failover: unfinished.id }, `an unfinished failover was found in the journal (${unfinished.id}, dead master ${unfinished.deadMaster}): the manager stopped during it. No automatic failover until an operator checks the topology and runs: mhats ack ${this.cluster.name}`);
     }
+    this.#running = true;
     while (!signal.aborted) {
+      await this.#runActions();
+      if (signal.aborted) break;
       const started = this.deps.mono();
       this.busySince = started;
       try {
@@ -285,8 +345,13 @@ export class ClusterMonitor {
       const watching = this.state === 'watching' || this.state === 'suspect' || this.state === 'blocked';
       const failing = this.detector.phase !== 'healthy' && this.state !== 'blocked';
       const wait = !watching ? Math.max(interval, 2000) : failing ? this.cluster.ping_retry_interval * 1000 : interval;
-      await sleep(wait - (this.deps.mono() - started), signal);
+      if (this.#actions.length > 0) continue;
+      this.#wake = new AbortController();
+      await sleep(wait - (this.deps.mono() - started), AbortSignal.any([signal, this.#wake.signal]));
+      this.#wake = undefined;
     }
+    this.#running = false;
+    for (let a = this.#actions.shift(); a !== undefined; a = this.#actions.shift()) a.cancel(new Error(`the monitor of ${this.cluster.name} stopped before the action ran`));
     this.#checker?.close();
     this.#keeper.close();
     this.state = 'stopped';
@@ -351,6 +416,11 @@ export class ClusterMonitor {
 
   #adopt(master: string): void {
     const srv = this.cluster.servers.find((s) => s.name === master)!;
+    // A maintenance hold was about the old, dead master: a new master (failed over by an operator) is watched afresh.
+    if (master !== this.master && this.heldByMaintenance !== undefined) {
+      this.heldByMaintenance = undefined;
+      this.blockedReason = undefined;
+    }
     this.#checker?.close();
     // Knowing the master's version, each successful check also records its binlog position (lost-transaction report).
     const a = this.lastAnalysis;
@@ -449,11 +519,12 @@ export class ClusterMonitor {
   }
 
   /** Runs a failover of the current master (automatic, or requested by an operator). */
-  async failover(opts: { trigger: 'auto' | 'manual'; reason: string; newMaster?: string | undefined }): Promise<FailoverReport> {
+  async failover(opts: { trigger: 'auto' | 'manual'; reason: string; newMaster?: string | undefined; deadMaster?: string | undefined }): Promise<FailoverReport> {
     if (this.#inFailover) throw new Error('a failover of this cluster is already running');
+    const dead = opts.deadMaster ?? this.master;
+    if (dead === undefined) throw new Error(`no master known for ${this.cluster.name}: name the dead master`);
     this.#inFailover = true;
     this.state = 'failing_over';
-    const dead = this.master!;
     try {
       const report = await runFailover(
         { cluster: this.cluster, deadMaster: dead, newMaster: opts.newMaster, trigger: opts.trigger, reason: opts.reason, maintenance: this.maintenance().serversInMaintenance, lastMasterObs: this.lastMasterObs?.name === dead ? this.lastMasterObs : undefined, lastMasterPosition: this.lastMasterPosition },
@@ -527,9 +598,8 @@ export class ClusterMonitor {
           () => this.#observe(() => this.deps.onFenced?.(d.server)),
           (err: unknown) => this.#log.error({ server: d.server }, `could not fence ${d.server}: ${(err as Error).message}`),
         );
-      }
-      if (d.action === 'fence' && this.cluster.auto_rejoin && this.deps.rejoin && this.master !== undefined && this.state === 'watching' && (this.deps.isLeader?.() ?? true)) {
-        // auto_rejoin: the old master answers while the cluster has moved on: rejoin it as a replica (in the background).
+      } else if (d.action === 'fence' && this.cluster.auto_rejoin && this.deps.rejoin && this.master !== undefined && this.state === 'watching' && (this.deps.isLeader?.() ?? true)) {
+        // Answers, read-only, the cluster has moved on: an old master to rejoin (auto_rejoin).
         this.#autoRejoin(d.server);
       } else if (d.action === 'rejoin') {
         for (const x of open) this.deps.journal.append({ type: 'rejoin', id: x.id, at: this.deps.now(), server: d.server });

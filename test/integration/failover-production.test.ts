@@ -123,7 +123,8 @@ describe('failover with production settings, under continuous writes', () => {
   });
 
   test('GTID: the candidate_master received less; it is brought level from the relay logs before it takes writes', async () => {
-    const { cluster, conf, journal } = await setup(true, { db2: { candidate_master: true } });
+    // db2 is the only candidate_master (the sandbox's config marks every server).
+    const { cluster, conf, journal } = await setup(true, { db2: { candidate_master: true }, db3: { candidate_master: false }, db4: { candidate_master: false }, db5: { candidate_master: false } });
     const w = writerTo(s('db1'));
     await w.waitFor(100);
     await rootSql(s('db2'), 'STOP SLAVE IO_THREAD');
@@ -143,15 +144,41 @@ describe('failover with production settings, under continuous writes', () => {
     await verifyAll(r, w.acked, 'db2');
   });
 
+  test('the candidate_master cannot be brought level (no relay logs reachable, no binlog with the history): the next complete candidate is promoted, the candidate named as not recovered', async () => {
+    // SSH goes nowhere (nothing listens on 2319): no relay-log diff, no salvage.
+    const { cluster, journal } = await setup(true, { db2: { candidate_master: true, ssh_port: 2319 }, db3: { candidate_master: false, ssh_port: 2319 }, db4: { candidate_master: false, ssh_port: 2319 }, db5: { candidate_master: false, ssh_port: 2319 }, db1: { ssh_port: 2319 } });
+    const w = writerTo(s('db1'));
+    await w.waitFor(50);
+    await rootSql(s('db2'), 'STOP SLAVE IO_THREAD');
+    await w.waitFor(100);
+    await w.stop();
+    await until('db3 has every row', async () => (await ids(s('db3'))).size === w.acked.length);
+    const last = await observe(cluster, 'db1');
+    await stopServer(s('db1'), 'SIGKILL');
+    const r = await failover(cluster, journal, last);
+    assert.equal(r.newMaster, 'db3', `${r.reason}\n${lines.slice(-60).join('')}`);
+    assert.equal(r.outcome, 'partial', r.reason);
+    assert.match(r.notRecovered.find((n) => n.name === 'db2')?.reason ?? '', /catch-up as the new master candidate failed/);
+    assert.ok(journal.read().filter((x) => x.type === 'plan').length >= 2, 'the revised plan is journaled');
+    assert.deepEqual(await writable(sb), ['db3']);
+    const have = await ids(s('db3'));
+    assert.deepEqual(w.acked.filter((id) => !have.has(id)), [], 'the new master lacks nothing a survivor had');
+    assert.equal(await rootSql(s('db2'), 'SELECT @@global.read_only').then((x) => x.trim()), '1', 'the incomplete candidate is never promoted');
+  });
+
   test('the dead master\'s host is gone: the loss is reported exactly, everything else recovered', async () => {
     const { cluster, journal } = await setup(true);
     const w = writerTo(s('db1'));
     await w.waitFor(50);
-    await until('every replica has 50 rows', async () => (await Promise.all(['db2', 'db3', 'db4'].map(async (n) => (await ids(s(n))).size >= w.acked.length))).every(Boolean));
-    for (const n of ['db2', 'db3', 'db4', 'db5']) await rootSql(s(n), 'STOP SLAVE IO_THREAD');
-    const before = w.acked.length;
-    await w.waitFor(before + 20);
     await w.stop();
+    await until('every replica received every acknowledged row', async () => (await Promise.all(['db2', 'db3', 'db4'].map(async (n) => (await ids(s(n))).size === w.acked.length))).every(Boolean));
+    for (const n of ['db2', 'db3', 'db4', 'db5']) await rootSql(s(n), 'STOP SLAVE IO_THREAD');
+    // Acknowledged by the master alone.
+    const w2 = writerTo(s('db1'));
+    await w2.waitFor(20);
+    await w2.stop();
+    const before = w.acked.length;
+    w.acked.push(...w2.acked);
     const onlyOnMaster = w.acked.slice(before);
     const last = await observe(cluster, 'db1');
     await stopServer(s('db1'), 'SIGKILL');

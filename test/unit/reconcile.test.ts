@@ -52,3 +52,30 @@ test('demoted from the moment fencing began: a failure after promotion keeps the
   // A failed failover before any fencing demotes nobody.
   assert.deepEqual(failedServers(summarize([recs[0]!, failed])), []);
 });
+
+test('after a failure after promotion: the new master still has its stopped replica config, the others still point at the old one: fenced', () => {
+  const stopped = (src: string) => replicaStatus(src, { ioRunning: 'No', sqlRunning: false });
+  const probes = [
+    ok(obs('server1', '10.91.0.11', 1, { readOnly: false })),
+    ok(obs('server2', '10.91.0.12', 2, { readOnly: false, replica: stopped('10.91.0.11') })),
+    ok(obs('server3', '10.91.0.13', 3, { replica: stopped('10.91.0.11') })),
+  ];
+  const [r] = reconcileFailed(['server1'], specs, probes);
+  assert.deepEqual([r!.action, r!.writable], ['fence', true], r!.reason);
+});
+
+test('replicas follow the failed server and another is writable without followers: two writable masters, fence neither', () => {
+  const probes = [ok(obs('server1', '10.91.0.11', 1, { readOnly: false })), ok(obs('server2', '10.91.0.12', 2, { readOnly: false })), ok(obs('server3', '10.91.0.13', 3, { replica: replicaStatus('10.91.0.11') }))];
+  const [r] = reconcileFailed(['server1'], specs, probes);
+  assert.equal(r!.action, 'leave');
+  assert.match(r!.reason, /two writable masters/);
+});
+
+test('replicas whose IO thread a failover stopped follow nobody', () => {
+  const probes = [
+    ok(obs('server1', '10.91.0.11', 1, { readOnly: false })),
+    ok(obs('server2', '10.91.0.12', 2, { readOnly: false, replica: replicaStatus('10.91.0.11', { ioRunning: 'No' }) })),
+    ok(obs('server3', '10.91.0.13', 3, { replica: replicaStatus('10.91.0.11', { ioRunning: 'No', sqlRunning: true }) })),
+  ];
+  assert.equal(reconcileFailed(['server1'], specs, probes)[0]!.action, 'fence');
+});

@@ -1,7 +1,9 @@
 /**
  * The manager's HTTP endpoint (node:http): /healthz, /readyz, /status and
- * /metrics. Loopback by default; read-only (GET and HEAD only); every request
- * and its headers have a deadline; shutdown closes every connection.
+ * /metrics, served here directly (GET and HEAD only), and everything else
+ * (the API under /api/v1 and the console at /) handed to `handlers.other`
+ * (fastify, api.ts). Loopback by default; every request and its headers have
+ * a deadline; shutdown closes every connection.
  * Handlers build the bodies; nothing secret is ever in them (Secret prints ***).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -20,7 +22,11 @@ export interface HttpHandlers {
   readyz(): Probe;
   status(): unknown;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** Every other path (the API and the console); without it: / lists the endpoints, the rest is 404. */
+  other?: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
 }
+
+const LEGACY = new Set(['/healthz', '/readyz', '/status', '/metrics']);
 
 export interface HttpServerHandle {
   /** The address actually bound (port 0 in the config = a free port). */
@@ -50,12 +56,16 @@ export async function startHttpServer(settings: HttpSettings, handlers: HttpHand
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';
     const head = method === 'HEAD';
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (handlers.other && !LEGACY.has(path)) {
+      handlers.other(req, res);
+      return;
+    }
     if (method !== 'GET' && !head) {
       res.setHeader('allow', 'GET, HEAD');
       json(res, 405, { error: 'method not allowed: this endpoint is read-only' }, false);
       return;
     }
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
     switch (path) {
       case '/healthz': {
         const p = handlers.healthz();

@@ -1,14 +1,11 @@
 import type { Command } from '@commander-js/extra-typings';
 import { addConfigOptions, loadFromOptions } from '../config-options.js';
+import { ackCluster, cliCaller, openClusterJournal } from '../../app/actions.js';
 import { FileJournal } from '../../adapters/journal/file-journal.js';
-import { openEtcdJournal } from '../../adapters/journal/etcd-journal.js';
-import type { Journal } from '../../adapters/journal/journal.js';
-import { summarize } from '../../domain/guard.js';
 import { removeMhaStateFiles } from '../../adapters/journal/mha-state-files.js';
+import type { ClusterConfig, LoadedConfig } from '../../config/types.js';
 import { UserError } from '../../errors/errors.js';
 import { ExitCode } from '../../errors/exit-codes.js';
-import { userInfo } from 'node:os';
-import type { ClusterConfig, LoadedConfig } from '../../config/types.js';
 
 export function registerAck(program: Command): void {
   const cmd = program
@@ -22,25 +19,17 @@ export function registerAck(program: Command): void {
     const cluster = config.clusters.find((c) => c.name === name);
     if (!cluster) throw new UserError(`unknown cluster ${name} (known: ${config.clusters.map((c) => c.name).join(', ')})`, { exitCode: ExitCode.USAGE, hint: config.format === 'mha' ? 'an MHA file defines one cluster, named after the file (app1.cnf -> app1)' : undefined });
     // With manager HA the journal is in etcd (an operator's ack is written unfenced).
-    const journal: Journal = config.etcd ? await openEtcdJournal(config.etcd, cluster.name, `${userInfo().username}-cli`) : new FileJournal(config.state_dir, cluster.name);
-    const open = summarize(journal.read()).filter((s) => !s.acked && s.outcome !== 'refused');
-    // MHA's state files (a failover MHA ran): removed, as MHA wants it done.
-    let removed: string[];
+    const journal = await openClusterJournal(config, cluster.name);
+    // MHA's state files (a failover MHA ran) are removed too, as MHA wants it done.
+    let r: ReturnType<typeof ackCluster>;
     try {
-      removed = removeMhaStateFiles(cluster.manager_workdir, cluster.name);
+      r = ackCluster(cluster, journal, cliCaller(), Date.now());
     } catch (err) {
       throw new UserError(`${(err as Error).message}`, { hint: 'run mhats ack as a user who may write manager_workdir' });
     }
-    for (const f of removed) process.stdout.write(`${name}: removed MHA's ${f}\n`);
-    if (open.length === 0) {
-      if (removed.length === 0) process.stdout.write(`${name}: nothing to acknowledge\n`);
-      return;
-    }
-    const by = `${userInfo().username}@cli`;
-    for (const s of open) {
-      journal.append({ type: 'ack', id: s.id, at: Date.now(), by });
-      process.stdout.write(`${name}: acknowledged ${s.id} (${s.deadMaster} → ${s.newMaster ?? '?'}, ${s.outcome ?? 'unfinished'})\n`);
-    }
+    for (const f of r.removed) process.stdout.write(`${name}: removed MHA's ${f}\n`);
+    if (r.acked.length === 0 && r.removed.length === 0) process.stdout.write(`${name}: nothing to acknowledge\n`);
+    for (const s of r.acked) process.stdout.write(`${name}: acknowledged ${s.id} (${s.deadMaster} → ${s.newMaster ?? '?'}, ${s.outcome ?? 'unfinished'})\n`);
     await journal.flush?.();
   });
 }
@@ -50,12 +39,7 @@ export function registerAck(program: Command): void {
  * (file journal) and MHA's state files removed, before the manager watches it. Returns what was done.
  */
 export function acknowledgeAll(config: LoadedConfig, cluster: ClusterConfig, by: string): string[] {
-  const done = removeMhaStateFiles(cluster.manager_workdir, cluster.name).map((f) => `removed ${f}`);
-  if (config.etcd) return done; // with manager HA: mhats ack (it writes to etcd)
-  const journal = new FileJournal(config.state_dir, cluster.name);
-  for (const s of summarize(journal.read()).filter((x) => !x.acked && x.outcome !== 'refused')) {
-    journal.append({ type: 'ack', id: s.id, at: Date.now(), by });
-    done.push(`acknowledged ${s.id}`);
-  }
-  return done;
+  if (config.etcd) return removeMhaStateFiles(cluster.manager_workdir, cluster.name).map((f) => `removed ${f}`); // with manager HA: mhats ack (it writes to etcd)
+  const r = ackCluster(cluster, new FileJournal(config.state_dir, cluster.name), by, Date.now());
+  return [...r.removed.map((f) => `removed ${f}`), ...r.acked.map((s) => `acknowledged ${s.id}`)];
 }

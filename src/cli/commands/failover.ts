@@ -28,7 +28,7 @@ export function registerFailover(program: Command): void {
     .addOption(new Option('--dead_master_port <port>', 'MHA: the dead master\'s port').hideHelp())
     .addOption(new Option('--new_master_host <host>', 'MHA spelling of --new-master').hideHelp())
     .addOption(new Option('--new_master_port <port>', 'MHA: the new master\'s port').hideHelp())
-    .addHelpText('after', "\nSame phases, rules, journal and hooks as the automatic failover. MHA's spellings are accepted too:\n--dead_master_host [--dead_master_ip --dead_master_port], --new_master_host [--new_master_port].\nExit codes (MHA): 0 success, 10 done but some replicas not recovered, 1 error or refused\n(also when the master cannot be found), 2 bad usage, 3 bad configuration.\n--dry-run prints the plan for the live cluster: the new master and why, each replica\'s standing and step, the salvage and the expected loss (exit 0 when it would go ahead, 1 when it would be refused).");
+    .addHelpText('after', "\nSame phases, rules, journal and hooks as the automatic failover. MHA's spellings are accepted too:\n--dead_master_host [--dead_master_ip --dead_master_port], --new_master_host [--new_master_port].\n--dry-run prints the plan for the live cluster: the new master and why, each replica\'s standing and step, the salvage and the expected loss (exit 0 when it would go ahead, 1 when it would be refused).\nExit codes (MHA): 0 success, 10 done but some replicas not recovered, 1 error or refused\n(also when the master cannot be found), 2 bad usage, 3 bad configuration.");
   addConfigOptions(cmd);
   cmd.action(async (opts) => {
     const { config, clusters } = await loadFromOptions(opts);

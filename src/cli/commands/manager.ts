@@ -6,6 +6,8 @@ import { Metrics } from '../../app/metrics.js';
 import { createNotifier } from '../../adapters/systemd.js';
 import { Manager } from '../../app/manager.js';
 import { parseListen } from '../../config/yaml.js';
+import { readHttpToken } from '../../config/load.js';
+import { resolve as resolvePath } from 'node:path';
 import type { HttpSettings } from '../../config/types.js';
 import { LockHeldError } from '../../adapters/leader/local-lock.js';
 import { killHookGroups } from '../../adapters/hooks/run-script.js';
@@ -28,7 +30,8 @@ export function registerManager(program: Command): void {
       return Number(v);
     })
     .option('--ignore-last-failover', "start as if every past failover were acknowledged: mhats ack for each cluster (removes MHA's failover.complete/.error) before watching")
-    .option('--http <listen>', 'HOST:PORT of the status/metrics endpoint, or "off" (default: http.listen in the config, else 127.0.0.1:9187)')
+    .option('--http <listen>', 'HOST:PORT of the HTTP endpoint (status, metrics, API, console), or "off" (default: http.listen in the config, else 127.0.0.1:9187)')
+    .option('--http-token-file <path>', "the write API's bearer token file (overrides http.token_file; without either, API writes answer 403)")
     .addHelpText(
       'after',
       `
@@ -40,7 +43,10 @@ After a failover it keeps watching the new master; the old master stays marked f
 set read_only if it comes back. A second automatic failover within last_failover_minute, or
 after a failed one, waits for 'mhats ack CLUSTER'.
 
-As a service: HTTP /healthz /readyz /status /metrics (loopback by default); under systemd
+As a service: HTTP /healthz /readyz /status /metrics, the API under /api/v1 (OpenAPI at
+/api/v1/openapi.json) and the web console at / (loopback by default). Reads are open; API
+writes (switchover, failover, ack) need Authorization: Bearer TOKEN, the token being the
+content of http.token_file (or --http-token-file); without one they answer 403. Under systemd
 (Type=notify) READY=1 once every cluster is inspected, WATCHDOG=1 while the loops progress.
 SIGHUP re-reads the configuration (clusters added, removed or changed without a restart; an
 invalid file is rejected and the running configuration stays) and reopens the manager_log files.
@@ -60,12 +66,18 @@ holds it, automatic failover of that cluster is off.`,
     );
   addConfigOptions(cmd);
   cmd.action(async (opts) => {
-    const o = opts as typeof opts & { logLevel?: string; logFormat?: 'json' | 'pretty' | 'journald'; http?: string; managerLog?: string; workdir?: string; lastFailoverMinute?: number; ignoreLastFailover?: boolean };
+    const o = opts as typeof opts & { logLevel?: string; logFormat?: 'json' | 'pretty' | 'journald'; http?: string; managerLog?: string; workdir?: string; lastFailoverMinute?: number; ignoreLastFailover?: boolean; httpTokenFile?: string };
     let http: HttpSettings | null | undefined;
     if (o.http !== undefined) {
       const r = parseListen(o.http);
       if (!r.ok) throw new UserError(`--http ${r.message}`, { exitCode: ExitCode.USAGE });
       http = r.value;
+    }
+    let httpTokenFile: string | undefined;
+    if (o.httpTokenFile !== undefined) {
+      httpTokenFile = resolvePath(o.httpTokenFile);
+      const t = readHttpToken(httpTokenFile);
+      if (!t.ok) throw new UserError(`--http-token-file ${t.message}`, { exitCode: ExitCode.USAGE });
     }
     const files = new LogFiles();
     const load = async (): ReturnType<typeof loadFromOptions> => {
@@ -96,7 +108,7 @@ holds it, automatic failover of that cluster is off.`,
     if (o.ignoreLastFailover) for (const c of clusters) acknowledgeAll(config, c, 'masterha_manager --ignore_last_failover');
     const log = createLogger({ level: o.logLevel, format: o.logFormat, sink: (line, rec) => files.write(line, rec) });
     if (files.paths.length > 0) log.info({ files: files.paths }, `logging to ${files.paths.join(', ')} (manager_log)`);
-    const manager = new Manager({ log, metrics: new Metrics(), notifier: createNotifier({ log }), loadConfig: load, http });
+    const manager = new Manager({ log, metrics: new Metrics(), notifier: createNotifier({ log }), loadConfig: load, http, httpTokenFile });
     let signals = 0;
     const onStop = (sig: string): void => {
       signals++;

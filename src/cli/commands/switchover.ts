@@ -2,11 +2,10 @@ import { Option, type Command } from '@commander-js/extra-typings';
 import { createInterface } from 'node:readline/promises';
 import { addConfigOptions, loadFromOptions } from '../config-options.js';
 import { createLogger } from '../../adapters/logging.js';
-import { FileJournal } from '../../adapters/journal/file-journal.js';
-import { failedServers, withoutFailed } from '../../app/cluster.js';
-import { summarize } from '../../domain/guard.js';
+import type { Journal } from '../../adapters/journal/journal.js';
+import { cliCaller, openClusterJournal, prepareClusterSwitchover, runJournaledSwitchover, switchoverSetup } from '../../app/actions.js';
 import { describePlan, type PreCheck } from '../../domain/switchover.js';
-import { executeSwitchover, prepareSwitchover, type StepRecord, type SwitchoverOptions, type SwitchoverReport } from '../../engine/switchover.js';
+import type { StepRecord, SwitchoverReport } from '../../engine/switchover.js';
 import { UserError } from '../../errors/errors.js';
 import { clusterMaintenance } from '../../app/maintenance.js';
 import { MasterPublisher } from '../../app/publisher.js';
@@ -80,30 +79,32 @@ export function registerSwitchover(program: Command): void {
     const { config, clusters } = await loadFromOptions(opts);
     if (clusters.length !== 1) throw new UserError(`the config has ${clusters.length} clusters: choose one with --cluster (${clusters.map((c) => c.name).join(', ')})`, { exitCode: ExitCode.USAGE });
     const full = clusters[0]!;
-    // Old masters of past failovers that never rejoined are not part of the cluster.
-    const cluster = withoutFailed(full, failedServers(config.state_dir, full));
-    const byHost = (n: string): string | undefined => cluster.servers.find((s) => s.name === n || s.hostname === n || s.ip === n)?.name;
-    const forced = opts.newMaster ?? opts.new_master_host;
-    const newMaster = forced ? byHost(forced) : undefined;
-    if (forced && !newMaster) throw new UserError(`--new-master ${forced} is not a server of ${cluster.name}`, { exitCode: ExitCode.USAGE });
-    const unfinished = summarize(new FileJournal(config.state_dir, cluster.name).read()).find((s) => s.endedAt === undefined && !s.acked);
-    const maint = await clusterMaintenance(config, cluster.name);
-    const swOpts: SwitchoverOptions = {
-      maintenance: maint.serversInMaintenance,
-      newMaster,
-      origMasterIsNewSlave: Boolean(opts.origMasterIsNewSlave ?? opts.orig_master_is_new_slave),
-      runningUpdatesLimit: opts.running_updates_limit ?? opts.runningUpdatesLimit,
-      maxLag: opts.maxLag,
-      timeout: opts.timeout,
-      unfinishedFailover: unfinished?.id,
-    };
     const json = Boolean(opts.json);
     const out = (s: string): void => {
       (json ? process.stderr : process.stdout).write(s);
     };
+    // The journal: unfinished failovers refuse the switch, old masters that never rejoined are not
+    // part of the cluster, and the switchover is recorded there (the console's history).
+    let journal: Journal | undefined;
+    try {
+      journal = await openClusterJournal(config, full.name);
+    } catch (err) {
+      out(`warning: cannot read the journal (${(err as Error).message}): the switchover is not recorded, and unfinished failovers cannot be checked\n`);
+    }
+    const maint = await clusterMaintenance(config, full.name);
+    const setup = switchoverSetup(full, journal?.read() ?? [], {
+      maintenance: maint.serversInMaintenance,
+      newMaster: opts.newMaster ?? opts.new_master_host,
+      origMasterIsNewSlave: Boolean(opts.origMasterIsNewSlave ?? opts.orig_master_is_new_slave),
+      runningUpdatesLimit: opts.running_updates_limit ?? opts.runningUpdatesLimit,
+      maxLag: opts.maxLag,
+      timeout: opts.timeout,
+    });
+    if (!setup.ok) throw new UserError(`--new-master ${setup.reason}`, { exitCode: ExitCode.USAGE });
+    const { cluster, opts: swOpts } = setup;
     const log = createLogger({ level: process.env.MHATS_LOG_LEVEL ?? 'silent', write: (l) => process.stderr.write(l) });
 
-    let prepared = await prepareSwitchover(cluster, swOpts, { log });
+    let prepared = await prepareClusterSwitchover(cluster, swOpts, log);
     out(`Switchover of ${cluster.name}: pre-checks\n`);
     for (const n of maint.serversInMaintenance) if (n !== prepared.analysis.master) out(`  note: ${n} is in maintenance: left out of the switch (not promoted, not repointed); if it replicates from the old master, repoint it when its maintenance ends\n`);
     printChecks(out, prepared.decision.checks);
@@ -134,7 +135,7 @@ export function registerSwitchover(program: Command): void {
       rl.close();
       if (answer.trim().toLowerCase() !== 'yes') throw new UserError('not confirmed: nothing was changed', { exitCode: ExitCode.ERROR });
       // Time passed while the operator read the plan: check again, and insist on the same plan.
-      prepared = await prepareSwitchover(cluster, { ...swOpts, newMaster: plan.newMaster }, { log });
+      prepared = await prepareClusterSwitchover(cluster, { ...swOpts, newMaster: plan.newMaster }, log);
       if (!prepared.decision.ok) {
         out('\nThe pre-checks changed while waiting for confirmation:\n');
         printChecks(out, prepared.decision.checks);
@@ -154,8 +155,10 @@ export function registerSwitchover(program: Command): void {
     for (const sig of signals) process.on(sig, onSignal);
     let report: SwitchoverReport;
     try {
-      report = await executeSwitchover(cluster, finalPlan, prepared.decision.checks, swOpts, {
+      report = await runJournaledSwitchover(cluster, finalPlan, prepared.decision.checks, swOpts, {
         log,
+        journal,
+        by: cliCaller(),
         onStep: (s) => out(stepLine(s)),
         onNote: (m) => out(`           ${m}\n`),
       });

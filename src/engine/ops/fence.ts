@@ -16,7 +16,7 @@ import { Admin, FailoverFailed } from './admin.js';
  * commit. Returns what it did.
  */
 export async function fenceOldMaster(server: ServerConfig, cluster: ClusterConfig, log: Logger): Promise<string> {
-  const a = await Admin.open(server, cluster, Math.min(1000, cluster.connect_timeout * 1000));
+  const a = await Admin.open(server, cluster, Math.min(1000, cluster.connect_timeout * 1000)).catch((err: unknown) => Promise.reject(notAnswering(err)));
   try {
     for (const stmt of a.d.setReadOnly(true)) await a.q(stmt, 2000);
     const rows = await a.q<{ id: unknown; user: unknown; command: unknown }>(a.d.processlistQuery(), 2000);
@@ -41,6 +41,24 @@ export async function fenceOldMaster(server: ServerConfig, cluster: ClusterConfi
   }
 }
 
+/** The old master gave no SQL session: nothing to fence now. */
+export class NotAnswering extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotAnswering';
+  }
+}
+
+/**
+ * A session that could not be opened: "not answering" (refused, timed out, lost during the
+ * handshake — a proxy in front of a dead server), except when the server answered and refused
+ * us (access denied, too many connections): it is alive, and it could not be fenced.
+ */
+function notAnswering(err: unknown): Error {
+  if (err instanceof DbError && (err.kind === 'auth' || err.kind === 'too_many_connections')) return new FailoverFailed(`it answers (${err.message}) but cannot be fenced`);
+  return new NotAnswering((err as Error).message);
+}
+
 export type Refence = { state: 'unreachable'; detail: string } | { state: 'fenced'; detail: string };
 
 /**
@@ -54,15 +72,13 @@ export type Refence = { state: 'unreachable'; detail: string } | { state: 'fence
  *   knownEnd        without GTIDs: where the old master's binlog ended (saved or replicated)
  */
 export async function refence(server: ServerConfig, cluster: ClusterConfig, log: Logger, newMasterHolds: string, knownEnd: BinlogCoord | undefined, signal?: AbortSignal): Promise<Refence> {
-  let a: Admin;
+  let fenced: string;
   try {
-    a = await Admin.open(server, cluster, { connectTimeoutMs: Math.min(1000, cluster.connect_timeout * 1000), signal });
+    fenced = await fenceOldMaster(server, cluster, log);
   } catch (err) {
-    if (err instanceof DbError && UNREACHABLE.has(err.kind)) return { state: 'unreachable', detail: `${server.name} does not answer (${err.message})` };
+    if (err instanceof NotAnswering) return { state: 'unreachable', detail: `${server.name} does not answer (${err.message})` };
     throw err;
   }
-  a.destroy();
-  const fenced = await fenceOldMaster(server, cluster, log);
   const b = await Admin.open(server, cluster, { connectTimeoutMs: Math.min(1000, cluster.connect_timeout * 1000), signal });
   try {
     const [st] = await b.q(b.d.showBinlogStatus(), 2000);
@@ -85,4 +101,3 @@ export async function refence(server: ServerConfig, cluster: ClusterConfig, log:
 
 /** A binlog file just opened by a restart holds only its header events (format description, previous GTIDs). */
 const FRESH_BINLOG_BYTES = 512;
-const UNREACHABLE = new Set(['refused', 'timeout', 'unreachable', 'unresolvable']);

@@ -112,19 +112,36 @@ export async function applyRelayLog(s: ServerConfig, ctx: OpCtx, ms: number): Pr
  * A delayed or slow survivor applies its own relay log after the promotion:
  * a delay is lifted without losing the relay logs (the dead master cannot
  * send them again), then the SQL thread runs until everything complete it
- * received is applied.
+ * received is applied. Naming the relay-log position resets
+ * Exec_Master_Log_Pos to the read position at once (and turns MariaDB's
+ * Using_Gtid off), so the end is judged by what it holds against what it
+ * received (GTID), else by its SQL thread having read all its relay log.
  */
 export async function applyOwnRelayLog(s: ServerConfig, ctx: OpCtx, liftDelay: boolean, ms: number): Promise<Applied> {
   return using(s, ctx, async (a) => {
     const rs = await status(a);
+    const received = rs.gtidAutoPosition ? rs.retrievedGtidSet : '';
     if (liftDelay && rs.sqlDelay > 0) {
       await a.q(a.d.stopReplica());
       const now = await status(a);
       await a.q(a.d.liftDelayKeepingRelayLog(now.relayLogFile, now.relayLogPos));
     }
     if (!(await status(a)).sqlRunning) await a.q(a.d.startReplica('sql'));
-    const r = await waitRelayApplied(a, ms);
-    return { ...r, gtid: await gtidHoldings(a), stillApplying: false };
+    const end = performance.now() + ms;
+    let prev = '';
+    let still = 0;
+    for (;;) {
+      const r = await status(a);
+      if (!r.sqlRunning) throw new FailoverFailed(`${s.name}'s SQL thread stopped${r.lastSqlErrno ? `: error ${r.lastSqlErrno}: ${r.lastSqlError}` : ''}`);
+      const have = await gtidHoldings(a);
+      if (received !== '' && gtidContains(a.d.flavor, have, received)) return { read: r.read, exec: r.exec, partial: false, gtid: have, stillApplying: false };
+      const at = `${r.relayLogFile}:${r.relayLogPos}`;
+      still = at === prev ? still + 1 : 0;
+      prev = at;
+      if (still >= 3 && /read all relay log/i.test(r.sqlThreadState ?? '')) return { read: r.read, exec: r.exec, partial: false, gtid: have, stillApplying: false };
+      if (performance.now() > end) throw new FailoverFailed(`${s.name} did not apply its own relay log within ${ms} ms (at ${at}${received ? `; holds ${have}, received ${received}` : ''})`);
+      await sleep(100, ctx.signal);
+    }
   });
 }
 
@@ -239,7 +256,9 @@ export async function verifyHolds(s: ServerConfig, ctx: OpCtx, t: Target, receiv
       const rs = await status(a);
       const err = replicationError(rs);
       if (err !== undefined) throw new FailoverFailed(err);
-      if (t.gtid !== '') {
+      // What a delayed replica replicating by position received is known by coordinates only (Gtid_IO_Pos is not kept then).
+      const byGtid = t.gtid !== '' && !(received && !rs.gtidAutoPosition && t.coord !== undefined);
+      if (byGtid) {
         const have = await gtidHoldings(a);
         const got = received ? (a.d.flavor === 'mariadb' ? mariadbMaxPosition([have, rs.retrievedGtidSet]) : `${have}${have && rs.retrievedGtidSet ? ',' : ''}${rs.retrievedGtidSet}`) : have;
         if (gtidContains(a.d.flavor, got, t.gtid) && rs.ioRunning === 'Yes') return received ? `received up to ${t.gtid}` : `holds ${t.gtid}`;

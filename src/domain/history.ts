@@ -1,0 +1,193 @@
+/**
+ * A cluster's history, from its journal: every failover and switchover as a
+ * timeline of phases (start, duration, outcome) with its loss and hook
+ * outcomes, every acknowledgement and every write made through the HTTP API.
+ * Pure: the records in, the entries out, newest first. (Maintenance entries
+ * join here when maintenance is journaled.)
+ */
+import type { FailoverOutcome, JournalRecord, SwitchoverOutcomeName } from './guard.js';
+
+export interface PhaseBar {
+  name: string;
+  /** ms since epoch. Failover phases: measured; switchover steps: laid end to end from the start. */
+  startedAt: number;
+  durationMs: number;
+  ok: boolean;
+  detail?: string | undefined;
+}
+
+export interface HookOutcome {
+  at: number;
+  name: string;
+  phase: string;
+  verdict: string;
+  exitCode?: number | null | undefined;
+  timedOut?: boolean | undefined;
+}
+
+export type FailoverState = FailoverOutcome | 'running' | 'unfinished';
+export type SwitchoverState = SwitchoverOutcomeName | 'running' | 'unfinished';
+
+export type HistoryEntry =
+  | {
+      kind: 'failover';
+      id: string;
+      trigger: 'auto' | 'manual';
+      deadMaster: string;
+      newMaster?: string | undefined;
+      startedAt: number;
+      endedAt?: number | undefined;
+      durationMs?: number | undefined;
+      outcome: FailoverState;
+      reason?: string | undefined;
+      why: string;
+      lost?: string | undefined;
+      acked: boolean;
+      ackedBy?: string | undefined;
+      rejoined: boolean;
+      phases: PhaseBar[];
+      hooks: HookOutcome[];
+      events: Array<{ at: number; message: string }>;
+    }
+  | {
+      kind: 'switchover';
+      id: string;
+      by: string;
+      from: string;
+      to: string;
+      startedAt: number;
+      endedAt?: number | undefined;
+      durationMs?: number | undefined;
+      outcome: SwitchoverState;
+      reason?: string | undefined;
+      writeBlockedMs?: number | undefined;
+      steps: PhaseBar[];
+    }
+  | { kind: 'ack'; id: string; at: number; by: string }
+  | { kind: 'write'; id: string; at: number; by: string; action: string; status: number; outcome: string; detail?: string | undefined; job?: string | undefined };
+
+/** The time an entry sorts by: when it started (or happened). */
+export function entryTime(e: HistoryEntry): number {
+  return e.kind === 'failover' || e.kind === 'switchover' ? e.startedAt : e.at;
+}
+
+function hookOf(detail: unknown): Omit<HookOutcome, 'at'> | undefined {
+  if (detail === null || typeof detail !== 'object') return undefined;
+  const d = detail as Record<string, unknown>;
+  if (typeof d.hook !== 'string' || typeof d.phase !== 'string' || typeof d.verdict !== 'string') return undefined;
+  return { name: d.hook, phase: d.phase, verdict: d.verdict, exitCode: typeof d.exitCode === 'number' || d.exitCode === null ? d.exitCode : undefined, timedOut: typeof d.timedOut === 'boolean' ? d.timedOut : undefined };
+}
+
+/**
+ * The history, newest first. `running`: ids of operations in progress in this process (an entry
+ * without an end is otherwise 'unfinished': its manager stopped during it). At most `limit` entries.
+ */
+export function history(records: readonly JournalRecord[], opts: { running?: ReadonlySet<string>; limit?: number } = {}): HistoryEntry[] {
+  const running = opts.running ?? new Set<string>();
+  const byId = new Map<string, HistoryEntry>();
+  const out: HistoryEntry[] = [];
+  for (const r of records) {
+    switch (r.type) {
+      case 'begin': {
+        const e: HistoryEntry = { kind: 'failover', id: r.id, trigger: r.trigger, deadMaster: r.deadMaster, startedAt: r.at, outcome: running.has(r.id) ? 'running' : 'unfinished', why: r.reason, acked: false, rejoined: false, phases: [], hooks: [], events: [] };
+        byId.set(r.id, e);
+        out.push(e);
+        break;
+      }
+      case 'phase': {
+        const e = byId.get(r.id);
+        if (e?.kind === 'failover') e.phases.push({ name: r.phase, startedAt: r.at - r.durationMs, durationMs: r.durationMs, ok: r.ok });
+        break;
+      }
+      case 'event': {
+        const e = byId.get(r.id);
+        if (e?.kind !== 'failover') break;
+        const h = hookOf(r.detail);
+        if (h) e.hooks.push({ at: r.at, ...h });
+        else e.events.push({ at: r.at, message: r.message });
+        break;
+      }
+      case 'end': {
+        const e = byId.get(r.id);
+        if (e?.kind !== 'failover') break;
+        e.endedAt = r.at;
+        e.durationMs = r.durationMs;
+        e.outcome = r.outcome;
+        e.newMaster = r.newMaster;
+        e.reason = r.reason;
+        e.lost = r.lost;
+        break;
+      }
+      case 'ack': {
+        const e = byId.get(r.id);
+        if (e?.kind === 'failover') {
+          e.acked = true;
+          e.ackedBy = r.by;
+        }
+        out.push({ kind: 'ack', id: r.id, at: r.at, by: r.by });
+        break;
+      }
+      case 'rejoin': {
+        const e = byId.get(r.id);
+        if (e?.kind === 'failover') e.rejoined = true;
+        break;
+      }
+      case 'plan':
+      case 'step':
+      case 'demoted':
+      case 'promoted':
+      case 'adopted': {
+        // The failover executor's own records, shown among the failover's events.
+        const e = byId.get(r.id);
+        if (e?.kind !== 'failover') break;
+        if (r.type === 'adopted') e.rejoined = true;
+        e.events.push({ at: r.at, message: executorMessage(r) });
+        break;
+      }
+      case 'switchover': {
+        const e: HistoryEntry = { kind: 'switchover', id: r.id, by: r.by, from: r.from, to: r.to, startedAt: r.at, outcome: running.has(r.id) ? 'running' : 'unfinished', steps: [] };
+        byId.set(r.id, e);
+        out.push(e);
+        break;
+      }
+      case 'switchover_end': {
+        const e = byId.get(r.id);
+        if (e?.kind !== 'switchover') break;
+        e.endedAt = r.at;
+        e.durationMs = r.durationMs;
+        e.outcome = r.outcome;
+        e.reason = r.reason;
+        e.writeBlockedMs = r.writeBlockedMs;
+        if (r.newMaster !== undefined) e.to = r.newMaster;
+        let t = e.startedAt;
+        e.steps = r.steps.map((s) => {
+          const bar: PhaseBar = { name: s.step, startedAt: t, durationMs: s.durationMs, ok: s.ok, ...(s.detail !== undefined ? { detail: s.detail } : {}) };
+          t += s.durationMs;
+          return bar;
+        });
+        break;
+      }
+      case 'write':
+        out.push({ kind: 'write', id: r.id, at: r.at, by: r.by, action: r.action, status: r.status, outcome: r.outcome, detail: r.detail, job: r.job });
+        break;
+    }
+  }
+  const sorted = out.map((e, i) => ({ e, i })).sort((a, b) => entryTime(b.e) - entryTime(a.e) || b.i - a.i);
+  return sorted.slice(0, opts.limit ?? sorted.length).map((x) => x.e);
+}
+
+/** One line for a plan/step/demoted/promoted/adopted record. */
+function executorMessage(r: Extract<JournalRecord, { type: 'plan' | 'step' | 'demoted' | 'promoted' | 'adopted' }>): string {
+  switch (r.type) {
+    case 'plan':
+      return `plan${r.revision > 0 ? ` (revision ${r.revision})` : ''}: ${r.plan.ok ? `promote ${r.plan.newMaster?.name ?? '?'}` : `refuse: ${r.plan.refusal?.reason ?? ''}`} (${r.reason})`;
+    case 'step':
+      return `${r.server}: ${r.step} ${r.ok ? 'done' : 'FAILED'} in ${r.durationMs} ms${r.detail ? ` (${r.detail})` : ''}`;
+    case 'demoted':
+      return `${r.server} demoted (fencing began): it stays fenced whatever happens next`;
+    case 'promoted':
+      return `${r.server} accepts writes`;
+    case 'adopted':
+      return `${r.server} adopted as the master of the cluster rebuilt around it: ${r.reason}`;
+  }
+}

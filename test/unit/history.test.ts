@@ -1,0 +1,59 @@
+/** The journal as a history: phase bars with real start times, hook outcomes, loss, acks, switchovers, API writes, newest first. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { history } from '../../src/domain/history.js';
+import type { JournalRecord } from '../../src/domain/guard.js';
+import { pruneJournal } from '../../src/app/jobs.js';
+
+const T = 1_700_000_000_000;
+const records: JournalRecord[] = [
+  { type: 'begin', id: 'f1', cluster: 'app1', at: T, deadMaster: 'db1', trigger: 'auto', reason: 'db1 is dead' },
+  { type: 'phase', id: 'f1', phase: 'Phase 1: Configuration Check Phase', at: T + 100, durationMs: 100, ok: true },
+  { type: 'event', id: 'f1', at: T + 150, message: 'hook vip (start): ok', detail: { hook: 'vip', type: 'vip', phase: 'start', verdict: 'ok', exitCode: 0, timedOut: false } },
+  { type: 'event', id: 'f1', at: T + 160, message: 'salvaged 3 events' },
+  { type: 'phase', id: 'f1', phase: 'Phase 3.5: Promoting New Master Phase', at: T + 400, durationMs: 250, ok: true },
+  { type: 'end', id: 'f1', at: T + 500, outcome: 'success', newMaster: 'db2', oldMaster: 'db1', durationMs: 500, reason: 'done', lost: 'none' },
+  { type: 'ack', id: 'f1', at: T + 1000, by: 'alice@cli' },
+  { type: 'switchover', id: 's1', cluster: 'app1', at: T + 2000, by: 'api:127.0.0.1', from: 'db2', to: 'db3' },
+  { type: 'switchover_end', id: 's1', at: T + 2100, outcome: 'success', oldMaster: 'db2', newMaster: 'db3', durationMs: 100, writeBlockedMs: 40, reason: 'switched', steps: [{ step: 'read_only on db2', durationMs: 10, ok: true }, { step: 'wait for db3', durationMs: 30, ok: true, detail: 'caught up' }] },
+  { type: 'write', id: 'w1', at: T + 1900, by: 'api:127.0.0.1', action: 'switchover', cluster: 'app1', status: 202, outcome: 'accepted', job: 'job-1' },
+  { type: 'begin', id: 'f2', cluster: 'app1', at: T + 3000, deadMaster: 'db3', trigger: 'manual', reason: 'manual' },
+  { type: 'phase', id: 'f2', phase: 'Phase 1: Configuration Check Phase', at: T + 3050, durationMs: 50, ok: true },
+];
+
+test('history: newest first; phases, hooks, loss, acks, switchover steps laid end to end, API writes', () => {
+  const h = history(records);
+  assert.deepEqual(h.map((e) => `${e.kind}:${e.id}`), ['failover:f2', 'switchover:s1', 'write:w1', 'ack:f1', 'failover:f1']);
+  const f1 = h.find((e) => e.id === 'f1' && e.kind === 'failover');
+  assert.ok(f1?.kind === 'failover');
+  assert.deepEqual(f1.phases.map((p) => [p.name.slice(0, 9), p.startedAt - T, p.durationMs]), [['Phase 1: ', 0, 100], ['Phase 3.5', 150, 250]]);
+  assert.deepEqual(f1.hooks, [{ at: T + 150, name: 'vip', phase: 'start', verdict: 'ok', exitCode: 0, timedOut: false }]);
+  assert.deepEqual(f1.events, [{ at: T + 160, message: 'salvaged 3 events' }]);
+  assert.equal(f1.outcome, 'success');
+  assert.equal(f1.lost, 'none');
+  assert.equal(f1.acked, true);
+  assert.equal(f1.ackedBy, 'alice@cli');
+  const s1 = h.find((e) => e.kind === 'switchover');
+  assert.ok(s1?.kind === 'switchover');
+  assert.deepEqual(s1.steps.map((s) => [s.startedAt - T, s.durationMs, s.detail]), [[2000, 10, undefined], [2010, 30, 'caught up']]);
+  assert.equal(s1.writeBlockedMs, 40);
+  const f2 = h[0];
+  assert.ok(f2?.kind === 'failover');
+  assert.equal(f2.outcome, 'unfinished');
+  assert.equal(history(records, { running: new Set(['f2']) })[0]?.kind === 'failover' && (history(records, { running: new Set(['f2']) })[0] as { outcome: string }).outcome, 'running');
+  assert.equal(history(records, { limit: 2 }).length, 2);
+});
+
+test('journal retention drops old switchovers and API write records, keeps recent and unfinished ones', () => {
+  const day = 86_400_000;
+  const recs: JournalRecord[] = [
+    { type: 'switchover', id: 'old', cluster: 'app1', at: T, by: 'a', from: 'db1', to: 'db2' },
+    { type: 'switchover_end', id: 'old', at: T + 10, outcome: 'success', durationMs: 10, reason: 'ok', steps: [] },
+    { type: 'switchover', id: 'open', cluster: 'app1', at: T, by: 'a', from: 'db1', to: 'db2' },
+    { type: 'write', id: 'w-old', at: T, by: 'a', action: 'ack', cluster: 'app1', status: 200, outcome: 'done' },
+    { type: 'write', id: 'w-new', at: T + 40 * day, by: 'a', action: 'ack', cluster: 'app1', status: 200, outcome: 'done' },
+  ];
+  const r = pruneJournal(recs, T + 40 * day, 30, 480, 'app1');
+  assert.deepEqual(r.dropped.sort(), ['old', 'w-old']);
+  assert.deepEqual(r.keep.map((x) => x.id), ['open', 'w-new']);
+});
