@@ -32,7 +32,11 @@ PACKAGES=(
   python3          # the systemd notify test reads a datagram socket with it
   libconfig-tiny-perl  # golden tests of the MHA config parser against Perl's Config::Tiny
   procps           # ps, used to show what runs
-  chromium         # the console's browser tests (headless, driven by playwright-core; skipped without it)
+)
+# Optional: installed when the distribution has it; its test skips, saying so, without it.
+# (Ubuntu ships chromium only as a snap, which containers usually cannot run.)
+OPTIONAL=(
+  chromium         # the console's browser test (headless, driven by playwright-core)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -58,6 +62,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   if [ "$policy_created" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
 fi
+for p in "${OPTIONAL[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' && continue
+  [ "$(id -u)" -eq 0 ] || { log "optional package $p not installed (not root): its tests will skip"; continue; }
+  apt-cache show "$p" >/dev/null 2>&1 && apt-cache policy "$p" | grep -q 'Candidate: [0-9]' \
+    && DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq --no-install-recommends "$p" >/dev/null 2>&1 \
+    && log "installed optional package $p" \
+    || log "optional package $p could not be installed here: its tests will skip, saying so"
+done
 [ -d /run/sshd ] || { mkdir -p /run/sshd 2>/dev/null || true; }
 
 # --- npm dependencies and build --------------------------------------------

@@ -12,6 +12,7 @@ import { connect as netConnect } from 'node:net';
 import mysql from 'mysql2';
 import type { Secret } from '../../domain/secret.js';
 import type { ProbeFailureKind } from '../../domain/types.js';
+import { ALIVE_ERRNOS } from '../../domain/detector.js';
 import type { Sql } from './dialect.js';
 
 export interface DbTarget {
@@ -44,8 +45,8 @@ export class DbError extends Error {
   }
 }
 
-/** MySQL error numbers that mean "the server is up but refuses us" (MHA ManagerConst.pm). */
-export const ALIVE_ERRNOS: ReadonlySet<number> = new Set([1040, 1042, 1043, 1044, 1045, 1129, 1130, 1203, 1226, 1251, 1275]);
+/** MySQL error numbers that mean "the server is up but refuses us" (MHA ManagerConst.pm); the list lives with the detector. */
+export { ALIVE_ERRNOS };
 
 interface MysqlishError {
   code?: string;

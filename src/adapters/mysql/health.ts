@@ -44,12 +44,17 @@ export function createHealthChecker(type: PingType, target: DbTarget, opts: Heal
     prepared = false;
   };
 
+  /** Where the running check is: a timeout in 'statement' means the server accepted the session but did not answer (a storage or lock hang). */
+  let stage: 'connect' | 'statement' = 'connect';
+
   async function once(deadlineAt: number, signal: AbortSignal): Promise<MasterPosition | undefined> {
     const remaining = (): number => Math.max(1, Math.round(deadlineAt - opts.now()));
+    stage = 'connect';
     if (type === 'CONNECT' || session === undefined || !session.alive) {
       session = await openSession(target, { connectTimeoutMs: remaining(), queryTimeoutMs: remaining() }, signal);
       if (signal.aborted) throw new DbError(target, 'timeout', 'health check deadline passed');
     }
+    stage = 'statement';
     const s = session;
     if (type === 'INSERT') {
       if (!prepared) {
@@ -96,7 +101,8 @@ export function createHealthChecker(type: PingType, target: DbTarget, opts: Heal
         drop();
         const e = err instanceof DbError ? err : new DbError(target, 'other', String(err));
         const kind = e.errno === READ_ONLY_ERRNO ? 'read_only' : e.kind;
-        return { at: opts.now(), ok: false, kind, message: e.message, latencyMs: opts.now() - started };
+        const message = kind === 'timeout' && stage === 'statement' ? `${e.message} (the connection was accepted: the statement hangs)` : e.message;
+        return { at: opts.now(), ok: false, kind, message, errno: e.errno, stage, latencyMs: opts.now() - started };
       } finally {
         clearTimeout(timer);
       }

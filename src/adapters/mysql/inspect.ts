@@ -45,6 +45,19 @@ export async function observe(s: DbSession, name: string, now: () => number): Pr
     // No privilege on mysql.user: the check says it cannot verify. A dead connection is a real failure.
     if (!(err instanceof DbError) || err.kind === 'timeout' || !s.alive) throw err;
   }
+  let replicationTiming: ServerObservation['replicationTiming'];
+  if (replica !== undefined) {
+    // Optional: a failure here (no privilege, performance_schema off) never fails the inspection.
+    try {
+      const [t] = await s.query(d.replicationTimingQuery());
+      const num = (v: unknown): number | undefined => (v === null || v === undefined || v === '' ? undefined : Number.isFinite(Number(v)) ? Number(v) : undefined);
+      let heartbeatPeriod = num(t?.heartbeat_period);
+      if (d.flavor === 'mariadb') heartbeatPeriod = d.parseWitness([await s.query(d.witnessQueries()[0]!)]).heartbeatPeriod;
+      replicationTiming = { netTimeout: num(t?.net_timeout), heartbeatPeriod };
+    } catch (err) {
+      if (!s.alive || (err instanceof DbError && err.kind === 'timeout')) throw err;
+    }
+  }
   const obs: ServerObservation = {
     name,
     host: s.target.host,
@@ -65,6 +78,7 @@ export async function observe(s: DbSession, name: string, now: () => number): Pr
     observedAt: now(),
     reportHost: v.reportHost,
     replicationUsers,
+    replicationTiming,
   };
   return { obs, dialect: d };
 }
