@@ -203,6 +203,7 @@ export function planView(cluster: string, mp: MonitorPlan, g: GuardDecision): Pl
     would_promote: p.ok ? (p.newMaster?.name ?? null) : null,
     because: p.ok ? (choice?.ok ? choice.reason : '') : (p.refusal?.reason ?? ''),
     rule: p.ok && choice?.ok ? choice.rule : null,
+    ...(choice?.ranking ? { ranking: choice.ranking.map((r) => ({ name: r.name, rule: r.rule, place: r.place, latest: r.latest, why: r.why })) } : {}),
     based_on_inspection_at: iso(mp.inspectedAt),
   };
 }

@@ -39,6 +39,12 @@ export function serverSpecs(cluster: ClusterConfig): ServerSpec[] {
     candidate_master: s.candidate_master,
     no_master: s.no_master,
     ignore_fail: s.ignore_fail,
+    promotion_rule: s.promotion_rule,
+    promotion_rule_from: s.promotion_rule_from,
+    datacenter: s.datacenter,
+    region: s.region,
+    backup: s.backup,
+    allow_promotion: s.allow_promotion,
   }));
 }
 

@@ -892,7 +892,19 @@ function clusterStatus(e: Entry, now: number): unknown {
   const failed = new Set(snap.failed);
   const unreachable = new Map((a?.unreachable ?? []).map((u) => [u.name, u]));
   const servers = e.cluster.servers.map((s) => {
-    const base = { name: s.name, host: s.hostname, port: s.port, candidate_master: s.candidate_master, no_master: s.no_master };
+    const base = {
+      name: s.name,
+      host: s.hostname,
+      port: s.port,
+      candidate_master: s.candidate_master,
+      no_master: s.no_master,
+      // Promotion rules and locations (config): what the plan's ranking reads.
+      ...(s.promotion_rule !== undefined ? { promotion_rule: s.promotion_rule } : {}),
+      ...(s.datacenter !== undefined ? { datacenter: s.datacenter } : {}),
+      ...(s.region !== undefined ? { region: s.region } : {}),
+      ...(s.backup ? { backup: true } : {}),
+      ...(s.allow_promotion ? { allow_promotion: true } : {}),
+    };
     if (failed.has(s.name)) return { ...base, role: 'failed' };
     const u = unreachable.get(s.name);
     if (u) return { ...base, role: 'unreachable', error: { kind: u.kind, message: u.message } };
@@ -991,6 +1003,8 @@ export function planStatus(m: ClusterMonitor, allowed: boolean): unknown {
     deadMaster: p.deadMaster,
     latest: p.latest.names,
     rejected: p.choice?.rejected ?? [],
+    // The eligible, best first: the promotion rule and location that placed each (domain/promotion.ts).
+    ranking: p.choice?.ranking ?? [],
     excluded,
     basedOnInspectionAt: isoTime(mp.inspectedAt),
     expectedLoss: p.expectedLoss.text,

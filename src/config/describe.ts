@@ -25,6 +25,11 @@ function roles(s: ServerConfig): string {
   if (s.no_master) r.push('no_master');
   if (s.ignore_fail) r.push('ignore_fail');
   if (s.skip_init_ssh_check) r.push('skip_init_ssh_check');
+  if (s.promotion_rule !== undefined && s.promotion_rule_from === 'promotion_rule') r.push(`promotion_rule=${s.promotion_rule}`);
+  if (s.backup) r.push('backup');
+  if (s.allow_promotion) r.push('allow_promotion');
+  if (s.datacenter !== undefined) r.push(`dc=${s.datacenter}`);
+  if (s.region !== undefined) r.push(`region=${s.region}`);
   return r.length > 0 ? r.join(',') : '-';
 }
 
@@ -45,7 +50,7 @@ function describeCluster(c: ClusterConfig): string[] {
     `  detection: second route ${det.second_route ? `over SSH from the replicas' hosts${from.length ? ` and ${from.join(', ')}` : ''}, ${det.second_route_timeout}s per probe` : 'off'}; storage hang after ${det.ping_stall_failures} statement timeouts; hung old master: ${det.fence_hung_master === 'kill' ? 'killed over SSH' : 'left running'}`,
   );
   lines.push(
-    `  failover: check_repl_delay=${c.check_repl_delay} check_repl_filter=${c.check_repl_filter} latest_priority=${c.latest_priority} multi_tier_slave=${c.multi_tier_slave} last_failover_minute=${c.last_failover_minute}`,
+    `  failover: check_repl_delay=${c.check_repl_delay} check_repl_filter=${c.check_repl_filter} latest_priority=${c.latest_priority} multi_tier_slave=${c.multi_tier_slave} last_failover_minute=${c.last_failover_minute}${c.promotion_location && c.promotion_location !== 'nearest' ? ` promotion_location=${c.promotion_location}` : ''}${c.auto_rejoin ? ' auto_rejoin=true' : ''}`,
   );
   lines.push(`  manager_workdir: ${c.manager_workdir}${c.manager_log ? `, manager_log: ${c.manager_log}` : ''}`);
   const hooks = (

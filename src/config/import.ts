@@ -69,6 +69,7 @@ function clusterOption(c: ClusterConfig, key: keyof typeof CLUSTER_KEYS): Plain 
       return c.ping_retry_interval === Math.min(c.ping_interval, 0.2) ? undefined : c.ping_retry_interval;
     case 'log_level':
     case 'auto_rejoin':
+    case 'promotion_location':
       return undefined;
     case 'second_route':
     case 'second_route_timeout':

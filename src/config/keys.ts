@@ -22,7 +22,9 @@ export type ValueKind =
   | 'log_level'
   | 'hostlist' // SSH destinations "[user@]host[:port]": a string (comma list allowed) or a list
   | 'fence_mode' // kill | none
-  | 'password_args';
+  | 'password_args'
+  | 'promotion_rule'
+  | 'location_policy';
 
 export type Scope = 'local' | 'server' | 'cluster';
 
@@ -40,6 +42,11 @@ export const LOCAL_KEYS = {
   ignore_fail: { kind: 'bool', scope: 'local' },
   skip_init_ssh_check: { kind: 'bool', scope: 'local' },
   node_label: { kind: 'string', scope: 'local' },
+  promotion_rule: { kind: 'promotion_rule', scope: 'local' },
+  datacenter: { kind: 'string', scope: 'local' },
+  region: { kind: 'string', scope: 'local' },
+  backup: { kind: 'bool', scope: 'local' },
+  allow_promotion: { kind: 'bool', scope: 'local' },
 } as const satisfies Record<string, KeyInfo>;
 
 export const SERVER_KEYS = {
@@ -89,11 +96,12 @@ export const CLUSTER_KEYS = {
   ping_stall_failures: { kind: 'posint', scope: 'cluster' },
   fence_hung_master: { kind: 'fence_mode', scope: 'cluster' },
   auto_rejoin: { kind: 'bool', scope: 'cluster' },
+  promotion_location: { kind: 'location_policy', scope: 'cluster' },
   hook_password_args: { kind: 'password_args', scope: 'cluster' },
 } as const satisfies Record<string, KeyInfo>;
 
 /** Cluster keys of the YAML format only (an MHA file cannot set them). */
-export const YAML_ONLY_CLUSTER_KEYS: ReadonlySet<string> = new Set(['last_failover_minute', 'auto_rejoin']);
+export const YAML_ONLY_CLUSTER_KEYS: ReadonlySet<string> = new Set(['last_failover_minute', 'auto_rejoin', 'promotion_location']);
 
 /** Keys of the YAML `ssh:` object. */
 export const SSH_KEYS = {
@@ -112,6 +120,8 @@ export type SshKey = keyof typeof SSH_KEYS;
 
 export const PING_TYPES = ['CONNECT', 'SELECT', 'INSERT'] as const;
 export const PASSWORD_ARGS = ['auto', 'always', 'never'] as const;
+export const PROMOTION_RULES = ['prefer', 'neutral', 'prefer_not', 'must_not'] as const;
+export const LOCATION_POLICIES = ['nearest', 'same_region', 'anywhere'] as const;
 export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
 
 /** The 42 names of MHA 0.58's @PARAM_ARRAY (Config.pm:33-34). */
@@ -173,6 +183,8 @@ export interface KindType {
   hostlist: HostSpec[];
   fence_mode: 'kill' | 'none';
   password_args: 'auto' | 'always' | 'never';
+  promotion_rule: (typeof PROMOTION_RULES)[number];
+  location_policy: (typeof LOCATION_POLICIES)[number];
 }
 
 /** An SSH destination of the second route (secondary_hosts). */
@@ -261,6 +273,20 @@ export function checkValue(kind: ValueKind, v: unknown, mode: 'yaml' | 'cnf'): C
         if ((PING_TYPES as readonly string[]).includes(u)) return { ok: true, value: u as KindType['ping_type'] };
       }
       return { ok: false, expected: `one of ${PING_TYPES.join(', ')}` };
+    }
+    case 'promotion_rule': {
+      if (typeof v === 'string') {
+        const r = v.trim().toLowerCase().replace(/-/g, '_');
+        if ((PROMOTION_RULES as readonly string[]).includes(r)) return { ok: true, value: r as KindType['promotion_rule'] };
+      }
+      return { ok: false, expected: `one of ${PROMOTION_RULES.join(', ')}` };
+    }
+    case 'location_policy': {
+      if (typeof v === 'string') {
+        const r = v.trim().toLowerCase().replace(/-/g, '_');
+        if ((LOCATION_POLICIES as readonly string[]).includes(r)) return { ok: true, value: r as KindType['location_policy'] };
+      }
+      return { ok: false, expected: `one of ${LOCATION_POLICIES.join(', ')} (nearest: same datacenter, then same region, then anywhere; same_region: never across regions; anywhere: locations do not matter)` };
     }
     case 'log_level': {
       if (typeof v === 'string') {

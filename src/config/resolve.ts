@@ -27,6 +27,11 @@ export interface LocalValues {
   ignore_fail: boolean;
   skip_init_ssh_check: boolean;
   node_label: string;
+  promotion_rule: 'prefer' | 'neutral' | 'prefer_not' | 'must_not';
+  datacenter: string;
+  region: string;
+  backup: boolean;
+  allow_promotion: boolean;
 }
 
 export interface ServerValues {
@@ -55,7 +60,7 @@ export type ClusterValues = {
     | 'seconds_behind_master' | 'check_repl_delay' | 'check_repl_filter' | 'latest_priority' | 'multi_tier_slave' | 'last_failover_minute'
     | 'manager_workdir' | 'manager_log' | 'secondary_check_script' | 'master_ip_failover_script' | 'master_ip_online_change_script'
     | 'shutdown_script' | 'report_script' | 'auto_rejoin' | 'hook_password_args' | 'second_route' | 'second_route_timeout' | 'secondary_hosts'
-    | 'ping_stall_failures' | 'fence_hung_master']-?: NonNullable<ClusterConfig[K]>;
+    | 'ping_stall_failures' | 'fence_hung_master' | 'promotion_location']-?: NonNullable<ClusterConfig[K]>;
 };
 
 export interface SshValues {
@@ -275,6 +280,18 @@ export function resolveCluster(input: ClusterInput, ctx: ResolveContext): Resolv
       disable_log_bin: get(v.disable_log_bin, SERVER_DEFAULTS.disable_log_bin),
       handle_raw_binlog: get(v.handle_raw_binlog, SERVER_DEFAULTS.handle_raw_binlog),
     };
+    // Promotion rules: MHA's flags keep their meaning (candidate_master → prefer, no_master → must_not).
+    const implied = server.no_master ? 'must_not' : server.candidate_master ? 'prefer' : undefined;
+    const explicit = v.promotion_rule;
+    if (explicit !== undefined && implied !== undefined && explicit.value !== implied) {
+      problems.push({ ...explicit.loc, message: `server ${s.name}: promotion_rule ${explicit.value} contradicts ${server.no_master ? 'no_master' : 'candidate_master'} (which means ${implied}); keep one of them` });
+    }
+    server.promotion_rule = explicit?.value ?? implied ?? 'neutral';
+    server.promotion_rule_from = explicit !== undefined ? 'promotion_rule' : server.no_master ? 'no_master' : server.candidate_master ? 'candidate_master' : 'default';
+    if (v.datacenter !== undefined) server.datacenter = v.datacenter.value;
+    if (v.region !== undefined) server.region = v.region.value;
+    server.backup = get(v.backup, false);
+    server.allow_promotion = get(v.allow_promotion, false);
     // A host name ends up in SQL (CHANGE MASTER), in ssh and rsync command lines and in hook
     // arguments: only what a host name or an address can hold.
     for (const [key, value, at] of [['hostname', server.hostname, v.hostname], ['ip', server.ip, v.ip], ['ssh_host', server.ssh_host, v.ssh_host]] as const) {
@@ -324,6 +341,7 @@ export function resolveCluster(input: ClusterInput, ctx: ResolveContext): Resolv
     multi_tier_slave: get(c.multi_tier_slave, d.multi_tier_slave),
     last_failover_minute: get(c.last_failover_minute, d.last_failover_minute),
     auto_rejoin: get(c.auto_rejoin, false),
+    promotion_location: get(c.promotion_location, 'nearest'),
     manager_workdir: get(c.manager_workdir, d.manager_workdir),
     manager_log: opt(c.manager_log),
     secondary_check_script: opt(c.secondary_check_script),

@@ -52,6 +52,20 @@ export interface ServerConfig {
   use_gtid_auto_pos: boolean;
   disable_log_bin: boolean;
   handle_raw_binlog: boolean;
+  /**
+   * Promotion rule (YAML `promotion_rule`; from an MHA file: candidate_master → prefer,
+   * no_master → must_not, else neutral). Optional so hand-built configs need not set it.
+   */
+  promotion_rule?: 'prefer' | 'neutral' | 'prefer_not' | 'must_not' | undefined;
+  /** Where the rule came from, for the plan's explanations. */
+  promotion_rule_from?: 'promotion_rule' | 'candidate_master' | 'no_master' | 'default' | undefined;
+  /** Location labels, from the configuration only (never queried from a server at failover time). */
+  datacenter?: string | undefined;
+  region?: string | undefined;
+  /** A backup replica: never a candidate unless allow_promotion. */
+  backup?: boolean | undefined;
+  /** Lets a delayed replica or a backup: true server be a candidate. */
+  allow_promotion?: boolean | undefined;
 }
 
 export interface SshSettings {
@@ -96,6 +110,8 @@ export interface ClusterConfig {
   latest_priority: boolean;
   multi_tier_slave: boolean;
   last_failover_minute: number;
+  /** Where a new master may be: 'nearest' (same datacenter, then same region, then anywhere), 'same_region' (never across regions), 'anywhere'. Optional for hand-built configs (nearest). */
+  promotion_location?: 'nearest' | 'same_region' | 'anywhere' | undefined;
   /** The manager rejoins an old master by itself when it comes back contained (mhats rejoin); off by default. Optional so hand-built configs need not set it. */
   auto_rejoin?: boolean | undefined;
   manager_workdir: string;

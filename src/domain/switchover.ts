@@ -14,6 +14,7 @@
  *   errant_gtid    no replica has transactions the master does not have
  */
 import { candidateInputs, chooseNewMaster, type Rejection } from './candidates.js';
+import type { LocationPolicy, PromotionConfig } from './promotion.js';
 import type { Finding, FindingCode, TopologyAnalysis } from './topology.js';
 import type { Flavor } from './types.js';
 
@@ -41,16 +42,17 @@ export interface PreCheck {
   detail: string;
 }
 
-export interface SwitchoverServer {
+/** MHA's flags and the promotion rules (domain/promotion.ts). */
+export interface SwitchoverServer extends PromotionConfig {
   name: string;
-  candidate_master: boolean;
-  no_master: boolean;
 }
 
 export interface SwitchoverInput {
   analysis: TopologyAnalysis;
   /** The cluster's servers in config order (MHA's priority order). */
   servers: SwitchoverServer[];
+  /** The cluster's promotion_location (default nearest). */
+  promotionLocation?: LocationPolicy | undefined;
   /** --new-master, as a config name. */
   newMaster?: string | undefined;
   /** Seconds (--max-lag). */
@@ -184,14 +186,17 @@ export function decideSwitchover(input: SwitchoverInput): SwitchoverDecision {
     cand.push(`${input.newMaster} is already the master`);
   } else {
     const healthy = new Set(a.replicas.filter((r) => r.source === a.master && r.obs.replica?.ioRunning === 'Yes' && r.obs.replica.sqlRunning).map((r) => r.name));
-    const inputs = candidateInputs(input.servers, a.replicas.filter((r) => healthy.has(r.name)), { forced: input.newMaster });
+    // Promotion rules and locations as in a failover: the current master's labels, the cluster's promotion_location.
+    const policy = input.promotionLocation ?? 'nearest';
+    const ms = input.servers.find((s) => s.name === a.master);
+    const inputs = candidateInputs(input.servers, a.replicas.filter((r) => healthy.has(r.name)), { forced: input.newMaster, promotion: { policy, master: a.master } });
     if (input.newMaster !== undefined && !inputs.some((i) => i.name === input.newMaster)) {
       cand.push(`${input.newMaster} is not a healthy replica of ${a.master ?? 'the master'}`);
     } else if (inputs.length === 0) {
       cand.push('no healthy replica to promote');
     } else {
       // MHA: every live replica counts as latest in an online switch, and the delay check is off.
-      const c = chooseNewMaster(inputs, { forced: input.newMaster, checkReplDelay: false, latestPriority: false });
+      const c = chooseNewMaster(inputs, { forced: input.newMaster, checkReplDelay: false, latestPriority: false, promotion: { policy, master: ms ? { datacenter: ms.datacenter, region: ms.region } : undefined } });
       if (c.ok) chosen = { name: c.chosen, reason: c.reason, rejected: c.rejected };
       else cand.push(c.reason);
     }

@@ -8,9 +8,11 @@
 import { errantGtids } from './gtid.js';
 import { semiSyncFindings } from './semisync.js';
 import type { ProbeFailure, ServerObservation, ServerProbe } from './types.js';
+import { traitsOf, type PromotionConfig } from './promotion.js';
 
 /** The parts of a server's config that analysis needs. */
-export interface ServerSpec {
+/** A configured server as the pure code sees it (promotion settings optional: hand-built specs). */
+export interface ServerSpec extends PromotionConfig {
   name: string;
   hostname: string;
   ip: string;
@@ -296,6 +298,10 @@ export function analyzeTopology(specs: ServerSpec[], probes: ServerProbe[], opts
   for (const o of replicaObs) {
     const spec = specByName.get(o.name);
     if (spec?.no_master) continue;
+    // Promotion rules: must_not, and backup or delayed replicas without allow_promotion, are never candidates.
+    const traits = spec ? traitsOf(spec) : undefined;
+    if (traits?.rule === 'must_not') continue;
+    if (traits && !traits.allowPromotion && (traits.backup || (o.replica?.sqlDelay ?? 0) > 0)) continue;
     if (!o.logBin) {
       add({
         severity: spec?.candidate_master ? 'error' : 'warning',
@@ -322,7 +328,7 @@ export function analyzeTopology(specs: ServerSpec[], probes: ServerProbe[], opts
     promotable++;
   }
   if (master !== undefined && replicaObs.length > 0 && promotable === 0) {
-    add({ severity: 'error', code: 'no_candidate', message: 'no replica can be promoted if the master dies (no_master, log_bin off, or newer version on all of them)', hint: 'enable log_bin on at least one replica, or clear no_master on one' });
+    add({ severity: 'error', code: 'no_candidate', message: 'no replica can be promoted if the master dies (no_master or promotion_rule must_not, backup or delayed without allow_promotion, log_bin off, or newer version on all of them)', hint: 'enable log_bin on at least one replica, or clear no_master / must_not on one' });
   }
   if (masterObs !== undefined) {
     for (const o of replicaObs) {

@@ -72,7 +72,7 @@ export function planFrom(req: FailoverRequest, classification: Classification, a
     deadMaster: req.deadMaster,
     servers: c.servers.map(specOf),
     classification,
-    options: { forced: req.newMaster, checkReplDelay: c.check_repl_delay, latestPriority: c.latest_priority },
+    options: { forced: req.newMaster, checkReplDelay: c.check_repl_delay, latestPriority: c.latest_priority, promotionLocation: c.promotion_location },
     salvage: { sshReachable: req.sshReachable, reader: true },
     lastMaster: lastMasterPosition(req),
     at,

@@ -32,7 +32,7 @@ import { gtidContains } from '../domain/gtid.js';
 import { analyzeTopology, type TopologyAnalysis } from '../domain/topology.js';
 import { decideSwitchover, sessionsToKill, type PreCheck, type SwitchoverDecision, type SwitchoverPlan } from '../domain/switchover.js';
 import type { BinlogCoord, ReplicaStatus } from '../domain/types.js';
-import { Admin, hookTimeoutMs, replicaStatusOf, target, waitUntil, withAdmin, withDeadline } from './ops/admin.js';
+import { Admin, hookTimeoutMs, replicaStatusOf, specOf, target, waitUntil, withAdmin, withDeadline } from './ops/admin.js';
 import type { Logger } from '../ports/logger.js';
 
 export interface SwitchoverOptions {
@@ -110,7 +110,7 @@ function errMsg(err: unknown): string {
 export async function prepareSwitchover(cluster: ClusterConfig, opts: SwitchoverOptions, deps: Pick<SwitchoverDeps, 'log'>): Promise<Prepared> {
   const timeouts = { connectTimeoutMs: Math.round(cluster.connect_timeout * 1000), queryTimeoutMs: Math.round(cluster.query_timeout * 1000) };
   let probes = await inspectAll(cluster.servers.map(target), { ...timeouts, now: Date.now });
-  let specs = cluster.servers.map((s) => ({ name: s.name, hostname: s.hostname, ip: s.ip, port: s.port, candidate_master: s.candidate_master, no_master: s.no_master, ignore_fail: s.ignore_fail }));
+  let specs = cluster.servers.map(specOf);
   const analyze = (): TopologyAnalysis =>
     analyzeTopology(specs, probes, {
       secondsBehindMaster: cluster.seconds_behind_master,
@@ -160,6 +160,7 @@ export async function prepareSwitchover(cluster: ClusterConfig, opts: Switchover
   const decision = decideSwitchover({
     analysis,
     servers: cluster.servers,
+    promotionLocation: cluster.promotion_location,
     newMaster: opts.newMaster,
     maxLagSeconds: opts.maxLag,
     runningUpdatesLimit: opts.runningUpdatesLimit,

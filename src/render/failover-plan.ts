@@ -20,6 +20,12 @@ export function renderPlan(p: FailoverPlan): string[] {
   const nm = p.newMaster;
   if (p.ok && nm) {
     out.push(`  new master: ${nm.name} (${p.choice?.ok ? `${p.choice.rule}: ${p.choice.reason}` : ''})`);
+    // Every eligible server, best first, with the promotion rule or location that placed it.
+    const ranking = p.choice?.ranking ?? [];
+    if (ranking.length > 1) {
+      out.push(`  ranking (promotion_location ${p.choice?.policy ?? 'nearest'}):`);
+      ranking.forEach((r, i) => out.push(`    ${i + 1}. ${r.name} (${r.rule}${r.place !== 'unknown' ? `, ${r.place.replace('_', ' ')}` : ''}${r.latest ? ', latest' : ''})${i > 0 ? `: below because ${r.why}` : ''}`));
+    }
     if (nm.steps.length === 0) out.push(`    ${nm.name}: level with the most advanced: nothing to catch up`);
     for (const s of nm.steps) out.push(`    ${nm.name}: ${describeStep(s, nm.name)} (before it takes writes)`);
     for (const r of p.replicas) {

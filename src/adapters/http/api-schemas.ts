@@ -151,7 +151,19 @@ export const Plan = Type.Object(
     master: Nullable(Type.String({ description: 'the master this plan is for ("if it died now")' })),
     would_promote: Nullable(Type.String({ description: 'null: no replica could be promoted (see because)' })),
     because: Type.String({ description: 'why that server, or why none' }),
-    rule: Nullable(Type.String({ description: 'the selection rule that decided: forced, latest_candidate, candidate, latest or any' })),
+    rule: Nullable(Type.String({ description: 'the selection rule that decided: forced, latest_candidate, candidate, latest, any or prefer_not' })),
+    ranking: Type.Optional(
+      Type.Array(
+        Type.Object({
+          name: Type.String(),
+          rule: Type.String({ description: 'promotion_rule: prefer, neutral or prefer_not' }),
+          place: Type.String({ description: "relative to the master: same_datacenter, same_region, other_region or unknown" }),
+          latest: Type.Boolean(),
+          why: Type.String({ description: 'the first: why it is chosen; the others: what put the first above it' }),
+        }),
+        { description: 'the eligible replicas, best first (promotion rules, location, latest binlog events, config order)' },
+      ),
+    ),
     latest: Type.Array(Type.String(), { description: 'the replicas with the most recent data' }),
     rejected: Type.Array(Named, { description: 'replicas that could not be promoted, each with its reason' }),
     excluded: Type.Array(Named, { description: 'servers not considered at all (failed old masters, unreachable, replicating from elsewhere)' }),

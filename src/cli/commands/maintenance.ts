@@ -46,6 +46,12 @@ function effect(e: MaintenanceEntry): string {
   }
 }
 
+/** --cluster names the target here, not a filter of the clusters to load. */
+function describeCluster(cmd: { options: readonly { long?: string | undefined; description: string }[] }, text: string): void {
+  const o = cmd.options.find((x) => x.long === '--cluster');
+  if (o) o.description = text;
+}
+
 export function registerMaintenance(program: Command): void {
   const m = program
     .command('maintenance')
@@ -74,6 +80,7 @@ ${EXITS}`);
     .requiredOption('--for <duration>', 'how long, e.g. 30m, 2h, 1h30m, 1d (at most 7d); it ends by itself')
     .option('--json', 'print the entry as JSON')
     .addHelpText('after', `\n${EXITS}`));
+  describeCluster(start, 'the cluster to put in maintenance (with --server: the server\'s cluster)');
   start.action(async (opts) => {
     const { config } = await loadFromOptions({ ...opts, cluster: undefined });
     const sc = scopeOf(opts);
@@ -91,6 +98,7 @@ ${EXITS}`);
     .addOption(new Option('--id <id>', 'one entry, by its id (mhats maintenance list)'))
     .option('--json', 'print the ended entries as JSON')
     .addHelpText('after', `\n${EXITS}`));
+  describeCluster(stop, 'the cluster whose maintenance ends (with --server: the server\'s cluster)');
   stop.action(async (opts) => {
     const { config } = await loadFromOptions({ ...opts, cluster: undefined });
     const target: StopTarget = opts.id !== undefined ? { id: opts.id } : scopeOf(opts);
@@ -111,6 +119,7 @@ ${EXITS}`);
     .option('--all', 'also the entries that ended (stopped or expired) in the last 7 days')
     .option('--json', 'print the entries as JSON')
     .addHelpText('after', `\n${EXITS}`));
+  describeCluster(list, 'only the entries that concern this cluster (and the global switch)');
   list.action(async (opts) => {
     const { config } = await loadFromOptions({ ...opts, cluster: undefined });
     if (opts.cluster !== undefined && !config.clusters.some((c) => c.name === opts.cluster)) throw new UserError(`unknown cluster ${opts.cluster} (known: ${config.clusters.map((c) => c.name).join(', ')})`, { exitCode: ExitCode.USAGE });

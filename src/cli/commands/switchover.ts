@@ -19,8 +19,9 @@ Planned online master switch (MHA's masterha_master_switch --master_state=alive)
 Pre-checks (each printed with its result; any failure refuses and changes nothing):
   no failover in progress (journal); one writable master and every server reachable;
   every replica replicating from the master with both threads running; the new master
-  eligible (--new-master, else candidate_master then any replica, in config order;
-  never no_master or log_bin off); lag <= --max-lag; no write statement running for
+  eligible (--new-master, else ranked by promotion_rule / candidate_master, then
+  location (promotion_location), then config order; never must_not / no_master or
+  log_bin off; backup and delayed replicas only with allow_promotion); lag <= --max-lag; no write statement running for
   --running-updates-limit seconds or more on the master; no errant GTID.
 
 The switch, each step printed with its duration:

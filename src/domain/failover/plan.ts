@@ -22,7 +22,10 @@
  *   survivors     the dead master's replicas that take part, config order
  *   excluded      [{server, code, reason, blocking, scope}] (codes: survivors.ts)
  *   choice        the new master and why, with every rejection ({name, reason, code?}):
- *                 {ok, chosen, rule, reason, latest, rejected} (domain/candidates.ts)
+ *                 {ok, chosen, rule, reason, latest, rejected, ranking, policy}
+ *                 (domain/candidates.ts); ranking: the eligible, best first, each
+ *                 {name, rule, place, latest, why}: the promotion rule and location
+ *                 that placed it (domain/promotion.ts)
  *   latest        {names, coord, gtid}: the most advanced survivors and what they hold
  *   newMaster     {name, standing: 'equal'|'behind' (vs latest), holds, steps}: its
  *                 own catch-up before promotion; steps [] when it is level
@@ -50,6 +53,7 @@ import { candidateInputs, chooseNewMaster, latestReplicas, type Choice } from '.
 import type { MasterPosition } from '../detector.js';
 import { mysqlGtidUnion, formatMysqlGtidSet, parseMysqlGtidSet } from '../gtid.js';
 import { lostTransactions } from '../lost.js';
+import type { LocationPolicy } from '../promotion.js';
 import type { ServerSpec } from '../topology.js';
 import type { BinlogCoord, Flavor } from '../types.js';
 import { holdings, mariadbMaxPosition } from './positions.js';
@@ -140,7 +144,15 @@ export interface PlanInput {
   classification: Classification;
   /** Phase 3.1's positions; without them, projected from what each survivor received. */
   applied?: ReadonlyMap<string, AppliedPosition> | undefined;
-  options: { forced?: string | undefined; checkReplDelay: boolean; latestPriority: boolean; allowDelayed?: readonly string[] | undefined };
+  options: {
+    forced?: string | undefined;
+    checkReplDelay: boolean;
+    latestPriority: boolean;
+    /** Delayed replicas that may be candidates anyway (besides allow_promotion in their config). */
+    allowDelayed?: readonly string[] | undefined;
+    /** The cluster's promotion_location (default nearest): the dead master's labels come from `servers`. */
+    promotionLocation?: LocationPolicy | undefined;
+  };
   /** Can the dead master's binlog be saved: its host's SSH (undefined: not known yet) and a binlog reader. */
   salvage: { sshReachable: boolean | undefined; reader: boolean };
   /** The dead master's last known position (the lost-transaction report). */
@@ -242,8 +254,11 @@ export function planFailover(input: PlanInput): FailoverPlan {
   }
   for (const [name, reason] of input.incomplete ?? []) exclude.set(name, { code: 'incomplete', reason: `cannot be brought level with ${latestNames.join(', ')}: ${reason}` });
   const maintenance = c.exclusions.filter((e) => e.code === 'in_maintenance').map((e) => e.server);
-  const inputs = candidateInputs(input.servers, c.survivors.map((s) => ({ name: s.name, obs: withExec(s, posOf.get(s.name)!.holds.coord) })), { forced: input.options.forced, exclude, maintenance, allowDelayed: input.options.allowDelayed });
-  const choice = chooseNewMaster(inputs, { forced: input.options.forced, checkReplDelay: input.options.checkReplDelay, latestPriority: input.options.latestPriority });
+  // Promotion rules and locations (domain/promotion.ts): the dead master's labels come from the config, never from it.
+  const policy = input.options.promotionLocation ?? 'nearest';
+  const dm = input.servers.find((s) => s.name === input.deadMaster);
+  const inputs = candidateInputs(input.servers, c.survivors.map((s) => ({ name: s.name, obs: withExec(s, posOf.get(s.name)!.holds.coord) })), { forced: input.options.forced, exclude, maintenance, allowDelayed: input.options.allowDelayed, promotion: { policy, master: input.deadMaster } });
+  const choice = chooseNewMaster(inputs, { forced: input.options.forced, checkReplDelay: input.options.checkReplDelay, latestPriority: input.options.latestPriority, promotion: { policy, master: dm ? { datacenter: dm.datacenter, region: dm.region } : undefined } });
   base.choice = choice;
   if (!choice.ok) return refused(base, (input.incomplete?.size ?? 0) > 0 ? 'no_complete_candidate' : 'no_candidate', choice.reason);
   const nm = posOf.get(choice.chosen)!;

@@ -31,7 +31,21 @@ export function target(s: ServerConfig): DbTarget {
 }
 
 export function specOf(s: ServerConfig): ServerSpec {
-  return { name: s.name, hostname: s.hostname, ip: s.ip, port: s.port, candidate_master: s.candidate_master, no_master: s.no_master, ignore_fail: s.ignore_fail };
+  return {
+    name: s.name,
+    hostname: s.hostname,
+    ip: s.ip,
+    port: s.port,
+    candidate_master: s.candidate_master,
+    no_master: s.no_master,
+    ignore_fail: s.ignore_fail,
+    promotion_rule: s.promotion_rule,
+    promotion_rule_from: s.promotion_rule_from,
+    datacenter: s.datacenter,
+    region: s.region,
+    backup: s.backup,
+    allow_promotion: s.allow_promotion,
+  };
 }
 
 /** Races a promise against a deadline. It does NOT stop the work: use deadline() where the work must stop. */
