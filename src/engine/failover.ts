@@ -151,7 +151,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       if (fence.kill === 'killed' || fence.kill === 'not_running') sshReachable ??= true;
       else if (fence.kill === 'no_ssh') sshReachable ??= false;
       if (sshReachable === undefined) sshReachable = await sshProbe;
-      run.event(`${dead.name}'s host is ${sshReachable ? '' : 'not '}reachable over SSH`);
+      run.event(sshReachable ? `${dead.name}'s host is reachable over SSH` : `${dead.name}'s host is unreachable over SSH: transactions no replica received cannot be saved`);
       // Stop hooks, MHA's order: master_ip_failover_script stop/stopssh, shutdown_script, then the hook set.
       const stopped = await run.hooksIn('stop', { origMaster: dead, origSshReachable: sshReachable }, signal);
       // MHA shutdown_script: exit 0 = power-off done (SSH gone), 10 = SSH reachable, mysqld killed.
