@@ -190,7 +190,7 @@ function automaticFailover(g: GuardDecision): ClusterSummary['automatic_failover
  * becomes the pure planFailover() of the failover-plan issue.
  */
 export function planView(cluster: string, p: FailoverPlan, g: GuardDecision): Plan {
-  const common = { cluster, master: p.master ?? null, latest: p.latest, rejected: p.rejected, excluded: p.excluded, automatic_failover: automaticFailover(g), source: 'monitor' };
+  const common = { cluster, master: p.master ?? null, latest: p.latest, rejected: p.rejected, excluded: p.excluded, automatic_failover: automaticFailover(g), source: 'monitor', expected_loss: null, salvage: null, servers: [], notes: [] };
   if (p.ok) return { ...common, would_promote: p.candidate, because: p.reason, rule: p.rule, based_on_inspection_at: iso(p.inspectedAt) };
   return { ...common, would_promote: null, because: p.reason, rule: null, based_on_inspection_at: iso(p.inspectedAt) };
 }

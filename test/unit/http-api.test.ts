@@ -79,7 +79,9 @@ class FakeBackend implements ApiBackend {
   topology = (c: string) => (c === 'app1' ? topo(this.master) : undefined);
   plan = (c: string) =>
     c === 'app1'
-      ? { cluster: 'app1', master: this.master, would_promote: 'db2', because: 'the latest replica', rule: 'latest', latest: ['db2', 'db3'], rejected: [{ name: 'db3', reason: 'no_master is set' }], excluded: [], automatic_failover: { allowed: true }, based_on_inspection_at: NOW, source: 'monitor' }
+      ? { cluster: 'app1', master: this.master, would_promote: 'db2', because: 'the latest replica', rule: 'latest', latest: ['db2', 'db3'], rejected: [{ name: 'db3', reason: 'no_master is set' }], excluded: [], automatic_failover: { allowed: true }, based_on_inspection_at: NOW, source: 'monitor',
+          expected_loss: 'nothing: db2 received every transaction', salvage: { planned: true, reason: 'ssh reaches db0' },
+          servers: [{ name: 'db2', role: 'new_master' as const, standing: 'equal', holds: '0-1-100', delay: 0, deferred: false, steps: [] }, { name: 'db3', role: 'replica' as const, standing: 'behind', holds: '0-1-98', delay: 0, deferred: false, steps: ['repoint to db2 by GTID'] }], notes: [] }
       : undefined;
   journal = (c: string, limit: number) =>
     c === 'app1'

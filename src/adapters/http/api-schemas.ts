@@ -158,6 +158,21 @@ export const Plan = Type.Object(
     automatic_failover: AutomaticFailover,
     based_on_inspection_at: Nullable(Time),
     source: Type.String({ description: 'what computed the plan: "monitor" (the last inspection)' }),
+    expected_loss: Nullable(Type.String({ description: 'what would be lost if it died now, for a person (null: not known yet)' })),
+    salvage: Nullable(Type.Object({ planned: Type.Boolean(), reason: Type.String() }, { description: "saving the dead master's binlog tail over SSH" })),
+    servers: Type.Array(
+      Type.Object({
+        name: Type.String(),
+        role: Type.Union([Type.Literal('new_master'), Type.Literal('replica')]),
+        standing: Type.String({ description: 'against the most advanced survivor (new master) or the new master (replica): ahead, equal, behind' }),
+        holds: Type.String({ description: 'what it holds: GTID position, else binlog coordinates of the master' }),
+        delay: Type.Integer({ description: 'SQL_Delay, seconds (0: not delayed)' }),
+        deferred: Type.Boolean({ description: 'recovered after the new master is writable, never waited for' }),
+        steps: Type.Array(Type.String(), { description: 'what the failover would do to it, in order' }),
+      }),
+      { description: 'each survivor and what the failover would do to it ([] when no plan)' },
+    ),
+    notes: Type.Array(Type.String(), { description: 'sentences worth reading (log_slave_updates, relay_log_purge, ...)' }),
   }
 );
 export type Plan = Static<typeof Plan>;
