@@ -925,6 +925,7 @@ function clusterStatus(e: Entry, now: number): unknown {
     guard: g.allowed ? { automaticFailover: 'allowed' } : { automaticFailover: 'blocked', reason: g.reason, blocking: g.blocking },
     unfinishedFailover: unfinished ? { id: unfinished.id, deadMaster: unfinished.deadMaster, startedAt: isoTime(unfinished.startedAt) } : undefined,
     failedServers: snap.failed,
+    journalReconciled: snap.reconciled,
     blockedReason: snap.blockedReason,
     plan: planStatus(m, g.allowed),
     maintenance: maintenanceStatus(m, now),
@@ -943,13 +944,31 @@ function maintenanceStatus(m: ClusterMonitor, now: number): unknown {
   };
 }
 
-function planStatus(m: ClusterMonitor, allowed: boolean): unknown {
-  const p = m.plan();
-  const note = allowed ? undefined : 'automatic failover is currently blocked by the guard (see guard); an operator can still run mhats failover';
+/**
+ * /status's plan: a summary (would promote whom, by which rule, why, and every rejected or
+ * excluded server), then the whole FailoverPlan (domain/failover/plan.ts: each replica's standing
+ * and steps, the salvage, the expected loss) under `detail`.
+ */
+export function planStatus(m: ClusterMonitor, allowed: boolean): unknown {
+  const mp = m.plan();
   const held = m.maintenance().clusterWide.length > 0 ? 'the cluster is in maintenance: it would NOT be failed over automatically (see maintenance)' : undefined;
-  if (held) return p.ok ? { wouldPromote: p.candidate, rule: p.rule, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, basedOnInspectionAt: isoTime(p.inspectedAt), note: held } : { wouldPromote: null, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, note: held };
-  if (p.ok) return { wouldPromote: p.candidate, rule: p.rule, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, basedOnInspectionAt: isoTime(p.inspectedAt), ...(note ? { note } : {}) };
-  return { wouldPromote: null, why: p.reason, deadMaster: p.master, latest: p.latest, rejected: p.rejected, excluded: p.excluded, ...(note ? { note } : {}) };
+  const note = held ?? (allowed ? undefined : 'automatic failover is currently blocked by the guard (see guard); an operator can still run mhats failover');
+  if (mp.plan === undefined) return { wouldPromote: null, why: mp.reason, deadMaster: mp.master, latest: [], rejected: [], excluded: [], ...(note ? { note } : {}) };
+  const p = mp.plan;
+  const excluded = p.excluded.filter((e) => e.scope === 'failover').map((e) => ({ name: e.server, code: e.code, reason: e.reason }));
+  const summary = {
+    wouldPromote: p.ok ? p.newMaster!.name : null,
+    ...(p.ok && p.choice?.ok ? { rule: p.choice.rule } : {}),
+    why: p.ok ? (p.choice?.ok ? p.choice.reason : '') : p.refusal!.reason,
+    deadMaster: p.deadMaster,
+    latest: p.latest.names,
+    rejected: p.choice?.rejected ?? [],
+    excluded,
+    basedOnInspectionAt: isoTime(mp.inspectedAt),
+    expectedLoss: p.expectedLoss.text,
+    ...(note ? { note } : {}),
+  };
+  return { ...summary, detail: p };
 }
 
 /** What to say at start about who can reach the HTTP endpoint (nothing on loopback). */

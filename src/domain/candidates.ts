@@ -9,8 +9,13 @@
  *   4. the latest replica;
  *   5. any replica, in config order.
  * Exclusions: no_master; log_bin off; a newer major version than the oldest
- * replica; lag beyond check_repl_delay's limit. Coordinates are compared
+ * replica; lag beyond check_repl_delay's limit; and whatever the caller
+ * excludes (a delayed replica, one still applying its relay log, one that
+ * could not be brought level), each with its reason. Coordinates are compared
  * numerically (MHA compared file names as strings: issue #143).
+ *
+ * candidateInputs() builds the inputs, the same way for the failover, the
+ * monitor's plan (/status) and the switchover.
  */
 import { binlogFileIndex, compareCoords } from './binlog-coord.js';
 import type { BinlogCoord, ServerObservation } from './types.js';
@@ -22,6 +27,15 @@ export interface CandidateInput {
   /** In maintenance: never a candidate. */
   inMaintenance?: boolean | undefined;
   obs: ServerObservation;
+  /** Not a candidate, for this reason (it still counts for "latest"). */
+  exclude?: { code: string; reason: string } | undefined;
+}
+
+/** The config of a server that the choice needs. */
+export interface CandidateServer {
+  name: string;
+  candidate_master: boolean;
+  no_master: boolean;
 }
 
 export interface ChooseOptions {
@@ -37,6 +51,33 @@ export interface ChooseOptions {
 export interface Rejection {
   name: string;
   reason: string;
+  /** Machine-readable cause where the caller gave one (e.g. 'delayed'). */
+  code?: string | undefined;
+}
+
+/**
+ * The candidate inputs, in config order (MHA's priority order): every server
+ * of `servers` that is among `replicas`. A delayed replica (SQL_Delay > 0) is
+ * never a candidate unless explicitly allowed (`allowDelayed`: promotion
+ * rules) or forced with --new-master: candidate_master alone does not allow
+ * it (MHA files often set it on every server). `exclude` adds the caller's
+ * own exclusions.
+ */
+export function candidateInputs(
+  servers: readonly CandidateServer[],
+  replicas: ReadonlyArray<{ name: string; obs: ServerObservation }>,
+  opts: { forced?: string | undefined; exclude?: ReadonlyMap<string, { code: string; reason: string }> | undefined; maintenance?: readonly string[] | undefined; allowDelayed?: readonly string[] | undefined } = {},
+): CandidateInput[] {
+  return servers.flatMap((s) => {
+    const r = replicas.find((x) => x.name === s.name);
+    if (r === undefined) return [];
+    const delay = r.obs.replica?.sqlDelay ?? 0;
+    const exclude =
+      opts.exclude?.get(s.name) ??
+      (delay > 0 && opts.forced !== s.name && !(opts.allowDelayed?.includes(s.name) ?? false) ? { code: 'delayed', reason: `delayed replica (MASTER_DELAY=${delay} s): never a candidate unless explicitly allowed (--new-master)` } : undefined);
+    const inMaintenance = opts.maintenance?.includes(s.name) ?? false;
+    return [{ name: s.name, candidate_master: s.candidate_master, no_master: s.no_master, obs: r.obs, ...(inMaintenance ? { inMaintenance } : {}), ...(exclude ? { exclude } : {}) }];
+  });
 }
 
 export type Choice =
@@ -76,8 +117,15 @@ export function chooseNewMaster(replicas: CandidateInput[], opts: ChooseOptions)
   for (const r of replicas) {
     const o = r.obs;
     let reason: string | undefined;
-    if (r.inMaintenance) reason = 'in maintenance (mhats maintenance list)';
-    else if (r.no_master) reason = 'no_master is set';
+    if (r.exclude) {
+      rejected.push({ name: r.name, reason: r.exclude.reason, code: r.exclude.code });
+      continue;
+    }
+    if (r.inMaintenance) {
+      rejected.push({ name: r.name, reason: 'in maintenance (mhats maintenance list)', code: 'in_maintenance' });
+      continue;
+    }
+    if (r.no_master) reason = 'no_master is set';
     else if (!o.logBin) reason = 'log_bin is OFF: it has no binlog for the others to replicate from';
     else if (versionKey(o) > oldest) reason = `newer version (${o.version.raw}) than the oldest replica: the others could not replicate from it`;
     else if (opts.checkReplDelay && latestRead !== undefined && o.replica !== undefined) {

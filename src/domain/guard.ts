@@ -10,6 +10,7 @@
  *   unless acknowledged.
  */
 import { isoTime } from './time.js';
+import type { FailoverPlan } from './failover/plan.js';
 
 export type FailoverOutcome = 'success' | 'partial' | 'failed' | 'refused';
 
@@ -21,6 +22,19 @@ export type JournalRecord =
   | { type: 'ack'; id: string; at: number; by: string }
   /** The old master of failover `id` was seen replicating, healthy, from the current master. */
   | { type: 'rejoin'; id: string; at: number; server: string }
+  /** The failover's plan, journaled as one record before anything changes (again when it is revised). */
+  | { type: 'plan'; id: string; at: number; revision: number; reason: string; plan: FailoverPlan }
+  /** One step of the plan, after it ran. */
+  | { type: 'step'; id: string; at: number; server: string; step: string; ok: boolean; durationMs: number; detail?: string | undefined }
+  /** Fencing of the old master began: from here on it is demoted, whatever the outcome. */
+  | { type: 'demoted'; id: string; at: number; server: string }
+  /** The new master accepts writes (read_only=OFF). */
+  | { type: 'promoted'; id: string; at: number; server: string }
+  /**
+   * The old master of failover `id` is the master of a cluster rebuilt around it (its replicas
+   * follow it, no other server is the writable master): it is a member again, not a failed server.
+   */
+  | { type: 'adopted'; id: string; at: number; server: string; reason: string }
   /** A planned switchover started (CLI or API); `by` is who asked. Not a failover: the guard ignores it. */
   | { type: 'switchover'; id: string; cluster: string; at: number; by: string; from: string; to: string }
   | { type: 'switchover_end'; id: string; at: number; outcome: SwitchoverOutcomeName; oldMaster?: string | undefined; newMaster?: string | undefined; durationMs: number; writeBlockedMs?: number | undefined; reason: string; steps: Array<{ step: string; durationMs: number; ok: boolean; detail?: string | undefined }> }
@@ -41,8 +55,14 @@ export interface FailoverSummary {
   lost?: string | undefined;
   durationMs?: number | undefined;
   acked: boolean;
-  /** The old master came back as a healthy replica. */
+  /** The old master came back as a healthy replica, or the cluster was rebuilt around it (adopted). */
   rejoined: boolean;
+  /** The server demoted (fenced) by this failover, from the moment fencing began. */
+  demoted?: string | undefined;
+  /** When the new master took writes (a 'promoted' record), even if the failover never finished. */
+  promotedAt?: number | undefined;
+  /** The cluster was rebuilt around the old master (an 'adopted' record). */
+  adopted?: { at: number; reason: string } | undefined;
   phases: Array<{ phase: string; durationMs: number; ok: boolean }>;
 }
 
@@ -61,12 +81,20 @@ export function summarize(records: JournalRecord[]): FailoverSummary[] {
     else if (r.type === 'end') {
       s.endedAt = r.at;
       s.outcome = r.outcome;
-      s.newMaster = r.newMaster;
+      s.newMaster = r.newMaster ?? s.newMaster;
       s.reason = r.reason;
       s.lost = r.lost;
       s.durationMs = r.durationMs;
     } else if (r.type === 'ack') s.acked = true;
     else if (r.type === 'rejoin') s.rejoined = true;
+    else if (r.type === 'demoted') s.demoted = r.server;
+    else if (r.type === 'promoted') {
+      s.promotedAt = r.at;
+      s.newMaster ??= r.server;
+    } else if (r.type === 'adopted') {
+      s.rejoined = true;
+      s.adopted = { at: r.at, reason: r.reason };
+    }
   }
   return order.map((id) => byId.get(id)!);
 }
@@ -129,18 +157,29 @@ function guardJournal(summaries: FailoverSummary[], now: number, lastFailoverMin
 }
 
 /**
- * Old masters of completed failovers that have not come back as healthy
- * replicas: never promoted, never repointed automatically, left out of the
- * analysis, and fenced (read_only) whenever they answer. Acknowledging a
- * failover re-allows automatic failover; it does not make a dead server alive.
+ * Old masters that are not back: never promoted, never repointed
+ * automatically, left out of the analysis, and fenced (read_only) whenever
+ * they answer while the cluster has moved on (reconcile.ts). A server is
+ * demoted from the moment fencing began, whatever the failover's outcome
+ * (failed, partial, or never finished); older journals without that record
+ * count the old master of every successful or partial failover. It stops
+ * being failed when it rejoins as a healthy replica, when the cluster is
+ * rebuilt around it (adopted), or when it became a new master later.
+ * Acknowledging a failover re-allows automatic failover; it does not make a
+ * dead server alive.
  */
 export function failedServers(summaries: FailoverSummary[]): string[] {
   const out = new Set<string>();
   for (const s of summaries) {
-    if ((s.outcome === 'success' || s.outcome === 'partial') && !s.rejoined) out.add(s.deadMaster);
+    const demoted = s.demoted ?? (s.outcome === 'success' || s.outcome === 'partial' ? s.deadMaster : undefined);
+    if (demoted === undefined) continue;
+    if (s.rejoined) out.delete(demoted);
+    else out.add(demoted);
+    // A server promoted by a later failover is a member again.
+    if (s.newMaster !== undefined && s.promotedAt !== undefined) out.delete(s.newMaster);
   }
   // A server that was failed over and later became master again (manual switch) is not failed.
-  const last = [...summaries].reverse().find((s) => s.outcome === 'success' || s.outcome === 'partial');
+  const last = [...summaries].reverse().find((s) => s.newMaster !== undefined && (s.outcome === 'success' || s.outcome === 'partial' || s.promotedAt !== undefined));
   if (last?.newMaster) out.delete(last.newMaster);
   return [...out];
 }

@@ -46,6 +46,12 @@ export type HistoryEntry =
       ackedBy?: string | undefined;
       rejoined: boolean;
       phases: PhaseBar[];
+      /** Each step of the plan on each server, as it ended (the executor's 'step' records). */
+      steps: Array<PhaseBar & { server: string }>;
+      /** When the new master accepted writes. */
+      promotedAt?: number | undefined;
+      /** The new master it planned (the last revision of its plan) and what it expected to lose; revision: how many plans it journaled. */
+      planned?: { newMaster?: string | undefined; expectedLoss: string; revision: number } | undefined;
       hooks: HookOutcome[];
       events: Array<{ at: number; message: string }>;
     }
@@ -89,7 +95,7 @@ export function history(records: readonly JournalRecord[], opts: { running?: Rea
   for (const r of records) {
     switch (r.type) {
       case 'begin': {
-        const e: HistoryEntry = { kind: 'failover', id: r.id, trigger: r.trigger, deadMaster: r.deadMaster, startedAt: r.at, outcome: running.has(r.id) ? 'running' : 'unfinished', why: r.reason, acked: false, rejoined: false, phases: [], hooks: [], events: [] };
+        const e: HistoryEntry = { kind: 'failover', id: r.id, trigger: r.trigger, deadMaster: r.deadMaster, startedAt: r.at, outcome: running.has(r.id) ? 'running' : 'unfinished', why: r.reason, acked: false, rejoined: false, phases: [], steps: [], hooks: [], events: [] };
         byId.set(r.id, e);
         out.push(e);
         break;
@@ -153,6 +159,35 @@ export function history(records: readonly JournalRecord[], opts: { running?: Rea
           t += s.durationMs;
           return bar;
         });
+        break;
+      }
+      case 'plan': {
+        const e = byId.get(r.id);
+        if (e?.kind !== 'failover') break;
+        e.events.push({ at: r.at, message: `plan${e.planned ? ' revised' : ''}: ${r.plan.ok ? `promote ${r.plan.newMaster?.name ?? '?'}` : `refuse: ${r.plan.refusal?.reason ?? ''}`} (${r.reason})` });
+        e.planned = { newMaster: r.plan.ok ? r.plan.newMaster?.name : undefined, expectedLoss: r.plan.expectedLoss.text, revision: (e.planned?.revision ?? 0) + 1 };
+        break;
+      }
+      case 'step': {
+        const e = byId.get(r.id);
+        if (e?.kind === 'failover') e.steps.push({ server: r.server, name: r.step, startedAt: r.at - r.durationMs, durationMs: r.durationMs, ok: r.ok, ...(r.detail !== undefined ? { detail: r.detail } : {}) });
+        break;
+      }
+      case 'demoted': {
+        const e = byId.get(r.id);
+        if (e?.kind === 'failover') e.events.push({ at: r.at, message: `fencing of ${r.server} began` });
+        break;
+      }
+      case 'promoted': {
+        const e = byId.get(r.id);
+        if (e?.kind !== 'failover') break;
+        e.promotedAt = r.at;
+        e.events.push({ at: r.at, message: `${r.server} accepts writes` });
+        break;
+      }
+      case 'adopted': {
+        const e = byId.get(r.id);
+        if (e?.kind === 'failover') e.events.push({ at: r.at, message: `${r.server} adopted as the master: ${r.reason}` });
         break;
       }
       case 'write':

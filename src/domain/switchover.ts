@@ -13,7 +13,7 @@
  *   long_writes    no write statement on the master has run for running_updates_limit s or more
  *   errant_gtid    no replica has transactions the master does not have
  */
-import { chooseNewMaster, type CandidateInput, type Rejection } from './candidates.js';
+import { candidateInputs, chooseNewMaster, type Rejection } from './candidates.js';
 import type { Finding, FindingCode, TopologyAnalysis } from './topology.js';
 import type { Flavor } from './types.js';
 
@@ -184,10 +184,7 @@ export function decideSwitchover(input: SwitchoverInput): SwitchoverDecision {
     cand.push(`${input.newMaster} is already the master`);
   } else {
     const healthy = new Set(a.replicas.filter((r) => r.source === a.master && r.obs.replica?.ioRunning === 'Yes' && r.obs.replica.sqlRunning).map((r) => r.name));
-    const inputs: CandidateInput[] = input.servers.flatMap((s) => {
-      const r = a.replicas.find((x) => x.name === s.name);
-      return r === undefined || !healthy.has(s.name) ? [] : [{ name: s.name, candidate_master: s.candidate_master, no_master: s.no_master, obs: r.obs }];
-    });
+    const inputs = candidateInputs(input.servers, a.replicas.filter((r) => healthy.has(r.name)), { forced: input.newMaster });
     if (input.newMaster !== undefined && !inputs.some((i) => i.name === input.newMaster)) {
       cand.push(`${input.newMaster} is not a healthy replica of ${a.master ?? 'the master'}`);
     } else if (inputs.length === 0) {

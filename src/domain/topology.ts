@@ -257,8 +257,9 @@ export function analyzeTopology(specs: ServerSpec[], probes: ServerProbe[], opts
         hint: r.lastSqlErrno ? 'fix the data problem above (do not skip it blindly), then START SLAVE SQL_THREAD' : 'START SLAVE SQL_THREAD',
       });
     }
-    if (r.ioRunning === 'Yes' && r.sqlRunning && r.secondsBehind !== null && r.secondsBehind > opts.secondsBehindMaster) {
-      add({ severity: 'error', code: 'lag', server: o.name, message: `${r.secondsBehind} s behind its master (limit ${opts.secondsBehindMaster} s)`, hint: 'wait for it to catch up, or raise seconds_behind_master' });
+    // A delayed replica (MASTER_DELAY) is behind by design: only lag beyond its delay counts.
+    if (r.ioRunning === 'Yes' && r.sqlRunning && r.secondsBehind !== null && r.secondsBehind > opts.secondsBehindMaster + r.sqlDelay) {
+      add({ severity: 'error', code: 'lag', server: o.name, message: `${r.secondsBehind} s behind its master (limit ${opts.secondsBehindMaster} s${r.sqlDelay ? ` over its MASTER_DELAY of ${r.sqlDelay} s` : ''})`, hint: 'wait for it to catch up, or raise seconds_behind_master' });
     }
     if (!o.readOnly) {
       add({

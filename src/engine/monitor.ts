@@ -16,17 +16,19 @@ import { runScript } from '../adapters/hooks/run-script.js';
 import type { Journal } from '../adapters/journal/journal.js';
 import { readMhaStateFiles } from '../adapters/journal/mha-state-files.js';
 import { confirm, detect, initialDetectorState, type MasterPosition, type CheckResult, type DetectorState, type ReplicaView, type SecondaryCheckOutcome, type Verdict } from '../domain/detector.js';
-import { chooseNewMaster, type Choice } from '../domain/candidates.js';
 import { failedServers, guard, summarize, type FailoverSummary, type JournalRecord } from '../domain/guard.js';
 import { analyzeTopology, resolveSource, type ServerSpec, type TopologyAnalysis } from '../domain/topology.js';
-import type { ServerObservation } from '../domain/types.js';
-import { runFailover, type FailoverReport } from './failover.js';
+import type { ServerObservation, ServerProbe } from '../domain/types.js';
+import { classifySurvivors } from '../domain/failover/survivors.js';
+import type { FailoverPlan } from '../domain/failover/plan.js';
+import { reconcileFailed, type Reconciled } from '../domain/reconcile.js';
+import { planFrom, runFailover, type FailoverReport } from './failover.js';
 import { fenceOldMaster } from './ops/fence.js';
-import { target } from './ops/admin.js';
+import { specOf, target } from './ops/admin.js';
 import type { Logger } from '../ports/logger.js';
 import { cutSavedBinlog } from '../domain/binlog-cut.js';
 import type { RejoinReport } from './rejoin.js';
-import { describeEntry, maintenanceOf, mayFailOverAutomatically, type ClusterMaintenance, type MaintenanceEntry } from '../domain/maintenance.js';
+import { maintenanceOf, mayFailOverAutomatically, type ClusterMaintenance, type MaintenanceEntry } from '../domain/maintenance.js';
 
 export type MonitorState = 'starting' | 'broken' | 'watching' | 'suspect' | 'failing_over' | 'blocked' | 'stopped';
 
@@ -68,10 +70,8 @@ export interface MonitorObserver {
   inspected?(m: ClusterMonitor, a: TopologyAnalysis): void;
 }
 
-/** The failover that would run if the master died now, from the last inspection (no I/O). */
-export type FailoverPlan =
-  | { ok: true; master: string; candidate: string; rule: Extract<Choice, { ok: true }>['rule']; reason: string; latest: string[]; rejected: Array<{ name: string; reason: string }>; excluded: Array<{ name: string; reason: string }>; inspectedAt: number }
-  | { ok: false; master?: string | undefined; reason: string; latest: string[]; rejected: Array<{ name: string; reason: string }>; excluded: Array<{ name: string; reason: string }>; inspectedAt?: number | undefined };
+/** The failover that would run if the master died now, from the last inspection (no I/O): the plan, or why there is none. */
+export type MonitorPlan = { plan: FailoverPlan; inspectedAt: number } | { plan?: undefined; reason: string; master?: string | undefined };
 
 export interface MonitorSnapshot {
   cluster: string;
@@ -83,6 +83,8 @@ export interface MonitorSnapshot {
   lastAnalysis?: { healthy: boolean; errors: string[] } | undefined;
   lastFailover?: FailoverSummary | undefined;
   blockedReason?: string | undefined;
+  /** The journal reconciled with the topology: what was decided about each failed server. */
+  reconciled: Reconciled[];
 }
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -106,6 +108,10 @@ export class ClusterMonitor {
   lastVerdict: Verdict | undefined;
   lastAnalysis: TopologyAnalysis | undefined;
   lastMasterObs: ServerObservation | undefined;
+  /** Every server's probe at the last inspection (failed servers too). */
+  lastProbes: ServerProbe[] = [];
+  /** The journal reconciled with the observed topology, at the last check. */
+  reconciled: Reconciled[] = [];
   blockedReason: string | undefined;
   ticks = 0;
   /** The master's binlog position at its last successful health check. */
@@ -235,23 +241,28 @@ export class ClusterMonitor {
       lastAnalysis: this.lastAnalysis ? { healthy: this.lastAnalysis.healthy, errors: this.lastAnalysis.findings.filter((f) => f.severity === 'error').map((f) => `${f.server ?? this.cluster.name}: ${f.message}`) } : undefined,
       lastFailover: summaries.filter((s) => s.outcome !== 'refused').at(-1),
       blockedReason: this.blockedReason,
+      reconciled: this.reconciled,
     };
   }
 
+  /** Every configured server: addresses are resolved against all of them (failed ones too), so messages name the right server. */
   #specs(): ServerSpec[] {
-    const failed = new Set(this.failedServers());
-    return this.cluster.servers
-      .filter((s) => !failed.has(s.name))
-      .map((s) => ({ name: s.name, hostname: s.hostname, ip: s.ip, port: s.port, candidate_master: s.candidate_master, no_master: s.no_master, ignore_fail: s.ignore_fail }));
+    return this.cluster.servers.map(specOf);
   }
 
-  /** Inspects the cluster (minus failed servers) and adopts the master it finds when healthy. */
+  /**
+   * Inspects every server. Failed old masters are probed too but left out of the analysis; the
+   * journal is then reconciled with what was observed (fence, rejoin, or adopt each failed one).
+   */
   async inspect(): Promise<TopologyAnalysis> {
     const specs = this.#specs();
-    const servers = this.cluster.servers.filter((s) => specs.some((x) => x.name === s.name));
-    for (const s of this.cluster.servers) if (!servers.includes(s)) this.#keeper.drop(s.name);
     const opts = { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now };
-    const probes = await inspectAll(servers.map(target), opts, this.#keeper);
+    const all = await inspectAll(this.cluster.servers.map(target), opts, this.#keeper);
+    this.lastProbes = all;
+    if (await this.#reconcile(all)) return this.inspect();
+    const failed = new Set(this.failedServers());
+    const servers = this.cluster.servers.filter((s) => !failed.has(s.name));
+    const probes = all.filter((p) => !failed.has(p.ok ? p.obs.name : p.failure.name));
     const analyze = (p: typeof probes): TopologyAnalysis =>
       analyzeTopology(specs, p, {
         secondsBehindMaster: this.cluster.seconds_behind_master,
@@ -283,32 +294,25 @@ export class ClusterMonitor {
   }
 
   /**
-   * Which replica would be promoted if the master died now, and why (MHA's rules, as Phase 3.3 applies
-   * them), from the last inspection: no I/O. The real failover re-reads everything first.
+   * The failover that would run if the master died now (the same classification and plan as the
+   * failover's Phase 1), from the last inspection: no I/O. The real failover re-reads everything.
    */
-  plan(): FailoverPlan {
+  plan(): MonitorPlan {
     const a = this.lastAnalysis;
-    const failed = new Set(this.failedServers());
-    const excluded = [...failed].map((name) => ({ name, reason: 'old master of an earlier failover; not back as a replica' }));
-    if (a === undefined) return { ok: false, master: this.master, reason: 'the cluster has not been inspected yet', latest: [], rejected: [], excluded };
+    if (a === undefined) return { reason: 'the cluster has not been inspected yet', master: this.master };
     const master = this.master ?? a.master;
+    if (master === undefined) return { reason: 'no master identified' };
     if (this.master !== undefined && a.master !== undefined && a.master !== this.master) {
-      return { ok: false, master, reason: `the last inspection saw ${a.master} as master, before ${this.master} took over; the next one comes within seconds`, latest: [], rejected: [], excluded };
+      return { reason: `the last inspection saw ${a.master} as master, before ${this.master} took over; the next one comes within seconds`, master };
     }
-    const maint = this.maintenance();
-    for (const name of maint.serversInMaintenance) if (name !== master && !failed.has(name)) excluded.push({ name, reason: `in maintenance: ${maint.servers[name]!.map((e) => describeEntry(e, this.deps.now())).join('; ')}` });
-    for (const u of a.unreachable) if (u.name !== master && !maint.serversInMaintenance.includes(u.name)) excluded.push({ name: u.name, reason: `unreachable at the last inspection (${u.kind})` });
-    const replicas = a.replicas.filter((r) => r.name !== master && (r.source === undefined || r.source === master));
-    for (const r of a.replicas) if (r.name !== master && !replicas.includes(r)) excluded.push({ name: r.name, reason: `replicates from ${r.source ?? '?'}, not from ${master ?? '?'}` });
-    const inputs = this.cluster.servers.flatMap((s) => {
-      const r = replicas.find((x) => x.name === s.name);
-      return r === undefined || failed.has(s.name) || maint.serversInMaintenance.includes(s.name) ? [] : [{ name: s.name, candidate_master: s.candidate_master, no_master: s.no_master, obs: r.obs }];
-    });
-    const inspectedAt = Math.min(...inputs.map((i) => i.obs.observedAt), a.masterObs?.observedAt ?? Infinity);
-    if (inputs.length === 0) return { ok: false, master, reason: `no replica of ${master ?? 'the master'} to promote`, latest: [], rejected: [], excluded, inspectedAt: Number.isFinite(inspectedAt) ? inspectedAt : undefined };
-    const c = chooseNewMaster(inputs, { checkReplDelay: this.cluster.check_repl_delay, latestPriority: this.cluster.latest_priority });
-    if (!c.ok) return { ok: false, master, reason: c.reason, latest: c.latest, rejected: c.rejected, excluded, inspectedAt };
-    return { ok: true, master: master ?? '?', candidate: c.chosen, rule: c.rule, reason: c.reason, latest: c.latest, rejected: c.rejected, excluded, inspectedAt };
+    const failed = new Set(this.failedServers());
+    const probes = this.lastProbes.filter((p) => (p.ok ? p.obs.name : p.failure.name) !== master);
+    const lastObs = this.lastMasterObs?.name === master ? this.lastMasterObs : undefined;
+    const maintenance = this.maintenance().serversInMaintenance;
+    const classification = classifySurvivors({ servers: this.#specs(), deadMaster: master, probes, failed, maintenance, lastMaster: lastObs ? { serverId: lastObs.serverId, serverUuid: lastObs.serverUuid, gtid: lastObs.gtid } : undefined });
+    const inspectedAt = Math.min(...classification.survivors.map((s) => s.obs.observedAt), a.masterObs?.observedAt ?? Infinity);
+    const plan = planFrom({ cluster: this.cluster, deadMaster: master, trigger: 'auto', reason: 'plan', maintenance, lastMasterObs: lastObs, lastMasterPosition: this.lastMasterPosition }, classification, Number.isFinite(inspectedAt) ? inspectedAt : this.deps.now());
+    return { plan, inspectedAt: plan.at };
   }
 
   #reportOnce(level: 'info' | 'warn' | 'error', key: string, obj: object, msg: string): void {
@@ -354,7 +358,8 @@ export class ClusterMonitor {
   }
 
   async tick(): Promise<void> {
-    await this.#fenceFailedServers();
+    // The journal's failed servers against what is observed: never fence before the topology is known.
+    if (this.lastAnalysis !== undefined) await this.#checkFailedServers();
     if (this.state === 'starting' || this.state === 'broken' || this.master === undefined) {
       const a = await this.inspect();
       if (a.healthy && a.master !== undefined) {
@@ -476,10 +481,11 @@ export class ClusterMonitor {
       this.state = 'blocked';
       if (first || changed || this.deps.mono() - this.#maintenanceLoggedAt >= 60_000) {
         this.#maintenanceLoggedAt = this.deps.mono();
-        const p = this.plan();
-        const would = p.ok ? `promote ${p.candidate} (${p.reason})` : `not be able to fail over (${p.reason})`;
+        const mp = this.plan();
+        const p = mp.plan;
+        const would = p?.ok ? `promote ${p.newMaster!.name} (${p.choice?.ok ? p.choice.reason : ''})` : `not be able to fail over (${p ? p.refusal!.reason : mp.plan === undefined ? mp.reason : ''})`;
         this.#log.error(
-          { master, verdict: verdict.code, maintenance: hold.entries.map((e) => e.id), wouldPromote: p.ok ? p.candidate : null, rule: p.ok ? p.rule : undefined },
+          { master, verdict: verdict.code, maintenance: hold.entries.map((e) => e.id), wouldPromote: p?.ok ? p.newMaster!.name : null, rule: p?.ok && p.choice?.ok ? p.choice.rule : undefined },
           `MASTER ${master} IS DEAD (${verdict.reason}) but ${hold.reason}. NOT failing over automatically. Without the maintenance mhats would now ${would}. To fail over now: mhats failover --cluster ${this.cluster.name}; to let the manager do it: mhats maintenance stop --cluster ${this.cluster.name}`,
         );
       }
@@ -522,7 +528,19 @@ export class ClusterMonitor {
     try {
       const report = await runFailover(
         { cluster: this.cluster, deadMaster: dead, newMaster: opts.newMaster, trigger: opts.trigger, reason: opts.reason, maintenance: this.maintenance().serversInMaintenance, lastMasterObs: this.lastMasterObs?.name === dead ? this.lastMasterObs : undefined, lastMasterPosition: this.lastMasterPosition },
-        { journal: this.deps.journal, log: this.deps.log, now: this.deps.now, sshReachable: this.deps.sshReachable, cutBinlog: cutSavedBinlog, ...(this.deps.stillLeader ? { stillLeader: this.deps.stillLeader } : {}), fencingToken: this.deps.fencingToken, onPromoted: (s) => this.#observe(() => this.deps.onMasterChanged?.(s.name, 'promoted')), onFenced: (s) => this.#observe(() => this.deps.onFenced?.(s.name)) },
+        {
+          journal: this.deps.journal,
+          log: this.deps.log,
+          now: this.deps.now,
+          sshReachable: this.deps.sshReachable,
+          cutBinlog: cutSavedBinlog,
+          ...(this.deps.stillLeader ? { stillLeader: this.deps.stillLeader } : {}),
+          fencingToken: this.deps.fencingToken,
+          onPromoted: (s) => this.#observe(() => this.deps.onMasterChanged?.(s.name, 'promoted')),
+          onFenced: (s) => this.#observe(() => this.deps.onFenced?.(s.name)),
+          // Delayed replicas recovering after the failover never hold up the watch loop.
+          onDeferred: (done) => void done.catch((err: unknown) => this.#log.error({ err: (err as Error).message }, `recovering a replica after the failover failed: ${(err as Error).message}`)),
+        },
       );
       this.deps.onFailover?.(report);
       if (report.outcome === 'success' || report.outcome === 'partial') {
@@ -544,35 +562,56 @@ export class ClusterMonitor {
     }
   }
 
-  /** A failed old master that answers again must never be a second writable master. */
-  async #fenceFailedServers(): Promise<void> {
+  /** Each tick: the failed old masters are probed (quickly) and reconciled with the last view of the others. */
+  async #checkFailedServers(): Promise<void> {
     const failed = this.failedServers();
-    if (failed.length === 0) return;
-    await Promise.all(
-      failed.map(async (name) => {
-        const srv = this.cluster.servers.find((s) => s.name === name);
-        if (!srv) return;
-        const [p] = await inspectAll([target(srv)], { connectTimeoutMs: Math.min(1000, this.cluster.connect_timeout * 1000), queryTimeoutMs: 1000, now: this.deps.now });
-        if (p?.ok && !p.obs.readOnly) {
-          this.#log.error({ server: name }, `the failed old master ${name} is back and WRITABLE: fencing it`);
-          await fenceOldMaster(srv, this.cluster, this.#log).then(
-            () => this.#observe(() => this.deps.onFenced?.(name)),
-            (err: unknown) => this.#log.error({ server: name }, `could not fence ${name}: ${(err as Error).message}`),
-          );
-          return;
-        }
-        // Repaired by an operator and replicating from the current master: it is a replica again.
-        const rs = p?.ok ? p.obs.replica : undefined;
-        const master = this.cluster.servers.find((s) => s.name === this.master);
-        const following = p?.ok && rs && master && rs.ioRunning === 'Yes' && rs.sqlRunning && (rs.sourceHost === master.hostname || rs.sourceHost === master.ip) && rs.sourcePort === master.port;
-        if (p?.ok && !following && this.cluster.auto_rejoin && this.deps.rejoin && master && this.state === 'watching' && (this.deps.isLeader?.() ?? true)) this.#autoRejoin(name);
-        if (p?.ok && rs && master && rs.ioRunning === 'Yes' && rs.sqlRunning && (rs.sourceHost === master.hostname || rs.sourceHost === master.ip) && rs.sourcePort === master.port) {
-          const f = summarize(this.deps.journal.read()).filter((x) => x.deadMaster === name && !x.rejoined);
-          for (const x of f) this.deps.journal.append({ type: 'rejoin', id: x.id, at: this.deps.now(), server: name });
-          this.#log.info({ server: name }, `${name} replicates from ${master.name} again: back in the cluster as a replica`);
-        }
-      }),
-    );
+    if (failed.length === 0) {
+      this.reconciled = [];
+      return;
+    }
+    const servers = this.cluster.servers.filter((s) => failed.includes(s.name));
+    const fresh = await inspectAll(servers.map(target), { connectTimeoutMs: Math.min(1000, this.cluster.connect_timeout * 1000), queryTimeoutMs: 1000, now: this.deps.now });
+    const others = this.lastProbes.filter((p) => !failed.includes(p.ok ? p.obs.name : p.failure.name));
+    if (await this.#reconcile([...others, ...fresh])) await this.inspect();
+  }
+
+  /**
+   * The journal reconciled with the observed topology (domain/reconcile.ts): a failed server is
+   * fenced only while the cluster has moved on; one the cluster was rebuilt around is adopted; one
+   * replicating healthily from the master rejoined. True when the set of failed servers changed.
+   */
+  async #reconcile(probes: ServerProbe[]): Promise<boolean> {
+    const failed = this.failedServers();
+    if (failed.length === 0) {
+      this.reconciled = [];
+      return false;
+    }
+    const decisions = reconcileFailed(failed, this.#specs(), probes);
+    this.reconciled = decisions;
+    let changed = false;
+    for (const d of decisions) {
+      const srv = this.cluster.servers.find((s) => s.name === d.server)!;
+      const open = summarize(this.deps.journal.read()).filter((x) => (x.demoted ?? x.deadMaster) === d.server && !x.rejoined);
+      if (d.action === 'fence' && d.writable) {
+        this.#log.error({ server: d.server, reason: d.reason }, `the failed old master ${d.server} is back and WRITABLE while ${d.reason}: fencing it`);
+        await fenceOldMaster(srv, this.cluster, this.#log).then(
+          () => this.#observe(() => this.deps.onFenced?.(d.server)),
+          (err: unknown) => this.#log.error({ server: d.server }, `could not fence ${d.server}: ${(err as Error).message}`),
+        );
+      } else if (d.action === 'fence' && this.cluster.auto_rejoin && this.deps.rejoin && this.master !== undefined && this.state === 'watching' && (this.deps.isLeader?.() ?? true)) {
+        // Answers, read-only, the cluster has moved on: an old master to rejoin (auto_rejoin).
+        this.#autoRejoin(d.server);
+      } else if (d.action === 'rejoin') {
+        for (const x of open) this.deps.journal.append({ type: 'rejoin', id: x.id, at: this.deps.now(), server: d.server });
+        this.#log.info({ server: d.server }, `${d.reason}: back in the cluster as a replica`);
+        changed = true;
+      } else if (d.action === 'adopt') {
+        for (const x of open) this.deps.journal.append({ type: 'adopted', id: x.id, at: this.deps.now(), server: d.server, reason: d.reason });
+        this.#log.warn({ server: d.server, failovers: open.map((x) => x.id), reason: d.reason }, `${d.server} is recorded as the failed old master of ${open.map((x) => x.id).join(', ')}, but ${d.reason}: adopting the cluster as it is (not fencing ${d.server})`);
+        changed = true;
+      }
+    }
+    return changed;
   }
 
   /** auto_rejoin: in the background (a rejoin reads binlogs; the health checks go on). A refusal is retried every 10 minutes, and said once. */

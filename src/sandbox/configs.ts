@@ -3,7 +3,12 @@
  * (MHA format, for migration demos) and a `[client]` options file.
  */
 import { Document, isMap } from 'yaml';
-import type { SandboxInfo } from './types.js';
+import type { SandboxInfo, SandboxServer } from './types.js';
+
+/** Every server may be promoted, except one without a binlog or a delayed one (production profile). */
+function candidate(s: SandboxServer): boolean {
+  return s.settings?.logBin !== false && !s.settings?.delay;
+}
 
 export function mhatsYaml(info: SandboxInfo): string {
   const cluster: Record<string, unknown> = {
@@ -25,7 +30,7 @@ export function mhatsYaml(info: SandboxInfo): string {
     hostname: s.address,
     port: s.port,
     master_binlog_dir: s.datadir,
-    candidate_master: true,
+    ...(candidate(s) ? { candidate_master: true } : {}),
   }));
   const doc = new Document({ state_dir: `${info.dir}/state`, clusters: { [info.clusterName]: cluster } });
   doc.commentBefore = ' written by mhats sandbox';
@@ -48,7 +53,7 @@ export function mhaCnf(info: SandboxInfo, adminPassword: string, replPassword: s
   lines.push(`manager_workdir=${info.dir}/work`, 'ping_interval=1');
   if (info.ssh) lines.push(`ssh_known_hosts=${info.ssh.knownHostsFile}`, `ssh_identity_file=${info.ssh.identityFile}`);
   info.servers.forEach((s, i) => {
-    lines.push('', `[server${i + 1}]`, `hostname=${s.address}`, `port=${s.port}`, `master_binlog_dir=${s.datadir}`, 'candidate_master=1');
+    lines.push('', `[server${i + 1}]`, `hostname=${s.address}`, `port=${s.port}`, `master_binlog_dir=${s.datadir}`, ...(candidate(s) ? ['candidate_master=1'] : []));
   });
   return `${lines.join('\n')}\n`;
 }

@@ -141,7 +141,10 @@ export interface ServerCnfInput {
   startReadOnly?: boolean;
 }
 
+/** The friendly defaults, overridden by server.settings (the production profile, per-server options). */
 export function serverCnf({ server, flavor, gtid, extra, startReadOnly }: ServerCnfInput): string {
+  const st = server.settings ?? {};
+  const logBin = st.logBin ?? true;
   const lines = [
     '# written by mhats sandbox; read with --defaults-file only (no /etc/mysql)',
     '[mysqld]',
@@ -155,17 +158,17 @@ export function serverCnf({ server, flavor, gtid, extra, startReadOnly }: Server
     `server_id=${server.serverId}`,
     `report_host=${server.address}`,
     `report_port=${server.port}`,
-    'log_bin=mysql-bin',
-    'log_slave_updates=ON',
+    ...(logBin ? ['log_bin=mysql-bin'] : flavor.kind === 'mysql' ? ['skip_log_bin', 'disable_log_bin'] : []),
+    `log_slave_updates=${(st.logSlaveUpdates ?? true) ? 'ON' : 'OFF'}`,
     'relay_log=relay-bin',
-    'relay_log_purge=0',
-    'binlog_format=ROW',
+    `relay_log_purge=${(st.relayLogPurge ?? false) ? 1 : 0}`,
+    `binlog_format=${st.binlogFormat ?? 'ROW'}`,
     'sync_binlog=1',
     'innodb_flush_log_at_trx_commit=1',
     'innodb_buffer_pool_size=32M',
     'performance_schema=OFF',
     'skip_name_resolve=ON',
-    'slave_net_timeout=4',
+    `slave_net_timeout=${st.slaveNetTimeout ?? 4}`,
     'max_connections=200',
     `read_only=${server.role === 'replica' || startReadOnly === true ? 'ON' : 'OFF'}`,
   ];
@@ -175,7 +178,7 @@ export function serverCnf({ server, flavor, gtid, extra, startReadOnly }: Server
     lines.push('mysqlx=OFF');
     if (gtid) lines.push('gtid_mode=ON', 'enforce_gtid_consistency=ON');
   }
-  lines.push(...extra);
+  lines.push(...extra, ...(st.extra ?? []));
   return `${lines.join('\n')}\n`;
 }
 
@@ -290,6 +293,10 @@ export interface ReplicationTarget {
   replPassword: string;
   gtid: boolean;
   coords?: { file: string; pos: number } | undefined;
+  /** MASTER_DELAY, seconds. */
+  delay?: number | undefined;
+  /** Master heartbeat period (default 1 s; undefined keeps the server's default: slave_net_timeout / 2). */
+  heartbeat?: number | null | undefined;
 }
 
 export function changeMasterSql(flavor: Flavor, t: ReplicationTarget): string {
@@ -303,7 +310,7 @@ export function changeMasterSql(flavor: Flavor, t: ReplicationTarget): string {
       'RESET SLAVE ALL;',
       ...(t.gtid ? ["SET GLOBAL gtid_slave_pos='';"] : []),
       `CHANGE MASTER TO MASTER_HOST=${q(t.master.address)}, MASTER_PORT=${t.master.port}, MASTER_USER=${q(t.replUser)}, ` +
-        `MASTER_PASSWORD=${q(t.replPassword)}, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1, ${mode};`,
+        `MASTER_PASSWORD=${q(t.replPassword)}, MASTER_CONNECT_RETRY=1${t.heartbeat === null ? '' : `, MASTER_HEARTBEAT_PERIOD=${t.heartbeat ?? 1}`}${t.delay ? `, MASTER_DELAY=${t.delay}` : ''}, ${mode};`,
       'START SLAVE;',
     ].join('\n');
   }
@@ -312,7 +319,7 @@ export function changeMasterSql(flavor: Flavor, t: ReplicationTarget): string {
     'STOP REPLICA;',
     'RESET REPLICA ALL;',
     `CHANGE REPLICATION SOURCE TO SOURCE_HOST=${q(t.master.address)}, SOURCE_PORT=${t.master.port}, SOURCE_USER=${q(t.replUser)}, ` +
-      `SOURCE_PASSWORD=${q(t.replPassword)}, SOURCE_CONNECT_RETRY=1, SOURCE_HEARTBEAT_PERIOD=1, GET_SOURCE_PUBLIC_KEY=1, ${mode};`,
+      `SOURCE_PASSWORD=${q(t.replPassword)}, SOURCE_CONNECT_RETRY=1${t.heartbeat === null ? '' : `, SOURCE_HEARTBEAT_PERIOD=${t.heartbeat ?? 1}`}${t.delay ? `, SOURCE_DELAY=${t.delay}` : ''}, GET_SOURCE_PUBLIC_KEY=1, ${mode};`,
     'START REPLICA;',
   ].join('\n');
 }

@@ -27,9 +27,30 @@ import {
 import { isAlive, isOurs, killOwnedSync, ownedState, processesNaming, sendSignal, stopOwned, waitGone } from './proc.js';
 import { checkSshdConfig, findSshBinaries, hostSshdConfig, prepareSsh, startSshd, verifySsh } from './sshd.js';
 import { assertNetnsFree, createBridge, createHost, cutHost, cutManagerRoute, destroyNetnsSync, healHost, hostFaults, planNetns, spawnInNetns } from './netns.js';
-import type { SandboxInfo, SandboxOptions, SandboxServer, ServerNetns } from './types.js';
+import type { SandboxInfo, SandboxOptions, SandboxProfile, SandboxServer, SandboxServerSettings, ServerNetns } from './types.js';
 
 export const STATE_FILE = 'sandbox.json';
+
+/**
+ * The production profile: the settings servers run with outside a friendly sandbox (MariaDB's
+ * defaults where they differ), one feature per replica so a failover meets all of them at once.
+ */
+export const PRODUCTION_PROFILE = {
+  all: { binlogFormat: 'MIXED', slaveNetTimeout: 60 } satisfies SandboxServerSettings,
+  replicas: { logSlaveUpdates: false, relayLogPurge: false } satisfies SandboxServerSettings,
+  byName: {
+    db3: { relayLogPurge: true },
+    db4: { logBin: false },
+    db5: { delay: 3600 },
+  } as Record<string, SandboxServerSettings>,
+  replicas_default: 4,
+} as const;
+
+/** The settings of server i (0 = the master) under a profile, with the per-server options over them. */
+export function profileSettings(profile: SandboxProfile, name: string, isMaster: boolean, own: SandboxServerSettings | undefined): SandboxServerSettings {
+  const base: SandboxServerSettings = profile === 'production' ? { ...PRODUCTION_PROFILE.all, ...(isMaster ? {} : { ...PRODUCTION_PROFILE.replicas, ...PRODUCTION_PROFILE.byName[name] }) } : {};
+  return { ...base, ...own };
+}
 
 const DEFAULTS = { replicas: 2, baseAddress: '127.0.0.11', port: 3306, sshPort: 2222, clusterName: 'sandbox' } as const;
 
@@ -138,7 +159,9 @@ function sandboxDirOf(s: SandboxServer): string {
 export async function sandboxUp(opts: SandboxOptions): Promise<SandboxInfo> {
   const dir = resolve(opts.dir);
   if (/\s/.test(dir)) throw new UserError(`sandbox directory "${dir}" contains whitespace; choose a path without spaces`);
-  const replicas = opts.replicas ?? DEFAULTS.replicas;
+  const profile: SandboxProfile = opts.profile ?? 'friendly';
+  if (profile !== 'friendly' && profile !== 'production') throw new UserError(`--profile ${String(profile)}: use friendly or production`);
+  const replicas = opts.replicas ?? (profile === 'production' ? PRODUCTION_PROFILE.replicas_default : DEFAULTS.replicas);
   if (!Number.isInteger(replicas) || replicas < 0 || replicas > 20) throw new UserError(`--replicas ${replicas}: give a whole number from 0 to 20`);
   const port = checkPort('port', opts.port ?? DEFAULTS.port);
   const sshPort = checkPort('ssh port', opts.sshPort ?? DEFAULTS.sshPort);
@@ -192,6 +215,7 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxInfo> {
       cnf: join(sd, 'my.cnf'),
       errorLog: join(sd, 'error.log'),
       pid: 0,
+      settings: profileSettings(profile, name, i === 0, opts.servers?.[name]),
       ...(netnsPlan ? { netns: { ns: netnsPlan.hosts[i]!.ns, veth: netnsPlan.hosts[i]!.veth } satisfies ServerNetns } : {}),
     };
   });
@@ -199,6 +223,7 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxInfo> {
     dir,
     clusterName,
     gtid,
+    profile,
     servers,
     adminUser: 'mhats',
     adminPasswordFile: join(dir, 'mhats.password'),
@@ -271,7 +296,7 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxInfo> {
     const coords = gtid ? undefined : await masterCoordinates(flavor, master);
     await Promise.all(
       servers.slice(1).map(async (r) => {
-        await rootSql(r, changeMasterSql(flavor, { master, replUser: info.replUser, replPassword, gtid, coords }));
+        await rootSql(r, changeMasterSql(flavor, { master, replUser: info.replUser, replPassword, gtid, coords, delay: r.settings?.delay, heartbeat: profile === 'production' ? null : 1 }));
         await waitReplicating(flavor, r);
       }),
     );

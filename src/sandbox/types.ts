@@ -31,6 +31,16 @@ export interface SandboxOptions {
    * manager stays in the root namespace. `true` takes the defaults.
    */
   netns?: boolean | NetnsOptions;
+  /**
+   * 'friendly' (default): settings that make failover easy (log_slave_updates=ON, relay_log_purge=0,
+   * ROW, a binlog everywhere, slave_net_timeout=4). 'production': what servers run with in
+   * production (see PRODUCTION_PROFILE in sandbox.ts): MIXED, slave_net_timeout=60,
+   * log_slave_updates=OFF on the replicas, relay_log_purge=ON on db3, no binlog on db4,
+   * MASTER_DELAY=3600 on db5 (as many as there are replicas; default 4 replicas).
+   */
+  profile?: SandboxProfile;
+  /** Per server (by name): settings over the profile's. */
+  servers?: Record<string, SandboxServerSettings>;
 }
 
 export interface NetnsOptions {
@@ -74,6 +84,20 @@ export interface ServerSshd {
   logFile: string;
 }
 
+export type SandboxProfile = 'friendly' | 'production';
+
+export interface SandboxServerSettings {
+  logBin?: boolean;
+  logSlaveUpdates?: boolean;
+  relayLogPurge?: boolean;
+  binlogFormat?: 'ROW' | 'MIXED' | 'STATEMENT';
+  slaveNetTimeout?: number;
+  /** MASTER_DELAY of a replica, seconds. */
+  delay?: number;
+  /** Extra my.cnf lines for this server. */
+  extra?: string[];
+}
+
 export interface SandboxServer {
   /** db1, db2, ... */
   name: string;
@@ -89,6 +113,8 @@ export interface SandboxServer {
   errorLog: string;
   /** PID of the mariadbd/mysqld process; 0 while not started. */
   pid: number;
+  /** The settings it was started with (profile and per-server options). */
+  settings?: SandboxServerSettings;
   /** Netns sandboxes: the server's namespace and veth. */
   netns?: ServerNetns;
   /** Netns sandboxes: the sshd in the server's namespace. */
@@ -125,6 +151,7 @@ export interface SandboxInfo {
   /** `[client]` options file for the manager account (mode 0600), for `mariadb --defaults-extra-file=`. */
   clientConfigFile: string;
   ssh?: SandboxSsh;
+  profile?: SandboxProfile;
   /** 'mariadb' or 'mysql', and the server binary used. */
   flavor: 'mariadb' | 'mysql';
   serverBinary: string;

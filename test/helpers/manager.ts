@@ -64,7 +64,7 @@ export class ManagerProcess {
       if (this.exited) throw new Error(`manager exited (${JSON.stringify(this.exited)}) before logging ${re}\n${this.tail()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error(`manager did not log ${re} within ${timeoutMs} ms\n${this.tail()}`);
+    throw new Error(`manager did not log ${re} within ${timeoutMs} ms\n${this.tail(400)}`);
   }
 
   tail(n = 40): string {

@@ -464,6 +464,14 @@ describe('statement text per version', () => {
         assert.deepEqual(s.values, ['db2', 'repl', 'mysql-bin.000042']);
         assert.equal(s.sensitive, undefined);
       });
+      it('changeSource with a delay; lifting a delay keeps the relay logs', () => {
+        const P = e.opt;
+        const s = x.changeSource({ host: 'db2', port: 3306, user: 'repl', gtid: 'auto', delay: 3600 });
+        assert.ok(s.sql.endsWith(`, ${P}DELAY = 3600`), s.sql);
+        const l = x.liftDelayKeepingRelayLog('relay-bin.000002', 555);
+        assert.equal(l.sql, `${e.change} ${P}DELAY = 0, RELAY_LOG_FILE = ?, RELAY_LOG_POS = 555`);
+        assert.deepEqual(l.values, ['relay-bin.000002']);
+      });
       it('setReadOnly', () => {
         if (e.sro) {
           assert.deepEqual(x.setReadOnly(true), ['SET GLOBAL read_only = ON', 'SET GLOBAL super_read_only = ON']);

@@ -5,7 +5,7 @@ import { renderHosts, renderTemplate, parseGetent, rsyncArgs } from '../../src/a
 import { parseServersState, renderBackend } from '../../src/adapters/hooks/haproxy.js';
 import { rsyncRsh, sshOptions } from '../../src/adapters/hooks/openssh.js';
 import { ipFailoverStartArgs, ipFailoverStopArgs, onlineChangeArgs, reportArgs, shutdownArgs } from '../../src/adapters/hooks/mha-args.js';
-import { contextDocument, contextEnv, type HookEvent } from '../../src/adapters/hooks/context.js';
+import { contextDocument, contextEnv, hookEnv, type HookEvent } from '../../src/adapters/hooks/context.js';
 import { verdictOf } from '../../src/adapters/hooks/runner.js';
 import type { HostsHook } from '../../src/config/hooks.js';
 import type { ClusterConfig, ServerConfig, SshSettings } from '../../src/config/types.js';
@@ -74,6 +74,13 @@ test('context: MHATS_* variables and a JSON document; the password only in the e
   const s = contextEnv({ ...ev, phase: 'start', newMaster: srv('db2') }, 'vip');
   assert.equal(s.MHATS_NEW_MASTER_PASSWORD, 's3cret');
   assert.equal(s.MHATS_COMMAND, 'start');
+  // A failover passes its own variables as ev.env: they never bring the password back into a report hook.
+  const fv = hookEnv(cluster, srv('db1'), srv('db2'), 'f1', '42');
+  assert.equal(fv.MHATS_NEW_MASTER_PASSWORD, undefined);
+  const r = contextEnv({ ...ev, phase: 'report', newMaster: srv('db2'), env: fv }, 'mail');
+  assert.equal(r.MHATS_NEW_MASTER_PASSWORD, undefined);
+  assert.equal(r.MHATS_FENCING_TOKEN, '42');
+  assert.equal(contextEnv({ ...ev, phase: 'start', newMaster: srv('db2'), env: fv }, 'vip').MHATS_NEW_MASTER_PASSWORD, 's3cret');
   const doc = contextDocument({ ...ev, phase: 'start', newMaster: srv('db2') }, 'vip');
   assert.equal((doc.new_master as { name: string }).name, 'db2');
   assert.ok(!JSON.stringify(doc).includes('s3cret'));

@@ -89,7 +89,7 @@ class FakeBackend implements ApiBackend {
           cluster: 'app1',
           journal: '/var/lib/mhats/app1/failovers.jsonl',
           entries: [
-            { kind: 'failover' as const, id: 'f1', trigger: 'auto' as const, dead_master: 'db0', new_master: 'db1', started_at: NOW, ended_at: NOW, duration_ms: 1200, outcome: 'success', reason: 'ok', why: 'dead', lost: null, acked: false, acked_by: null, rejoined: false, phases: [{ name: 'Phase 1', started_at: NOW, duration_ms: 10, ok: true }], hooks: [{ at: NOW, name: 'vip', phase: 'start', verdict: 'ok', exit_code: 0 }], events: [] },
+            { kind: 'failover' as const, id: 'f1', trigger: 'auto' as const, dead_master: 'db0', new_master: 'db1', started_at: NOW, ended_at: NOW, duration_ms: 1200, outcome: 'success', reason: 'ok', why: 'dead', lost: null, acked: false, acked_by: null, rejoined: false, phases: [{ name: 'Phase 1', started_at: NOW, duration_ms: 10, ok: true }], steps: [{ server: 'db2', name: 'apply_own_relay_log', started_at: NOW, duration_ms: 5, ok: true }], promoted_at: NOW, planned: { new_master: 'db1', expected_loss: 'nothing', revision: 1 }, hooks: [{ at: NOW, name: 'vip', phase: 'start', verdict: 'ok', exit_code: 0 }], events: [] },
             { kind: 'ack' as const, id: 'f1', at: NOW, by: 'alice@cli' },
           ].slice(0, limit),
         }

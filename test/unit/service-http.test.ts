@@ -62,7 +62,7 @@ test('endpoints: /healthz, /readyz (503 until ready), /status JSON, /metrics tex
 test('failover metrics: counters by outcome and phase-duration histograms', async () => {
   const metrics = new Metrics({ defaultMetrics: false });
   metrics.failover('app1', {
-    id: 'x', outcome: 'success', exitCode: 0, oldMaster: 'db1', newMaster: 'db2', reason: '', recovered: [], notRecovered: [], rejected: [], durationMs: 1500,
+    id: 'x', outcome: 'success', exitCode: 0, oldMaster: 'db1', newMaster: 'db2', reason: '', recovered: [], notRecovered: [], rejected: [], deferred: [], durationMs: 1500,
     phases: [{ phase: 'Phase 1: Configuration Check Phase', durationMs: 120, ok: true }, { phase: 'Phase 3.5: Promoting New Master Phase', durationMs: 30, ok: true }],
   });
   const s = assertPrometheusText((await metrics.render()).body);

@@ -201,3 +201,14 @@ describe('describePlan', () => {
     assert.ok(mysql.some((l) => /db1: stays read_only and replicates from nobody/.test(l)));
   });
 });
+
+describe('candidate inputs shared with the failover', () => {
+  test('a delayed replica is never the switchover target unless forced', () => {
+    const probes = modify('db2', () => ok(obs('db2', '127.0.0.12', 2, { replica: replicaStatus('127.0.0.11', { sqlDelay: 3600 }) })));
+    const d = decideSwitchover(input(probes, { maxLagSeconds: 100 }));
+    assert.equal(d.ok && d.plan.newMaster, 'db3', JSON.stringify(d.checks));
+    assert.equal(d.ok && d.plan.rejected.find((r) => r.name === 'db2')?.code, 'delayed');
+    const forced = decideSwitchover(input(probes, { maxLagSeconds: 100, newMaster: 'db2' }));
+    assert.equal(forced.ok && forced.plan.newMaster, 'db2');
+  });
+});

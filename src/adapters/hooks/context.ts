@@ -119,8 +119,10 @@ export const SECRET_ENV = ['MHATS_NEW_MASTER_PASSWORD', 'MHATS_ORIG_MASTER_PASSW
 
 /**
  * The failover's own variables, passed to every hook of a failover as
- * HookEvent.env: the failover id, the leader's fencing token (manager HA),
- * the old and the new master.
+ * HookEvent.env (they win over contextEnv's): the failover id, the leader's
+ * fencing token (manager HA), the old and the new master. Never a password:
+ * contextEnv gives MHATS_NEW_MASTER_PASSWORD to the phases MHA would give it
+ * to (start), and these variables must not undo that.
  */
 export function hookEnv(cluster: ClusterConfig, dead: ServerConfig, nm: ServerConfig | undefined, id: string, fencingToken?: string): Record<string, string> {
   const env: Record<string, string> = {
@@ -136,7 +138,6 @@ export function hookEnv(cluster: ClusterConfig, dead: ServerConfig, nm: ServerCo
     env.MHATS_NEW_MASTER_IP = nm.ip;
     env.MHATS_NEW_MASTER_PORT = String(nm.port);
     env.MHATS_NEW_MASTER_USER = nm.user;
-    env.MHATS_NEW_MASTER_PASSWORD = nm.password.reveal();
   }
   return env;
 }

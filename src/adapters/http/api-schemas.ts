@@ -197,6 +197,9 @@ export const FailoverEntry = Type.Object({
   acked_by: Nullable(Type.String()),
   rejoined: Type.Boolean({ description: 'the old master is back as a healthy replica' }),
   phases: Type.Array(PhaseBar),
+  steps: Type.Array(Type.Object({ server: Type.String(), name: Type.String(), started_at: Time, duration_ms: Type.Number(), ok: Type.Boolean(), detail: Type.Optional(Type.String()) }), { description: 'each step of the plan on each server, as it ended' }),
+  promoted_at: Nullable(Type.String({ description: 'when the new master accepted writes (ISO 8601, UTC)' })),
+  planned: Nullable(Type.Object({ new_master: Nullable(Type.String()), expected_loss: Type.String(), revision: Type.Integer() }, { description: 'its plan (the last revision): the new master and the expected loss' })),
   hooks: Type.Array(HookOutcome),
   events: Type.Array(Type.Object({ at: Time, message: Type.String() })),
 });

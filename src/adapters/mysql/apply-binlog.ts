@@ -16,6 +16,8 @@ export interface ApplyOptions {
   /** MHA's client_bindir: where mysqlbinlog/mariadb-binlog and mysql/mariadb are. */
   clientBindir?: string | undefined;
   timeoutMs: number;
+  /** Aborting kills both processes: the client's connection drops and its open transaction rolls back. */
+  signal?: AbortSignal | undefined;
 }
 
 async function findTool(names: string[], bindir: string | undefined): Promise<string> {
@@ -48,7 +50,9 @@ export async function applyBinlog(bytes: Uint8Array, target: DbTarget, opts: App
     const cnf = join(dir, 'client.cnf');
     await writeFile(file, bytes, { mode: 0o600 });
     await writeFile(cnf, `[client]\nuser=${cnfValue(target.user)}\npassword=${cnfValue(target.password.reveal())}\nhost=${cnfValue(target.host)}\nport=${target.port}\n`, { mode: 0o600 });
-    const r = await execa(binlogTool, [file], { timeout: opts.timeoutMs, reject: false, stdin: 'ignore', stderr: 'pipe' }).pipe(client, [`--defaults-extra-file=${cnf}`, '--binary-mode', '--batch'], { timeout: opts.timeoutMs, reject: false, stderr: 'pipe' });
+    const cancel = opts.signal ? { cancelSignal: opts.signal } : {};
+    const r = await execa(binlogTool, [file], { timeout: opts.timeoutMs, reject: false, stdin: 'ignore', stderr: 'pipe', ...cancel }).pipe(client, [`--defaults-extra-file=${cnf}`, '--binary-mode', '--batch'], { timeout: opts.timeoutMs, reject: false, stderr: 'pipe', ...cancel });
+    opts.signal?.throwIfAborted();
     const stderr = [r.stderr, ...(r.pipedFrom.map((p) => p.stderr))].filter((x): x is string => typeof x === 'string' && x !== '').join('\n');
     const bad = r.timedOut || r.pipedFrom.some((p) => p.timedOut) || r.exitCode !== 0 || r.pipedFrom.some((p) => p.exitCode !== 0);
     if (bad) throw new Error(`applying the salvaged binlog to ${target.name} failed${r.timedOut ? ' (timed out)' : ''}: ${stderr.split('\n').slice(-3).join(' | ') || `exit ${r.exitCode ?? '?'}`}`);

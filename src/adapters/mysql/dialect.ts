@@ -95,6 +95,8 @@ export interface ChangeSourceOptions {
   heartbeatPeriod?: number;
   /** MySQL ≥8.0 only (caching_sha2_password without TLS); ignored on 5.7 and MariaDB, which lack it. */
   getSourcePublicKey?: boolean;
+  /** MASTER_DELAY / SOURCE_DELAY, seconds (a delayed replica keeps its delay). */
+  delay?: number;
 }
 
 /** What parseVariables returns. */
@@ -556,12 +558,25 @@ export class Dialect {
       if (typeof h !== 'number' || !Number.isFinite(h) || h < 0 || h > 4294967) throw new Error(`heartbeat period must be 0..4294967 seconds, got ${String(h)}`);
       parts.push(`${P}HEARTBEAT_PERIOD = ${String(Math.round(h * 1000) / 1000)}`);
     }
+    if (o.delay !== undefined) parts.push(`${P}DELAY = ${checkInt(o.delay, 'replication delay', 0, 2147483647)}`);
     if (o.getSourcePublicKey !== undefined && my && versionAtLeast(this.version, 8, 0, 0)) {
       parts.push(`${this.sourceOptions ? 'GET_SOURCE_PUBLIC_KEY' : 'GET_MASTER_PUBLIC_KEY'} = ${o.getSourcePublicKey ? 1 : 0}`);
     }
     const out: Sql = { sql: `${head} ${parts.join(', ')}`, values };
     if (sensitive.length > 0) out.sensitive = sensitive;
     return out;
+  }
+
+  /**
+   * Lifts a replica's MASTER_DELAY and keeps its relay logs: naming the relay-log position it
+   * stands at (Relay_Log_File / Relay_Log_Pos) is what stops CHANGE MASTER from discarding the
+   * relay logs (without it, MariaDB drops them: a delayed replica of a dead master would lose
+   * everything it received but had not applied). The replica threads must be stopped.
+   */
+  liftDelayKeepingRelayLog(relayFile: string, relayPos: number): Sql {
+    const P = this.sourceOptions ? 'SOURCE_' : 'MASTER_';
+    const head = this.sourceOptions ? 'CHANGE REPLICATION SOURCE TO' : 'CHANGE MASTER TO';
+    return { sql: `${head} ${P}DELAY = 0, RELAY_LOG_FILE = ?, RELAY_LOG_POS = ${checkInt(relayPos, 'relay log position', 4)}`, values: [checkText(relayFile, 'relay log file')] };
   }
 
   /**

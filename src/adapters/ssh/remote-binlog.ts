@@ -15,7 +15,7 @@ export interface RemoteBinlogs {
  * Finds the directory (first of `dirs` that has it, as MHA) holding `startFile`
  * and lists that series' files from startFile on.
  */
-export async function listRemoteBinlogs(target: SshTarget, opts: SshClientOptions, dirs: string[], startFile: string, timeoutMs: number): Promise<RemoteBinlogs | undefined> {
+export async function listRemoteBinlogs(target: SshTarget, opts: SshClientOptions & { signal?: AbortSignal | undefined }, dirs: string[], startFile: string, timeoutMs: number): Promise<RemoteBinlogs | undefined> {
   const base = binlogBasename(startFile);
   const startIdx = binlogFileIndex(startFile);
   for (const dir of dirs) {
@@ -30,7 +30,7 @@ export async function listRemoteBinlogs(target: SshTarget, opts: SshClientOption
 }
 
 /** Bytes of a remote file from `start` to its end (tail -c +N), or the first `length` bytes from 0. */
-export async function readRemoteFile(target: SshTarget, opts: SshClientOptions, path: string, range: { start: number } | { head: number }, timeoutMs: number, maxBytes: number): Promise<Buffer> {
+export async function readRemoteFile(target: SshTarget, opts: SshClientOptions & { signal?: AbortSignal | undefined }, path: string, range: { start: number } | { head: number }, timeoutMs: number, maxBytes: number): Promise<Buffer> {
   const argv = 'start' in range ? ['tail', '-c', `+${range.start + 1}`, '--', path] : ['head', '-c', String(range.head), '--', path];
   const r = await sshExec(target, argv, { ...opts, timeoutMs, maxOutputBytes: maxBytes, remoteTimeoutSec: Math.ceil(timeoutMs / 1000) });
   if (r.code !== 0) throw new Error(`reading ${path} on ${target.host} failed (exit ${r.code ?? r.signal ?? '?'}): ${r.stderr.trim().split('\n').slice(-1)[0] ?? ''}`);
@@ -38,7 +38,7 @@ export async function readRemoteFile(target: SshTarget, opts: SshClientOptions, 
 }
 
 /** Every file of a binlog/relay-log series (basename.NNNNNN) in dir, oldest first. */
-export async function listRemoteSeries(target: SshTarget, opts: SshClientOptions, dir: string, basename: string, timeoutMs: number): Promise<string[]> {
+export async function listRemoteSeries(target: SshTarget, opts: SshClientOptions & { signal?: AbortSignal | undefined }, dir: string, basename: string, timeoutMs: number): Promise<string[]> {
   const r = await sshExec(target, ['ls', '-1', '--', dir], { ...opts, timeoutMs });
   if (r.code !== 0) throw new Error(`ls ${dir} on ${target.host} failed (exit ${r.code ?? r.signal ?? '?'}): ${r.stderr.trim()}`);
   return r.stdout
@@ -67,7 +67,7 @@ export interface RemoteTail {
  * sizes, then streams the start file's head, its tail from `startPos`, and
  * the later files. Paths and names go in as positional parameters.
  */
-export async function readRemoteTail(target: SshTarget, opts: SshClientOptions, dirs: string[], startFile: string, startPos: number, timeoutMs: number, maxBytes: number): Promise<RemoteTail | undefined> {
+export async function readRemoteTail(target: SshTarget, opts: SshClientOptions & { signal?: AbortSignal | undefined }, dirs: string[], startFile: string, startPos: number, timeoutMs: number, maxBytes: number): Promise<RemoteTail | undefined> {
   const base = binlogBasename(startFile);
   const script = [
     'start=$1; pos=$2; base=$3; shift 3',

@@ -5,7 +5,9 @@ import { createLogger } from '../../adapters/logging.js';
 import { FileJournal } from '../../adapters/journal/file-journal.js';
 import { inspectCluster } from '../../app/cluster.js';
 import { sshReachableFor } from '../../app/manager.js';
-import { runFailover } from '../../engine/failover.js';
+import { observeSurvivors, planFrom, runFailover, type FailoverRequest } from '../../engine/failover.js';
+import { failedServers } from '../../app/cluster.js';
+import { renderPlan } from '../../render/failover-plan.js';
 import { cutSavedBinlog } from '../../domain/binlog-cut.js';
 import { UserError } from '../../errors/errors.js';
 import { ExitCode } from '../../errors/exit-codes.js';
@@ -19,13 +21,14 @@ export function registerFailover(program: Command): void {
     .option('--dead-master <name>', 'the dead master (config name or hostname); default: the master the replicas point at')
     .option('--new-master <name>', 'force this replica as the new master (it must be eligible)')
     .option('-y, --yes', 'do not ask for confirmation')
+    .option('--dry-run', 'print the plan (if the master died now) and change nothing: the same code as the real failover')
     .option('--json', 'print the failover report as JSON')
     .addOption(new Option('--dead_master_host <host>', 'MHA spelling of --dead-master').hideHelp())
     .addOption(new Option('--dead_master_ip <ip>', 'MHA: the dead master\'s ip (with --dead_master_host)').hideHelp())
     .addOption(new Option('--dead_master_port <port>', 'MHA: the dead master\'s port').hideHelp())
     .addOption(new Option('--new_master_host <host>', 'MHA spelling of --new-master').hideHelp())
     .addOption(new Option('--new_master_port <port>', 'MHA: the new master\'s port').hideHelp())
-    .addHelpText('after', "\nSame phases, rules, journal and hooks as the automatic failover. MHA's spellings are accepted too:\n--dead_master_host [--dead_master_ip --dead_master_port], --new_master_host [--new_master_port].\nExit codes (MHA): 0 success, 10 done but some replicas not recovered, 1 error or refused\n(also when the master cannot be found), 2 bad usage, 3 bad configuration.");
+    .addHelpText('after', "\nSame phases, rules, journal and hooks as the automatic failover. MHA's spellings are accepted too:\n--dead_master_host [--dead_master_ip --dead_master_port], --new_master_host [--new_master_port].\n--dry-run prints the plan for the live cluster: the new master and why, each replica\'s standing and step, the salvage and the expected loss (exit 0 when it would go ahead, 1 when it would be refused).\nExit codes (MHA): 0 success, 10 done but some replicas not recovered, 1 error or refused\n(also when the master cannot be found), 2 bad usage, 3 bad configuration.");
   addConfigOptions(cmd);
   cmd.action(async (opts) => {
     const { config, clusters } = await loadFromOptions(opts);
@@ -41,6 +44,25 @@ export function registerFailover(program: Command): void {
     const deadPort = port(opts.dead_master_port, '--dead_master_port');
     let dead = deadGiven ? byHost(deadGiven, deadPort) : undefined;
     if (deadGiven && !dead) throw new UserError(`--dead-master ${deadGiven}${deadPort ? `:${deadPort}` : ''} is not a server of ${cluster.name} (${cluster.servers.map((s) => `${s.name} ${s.hostname}:${s.port}`).join(', ')})`, { exitCode: ExitCode.USAGE });
+    const nmGiven = opts.newMaster ?? opts.new_master_host;
+    const nmPort = port(opts.new_master_port, '--new_master_port');
+    const newMaster = nmGiven ? byHost(nmGiven, nmPort) : undefined;
+    if (nmGiven && !newMaster) throw new UserError(`--new-master ${nmGiven}${nmPort ? `:${nmPort}` : ''} is not a server of ${cluster.name}`, { exitCode: ExitCode.USAGE });
+    if (opts.dryRun) {
+      // "If the master died now": the same observation, classification and plan as the failover's Phase 1.
+      const r = await inspectCluster(cluster);
+      const master = dead ?? r.analysis.master;
+      if (!master) throw new UserError('cannot tell which server is the master: give --dead-master', { exitCode: ExitCode.USAGE });
+      const masterObs = r.analysis.masterObs?.name === master ? r.analysis.masterObs : undefined;
+      const ssh = await sshReachableFor(cluster)(cluster.servers.find((s) => s.name === master)!);
+      const req: FailoverRequest = { cluster, deadMaster: master, newMaster, trigger: 'manual', reason: 'dry run', lastMasterObs: masterObs, sshReachable: ssh };
+      const classification = await observeSurvivors(req, new Set(failedServers(config.state_dir, cluster)), Date.now);
+      const plan = planFrom(req, classification, Date.now(), { salvage: { sshReachable: ssh, reader: true } });
+      if (opts.json) process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+      else process.stdout.write(`${renderPlan(plan).join('\n')}\n`);
+      process.exitCode = plan.ok ? 0 : 1;
+      return;
+    }
     if (!dead) {
       const r = await inspectCluster(cluster);
       dead = r.analysis.master;
@@ -48,10 +70,6 @@ export function registerFailover(program: Command): void {
       if (!dead) throw new UserError(`cannot tell which server is the master of ${cluster.name} (no replica points at one): nothing was changed`, { exitCode: ExitCode.ERROR, hint: 'name it: --dead-master NAME (MHA: --dead_master_host=HOST)' });
       if (!r.analysis.unreachable.some((u) => u.name === dead)) throw new UserError(`the master ${dead} answers: it is not dead (use switchover for a live master)`);
     }
-    const nmGiven = opts.newMaster ?? opts.new_master_host;
-    const nmPort = port(opts.new_master_port, '--new_master_port');
-    const newMaster = nmGiven ? byHost(nmGiven, nmPort) : undefined;
-    if (nmGiven && !newMaster) throw new UserError(`--new-master ${nmGiven}${nmPort ? `:${nmPort}` : ''} is not a server of ${cluster.name}`, { exitCode: ExitCode.USAGE });
     if (!opts.yes) {
       if (!process.stdin.isTTY) throw new UserError('refusing to fail over without confirmation: pass --yes', { exitCode: ExitCode.USAGE });
       const rl = createInterface({ input: process.stdin, output: process.stdout });
@@ -79,8 +97,12 @@ export function registerFailover(program: Command): void {
     await publisher?.idle();
     if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     else {
+      if (report.plan) process.stdout.write(`\n${renderPlan(report.plan).join('\n')}\n`);
       process.stdout.write(`\n${report.outcome.toUpperCase()}: ${report.reason}\n`);
       for (const p of report.phases) process.stdout.write(`  ${p.ok ? 'ok ' : 'ERR'} ${String(p.durationMs).padStart(6)} ms  ${p.phase}\n`);
+      if (report.recovered.length) process.stdout.write(`  recovered: ${report.recovered.join(', ')}\n`);
+      for (const n of report.notRecovered) process.stdout.write(`  NOT recovered: ${n.name}: ${n.reason}\n`);
+      if (report.deferred.length) process.stdout.write(`  recovered after the failover (delayed): ${report.deferred.join(', ')}\n`);
       if (report.lost) process.stdout.write(`  lost: ${report.lost}\n`);
     }
     process.exitCode = report.exitCode;

@@ -24,10 +24,18 @@ function dirOption(): Option<'--dir <path>', undefined, string> {
 
 function connectHelp(info: SandboxInfo): string {
   const lines: string[] = [];
-  lines.push(`sandbox "${info.clusterName}" is up in ${info.dir} (${info.gtid ? 'GTID' : 'binlog file/position'} replication)`);
+  lines.push(`sandbox "${info.clusterName}" is up in ${info.dir} (${info.gtid ? 'GTID' : 'binlog file/position'} replication${info.profile === 'production' ? ', production profile' : ''})`);
   lines.push('');
   for (const s of info.servers) {
-    lines.push(`  ${s.name.padEnd(5)} ${`${s.address}:${s.port}`.padEnd(22)} ${s.role.padEnd(8)} pid ${s.pid}`);
+    const st = s.settings ?? {};
+    const notes = [
+      st.logBin === false ? 'no binlog' : '',
+      st.logSlaveUpdates === false ? 'log_slave_updates=OFF' : '',
+      st.relayLogPurge ? 'relay_log_purge=ON' : '',
+      st.delay ? `MASTER_DELAY=${st.delay}` : '',
+      st.binlogFormat && st.binlogFormat !== 'ROW' ? `binlog_format=${st.binlogFormat}` : '',
+    ].filter(Boolean);
+    lines.push(`  ${s.name.padEnd(5)} ${`${s.address}:${s.port}`.padEnd(22)} ${s.role.padEnd(8)} pid ${s.pid}${notes.length ? `   ${notes.join(', ')}` : ''}`);
   }
   if (info.ssh && !info.netns) lines.push(`  sshd  port ${info.ssh.port} on every address, user ${info.ssh.user}   pid ${info.ssh.pid}`);
   if (info.ssh && info.netns) lines.push(`  sshd  port ${info.ssh.port} in every namespace, user ${info.ssh.user}   pids ${info.servers.map((s) => s.sshd?.pid ?? 0).join(', ')}`);
@@ -90,7 +98,8 @@ export function registerSandbox(program: Command): void {
     .command('up')
     .description('start a master and replicas (real mariadbd processes) and an sshd; write mhats.yaml and app1.cnf')
     .addOption(dirOption())
-    .option('--replicas <n>', 'number of replicas', int('--replicas'), 2)
+    .option('--replicas <n>', 'number of replicas (default 2; 4 with --profile production)', int('--replicas'))
+    .addOption(new Option('--profile <name>', 'friendly: easy settings (log_slave_updates=ON, relay_log_purge=0, ROW, a binlog everywhere); production: MIXED, slave_net_timeout=60, log_slave_updates=OFF on the replicas, relay_log_purge=ON on db3, no binlog on db4, MASTER_DELAY=3600 on db5').choices(['friendly', 'production'] as const).default('friendly' as const))
     .option('--gtid', 'GTID replication (MASTER_USE_GTID=slave_pos) instead of binlog file/position', false)
     .option('--base-address <ip>', 'address of db1; db2, db3, ... take the next ones', '127.0.0.11')
     .option('--port <port>', 'MySQL port on every address', int('--port'), 3306)
@@ -106,7 +115,8 @@ export function registerSandbox(program: Command): void {
       const t0 = Date.now();
       const info = await sandboxUp({
         dir: resolve(o.dir),
-        replicas: o.replicas,
+        ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
+        profile: o.profile,
         gtid: o.gtid,
         baseAddress: o.baseAddress,
         port: o.port,

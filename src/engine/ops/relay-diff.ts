@@ -29,8 +29,9 @@ export type RelayDiffResult = { ok: true; diff: RelayDiff | undefined } | { ok: 
  * relay_log when absolute) and builds the events after master coordinate
  * `from`, up to the last complete transaction.
  */
-export async function relayDiff(cluster: ClusterConfig, source: ServerConfig, relay: { dir: string; currentFile: string }, from: BinlogCoord, opts: { timeoutMs: number; maxBytes?: number }): Promise<RelayDiffResult> {
-  const { target, options } = sshOptionsFor(cluster, source);
+export async function relayDiff(cluster: ClusterConfig, source: ServerConfig, relay: { dir: string; currentFile: string }, from: BinlogCoord, opts: { timeoutMs: number; maxBytes?: number; signal?: AbortSignal | undefined }): Promise<RelayDiffResult> {
+  const { target, options: sshOpts } = sshOptionsFor(cluster, source);
+  const options = { ...sshOpts, signal: opts.signal };
   const maxBytes = opts.maxBytes ?? 1024 * 1024 * 1024;
   let names: string[];
   try {

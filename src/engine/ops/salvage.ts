@@ -64,10 +64,12 @@ export interface SalvageOptions {
   timeoutMs: number;
   /** Largest binlog tail mhats will hold in memory. */
   maxBytes?: number | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export async function salvageBinlog(cluster: ClusterConfig, dead: ServerConfig, from: BinlogCoord, cut: Cutter, opts: SalvageOptions): Promise<SalvageResult> {
-  const { target, options } = sshOptionsFor(cluster, dead);
+  const { target, options: sshOpts } = sshOptionsFor(cluster, dead);
+  const options = { ...sshOpts, signal: opts.signal };
   const maxBytes = opts.maxBytes ?? 1024 * 1024 * 1024;
   const dirs = dead.master_binlog_dir;
   let remote;

@@ -1,0 +1,252 @@
+/**
+ * The safety holes of the failover, each on real mariadbd (one sandbox: db1
+ * master, db2 and db3 replicas, db4 a replica without a binlog; reset
+ * between cases):
+ *  - a mysqld restarted writable during the failover is fenced before the new
+ *    master takes writes, and one that took writes stops the promotion;
+ *  - report hooks never get the new master's password;
+ *  - a failure after promotion is partial, and the old master stays fenced
+ *    when it returns while the monitor watches the new master;
+ *  - a relay log ending inside a transaction, and a replica without a binlog,
+ *    are brought level without lock waits or transactions applied twice;
+ *  - Phase 2's rollback waits for every STOP SLAVE IO_THREAD it started;
+ *  - a stale journal on a rebuilt cluster: adopted, not fenced, servers named.
+ */
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import { loadConfig } from '../../src/config/load.js';
+import type { ClusterConfig } from '../../src/config/types.js';
+import { runFailover, type FailoverReport } from '../../src/engine/failover.js';
+import { ClusterMonitor } from '../../src/engine/monitor.js';
+import { FileJournal } from '../../src/adapters/journal/file-journal.js';
+import type { Journal } from '../../src/adapters/journal/journal.js';
+import { createLogger } from '../../src/adapters/logging.js';
+import { sshReachableFor } from '../../src/app/manager.js';
+import { cutSavedBinlog } from '../../src/domain/binlog-cut.js';
+import { failedServers, guard, summarize } from '../../src/domain/guard.js';
+import type { ScriptResult } from '../../src/adapters/hooks/run-script.js';
+import { replicaStatus, detectFlavor, rootSql, startServer, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
+import { withSandbox } from '../helpers/sandbox.js';
+import { checksum, until, writeManagerConfig } from '../helpers/cluster.js';
+import { resetSandbox, writable } from '../helpers/reset.js';
+
+const SCHEMA = 'CREATE DATABASE t; CREATE TABLE t.t (id INT PRIMARY KEY, v VARCHAR(200)) ENGINE=InnoDB; CREATE TABLE t.big (id INT PRIMARY KEY, b LONGBLOB) ENGINE=InnoDB';
+const ok: ScriptResult = { exitCode: 0, signal: null, timedOut: false, stdout: '', stderr: '', durationMs: 1 };
+
+/** A TCP proxy that forwards, refuses (nothing listens), or forwards after a delay. */
+class Proxy {
+  #server: net.Server | undefined;
+  delayMs = 0;
+  constructor(readonly host: string, readonly port: number, readonly to: { host: string; port: number }) {}
+  async listen(): Promise<void> {
+    this.#server = net.createServer((c) => {
+      c.pause();
+      setTimeout(() => {
+        const u = net.connect(this.to.port, this.to.host);
+        u.on('error', () => c.destroy());
+        c.on('error', () => u.destroy());
+        c.on('close', () => u.destroy());
+        u.on('close', () => c.destroy());
+        c.pipe(u);
+        u.pipe(c);
+        c.resume();
+      }, this.delayMs);
+    });
+    await new Promise<void>((res, rej) => {
+      this.#server!.once('error', rej);
+      this.#server!.listen(this.port, this.host, () => res());
+    });
+  }
+  async close(): Promise<void> {
+    const s = this.#server;
+    this.#server = undefined;
+    if (s) await new Promise<void>((res) => s.close(() => res()));
+  }
+}
+
+describe('failover safety on real servers', () => {
+  let sb: SandboxInfo;
+  const lines: string[] = [];
+  const log = createLogger({ format: 'json', write: (l) => void lines.push(l) });
+  const tail = (): string => lines.slice(-60).join('');
+
+  before(async () => {
+    sb = await withSandbox(undefined, { name: 'failover-safety', baseAddress: '127.0.31.11', sshPort: 2302, replicas: 3, servers: { db4: { logBin: false } } });
+  });
+
+  const s = (n: string): SandboxServer => sb.servers.find((x) => x.name === n)!;
+  const ro = async (n: string): Promise<string> => (await rootSql(s(n), 'SELECT @@global.read_only')).trim();
+  async function setup(gtid = false, cluster: Record<string, unknown> = {}): Promise<{ cluster: ClusterConfig; journal: FileJournal }> {
+    const state = await resetSandbox(sb, { gtid, schema: SCHEMA, ready: 'SHOW TABLES IN t' });
+    const conf = writeManagerConfig(sb, { cluster });
+    const c = (await loadConfig({ conf })).clusters[0]!;
+    return { cluster: c, journal: new FileJournal(state, c.name) };
+  }
+  const insert = async (from: number, to: number): Promise<void> => {
+    for (let i = from; i <= to; i++) await rootSql(s('db1'), `INSERT INTO t.t VALUES (${i}, 'r${i}')`);
+  };
+  function failover(cluster: ClusterConfig, journal: Journal, extra: { runHook?: (o: { args: string[]; env?: Record<string, string> | undefined }) => Promise<ScriptResult>; stillLeader?: () => Promise<boolean> } = {}): Promise<FailoverReport> {
+    return runFailover({ cluster, deadMaster: 'db1', trigger: 'manual', reason: 'safety test' }, { journal, log, now: Date.now, sshReachable: sshReachableFor(cluster), cutBinlog: cutSavedBinlog, ...extra });
+  }
+
+  test('a mysqld restarted writable during the failover is fenced before the new master takes writes; report hooks get no password', async () => {
+    const { cluster, journal } = await setup(false, { master_ip_failover_script: '/bin/true', report_script: '/bin/true' });
+    await insert(1, 20);
+    await until('db2 has 20 rows', async () => (await rootSql(s('db2'), 'SELECT COUNT(*) FROM t.t')).trim() === '20');
+    await stopServer(s('db1'), 'SIGKILL');
+    const envs: Array<{ args: string[]; env: Record<string, string> }> = [];
+    const r = await failover(cluster, journal, {
+      runHook: async (o) => {
+        envs.push({ args: o.args, env: o.env ?? {} });
+        // systemd brings the crashed mysqld back, writable, just before the promotion.
+        if (o.args.includes('--command=start')) sb.servers[0] = await startServer(s('db1'));
+        return ok;
+      },
+    });
+    assert.equal(r.outcome, 'success', `${r.reason}\n${tail()}`);
+    assert.equal(await ro('db1'), '1', 'the restarted old master is fenced');
+    assert.deepEqual(await writable(sb), ['db2'], 'exactly one writable master');
+    const recs = journal.read();
+    const refence = recs.findIndex((x) => x.type === 'step' && x.step === 'refence');
+    assert.ok(refence >= 0 && refence < recs.findIndex((x) => x.type === 'promoted'), 'fenced again before the promotion');
+    const report = envs.find((e) => e.args.some((a) => a.startsWith('--subject=')));
+    assert.ok(report, 'report_script ran');
+    assert.equal(report.env.MHATS_NEW_MASTER_PASSWORD, undefined, 'a report hook never gets the password');
+    assert.equal(envs.find((e) => e.args.includes('--command=start'))?.env.MHATS_NEW_MASTER_PASSWORD, readFileSync(sb.adminPasswordFile, 'utf8').trim());
+  });
+
+  test('a restarted old master that took writes stops the promotion: nobody writable, the old master fenced', async () => {
+    const { cluster, journal } = await setup(false);
+    await insert(1, 10);
+    await until('db2 has 10 rows', async () => (await rootSql(s('db2'), 'SELECT COUNT(*) FROM t.t')).trim() === '10');
+    await stopServer(s('db1'), 'SIGKILL');
+    const { cluster: c2 } = { cluster: { ...cluster, master_ip_failover_script: '/bin/true' } as ClusterConfig };
+    const r = await failover(c2, journal, {
+      runHook: async (o) => {
+        if (o.args.includes('--command=start')) {
+          sb.servers[0] = await startServer(s('db1'));
+          await rootSql(s('db1'), "INSERT INTO t.t VALUES (999, 'after the restart')");
+        }
+        return ok;
+      },
+    });
+    assert.equal(r.outcome, 'failed');
+    assert.match(r.reason, /db1 came back during the failover holding transactions the new master lacks/);
+    assert.deepEqual(await writable(sb), [], 'no writable master: an operator decides');
+    assert.equal(await ro('db1'), '1');
+  });
+
+  test('a failure after promotion is partial; the old master stays fenced when it returns, the monitor watches the new master', async () => {
+    const { cluster, journal } = await setup(false);
+    await insert(1, 10);
+    await until('db3 has 10 rows', async () => (await rootSql(s('db3'), 'SELECT COUNT(*) FROM t.t')).trim() === '10');
+    // The manager loses its lease right after the promotion.
+    const m = new ClusterMonitor(cluster, { journal, log, now: Date.now, mono: () => performance.now(), sshReachable: sshReachableFor(cluster), stillLeader: () => Promise.resolve(!journal.read().some((x) => x.type === 'promoted')) });
+    await m.tick();
+    assert.equal(m.master, 'db1', tail());
+    await stopServer(s('db1'), 'SIGKILL');
+    const r = await m.failover({ trigger: 'manual', reason: 'safety test' });
+    assert.equal(r.outcome, 'partial', r.reason);
+    assert.equal(r.exitCode, 10);
+    assert.match(r.reason, /lost leadership before Phase 4/);
+    assert.deepEqual(failedServers(summarize(journal.read())), ['db1']);
+    assert.equal(m.master, 'db2', 'the monitor watches the new master');
+    // systemd restarts the old one, writable.
+    sb.servers[0] = await startServer(s('db1'));
+    assert.equal(await ro('db1'), '0');
+    await m.tick();
+    assert.equal(await ro('db1'), '1', `the old master is fenced when it returns\n${tail()}`);
+    assert.deepEqual(await writable(sb), ['db2']);
+  });
+
+  test('a relay log ending inside a transaction, and a replica without a binlog: brought level, nothing skipped, nothing twice', async () => {
+    const { cluster, journal } = await setup(false);
+    await insert(1, 10);
+    await until('db4 has 10 rows', async () => (await rootSql(s('db4'), 'SELECT COUNT(*) FROM t.t')).trim() === '10');
+    await rootSql(s('db4'), 'STOP SLAVE IO_THREAD');
+    await insert(11, 20);
+    await until('db3 has 20 rows', async () => (await rootSql(s('db3'), 'SELECT COUNT(*) FROM t.t')).trim() === '20');
+    // db3 cannot receive the second event of the next transaction: its relay log ends inside it, its SQL thread holds the first row.
+    await rootSql(s('db3'), 'STOP SLAVE IO_THREAD; SET GLOBAL slave_max_allowed_packet=1048576; START SLAVE IO_THREAD');
+    await rootSql(s('db1'), "BEGIN; INSERT INTO t.big VALUES (1, 'small'); INSERT INTO t.big VALUES (2, REPEAT('x', 2*1024*1024)); COMMIT");
+    const flavor = await detectFlavor();
+    await until('db3 stopped inside the transaction', async () => (await replicaStatus(flavor, s('db3'))).get('Slave_IO_Running') === 'No');
+    await insert(21, 30);
+    await until('db2 has 30 rows', async () => (await rootSql(s('db2'), 'SELECT COUNT(*) FROM t.t')).trim() === '30');
+    const sumT = await checksum(s('db1'), 't.t');
+    const sumBig = await checksum(s('db1'), 't.big');
+    await stopServer(s('db1'), 'SIGKILL');
+    const r = await failover(cluster, journal);
+    assert.equal(r.outcome, 'success', `${r.reason}\n${tail()}`);
+    assert.equal(r.newMaster, 'db2');
+    for (const n of ['db2', 'db3', 'db4']) {
+      assert.equal(await checksum(s(n), 't.t'), sumT, `${n}: t.t`);
+      assert.equal(await checksum(s(n), 't.big'), sumBig, `${n}: t.big`);
+    }
+    // Replicating from db2 without errors: nothing was applied twice.
+    await rootSql(s('db2'), "INSERT INTO t.t VALUES (100, 'after')");
+    for (const n of ['db3', 'db4']) {
+      await until(`${n} replicates from db2`, async () => (await rootSql(s(n), 'SELECT COUNT(*) FROM t.t WHERE id = 100')).trim() === '1', 15_000);
+      const st = await replicaStatus(flavor, s(n));
+      assert.equal(st.get('Slave_SQL_Running'), 'Yes', `${n}: ${st.get('Last_SQL_Error')}`);
+    }
+  });
+
+  test("Phase 2's rollback waits for every STOP SLAVE IO_THREAD it started", async () => {
+    const { cluster } = await setup(false);
+    await insert(1, 5);
+    // db2 and db3 reached through proxies: after Phase 1, db2 refuses at once and db3 answers late (within the connect timeout).
+    const p2 = new Proxy('127.0.31.50', 3306, { host: s('db2').address, port: 3306 });
+    const p3 = new Proxy('127.0.31.51', 3306, { host: s('db3').address, port: 3306 });
+    await p2.listen();
+    await p3.listen();
+    try {
+      const via = (name: string, ip: string): ClusterConfig['servers'][number] => ({ ...cluster.servers.find((x) => x.name === name)!, ip, hostname: ip });
+      const c: ClusterConfig = { ...cluster, servers: cluster.servers.map((x) => (x.name === 'db2' ? via('db2', '127.0.31.50') : x.name === 'db3' ? via('db3', '127.0.31.51') : x)) };
+      const inner = new FileJournal(`${sb.dir}/state`, c.name);
+      const journal: Journal = {
+        path: inner.path,
+        read: () => inner.read(),
+        append: (rec) => {
+          inner.append(rec);
+          if (rec.type === 'plan') {
+            void p2.close();
+            p3.delayMs = 500;
+          }
+        },
+      };
+      const r = await failover(c, journal);
+      assert.equal(r.outcome, 'failed');
+      assert.match(r.reason, /could not stop the IO threads: db2/);
+      await new Promise((res) => setTimeout(res, 2500));
+      const st = await replicaStatus(await detectFlavor(), s('db3'));
+      assert.notEqual(st.get('Slave_IO_Running'), 'No', 'db3 must not be left with its IO thread stopped');
+      assert.equal(await ro('db1'), '0', 'nothing was fenced: the failover stopped before');
+    } finally {
+      await p2.close();
+      await p3.close();
+    }
+  });
+
+  test('a stale journal on a cluster rebuilt around its failed server: adopted, not fenced; servers named correctly', async () => {
+    const { cluster, journal } = await setup(false);
+    // An earlier failover db1 → db2, two days ago; the operator has since rebuilt the cluster around db1.
+    const at = Date.now() - 2 * 86_400_000;
+    journal.append({ type: 'begin', id: 'old-1', cluster: cluster.name, at, deadMaster: 'db1', trigger: 'auto', reason: 'dead' });
+    journal.append({ type: 'end', id: 'old-1', at: at + 5000, outcome: 'success', newMaster: 'db2', oldMaster: 'db1', durationMs: 5000, reason: 'ok' });
+    assert.deepEqual(failedServers(summarize(journal.read())), ['db1']);
+    const m = new ClusterMonitor(cluster, { journal, log, now: Date.now, mono: () => performance.now(), sshReachable: sshReachableFor(cluster) });
+    await m.tick();
+    await m.tick();
+    assert.equal(await ro('db1'), '0', `db1 must not be fenced\n${tail()}`);
+    assert.equal(m.master, 'db1', tail());
+    assert.equal(m.state, 'watching');
+    assert.deepEqual(failedServers(summarize(journal.read())), []);
+    assert.ok(journal.read().some((x) => x.type === 'adopted' && x.server === 'db1'));
+    assert.ok(lines.some((l) => /adopting the cluster as it is/.test(l)), 'a clear log line');
+    assert.ok(!lines.some((l) => /which is not in the config/.test(l)), 'db1 is named as db1');
+    assert.equal(guard(summarize(journal.read()), Date.now(), cluster.last_failover_minute, 'auto', cluster.name).allowed, true, 'the guard window is long past');
+  });
+});
