@@ -88,6 +88,8 @@ else describe('the web console in headless Chromium', () => {
     assert.equal(await page.locator('[data-testid="edge-db1-db2"]').count(), 1);
     assert.equal(await page.locator('[data-testid="edge-db1-db3"]').count(), 1);
     assert.match((await page.getByTestId('plan-headline').textContent()) ?? '', /If the master db1 died now: db[23], because/);
+    assert.match((await page.getByTestId('plan-loss').textContent()) ?? '', /^Expected loss: ./);
+    assert.equal(await page.locator('[data-testid="plan-steps"] li').count(), 2, 'what the failover would do to db2 and db3');
     await page.locator('[data-testid="link"][data-mode="live"]').waitFor({ timeout: 10_000 });
     // Assets come from the manager alone.
     const external = await page.evaluate<string[]>("performance.getEntriesByType('resource').map((r) => r.name).filter((n) => !n.startsWith(location.origin))");
