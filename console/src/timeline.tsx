@@ -106,7 +106,7 @@ export function HistoryEntry({ e }: { e: JournalEntry }) {
               </li>
             ))}
             {e.acked ? <li class="muted">acknowledged by {e.acked_by ?? '?'}</li> : null}
-            {e.rejoined ? <li class="muted">{e.dead_master} rejoined as a replica</li> : null}
+            {e.rejoined ? <li class="muted">{e.dead_master} is a member of the cluster again (rejoined, or adopted as its master)</li> : null}
           </ul>
         </div>
       );

@@ -162,20 +162,24 @@ export function history(records: readonly JournalRecord[], opts: { running?: Rea
         break;
       }
       case 'plan': {
+        // Journal records are read back from disk (or etcd), maybe written by another version: read them defensively.
         const e = byId.get(r.id);
         if (e?.kind !== 'failover') break;
         e.events.push({ at: r.at, message: `plan${e.planned ? ' revised' : ''}: ${r.plan.ok ? `promote ${r.plan.newMaster?.name ?? '?'}` : `refuse: ${r.plan.refusal?.reason ?? ''}`} (${r.reason})` });
-        e.planned = { newMaster: r.plan.ok ? r.plan.newMaster?.name : undefined, expectedLoss: r.plan.expectedLoss.text, revision: (e.planned?.revision ?? 0) + 1 };
+        e.planned = { newMaster: r.plan.ok ? r.plan.newMaster?.name : undefined, expectedLoss: (r.plan.expectedLoss as { text?: string } | undefined)?.text ?? 'not recorded', revision: (e.planned?.revision ?? 0) + 1 };
         break;
       }
       case 'step': {
         const e = byId.get(r.id);
-        if (e?.kind === 'failover') e.steps.push({ server: r.server, name: r.step, startedAt: r.at - r.durationMs, durationMs: r.durationMs, ok: r.ok, ...(r.detail !== undefined ? { detail: r.detail } : {}) });
+        if (e?.kind !== 'failover') break;
+        e.steps.push({ server: r.server, name: r.step, startedAt: r.at - r.durationMs, durationMs: r.durationMs, ok: r.ok, ...(r.detail !== undefined ? { detail: r.detail } : {}) });
+        // A failed step is also worth a line of its own.
+        if (!r.ok) e.events.push({ at: r.at, message: `${r.server}: ${r.step} FAILED in ${r.durationMs} ms${r.detail ? ` (${r.detail})` : ''}` });
         break;
       }
       case 'demoted': {
         const e = byId.get(r.id);
-        if (e?.kind === 'failover') e.events.push({ at: r.at, message: `fencing of ${r.server} began` });
+        if (e?.kind === 'failover') e.events.push({ at: r.at, message: `${r.server} demoted (fencing began): it stays fenced whatever happens next` });
         break;
       }
       case 'promoted': {
@@ -187,7 +191,10 @@ export function history(records: readonly JournalRecord[], opts: { running?: Rea
       }
       case 'adopted': {
         const e = byId.get(r.id);
-        if (e?.kind === 'failover') e.events.push({ at: r.at, message: `${r.server} adopted as the master: ${r.reason}` });
+        if (e?.kind !== 'failover') break;
+        // A member again (the master of the cluster rebuilt around it), not a failed server.
+        e.rejoined = true;
+        e.events.push({ at: r.at, message: `${r.server} adopted as the master of the cluster rebuilt around it: ${r.reason}` });
         break;
       }
       case 'write':

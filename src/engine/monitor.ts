@@ -593,7 +593,7 @@ export class ClusterMonitor {
       const srv = this.cluster.servers.find((s) => s.name === d.server)!;
       const open = summarize(this.deps.journal.read()).filter((x) => (x.demoted ?? x.deadMaster) === d.server && !x.rejoined);
       if (d.action === 'fence' && d.writable) {
-        this.#log.error({ server: d.server, reason: d.reason }, `the failed old master ${d.server} is back and WRITABLE while ${d.reason}: fencing it`);
+        this.#log.error({ server: d.server, reason: d.reason }, `the failed old master ${d.server} is back and WRITABLE: fencing it (${d.reason})`);
         await fenceOldMaster(srv, this.cluster, this.#log).then(
           () => this.#observe(() => this.deps.onFenced?.(d.server)),
           (err: unknown) => this.#log.error({ server: d.server }, `could not fence ${d.server}: ${(err as Error).message}`),

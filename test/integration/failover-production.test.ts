@@ -150,15 +150,25 @@ describe('failover with production settings, under continuous writes', () => {
     const w = writerTo(s('db1'));
     await w.waitFor(50);
     await rootSql(s('db2'), 'STOP SLAVE IO_THREAD');
+    await w.waitFor(75);
+    // db4 (no binlog) stops receiving too: nothing can bring it level (no relay logs reachable, db3's binlog lacks the replicated history).
+    await rootSql(s('db4'), 'STOP SLAVE IO_THREAD');
     await w.waitFor(100);
     await w.stop();
     await until('db3 has every row', async () => (await ids(s('db3'))).size === w.acked.length);
+    const db4Had = (await ids(s('db4'))).size;
     const last = await observe(cluster, 'db1');
     await stopServer(s('db1'), 'SIGKILL');
     const r = await failover(cluster, journal, last);
     assert.equal(r.newMaster, 'db3', `${r.reason}\n${lines.slice(-60).join('')}`);
     assert.equal(r.outcome, 'partial', r.reason);
     assert.match(r.notRecovered.find((n) => n.name === 'db2')?.reason ?? '', /catch-up as the new master candidate failed/);
+    // A replica that cannot be brought level is named, never repointed as if it were (it would silently lack rows).
+    assert.ok(r.notRecovered.some((n) => n.name === 'db4'), `db4 named as not recovered: ${JSON.stringify(r.notRecovered)}`);
+    assert.ok(!r.recovered.includes('db4'));
+    const st4 = await replicaStatus(await detectFlavor(), s('db4'));
+    assert.ok(!(st4.get('Master_Host') === s('db3').address && st4.get('Slave_IO_Running') === 'Yes'), 'db4 does not replicate from db3 with a gap');
+    assert.ok(db4Had < w.acked.length, 'db4 really lacked rows');
     assert.ok(journal.read().filter((x) => x.type === 'plan').length >= 2, 'the revised plan is journaled');
     assert.deepEqual(await writable(sb), ['db3']);
     const have = await ids(s('db3'));

@@ -144,21 +144,26 @@ describe('failover safety on real servers', () => {
     await until('db3 has 10 rows', async () => (await rootSql(s('db3'), 'SELECT COUNT(*) FROM t.t')).trim() === '10');
     // The manager loses its lease right after the promotion.
     const m = new ClusterMonitor(cluster, { journal, log, now: Date.now, mono: () => performance.now(), sshReachable: sshReachableFor(cluster), stillLeader: () => Promise.resolve(!journal.read().some((x) => x.type === 'promoted')) });
-    await m.tick();
-    assert.equal(m.master, 'db1', tail());
-    await stopServer(s('db1'), 'SIGKILL');
-    const r = await m.failover({ trigger: 'manual', reason: 'safety test' });
-    assert.equal(r.outcome, 'partial', r.reason);
-    assert.equal(r.exitCode, 10);
-    assert.match(r.reason, /lost leadership before Phase 4/);
-    assert.deepEqual(failedServers(summarize(journal.read())), ['db1']);
-    assert.equal(m.master, 'db2', 'the monitor watches the new master');
-    // systemd restarts the old one, writable.
-    sb.servers[0] = await startServer(s('db1'));
-    assert.equal(await ro('db1'), '0');
-    await m.tick();
-    assert.equal(await ro('db1'), '1', `the old master is fenced when it returns\n${tail()}`);
-    assert.deepEqual(await writable(sb), ['db2']);
+    // Its inspections keep sessions open (SessionKeeper): closed at the end, or the test file never exits.
+    try {
+      await m.tick();
+      assert.equal(m.master, 'db1', tail());
+      await stopServer(s('db1'), 'SIGKILL');
+      const r = await m.failover({ trigger: 'manual', reason: 'safety test' });
+      assert.equal(r.outcome, 'partial', r.reason);
+      assert.equal(r.exitCode, 10);
+      assert.match(r.reason, /lost leadership before Phase 4/);
+      assert.deepEqual(failedServers(summarize(journal.read())), ['db1']);
+      assert.equal(m.master, 'db2', 'the monitor watches the new master');
+      // systemd restarts the old one, writable.
+      sb.servers[0] = await startServer(s('db1'));
+      assert.equal(await ro('db1'), '0');
+      await m.tick();
+      assert.equal(await ro('db1'), '1', `the old master is fenced when it returns\n${tail()}`);
+      assert.deepEqual(await writable(sb), ['db2']);
+    } finally {
+      m.closeConnections();
+    }
   });
 
   test('a relay log ending inside a transaction, and a replica without a binlog: brought level, nothing skipped, nothing twice', async () => {
@@ -238,15 +243,19 @@ describe('failover safety on real servers', () => {
     journal.append({ type: 'end', id: 'old-1', at: at + 5000, outcome: 'success', newMaster: 'db2', oldMaster: 'db1', durationMs: 5000, reason: 'ok' });
     assert.deepEqual(failedServers(summarize(journal.read())), ['db1']);
     const m = new ClusterMonitor(cluster, { journal, log, now: Date.now, mono: () => performance.now(), sshReachable: sshReachableFor(cluster) });
-    await m.tick();
-    await m.tick();
-    assert.equal(await ro('db1'), '0', `db1 must not be fenced\n${tail()}`);
-    assert.equal(m.master, 'db1', tail());
-    assert.equal(m.state, 'watching');
-    assert.deepEqual(failedServers(summarize(journal.read())), []);
-    assert.ok(journal.read().some((x) => x.type === 'adopted' && x.server === 'db1'));
-    assert.ok(lines.some((l) => /adopting the cluster as it is/.test(l)), 'a clear log line');
-    assert.ok(!lines.some((l) => /which is not in the config/.test(l)), 'db1 is named as db1');
-    assert.equal(guard(summarize(journal.read()), Date.now(), cluster.last_failover_minute, 'auto', cluster.name).allowed, true, 'the guard window is long past');
+    try {
+      await m.tick();
+      await m.tick();
+      assert.equal(await ro('db1'), '0', `db1 must not be fenced\n${tail()}`);
+      assert.equal(m.master, 'db1', tail());
+      assert.equal(m.state, 'watching');
+      assert.deepEqual(failedServers(summarize(journal.read())), []);
+      assert.ok(journal.read().some((x) => x.type === 'adopted' && x.server === 'db1'));
+      assert.ok(lines.some((l) => /adopting the cluster as it is/.test(l)), 'a clear log line');
+      assert.ok(!lines.some((l) => /which is not in the config/.test(l)), 'db1 is named as db1');
+      assert.equal(guard(summarize(journal.read()), Date.now(), cluster.last_failover_minute, 'auto', cluster.name).allowed, true, 'the guard window is long past');
+    } finally {
+      m.closeConnections();
+    }
   });
 });

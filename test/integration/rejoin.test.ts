@@ -57,7 +57,7 @@ describe('rejoin of an old master', { skip: !netnsAvailable() && 'needs root and
     await rootSql(nm, "INSERT INTO app.t VALUES (1001, 'after the failover')");
 
     await startServer(db1);
-    await m.waitFor(/^the failed old master db1 is back and WRITABLE: fencing it/, 30_000);
+    await m.waitFor(/^the failed old master db1 is back and WRITABLE( while [^:]*)?: fencing it/, 30_000);
     const dry = await cli(['rejoin', 'db1', '--conf', conf, '--dry-run', '--json']);
     assert.equal(dry.code, 0, dry.stdout + dry.stderr);
     assert.equal((JSON.parse(dry.stdout) as { outcome: string }).outcome, 'would_rejoin');
@@ -100,7 +100,7 @@ describe('rejoin of an old master', { skip: !netnsAvailable() && 'needs root and
     assert.notEqual(newer.name, isolated.name);
 
     await sandboxHealHost(sb, isolated.name);
-    await m!.waitFor(new RegExp(`^the failed old master ${isolated.name} is back and WRITABLE: fencing it`), 30_000);
+    await m!.waitFor(new RegExp(`^the failed old master ${isolated.name} is back and WRITABLE( while [^:]*)?: fencing it`), 30_000);
     const auto = await m!.waitFor(new RegExp(`^auto_rejoin of ${isolated.name} REFUSED`), 30_000);
     assert.match(auto.msg, /DIVERGED/);
 

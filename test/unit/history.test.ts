@@ -80,5 +80,33 @@ test("history: the executor's plan, steps, demotion, promotion and adoption reco
   ]);
   assert.equal(f.promotedAt, T + 200);
   assert.deepEqual(f.planned, { newMaster: 'db2', expectedLoss: '1 transaction', revision: 2 });
-  assert.deepEqual(f.events.map((e) => e.message), ['plan: promote db2 (initial)', 'fencing of db1 began', 'plan revised: promote db2 (db3 could not take the relay diff)', 'db2 accepts writes', 'db1 adopted as the master: its replicas follow it']);
+  assert.deepEqual(f.events.map((e) => e.message), [
+    'plan: promote db2 (initial)',
+    'db1 demoted (fencing began): it stays fenced whatever happens next',
+    'db3: relay_diff FAILED in 20 ms (ssh: timed out)',
+    'plan revised: promote db2 (db3 could not take the relay diff)',
+    'db2 accepts writes',
+    'db1 adopted as the master of the cluster rebuilt around it: its replicas follow it',
+  ]);
+});
+
+test("the executor's records (plan, steps, demotion, promotion, adoption) are the failover's events", () => {
+  const plan = { ok: true, newMaster: { name: 'db2' } } as unknown as Extract<JournalRecord, { type: 'plan' }>['plan'];
+  const recs: JournalRecord[] = [
+    { type: 'begin', id: 'f1', cluster: 'app1', at: T, deadMaster: 'db1', trigger: 'auto', reason: 'db1 is dead' },
+    { type: 'plan', id: 'f1', at: T + 10, revision: 0, reason: 'Phase 1', plan },
+    { type: 'demoted', id: 'f1', at: T + 20, server: 'db1' },
+    { type: 'step', id: 'f1', at: T + 30, server: 'db3', step: 'relay_diff', ok: false, durationMs: 12, detail: 'no SSH' },
+    { type: 'promoted', id: 'f1', at: T + 40, server: 'db2' },
+    { type: 'end', id: 'f1', at: T + 50, outcome: 'partial', newMaster: 'db2', oldMaster: 'db1', durationMs: 50, reason: 'db3 not recovered' },
+    { type: 'adopted', id: 'f1', at: T + 90, server: 'db1', reason: 'db2 and db3 replicate from it' },
+  ];
+  const [f] = history(recs);
+  assert.ok(f?.kind === 'failover');
+  assert.deepEqual(
+    f.events.map((e) => e.message),
+    ['plan: promote db2 (Phase 1)', 'db1 demoted (fencing began): it stays fenced whatever happens next', 'db3: relay_diff FAILED in 12 ms (no SSH)', 'db2 accepts writes', 'db1 adopted as the master of the cluster rebuilt around it: db2 and db3 replicate from it'],
+  );
+  assert.equal(f.rejoined, true, 'adopted: a member again');
+  assert.equal(f.outcome, 'partial');
 });

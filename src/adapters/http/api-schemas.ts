@@ -195,7 +195,7 @@ export const FailoverEntry = Type.Object({
   lost: Nullable(Type.String({ description: 'transactions lost, as far as known' })),
   acked: Type.Boolean(),
   acked_by: Nullable(Type.String()),
-  rejoined: Type.Boolean({ description: 'the old master is back as a healthy replica' }),
+  rejoined: Type.Boolean({ description: 'the old master is a member again: back as a healthy replica, or adopted as the master of the cluster rebuilt around it' }),
   phases: Type.Array(PhaseBar),
   steps: Type.Array(Type.Object({ server: Type.String(), name: Type.String(), started_at: Time, duration_ms: Type.Number(), ok: Type.Boolean(), detail: Type.Optional(Type.String()) }), { description: 'each step of the plan on each server, as it ended' }),
   promoted_at: Nullable(Type.String({ description: 'when the new master accepted writes (ISO 8601, UTC)' })),
