@@ -47,6 +47,10 @@ const { values } = parseArgs({
     manager: { type: 'string', default: 'dist/cli/bin.js' },
     /** Earlier runs (scale.json files, with their label) drawn in the same plot: --compare 'before=bench/results/scale-baseline.json'. */
     compare: { type: 'string', multiple: true, default: [] },
+    /** Extra node options for the manager, e.g. --node-arg=--cpu-prof --node-arg=--cpu-prof-dir=/tmp/prof */
+    'node-arg': { type: 'string', multiple: true, default: [] },
+    /** Skip the reference run of the detection cluster alone (quick profiling runs). */
+    'no-alone': { type: 'boolean', default: false },
   },
 });
 const sizes = values.sizes.split(',').map(Number);
@@ -148,7 +152,7 @@ class Manager {
   constructor(conf: string, dir: string) {
     this.logFile = join(dir, 'manager.log');
     this.#fd = openSync(this.logFile, 'a+');
-    this.child = spawn(...niced([process.execPath, values.manager, 'manager', '--conf', conf, '--log-format', 'json', '--log-level', 'info']), { stdio: ['ignore', this.#fd, this.#fd] });
+    this.child = spawn(...niced([process.execPath, ...values['node-arg'], values.manager, 'manager', '--conf', conf, '--log-format', 'json', '--log-level', 'info']), { stdio: ['ignore', this.#fd, this.#fd] });
   }
   /** Reads what the manager logged since the last call. */
   poll(): void {
@@ -190,13 +194,22 @@ class Manager {
   }
 }
 
-function procStat(pid: number): { cpuTicks: number; rssKb: number; hwmKb: number } {
+/** The main thread's time waiting for a CPU on a run queue (ns, /proc/PID/schedstat): starvation by other load, not the manager's own work. */
+function runQueueWaitNs(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
+  } catch {
+    return NaN;
+  }
+}
+
+function procStat(pid: number): { cpuTicks: number; sysTicks: number; rssKb: number; hwmKb: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const cpuTicks = Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-  return { cpuTicks, rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
+  return { cpuTicks, sysTicks: Number(f[12]), rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
 }
 
 const CLK_TCK = 100;
@@ -244,6 +257,10 @@ export interface Row {
   servers: number;
   clusters: number;
   cpuPct: number;
+  /** The part of cpuPct spent in the kernel (sockets: connect, write, close). */
+  sysPct?: number;
+  /** Share of the window the manager's event-loop thread was runnable but waiting for a CPU (other load on the machine). */
+  waitPct?: number;
   rssEndMb: number;
   rssPeakMb: number;
   loopLagP99Ms: number;
@@ -288,6 +305,7 @@ async function runOne(n: number, window: number): Promise<Row> {
     await sleep(5000); // warm-up: every loop past its first inspection
     const m0 = await scrape(url);
     const s0 = procStat(pid);
+    const w0 = runQueueWaitNs(pid);
     const sim0 = sims.reduce((t, x) => t + procStat(x.child.pid!).cpuTicks, 0);
     const t0 = performance.now();
     let peakKb = s0.rssKb;
@@ -297,6 +315,7 @@ async function runOne(n: number, window: number): Promise<Row> {
       peakKb = Math.max(peakKb, procStat(pid).rssKb);
     }
     const s1 = procStat(pid);
+    const w1 = runQueueWaitNs(pid);
     const sim1 = sims.reduce((t, x) => t + procStat(x.child.pid!).cpuTicks, 0);
     const t1 = performance.now();
     const load1 = loadavg()[0]!;
@@ -333,6 +352,8 @@ async function runOne(n: number, window: number): Promise<Row> {
       servers,
       clusters: l.clusters.length,
       cpuPct: Math.round(cpuPct),
+      sysPct: Math.round((((s1.sysTicks - s0.sysTicks) / CLK_TCK) * 1000 * 100) / (t1 - t0)),
+      waitPct: Math.round(((w1 - w0) / 1e6 / (t1 - t0)) * 100),
       rssEndMb: Math.round(s1.rssKb / 1024),
       rssPeakMb: Math.round(Math.max(peakKb, s1.hwmKb) / 1024),
       loopLagP99Ms: Math.round(lag),
@@ -358,21 +379,21 @@ async function runOne(n: number, window: number): Promise<Row> {
 function table(rows: Row[], alone: Row | undefined): string {
   const fmt = (n: number): string => n.toLocaleString('en-US');
   const out = [
-    '| servers (clusters) | CPU, % of one core | RSS MB, end / peak | event-loop lag p99 | health check p99 | failed checks in the window | clusters healthy | detection: 1st failed check → dead (kill → dead) | simulator CPU; load avg |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| servers (clusters) | CPU, % of one core | RSS MB, end / peak | event-loop lag p99 | health check p99 | failed checks in the window | clusters healthy | detection: 1st failed check → dead (kill → dead) | manager waiting for a CPU | simulator CPU; load avg |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     const det = r.detectMs === undefined ? 'n/a' : `${fmt(r.detectMs)} ms (${fmt(r.killToDeadMs ?? NaN)} ms)`;
-    out.push(`| ${fmt(r.servers)} (${fmt(r.clusters)}) | ${r.cpuPct} | ${fmt(r.rssEndMb)} / ${fmt(r.rssPeakMb)} | ${fmt(r.loopLagP99Ms)} ms | ≤ ${fmt(r.checkP99Ms)} ms | ${fmt(r.failedChecks)} of ${fmt(r.checks)} | ${fmt(r.healthy)}/${fmt(r.clusters)}${r.broken ? ` (${fmt(r.broken)} broken)` : ''} | ${det} | ${r.simCpuPct}%; ${r.load1} |`);
+    out.push(`| ${fmt(r.servers)} (${fmt(r.clusters)}) | ${r.cpuPct} | ${fmt(r.rssEndMb)} / ${fmt(r.rssPeakMb)} | ${fmt(r.loopLagP99Ms)} ms | ≤ ${fmt(r.checkP99Ms)} ms | ${fmt(r.failedChecks)} of ${fmt(r.checks)} | ${fmt(r.healthy)}/${fmt(r.clusters)}${r.broken ? ` (${fmt(r.broken)} broken)` : ''} | ${det} | ${r.waitPct ?? '?'}% | ${r.simCpuPct}%; ${r.load1} |`);
   }
-  if (alone) out.push(`| reference: the detection cluster alone (1) | ${alone.cpuPct} | ${fmt(alone.rssEndMb)} / ${fmt(alone.rssPeakMb)} | ${fmt(alone.loopLagP99Ms)} ms | ≤ ${fmt(alone.checkP99Ms)} ms | ${fmt(alone.failedChecks)} of ${fmt(alone.checks)} | ${alone.healthy}/1 | ${alone.detectMs === undefined ? 'n/a' : `${fmt(alone.detectMs)} ms (${fmt(alone.killToDeadMs ?? NaN)} ms)`} | ${alone.simCpuPct}%; ${alone.load1} |`);
+  if (alone) out.push(`| reference: the detection cluster alone (1) | ${alone.cpuPct} | ${fmt(alone.rssEndMb)} / ${fmt(alone.rssPeakMb)} | ${fmt(alone.loopLagP99Ms)} ms | ≤ ${fmt(alone.checkP99Ms)} ms | ${fmt(alone.failedChecks)} of ${fmt(alone.checks)} | ${alone.healthy}/1 | ${alone.detectMs === undefined ? 'n/a' : `${fmt(alone.detectMs)} ms (${fmt(alone.killToDeadMs ?? NaN)} ms)`} | ${alone.waitPct ?? '?'}% | ${alone.simCpuPct}%; ${alone.load1} |`);
   return out.join('\n');
 }
 
 const rows: Row[] = [];
 console.log(`mhats scale benchmark: ping_interval=1 (${pingType}), clusters of 3 simulated MariaDB 10.11 servers writing ${rate} tx/s, ${windowS} s window per size${Number(values.nice) !== 0 ? `, manager and simulators at nice ${values.nice}` : ''}`);
-const alone = await runOne(3, Math.min(windowS, 20));
-console.log(`  alone: ${JSON.stringify(alone)}`);
+const alone = values['no-alone'] ? undefined : await runOne(3, Math.min(windowS, 20));
+if (alone) console.log(`  alone: ${JSON.stringify(alone)}`);
 for (const n of sizes) {
   const r = await runOne(n, windowS);
   rows.push(r);

@@ -3,6 +3,7 @@
  * server specs, and one inspection of the whole cluster.
  */
 import type { ClusterConfig } from '../config/types.js';
+import { detectionSettings } from '../config/resolve.js';
 import { inspectAll, readGtidState } from '../adapters/mysql/inspect.js';
 import { errantToConfirm, withMasterGtid } from '../domain/errant-confirm.js';
 import type { DbTarget } from '../adapters/mysql/connection.js';
@@ -56,6 +57,8 @@ export function analyzeCluster(cluster: ClusterConfig, probes: ServerProbe[]): C
     checkReplFilter: cluster.check_repl_filter,
     multiTierSlave: cluster.multi_tier_slave,
     replUser: cluster.servers.find((s) => s.repl_user !== undefined)?.repl_user,
+    pingInterval: cluster.ping_interval,
+    secondRoute: detectionSettings(cluster).second_route,
   });
   return { cluster: cluster.name, specs, analysis };
 }

@@ -138,14 +138,22 @@ export interface MaintenanceView {
   readonly journal: Journal<MaintenanceRecord>;
 }
 
-/** The file journal, re-read only when the file changed. */
-export function fileMaintenanceView(stateDir: string): MaintenanceView {
+/**
+ * The file journal, re-read only when the file changed. Every monitor tick asks (a thousand times a second with a
+ * thousand clusters): the file is looked at (stat) at most every `statEveryMs`, so an entry written by
+ * `mhats maintenance start` is seen within that time.
+ */
+export function fileMaintenanceView(stateDir: string, statEveryMs = 100, mono: () => number = () => performance.now()): MaintenanceView {
   const journal = new FileJournal<MaintenanceRecord>(stateDir, null, MAINTENANCE_FILE);
   let sig = '';
   let cache: MaintenanceEntry[] = [];
+  let statAt = -Infinity;
   return {
     journal,
     entries() {
+      const t = mono();
+      if (t - statAt < statEveryMs) return cache;
+      statAt = t;
       let now = '';
       try {
         const st = statSync(join(stateDir, MAINTENANCE_FILE));

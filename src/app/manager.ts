@@ -51,6 +51,7 @@ import { hostForUrl, startHttpServer, type HttpServerHandle, type Probe } from '
 import { Secret } from '../domain/secret.js';
 import { guard, summarize } from '../domain/guard.js';
 import { isoTime } from '../domain/time.js';
+import type { Verdict } from '../domain/detector.js';
 import { ClusterMonitor } from '../engine/monitor.js';
 import type { Logger } from '../ports/logger.js';
 import { VERSION } from '../version.js';
@@ -192,6 +193,7 @@ export class Manager {
   http: HttpServerHandle | undefined;
   #opts: ManagerOptions;
   #entries = new Map<string, Entry>();
+  #phases: { of: Map<string, ClusterConfig>; at: Map<string, number> } | undefined;
   /** Monitors being stopped (removed or changed clusters): awaited on shutdown. */
   #retiring = new Set<Promise<void>>();
   #ready = false;
@@ -446,6 +448,7 @@ export class Manager {
       stillLeader: async () => !(monitorLock?.blocked ?? false) && (this.shards ? this.shards.isOwner(c.name) : await this.leadership.stillLeader()),
       fencingToken: () => (this.shards ? this.shards.fencingToken(c.name) : this.leadership.fencingToken?.()),
       maintenance: () => this.maintenance?.entries() ?? [],
+      phase: this.#phaseOf(c.name),
       onMasterChanged: (master, how) => this.#onMasterChanged(c.name, master, how),
       onFenced: (server) => this.#onFenced(c.name, server),
       rejoin: (server) => rejoinServer({ cluster: c, server, journal, by: `mhats manager (auto_rejoin)${this.#etcd ? ` ${this.#etcd.instance}` : ''}`, extractDir: join(stateDir, c.name, 'rejoin'), log: this.log, now: () => this.#now() }),
@@ -469,6 +472,12 @@ export class Manager {
     });
     jobs.start();
     this.#entries.set(c.name, { cluster: c, fingerprint: clusterFingerprint(c, stateDir), monitor, jobs, monitorLock, ac, done, stopping: false });
+  }
+
+  /** The cluster's place among the configured ones, as a fraction of the ping interval (its loop's phase). */
+  #phaseOf(cluster: string): number {
+    if (this.#phases?.of !== this.#configured) this.#phases = { of: this.#configured, at: new Map([...this.#configured.keys()].map((name, i, all) => [name, i / all.length])) };
+    return this.#phases.at.get(cluster) ?? 0;
   }
 
   /** Stops a cluster's monitor after its current tick (and any failover in it) and its jobs. */
@@ -914,8 +923,11 @@ function clusterStatus(e: Entry, now: number): unknown {
     ticks: m.ticks,
     inFailover: m.inFailover,
     restarting: e.stopping,
-    detector: { phase: snap.detector.phase, consecutiveFailures: snap.detector.consecutiveFailures, lastFailure: snap.detector.lastFailure },
-    lastVerdict: snap.lastVerdict ? { code: snap.lastVerdict.code, dead: snap.lastVerdict.dead, reason: snap.lastVerdict.reason } : undefined,
+    detector: { phase: snap.detector.phase, consecutiveFailures: snap.detector.consecutiveFailures, consecutiveStalls: snap.detector.consecutiveStalls, lastFailure: snap.detector.lastFailure ? { kind: snap.detector.lastFailure.kind, class: snap.detector.lastFailure.class, message: snap.detector.lastFailure.message } : undefined },
+    lastVerdict: snap.lastVerdict ? verdictStatus(snap.lastVerdict) : undefined,
+    lastSuspicion: snap.lastSuspicion
+      ? { master: snap.lastSuspicion.master, outcome: snap.lastSuspicion.outcome, startedAt: isoTime(snap.lastSuspicion.startedAt), endedAt: snap.lastSuspicion.endedAt !== undefined ? isoTime(snap.lastSuspicion.endedAt) : undefined, evaluations: snap.lastSuspicion.evaluations, verdictAt: snap.lastSuspicion.verdictAt !== undefined ? isoTime(snap.lastSuspicion.verdictAt) : undefined, verdict: snap.lastSuspicion.verdict ? verdictStatus(snap.lastSuspicion.verdict) : undefined }
+      : undefined,
     topology: a
       ? { healthy: a.healthy, mode: a.mode, master: a.master, inspectedAt: a.masterObs ? isoTime(a.masterObs.observedAt) : undefined, servers, errors: snap.lastAnalysis?.errors ?? [], warnings: a.findings.filter((f) => f.severity === 'warning').map((f) => `${f.server ?? e.cluster.name}: ${f.message}`) }
       : { servers },
@@ -930,6 +942,22 @@ function clusterStatus(e: Entry, now: number): unknown {
     plan: planStatus(m, g.allowed),
     maintenance: maintenanceStatus(m, now),
     schedules: e.cluster.schedules ?? {},
+  };
+}
+
+/** A verdict for /status: what was decided, on what, and who said what, with how fresh its evidence was. */
+function verdictStatus(v: Verdict): unknown {
+  const e = v.evidence;
+  return {
+    code: v.code,
+    dead: v.dead,
+    basis: v.dead ? v.basis : undefined,
+    reason: v.reason,
+    reliedOn: v.dead ? v.witnesses : undefined,
+    checks: { consecutiveFailures: e.consecutiveFailures, consecutiveStalls: e.consecutiveStalls, lastFailure: e.lastFailure, failingForMs: e.failingForMs },
+    witnesses: e.witnesses.map((w) => ({ name: w.name, says: w.says, class: w.class, io: w.io, errno: w.errno, freshnessMs: w.freshnessMs !== undefined ? Math.round(w.freshnessMs) : undefined, detail: w.detail })),
+    secondRoute: e.routes === undefined ? 'none' : e.routes.map((r) => ({ via: r.via, says: r.says, result: r.kind, errno: r.errno, elapsedMs: r.elapsedMs, detail: r.detail })),
+    secondaryCheckScript: e.secondary.kind === 'unset' ? undefined : e.secondary,
   };
 }
 

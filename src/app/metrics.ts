@@ -5,12 +5,13 @@
  * failure kind and job names only; never error messages.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { CheckResult } from '../domain/detector.js';
+import type { CheckResult, Verdict } from '../domain/detector.js';
 import type { TopologyAnalysis } from '../domain/topology.js';
 import type { FailoverReport } from '../engine/failover.js';
 import type { ClusterMonitor, MonitorObserver, MonitorState } from '../engine/monitor.js';
 import type { ClusterMaintenance } from '../domain/maintenance.js';
 
+const ROUTE_RESULTS = ['greeting', 'alive_error', 'other_answer', 'refused', 'no_greeting', 'closed', 'timeout', 'unreachable', 'error'] as const;
 const MONITOR_STATES: readonly MonitorState[] = ['starting', 'broken', 'watching', 'suspect', 'failing_over', 'blocked', 'stopped'];
 
 export type JobName = 'relay_log_purge' | 'check_repl' | 'journal_retention';
@@ -35,6 +36,11 @@ export class Metrics {
   readonly relayLogsPurged: Counter<'cluster' | 'server'>;
   readonly checkReplFindings: Gauge<'cluster' | 'severity'>;
   readonly reloads: Counter<'result'>;
+  readonly verdicts: Counter<'cluster' | 'verdict'>;
+  readonly witness: Gauge<'cluster' | 'server' | 'says'>;
+  readonly witnessFreshness: Gauge<'cluster' | 'server'>;
+  readonly route: Gauge<'cluster' | 'via' | 'result'>;
+  readonly detection: Histogram<'cluster' | 'basis'>;
   readonly clustersOwned: Gauge;
   readonly handoffs: Counter<'direction'>;
   #lastState = new Map<string, MonitorState>();
@@ -88,6 +94,22 @@ export class Metrics {
     this.publishes = new Counter({ name: 'mhats_master_publish_total', help: 'Writes of the master to service discovery (etcd, consul) by result: publish, unchanged, retract, failed.', labelNames: ['cluster', 'target', 'result'], registers });
     this.errantServers = new Gauge({ name: 'mhats_errant_gtid_servers', help: 'Replicas holding errant GTID transactions (not on the master) at the last inspection; a failover refuses while any exist (mhats errant show).', labelNames: ['cluster'], registers });
     this.reloads = new Counter({ name: 'mhats_config_reloads_total', help: 'Configuration reloads (SIGHUP) by result.', labelNames: ['result'], registers });
+    this.verdicts = new Counter({
+      name: 'mhats_suspicion_verdicts_total',
+      help: 'Verdicts on a suspected master, counted when a suspicion reaches one or changes it: DeadMaster, StorageHang (failover); UnreachableMaster, AliveError, NoWitness, Unconfirmed, SecondaryCheckVeto (no failover).',
+      labelNames: ['cluster', 'verdict'],
+      registers,
+    });
+    this.witness = new Gauge({ name: 'mhats_suspicion_witness', help: "What each replica said at the last evaluation of a suspicion (1 for its current answer): alive (fresh events or heartbeats, or an alive error code), dead (its IO thread lost the master), nothing (stale Yes, stopped by hand, unreachable).", labelNames: ['cluster', 'server', 'says'], registers });
+    this.witnessFreshness = new Gauge({ name: 'mhats_suspicion_witness_freshness_seconds', help: "For a replica whose IO thread says Yes: how recent its latest proof of receiving was at most (fresh), or for how long nothing arrived (stale), at the last evaluation.", labelNames: ['cluster', 'server'], registers });
+    this.route = new Gauge({ name: 'mhats_suspicion_second_route', help: "The second route's last probe of the master from each host (1 for its current result): greeting, alive_error, other_answer, refused, no_greeting, closed, timeout, unreachable, error.", labelNames: ['cluster', 'via', 'result'], registers });
+    this.detection = new Histogram({
+      name: 'mhats_detection_duration_seconds',
+      help: 'From the start of the first failed health check to the death verdict, by what it rested on (refused, unreachable, replicas, stalled).',
+      labelNames: ['cluster', 'basis'],
+      buckets: [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 60, 120],
+      registers,
+    });
   }
 
   /** The hooks a ClusterMonitor calls. */
@@ -96,7 +118,25 @@ export class Metrics {
       check: (m, r) => this.#check(m.cluster.name, r),
       suspicion: (m) => this.suspicions.inc({ cluster: m.cluster.name }),
       inspected: (m, a) => this.#inspected(m, a),
+      verdict: (m, v) => this.#verdict(m, v),
     };
+  }
+
+  #lastVerdictCode = new Map<string, string>();
+
+  #verdict(m: ClusterMonitor, v: Verdict): void {
+    const cluster = m.cluster.name;
+    if (this.#lastVerdictCode.get(cluster) !== v.code || m.detector.consecutiveFailures <= 2) this.verdicts.inc({ cluster, verdict: v.code });
+    this.#lastVerdictCode.set(cluster, v.code);
+    for (const w of v.evidence.witnesses) {
+      for (const says of ['alive', 'dead', 'nothing'] as const) this.witness.set({ cluster, server: w.name, says }, says === w.says ? 1 : 0);
+      if (w.freshnessMs === undefined) this.witnessFreshness.remove({ cluster, server: w.name });
+      else this.witnessFreshness.set({ cluster, server: w.name }, w.freshnessMs / 1000);
+    }
+    for (const r of v.evidence.routes ?? []) {
+      for (const result of ROUTE_RESULTS) this.route.set({ cluster, via: r.via, result }, result === r.kind ? 1 : 0);
+    }
+    if (v.dead && v.evidence.failingForMs !== undefined) this.detection.observe({ cluster, basis: v.basis }, v.evidence.failingForMs / 1000);
   }
 
   #check(cluster: string, r: CheckResult): void {
@@ -148,8 +188,9 @@ export class Metrics {
 
   /** A removed cluster's series go away (its gauges would otherwise report stale values forever). */
   async forgetCluster(cluster: string): Promise<void> {
+    this.#lastVerdictCode.delete(cluster);
     this.#lastState.delete(cluster);
-    const metrics = [this.checkDuration, this.checkFailures, this.suspicions, this.failovers, this.failoverDuration, this.phaseDuration, this.replicationLag, this.up, this.ticks, this.state, this.topologyHealthy, this.jobRuns, this.jobDuration, this.relayLogsPurged, this.checkReplFindings, this.maintenanceCluster, this.maintenanceServers, this.publishes, this.errantServers];
+    const metrics = [this.checkDuration, this.checkFailures, this.suspicions, this.failovers, this.failoverDuration, this.phaseDuration, this.replicationLag, this.up, this.ticks, this.state, this.topologyHealthy, this.jobRuns, this.jobDuration, this.relayLogsPurged, this.checkReplFindings, this.maintenanceCluster, this.maintenanceServers, this.publishes, this.errantServers, this.verdicts, this.witness, this.witnessFreshness, this.route, this.detection];
     for (const metric of metrics) {
       const m = metric as unknown as { get(): Promise<{ values: Array<{ labels: Record<string, string | number> }> }>; remove(labels: Record<string, string | number>): void };
       const seen = new Set<string>();

@@ -3,6 +3,7 @@
  * secret comes from and never its value. Pure.
  */
 import type { ClusterConfig, LoadedConfig, SecretSource, ServerConfig } from './types.js';
+import { detectionSettings } from './resolve.js';
 
 export function describeSource(s: SecretSource | undefined): string {
   if (!s) return 'none';
@@ -38,6 +39,11 @@ function describeCluster(c: ClusterConfig): string[] {
   lines.push(`cluster ${c.name}: ${c.servers.length} server${c.servers.length === 1 ? '' : 's'}`);
   lines.push(`  ping: ${c.ping_type} every ${c.ping_interval}s, timeout ${c.ping_timeout}s, down after ${c.ping_failures} failures`);
   lines.push(`  timeouts: connect ${c.connect_timeout}s, query ${c.query_timeout}s; max lag ${c.seconds_behind_master}s`);
+  const det = detectionSettings(c);
+  const from = det.secondary_hosts.map((h) => `${h.user ? `${h.user}@` : ''}${h.host}${h.port ? `:${h.port}` : ''}`);
+  lines.push(
+    `  detection: second route ${det.second_route ? `over SSH from the replicas' hosts${from.length ? ` and ${from.join(', ')}` : ''}, ${det.second_route_timeout}s per probe` : 'off'}; storage hang after ${det.ping_stall_failures} statement timeouts; hung old master: ${det.fence_hung_master === 'kill' ? 'killed over SSH' : 'left running'}`,
+  );
   lines.push(
     `  failover: check_repl_delay=${c.check_repl_delay} check_repl_filter=${c.check_repl_filter} latest_priority=${c.latest_priority} multi_tier_slave=${c.multi_tier_slave} last_failover_minute=${c.last_failover_minute}`,
   );

@@ -47,6 +47,17 @@ interface HookBase {
   /** Seconds; the hook's process group is killed at the deadline. */
   timeout: number;
   on_failure: HookPolicy;
+  /**
+   * Policies that differ by phase when on_failure is not set: a vip or haproxy hook that fails to take
+   * the address (or the traffic) away from the old master aborts before promotion, so the VIP is
+   * never on two hosts.
+   */
+  phase_policies?: Partial<Record<HookPhase, HookPolicy>> | undefined;
+}
+
+/** The failure policy of a hook in a phase. */
+export function policyFor(h: Pick<HookBase, 'on_failure' | 'phase_policies'>, phase: HookPhase): HookPolicy {
+  return h.phase_policies?.[phase] ?? h.on_failure;
 }
 
 export interface HostsHook extends HookBase {
@@ -250,11 +261,14 @@ function complete(h: RawHook, index: number): HookSpec {
   const name = h.name ?? `${h.type}${index === 0 ? '' : `-${index + 1}`}`;
   const isMha = h.type === 'mha-script';
   const defaults: HookPhase[] = h.type === 'mha-script' ? MHA_SCRIPT_PHASES[h.script] : h.type === 'command' ? [] : DEFAULT_PHASES[h.type];
+  // Taking the VIP or the traffic away from the old master must not fail silently: abort before promotion.
+  const movesTraffic = h.type === 'vip' || h.type === 'haproxy';
   const common = {
     name,
     phases: h.phases ?? defaults,
     timeout: h.timeout ?? (isMha ? DEFAULT_MHA_SCRIPT_TIMEOUT_S : DEFAULT_HOOK_TIMEOUT_S),
     on_failure: h.on_failure ?? (isMha ? 'mha' : 'continue'),
+    ...(h.on_failure === undefined && movesTraffic ? { phase_policies: { stop: 'abort', online_change_stop: 'abort' } as const } : {}),
   } as const;
   return { ...h, ...common };
 }

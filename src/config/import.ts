@@ -5,7 +5,7 @@
  */
 import { Document, isMap } from 'yaml';
 import { CLUSTER_KEYS, SERVER_KEYS } from './keys.js';
-import { SERVER_DEFAULTS, STATE_DIR_DEFAULT, SSH_CONNECT_TIMEOUT_DEFAULT, clusterDefaults, defaultPingTimeout } from './resolve.js';
+import { SERVER_DEFAULTS, STATE_DIR_DEFAULT, SSH_CONNECT_TIMEOUT_DEFAULT, clusterDefaults, defaultPingTimeout, DETECTION_DEFAULTS } from './resolve.js';
 import type { ClusterConfig, LoadedConfig, SecretSource, ServerConfig } from './types.js';
 import type { Secret } from '../domain/secret.js';
 
@@ -70,6 +70,13 @@ function clusterOption(c: ClusterConfig, key: keyof typeof CLUSTER_KEYS): Plain 
     case 'log_level':
     case 'auto_rejoin':
       return undefined;
+    case 'second_route':
+    case 'second_route_timeout':
+    case 'ping_stall_failures':
+    case 'fence_hung_master':
+      return c[key] === undefined || c[key] === DETECTION_DEFAULTS[key] ? undefined : c[key];
+    case 'secondary_hosts':
+      return c.secondary_hosts === undefined || c.secondary_hosts.length === 0 ? undefined : c.secondary_hosts.map((h) => `${h.user ? `${h.user}@` : ''}${h.host.includes(':') ? `[${h.host}]` : h.host}${h.port ? `:${h.port}` : ''}`);
     case 'hook_password_args':
       return c.hook_password_args === undefined || c.hook_password_args === 'auto' ? undefined : c.hook_password_args;
     case 'manager_log':

@@ -20,6 +20,8 @@ export type ValueKind =
   | 'dirlist'
   | 'ping_type'
   | 'log_level'
+  | 'hostlist' // SSH destinations "[user@]host[:port]": a string (comma list allowed) or a list
+  | 'fence_mode' // kill | none
   | 'password_args';
 
 export type Scope = 'local' | 'server' | 'cluster';
@@ -81,6 +83,11 @@ export const CLUSTER_KEYS = {
   shutdown_script: { kind: 'string', scope: 'cluster' },
   report_script: { kind: 'string', scope: 'cluster' },
   log_level: { kind: 'log_level', scope: 'cluster' },
+  second_route: { kind: 'bool', scope: 'cluster' },
+  second_route_timeout: { kind: 'posnum', scope: 'cluster' },
+  secondary_hosts: { kind: 'hostlist', scope: 'cluster' },
+  ping_stall_failures: { kind: 'posint', scope: 'cluster' },
+  fence_hung_master: { kind: 'fence_mode', scope: 'cluster' },
   auto_rejoin: { kind: 'bool', scope: 'cluster' },
   hook_password_args: { kind: 'password_args', scope: 'cluster' },
 } as const satisfies Record<string, KeyInfo>;
@@ -123,6 +130,7 @@ export const MHA_EXTENSIONS = [
   'ping_failures', 'ping_timeout', 'ping_retry_interval', 'connect_timeout', 'query_timeout', 'seconds_behind_master',
   'ssh_known_hosts', 'ssh_identity_file', 'ssh_host_key_fingerprint', 'ssh_insecure_skip_host_key_check',
   'password_file', 'password_env', 'repl_password_file', 'repl_password_env', 'hook_password_args',
+  'second_route', 'second_route_timeout', 'secondary_hosts', 'ping_stall_failures', 'fence_hung_master',
 ] as const;
 
 export type CnfKey = (typeof MHA_PARAMS)[number] | (typeof MHA_EXTENSIONS)[number];
@@ -162,7 +170,26 @@ export interface KindType {
   dirlist: string[];
   ping_type: 'CONNECT' | 'SELECT' | 'INSERT';
   log_level: string;
+  hostlist: HostSpec[];
+  fence_mode: 'kill' | 'none';
   password_args: 'auto' | 'always' | 'never';
+}
+
+/** An SSH destination of the second route (secondary_hosts). */
+export interface HostSpec {
+  host: string;
+  port?: number | undefined;
+  user?: string | undefined;
+}
+
+/** "[user@]host[:port]" (IPv6 in brackets: [::1]:22). */
+export function parseHostSpec(s: string): HostSpec | undefined {
+  const m = /^(?:([^@\s]+)@)?(\[[0-9A-Fa-f:.]+\]|[^@:\s[\]]+)(?::(\d{1,5}))?$/.exec(s.trim());
+  if (!m) return undefined;
+  const host = m[2]!.startsWith('[') ? m[2]!.slice(1, -1) : m[2]!;
+  const port = m[3] === undefined ? undefined : Number(m[3]);
+  if (port !== undefined && (port < 1 || port > 65535)) return undefined;
+  return { host, ...(port !== undefined ? { port } : {}), ...(m[1] !== undefined ? { user: m[1] } : {}) };
 }
 
 /** Bounds of every duration in seconds (ping_interval, ping_timeout, connect_timeout, ...). */
@@ -241,6 +268,26 @@ export function checkValue(kind: ValueKind, v: unknown, mode: 'yaml' | 'cnf'): C
         if ((LOG_LEVELS as readonly string[]).includes(l)) return { ok: true, value: l };
       }
       return { ok: false, expected: `one of ${LOG_LEVELS.join(', ')}` };
+    }
+    case 'hostlist': {
+      const parts: string[] = [];
+      if (typeof v === 'string') parts.push(...v.split(','));
+      else if (Array.isArray(v) && mode === 'yaml' && v.every((x) => typeof x === 'string')) for (const x of v) parts.push(...x.split(','));
+      else return { ok: false, expected: 'a host, a comma-separated list of hosts, or a list ("[user@]host[:port]")' };
+      const hosts: HostSpec[] = [];
+      for (const p of parts.map((x) => x.trim()).filter((x) => x.length > 0)) {
+        const h = parseHostSpec(p);
+        if (h === undefined) return { ok: false, expected: `hosts as "[user@]host[:port]" (got ${JSON.stringify(p)})` };
+        hosts.push(h);
+      }
+      return { ok: true, value: hosts };
+    }
+    case 'fence_mode': {
+      if (typeof v === 'string') {
+        const l = v.trim().toLowerCase();
+        if (l === 'kill' || l === 'none') return { ok: true, value: l };
+      }
+      return { ok: false, expected: 'kill or none' };
     }
     case 'password_args': {
       if (typeof v === 'string') {

@@ -54,7 +54,8 @@ export type ClusterValues = {
     | 'ping_interval' | 'ping_type' | 'ping_failures' | 'ping_timeout' | 'ping_retry_interval' | 'connect_timeout' | 'query_timeout'
     | 'seconds_behind_master' | 'check_repl_delay' | 'check_repl_filter' | 'latest_priority' | 'multi_tier_slave' | 'last_failover_minute'
     | 'manager_workdir' | 'manager_log' | 'secondary_check_script' | 'master_ip_failover_script' | 'master_ip_online_change_script'
-    | 'shutdown_script' | 'report_script' | 'auto_rejoin' | 'hook_password_args']-?: NonNullable<ClusterConfig[K]>;
+    | 'shutdown_script' | 'report_script' | 'auto_rejoin' | 'hook_password_args' | 'second_route' | 'second_route_timeout' | 'secondary_hosts'
+    | 'ping_stall_failures' | 'fence_hung_master']-?: NonNullable<ClusterConfig[K]>;
 };
 
 export interface SshValues {
@@ -152,6 +153,20 @@ export function clusterDefaults(format: ConfigFormat): ClusterDefaults {
 /** One health check may take at most this long by default: the interval, capped at 2 s. */
 export function defaultPingTimeout(pingInterval: number): number {
   return Math.min(pingInterval, 2);
+}
+
+/** Failure detection and fencing defaults (both formats). */
+export const DETECTION_DEFAULTS = { second_route: true, second_route_timeout: 1, ping_stall_failures: 4, fence_hung_master: 'kill' } as const;
+
+/** The detection settings of a cluster with the defaults filled in (hand-built configs may lack them). */
+export function detectionSettings(c: ClusterConfig): { second_route: boolean; second_route_timeout: number; secondary_hosts: NonNullable<ClusterConfig['secondary_hosts']>; ping_stall_failures: number; fence_hung_master: 'kill' | 'none' } {
+  return {
+    second_route: c.second_route ?? DETECTION_DEFAULTS.second_route,
+    second_route_timeout: c.second_route_timeout ?? DETECTION_DEFAULTS.second_route_timeout,
+    secondary_hosts: c.secondary_hosts ?? [],
+    ping_stall_failures: c.ping_stall_failures ?? DETECTION_DEFAULTS.ping_stall_failures,
+    fence_hung_master: c.fence_hung_master ?? DETECTION_DEFAULTS.fence_hung_master,
+  };
 }
 
 export const SSH_CONNECT_TIMEOUT_DEFAULT = 5;
@@ -316,6 +331,11 @@ export function resolveCluster(input: ClusterInput, ctx: ResolveContext): Resolv
     master_ip_online_change_script: opt(c.master_ip_online_change_script),
     shutdown_script: opt(c.shutdown_script),
     report_script: opt(c.report_script),
+    second_route: get(c.second_route, DETECTION_DEFAULTS.second_route),
+    second_route_timeout: get(c.second_route_timeout, DETECTION_DEFAULTS.second_route_timeout),
+    secondary_hosts: get(c.secondary_hosts, []),
+    ping_stall_failures: get(c.ping_stall_failures, DETECTION_DEFAULTS.ping_stall_failures),
+    fence_hung_master: get(c.fence_hung_master, DETECTION_DEFAULTS.fence_hung_master),
     hook_password_args: get(c.hook_password_args, 'auto'),
     ssh: {
       known_hosts: opt(sh.known_hosts),

@@ -5,6 +5,7 @@
  */
 import type { Secret } from '../domain/secret.js';
 import type { HooksConfig } from './hooks.js';
+import type { HostSpec } from './keys.js';
 import type { SshHostSettings } from './ssh-options.js';
 
 export type { SshHostSettings } from './ssh-options.js';
@@ -104,6 +105,23 @@ export interface ClusterConfig {
   master_ip_online_change_script?: string | undefined;
   shutdown_script?: string | undefined;
   report_script?: string | undefined;
+  /**
+   * The built-in second route (default true): before failing over, probe the master's MySQL port
+   * over SSH from the replicas' hosts and secondary_hosts (MHA's masterha_secondary_check, natively).
+   */
+  second_route?: boolean | undefined;
+  /** Deadline of one second-route probe, seconds (default 1). */
+  second_route_timeout?: number | undefined;
+  /** More hosts to probe the master from, over SSH (default none). */
+  secondary_hosts?: HostSpec[] | undefined;
+  /**
+   * Health-check statements in a row that time out on a connection the master accepted (a storage
+   * or lock hang; ping_type INSERT or SELECT) before it is failed over, even while its replicas are
+   * connected (default 4, as MHA's 4 failed checks).
+   */
+  ping_stall_failures?: number | undefined;
+  /** A hung old master (SSH answers, SQL does not): kill its mysqld over SSH (default) or leave it. */
+  fence_hung_master?: 'kill' | 'none' | undefined;
   /**
    * MHA passes --new_master_password / --orig_master_password to its scripts on the
    * command line. auto (default): only to a script whose text mentions the option;

@@ -5,6 +5,7 @@
  */
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit } from 'yaml';
 import type { Document, Node, Pair, YAMLMap } from 'yaml';
+import { CORE_SCHEMA, load as fastLoad } from 'js-yaml';
 import { z } from 'zod';
 import { validateDetailed as validateCron } from 'node-cron';
 import {
@@ -189,7 +190,7 @@ function pathString(path: Path): string {
   return s === '' ? 'the top level' : s;
 }
 
-class Locator {
+class Locator implements Locate {
   /** Each map's pairs by key, built on first use: a lookup is linear in the path's depth, not in the map's size (a config of thousands of servers loads in linear time). */
   private readonly index = new WeakMap<object, Map<string, Pair>>();
 
@@ -240,6 +241,70 @@ class Locator {
     const range = (node as Node | null | undefined)?.range;
     if (!range) return undefined;
     return this.lc.linePos(range[0]).line;
+  }
+}
+
+/** Where a path is: the file, and the line found by a Locator (the slow path's, or the lazy one's). */
+interface Locate {
+  loc(path: Path, key?: boolean): Loc;
+}
+
+/** The yaml Document of the text with its line counter (the slow parse: every node knows its offset). */
+function parseWithLines(text: string): { doc: Document; lc: LineCounter } {
+  const lc = new LineCounter();
+  // yaml's own uniqueKeys check compares every key with every earlier one (quadratic in a map of
+  // thousands of clusters): duplicates are found with one Set per map instead (duplicateKey).
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false, merge: false });
+  return { doc, lc };
+}
+
+/**
+ * Locations for a text that parsed and validated on the fast path: nothing is located until a message needs
+ * a line (a warning, a problem found later); then the text is parsed once more, with line numbers. Each
+ * Loc's `file` is known at once, its `line` is a getter.
+ */
+class LazyLocator implements Locate {
+  #real: Locator | undefined;
+  constructor(
+    private readonly text: string,
+    private readonly file: string,
+  ) {}
+
+  #locator(): Locator {
+    if (this.#real === undefined) {
+      const { doc, lc } = parseWithLines(this.text);
+      this.#real = new Locator(doc, lc, this.file);
+    }
+    return this.#real;
+  }
+
+  loc(path: Path, key = false): Loc {
+    let found: { line: number | undefined } | undefined;
+    const locate = (): number | undefined => (found ??= { line: this.#locator().line(path, key) }).line;
+    return {
+      file: this.file,
+      get line(): number | undefined {
+        return locate();
+      },
+    };
+  }
+}
+
+/**
+ * The fast parse (js-yaml, the same YAML 1.2 core schema as the yaml package, several times faster on a
+ * large file): plain data, or undefined whenever the text uses anything the slow path must judge and
+ * report with its line (a syntax error, a duplicate key, an alias, a second document, deep nesting, an
+ * empty file, a tag). The slow path then parses the text as it always did, so messages never change.
+ */
+export function fastParse(text: string): unknown {
+  // Where the two parsers could read a value differently, the yaml package decides: a directive (%YAML 1.1
+  // changes the schema), an explicit tag (!!float 1), a number too large for a double (1e400).
+  if (/^%/m.test(text) || /(^|[\s[{,])!/m.test(text) || /\d[eE][+-]?\d{3}/.test(text)) return undefined;
+  try {
+    const data = fastLoad(text, { schema: CORE_SCHEMA, maxAliases: 0, maxDepth: MAX_DEPTH });
+    return data !== null && typeof data === 'object' && !Array.isArray(data) ? data : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -301,7 +366,7 @@ function knownKeys(ctx: Context): string[] {
 
 const NOUN: Record<string, string> = { array: 'a list', object: 'a map', record: 'a map', string: 'a string', number: 'a number', boolean: 'true or false' };
 
-function issueToProblems(issue: z.core.$ZodIssue, data: unknown, at: Locator): Problem[] {
+function issueToProblems(issue: z.core.$ZodIssue, data: unknown, at: Locate): Problem[] {
   const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
   const last = path[path.length - 1];
   const label = typeof last === 'string' ? (path[path.length - 2] === 'host_key_fingerprints' ? `host_key_fingerprints[${JSON.stringify(last)}]` : last) : pathString(path);
@@ -426,11 +491,23 @@ function firstAlias(root: unknown): Node | undefined {
   return found;
 }
 
+/**
+ * Parses and validates the YAML configuration. A valid file takes the fast path (js-yaml, no line numbers
+ * until a message needs one); anything else is parsed again by the yaml package with every node's line,
+ * and every problem names its file:line exactly as before.
+ */
 export function parseYamlConfig(text: string, file: string): YamlParseResult {
-  const lc = new LineCounter();
-  // yaml's own uniqueKeys check compares every key with every earlier one (quadratic in a map of
-  // thousands of clusters): duplicates are found below with one Set per map instead.
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false, merge: false });
+  const data = fastParse(text);
+  if (data !== undefined) {
+    const res = rootSchema.safeParse(data);
+    if (res.success) return build(res.data, new LazyLocator(text, file), file);
+  }
+  return slowParse(text, file);
+}
+
+/** The slow path alone (tests compare both paths). */
+export function slowParse(text: string, file: string): YamlParseResult {
+  const { doc, lc } = parseWithLines(text);
   const empty: YamlParseResult = { state_dir: undefined, clusters: [], problems: [], inlineSecretFiles: [] };
   const firstErr = doc.errors[0];
   if (firstErr) {
@@ -457,7 +534,11 @@ export function parseYamlConfig(text: string, file: string): YamlParseResult {
     problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
     return { ...empty, problems };
   }
-  const root = res.data as RootData;
+  return build(res.data, at, file);
+}
+
+/** The layered input from validated data. */
+function build(root: RootData, at: Locate, file: string): YamlParseResult {
   const problems: Problem[] = [];
   const clusters: ClusterInput[] = [];
   const names = Object.keys(root.clusters);

@@ -26,6 +26,10 @@ export interface TopologyOptions {
   multiTierSlave: boolean;
   /** The replication user mhats will use when repointing (config repl_user). */
   replUser?: string | undefined;
+  /** The manager's ping_interval, seconds: the replicas' view should be at least as quick (default 1). */
+  pingInterval?: number | undefined;
+  /** Is the built-in second route on? (default true) */
+  secondRoute?: boolean | undefined;
 }
 
 export type Severity = 'error' | 'warning' | 'info';
@@ -55,7 +59,8 @@ export type FindingCode =
   | 'repl_user'
   | 'no_candidate'
   | 'version'
-  | 'relay_log_purge';
+  | 'relay_log_purge'
+  | 'replication_timing';
 
 export interface Finding {
   severity: Severity;
@@ -435,8 +440,52 @@ export function analyzeTopology(specs: ServerSpec[], probes: ServerProbe[], opts
     }
   }
 
+  // --- How soon the replicas notice a silent master (their view is the failure detector's witness). ---
+  for (const o of replicaObs) {
+    const f = replicationTimingFinding(o, opts);
+    if (f) add(f);
+  }
+
   const healthy = !findings.some((f) => f.severity === 'error');
   return { master, masterObs, replicas, unreachable, mode, findings, healthy };
+}
+
+/** A replica's IO thread notices a dead or hung master only after slave_net_timeout; between heartbeats its Yes proves nothing. */
+export const SLOW_NET_TIMEOUT_S = 30;
+
+/**
+ * Warns when slave_net_timeout (replica_net_timeout) and the heartbeat period make a replica's view of
+ * its master slow, and says what to set: heartbeats at least every ping_interval (≥1 s), and a net
+ * timeout of a few heartbeats.
+ */
+export function replicationTimingFinding(o: ServerObservation, opts: Pick<TopologyOptions, 'pingInterval' | 'secondRoute'>): Finding | undefined {
+  const t = o.replicationTiming;
+  if (o.replica === undefined || t === undefined) return undefined;
+  const target = Math.max(1, Math.ceil(opts.pingInterval ?? 1));
+  const goodNet = Math.max(10, target * 4);
+  const hb = t.heartbeatPeriod;
+  const net = t.netTimeout;
+  const slowHb = hb !== undefined && (hb === 0 || hb > 2 * target);
+  const slowNet = net !== undefined && net > SLOW_NET_TIMEOUT_S;
+  if (!slowHb && !slowNet) return undefined;
+  const my = o.version.flavor === 'mysql';
+  const newSyntax = my && (o.version.major > 8 || (o.version.major === 8 && (o.version.minor > 0 || o.version.patch >= 23)));
+  const netVar = my && (o.version.major > 8 || (o.version.major === 8 && (o.version.minor > 0 || o.version.patch >= 26))) ? 'replica_net_timeout' : 'slave_net_timeout';
+  const stop = my && (o.version.major > 8 || (o.version.major === 8 && (o.version.minor > 0 || o.version.patch >= 22))) ? 'REPLICA' : 'SLAVE';
+  const change = newSyntax ? `CHANGE REPLICATION SOURCE TO SOURCE_HEARTBEAT_PERIOD=${target}` : `CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD=${target}`;
+  const parts = [
+    ...(slowHb ? [hb === 0 ? 'no heartbeats (period 0)' : `heartbeats every ${hb} s`] : []),
+    ...(net !== undefined ? [`${netVar}=${net} s`] : []),
+  ];
+  const consequence = `for up to ${net ?? '?'} s after the master dies or hangs this replica's IO thread still says Yes, and ${slowHb ? 'on an idle master nothing proves that Yes fresh' : 'only a heartbeat proves it fresh'}`;
+  const effect = opts.secondRoute === false ? 'with second_route off, mhats waits for it before failing over' : "mhats does not wait for it (the second route decides), but a replica's view is the quickest proof of life";
+  return {
+    severity: 'warning',
+    code: 'replication_timing',
+    server: o.name,
+    message: `the replica's view of its master is slow (${parts.join(', ')}): ${consequence}; ${effect}`,
+    hint: `on ${o.name}: SET GLOBAL ${netVar}=${goodNet} (and ${netVar}=${goodNet} under [mysqld] in my.cnf); STOP ${stop}; ${change}; START ${stop}`,
+  };
 }
 
 export function replicationMode(replicas: ServerObservation[], master: ServerObservation | undefined): ReplicationMode {

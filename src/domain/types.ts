@@ -121,6 +121,11 @@ export interface ServerObservation {
   reportHost?: string | undefined;
   /** Users on this server that hold REPLICATION SLAVE (user@host), for the repl user check. */
   replicationUsers?: string[] | undefined;
+  /**
+   * How soon this replica notices a silent source (replicas only, when readable): slave_net_timeout
+   * (replica_net_timeout) and the heartbeat period of its connection, seconds.
+   */
+  replicationTiming?: { netTimeout?: number | undefined; heartbeatPeriod?: number | undefined } | undefined;
 }
 
 /** Why a server could not be observed. */

@@ -18,6 +18,8 @@ import type { BinlogCoord, ServerObservation } from '../domain/types.js';
 import type { Logger } from '../ports/logger.js';
 import type { Cutter } from './ops/salvage.js';
 import { deadline, FailoverFailed } from './ops/admin.js';
+import type { FailoverLocks } from '../adapters/leader/failover-lock.js';
+import type { SshPool } from '../adapters/ssh/session.js';
 
 export interface FailoverRequest {
   cluster: ClusterConfig;
@@ -34,6 +36,12 @@ export interface FailoverRequest {
   sshReachable?: boolean | undefined;
   /** Servers in maintenance: never candidates; their absence or breakage does not block the failover. */
   maintenance?: readonly string[] | undefined;
+  /**
+   * The detector's verdict that started an automatic failover (monitor): its code and when it was
+   * reached (deps.now clock). A fresh verdict is MHA's double check already done; a storage hang
+   * (StorageHang) answers SQL and is failed over all the same (MHA: no double check with INSERT).
+   */
+  verdict?: { code: string; at: number } | undefined;
 }
 
 export interface FailoverDeps {
@@ -60,6 +68,8 @@ export interface FailoverDeps {
   onPromoted?: ((newMaster: ServerConfig) => void) | undefined;
   /** The old master answered SQL and was fenced (read_only, sessions killed). Must not throw. */
   onFenced?: ((server: ServerConfig) => void) | undefined;
+  /** Persistent SSH sessions (warmed by the monitor when the suspicion began): the fence of a hung master reuses them. */
+  sshPool?: SshPool | undefined;
 }
 
 export interface PhaseRecord {
@@ -145,6 +155,9 @@ export class FailoverRun {
     this.#hookEnv = hp.ok ? hp.environment : undefined;
     this.hookProblem = hp.ok ? undefined : hp.reason;
   }
+
+  /** MHA's failover lock on every reachable survivor, held for the whole failover (released by finish). */
+  locks: FailoverLocks | undefined;
 
   get hooks(): HookSpec[] {
     return this.#hooks;
@@ -249,6 +262,7 @@ export class FailoverRun {
     r.exitCode = outcome === 'success' ? 0 : outcome === 'partial' ? 10 : 1;
     r.durationMs = this.deps.now() - this.t0;
     this.#fencingToken = undefined;
+    if (this.locks?.ok) this.locks.release().catch(() => undefined);
     if (this.begun) {
       this.deps.journal.append({
         type: 'end',

@@ -37,7 +37,9 @@ import type { ServerObservation } from '../domain/types.js';
 import { salvageBinlog } from './ops/salvage.js';
 import { applyBinlogTo } from './ops/catch-up.js';
 import { FailoverFailed, FailoverRefused, specOf, target } from './ops/admin.js';
-import { fenceOldMaster, NotAnswering, refence } from './ops/fence.js';
+import { refence } from './ops/fence.js';
+import { fenceHard } from './ops/fencing.js';
+import { takeFailoverLocks } from '../adapters/leader/failover-lock.js';
 import { applyRelayLog, startIoThreads, stopIoThreads } from './ops/replica.js';
 import { positionOf, resetReplication, setWritable, stopReplication } from './ops/master.js';
 import { FailoverRun, StopPartial, type FailoverDeps, type FailoverReport, type FailoverRequest } from './failover-run.js';
@@ -111,10 +113,16 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
 
     // ---------------------------------------------------------------- Phase 1
     const first = await run.phase(PHASE.check, 15_000 + cluster.connect_timeout * 1000 + cluster.query_timeout * 6000, async () => {
-      // MHA's double check: a dead master must not answer SQL. A hung one (SIGSTOP) does not.
-      const alive = await inspectServer(target(dead), { connectTimeoutMs: Math.min(1000, cluster.connect_timeout * 1000), queryTimeoutMs: 1000, now: deps.now });
-      if (alive.ok && req.trigger === 'auto') throw new FailoverRefused(`${dead.name} answers SQL again: it is not dead; stopping the failover`);
-      const classification = await observeSurvivors(req, failed, deps.now);
+      // One failover at a time: a manager, mhats failover/switchover and MHA all take this lock first.
+      run.locks = await takeFailoverLocks(cluster.servers.filter((s) => s.name !== dead.name && !failed.has(s.name)), cluster, { waitSec: 2 });
+      if (!run.locks.ok) throw new FailoverRefused(`${run.locks.message}; not failing over`);
+      // MHA's double check: a dead master must not answer SQL (a hung one does not). Not for a storage hang
+      // (it answers, its writes hang: MHA has no double check with ping_type INSERT), and not when the
+      // detector's verdict is under a second old (its last checks were the double check); run alongside.
+      const fresh = req.verdict !== undefined && deps.now() - req.verdict.at < 1000;
+      const doubleCheck = req.trigger === 'auto' && req.verdict?.code !== 'StorageHang' && !fresh ? inspectServer(target(dead), { connectTimeoutMs: Math.min(1000, cluster.connect_timeout * 1000), queryTimeoutMs: 1000, now: deps.now }) : undefined;
+      const [alive, classification] = await Promise.all([doubleCheck, observeSurvivors(req, failed, deps.now)]);
+      if (alive?.ok) throw new FailoverRefused(`${dead.name} answers SQL again: it is not dead; stopping the failover`);
       for (const e of classification.exclusions.filter((x) => !x.blocking)) run.event(`${e.server} (${e.code}): ${e.reason}`);
       const plan = planFrom(req, classification, deps.now(), { salvage: { sshReachable: req.sshReachable, reader: salvageReader } });
       if (!plan.ok) throw new FailoverRefused(plan.refusal!.reason);
@@ -132,12 +140,16 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       await stopIoThreads(survivors, { cluster, signal }, (s) => ioStopped.add(s.name));
       // Demoted from here on: whatever happens next, it is fenced when it answers.
       run.demoted(dead.name);
-      const fenced = await fenceOldMaster(dead, cluster, run.log).catch((err: unknown) => {
-        if (err instanceof NotAnswering) return `not reachable over SQL (${err.message})`;
-        throw new FailoverFailed(`${dead.name} could not be fenced: ${(err as Error).message}`);
-      });
-      if (!fenced.startsWith('not reachable')) deps.onFenced?.(dead);
-      run.event(`fence ${dead.name}: ${fenced}`);
+      // Fence the old master: read_only (verified) and every client session killed when it answers SQL; its
+      // mysqld killed over SSH when SQL did not fence it (hung, storage hang), unless a shutdown_script does it.
+      const shutdownHook = run.hooks.some((h) => h.type === 'mha-script' && h.script === 'shutdown' && h.phases.includes('stop'));
+      const fence = await fenceHard(dead, cluster, { log: run.log, pool: deps.sshPool, shutdownHook, signal });
+      if (fence.sql === 'fenced') deps.onFenced?.(dead);
+      run.event(`fence ${dead.name}: ${fence.detail}`, { sql: fence.sql, readOnly: fence.readOnly, sessionsKilled: fence.sessionsKilled, kill: fence.kill, pids: fence.pids, safe: fence.safe });
+      // It answers SQL (or refuses us: access denied, too many connections) and can still take writes: never promote beside it.
+      if (fence.sql === 'unverified' && !fence.safe && fence.kill !== 'shutdown_script') throw new FailoverFailed(`${dead.name} answers SQL but could not be fenced (${fence.detail}): not promoting another master while it may still take writes`);
+      if (fence.kill === 'killed' || fence.kill === 'not_running') sshReachable ??= true;
+      else if (fence.kill === 'no_ssh') sshReachable ??= false;
       if (sshReachable === undefined) sshReachable = await sshProbe;
       run.event(`${dead.name}'s host is ${sshReachable ? '' : 'not '}reachable over SSH`);
       // Stop hooks, MHA's order: master_ip_failover_script stop/stopssh, shutdown_script, then the hook set.
@@ -253,7 +265,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       const at = await positionOf(nm, cluster, signal);
       // The old master again, right before writes go to the new one: still down, or fenced with nothing the new master lacks.
       const knownEnd = salvage?.bytes !== undefined || salvage?.transactions === 0 ? undefined : plan.latest.coord;
-      const rf = await run.step(dead.name, 'refence', () => refence(dead, cluster, run.log, at.gtid, knownEnd, signal), (r) => r.detail);
+      const rf = await run.step(dead.name, 'refence', () => refence(dead, cluster, run.log, at.gtid, knownEnd, signal, deps.sshPool), (r) => r.detail);
       if (rf.state === 'fenced') deps.onFenced?.(dead);
       run.event(`before ${nm.name} takes writes: ${rf.detail}`);
       env.target = { gtid: at.gtid, coord: at.coord };

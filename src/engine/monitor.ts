@@ -12,12 +12,16 @@ import { dialectFor } from '../adapters/mysql/dialect.js';
 import { inspectAll, readGtidState } from '../adapters/mysql/inspect.js';
 import { errantToConfirm, withMasterGtid } from '../domain/errant-confirm.js';
 import { SessionKeeper } from '../adapters/mysql/keeper.js';
-import { runScript } from '../adapters/hooks/run-script.js';
 import type { Journal } from '../adapters/journal/journal.js';
+import { detect, initialDetectorState, type MasterPosition, type CheckResult, type DetectorState, type Verdict } from '../domain/detector.js';
+import { WitnessSampler } from '../adapters/mysql/witness.js';
+import { SshPool } from '../adapters/ssh/session.js';
+import { sshOptionsFor } from '../adapters/ssh/targets.js';
+import { detectionSettings } from '../config/resolve.js';
+import { Suspicion } from './suspicion.js';
 import { readMhaStateFiles } from '../adapters/journal/mha-state-files.js';
-import { confirm, detect, initialDetectorState, type MasterPosition, type CheckResult, type DetectorState, type ReplicaView, type SecondaryCheckOutcome, type Verdict } from '../domain/detector.js';
 import { failedServers, guard, summarize, type FailoverSummary, type JournalRecord } from '../domain/guard.js';
-import { analyzeTopology, resolveSource, type ServerSpec, type TopologyAnalysis } from '../domain/topology.js';
+import { analyzeTopology, type ServerSpec, type TopologyAnalysis } from '../domain/topology.js';
 import type { ServerObservation, ServerProbe } from '../domain/types.js';
 import { classifySurvivors } from '../domain/failover/survivors.js';
 import type { FailoverPlan } from '../domain/failover/plan.js';
@@ -51,6 +55,8 @@ export interface MonitorDeps {
   isLeader?: (() => boolean) | undefined;
   /** Manager HA: the leader's fencing token, for the hooks (MHATS_FENCING_TOKEN). */
   fencingToken?: (() => string | undefined) | undefined;
+  /** Persistent SSH sessions (second route, fencing, hooks); the monitor opens its own when not given. */
+  sshPool?: SshPool | undefined;
   /** The master changed: adopted (start, switchover seen, after a failover) or just promoted by a failover (writable). Must not throw. */
   onMasterChanged?: ((master: string, how: 'adopted' | 'promoted') => void) | undefined;
   /** A server was fenced (read_only, sessions killed). Must not throw. */
@@ -59,6 +65,12 @@ export interface MonitorDeps {
   rejoin?: ((server: string) => Promise<RejoinReport>) | undefined;
   /** Maintenance entries (every cluster's; the monitor picks its own). Default: none. */
   maintenance?: (() => MaintenanceEntry[]) | undefined;
+  /**
+   * Where in the ping interval this loop's ticks fall, as a fraction in [0, 1) (default 0): the manager spreads its
+   * clusters' loops over the interval, so a thousand health checks are not due in the same millisecond. The
+   * first tick waits that long; the interval itself is unchanged.
+   */
+  phase?: number | undefined;
 }
 
 export interface MonitorObserver {
@@ -66,6 +78,8 @@ export interface MonitorObserver {
   check?(m: ClusterMonitor, r: CheckResult): void;
   /** The detector moved to suspect (the master failed ping_failures checks in a row). */
   suspicion?(m: ClusterMonitor): void;
+  /** A suspicion was evaluated: the verdict, with who said what (witnesses, routes) and how fresh. */
+  verdict?(m: ClusterMonitor, v: Verdict): void;
   /** A full inspection of the cluster finished. */
   inspected?(m: ClusterMonitor, a: TopologyAnalysis): void;
 }
@@ -73,12 +87,27 @@ export interface MonitorObserver {
 /** The failover that would run if the master died now, from the last inspection (no I/O): the plan, or why there is none. */
 export type MonitorPlan = { plan: FailoverPlan; inspectedAt: number } | { plan?: undefined; reason: string; master?: string | undefined };
 
+/** The last suspicion of a master, kept after it ended: why it did or did not become a failover. */
+export interface SuspicionRecord {
+  master: string;
+  /** Wall clock (ms since epoch). */
+  startedAt: number;
+  endedAt?: number | undefined;
+  outcome: 'ongoing' | 'recovered' | 'failover' | 'master_changed';
+  /** The last verdict of this suspicion, with who said what and how fresh. */
+  verdict?: Verdict | undefined;
+  /** Wall clock of that verdict. */
+  verdictAt?: number | undefined;
+  evaluations: number;
+}
+
 export interface MonitorSnapshot {
   cluster: string;
   state: MonitorState;
   master?: string | undefined;
   detector: DetectorState;
   lastVerdict?: Verdict | undefined;
+  lastSuspicion?: SuspicionRecord | undefined;
   failed: string[];
   lastAnalysis?: { healthy: boolean; errors: string[] } | undefined;
   lastFailover?: FailoverSummary | undefined;
@@ -87,16 +116,21 @@ export interface MonitorSnapshot {
   reconciled: Reconciled[];
 }
 
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+/** After a refused connection, the one short re-check before the verdict (certain evidence waits no longer). */
+const REFUSED_RECHECK_MS = 150;
+
+const sleep = (ms: number, signal: AbortSignal, wake?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
-    if (signal.aborted) return resolve();
+    if (signal.aborted || wake?.aborted) return resolve();
     const t = setTimeout(done, Math.max(0, ms));
     function done(): void {
       clearTimeout(t);
       signal.removeEventListener('abort', done);
+      wake?.removeEventListener('abort', done);
       resolve();
     }
     signal.addEventListener('abort', done, { once: true });
+    wake?.addEventListener('abort', done, { once: true });
   });
 
 export class ClusterMonitor {
@@ -106,6 +140,8 @@ export class ClusterMonitor {
   master: string | undefined;
   detector: DetectorState = initialDetectorState;
   lastVerdict: Verdict | undefined;
+  /** The current or last suspicion of the master. */
+  lastSuspicion: SuspicionRecord | undefined;
   lastAnalysis: TopologyAnalysis | undefined;
   lastMasterObs: ServerObservation | undefined;
   /** Every server's probe at the last inspection (failed servers too). */
@@ -126,6 +162,11 @@ export class ClusterMonitor {
   #inFailover = false;
   /** After a refused failover, do not retry before this (monotonic ms), unless the verdict changes. */
   #retryAfter = -Infinity;
+  /** The running suspicion (from the first failed check until the master answers or is failed over). */
+  #suspicion: Suspicion | undefined;
+  #sampler: WitnessSampler;
+  readonly pool: SshPool;
+  #ownPool: boolean;
   /** Operator actions (API switchover, manual failover) waiting to run between two ticks. */
   #actions: Array<{ what: string; run: () => Promise<void>; cancel: (err: Error) => void }> = [];
   #wake: AbortController | undefined;
@@ -147,6 +188,9 @@ export class ClusterMonitor {
     this.cluster = cluster;
     this.deps = deps;
     this.#log = deps.log.child({ cluster: cluster.name });
+    this.#sampler = new WitnessSampler({ connectTimeoutMs: Math.min(1000, cluster.connect_timeout * 1000), queryTimeoutMs: Math.min(2000, cluster.query_timeout * 1000) }, deps.mono);
+    this.#ownPool = deps.sshPool === undefined;
+    this.pool = deps.sshPool ?? new SshPool({ log: this.#log });
   }
 
   get inFailover(): boolean {
@@ -206,6 +250,8 @@ export class ClusterMonitor {
   /** Closes the connections kept for inspections (run() does it when it stops). */
   closeConnections(): void {
     this.#keeper.close();
+    this.#sampler.close();
+    if (this.#ownPool) this.pool.close();
   }
 
   /** Maintenance of this cluster in force now (global, cluster and server entries). */
@@ -237,6 +283,7 @@ export class ClusterMonitor {
       master: this.master,
       detector: this.detector,
       lastVerdict: this.lastVerdict,
+      lastSuspicion: this.lastSuspicion,
       failed: this.failedServers(),
       lastAnalysis: this.lastAnalysis ? { healthy: this.lastAnalysis.healthy, errors: this.lastAnalysis.findings.filter((f) => f.severity === 'error').map((f) => `${f.server ?? this.cluster.name}: ${f.message}`) } : undefined,
       lastFailover: summaries.filter((s) => s.outcome !== 'refused').at(-1),
@@ -269,6 +316,8 @@ export class ClusterMonitor {
         checkReplFilter: this.cluster.check_repl_filter,
         multiTierSlave: this.cluster.multi_tier_slave,
         replUser: this.cluster.servers.find((s) => s.repl_user)?.repl_user,
+        pingInterval: this.cluster.ping_interval,
+        secondRoute: detectionSettings(this.cluster).second_route,
       });
     let a = analyze(probes);
     // Errant GTIDs count only when the master, read again after every replica, still lacks them.
@@ -327,7 +376,15 @@ export class ClusterMonitor {
     if (unfinished) {
       this.#log.error({ failover: unfinished.id }, `an unfinished failover was found in the journal (${unfinished.id}, dead master ${unfinished.deadMaster}): the manager stopped during it. No automatic failover until an operator checks the topology and runs: mhats ack ${this.cluster.name}`);
     }
+    // The loop's place in the interval: its first tick waits for it (a thousand clusters do not start, nor
+    // ping, in the same millisecond); every later tick keeps it.
+    const phaseMs = Math.min(Math.max(this.deps.phase ?? 0, 0), 0.999) * interval;
     this.#running = true;
+    if (phaseMs > 0 && !signal.aborted) {
+      this.#wake = new AbortController();
+      await sleep(phaseMs, signal, this.#wake.signal);
+      this.#wake = undefined;
+    }
     while (!signal.aborted) {
       await this.#runActions();
       if (signal.aborted) break;
@@ -342,19 +399,56 @@ export class ClusterMonitor {
       this.ticks++;
       this.deps.onTick?.(this);
       if (signal.aborted) break;
-      const watching = this.state === 'watching' || this.state === 'suspect' || this.state === 'blocked';
-      const failing = this.detector.phase !== 'healthy' && this.state !== 'blocked';
-      const wait = !watching ? Math.max(interval, 2000) : failing ? this.cluster.ping_retry_interval * 1000 : interval;
+      const wait = this.#nextWait(interval);
       if (this.#actions.length > 0) continue;
       this.#wake = new AbortController();
-      await sleep(wait - (this.deps.mono() - started), AbortSignal.any([signal, this.#wake.signal]));
+      // Two signals, not AbortSignal.any: a composite per tick would hang on the loop's long-lived signal.
+      await sleep(wait - (this.deps.mono() - started), signal, this.#wake.signal);
       this.#wake = undefined;
     }
     this.#running = false;
     for (let a = this.#actions.shift(); a !== undefined; a = this.#actions.shift()) a.cancel(new Error(`the monitor of ${this.cluster.name} stopped before the action ran`));
     this.#checker?.close();
+    this.#endSuspicion();
+    this.#sampler.close();
+    if (this.#ownPool) this.pool.close();
     this.#keeper.close();
     this.state = 'stopped';
+  }
+
+  /**
+   * How long until the next check: the interval while healthy; after a refused connection one short
+   * re-check (certain evidence needs no more); after other failures ping_retry_interval; while a
+   * witness or the second route says the master is alive (only the manager's route is broken), the
+   * interval again.
+   */
+  #nextWait(interval: number): number {
+    const watching = this.state === 'watching' || this.state === 'suspect' || this.state === 'blocked';
+    if (!watching) return Math.max(interval, 2000);
+    if (this.detector.phase === 'healthy' || this.state === 'blocked') return interval;
+    const v = this.lastVerdict;
+    if (v !== undefined && !v.dead && (v.code === 'UnreachableMaster' || v.code === 'AliveError')) return interval;
+    const retry = this.cluster.ping_retry_interval * 1000;
+    return this.detector.lastFailure?.class === 'refused' ? Math.min(retry, REFUSED_RECHECK_MS) : retry;
+  }
+
+  #endSuspicion(outcome: SuspicionRecord['outcome'] = 'master_changed'): void {
+    if (this.#suspicion !== undefined && this.lastSuspicion?.outcome === 'ongoing') {
+      this.lastSuspicion = { ...this.lastSuspicion, outcome, endedAt: this.deps.now() };
+    }
+    this.#suspicion?.close();
+    this.#suspicion = undefined;
+  }
+
+  /** SSH sessions to every server, opened ahead of need: the second route, the fence of a hung master, the built-in hooks. */
+  #warmSsh(): void {
+    if (!detectionSettings(this.cluster).second_route) return;
+    const failed = new Set(this.failedServers());
+    for (const srv of this.cluster.servers) {
+      if (failed.has(srv.name)) continue;
+      const { target: t, options } = sshOptionsFor(this.cluster, srv);
+      this.pool.warm(t, options);
+    }
   }
 
   async tick(): Promise<void> {
@@ -376,27 +470,56 @@ export class ClusterMonitor {
     const r = await this.#checker!.check();
     if (r.ok && r.position) this.lastMasterPosition = r.position;
     this.#observe(() => this.deps.observer?.check?.(this, r));
-    const { state: next, transition } = detect(this.detector, r, this.cluster.ping_failures);
+    const det = detectionSettings(this.cluster);
+    const { state: next, transition } = detect(this.detector, r, { failuresToSuspect: this.cluster.ping_failures, stallsToFail: det.ping_stall_failures });
     this.detector = next;
     if (transition === 'suspect') this.#observe(() => this.deps.observer?.suspicion?.(this));
-    if (transition === 'first_failure' || transition === 'failure') this.#log.warn({ master: this.master, kind: r.kind, failures: next.consecutiveFailures, latencyMs: Math.round(r.latencyMs) }, `health check of ${this.master} failed (${next.consecutiveFailures}/${this.cluster.ping_failures}): ${r.message ?? r.kind ?? ''}`);
-    if (transition === 'alive_but_refusing') this.#log.warn({ master: this.master, kind: r.kind }, `${this.master} refuses the health check but is alive (${r.kind}): not counted as a failure`);
+    if (transition === 'first_failure' || transition === 'failure') {
+      const what = next.lastFailure?.class === 'stall' ? ` (statement timeout ${next.consecutiveStalls}/${det.ping_stall_failures})` : next.lastFailure?.class === 'refused' ? ' (refused)' : '';
+      this.#log.warn({ master: this.master, kind: r.kind, stage: r.stage, failures: next.consecutiveFailures, stalls: next.consecutiveStalls, latencyMs: Math.round(r.latencyMs) }, `health check of ${this.master} failed (${next.consecutiveFailures}/${this.cluster.ping_failures})${what}: ${r.message ?? r.kind ?? ''}`);
+    }
+    if (transition === 'alive_but_refusing') this.#log.warn({ master: this.master, kind: r.kind, errno: r.errno }, `${this.master} refuses the health check but is alive (${r.kind}${r.errno ? ` ${r.errno}` : ''}): not counted as a failure`);
     if (transition === 'recovered') {
       this.#log.info({ master: this.master }, `${this.master} answers health checks again`);
       this.lastVerdict = undefined;
+      this.#endSuspicion('recovered');
       if (this.state === 'suspect') this.state = 'watching';
       if (this.heldByMaintenance !== undefined) this.#releaseMaintenanceHold();
     }
-    if (next.phase === 'suspect') {
-      if (this.state === 'watching') this.state = 'suspect';
-      await this.#confirmAndAct();
+    if (next.phase !== 'healthy') {
+      // The evidence is gathered from the first failure on, in the background (replica samples, the second route).
+      if (this.#suspicion === undefined) {
+        this.#suspicion = this.#newSuspicion();
+        this.lastSuspicion = { master: this.master, startedAt: this.deps.now() - Math.max(0, r.latencyMs), outcome: 'ongoing', evaluations: 0 };
+        this.#warmSsh();
+      }
+      if (next.phase === 'suspect' && this.state === 'watching') this.state = 'suspect';
+      // Decide once the evidence can be enough: a re-check (certain or not), or the run of stalls.
+      const ready = next.consecutiveFailures >= Math.min(2, this.cluster.ping_failures) || next.consecutiveStalls >= det.ping_stall_failures;
+      if (ready && transition !== 'alive_but_refusing') await this.#confirmAndAct();
       return;
     }
     // Refresh the whole view now and then (lag, the master's last position for the lost-transaction report).
     if (r.ok && this.deps.mono() - this.#lastInspectAt > Math.max(10_000, this.cluster.ping_interval * 5000)) {
       const a = await this.inspect();
       this.#adoptMovedMaster(a);
+      this.#warmSsh();
     }
+  }
+
+  #newSuspicion(): Suspicion {
+    const master = this.cluster.servers.find((s) => s.name === this.master)!;
+    const failed = new Set(this.failedServers());
+    return new Suspicion({
+      cluster: this.cluster,
+      master,
+      replicas: this.cluster.servers.filter((s) => s.name !== master.name && !failed.has(s.name)),
+      specs: this.cluster.servers.map((s) => ({ name: s.name, hostname: s.hostname, ip: s.ip, port: s.port, candidate_master: s.candidate_master, no_master: s.no_master, ignore_fail: s.ignore_fail })),
+      sampler: this.#sampler,
+      pool: detectionSettings(this.cluster).second_route ? this.pool : undefined,
+      mono: this.deps.mono,
+      log: this.#log,
+    });
   }
 
   /**
@@ -435,35 +558,27 @@ export class ClusterMonitor {
     });
     this.master = master;
     this.detector = initialDetectorState;
+    this.lastVerdict = undefined;
+    this.#endSuspicion();
     this.state = this.blockedReason ? 'blocked' : 'watching';
+    this.#warmSsh();
     this.#observe(() => this.deps.onMasterChanged?.(master, 'adopted'));
   }
 
   async #confirmAndAct(): Promise<void> {
     const master = this.master!;
-    const masterSrv = this.cluster.servers.find((s) => s.name === master)!;
-    const failed = new Set(this.failedServers());
-    const others = this.cluster.servers.filter((s) => s.name !== master && !failed.has(s.name));
-    const probes = await inspectAll(others.map(target), { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now }, this.#keeper);
-    const specs = this.#specs();
-    const observed = new Map<string, ServerObservation>();
-    for (const p of probes) if (p.ok) observed.set(p.obs.name, p.obs);
-    const views: ReplicaView[] = probes.map((p) => {
-      if (!p.ok) return { name: p.failure.name, reachable: false, replicatesFromMaster: true };
-      const rs = p.obs.replica;
-      const src = rs ? resolveSource(specs, observed, rs.sourceHost, rs.sourcePort) : undefined;
-      return { name: p.obs.name, reachable: true, replicatesFromMaster: src?.name === master, ioRunning: rs?.ioRunning, lastIoErrno: rs?.lastIoErrno };
-    });
-    let secondary: SecondaryCheckOutcome = { kind: 'unset' };
-    const witnessesSayDead = !views.some((v) => v.reachable && v.replicatesFromMaster && v.ioRunning === 'Yes');
-    if (this.cluster.secondary_check_script && witnessesSayDead) secondary = await this.#secondaryCheck(masterSrv);
-    const verdict = confirm(master, views, secondary);
+    this.#suspicion ??= this.#newSuspicion();
+    const verdict = await this.#suspicion.evaluate(this.detector);
     const changed = this.lastVerdict?.code !== verdict.code;
     this.lastVerdict = verdict;
+    if (this.lastSuspicion?.outcome === 'ongoing') this.lastSuspicion = { ...this.lastSuspicion, verdict, verdictAt: this.deps.now(), evaluations: this.lastSuspicion.evaluations + 1 };
+    this.#observe(() => this.deps.observer?.verdict?.(this, verdict));
+    const evidence = { witnesses: verdict.evidence.witnesses.map((w) => ({ name: w.name, says: w.says, class: w.class, freshnessMs: w.freshnessMs, detail: w.detail })), routes: verdict.evidence.routes?.map((r) => ({ via: r.via, says: r.says, kind: r.kind, elapsedMs: r.elapsedMs, detail: r.detail })) };
     if (!verdict.dead) {
-      if (changed) this.#log.warn({ master, verdict: verdict.code, views }, verdict.reason);
+      if (changed) this.#log.warn({ master, verdict: verdict.code, ...evidence }, verdict.reason);
+      else this.#log.debug({ master, verdict: verdict.code, ...evidence }, verdict.reason);
       // Nobody replicates from it any more: the master may have been switched over and the old one stopped.
-      if (verdict.code === 'NoWitness' || views.every((v) => !v.reachable || !v.replicatesFromMaster)) this.#adoptMovedMaster(await this.inspect());
+      if (verdict.code === 'NoWitness' || verdict.evidence.witnesses.every((w) => w.class === 'unreachable' || w.class === 'not_replica')) this.#adoptMovedMaster(await this.inspect());
       return;
     }
     if (this.deps.isLeader && !this.deps.isLeader()) {
@@ -495,7 +610,7 @@ export class ClusterMonitor {
       this.#log.warn({ master }, `maintenance of ${this.cluster.name} is over (stopped or expired) and the master ${master} is still dead: failing over now`);
       this.#releaseMaintenanceHold();
     }
-    this.#log.error({ master, verdict: verdict.code, witnesses: verdict.witnesses }, `MASTER ${master} IS DEAD: ${verdict.reason}`);
+    this.#log.error({ master, verdict: verdict.code, basis: verdict.basis, relied: verdict.witnesses, failingForMs: verdict.evidence.failingForMs, ...evidence }, `MASTER ${master} IS DEAD: ${verdict.reason}`);
     const g = guard(summarize(this.deps.journal.read()), this.deps.now(), this.cluster.last_failover_minute, 'auto', this.cluster.name, readMhaStateFiles(this.cluster.manager_workdir, this.cluster.name));
     if (!g.allowed) {
       this.blockedReason = g.reason;
@@ -525,15 +640,20 @@ export class ClusterMonitor {
     if (dead === undefined) throw new Error(`no master known for ${this.cluster.name}: name the dead master`);
     this.#inFailover = true;
     this.state = 'failing_over';
+    const s = this.lastSuspicion;
+    const verdict = opts.trigger === 'auto' && s?.master === dead && s.verdict?.dead && s.verdictAt !== undefined ? { code: s.verdict.code, at: s.verdictAt } : undefined;
+    if (this.lastSuspicion?.outcome === 'ongoing' && this.lastSuspicion.master === dead) this.lastSuspicion = { ...this.lastSuspicion, outcome: 'failover', endedAt: this.deps.now() };
     try {
       const report = await runFailover(
-        { cluster: this.cluster, deadMaster: dead, newMaster: opts.newMaster, trigger: opts.trigger, reason: opts.reason, maintenance: this.maintenance().serversInMaintenance, lastMasterObs: this.lastMasterObs?.name === dead ? this.lastMasterObs : undefined, lastMasterPosition: this.lastMasterPosition },
+        { cluster: this.cluster, deadMaster: dead, newMaster: opts.newMaster, trigger: opts.trigger, reason: opts.reason, maintenance: this.maintenance().serversInMaintenance, lastMasterObs: this.lastMasterObs?.name === dead ? this.lastMasterObs : undefined, lastMasterPosition: this.lastMasterPosition, verdict },
         {
           journal: this.deps.journal,
           log: this.deps.log,
           now: this.deps.now,
           sshReachable: this.deps.sshReachable,
           cutBinlog: cutSavedBinlog,
+          // Kept SSH sessions (warmed when the suspicion began): the fence of a hung master reuses them.
+          sshPool: this.pool,
           ...(this.deps.stillLeader ? { stillLeader: this.deps.stillLeader } : {}),
           fencingToken: this.deps.fencingToken,
           onPromoted: (s) => this.#observe(() => this.deps.onMasterChanged?.(s.name, 'promoted')),
@@ -555,6 +675,8 @@ export class ClusterMonitor {
         this.blockedReason = `failover ${report.id} failed: ${report.reason}`;
       } else {
         this.state = 'suspect';
+        // Refused (nothing changed): the suspicion goes on.
+        if (this.lastSuspicion?.outcome === 'failover' && this.lastSuspicion.master === dead) this.lastSuspicion = { ...this.lastSuspicion, outcome: 'ongoing', endedAt: undefined };
       }
       return report;
     } finally {
@@ -634,18 +756,5 @@ export class ClusterMonitor {
         this.#log.error({ server: name, err: (err as Error).message }, `auto_rejoin of ${name} failed: ${(err as Error).message}`);
       })
       .finally(() => this.#rejoining.delete(name));
-  }
-
-  async #secondaryCheck(master: ServerConfig): Promise<SecondaryCheckOutcome> {
-    const r = await runScript({
-      command: this.cluster.secondary_check_script!,
-      args: [`--user=${master.ssh_user}`, `--master_host=${master.hostname}`, `--master_ip=${master.ip}`, `--master_port=${master.port}`, `--master_user=${master.user}`, `--ping_type=${this.cluster.ping_type}`, ...(master.ssh_port !== 22 ? [`--port=${master.ssh_port}`] : [])],
-      timeoutMs: Math.max(10_000, this.cluster.ssh.connect_timeout * 2000),
-      env: { MHATS_CLUSTER: this.cluster.name, MHATS_MASTER_PASSWORD: master.password.reveal() },
-    });
-    if (r.timedOut) return { kind: 'error', detail: `timed out after ${r.durationMs} ms` };
-    if (r.exitCode === 0) return { kind: 'dead' };
-    if (r.exitCode === null) return { kind: 'error', detail: `killed by ${r.signal ?? 'signal'}` };
-    return { kind: 'alive', exitCode: r.exitCode, detail: (r.stderr || r.stdout).split('\n').slice(-2).join(' | ') };
   }
 }

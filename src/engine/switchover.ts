@@ -19,6 +19,7 @@
  * were never touched. Every statement has a deadline; a connection that
  * misses one is destroyed.
  */
+import { takeFailoverLocks, type FailoverLocks } from '../adapters/leader/failover-lock.js';
 import type { ClusterConfig, ServerConfig } from '../config/types.js';
 import { inspectAll } from '../adapters/mysql/inspect.js';
 import { HEALTH_CHECK_INSERT, HEALTH_CHECK_SETUP } from '../adapters/mysql/dialect.js';
@@ -260,7 +261,10 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
     }
   }
 
+  /** MHA's failover lock on every reachable server, held for the whole switch. */
+  let locks: FailoverLocks | undefined;
   const finish = (outcome: SwitchoverOutcome, reason: string): SwitchoverReport => {
+    if (locks?.ok) locks.release().catch(() => undefined);
     report.outcome = outcome;
     report.reason = reason;
     report.exitCode = outcome === 'success' ? 0 : outcome === 'partial' ? 10 : 1;
@@ -295,6 +299,9 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
 
   try {
     // ------------------------------------------------------------ before the window
+    // One failover or switchover at a time (a manager failing over, mhats failover, MHA): MHA's failover lock.
+    locks = await step("MHA's failover lock on every server", cluster.connect_timeout * 1000 + 6000, () => takeFailoverLocks(cluster.servers, cluster, { waitSec: 2 }), (l) => (l.ok ? `held on ${l.held.join(', ')}${l.unreachable.length ? `; unreachable: ${l.unreachable.join(', ')}` : ''}` : undefined));
+    if (!locks.ok) return finish('failed', `${locks.message}; nothing changed`);
     [oa, na] = await step(`connect to ${om.name} and ${nm.name}`, cluster.connect_timeout * 1000 + qMs + 1000, async () => {
       const [o, n] = await Promise.allSettled([Admin.open(om, cluster), Admin.open(nm, cluster)]);
       if (o.status === 'rejected' || n.status === 'rejected') {

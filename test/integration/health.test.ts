@@ -6,6 +6,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createHealthChecker } from '../../src/adapters/mysql/health.js';
+import { dialectFor, parseVersion } from '../../src/adapters/mysql/dialect.js';
 import { Secret } from '../../src/domain/secret.js';
 import { isAliveError } from '../../src/domain/detector.js';
 import { rootSql, stopServer, startServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
@@ -39,6 +40,22 @@ describe('health checks on a real server', () => {
       }
     });
   }
+
+  test('with the dialect known, every check type also reads the master\'s binlog coordinates and GTID position', async () => {
+    const dialect = dialectFor(parseVersion((await rootSql(master, 'SELECT @@version')).trim()));
+    for (const type of ['CONNECT', 'SELECT', 'INSERT'] as const) {
+      const c = createHealthChecker(type, target(), { timeoutMs: 2000, now, dialect });
+      try {
+        const r = await c.check();
+        assert.equal(r.ok, true, r.message);
+        assert.match(r.position?.coord?.file ?? '', /\S/, `${type}: binlog file`);
+        assert.ok((r.position?.coord?.pos ?? 0) > 0, `${type}: binlog position`);
+        assert.equal(typeof r.position?.gtid, 'string', `${type}: GTID position`);
+      } finally {
+        c.close();
+      }
+    }
+  });
 
   test('INSERT writes the heartbeat row in MHA\'s infra.chk_masterha, and it replicates', async () => {
     const c = createHealthChecker('INSERT', target(), { timeoutMs: 2000, now });

@@ -54,7 +54,7 @@ test('mid-failover: the dead master keeps its place with its error; a failed old
     ],
     { secondsBehindMaster: 30, checkReplFilter: true, multiTierSlave: false },
   );
-  const m = monitor({ state: 'failing_over', inFailover: true, lastAnalysis: a }, { detector: { phase: 'suspect', consecutiveFailures: 3, lastFailure: { kind: 'refused', message: 'connect ECONNREFUSED' } } });
+  const m = monitor({ state: 'failing_over', inFailover: true, lastAnalysis: a }, { detector: { phase: 'suspect', consecutiveFailures: 3, consecutiveStalls: 0, lastFailure: { kind: 'refused', message: 'connect ECONNREFUSED', class: 'refused', at: 0 } } });
   const t = topologyView(cluster, m, T);
   assert.equal(t.in_failover, true);
   const db1 = t.servers.find((s) => s.name === 'db1')!;

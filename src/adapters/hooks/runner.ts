@@ -12,7 +12,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ABORTABLE_PHASES, hooksInPhase, type CommandHook, type HookPhase, type HookPolicy, type HookSpec, type MhaScriptHook } from '../../config/hooks.js';
+import { ABORTABLE_PHASES, hooksInPhase, policyFor, type CommandHook, type HookPhase, type HookPolicy, type HookSpec, type MhaScriptHook } from '../../config/hooks.js';
 import type { SshSettings } from '../../config/types.js';
 import { contextDocument, contextEnv, mhaCommand, type HookEvent } from './context.js';
 import { ipFailoverStartArgs, ipFailoverStopArgs, onlineChangeArgs, reportArgs, shutdownArgs } from './mha-args.js';
@@ -100,10 +100,11 @@ export function mhaPasswordArgs(h: MhaScriptHook, ev: HookEvent): { argv: string
 
 function scriptRecord(h: MhaScriptHook | CommandHook, ev: HookEvent, r: ScriptResult, argv: string[]): HookRecord {
   const ok = !r.timedOut && r.exitCode === 0;
-  const verdict = verdictOf(h.on_failure, ev.phase, ok, r.exitCode, r.timedOut);
+  const policy = policyFor(h, ev.phase);
+  const verdict = verdictOf(policy, ev.phase, ok, r.exitCode, r.timedOut);
   let detail = ok ? 'exit 0' : failure(r);
-  if (!ok && verdict === 'continue' && h.on_failure === 'mha' && r.exitCode === 10) detail = 'exit 10: failed, continuing (MHA)';
-  return { name: h.name, type: h.type, phase: ev.phase, policy: h.on_failure, verdict, ok, exitCode: r.exitCode, timedOut: r.timedOut, durationMs: r.durationMs, detail, argv };
+  if (!ok && verdict === 'continue' && policy === 'mha' && r.exitCode === 10) detail = 'exit 10: failed, continuing (MHA)';
+  return { name: h.name, type: h.type, phase: ev.phase, policy, verdict, ok, exitCode: r.exitCode, timedOut: r.timedOut, durationMs: r.durationMs, detail, argv };
 }
 
 async function runOne(h: HookSpec, ev: HookEvent, ssh: SshSettings, dir: string, deps: RunnerDeps): Promise<HookRecord> {
@@ -150,7 +151,7 @@ async function runOne(h: HookSpec, ev: HookEvent, ssh: SshSettings, dir: string,
     clearTimeout(timer);
     deps.signal?.removeEventListener('abort', onAbort);
   }
-  return { name: h.name, type: h.type, phase: ev.phase, policy: h.on_failure, verdict: verdictOf(h.on_failure, ev.phase, res.ok, undefined, timedOut), ok: res.ok, timedOut, durationMs: Math.round(performance.now() - t0), detail: res.detail, hosts: res.hosts };
+  return { name: h.name, type: h.type, phase: ev.phase, policy: policyFor(h, ev.phase), verdict: verdictOf(policyFor(h, ev.phase), ev.phase, res.ok, undefined, timedOut), ok: res.ok, timedOut, durationMs: Math.round(performance.now() - t0), detail: res.detail, hosts: res.hosts };
 }
 
 /**
@@ -170,8 +171,8 @@ export async function runHookPhase(all: readonly HookSpec[], ev: HookEvent, ssh:
       try {
         rec = await runOne(h, cur, ssh, dir, deps);
       } catch (err) {
-        const verdict = verdictOf(h.on_failure, ev.phase, false, undefined, false);
-        rec = { name: h.name, type: h.type, phase: ev.phase, policy: h.on_failure, verdict, ok: false, timedOut: false, durationMs: 0, detail: (err as Error).message };
+        const verdict = verdictOf(policyFor(h, ev.phase), ev.phase, false, undefined, false);
+        rec = { name: h.name, type: h.type, phase: ev.phase, policy: policyFor(h, ev.phase), verdict, ok: false, timedOut: false, durationMs: 0, detail: (err as Error).message };
       }
       out.records.push(rec);
       deps.onRecord?.(rec);
@@ -207,7 +208,7 @@ function mhaPasswordShown(h: MhaScriptHook, ev: HookEvent): string[] {
 export function describePhase(all: readonly HookSpec[], ev: HookEvent, ssh: SshSettings): string[] {
   const out: string[] = [];
   for (const h of hooksInPhase(all, ev.phase)) {
-    const head = `${h.name} (${h.type}; timeout ${h.timeout} s; on_failure ${h.on_failure})`;
+    const head = `${h.name} (${h.type}; timeout ${h.timeout} s; on_failure ${policyFor(h, ev.phase)})`;
     let lines: string[];
     if (h.type === 'mha-script') {
       const args = [...(mhaScriptArgs(h, ev) ?? []), ...mhaPasswordShown(h, ev)];

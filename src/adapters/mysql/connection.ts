@@ -12,6 +12,7 @@ import { connect as netConnect } from 'node:net';
 import mysql from 'mysql2';
 import type { Secret } from '../../domain/secret.js';
 import type { ProbeFailureKind } from '../../domain/types.js';
+import { ALIVE_ERRNOS } from '../../domain/detector.js';
 import type { Sql } from './dialect.js';
 
 export interface DbTarget {
@@ -44,8 +45,8 @@ export class DbError extends Error {
   }
 }
 
-/** MySQL error numbers that mean "the server is up but refuses us" (MHA ManagerConst.pm). */
-export const ALIVE_ERRNOS: ReadonlySet<number> = new Set([1040, 1042, 1043, 1044, 1045, 1129, 1130, 1203, 1226, 1251, 1275]);
+/** MySQL error numbers that mean "the server is up but refuses us" (MHA ManagerConst.pm); the list lives with the detector. */
+export { ALIVE_ERRNOS };
 
 interface MysqlishError {
   code?: string;
@@ -80,6 +81,8 @@ type Row = Record<string, unknown>;
 export class DbSession {
   readonly target: DbTarget;
   readonly timeouts: DbTimeouts;
+  /** What cannot change while this connection lives (the server's version: a new binary means a restart, which ends the connection), read once per connection. */
+  readonly memo = new Map<string, unknown>();
   #conn: mysql.Connection;
   #dead = false;
 
@@ -137,15 +140,27 @@ export class DbSession {
   close(graceMs = 500): void {
     if (this.#dead) return;
     this.#dead = true;
-    const timer = setTimeout(() => {
-      try {
-        this.#conn.destroy();
-      } catch {
-        // already gone
-      }
-    }, graceMs);
+    let quitStarted = false;
+    this.#conn.end(() => (quitStarted = true));
+    // mysql2 calls back just before it writes COM_QUIT, synchronously when no statement is running (always
+    // here). Once the socket has handed the QUIT to the kernel, the connection is closed at once: waiting
+    // for the server's FIN costs a wakeup per connection and lets a server hung after the QUIT hold the
+    // socket. The server still reads the QUIT first (no "aborted connection" in its log).
+    const stream = (this.#conn as unknown as { stream?: { writableLength?: number } }).stream;
+    if (quitStarted && stream?.writableLength === 0) {
+      this.#destroyNow();
+      return;
+    }
+    const timer = setTimeout(() => this.#destroyNow(), graceMs);
     timer.unref();
-    this.#conn.end(() => clearTimeout(timer));
+  }
+
+  #destroyNow(): void {
+    try {
+      this.#conn.destroy();
+    } catch {
+      // already gone
+    }
   }
 
   /** Closes at once: never waits on the server. */

@@ -424,7 +424,16 @@ export class Dialect {
 
   /** The server's GTID position as one column `gtid`: MariaDB @@gtid_binlog_pos, MySQL @@gtid_executed. */
   gtidPositionQuery(): string {
-    return this.isMaria ? 'SELECT @@global.gtid_binlog_pos AS gtid' : 'SELECT @@global.gtid_executed AS gtid';
+    return `SELECT ${this.#gtidPositionExpr()} AS gtid`;
+  }
+
+  /** The SELECT ping and the GTID position in one statement (one round trip less per health check): columns `value` (1) and `gtid`. */
+  pingWithGtidQuery(): string {
+    return `${HEALTH_CHECK_SELECT}, ${this.#gtidPositionExpr()} AS gtid`;
+  }
+
+  #gtidPositionExpr(): string {
+    return this.isMaria ? '@@global.gtid_binlog_pos' : '@@global.gtid_executed';
   }
 
   /** Columns File, Position, Binlog_Do_DB, Binlog_Ignore_DB, and on MySQL Executed_Gtid_Set. An empty result means log_bin is off. */
@@ -789,6 +798,69 @@ export class Dialect {
 
   parseBinlogGtid(row: Record<string, unknown> | undefined): string {
     return row === undefined ? '' : squash(str(col(row, 'gtid')));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Failure detection: the replicas' view, with fresh evidence only
+
+  /**
+   * The statements whose results tell what a replica receives from its source, in order (run them on
+   * one session, then parseWitness on their results):
+   * - MariaDB: SHOW ALL SLAVES STATUS: the status columns plus Slave_received_heartbeats and
+   *   Slave_heartbeat_period in one row per connection (the default connection is Connection_name '').
+   * - MySQL: SHOW REPLICA|SLAVE STATUS, then performance_schema.replication_connection_status
+   *   (COUNT_RECEIVED_HEARTBEATS; how long ago the last heartbeat, or on ≥8.0 the last queued
+   *   transaction, arrived, by the replica's own clock) joined with replication_connection_configuration
+   *   (HEARTBEAT_INTERVAL). That one may fail (performance_schema off): the status still counts.
+   */
+  witnessQueries(): string[] {
+    if (this.isMaria) return ['SHOW ALL SLAVES STATUS'];
+    const last = versionAtLeast(this.version, 8, 0, 0) ? 'GREATEST(s.LAST_HEARTBEAT_TIMESTAMP, s.LAST_QUEUED_TRANSACTION_END_QUEUE_TIMESTAMP)' : 's.LAST_HEARTBEAT_TIMESTAMP';
+    return [
+      this.showReplicaStatus(),
+      'SELECT s.COUNT_RECEIVED_HEARTBEATS AS heartbeats, ' +
+        `IF(${last} < '1971-01-01', NULL, TIMESTAMPDIFF(MICROSECOND, ${last}, NOW(6))) AS received_ago_us, ` +
+        'c.HEARTBEAT_INTERVAL AS heartbeat_period ' +
+        'FROM performance_schema.replication_connection_status s LEFT JOIN performance_schema.replication_connection_configuration c ON c.CHANNEL_NAME = s.CHANNEL_NAME ' +
+        "WHERE s.CHANNEL_NAME = ''",
+    ];
+  }
+
+  /** Parses the results of witnessQueries() (a result may be undefined when its statement failed). */
+  parseWitness(results: Array<Record<string, unknown>[] | undefined>): { status?: ReplicaStatus; heartbeats?: number; receivedAgoMs?: number; heartbeatPeriod?: number } {
+    const row = defaultChannelRow(results[0] ?? []);
+    if (row === undefined) return {};
+    const out: { status?: ReplicaStatus; heartbeats?: number; receivedAgoMs?: number; heartbeatPeriod?: number } = { status: this.parseReplicaStatus(row) };
+    const num = (v: unknown): number | undefined => resultNumber(v) ?? undefined;
+    if (this.isMaria) {
+      const hb = num(col(row, 'Slave_received_heartbeats'));
+      const period = num(col(row, 'Slave_heartbeat_period'));
+      if (hb !== undefined) out.heartbeats = hb;
+      if (period !== undefined) out.heartbeatPeriod = period;
+      return out;
+    }
+    const f = results[1]?.[0];
+    if (f !== undefined) {
+      const hb = num(col(f, 'heartbeats'));
+      const ago = num(col(f, 'received_ago_us'));
+      const period = num(col(f, 'heartbeat_period'));
+      if (hb !== undefined) out.heartbeats = hb;
+      if (ago !== undefined && ago >= 0) out.receivedAgoMs = ago / 1000;
+      if (period !== undefined) out.heartbeatPeriod = period;
+    }
+    return out;
+  }
+
+  /**
+   * How soon a replica notices a silent source, for check-repl: column `net_timeout` (slave_net_timeout,
+   * replica_net_timeout on MySQL ≥8.0.26) and, on MySQL, `heartbeat_period` of the default channel
+   * (performance_schema; may fail when it is off). MariaDB's heartbeat period is Slave_heartbeat_period
+   * in SHOW ALL SLAVES STATUS (witnessQueries).
+   */
+  replicationTimingQuery(): string {
+    const v = this.sourcePosWait ? '@@global.replica_net_timeout' : '@@global.slave_net_timeout';
+    if (this.isMaria) return `SELECT ${v} AS net_timeout, NULL AS heartbeat_period`;
+    return `SELECT ${v} AS net_timeout, (SELECT HEARTBEAT_INTERVAL FROM performance_schema.replication_connection_configuration WHERE CHANNEL_NAME = '') AS heartbeat_period`;
   }
 
   /** MHA's monitor advisory lock: held on the master by the manager watching it (MHA SlaveUtil.pm). */

@@ -44,30 +44,38 @@ export function createHealthChecker(type: PingType, target: DbTarget, opts: Heal
     prepared = false;
   };
 
+  /** Where the running check is: a timeout in 'statement' means the server accepted the session but did not answer (a storage or lock hang). */
+  let stage: 'connect' | 'statement' = 'connect';
+
   async function once(deadlineAt: number, signal: AbortSignal): Promise<MasterPosition | undefined> {
     const remaining = (): number => Math.max(1, Math.round(deadlineAt - opts.now()));
+    stage = 'connect';
     if (type === 'CONNECT' || session === undefined || !session.alive) {
       session = await openSession(target, { connectTimeoutMs: remaining(), queryTimeoutMs: remaining() }, signal);
       if (signal.aborted) throw new DbError(target, 'timeout', 'health check deadline passed');
     }
+    stage = 'statement';
     const s = session;
+    const d = opts.dialect;
+    let gtid: unknown;
     if (type === 'INSERT') {
       if (!prepared) {
         for (const stmt of HEALTH_CHECK_SETUP) await s.query(stmt, remaining());
         prepared = true;
       }
       await s.query(HEALTH_CHECK_INSERT, remaining());
+      if (d !== undefined) gtid = (await s.query<{ gtid: unknown }>(d.gtidPositionQuery(), remaining()))[0]?.gtid;
     } else {
-      const rows = await s.query<{ value: number }>(HEALTH_CHECK_SELECT, remaining());
+      // With the dialect known, the ping also reads the GTID position (one round trip less per check).
+      const rows = await s.query<{ value: number; gtid?: unknown }>(d !== undefined ? d.pingWithGtidQuery() : HEALTH_CHECK_SELECT, remaining());
       if (Number(rows[0]?.value) !== 1) throw new DbError(target, 'protocol', 'SELECT 1 did not return 1');
+      gtid = rows[0]?.gtid;
     }
     let position: MasterPosition | undefined;
-    const d = opts.dialect;
     if (d !== undefined) {
       const [b] = await s.query(d.showBinlogStatus(), remaining());
-      const [g] = await s.query<{ gtid: unknown }>(d.gtidPositionQuery(), remaining());
       const bs = b ? d.parseBinlogStatus(b) : undefined;
-      position = { coord: bs ? { file: bs.file, pos: bs.pos } : undefined, gtid: typeof g?.gtid === 'string' ? g.gtid : undefined, at: (opts.wallNow ?? Date.now)() };
+      position = { coord: bs ? { file: bs.file, pos: bs.pos } : undefined, gtid: typeof gtid === 'string' ? gtid : undefined, at: (opts.wallNow ?? Date.now)() };
     }
     if (type === 'CONNECT') {
       s.close();
@@ -96,7 +104,8 @@ export function createHealthChecker(type: PingType, target: DbTarget, opts: Heal
         drop();
         const e = err instanceof DbError ? err : new DbError(target, 'other', String(err));
         const kind = e.errno === READ_ONLY_ERRNO ? 'read_only' : e.kind;
-        return { at: opts.now(), ok: false, kind, message: e.message, latencyMs: opts.now() - started };
+        const message = kind === 'timeout' && stage === 'statement' ? `${e.message} (the connection was accepted: the statement hangs)` : e.message;
+        return { at: opts.now(), ok: false, kind, message, errno: e.errno, stage, latencyMs: opts.now() - started };
       } finally {
         clearTimeout(timer);
       }

@@ -16,9 +16,14 @@ export interface InspectOptions extends DbTimeouts {
 
 /** Reads everything check-repl, status and failover need from an open session. */
 export async function observe(s: DbSession, name: string, now: () => number): Promise<{ obs: ServerObservation; dialect: Dialect }> {
-  const [vrow] = await s.query<{ version: string; version_comment: string | null }>(VERSION_QUERY);
-  if (vrow === undefined) throw new DbError(s.target, 'protocol', 'SELECT VERSION() returned no row');
-  const version = parseVersion(String(vrow.version), vrow.version_comment ?? undefined);
+  // The version cannot change while the connection lives (a kept connection reads it once).
+  let version = s.memo.get(VERSION_QUERY) as ServerObservation['version'] | undefined;
+  if (version === undefined) {
+    const [vrow] = await s.query<{ version: string; version_comment: string | null }>(VERSION_QUERY);
+    if (vrow === undefined) throw new DbError(s.target, 'protocol', 'SELECT VERSION() returned no row');
+    version = parseVersion(String(vrow.version), vrow.version_comment ?? undefined);
+    s.memo.set(VERSION_QUERY, version);
+  }
   const d = dialectFor(version);
   const [vars] = await s.query(d.variablesQuery());
   if (vars === undefined) throw new DbError(s.target, 'protocol', 'variables query returned no row');
@@ -45,6 +50,19 @@ export async function observe(s: DbSession, name: string, now: () => number): Pr
     // No privilege on mysql.user: the check says it cannot verify. A dead connection is a real failure.
     if (!(err instanceof DbError) || err.kind === 'timeout' || !s.alive) throw err;
   }
+  let replicationTiming: ServerObservation['replicationTiming'];
+  if (replica !== undefined) {
+    // Optional: a failure here (no privilege, performance_schema off) never fails the inspection.
+    try {
+      const [t] = await s.query(d.replicationTimingQuery());
+      const num = (v: unknown): number | undefined => (v === null || v === undefined || v === '' ? undefined : Number.isFinite(Number(v)) ? Number(v) : undefined);
+      let heartbeatPeriod = num(t?.heartbeat_period);
+      if (d.flavor === 'mariadb') heartbeatPeriod = d.parseWitness([await s.query(d.witnessQueries()[0]!)]).heartbeatPeriod;
+      replicationTiming = { netTimeout: num(t?.net_timeout), heartbeatPeriod };
+    } catch (err) {
+      if (!s.alive || (err instanceof DbError && err.kind === 'timeout')) throw err;
+    }
+  }
   const obs: ServerObservation = {
     name,
     host: s.target.host,
@@ -65,6 +83,7 @@ export async function observe(s: DbSession, name: string, now: () => number): Pr
     observedAt: now(),
     reportHost: v.reportHost,
     replicationUsers,
+    replicationTiming,
   };
   return { obs, dialect: d };
 }

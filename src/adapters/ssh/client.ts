@@ -169,14 +169,14 @@ function errCode(e: unknown): string | undefined {
   return undefined;
 }
 
-interface HostTrust {
+export interface HostTrust {
   entries: (KnownHostEntry & { file: string })[];
   files: string[];
   notes: string[];
   pin: { key: string; fingerprint: string } | undefined;
 }
 
-async function loadHostTrust(target: SshTarget, opts: SshClientOptions): Promise<HostTrust> {
+export async function loadHostTrust(target: SshTarget, opts: SshClientOptions): Promise<HostTrust> {
   const home = opts.homeDir ?? homedir();
   const pin = pinnedFingerprintFor(opts.fingerprints, target.host, target.port);
   let files: string[];
@@ -218,7 +218,7 @@ function hostKeyFileSuffix(type: string): string {
   return '*';
 }
 
-type Verification = { ok: true; key: HostKeyInfo } | { ok: false; kind: 'host_key_unknown' | 'host_key_mismatch'; detail: string; hint: string; key: HostKeyInfo };
+export type Verification = { ok: true; key: HostKeyInfo } | { ok: false; kind: 'host_key_unknown' | 'host_key_mismatch'; detail: string; hint: string; key: HostKeyInfo };
 
 /** Decides on a presented host key. Exported for tests. */
 export function verifyHostKey(t: SshTarget, blob: Buffer, trust: HostTrust, insecure: boolean, policy: { acceptNew?: boolean | undefined; alias?: string | undefined } = {}): Verification {
@@ -286,7 +286,7 @@ export function verifyHostKey(t: SshTarget, blob: Buffer, trust: HostTrust, inse
   };
 }
 
-interface Credentials {
+export interface Credentials {
   privateKey?: Buffer | undefined;
   keyFile?: string | undefined;
   /** Further keys, offered after privateKey (several IdentityFile). */
@@ -294,7 +294,7 @@ interface Credentials {
   agent?: string | undefined;
 }
 
-async function loadCredentials(target: SshTarget, opts: SshClientOptions): Promise<Credentials> {
+export async function loadCredentials(target: SshTarget, opts: SshClientOptions): Promise<Credentials> {
   const home = opts.homeDir ?? homedir();
   const agent = opts.agentSocket === null ? undefined : (opts.agentSocket ?? process.env.SSH_AUTH_SOCK) || undefined;
   const check = (file: string, buf: Buffer): Buffer => {
@@ -351,9 +351,9 @@ async function loadCredentials(target: SshTarget, opts: SshClientOptions): Promi
 
 // ---------------------------------------------------------------- errors
 
-type Ssh2Error = Error & { level?: string; code?: string };
+export type Ssh2Error = Error & { level?: string; code?: string };
 
-function classify(target: SshTarget, err: Ssh2Error, creds: Credentials, connectTimeoutMs: number, ready: boolean): SshError {
+export function classify(target: SshTarget, err: Ssh2Error, creds: Credentials, connectTimeoutMs: number, ready: boolean): SshError {
   const code = err.code;
   const level = err.level;
   const secs = (connectTimeoutMs / 1000).toFixed(connectTimeoutMs % 1000 === 0 ? 0 : 1);
@@ -391,13 +391,51 @@ function classify(target: SshTarget, err: Ssh2Error, creds: Credentials, connect
 const DEFAULT_HOST_KEY_ALGOS: ServerHostKeyAlgorithm[] = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
 
 /** Host key algorithms with the ones known_hosts records for this host first (so we ask for the key we can check). */
-function hostKeyAlgorithms(known: string[]): ServerHostKeyAlgorithm[] {
+export function hostKeyAlgorithms(known: string[]): ServerHostKeyAlgorithm[] {
   const first: ServerHostKeyAlgorithm[] = [];
   for (const t of known) {
     const algos = t === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [t];
     for (const a of DEFAULT_HOST_KEY_ALGOS) if (algos.includes(a) && !first.includes(a)) first.push(a);
   }
   return [...first, ...DEFAULT_HOST_KEY_ALGOS.filter((a) => !first.includes(a))];
+}
+
+/**
+ * The ssh2 connect settings for target (shared by sshExec and the persistent sessions): host key
+ * verification against trust (known_hosts, pins, accept-new, HostKeyAlias; every verification is
+ * reported to onVerify), keepalive, credentials (several keys offered in turn, then the agent),
+ * address family and compression.
+ */
+export function connectConfig(target: SshTarget, opts: SshClientOptions, trust: HostTrust | undefined, creds: Credentials, connectTimeoutMs: number, onVerify: (v: Verification) => void): ConnectConfig {
+  const known = trust ? knownKeyTypes(trust.entries, opts.hostKeyAlias ?? target.host, opts.hostKeyAlias ? 22 : target.port) : [];
+  const cfg: ConnectConfig = {
+    host: target.host,
+    port: target.port,
+    username: target.user,
+    readyTimeout: connectTimeoutMs,
+    keepaliveInterval: opts.keepaliveIntervalMs ?? 5000,
+    keepaliveCountMax: opts.keepaliveCountMax ?? 3,
+    algorithms: { serverHostKey: hostKeyAlgorithms(known) },
+    hostVerifier: (blob: Buffer): boolean => {
+      const v = trust ? verifyHostKey(target, blob, trust, false, { acceptNew: opts.acceptNewHostKeys, alias: opts.hostKeyAlias }) : verifyHostKey(target, blob, { entries: [], files: [], notes: [], pin: undefined }, true);
+      onVerify(v);
+      return v.ok;
+    },
+    ...(creds.privateKey ? { privateKey: creds.privateKey } : {}),
+    ...(creds.agent ? { agent: creds.agent } : {}),
+    ...(opts.addressFamily === 'inet' ? { forceIPv4: true } : opts.addressFamily === 'inet6' ? { forceIPv6: true } : {}),
+    ...(opts.compression ? { algorithms: { serverHostKey: hostKeyAlgorithms(known), compress: ['zlib@openssh.com', 'zlib', 'none'] } } : {}),
+  };
+  if (creds.more && creds.more.length > 0 && creds.privateKey) {
+    // Several keys: offer each in turn (then the agent), as OpenSSH does.
+    const methods: (PublicKeyAuthMethod | AgentAuthMethod)[] = [
+      { type: 'publickey', username: target.user, key: creds.privateKey },
+      ...creds.more.map((k): PublicKeyAuthMethod => ({ type: 'publickey', username: target.user, key: k.key })),
+      ...(creds.agent ? [{ type: 'agent', username: target.user, agent: creds.agent } satisfies AgentAuthMethod] : []),
+    ];
+    cfg.authHandler = methods;
+  }
+  return cfg;
 }
 
 /**
@@ -564,35 +602,10 @@ async function sshExecOnce(target: SshTarget, argv: string[], opts: SshExecOptio
       });
     });
 
-    const known = trust ? knownKeyTypes(trust.entries, opts.hostKeyAlias ?? target.host, opts.hostKeyAlias ? 22 : target.port) : [];
-    const cfg: ConnectConfig = {
-      host: target.host,
-      port: target.port,
-      username: target.user,
-      readyTimeout: connectTimeoutMs,
-      keepaliveInterval: opts.keepaliveIntervalMs ?? 5000,
-      keepaliveCountMax: opts.keepaliveCountMax ?? 3,
-      algorithms: { serverHostKey: hostKeyAlgorithms(known) },
-      hostVerifier: (blob: Buffer): boolean => {
-        const v = trust ? verifyHostKey(target, blob, trust, false, { acceptNew: opts.acceptNewHostKeys, alias: opts.hostKeyAlias }) : verifyHostKey(target, blob, { entries: [], files: [], notes: [], pin: undefined }, true);
-        hostKey = v.key;
-        if (!v.ok) rejection = v;
-        return v.ok;
-      },
-      ...(creds.privateKey ? { privateKey: creds.privateKey } : {}),
-      ...(creds.agent ? { agent: creds.agent } : {}),
-      ...(opts.addressFamily === 'inet' ? { forceIPv4: true } : opts.addressFamily === 'inet6' ? { forceIPv6: true } : {}),
-      ...(opts.compression ? { algorithms: { serverHostKey: hostKeyAlgorithms(known), compress: ['zlib@openssh.com', 'zlib', 'none'] } } : {}),
-    };
-    if (creds.more && creds.more.length > 0 && creds.privateKey) {
-      // Several keys: offer each in turn (then the agent), as OpenSSH does.
-      const methods: (PublicKeyAuthMethod | AgentAuthMethod)[] = [
-        { type: 'publickey', username: target.user, key: creds.privateKey },
-        ...creds.more.map((k): PublicKeyAuthMethod => ({ type: 'publickey', username: target.user, key: k.key })),
-        ...(creds.agent ? [{ type: 'agent', username: target.user, agent: creds.agent } satisfies AgentAuthMethod] : []),
-      ];
-      cfg.authHandler = methods;
-    }
+    const cfg = connectConfig(target, opts, trust, creds, connectTimeoutMs, (v) => {
+      hostKey = v.key;
+      if (!v.ok) rejection = v;
+    });
     try {
       client.connect(cfg);
     } catch (e) {

@@ -95,6 +95,8 @@ export interface MatrixVariant {
   extraServerOptions?: string[];
   /** A shutdown_script that powers the old master's host off (the sandbox's stand-in for IPMI or a cloud API). */
   stonith?: boolean;
+  /** Cluster settings over the matrix's quick ones (e.g. ping_interval for a benchmark). */
+  cluster?: Record<string, unknown>;
 }
 
 /**
@@ -137,6 +139,7 @@ export async function matrixSetup(env: MatrixEnv, name: string, variant: MatrixV
     const doc = parse(readFileSync(sb.configFile, 'utf8')) as { state_dir: string; etcd?: unknown; clusters: Record<string, Record<string, unknown>> };
     const c = doc.clusters[sb.clusterName]!;
     tune(c, c.ssh as Record<string, unknown>);
+    if (variant.cluster) Object.assign(c, variant.cluster);
     if (variant.hooks) c.hooks = variant.hooks;
     if (variant.stonith) {
       const script = join(dir, 'poweroff.sh');

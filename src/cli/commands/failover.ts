@@ -2,17 +2,20 @@ import { Option, type Command } from '@commander-js/extra-typings';
 import { createInterface } from 'node:readline/promises';
 import { addConfigOptions, loadFromOptions } from '../config-options.js';
 import { createLogger } from '../../adapters/logging.js';
-import { FileJournal } from '../../adapters/journal/file-journal.js';
-import { inspectCluster } from '../../app/cluster.js';
+import { SshPool } from '../../adapters/ssh/session.js';
+import { confirmDead } from '../../engine/confirm-dead.js';
+import { takeManualLead, LeaderElsewhere } from '../../app/manual-lead.js';
+import { painter } from '../../render/colors.js';
+import { failedServers, inspectCluster } from '../../app/cluster.js';
 import { sshReachableFor } from '../../app/manager.js';
 import { observeSurvivors, planFrom, runFailover, type FailoverRequest } from '../../engine/failover.js';
-import { failedServers } from '../../app/cluster.js';
 import { renderPlan } from '../../render/failover-plan.js';
 import { cutSavedBinlog } from '../../domain/binlog-cut.js';
 import { UserError } from '../../errors/errors.js';
 import { ExitCode } from '../../errors/exit-codes.js';
 import { clusterMaintenance } from '../../app/maintenance.js';
 import { MasterPublisher } from '../../app/publisher.js';
+import type { ClusterConfig } from '../../config/types.js';
 
 export function registerFailover(program: Command): void {
   const cmd = program
@@ -21,6 +24,7 @@ export function registerFailover(program: Command): void {
     .option('--dead-master <name>', 'the dead master (config name or hostname); default: the master the replicas point at')
     .option('--new-master <name>', 'force this replica as the new master (it must be eligible)')
     .option('-y, --yes', 'do not ask for confirmation')
+    .option('--force', 'do not check that the dead master is dead, as the manager would (it is fenced first all the same: read_only, sessions killed, its mysqld killed over SSH when SQL cannot fence it)')
     .option('--dry-run', 'print the plan (if the master died now) and change nothing: the same code as the real failover')
     .option('--json', 'print the failover report as JSON')
     .addOption(new Option('--dead_master_host <host>', 'MHA spelling of --dead-master').hideHelp())
@@ -68,7 +72,18 @@ export function registerFailover(program: Command): void {
       dead = r.analysis.master;
       // Not a usage error: the topology did not tell (exit 1, as MHA's failover errors).
       if (!dead) throw new UserError(`cannot tell which server is the master of ${cluster.name} (no replica points at one): nothing was changed`, { exitCode: ExitCode.ERROR, hint: 'name it: --dead-master NAME (MHA: --dead_master_host=HOST)' });
-      if (!r.analysis.unreachable.some((u) => u.name === dead)) throw new UserError(`the master ${dead} answers: it is not dead (use switchover for a live master)`);
+    }
+    const paint = painter(process.stderr.isTTY && !process.env.NO_COLOR);
+    const quiet = createLogger({ level: 'error', write: (l) => process.stderr.write(l) });
+    // As the manager decides: health checks, the replicas' fresh evidence, the second route, secondary_check_script.
+    let check: { dead: boolean; reason: string } = { dead: false, reason: 'not checked (--force)' };
+    if (opts.force) {
+      process.stderr.write(`${paint.red(`--force: failing over ${dead} WITHOUT checking that it is dead. If it is alive it is fenced first: read_only, its sessions killed, and its mysqld killed over SSH when SQL cannot fence it.`)}\n`);
+    } else {
+      const pool = new SshPool();
+      check = await confirmDead(cluster, dead, { log: quiet, pool, failedServers: failedServersOf(config, cluster) }).finally(() => pool.close());
+      if (!check.dead) throw new UserError(`${dead} is not confirmed dead: ${check.reason}`, { hint: 'use mhats switchover for a live master; if you know better than the checks, pass --force (it is fenced first)' });
+      process.stderr.write(`${dead} is dead: ${check.reason}\n`);
     }
     if (!opts.yes) {
       if (!process.stdin.isTTY) throw new UserError('refusing to fail over without confirmation: pass --yes', { exitCode: ExitCode.USAGE });
@@ -78,13 +93,20 @@ export function registerFailover(program: Command): void {
       if (answer.trim().toLowerCase() !== 'yes') throw new UserError('not confirmed: nothing done');
     }
     const log = createLogger({ format: opts.json ? 'json' : undefined, write: opts.json ? (l) => process.stderr.write(l) : undefined });
+    // With etcd this command runs as the leader (refused while a manager leads); MHA's failover lock is taken by the engine.
+    const lead = await takeManualLead(config, cluster.name, 'failover', log).catch((err: unknown) => {
+      if (err instanceof LeaderElsewhere) throw new UserError(`refusing to fail over: ${err.message}`);
+      throw err;
+    });
     // Servers in maintenance are never candidates (a cluster in maintenance does not hold an operator's failover).
     const maintenance = (await clusterMaintenance(config, cluster.name)).serversInMaintenance;
     const publisher = MasterPublisher.fromConfig(config, { log });
     const report = await runFailover(
-      { cluster, deadMaster: dead, newMaster, trigger: 'manual', reason: `manual failover requested from the command line`, maintenance },
+      { cluster, deadMaster: dead, newMaster, trigger: 'manual', reason: `manual failover requested from the command line${check.dead ? '' : ' (--force: not confirmed dead)'}`, maintenance },
       {
-        journal: new FileJournal(config.state_dir, cluster.name),
+        journal: lead.journal,
+        fencingToken: lead.fencingToken,
+        ...(lead.stillLeader ? { stillLeader: lead.stillLeader } : {}),
         log,
         now: Date.now,
         sshReachable: sshReachableFor(cluster),
@@ -93,7 +115,7 @@ export function registerFailover(program: Command): void {
         onPromoted: (nm) => void publisher?.publish(cluster, nm, { isCurrentMaster: true, failed: false, readOnly: false, healthy: true }, 'manual failover'),
         onFenced: (s) => void publisher?.retractIfPointsAt(cluster, s, 'fenced (read_only)'),
       },
-    );
+    ).finally(() => lead.release());
     await publisher?.idle();
     if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     else {
@@ -107,4 +129,13 @@ export function registerFailover(program: Command): void {
     }
     process.exitCode = report.exitCode;
   });
+}
+
+/** Old masters of earlier failovers (never witnesses). */
+function failedServersOf(config: { state_dir: string }, cluster: ClusterConfig): string[] {
+  try {
+    return failedServers(config.state_dir, cluster);
+  } catch {
+    return [];
+  }
 }

@@ -4,6 +4,8 @@ import { addConfigOptions, loadFromOptions } from '../config-options.js';
 import { createLogger } from '../../adapters/logging.js';
 import type { Journal } from '../../adapters/journal/journal.js';
 import { cliCaller, openClusterJournal, prepareClusterSwitchover, runJournaledSwitchover, switchoverSetup } from '../../app/actions.js';
+import { takeManualLead, LeaderElsewhere } from '../../app/manual-lead.js';
+import { summarize } from '../../domain/guard.js';
 import { describePlan, type PreCheck } from '../../domain/switchover.js';
 import type { StepRecord, SwitchoverReport } from '../../engine/switchover.js';
 import { UserError } from '../../errors/errors.js';
@@ -154,13 +156,25 @@ export function registerSwitchover(program: Command): void {
     for (const sig of signals) process.on(sig, onSignal);
     let report: SwitchoverReport;
     try {
-      report = await runJournaledSwitchover(cluster, finalPlan, prepared.decision.checks, swOpts, {
-        log,
-        journal,
-        by: cliCaller(),
-        onStep: (s) => out(stepLine(s)),
-        onNote: (m) => out(`           ${m}\n`),
+      // With etcd this command runs as the leader (refused while a manager leads); MHA's failover lock is taken by the engine.
+      const lead = await takeManualLead(config, cluster.name, 'switchover', log).catch((err: unknown) => {
+        if (err instanceof LeaderElsewhere) throw new UserError(`refusing to switch over: ${err.message}`);
+        throw err;
       });
+      try {
+        const led = config.etcd ? lead.journal : (journal ?? lead.journal);
+        const running = summarize(led.read()).find((s) => s.endedAt === undefined && !s.acked);
+        if (running !== undefined) throw new UserError(`refusing to switch over: failover ${running.id} of ${running.deadMaster} is unfinished in the journal (${led.path})`, { hint: `check the topology (mhats status), then: mhats ack ${cluster.name}` });
+        report = await runJournaledSwitchover(cluster, finalPlan, prepared.decision.checks, swOpts, {
+          log,
+          journal: led,
+          by: cliCaller(),
+          onStep: (s) => out(stepLine(s)),
+          onNote: (m) => out(`           ${m}\n`),
+        });
+      } finally {
+        await lead.release();
+      }
     } finally {
       for (const sig of signals) process.off(sig, onSignal);
     }

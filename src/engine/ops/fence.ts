@@ -1,44 +1,31 @@
 /**
- * Fencing an old master that still answers SQL.
+ * Fencing an old master that still answers SQL (the statements are in fencing.ts, with the
+ * kill over SSH of a mysqld that SQL cannot fence).
  */
 import type { ClusterConfig, ServerConfig } from '../../config/types.js';
-import { DbError } from '../../adapters/mysql/connection.js';
+import { detectionSettings } from '../../config/resolve.js';
+import type { SshPool } from '../../adapters/ssh/session.js';
 import { binlogFileIndex, compareCoords, formatCoord } from '../../domain/binlog-coord.js';
 import { holdings } from '../../domain/failover/positions.js';
 import { gtidContains } from '../../domain/gtid.js';
 import type { BinlogCoord } from '../../domain/types.js';
 import type { Logger } from '../../ports/logger.js';
 import { Admin, FailoverFailed } from './admin.js';
+import { fenceOverSql, killMysqldOverSsh } from './fencing.js';
 
 /**
- * Fences a master that still answers SQL: read_only (and super_read_only
- * where it exists), then ends every client connection so no transaction can
- * commit. Returns what it did.
+ * Fences a master that still answers SQL (fenceOverSql, src/engine/ops/fencing.ts): read_only
+ * (and super_read_only where it exists) with a lock_wait_timeout, every client session killed
+ * whether or not read_only took, then read back. Returns what it did; throws NotAnswering when no
+ * SQL session opens, and FailoverFailed when it answers but read_only is not verified (access
+ * denied, too many connections, a statement that failed).
  */
 export async function fenceOldMaster(server: ServerConfig, cluster: ClusterConfig, log: Logger): Promise<string> {
-  const a = await Admin.open(server, cluster, Math.min(1000, cluster.connect_timeout * 1000)).catch((err: unknown) => Promise.reject(notAnswering(err)));
-  try {
-    for (const stmt of a.d.setReadOnly(true)) await a.q(stmt, 2000);
-    const rows = await a.q<{ id: unknown; user: unknown; command: unknown }>(a.d.processlistQuery(), 2000);
-    let killed = 0;
-    for (const r of rows) {
-      const cid = Number(r.id);
-      const user = String(r.user);
-      if (cid === a.s.threadId || user === 'system user' || user === 'event_scheduler' || String(r.command) === 'Daemon') continue;
-      try {
-        await a.q(a.d.killConnection(cid), 2000);
-        killed++;
-      } catch {
-        // already gone
-      }
-    }
-    a.close();
-    log.warn({ server: server.name, killed }, `fenced ${server.name}: read_only set, ${killed} connection(s) killed`);
-    return `read_only set and ${killed} connection(s) killed`;
-  } catch (err) {
-    a.destroy();
-    throw err;
-  }
+  const r = await fenceOverSql(server, cluster);
+  if (r.sql === 'not_answering') throw new NotAnswering(r.detail);
+  if (r.sql === 'unverified') throw new FailoverFailed(`it answers but could not be fenced: ${r.detail}`);
+  log.warn({ server: server.name, killed: r.sessionsKilled }, `fenced ${server.name}: ${r.detail}`);
+  return r.detail;
 }
 
 /** The old master gave no SQL session: nothing to fence now. */
@@ -47,16 +34,6 @@ export class NotAnswering extends Error {
     super(message);
     this.name = 'NotAnswering';
   }
-}
-
-/**
- * A session that could not be opened: "not answering" (refused, timed out, lost during the
- * handshake — a proxy in front of a dead server), except when the server answered and refused
- * us (access denied, too many connections): it is alive, and it could not be fenced.
- */
-function notAnswering(err: unknown): Error {
-  if (err instanceof DbError && (err.kind === 'auth' || err.kind === 'too_many_connections')) return new FailoverFailed(`it answers (${err.message}) but cannot be fenced`);
-  return new NotAnswering((err as Error).message);
 }
 
 export type Refence = { state: 'unreachable'; detail: string } | { state: 'fenced'; detail: string };
@@ -71,14 +48,23 @@ export type Refence = { state: 'unreachable'; detail: string } | { state: 'fence
  *   newMasterHolds  the new master's GTID position/set ('' without GTIDs)
  *   knownEnd        without GTIDs: where the old master's binlog ended (saved or replicated)
  */
-export async function refence(server: ServerConfig, cluster: ClusterConfig, log: Logger, newMasterHolds: string, knownEnd: BinlogCoord | undefined, signal?: AbortSignal): Promise<Refence> {
-  let fenced: string;
-  try {
-    fenced = await fenceOldMaster(server, cluster, log);
-  } catch (err) {
-    if (err instanceof NotAnswering) return { state: 'unreachable', detail: `${server.name} does not answer (${err.message})` };
-    throw err;
+export async function refence(server: ServerConfig, cluster: ClusterConfig, log: Logger, newMasterHolds: string, knownEnd: BinlogCoord | undefined, signal?: AbortSignal, pool?: SshPool): Promise<Refence> {
+  const r = await fenceOverSql(server, cluster);
+  if (r.sql === 'not_answering') return { state: 'unreachable', detail: `${server.name} does not answer (${r.detail})` };
+  if (r.sql === 'unverified') {
+    // It answers and SQL did not fence it: stop its mysqld (fence_hung_master), or do not promote.
+    if (detectionSettings(cluster).fence_hung_master === 'kill') {
+      const k = await killMysqldOverSsh(server, cluster, { pool, timeoutMs: Math.max(8000, cluster.ssh.connect_timeout * 1000 + 6000), signal });
+      if (k.outcome === 'killed' || k.outcome === 'not_running') {
+        log.warn({ server: server.name, pids: k.pids }, `${server.name} answered again and SQL did not fence it (${r.detail}): ${k.detail}`);
+        return { state: 'unreachable', detail: `${server.name} answered again and SQL did not fence it (${r.detail}); ${k.detail}` };
+      }
+      throw new FailoverFailed(`${server.name} answered again and could not be fenced (${r.detail}; ${k.detail}): not promoting another master beside it`);
+    }
+    throw new FailoverFailed(`${server.name} answered again and could not be fenced (${r.detail}; fence_hung_master=none): not promoting another master beside it`);
   }
+  log.warn({ server: server.name, killed: r.sessionsKilled }, `fenced ${server.name} again: ${r.detail}`);
+  const fenced = r.detail;
   const b = await Admin.open(server, cluster, { connectTimeoutMs: Math.min(1000, cluster.connect_timeout * 1000), signal });
   try {
     const [st] = await b.q(b.d.showBinlogStatus(), 2000);
