@@ -90,6 +90,29 @@ function PlanView({ plan }: { plan: Plan }) {
           ))}
         </ul>
       ) : null}
+      {plan.expected_loss !== null ? (
+        <p data-testid="plan-loss">
+          Expected loss: {plan.expected_loss}
+          {plan.salvage ? <span class="muted">{` · salvage of the binlog tail: ${plan.salvage.planned ? 'planned' : 'not planned'} (${plan.salvage.reason})`}</span> : null}
+        </p>
+      ) : null}
+      {plan.servers.length > 0 ? (
+        <details class="plan-steps" data-testid="plan-steps">
+          <summary>What the failover would do to each server</summary>
+          <ul class="steps">
+            {plan.servers.map((s) => (
+              <li data-testid={`plan-server-${s.name}`}>
+                <strong>{s.name}</strong> {s.role === 'new_master' ? 'becomes the master' : 'replica'}
+                <span class="muted">{` · ${s.standing}${s.holds ? ` at ${s.holds}` : ''}${s.delay > 0 ? ` · delayed ${s.delay} s` : ''}${s.deferred ? ' · recovered after promotion' : ''}`}</span>
+                {s.steps.length > 0 ? `: ${s.steps.join('; ')}` : ''}
+              </li>
+            ))}
+          </ul>
+        </details>
+      ) : null}
+      {plan.notes.map((n) => (
+        <p class="muted">{n}</p>
+      ))}
       <p class={plan.automatic_failover.allowed ? 'muted' : 'warn-text'} data-testid="automatic-failover">
         Automatic failover {plan.automatic_failover.allowed ? 'allowed' : `BLOCKED: ${plan.automatic_failover.reason ?? ''}`}
         {plan.based_on_inspection_at ? ` · from the inspection at ${when(plan.based_on_inspection_at)}` : ''}

@@ -25,7 +25,7 @@ export function when(iso: string | null): string {
 
 type Bars = Array<{ name: string; started_at: string; duration_ms: number; ok: boolean; detail?: string | undefined }>;
 
-function Gantt({ bars, start, total, label }: { bars: Bars; start: number; total: number; label: string }) {
+function Gantt({ bars, start, total, label, testid = 'phase' }: { bars: Bars; start: number; total: number; label: string; testid?: string }) {
   // The span covers every bar even when the recorded total is shorter (phases are timed apart from the whole).
   const span = Math.max(1, total, ...bars.map((b) => Date.parse(b.started_at) - start + b.duration_ms));
   const height = bars.length * ROW + 4;
@@ -37,7 +37,7 @@ function Gantt({ bars, start, total, label }: { bars: Bars; start: number; total
         const w = Math.max(2, Math.min((b.duration_ms / span) * BAR_W, end - x));
         const y = i * ROW + 2;
         return (
-          <g class={`bar ${b.ok ? 'ok' : 'bad'}`} data-testid="phase">
+          <g class={`bar ${b.ok ? 'ok' : 'bad'}`} data-testid={testid}>
             <title>{`${b.name}: ${ms(b.duration_ms)}${b.detail ? `\n${b.detail}` : ''}`}</title>
             <text class="phase-name" x="0" y={y + 13}>
               {b.name.length > 44 ? `${b.name.slice(0, 43)}…` : b.name}
@@ -74,12 +74,27 @@ export function HistoryEntry({ e }: { e: JournalEntry }) {
             </strong>
             <span class="muted">
               {when(e.started_at)} · {ms(e.duration_ms)}
+              {e.promoted_at ? ` · writable after ${ms(Date.parse(e.promoted_at) - start)}` : ''}
             </span>
           </div>
           <div class="entry-why muted">{e.why}</div>
           {e.phases.length > 0 ? <Gantt bars={e.phases} start={start} total={total} label={`phases of failover ${e.id}`} /> : null}
+          {e.steps.length > 0 ? (
+            <details class="failover-steps">
+              <summary>
+                {e.steps.length} step(s) on the servers{e.steps.some((x) => !x.ok) ? `, ${e.steps.filter((x) => !x.ok).length} failed` : ''}
+              </summary>
+              <Gantt bars={e.steps.map((x) => ({ ...x, name: `${x.server}: ${x.name}` }))} start={start} total={total} label={`steps of failover ${e.id}`} testid="step" />
+            </details>
+          ) : null}
           <ul class="facts">
             {e.reason ? <li>{e.reason}</li> : null}
+            {e.planned ? (
+              <li class="muted" data-testid="planned">
+                planned: {e.planned.new_master ?? 'no new master'}, expected loss {e.planned.expected_loss}
+                {e.planned.revision > 1 ? ` (plan revised ${e.planned.revision - 1} time(s))` : ''}
+              </li>
+            ) : null}
             <li data-testid="loss">
               loss: <strong>{e.lost ?? (e.outcome === 'running' ? 'not known yet' : 'not reported')}</strong>
             </li>
@@ -91,7 +106,7 @@ export function HistoryEntry({ e }: { e: JournalEntry }) {
               </li>
             ))}
             {e.acked ? <li class="muted">acknowledged by {e.acked_by ?? '?'}</li> : null}
-            {e.rejoined ? <li class="muted">{e.dead_master} rejoined as a replica</li> : null}
+            {e.rejoined ? <li class="muted">{e.dead_master} is a member of the cluster again (rejoined, or adopted as its master)</li> : null}
           </ul>
         </div>
       );

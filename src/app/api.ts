@@ -14,6 +14,7 @@ import { history, type HistoryEntry, type PhaseBar as PhaseBarData } from '../do
 import { isoTime } from '../domain/time.js';
 import { describePlan, type PreCheck, type SwitchoverPlan } from '../domain/switchover.js';
 import type { ClusterMonitor, MonitorPlan } from '../engine/monitor.js';
+import type { Step as PlanStep } from '../domain/failover/plan.js';
 import type { FailoverReport } from '../engine/failover.js';
 import type { Prepared } from '../engine/switchover.js';
 import type { Logger } from '../ports/logger.js';
@@ -184,27 +185,59 @@ function automaticFailover(g: GuardDecision): ClusterSummary['automatic_failover
   return g.allowed ? { allowed: true } : { allowed: false, reason: g.reason, blocking: g.blocking };
 }
 
-/**
- * The failover plan shown by the API and the console: the monitor's plan from its last
- * inspection, made by the same pure planFailover() as a real failover (src/domain/failover/plan.ts).
- */
+/** One step of the failover plan, for a person. */
+export function stepText(st: PlanStep, newMaster: string | undefined): string {
+  const nm = newMaster ?? 'the new master';
+  switch (st.kind) {
+    case 'relay_diff':
+      return `apply the events after ${formatCoord(st.from)} from ${st.source}'s relay logs`;
+    case 'gtid_catch_up':
+      return `catch up from ${st.source} by GTID`;
+    case 'apply_own_relay_log':
+      return `apply its own relay log${st.liftDelay ? ' (its delay lifted)' : ''}`;
+    case 'gtid_then_positions':
+      return `catch up from ${nm} by GTID, then replicate by binlog positions`;
+    case 'repoint_gtid':
+      return `replicate from ${nm} by GTID${st.keepDelay ? ` (keeping its ${st.keepDelay} s delay)` : ''}`;
+    case 'repoint_position':
+      return `replicate from ${nm} at its binlog position${st.keepDelay ? ` (keeping its ${st.keepDelay} s delay)` : ''}`;
+    case 'manual':
+      return `left for an operator: ${st.reason}`;
+  }
+}
+
+/** The monitor's failover plan ("if the master died now") in the API's shape. */
 export function planView(cluster: string, mp: MonitorPlan, g: GuardDecision): Plan {
-  const common = { automatic_failover: automaticFailover(g), source: 'monitor' };
-  if (mp.plan === undefined) return { cluster, master: mp.master ?? null, latest: [], rejected: [], excluded: [], ...common, would_promote: null, because: mp.reason, rule: null, based_on_inspection_at: null };
+  const base = { cluster, automatic_failover: automaticFailover(g), source: 'monitor' };
+  if (mp.plan === undefined) {
+    return { ...base, master: mp.master ?? null, would_promote: null, because: mp.reason, rule: null, latest: [], rejected: [], excluded: [], based_on_inspection_at: null, expected_loss: null, salvage: null, servers: [], notes: [] };
+  }
   const p = mp.plan;
-  const choice = p.choice;
+  const rejected = (p.choice?.rejected ?? []).map((r) => ({ name: r.name, reason: r.reason }));
+  // Recovered as replicas but never promoted (maintenance, ...): with the rejected, unless the choice named them already.
+  for (const e of p.excluded) if (e.scope === 'candidate' && !rejected.some((r) => r.name === e.server)) rejected.push({ name: e.server, reason: e.reason });
+  const excluded = p.excluded.filter((e) => e.scope === 'failover').map((e) => ({ name: e.server, reason: e.reason }));
+  const holds = (h: { coord: { file: string; pos: number }; gtid: string }): string => (h.gtid !== '' ? h.gtid : formatCoord(h.coord));
+  const nm = p.newMaster?.name;
+  const servers: Plan['servers'] = [
+    ...(p.newMaster ? [{ name: p.newMaster.name, role: 'new_master' as const, standing: p.newMaster.standing, holds: holds(p.newMaster.holds), delay: 0, deferred: false, steps: p.newMaster.steps.map((x) => stepText(x, nm)) }] : []),
+    ...p.replicas.map((r) => ({ name: r.name, role: 'replica' as const, standing: r.standing, holds: holds(r.holds), delay: r.delay, deferred: r.deferred, steps: r.steps.map((x) => stepText(x, nm)) })),
+  ];
   return {
-    cluster,
+    ...base,
     master: p.deadMaster,
+    would_promote: p.ok ? (nm ?? null) : null,
+    because: p.ok ? (p.choice?.ok ? p.choice.reason : '') : (p.refusal?.reason ?? 'the failover would be refused'),
+    rule: p.ok && p.choice?.ok ? p.choice.rule : null,
     latest: p.latest.names,
-    rejected: choice?.rejected ?? [],
-    excluded: p.excluded.filter((e) => e.scope === 'failover').map((e) => ({ name: e.server, reason: e.reason })),
-    ...common,
-    would_promote: p.ok ? (p.newMaster?.name ?? null) : null,
-    because: p.ok ? (choice?.ok ? choice.reason : '') : (p.refusal?.reason ?? ''),
-    rule: p.ok && choice?.ok ? choice.rule : null,
-    ...(choice?.ranking ? { ranking: choice.ranking.map((r) => ({ name: r.name, rule: r.rule, place: r.place, latest: r.latest, why: r.why })) } : {}),
+    rejected,
+    excluded,
+    ...(p.choice?.ranking ? { ranking: p.choice.ranking.map((r) => ({ name: r.name, rule: r.rule, place: r.place, latest: r.latest, why: r.why })) } : {}),
     based_on_inspection_at: iso(mp.inspectedAt),
+    expected_loss: p.expectedLoss.text,
+    salvage: { planned: p.salvage.planned, reason: p.salvage.reason },
+    servers,
+    notes: p.notes,
   };
 }
 
@@ -231,6 +264,9 @@ export function entryView(e: HistoryEntry): JournalEntry {
         acked_by: e.ackedBy ?? null,
         rejoined: e.rejoined,
         phases: e.phases.map(bar),
+        steps: e.steps.map((x) => ({ server: x.server, ...bar(x) })),
+        promoted_at: iso(e.promotedAt),
+        planned: e.planned ? { new_master: e.planned.newMaster ?? null, expected_loss: e.planned.expectedLoss, revision: e.planned.revision } : null,
         hooks: e.hooks.map((h) => ({ at: isoTime(h.at), name: h.name, phase: h.phase, verdict: h.verdict, ...(h.exitCode !== undefined ? { exit_code: h.exitCode } : {}), ...(h.timedOut !== undefined ? { timed_out: h.timedOut } : {}) })),
         events: e.events.map((x) => ({ at: isoTime(x.at), message: x.message })),
       };

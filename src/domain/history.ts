@@ -46,6 +46,12 @@ export type HistoryEntry =
       ackedBy?: string | undefined;
       rejoined: boolean;
       phases: PhaseBar[];
+      /** Each step of the plan on each server, as it ended (the executor's 'step' records). */
+      steps: Array<PhaseBar & { server: string }>;
+      /** When the new master accepted writes. */
+      promotedAt?: number | undefined;
+      /** The new master it planned (the last revision of its plan) and what it expected to lose; revision: how many plans it journaled. */
+      planned?: { newMaster?: string | undefined; expectedLoss: string; revision: number } | undefined;
       hooks: HookOutcome[];
       events: Array<{ at: number; message: string }>;
     }
@@ -89,7 +95,7 @@ export function history(records: readonly JournalRecord[], opts: { running?: Rea
   for (const r of records) {
     switch (r.type) {
       case 'begin': {
-        const e: HistoryEntry = { kind: 'failover', id: r.id, trigger: r.trigger, deadMaster: r.deadMaster, startedAt: r.at, outcome: running.has(r.id) ? 'running' : 'unfinished', why: r.reason, acked: false, rejoined: false, phases: [], hooks: [], events: [] };
+        const e: HistoryEntry = { kind: 'failover', id: r.id, trigger: r.trigger, deadMaster: r.deadMaster, startedAt: r.at, outcome: running.has(r.id) ? 'running' : 'unfinished', why: r.reason, acked: false, rejoined: false, phases: [], steps: [], hooks: [], events: [] };
         byId.set(r.id, e);
         out.push(e);
         break;
@@ -132,18 +138,6 @@ export function history(records: readonly JournalRecord[], opts: { running?: Rea
         if (e?.kind === 'failover') e.rejoined = true;
         break;
       }
-      case 'plan':
-      case 'step':
-      case 'demoted':
-      case 'promoted':
-      case 'adopted': {
-        // The failover executor's own records, shown among the failover's events.
-        const e = byId.get(r.id);
-        if (e?.kind !== 'failover') break;
-        if (r.type === 'adopted') e.rejoined = true;
-        e.events.push({ at: r.at, message: executorMessage(r) });
-        break;
-      }
       case 'switchover': {
         const e: HistoryEntry = { kind: 'switchover', id: r.id, by: r.by, from: r.from, to: r.to, startedAt: r.at, outcome: running.has(r.id) ? 'running' : 'unfinished', steps: [] };
         byId.set(r.id, e);
@@ -167,6 +161,42 @@ export function history(records: readonly JournalRecord[], opts: { running?: Rea
         });
         break;
       }
+      case 'plan': {
+        // Journal records are read back from disk (or etcd), maybe written by another version: read them defensively.
+        const e = byId.get(r.id);
+        if (e?.kind !== 'failover') break;
+        e.events.push({ at: r.at, message: `plan${e.planned ? ' revised' : ''}: ${r.plan.ok ? `promote ${r.plan.newMaster?.name ?? '?'}` : `refuse: ${r.plan.refusal?.reason ?? ''}`} (${r.reason})` });
+        e.planned = { newMaster: r.plan.ok ? r.plan.newMaster?.name : undefined, expectedLoss: (r.plan.expectedLoss as { text?: string } | undefined)?.text ?? 'not recorded', revision: (e.planned?.revision ?? 0) + 1 };
+        break;
+      }
+      case 'step': {
+        const e = byId.get(r.id);
+        if (e?.kind !== 'failover') break;
+        e.steps.push({ server: r.server, name: r.step, startedAt: r.at - r.durationMs, durationMs: r.durationMs, ok: r.ok, ...(r.detail !== undefined ? { detail: r.detail } : {}) });
+        // A failed step is also worth a line of its own.
+        if (!r.ok) e.events.push({ at: r.at, message: `${r.server}: ${r.step} FAILED in ${r.durationMs} ms${r.detail ? ` (${r.detail})` : ''}` });
+        break;
+      }
+      case 'demoted': {
+        const e = byId.get(r.id);
+        if (e?.kind === 'failover') e.events.push({ at: r.at, message: `${r.server} demoted (fencing began): it stays fenced whatever happens next` });
+        break;
+      }
+      case 'promoted': {
+        const e = byId.get(r.id);
+        if (e?.kind !== 'failover') break;
+        e.promotedAt = r.at;
+        e.events.push({ at: r.at, message: `${r.server} accepts writes` });
+        break;
+      }
+      case 'adopted': {
+        const e = byId.get(r.id);
+        if (e?.kind !== 'failover') break;
+        // A member again (the master of the cluster rebuilt around it), not a failed server.
+        e.rejoined = true;
+        e.events.push({ at: r.at, message: `${r.server} adopted as the master of the cluster rebuilt around it: ${r.reason}` });
+        break;
+      }
       case 'write':
         out.push({ kind: 'write', id: r.id, at: r.at, by: r.by, action: r.action, status: r.status, outcome: r.outcome, detail: r.detail, job: r.job });
         break;
@@ -174,20 +204,4 @@ export function history(records: readonly JournalRecord[], opts: { running?: Rea
   }
   const sorted = out.map((e, i) => ({ e, i })).sort((a, b) => entryTime(b.e) - entryTime(a.e) || b.i - a.i);
   return sorted.slice(0, opts.limit ?? sorted.length).map((x) => x.e);
-}
-
-/** One line for a plan/step/demoted/promoted/adopted record. */
-function executorMessage(r: Extract<JournalRecord, { type: 'plan' | 'step' | 'demoted' | 'promoted' | 'adopted' }>): string {
-  switch (r.type) {
-    case 'plan':
-      return `plan${r.revision > 0 ? ` (revision ${r.revision})` : ''}: ${r.plan.ok ? `promote ${r.plan.newMaster?.name ?? '?'}` : `refuse: ${r.plan.refusal?.reason ?? ''}`} (${r.reason})`;
-    case 'step':
-      return `${r.server}: ${r.step} ${r.ok ? 'done' : 'FAILED'} in ${r.durationMs} ms${r.detail ? ` (${r.detail})` : ''}`;
-    case 'demoted':
-      return `${r.server} demoted (fencing began): it stays fenced whatever happens next`;
-    case 'promoted':
-      return `${r.server} accepts writes`;
-    case 'adopted':
-      return `${r.server} adopted as the master of the cluster rebuilt around it: ${r.reason}`;
-  }
 }

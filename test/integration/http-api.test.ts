@@ -82,6 +82,10 @@ describe('HTTP API v1 against a sandbox', () => {
     assert.equal(p.master, 'db1');
     assert.ok(p.would_promote === 'db2' || p.would_promote === 'db3', JSON.stringify(p));
     assert.ok(p.because.length > 0);
+    // The whole plan (the same planFailover() as a real failover): the expected loss and each survivor's part.
+    assert.ok((p.expected_loss ?? '').length > 0, JSON.stringify(p));
+    assert.deepEqual(p.servers.map((s) => s.name).sort(), ['db2', 'db3']);
+    assert.equal(p.servers.find((s) => s.role === 'new_master')?.name, p.would_promote);
     assert.equal((await api<Journal>('GET', '/api/v1/clusters/sandbox/journal')).json.entries.length, 0, 'a new cluster has an empty journal');
     assert.deepEqual((await api<{ jobs: unknown[] }>('GET', '/api/v1/jobs')).json.jobs, []);
     assert.equal((await api('GET', '/api/v1/jobs/job-nope')).status, 404);
@@ -228,6 +232,10 @@ describe('HTTP API v1 against a sandbox', () => {
     assert.match(f.why, /api:127\.0\.0\.1/);
     assert.ok(f.phases.length >= 4 && f.phases.every((p) => p.duration_ms >= 0));
     assert.ok(f.hooks.some((h) => h.name === 'slow-start' && h.verdict === 'ok'), JSON.stringify(f.hooks));
+    // The executor's records: its plan, when the new master took writes, the steps on the servers.
+    assert.equal(f.planned?.new_master, job.new_master, JSON.stringify(f.planned));
+    assert.ok(f.promoted_at !== null && Date.parse(f.promoted_at) >= Date.parse(f.started_at), JSON.stringify(f));
+    assert.ok(f.steps.length > 0 && f.steps.every((x) => x.duration_ms >= 0 && x.server.length > 0), JSON.stringify(f.steps));
 
     const ack = await api<{ acknowledged: Array<{ id: string }> }>('POST', '/api/v1/clusters/sandbox/ack', { token: API_TOKEN });
     assert.equal(ack.status, 200, ack.body);

@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyzeTopology } from '../../src/domain/topology.js';
 import { planView, topologyView } from '../../src/app/api.js';
-import type { FailoverPlan } from '../../src/domain/failover/plan.js';
 import type { ClusterConfig } from '../../src/config/types.js';
 import type { ClusterMonitor } from '../../src/engine/monitor.js';
+import type { FailoverPlan } from '../../src/domain/failover/plan.js';
 import { healthy, obs, ok, replicaStatus, spec } from '../helpers/observations.js';
 
 const T = 1_700_000_000_000;
@@ -81,23 +81,59 @@ test('maintenance: the cluster hold and a server entry, with their remaining tim
   assert.equal(t.servers.find((s) => s.name === 'db2')?.maintenance, null);
 });
 
-test('the plan: the candidate and why, or why none; rejected and excluded servers; the guard', () => {
-  // The fields of a FailoverPlan (domain/failover/plan.ts) that the view reads.
-  const fp = {
-    ok: true,
+test('the plan: the candidate and why, or why none; rejected and excluded servers; each survivor\'s steps; the guard', () => {
+  const c = (pos: number): { file: string; pos: number } => ({ file: 'mysql-bin.000007', pos });
+  const fp: FailoverPlan = {
+    version: 1,
+    cluster: 'app1',
     deadMaster: 'db1',
-    newMaster: { name: 'db2' },
-    choice: { ok: true, chosen: 'db2', rule: 'latest_candidate', reason: 'the latest replica among candidate_master', latest: ['db2', 'db3'], rejected: [{ name: 'db3', reason: 'no_master is set' }] },
-    latest: { names: ['db2', 'db3'] },
-    excluded: [{ server: 'db0', code: 'failed_old_master', reason: 'old master', blocking: false, scope: 'failover' }],
-  } as unknown as FailoverPlan;
+    basis: 'observed',
+    at: T,
+    mode: 'position',
+    flavor: 'mariadb',
+    ok: true,
+    survivors: ['db2', 'db3', 'db4'],
+    excluded: [
+      { server: 'db0', code: 'failed_old_master', reason: 'old master of an earlier failover', blocking: false, scope: 'failover' },
+      { server: 'db4', code: 'in_maintenance', reason: 'in maintenance: kernel upgrade', blocking: false, scope: 'candidate' },
+    ],
+    choice: { ok: true, chosen: 'db2', rule: 'latest_candidate', reason: 'the latest replica among candidate_master', latest: ['db2'], rejected: [{ name: 'db3', reason: 'no_master is set' }] },
+    latest: { names: ['db2'], coord: c(900), gtid: '' },
+    sources: { relay: ['db2'], gtid: [] },
+    newMaster: { name: 'db2', standing: 'equal', holds: { coord: c(900), gtid: '' }, steps: [], binlogHasHistory: false },
+    replicas: [
+      { name: 'db3', standing: 'behind', holds: { coord: c(700), gtid: '' }, delay: 0, deferred: false, steps: [{ kind: 'relay_diff', source: 'db2', from: c(700) }, { kind: 'repoint_position' }] },
+      { name: 'db4', standing: 'equal', holds: { coord: c(900), gtid: '' }, delay: 3600, deferred: true, steps: [{ kind: 'apply_own_relay_log', liftDelay: false }, { kind: 'repoint_position', keepDelay: 3600 }] },
+    ],
+    salvage: { planned: true, reason: "db1's host answers over SSH" },
+    expectedLoss: { text: 'nothing that db2 did not receive; the binlog tail of db1 is salvaged over SSH', exact: false },
+    notes: ['log_slave_updates is OFF on db2: the others are repointed by binlog positions'],
+  };
   const p = planView('app1', { plan: fp, inspectedAt: T }, { allowed: true });
   assert.deepEqual([p.master, p.would_promote, p.rule, p.because, p.based_on_inspection_at], ['db1', 'db2', 'latest_candidate', 'the latest replica among candidate_master', '2023-11-14T22:13:20Z']);
-  assert.deepEqual(p.rejected, [{ name: 'db3', reason: 'no_master is set' }]);
-  assert.deepEqual(p.excluded, [{ name: 'db0', reason: 'old master' }]);
-  const none = planView('app1', { reason: 'no replica of db1 to promote', master: 'db1' }, { allowed: false, reason: 'flapping guard', blocking: 'f1' });
+  assert.deepEqual(p.rejected, [{ name: 'db3', reason: 'no_master is set' }, { name: 'db4', reason: 'in maintenance: kernel upgrade' }]);
+  assert.deepEqual(p.excluded, [{ name: 'db0', reason: 'old master of an earlier failover' }]);
+  assert.deepEqual(p.latest, ['db2']);
+  assert.match(p.expected_loss ?? '', /salvaged/);
+  assert.deepEqual(p.salvage, { planned: true, reason: "db1's host answers over SSH" });
+  assert.deepEqual(
+    p.servers.map((s) => [s.name, s.role, s.standing, s.holds, s.delay, s.deferred, s.steps]),
+    [
+      ['db2', 'new_master', 'equal', 'mysql-bin.000007:900', 0, false, []],
+      ['db3', 'replica', 'behind', 'mysql-bin.000007:700', 0, false, ["apply the events after mysql-bin.000007:700 from db2's relay logs", 'replicate from db2 at its binlog position']],
+      ['db4', 'replica', 'equal', 'mysql-bin.000007:900', 3600, true, ['apply its own relay log', 'replicate from db2 at its binlog position (keeping its 3600 s delay)']],
+    ],
+  );
+  assert.deepEqual(p.notes, fp.notes);
+
+  const refused = planView('app1', { plan: { ...fp, ok: false, refusal: { code: 'no_candidate', reason: 'no replica may be promoted' }, newMaster: undefined, choice: { ok: false, reason: 'no replica may be promoted', latest: ['db2'], rejected: [] } }, inspectedAt: T }, { allowed: true });
+  assert.deepEqual([refused.would_promote, refused.because, refused.rule], [null, 'no replica may be promoted', null]);
+  assert.deepEqual(refused.servers.map((s) => s.role), ['replica', 'replica']);
+
+  const none = planView('app1', { reason: 'the cluster has not been inspected yet', master: 'db1' }, { allowed: false, reason: 'flapping guard', blocking: 'f1' });
   assert.equal(none.would_promote, null);
-  assert.equal(none.because, 'no replica of db1 to promote');
+  assert.equal(none.because, 'the cluster has not been inspected yet');
   assert.deepEqual(none.automatic_failover, { allowed: false, reason: 'flapping guard', blocking: 'f1' });
   assert.equal(none.based_on_inspection_at, null);
+  assert.deepEqual([none.servers, none.expected_loss], [[], null]);
 });

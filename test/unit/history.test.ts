@@ -58,6 +58,38 @@ test('journal retention drops old switchovers and API write records, keeps recen
   assert.deepEqual(r.keep.map((x) => x.id), ['open', 'w-new']);
 });
 
+test("history: the executor's plan, steps, demotion, promotion and adoption records on the failover's entry", () => {
+  const plan = (newMaster: string | undefined, loss: string): Extract<JournalRecord, { type: 'plan' }>['plan'] =>
+    ({ ok: newMaster !== undefined, newMaster: newMaster ? { name: newMaster } : undefined, expectedLoss: { text: loss, exact: true } }) as unknown as Extract<JournalRecord, { type: 'plan' }>['plan'];
+  const h = history([
+    { type: 'begin', id: 'f3', cluster: 'app1', at: T, deadMaster: 'db1', trigger: 'auto', reason: 'db1 is dead' },
+    { type: 'plan', id: 'f3', at: T + 10, revision: 1, reason: 'initial', plan: plan('db2', 'nothing') },
+    { type: 'demoted', id: 'f3', at: T + 20, server: 'db1' },
+    { type: 'step', id: 'f3', at: T + 120, server: 'db2', step: 'apply_own_relay_log', ok: true, durationMs: 90 },
+    { type: 'step', id: 'f3', at: T + 150, server: 'db3', step: 'relay_diff', ok: false, durationMs: 20, detail: 'ssh: timed out' },
+    { type: 'plan', id: 'f3', at: T + 160, revision: 2, reason: 'db3 could not take the relay diff', plan: plan('db2', '1 transaction') },
+    { type: 'promoted', id: 'f3', at: T + 200, server: 'db2' },
+    { type: 'end', id: 'f3', at: T + 300, outcome: 'partial', newMaster: 'db2', oldMaster: 'db1', durationMs: 300, reason: 'db3 not recovered' },
+    { type: 'adopted', id: 'f3', at: T + 900, server: 'db1', reason: 'its replicas follow it' },
+  ]);
+  const f = h[0];
+  assert.ok(f?.kind === 'failover');
+  assert.deepEqual(f.steps.map((s) => [s.server, s.name, s.startedAt - T, s.durationMs, s.ok, s.detail]), [
+    ['db2', 'apply_own_relay_log', 30, 90, true, undefined],
+    ['db3', 'relay_diff', 130, 20, false, 'ssh: timed out'],
+  ]);
+  assert.equal(f.promotedAt, T + 200);
+  assert.deepEqual(f.planned, { newMaster: 'db2', expectedLoss: '1 transaction', revision: 2 });
+  assert.deepEqual(f.events.map((e) => e.message), [
+    'plan: promote db2 (initial)',
+    'db1 demoted (fencing began): it stays fenced whatever happens next',
+    'db3: relay_diff FAILED in 20 ms (ssh: timed out)',
+    'plan revised: promote db2 (db3 could not take the relay diff)',
+    'db2 accepts writes',
+    'db1 adopted as the master of the cluster rebuilt around it: its replicas follow it',
+  ]);
+});
+
 test("the executor's records (plan, steps, demotion, promotion, adoption) are the failover's events", () => {
   const plan = { ok: true, newMaster: { name: 'db2' } } as unknown as Extract<JournalRecord, { type: 'plan' }>['plan'];
   const recs: JournalRecord[] = [

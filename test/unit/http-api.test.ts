@@ -79,7 +79,9 @@ class FakeBackend implements ApiBackend {
   topology = (c: string) => (c === 'app1' ? topo(this.master) : undefined);
   plan = (c: string) =>
     c === 'app1'
-      ? { cluster: 'app1', master: this.master, would_promote: 'db2', because: 'the latest replica', rule: 'latest', latest: ['db2', 'db3'], rejected: [{ name: 'db3', reason: 'no_master is set' }], excluded: [], automatic_failover: { allowed: true }, based_on_inspection_at: NOW, source: 'monitor' }
+      ? { cluster: 'app1', master: this.master, would_promote: 'db2', because: 'the latest replica', rule: 'latest', latest: ['db2', 'db3'], rejected: [{ name: 'db3', reason: 'no_master is set' }], excluded: [], automatic_failover: { allowed: true }, based_on_inspection_at: NOW, source: 'monitor',
+          expected_loss: 'nothing: db2 received every transaction', salvage: { planned: true, reason: 'ssh reaches db0' },
+          servers: [{ name: 'db2', role: 'new_master' as const, standing: 'equal', holds: '0-1-100', delay: 0, deferred: false, steps: [] }, { name: 'db3', role: 'replica' as const, standing: 'behind', holds: '0-1-98', delay: 0, deferred: false, steps: ['repoint to db2 by GTID'] }], notes: [] }
       : undefined;
   journal = (c: string, limit: number) =>
     c === 'app1'
@@ -87,7 +89,7 @@ class FakeBackend implements ApiBackend {
           cluster: 'app1',
           journal: '/var/lib/mhats/app1/failovers.jsonl',
           entries: [
-            { kind: 'failover' as const, id: 'f1', trigger: 'auto' as const, dead_master: 'db0', new_master: 'db1', started_at: NOW, ended_at: NOW, duration_ms: 1200, outcome: 'success', reason: 'ok', why: 'dead', lost: null, acked: false, acked_by: null, rejoined: false, phases: [{ name: 'Phase 1', started_at: NOW, duration_ms: 10, ok: true }], hooks: [{ at: NOW, name: 'vip', phase: 'start', verdict: 'ok', exit_code: 0 }], events: [] },
+            { kind: 'failover' as const, id: 'f1', trigger: 'auto' as const, dead_master: 'db0', new_master: 'db1', started_at: NOW, ended_at: NOW, duration_ms: 1200, outcome: 'success', reason: 'ok', why: 'dead', lost: null, acked: false, acked_by: null, rejoined: false, phases: [{ name: 'Phase 1', started_at: NOW, duration_ms: 10, ok: true }], steps: [{ server: 'db2', name: 'apply_own_relay_log', started_at: NOW, duration_ms: 5, ok: true }], promoted_at: NOW, planned: { new_master: 'db1', expected_loss: 'nothing', revision: 1 }, hooks: [{ at: NOW, name: 'vip', phase: 'start', verdict: 'ok', exit_code: 0 }], events: [] },
             { kind: 'ack' as const, id: 'f1', at: NOW, by: 'alice@cli' },
           ].slice(0, limit),
         }

@@ -170,6 +170,21 @@ export const Plan = Type.Object(
     automatic_failover: AutomaticFailover,
     based_on_inspection_at: Nullable(Time),
     source: Type.String({ description: 'what computed the plan: "monitor" (the last inspection)' }),
+    expected_loss: Nullable(Type.String({ description: 'what would be lost if it died now, for a person (null: not known yet)' })),
+    salvage: Nullable(Type.Object({ planned: Type.Boolean(), reason: Type.String() }, { description: "saving the dead master's binlog tail over SSH" })),
+    servers: Type.Array(
+      Type.Object({
+        name: Type.String(),
+        role: Type.Union([Type.Literal('new_master'), Type.Literal('replica')]),
+        standing: Type.String({ description: 'against the most advanced survivor (new master) or the new master (replica): ahead, equal, behind' }),
+        holds: Type.String({ description: 'what it holds: GTID position, else binlog coordinates of the master' }),
+        delay: Type.Integer({ description: 'SQL_Delay, seconds (0: not delayed)' }),
+        deferred: Type.Boolean({ description: 'recovered after the new master is writable, never waited for' }),
+        steps: Type.Array(Type.String(), { description: 'what the failover would do to it, in order' }),
+      }),
+      { description: 'each survivor and what the failover would do to it ([] when no plan)' },
+    ),
+    notes: Type.Array(Type.String(), { description: 'sentences worth reading (log_slave_updates, relay_log_purge, ...)' }),
   }
 );
 export type Plan = Static<typeof Plan>;
@@ -192,8 +207,11 @@ export const FailoverEntry = Type.Object({
   lost: Nullable(Type.String({ description: 'transactions lost, as far as known' })),
   acked: Type.Boolean(),
   acked_by: Nullable(Type.String()),
-  rejoined: Type.Boolean({ description: 'the old master is back as a healthy replica' }),
+  rejoined: Type.Boolean({ description: 'the old master is a member again: back as a healthy replica, or adopted as the master of the cluster rebuilt around it' }),
   phases: Type.Array(PhaseBar),
+  steps: Type.Array(Type.Object({ server: Type.String(), name: Type.String(), started_at: Time, duration_ms: Type.Number(), ok: Type.Boolean(), detail: Type.Optional(Type.String()) }), { description: 'each step of the plan on each server, as it ended' }),
+  promoted_at: Nullable(Type.String({ description: 'when the new master accepted writes (ISO 8601, UTC)' })),
+  planned: Nullable(Type.Object({ new_master: Nullable(Type.String()), expected_loss: Type.String(), revision: Type.Integer() }, { description: 'its plan (the last revision): the new master and the expected loss' })),
   hooks: Type.Array(HookOutcome),
   events: Type.Array(Type.Object({ at: Time, message: Type.String() })),
 });
