@@ -205,7 +205,12 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       if (!r.ok) {
         run.log.error({ reason: r.reason }, `could not save ${dead.name}'s binlog: ${r.reason}`);
         run.event(`binlog salvage failed: ${r.reason}`);
-        report.lost = `unknown: ${dead.name}'s binlog after ${formatCoord(from)} could not be read (${r.reason})`;
+        // What the plan knew without the binlog (the dead master's position at its last health check) still stands.
+        const known = plan.expectedLoss.ifSalvageFails;
+        report.lost = known !== undefined && !/^none/.test(known)
+          ? `${known}; ${dead.name}'s binlog after ${formatCoord(from)} could not be read (${r.reason})`
+          : `unknown: ${dead.name}'s binlog after ${formatCoord(from)} could not be read (${r.reason})`;
+        run.log.error({ lost: report.lost }, `LOST TRANSACTIONS: ${report.lost}`);
         return undefined;
       }
       if (r.transactions === 0) report.lost = `none: every committed transaction in ${dead.name}'s binlog had reached a replica`;

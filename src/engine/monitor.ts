@@ -473,7 +473,6 @@ export class ClusterMonitor {
     const det = detectionSettings(this.cluster);
     const { state: next, transition } = detect(this.detector, r, { failuresToSuspect: this.cluster.ping_failures, stallsToFail: det.ping_stall_failures });
     this.detector = next;
-    if (transition === 'suspect') this.#observe(() => this.deps.observer?.suspicion?.(this));
     if (transition === 'first_failure' || transition === 'failure') {
       const what = next.lastFailure?.class === 'stall' ? ` (statement timeout ${next.consecutiveStalls}/${det.ping_stall_failures})` : next.lastFailure?.class === 'refused' ? ' (refused)' : '';
       this.#log.warn({ master: this.master, kind: r.kind, stage: r.stage, failures: next.consecutiveFailures, stalls: next.consecutiveStalls, latencyMs: Math.round(r.latencyMs) }, `health check of ${this.master} failed (${next.consecutiveFailures}/${this.cluster.ping_failures})${what}: ${r.message ?? r.kind ?? ''}`);
@@ -567,7 +566,11 @@ export class ClusterMonitor {
 
   async #confirmAndAct(): Promise<void> {
     const master = this.master!;
-    this.#suspicion ??= this.#newSuspicion();
+    if (this.#suspicion === undefined) {
+      // One suspicion per episode: after ping_failures failed checks, or sooner on certain evidence (refused).
+      this.#suspicion = this.#newSuspicion();
+      this.#observe(() => this.deps.observer?.suspicion?.(this));
+    }
     const verdict = await this.#suspicion.evaluate(this.detector);
     const changed = this.lastVerdict?.code !== verdict.code;
     this.lastVerdict = verdict;

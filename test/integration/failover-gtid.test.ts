@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import { detectFlavor, replicaStatus, rootSql, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
+import { detectFlavor, replicaStatus, rootSql, startServer, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
 import { withSandbox } from '../helpers/sandbox.js';
 import { checksum as tableChecksum, until, writeManagerConfig } from '../helpers/cluster.js';
 import { ManagerProcess } from '../helpers/manager.js';
@@ -96,7 +96,7 @@ describe('manager: failover by GTID', () => {
     assert.match(r.stdout, /acknowledged sandbox-.* \(db1 → db\d, success\)/);
   });
 
-  test('a hung (SIGSTOPped) master is failed over, and fenced read_only when it comes back', async () => {
+  test('a hung (SIGSTOPped) master is failed over (its mysqld killed by the fence), and fenced read_only when it comes back', async () => {
     const oldName = /master (\S+)$/.exec(mgr.lines.filter((l) => /^now watching the new master/.test(l.msg)).at(-1)!.msg.replace(/;.*/, ''))![1]!;
     const old = byName.get(oldName)!;
     const w = new Writer();
@@ -114,14 +114,25 @@ describe('manager: failover by GTID', () => {
       current = nm.name;
       assert.notEqual(nm.name, old.name);
       assert.equal((await rootSql(nm, 'SELECT @@read_only')).trim(), '0');
-      // Resume the old master: the manager must fence it.
-      await stopServer(old, 'SIGCONT');
+      // fence_hung_master=kill (the default): the hung mysqld was SIGKILLed over SSH
+      // before the new master took writes, so it can never resume writable.
+      const pidAlive = (): boolean => {
+        try {
+          return readFileSync(`/proc/${old.pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+        } catch {
+          return false;
+        }
+      };
+      assert.equal(pidAlive(), false, `${old.name}'s hung mysqld (pid ${old.pid}) must have been killed by the fence`);
       resumed = true;
       await w.stopped(20_000).catch(() => undefined);
-      await until(`${old.name} fenced read_only`, async () => (await rootSql(old, 'SELECT @@read_only')).trim() === '1', 20_000);
-      await mgr.waitFor(new RegExp(`fenced ${old.name}: read_only set`), 5000);
+      // It comes back (as systemd would restart it), writable: the manager must fence it.
+      const back = await startServer(old);
+      byName.set(back.name, back);
+      sb.servers[sb.servers.findIndex((x) => x.name === back.name)] = back;
+      await until(`${back.name} fenced read_only`, async () => (await rootSql(back, 'SELECT @@read_only').catch(() => '')).trim() === '1', 30_000);
       // An application write to the old master now fails.
-      const c = await mysql.createConnection({ host: old.address, port: 3306, user: 'app', password: 'app-pw', connectTimeout: 2000 });
+      const c = await mysql.createConnection({ host: back.address, port: 3306, user: 'app', password: 'app-pw', connectTimeout: 2000 });
       try {
         await assert.rejects(c.query({ sql: "INSERT INTO mhats_test.t (val) VALUES ('split-brain')", timeout: 3000 }), /read-only|read_only/i);
       } finally {

@@ -101,6 +101,7 @@ describe('dead master whose host is unreachable: the lost-transaction report is 
     await mgr.waitFor(/^now watching the new master/, 60_000);
     const lost = await mgr.waitFor(/^LOST TRANSACTIONS: /, 1000);
     assert.match(lost.msg, new RegExp(`^LOST TRANSACTIONS: 20 transaction\\(s\\): 0-${sid}-${Number(seq0) + 1}\\.\\.0-${sid}-${Number(seq0) + 20} \\(as of its last successful health check`));
-    assert.ok(mgr.has(/host is unreachable over SSH/), mgr.tail(40));
+    // Its sshd is gone; a session the manager kept open may outlive it (then the salvage itself fails).
+    assert.ok(mgr.has(/host is unreachable over SSH|could not save db1's binlog/), mgr.tail(40));
   });
 });

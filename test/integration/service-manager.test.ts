@@ -137,7 +137,8 @@ describe('manager as a service: sd_notify, watchdog, HTTP, metrics, SIGTERM duri
     const s = parsePrometheusText((await httpGet(`${url}/metrics`)).body);
     assert.equal(sumOf(s, 'mhats_failovers_total', { cluster: 'sandbox', outcome: 'success' }) - sumOf(before, 'mhats_failovers_total', { outcome: 'success' }), 1);
     assert.ok(sumOf(s, 'mhats_master_suspicions_total', { cluster: 'sandbox' }) >= 1);
-    assert.ok(sumOf(s, 'mhats_health_check_failures_total', { cluster: 'sandbox' }) >= 3);
+    // A refused connection is certain evidence: two failed checks (the second a short re-check) suffice.
+    assert.ok(sumOf(s, 'mhats_health_check_failures_total', { cluster: 'sandbox' }) >= 2);
     for (const phase of ['Phase 1: Configuration Check Phase', 'Phase 3.5: Promoting New Master Phase', 'Phase 4: Slaves Recovery Phase']) {
       assert.equal(sumOf(s, 'mhats_failover_phase_duration_seconds_count', { phase }), 1, phase);
       assert.ok(sumOf(s, 'mhats_failover_phase_duration_seconds_sum', { phase }) > 0, phase);
