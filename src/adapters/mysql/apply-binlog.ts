@@ -6,11 +6,11 @@
  * and every temporary file is removed afterwards.
  */
 import { execa } from 'execa';
-import { constants } from 'node:fs';
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DbTarget } from './connection.js';
+import { cnfValue, findTool } from './client-tools.js';
 
 export interface ApplyOptions {
   /** MHA's client_bindir: where mysqlbinlog/mariadb-binlog and mysql/mariadb are. */
@@ -18,26 +18,6 @@ export interface ApplyOptions {
   timeoutMs: number;
   /** Aborting kills both processes: the client's connection drops and its open transaction rolls back. */
   signal?: AbortSignal | undefined;
-}
-
-async function findTool(names: string[], bindir: string | undefined): Promise<string> {
-  const dirs = bindir ? [bindir] : (process.env.PATH ?? '/usr/bin:/bin').split(':');
-  for (const d of dirs) {
-    for (const n of names) {
-      const p = join(d, n);
-      try {
-        await access(p, constants.X_OK);
-        return p;
-      } catch {
-        // next
-      }
-    }
-  }
-  throw new Error(`none of ${names.join(', ')} found in ${bindir ? `client_bindir ${bindir}` : 'PATH'}: install the MariaDB/MySQL client on the manager host, or set client_bindir`);
-}
-
-function cnfValue(v: string): string {
-  return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
 export async function applyBinlog(bytes: Uint8Array, target: DbTarget, opts: ApplyOptions): Promise<{ stderr: string; durationMs: number }> {

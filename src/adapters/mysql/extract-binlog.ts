@@ -7,32 +7,12 @@
  * into process arguments; the temporary directory is removed afterwards.
  */
 import { execa } from 'execa';
-import { constants } from 'node:fs';
-import { access, chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { DbTarget } from './connection.js';
+import { cnfValue, findTool } from './client-tools.js';
 import type { BinlogCoord } from '../../domain/types.js';
-
-async function findTool(names: string[], bindir: string | undefined): Promise<string> {
-  const dirs = bindir ? [bindir] : (process.env.PATH ?? '/usr/bin:/bin').split(':');
-  for (const d of dirs) {
-    for (const n of names) {
-      const p = join(d, n);
-      try {
-        await access(p, constants.X_OK);
-        return p;
-      } catch {
-        // next
-      }
-    }
-  }
-  throw new Error(`none of ${names.join(', ')} found in ${bindir ? `client_bindir ${bindir}` : 'PATH'}: install the MariaDB/MySQL client on the manager host, or set client_bindir`);
-}
-
-function cnfValue(v: string): string {
-  return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-}
 
 export interface ExtractOptions {
   clientBindir?: string | undefined;
