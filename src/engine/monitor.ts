@@ -566,11 +566,12 @@ export class ClusterMonitor {
 
   async #confirmAndAct(): Promise<void> {
     const master = this.master!;
-    if (this.#suspicion === undefined) {
-      // One suspicion per episode: after ping_failures failed checks, or sooner on certain evidence (refused).
-      this.#suspicion = this.#newSuspicion();
-      this.#observe(() => this.deps.observer?.suspicion?.(this));
-    }
+    // The evidence is gathered from the first failed check on (tick); the replicas are asked, and
+    // the suspicion counted, once per episode: after ping_failures failed checks, or sooner on
+    // certain evidence (refused).
+    const firstEvaluation = this.#suspicion === undefined || this.lastSuspicion?.outcome !== 'ongoing' || this.lastSuspicion.evaluations === 0;
+    this.#suspicion ??= this.#newSuspicion();
+    if (firstEvaluation) this.#observe(() => this.deps.observer?.suspicion?.(this));
     const verdict = await this.#suspicion.evaluate(this.detector);
     const changed = this.lastVerdict?.code !== verdict.code;
     this.lastVerdict = verdict;

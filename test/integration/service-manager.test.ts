@@ -133,12 +133,14 @@ describe('manager as a service: sd_notify, watchdog, HTTP, metrics, SIGTERM duri
   test('kill -9 of the master: failover counters and phase durations change; /status reports it', async () => {
     const before = parsePrometheusText((await httpGet(`${url}/metrics`)).body);
     await stopServer(db1, 'SIGKILL');
+    const killedAt = Date.now();
     await mgr.waitFor(/^now watching the new master db3/, 60_000);
     const s = parsePrometheusText((await httpGet(`${url}/metrics`)).body);
+    const why = `${Date.now() - killedAt} ms after the kill:\n${mgr.tail(80)}`;
     assert.equal(sumOf(s, 'mhats_failovers_total', { cluster: 'sandbox', outcome: 'success' }) - sumOf(before, 'mhats_failovers_total', { outcome: 'success' }), 1);
-    assert.ok(sumOf(s, 'mhats_master_suspicions_total', { cluster: 'sandbox' }) >= 1);
+    assert.ok(sumOf(s, 'mhats_master_suspicions_total', { cluster: 'sandbox' }) >= 1, why);
     // A refused connection is certain evidence: two failed checks (the second a short re-check) suffice.
-    assert.ok(sumOf(s, 'mhats_health_check_failures_total', { cluster: 'sandbox' }) >= 2);
+    assert.ok(sumOf(s, 'mhats_health_check_failures_total', { cluster: 'sandbox' }) >= 2, why);
     for (const phase of ['Phase 1: Configuration Check Phase', 'Phase 3.5: Promoting New Master Phase', 'Phase 4: Slaves Recovery Phase']) {
       assert.equal(sumOf(s, 'mhats_failover_phase_duration_seconds_count', { phase }), 1, phase);
       assert.ok(sumOf(s, 'mhats_failover_phase_duration_seconds_sum', { phase }) > 0, phase);
