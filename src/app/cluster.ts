@@ -3,7 +3,8 @@
  * server specs, and one inspection of the whole cluster.
  */
 import type { ClusterConfig } from '../config/types.js';
-import { detectionSettings } from '../config/resolve.js';
+import { topologyOptions } from '../config/resolve.js';
+import { specOf, target } from '../engine/ops/admin.js';
 import { inspectAll, readGtidState } from '../adapters/mysql/inspect.js';
 import { errantToConfirm, withMasterGtid } from '../domain/errant-confirm.js';
 import type { DbTarget } from '../adapters/mysql/connection.js';
@@ -27,25 +28,11 @@ export function withoutFailed(cluster: ClusterConfig, failed: string[]): Cluster
 }
 
 export function dbTargets(cluster: ClusterConfig): DbTarget[] {
-  return cluster.servers.map((s) => ({ name: s.name, host: s.ip, port: s.port, user: s.user, password: s.password }));
+  return cluster.servers.map(target);
 }
 
 export function serverSpecs(cluster: ClusterConfig): ServerSpec[] {
-  return cluster.servers.map((s) => ({
-    name: s.name,
-    hostname: s.hostname,
-    ip: s.ip,
-    port: s.port,
-    candidate_master: s.candidate_master,
-    no_master: s.no_master,
-    ignore_fail: s.ignore_fail,
-    promotion_rule: s.promotion_rule,
-    promotion_rule_from: s.promotion_rule_from,
-    datacenter: s.datacenter,
-    region: s.region,
-    backup: s.backup,
-    allow_promotion: s.allow_promotion,
-  }));
+  return cluster.servers.map(specOf);
 }
 
 export function timeoutsOf(cluster: ClusterConfig): { connectTimeoutMs: number; queryTimeoutMs: number } {
@@ -58,14 +45,7 @@ export async function probeCluster(cluster: ClusterConfig, signal?: AbortSignal)
 
 export function analyzeCluster(cluster: ClusterConfig, probes: ServerProbe[]): ClusterReport {
   const specs = serverSpecs(cluster);
-  const analysis = analyzeTopology(specs, probes, {
-    secondsBehindMaster: cluster.seconds_behind_master,
-    checkReplFilter: cluster.check_repl_filter,
-    multiTierSlave: cluster.multi_tier_slave,
-    replUser: cluster.servers.find((s) => s.repl_user !== undefined)?.repl_user,
-    pingInterval: cluster.ping_interval,
-    secondRoute: detectionSettings(cluster).second_route,
-  });
+  const analysis = analyzeTopology(specs, probes, topologyOptions(cluster));
   return { cluster: cluster.name, specs, analysis };
 }
 
