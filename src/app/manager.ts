@@ -202,6 +202,8 @@ export class Manager {
   #timer: NodeJS.Timeout | undefined;
   #lastPingTicks = new Map<string, number>();
   #stuckLogged = false;
+  /** Monitor loops that stopped progressing (see #service). */
+  #stuck: Array<{ cluster: string; busySeconds?: number; stage?: string; stopped?: boolean }> = [];
   #reloadChain: Promise<unknown> = Promise.resolve();
   #httpSettings: HttpSettings | undefined;
   #loadedAt = 0;
@@ -610,7 +612,8 @@ export class Manager {
     this.#logMaintenance();
     if (!this.#ready) return;
     void this.notifier.status(this.statusLine());
-    if (this.notifier.watchdogMs === undefined) return;
+    // Every second (with or without systemd): a monitor loop that stopped progressing is logged, fails
+    // /healthz, and withholds the systemd watchdog ping (systemd then restarts the manager).
     const entries = [...this.#entries.values()];
     const loops: LoopView[] = entries.map((e) => ({
       name: e.cluster.name,
@@ -620,16 +623,24 @@ export class Manager {
       stopped: e.monitor.state === 'stopped' && !e.stopping,
       budgetMs: tickBudgetMs(e.cluster),
     }));
-    const p = loopsProgress(loops, this.#lastPingTicks, this.#mono());
+    const mono = this.#mono();
+    const p = loopsProgress(loops, this.#lastPingTicks, mono);
     if (!p.ok) {
-      if (!this.#stuckLogged) this.log.error({ stuck: p.stuck }, `monitor loop(s) not progressing (${p.stuck.join(', ')}): withholding the systemd watchdog ping`);
+      this.#stuck = p.stuck.map((name) => {
+        const m = this.#entries.get(name)?.monitor;
+        const busy = m?.busySince !== undefined ? Math.round((mono - m.busySince) / 1000) : undefined;
+        return { cluster: name, ...(busy !== undefined ? { busySeconds: busy } : {}), ...(m?.stage ? { stage: m.stage } : {}), ...(m?.state === 'stopped' ? { stopped: true } : {}) };
+      });
+      const what = this.#stuck.map((x) => `${x.cluster}${x.stopped ? ' (its loop stopped)' : ` (busy for ${x.busySeconds ?? '?'} s: ${x.stage ?? '?'})`}`).join(', ');
+      if (!this.#stuckLogged) this.log.error({ stuck: this.#stuck }, `monitor loop(s) not progressing: ${what}; /healthz fails${this.notifier.watchdogMs !== undefined ? ' and the systemd watchdog ping is withheld' : ''}`);
       this.#stuckLogged = true;
       return;
     }
-    if (this.#stuckLogged) this.log.info({}, 'every monitor loop progresses again: watchdog pings resume');
+    if (this.#stuckLogged) this.log.info({}, `every monitor loop progresses again${this.notifier.watchdogMs !== undefined ? ': watchdog pings resume' : ''}`);
     this.#stuckLogged = false;
+    this.#stuck = [];
     this.#lastPingTicks = new Map(loops.map((l) => [l.name, l.ticks]));
-    void this.notifier.watchdog();
+    if (this.notifier.watchdogMs !== undefined) void this.notifier.watchdog();
   }
 
   // ---------------------------------------------------------------- HTTP
@@ -717,7 +728,8 @@ export class Manager {
   }
 
   healthz(): Probe {
-    return { ok: true, body: { ok: true, pid: process.pid, version: VERSION, uptimeSeconds: Math.round((this.#now() - this.startedAt) / 1000) } };
+    const stuck = this.#stuck.length > 0;
+    return { ok: !stuck, body: { ok: !stuck, pid: process.pid, version: VERSION, uptimeSeconds: Math.round((this.#now() - this.startedAt) / 1000), ...(stuck ? { stuck: this.#stuck } : {}) } };
   }
 
   readyz(): Probe {

@@ -155,6 +155,8 @@ export class ClusterMonitor {
   #checkerHasDialect = false;
   /** Monotonic ms at which the running tick started; undefined between ticks (the watchdog's view). */
   busySince: number | undefined;
+  /** What the running tick waits for (a stuck loop is reported with it). */
+  stage: string | undefined;
   #checker: HealthChecker | undefined;
   #log: Logger;
   #lastReport = '';
@@ -389,6 +391,7 @@ export class ClusterMonitor {
         this.#log.error({ err: (err as Error).message }, `monitor tick failed: ${(err as Error).message}`);
       }
       this.busySince = undefined;
+      this.stage = undefined;
       this.ticks++;
       this.deps.onTick?.(this);
       if (signal.aborted) break;
@@ -446,8 +449,10 @@ export class ClusterMonitor {
 
   async tick(): Promise<void> {
     // The journal's failed servers against what is observed: never fence before the topology is known.
+    this.stage = 'probing the failed old masters';
     if (this.lastAnalysis !== undefined) await this.#checkFailedServers();
     if (this.state === 'starting' || this.state === 'broken' || this.master === undefined) {
+      this.stage = 'inspecting the topology';
       const a = await this.inspect();
       if (a.healthy && a.master !== undefined) {
         this.#adopt(a.master);
@@ -460,6 +465,7 @@ export class ClusterMonitor {
       return;
     }
     if (!this.#checkerHasDialect && this.lastAnalysis?.masterObs?.name === this.master) this.#adopt(this.master);
+    this.stage = `health check of ${this.master}`;
     const r = await this.#checker!.check();
     if (r.ok && r.position) this.lastMasterPosition = r.position;
     this.#observe(() => this.deps.observer?.check?.(this, r));
@@ -488,11 +494,13 @@ export class ClusterMonitor {
       if (next.phase === 'suspect' && this.state === 'watching') this.state = 'suspect';
       // Decide once the evidence can be enough: a re-check (certain or not), or the run of stalls.
       const ready = next.consecutiveFailures >= Math.min(2, this.cluster.ping_failures) || next.consecutiveStalls >= det.ping_stall_failures;
+      this.stage = `evaluating the suspicion of ${this.master}`;
       if (ready && transition !== 'alive_but_refusing') await this.#confirmAndAct();
       return;
     }
     // Refresh the whole view now and then (lag, the master's last position for the lost-transaction report).
     if (r.ok && this.deps.mono() - this.#lastInspectAt > Math.max(10_000, this.cluster.ping_interval * 5000)) {
+      this.stage = 'inspecting the topology';
       const a = await this.inspect();
       this.#adoptMovedMaster(a);
       this.#warmSsh();
@@ -575,7 +583,10 @@ export class ClusterMonitor {
       if (changed) this.#log.warn({ master, verdict: verdict.code, ...evidence }, verdict.reason);
       else this.#log.debug({ master, verdict: verdict.code, ...evidence }, verdict.reason);
       // Nobody replicates from it any more: the master may have been switched over and the old one stopped.
-      if (verdict.code === 'NoWitness' || verdict.evidence.witnesses.every((w) => w.class === 'unreachable' || w.class === 'not_replica')) this.#adoptMovedMaster(await this.inspect());
+      if (verdict.code === 'NoWitness' || verdict.evidence.witnesses.every((w) => w.class === 'unreachable' || w.class === 'not_replica')) {
+        this.stage = 'inspecting the topology (no witness of the master)';
+        this.#adoptMovedMaster(await this.inspect());
+      }
       return;
     }
     if (this.deps.isLeader && !this.deps.isLeader()) {
