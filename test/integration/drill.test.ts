@@ -83,10 +83,10 @@ describe('mhats drill on a netns sandbox: refusal, route cut, crash', { skip: !n
     assert.match(renderDrill(r), /every invariant holds in 1 of 1 run/);
   });
 
-  test('crash: failover, 0 lost, every invariant holds; the table has fault → detect → writable → done', async (t) => {
+  test('crash: failover, 0 lost, every invariant holds; the table has fault → detect → writable → done', async (tc) => {
     const r = await drillOn(setup, env, () => builtinFault('crash'));
     const run = r.results[0]!;
-    t.diagnostic(`crash: detect ${String(run.timings.detectMs ?? '-')} ms, writable ${String(run.timings.writableMs ?? '-')} ms, done ${String(run.timings.doneMs ?? '-')} ms`);
+    tc.diagnostic(`crash: detect ${String(run.timings.detectMs ?? '-')} ms, writable ${String(run.timings.writableMs ?? '-')} ms, done ${String(run.timings.doneMs ?? '-')} ms`);
     assert.equal(r.ok, true, explain(r, setup.dir));
     assert.equal(run.outcome, 'success');
     assert.equal(run.oldMaster, 'db1');
