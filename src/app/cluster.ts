@@ -43,21 +43,22 @@ export async function probeCluster(cluster: ClusterConfig, signal?: AbortSignal)
   return inspectAll(dbTargets(cluster), { ...timeoutsOf(cluster), now: Date.now, signal });
 }
 
-export function analyzeCluster(cluster: ClusterConfig, probes: ServerProbe[]): ClusterReport {
+/** inMaintenance: the servers in maintenance now (never candidates). */
+export function analyzeCluster(cluster: ClusterConfig, probes: ServerProbe[], inMaintenance?: readonly string[]): ClusterReport {
   const specs = serverSpecs(cluster);
-  const analysis = analyzeTopology(specs, probes, topologyOptions(cluster));
+  const analysis = analyzeTopology(specs, probes, { ...topologyOptions(cluster), inMaintenance });
   return { cluster: cluster.name, specs, analysis };
 }
 
-export async function inspectCluster(cluster: ClusterConfig, signal?: AbortSignal): Promise<ClusterReport> {
+export async function inspectCluster(cluster: ClusterConfig, signal?: AbortSignal, inMaintenance?: readonly string[]): Promise<ClusterReport> {
   const probes = await probeCluster(cluster, signal);
-  const report = analyzeCluster(cluster, probes);
+  const report = analyzeCluster(cluster, probes, inMaintenance);
   // Errant GTIDs count only when the master, read again after every replica, still lacks them.
   const master = errantToConfirm(report.analysis);
   const t = dbTargets(cluster).find((x) => x.name === master);
   if (t === undefined || report.analysis.masterObs === undefined) return report;
   const later = await readGtidState(t, report.analysis.masterObs.version, { ...timeoutsOf(cluster), now: Date.now, signal });
-  return later === undefined ? report : analyzeCluster(cluster, withMasterGtid(probes, t.name, later));
+  return later === undefined ? report : analyzeCluster(cluster, withMasterGtid(probes, t.name, later), inMaintenance);
 }
 
 /** check-repl: after a failover that lost writes with asynchronous replication, say what semi-sync would have done. */

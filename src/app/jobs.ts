@@ -176,6 +176,8 @@ export interface JobContext {
   busy(): boolean;
   /** The current master, as the monitor sees it. */
   master(): string | undefined;
+  /** The servers in maintenance now (never candidates), as the monitor sees them. */
+  inMaintenance?: (() => readonly string[]) | undefined;
   now(): number;
   purge?: PurgeOptions | undefined;
 }
@@ -294,7 +296,7 @@ export class ClusterJobs {
   async #checkRepl(): Promise<JobResult> {
     const c = this.ctx.cluster;
     const failed = failedServers(summarize(this.ctx.journal.read()));
-    const r = await inspectCluster(withoutFailed(c, failed));
+    const r = await inspectCluster(withoutFailed(c, failed), undefined, this.ctx.inMaintenance?.());
     addLostWritesAdvice(r, this.ctx.journal.read());
     const a = r.analysis;
     const count = (sev: string): number => a.findings.filter((f) => f.severity === sev).length;

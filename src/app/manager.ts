@@ -465,6 +465,7 @@ export class Manager {
       metrics: this.metrics,
       busy: () => monitor.inFailover,
       master: () => monitor.master,
+      inMaintenance: () => monitor.maintenance().serversInMaintenance,
       now: () => this.#now(),
       purge: this.#opts.purge,
     });

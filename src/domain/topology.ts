@@ -34,6 +34,8 @@ export interface TopologyOptions {
   secondRoute?: boolean | undefined;
   /** The cluster's promotion_location (default nearest): same_region rules out replicas in other regions. */
   promotionLocation?: LocationPolicy | undefined;
+  /** Servers in maintenance now: never candidates (a failover leaves them out). */
+  inMaintenance?: readonly string[] | undefined;
 }
 
 export type Severity = 'error' | 'warning' | 'info';
@@ -312,6 +314,10 @@ export function analyzeTopology(specs: ServerSpec[], probes: ServerProbe[], opts
       notPromotable.push({ name: o.name, code: ruled.code, reason: ruled.reason });
       continue;
     }
+    if (opts.inMaintenance?.includes(o.name)) {
+      notPromotable.push({ name: o.name, code: 'in_maintenance', reason: 'in maintenance: never a candidate until its maintenance ends' });
+      continue;
+    }
     if (!o.logBin) {
       add({
         severity: spec?.candidate_master ? 'error' : 'warning',
@@ -542,6 +548,8 @@ export function promotionHint(excluded: ReadonlyArray<{ name: string; code: stri
   if (unlabelled) parts.push(`give ${unlabelled} a region label (promotion_location ${o.policy} skips servers whose region is unknown)`);
   const binlog = by(['log_bin_off']);
   if (binlog) parts.push(`enable log_bin on ${binlog}`);
+  const maint = by(['in_maintenance']);
+  if (maint) parts.push(`end the maintenance of ${maint} when it is done (mhats maintenance stop)`);
   const newer = by(['version']);
   if (newer) parts.push(`upgrade the other servers to the version of ${newer}`);
   return parts.length > 0 ? parts.join('; or ') : 'add a replica that may be promoted';

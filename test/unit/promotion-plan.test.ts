@@ -224,6 +224,19 @@ describe('check-repl: promotability follows the rules', () => {
     assert.match(promo(c)[0]?.message ?? '', /db3 is the only replica .*: db2 \(no_master is set\)/);
   });
 
+  test('a replica in maintenance is no candidate: check-repl counts it out and says to end the maintenance', () => {
+    const h = healthy();
+    const one = analyzeTopology(h.specs, h.probes, { ...o, inMaintenance: ['db2'] });
+    const [f] = promo(one);
+    assert.deepEqual([f?.severity, f?.code, f?.server], ['warning', 'single_candidate', 'db3']);
+    assert.match(f!.message, /db2 \(in maintenance: never a candidate until its maintenance ends\)/);
+    const both = analyzeTopology(h.specs, h.probes, { ...o, inMaintenance: ['db2', 'db3'] });
+    const [g] = promo(both);
+    assert.equal(g?.code, 'no_candidate');
+    assert.match(g!.hint ?? '', /end the maintenance of db2, db3 when it is done \(mhats maintenance stop\)/);
+    assert.deepEqual(promo(analyzeTopology(h.specs, h.probes, o)), []);
+  });
+
   test('same_region and a replica without a region label: it is named, and the hint says to label it', () => {
     const specs = placed(['eu', 'eu', 'eu']);
     const a = analyzeTopology([specs[0]!, specs[1]!, { ...specs[2]!, region: undefined, datacenter: undefined }], healthy().probes, { ...o, promotionLocation: 'same_region' });

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from '@commander-js/extra-typings';
 import { addConfigOptions, loadFromOptions } from '../config-options.js';
 import { addLostWritesAdvice, failedServers, inspectCluster, withoutFailed } from '../../app/cluster.js';
+import { clusterMaintenance } from '../../app/maintenance.js';
 import { FileJournal } from '../../adapters/journal/file-journal.js';
 import { renderCheckRepl, type ClusterReport } from '../../render/check-repl.js';
 import { ExitCode, EXIT_CODE_HELP } from '../../errors/exit-codes.js';
@@ -47,7 +48,9 @@ ${EXIT_CODE_HELP}`,
     const reports = await Promise.all(
       clusters.map(async (c) => {
         const failed = failedServers(config.state_dir, c);
-        const r = await inspectCluster(withoutFailed(c, failed));
+        // Servers in maintenance are never candidates: promotability is judged without them.
+        const maint = await clusterMaintenance(config, c.name).catch(() => undefined);
+        const r = await inspectCluster(withoutFailed(c, failed), undefined, maint?.serversInMaintenance);
         for (const f of failed) r.analysis.findings.push({ severity: 'info', code: 'unreachable', server: f, message: `${f} is the old master of a failover: left out until it replicates from the current master again` });
         addLostWritesAdvice(r, new FileJournal(config.state_dir, c.name).read());
         return r;
