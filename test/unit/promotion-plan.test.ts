@@ -233,7 +233,7 @@ describe('check-repl: promotability follows the rules', () => {
     const both = analyzeTopology(h.specs, h.probes, { ...o, inMaintenance: ['db2', 'db3'] });
     const [g] = promo(both);
     assert.equal(g?.code, 'no_candidate');
-    assert.match(g!.hint ?? '', /end the maintenance of db2, db3 when it is done \(mhats maintenance stop\)/);
+    assert.match(g.hint ?? '', /end the maintenance of db2, db3 when it is done \(mhats maintenance stop\)/);
     assert.deepEqual(promo(analyzeTopology(h.specs, h.probes, o)), []);
   });
 
