@@ -86,6 +86,48 @@ export interface SshExecOptions extends SshClientOptions {
 
 export type SshErrorKind = 'host_key_unknown' | 'host_key_mismatch' | 'auth' | 'timeout' | 'refused' | 'unreachable' | 'protocol' | 'other';
 
+/** What a finished command gave: exit code or signal, stdout (as text and bytes), stderr. */
+export interface ChannelOutput {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stdoutBytes: Buffer;
+  stderr: string;
+}
+
+/**
+ * Collects a command's output on its channel: stdout up to maxOutputBytes (16 MiB by default;
+ * beyond it tooMuch is called and nothing more is kept), stderr, the exit code or signal; done at
+ * the channel's close. Sends stdin, or closes the command's input.
+ */
+export function collectChannel(ch: ClientChannel, o: { maxOutputBytes?: number | undefined; stdin?: string | Buffer | undefined }, on: { tooMuch: (max: number) => void; done: (r: ChannelOutput) => void }): void {
+  const out: Buffer[] = [];
+  const errOut: Buffer[] = [];
+  let code: number | null = null;
+  let sig: string | null = null;
+  const maxOut = o.maxOutputBytes ?? 16 * 1024 * 1024;
+  let outBytes = 0;
+  ch.on('data', (d: Buffer) => {
+    outBytes += d.length;
+    if (outBytes > maxOut) {
+      on.tooMuch(maxOut);
+      return;
+    }
+    out.push(d);
+  });
+  ch.stderr.on('data', (d: Buffer) => errOut.push(d));
+  ch.on('exit', (c: number | null, s?: string) => {
+    if (typeof c === 'number') code = c;
+    if (typeof s === 'string') sig = s;
+  });
+  ch.on('close', () => {
+    const bytes = Buffer.concat(out);
+    on.done({ code, signal: sig, stdout: bytes.toString('utf8'), stdoutBytes: bytes, stderr: Buffer.concat(errOut).toString('utf8') });
+  });
+  if (o.stdin !== undefined) ch.end(o.stdin);
+  else ch.end();
+}
+
 export function describeTarget(t: SshTarget): string {
   const host = t.host.includes(':') ? `[${t.host}]` : t.host;
   return `${t.label} (${t.user}@${host}:${t.port})`;
@@ -565,40 +607,10 @@ async function sshExecOnce(target: SshTarget, argv: string[], opts: SshExecOptio
           return;
         }
         stream = ch;
-        const out: Buffer[] = [];
-        const errOut: Buffer[] = [];
-        let code: number | null = null;
-        let sig: string | null = null;
-        const maxOut = opts.maxOutputBytes ?? 16 * 1024 * 1024;
-        let outBytes = 0;
-        ch.on('data', (d: Buffer) => {
-          outBytes += d.length;
-          if (outBytes > maxOut) {
-            fail(new SshError('protocol', target, `the command printed more than ${maxOut} bytes: stopped`, { hostKey: key }));
-            return;
-          }
-          out.push(d);
+        collectChannel(ch, opts, {
+          tooMuch: (max) => fail(new SshError('protocol', target, `the command printed more than ${max} bytes: stopped`, { hostKey: key })),
+          done: (r) => succeed({ ...r, elapsedMs: performance.now() - t0, connectMs, hostKey: key }),
         });
-        ch.stderr.on('data', (d: Buffer) => errOut.push(d));
-        ch.on('exit', (c: number | null, s?: string) => {
-          if (typeof c === 'number') code = c;
-          if (typeof s === 'string') sig = s;
-        });
-        ch.on('close', () => {
-          const bytes = Buffer.concat(out);
-          succeed({
-            code,
-            signal: sig,
-            stdout: bytes.toString('utf8'),
-            stdoutBytes: bytes,
-            stderr: Buffer.concat(errOut).toString('utf8'),
-            elapsedMs: performance.now() - t0,
-            connectMs,
-            hostKey: key,
-          });
-        });
-        if (opts.stdin !== undefined) ch.end(opts.stdin);
-        else ch.end();
       });
     });
 

@@ -16,6 +16,7 @@ import ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
 import {
   classify,
+  collectChannel,
   connectConfig,
   loadCredentials,
   loadHostTrust,
@@ -182,34 +183,15 @@ export class SshSession {
             return;
           }
           ch = stream;
-          const out: Buffer[] = [];
-          const errOut: Buffer[] = [];
-          let code: number | null = null;
-          let sig: string | null = null;
-          let outBytes = 0;
-          const maxOut = o.maxOutputBytes ?? 16 * 1024 * 1024;
-          stream.on('data', (d: Buffer) => {
-            outBytes += d.length;
-            if (outBytes > maxOut) {
-              fail(new SshError('protocol', target, `the command printed more than ${maxOut} bytes: stopped`, { hostKey: this.hostKey }));
-              return;
-            }
-            out.push(d);
+          collectChannel(stream, o, {
+            tooMuch: (max) => fail(new SshError('protocol', target, `the command printed more than ${max} bytes: stopped`, { hostKey: this.hostKey })),
+            done: (r) => {
+              if (settled) return;
+              settled = true;
+              done();
+              resolve({ ...r, elapsedMs: performance.now() - t0, connectMs: 0, hostKey: this.hostKey });
+            },
           });
-          stream.stderr.on('data', (d: Buffer) => errOut.push(d));
-          stream.on('exit', (c: number | null, s?: string) => {
-            if (typeof c === 'number') code = c;
-            if (typeof s === 'string') sig = s;
-          });
-          stream.on('close', () => {
-            if (settled) return;
-            settled = true;
-            done();
-            const bytes = Buffer.concat(out);
-            resolve({ code, signal: sig, stdout: bytes.toString('utf8'), stdoutBytes: bytes, stderr: Buffer.concat(errOut).toString('utf8'), elapsedMs: performance.now() - t0, connectMs: 0, hostKey: this.hostKey });
-          });
-          if (o.stdin !== undefined) stream.end(o.stdin);
-          else stream.end();
         });
       } catch (e) {
         fail(new SshError('protocol', target, `could not start the command: ${e instanceof Error ? e.message : String(e)}`), true);
