@@ -14,7 +14,7 @@
  */
 import type { ClusterConfig, ServerConfig } from '../config/types.js';
 import { detectionSettings } from '../config/resolve.js';
-import type { DbTarget } from '../adapters/mysql/connection.js';
+import { target } from './ops/admin.js';
 import type { WitnessSampler } from '../adapters/mysql/witness.js';
 import { probeRoutes, type ProbeFrom } from '../adapters/ssh/route-probe.js';
 import type { SshPool } from '../adapters/ssh/session.js';
@@ -37,10 +37,6 @@ export interface SuspicionDeps {
   /** Monotonic ms (the detector's clock). */
   mono: () => number;
   log: Logger;
-}
-
-function target(s: ServerConfig): DbTarget {
-  return { name: s.name, host: s.ip, port: s.port, user: s.user, password: s.password };
 }
 
 /** Where the second route probes from: every replica's host, then secondary_hosts. */
