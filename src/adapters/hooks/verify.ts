@@ -32,8 +32,9 @@ export async function reachesNewMaster(host: string, port: number, nm: ServerCon
   let last = '';
   for (;;) {
     try {
-      want ??= await identityAt(nm.ip, nm.port, nm, per);
-      const got = await identityAt(host, port, nm, per);
+      // Both connections at once: this check is on a VIP move's critical path.
+      const [w, got] = await Promise.all([want ?? identityAt(nm.ip, nm.port, nm, per), identityAt(host, port, nm, per)]);
+      want = w;
       if (got.serverId === want.serverId) return undefined;
       last = `${host}:${port} reaches server_id ${got.serverId}, not ${nm.name} (server_id ${want.serverId})`;
     } catch (err) {
