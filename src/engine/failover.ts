@@ -28,6 +28,8 @@
  */
 import { inspectServer } from '../adapters/mysql/inspect.js';
 import { phaseBudgetMs } from '../adapters/hooks/runner.js';
+import { startHooksBesidePreparation } from '../config/hooks.js';
+import type { PhaseOutcome } from '../adapters/hooks/types.js';
 import { formatCoord } from '../domain/binlog-coord.js';
 import { lostWritesAdvice } from '../domain/semisync.js';
 import { isoTime } from '../domain/time.js';
@@ -263,26 +265,39 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     const nm = env.newMaster;
 
     // ---------------------------------------------------------------- Phase 3.5
-    const salvage = await salvageRead;
-    await run.phase(PHASE.promote, 20_000 + phaseBudgetMs(run.hooks, 'start') + (salvage?.bytes ? 120_000 : 0), async (signal) => {
+    // Built-in traffic hooks (vip, haproxy, hosts) start as soon as the new master is chosen for good, beside
+    // the salvage read and apply: they never make it writable. A user's start script may (MHA's sample
+    // master_ip_failover_script does): then the start phase runs once the saved transactions are in, as in MHA.
+    const hooksBeside = startHooksBesidePreparation(run.hooks);
+    let salvage: Awaited<typeof salvageRead> | undefined;
+    await run.phase(PHASE.promote, 20_000 + phaseBudgetMs(run.hooks, 'start') + (sp.salvage.planned ? 180_000 : 0), async (signal) => {
       // Start hooks (MHA: master_ip_failover_script start) run before the new master is writable: an abort still
-      // leaves no writable master. They run alongside the new master's own preparation (its replication stopped,
-      // the saved binlog applied), which never makes it writable; both are waited for before read_only is cleared.
-      const hooksDone = run.hooksIn('start', { origMaster: dead, origSshReachable: sshReachable, newMaster: nm }, signal);
+      // leaves no writable master. read_only is cleared only after both the hooks and the preparation.
+      const startHooks = (): Promise<PhaseOutcome> => run.hooksIn('start', { origMaster: dead, origSshReachable: sshReachable, newMaster: nm }, signal);
+      const hooksDone = hooksBeside ? startHooks() : undefined;
       const prepared = (async () => {
         await stopReplication(nm, cluster, signal);
         env.repointCoord = (await positionOf(nm, cluster, signal)).coord;
+        salvage = await salvageRead;
         if (salvage?.bytes) {
           // The saved transactions go in before the new master takes any write.
-          const ms = await run.step(nm.name, 'apply_saved_binlog', () => applyBinlogTo(cluster, nm, salvage.bytes!, salvage.gtids, signal));
-          run.event(`applied ${salvage.transactions} saved transaction(s) to ${nm.name} in ${ms} ms${salvage.gtids.length ? ` (up to ${salvage.gtids.at(-1) ?? ''}, verified)` : ''}`);
+          const sv = salvage;
+          const ms = await run.step(nm.name, 'apply_saved_binlog', () => applyBinlogTo(cluster, nm, sv.bytes!, sv.gtids, signal));
+          run.event(`applied ${sv.transactions} saved transaction(s) to ${nm.name} in ${ms} ms${sv.gtids.length ? ` (up to ${sv.gtids.at(-1) ?? ''}, verified)` : ''}`);
           report.lost = `none: every transaction in ${dead.name}'s binlog was saved and applied`;
         }
       })();
-      const [h, p] = await Promise.allSettled([hooksDone, prepared]);
-      if (h.status === 'rejected') throw h.reason;
-      if (h.value.aborted) throw new FailoverFailed(`hook ${h.value.aborted.name} failed in the start phase (${h.value.aborted.detail}): aborting before the new master takes writes`);
-      if (p.status === 'rejected') throw p.reason;
+      let hooks: PhaseOutcome;
+      if (hooksDone !== undefined) {
+        const [h, p] = await Promise.allSettled([hooksDone, prepared]);
+        if (h.status === 'rejected') throw h.reason;
+        if (p.status === 'rejected' && !h.value.aborted) throw p.reason;
+        hooks = h.value;
+      } else {
+        await prepared;
+        hooks = await startHooks();
+      }
+      if (hooks.aborted) throw new FailoverFailed(`hook ${hooks.aborted.name} failed in the start phase (${hooks.aborted.detail}): aborting before the new master takes writes`);
       const at = await positionOf(nm, cluster, signal);
       // The old master again, right before writes go to the new one: still down, or fenced with nothing the new master lacks.
       const knownEnd = salvage?.bytes !== undefined || salvage?.transactions === 0 ? undefined : plan.latest.coord;
