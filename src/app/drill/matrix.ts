@@ -116,8 +116,9 @@ case "$ip" in
 ${cases}
   *) echo "no sandbox host $ip" >&2; exit 1 ;;
 esac
-for p in /proc/[0-9]*; do
-  if { tr '\\0' '\\n' < "$p/cmdline"; } 2>/dev/null | grep -qxF -- "--defaults-file=$cnf"; then kill -9 "\${p#/proc/}"; fi
+# One grep over every command line (NUL-separated arguments, one matched whole), then kill by PID.
+for f in $(grep -lzxF -- "--defaults-file=$cnf" /proc/[0-9]*/cmdline 2>/dev/null); do
+  p="\${f%/cmdline}"; kill -9 "\${p#/proc/}" 2>/dev/null
 done
 if [ -n "$ns" ]; then
   ip -n "$ns" -o -4 addr show | while read -r _ dev _ cidr _; do
