@@ -20,6 +20,7 @@
  * lock for its whole run: about a minute per drill); --readme writes the table of every
  * stored cell between the detection-bench markers in README.md. --profile
  * prints each failover's journal as a timeline (phases, steps, hooks).
+ * --readme-only --readme: no runs, the README table from the stored cells.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,7 +34,7 @@ import type { DrillRunResult } from '../src/domain/drill/types.js';
 const FAULTS = ['crash', 'hang', 'netdown'] as const;
 type Fault = (typeof FAULTS)[number];
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, intervals: { type: 'string', default: '1,3' }, faults: { type: 'string' }, readme: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, intervals: { type: 'string', default: '1,3' }, faults: { type: 'string' }, readme: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false }, 'readme-only': { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false } } });
 const rounds = Number(values.rounds);
 const intervals = values.intervals.split(',').map(Number);
 const faults = (values.faults?.split(',').map((s) => s.trim()) ?? [...FAULTS]) as Fault[];
@@ -80,7 +81,8 @@ function timeline(setup: { conf: string; sb: { clusterName: string } }, id: stri
 const cells: Cell[] = [];
 const started = new Date();
 
-for (const interval of intervals) {
+// --readme-only: no runs; the README table from the stored cells.
+for (const interval of values['readme-only'] ? [] : intervals) {
   for (const fault of faults) {
     const cell: Cell = { fault, interval, at: new Date().toISOString(), runs: [], errors: [] };
     cells.push(cell);
@@ -174,7 +176,7 @@ const table = [
 console.log(`\n${table}`);
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(RESULTS, `${JSON.stringify({ version: 2, updated: started.toISOString(), rows, cells: all }, null, 2)}\n`);
-if (values.readme) {
+if (values.readme || values['readme-only']) {
   const readme = readFileSync('README.md', 'utf8');
   const begin = '<!-- detection-bench:begin -->';
   const end = '<!-- detection-bench:end -->';
@@ -184,4 +186,4 @@ if (values.readme) {
   writeFileSync('README.md', `${readme.slice(0, a + begin.length)}\n${table}\n${readme.slice(b)}`);
 }
 // Drill connections may keep the event loop alive after every sandbox is down: never hold the test lock past the end.
-process.exit(cells.every((c) => c.errors.length === 0 && c.runs.length > 0 && c.runs.every((r) => r.ok)) ? 0 : 1);
+process.exit(values['readme-only'] ? 0 : cells.every((c) => c.errors.length === 0 && c.runs.length > 0 && c.runs.every((r) => r.ok)) ? 0 : 1);
