@@ -12,15 +12,21 @@
  * begun → new master writable; route = writable → first acknowledged write
  * through the VIP; total = fault → first acknowledged write.
  *
- *   npm run build && flock -o /run/lock/mhats-test.lock node --import tsx bench/detection.ts [--rounds 5] [--intervals 1,3] [--faults crash,hang,netdown] [--readme]
- * Needs root, iproute2, arping, MariaDB, sshd. Uses netns tag mhats-t-d,
- * 10.213.41.0/24 (VIP 10.213.41.100), ssh port 2323. Writes
- * bench/results/detection.json; --readme replaces the table between the
- * detection-bench markers in README.md.
+ *   npm run build && flock -o /run/lock/mhats-test.lock node --import tsx bench/detection.ts [--rounds 5] [--intervals 1,3] [--faults crash,hang,netdown] [--readme] [--profile]
+ * Needs root, iproute2, arping, MariaDB, sshd. Uses netns tag i11bench,
+ * 10.213.40.0/24 (VIP 10.213.40.100), ssh port 2330. Each cell run replaces
+ * that cell in bench/results/detection.json (the others are kept), so the
+ * matrix can be run a cell or two at a time (each invocation holds the test
+ * lock for its whole run: about a minute per drill); --readme writes the table of every
+ * stored cell between the detection-bench markers in README.md. --profile
+ * prints each failover's journal as a timeline (phases, steps, hooks).
+ * --readme-only --readme: no runs, the README table from the stored cells.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parse } from 'yaml';
 import { drillOn, matrixDir, matrixSetup, type MatrixEnv } from '../src/app/drill/matrix.js';
 import { builtinFault } from '../src/app/drill/faults.js';
 import type { DrillRunResult } from '../src/domain/drill/types.js';
@@ -28,20 +34,20 @@ import type { DrillRunResult } from '../src/domain/drill/types.js';
 const FAULTS = ['crash', 'hang', 'netdown'] as const;
 type Fault = (typeof FAULTS)[number];
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, intervals: { type: 'string', default: '1,3' }, faults: { type: 'string' }, readme: { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, intervals: { type: 'string', default: '1,3' }, faults: { type: 'string' }, readme: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false }, 'readme-only': { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false } } });
 const rounds = Number(values.rounds);
 const intervals = values.intervals.split(',').map(Number);
 const faults = (values.faults?.split(',').map((s) => s.trim()) ?? [...FAULTS]) as Fault[];
 for (const f of faults) if (!FAULTS.includes(f)) throw new Error(`unknown fault ${f} (faults: ${FAULTS.join(', ')})`);
 for (const i of intervals) if (!(i > 0)) throw new Error(`bad ping interval ${i}`);
 
-const SUBNET = '10.213.41';
+const SUBNET = '10.213.40';
 const VIP = `${SUBNET}.100`;
 const env: MatrixEnv = {
   root: `/var/tmp/mhats-bench-detection-${process.pid}`,
-  tag: 'mhats-t-d',
+  tag: 'i11bench',
   subnet: SUBNET,
-  sshPort: 2323,
+  sshPort: 2330,
   etcdClient: 'http://127.0.41.1:2379',
   etcdPeer: 'http://127.0.41.1:2380',
   cli: [process.execPath, 'dist/cli/bin.js'],
@@ -51,13 +57,34 @@ const env: MatrixEnv = {
   },
 };
 
-interface Cell { fault: Fault; interval: number; runs: DrillRunResult[]; errors: string[] }
+interface Cell { fault: Fault; interval: number; at?: string; runs: DrillRunResult[]; errors: string[] }
+
+/** The failover's journal records as a timeline, ms from its begin record. */
+function timeline(setup: { conf: string; sb: { clusterName: string } }, id: string | undefined): string[] {
+  if (id === undefined) return ['  (no failover id)'];
+  const doc = parse(readFileSync(setup.conf, 'utf8')) as { state_dir: string };
+  const file = join(doc.state_dir, setup.sb.clusterName, 'failovers.jsonl');
+  if (!existsSync(file)) return [`  (no journal at ${file})`];
+  const recs = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, string | number | boolean | undefined>).filter((r) => r.id === id);
+  const t0 = Number(recs.find((r) => r.type === 'begin')?.at ?? recs[0]?.at ?? 0);
+  return recs.map((r) => {
+    const at = `${String(Number(r.at) - t0).padStart(6)} ms`;
+    const dur = r.durationMs !== undefined ? ` (${String(r.durationMs)} ms)` : '';
+    switch (String(r.type)) {
+      case 'phase': return `  ${at} phase ${String(r.phase)} done${dur}${r.ok === false ? ' FAILED' : ''}`;
+      case 'step': return `  ${at}   step ${String(r.server)} ${String(r.step)}${dur}${r.ok === false ? ` FAILED ${String(r.detail)}` : ''}`;
+      case 'event': return `  ${at}   ${String(r.message).slice(0, 160)}`;
+      default: return `  ${at} ${String(r.type)}${r.server ? ` ${String(r.server)}` : ''}${dur}`;
+    }
+  });
+}
 const cells: Cell[] = [];
 const started = new Date();
 
-for (const interval of intervals) {
+// --readme-only: no runs; the README table from the stored cells.
+for (const interval of values['readme-only'] ? [] : intervals) {
   for (const fault of faults) {
-    const cell: Cell = { fault, interval, runs: [], errors: [] };
+    const cell: Cell = { fault, interval, at: new Date().toISOString(), runs: [], errors: [] };
     cells.push(cell);
     const t0 = performance.now();
     // A fresh sandbox per run: the drill's own rejoin between runs (by GTID) would leave replicas repointed by
@@ -79,6 +106,7 @@ for (const interval of intervals) {
           if (add.status !== 0) throw new Error(`VIP on ${master.name}: ${add.stderr}`);
           const report = await drillOn(setup, env, () => builtinFault(fault), 1);
           cell.runs.push(...report.results.map((r) => ({ ...r, run: round })));
+          if (values.profile) for (const r of report.results) console.log([`${name}: ${JSON.stringify(r.timings)}`, ...timeline(setup, r.failoverId)].join('\n'));
         } finally {
           await setup.close();
           rmSync(matrixDir(env, name), { recursive: true, force: true });
@@ -98,35 +126,57 @@ for (const interval of intervals) {
 }
 rmSync(env.root, { recursive: true, force: true });
 
+// Every stored cell, this run's replacing the same fault × interval of an earlier one.
+const RESULTS = 'bench/results/detection.json';
+const stored: Cell[] = (() => {
+  try {
+    const d = JSON.parse(readFileSync(RESULTS, 'utf8')) as { cells?: Cell[]; version?: number };
+    return d.version === 2 ? (d.cells ?? []) : [];
+  } catch {
+    return [];
+  }
+})();
+const all: Cell[] = [...stored.filter((c) => !cells.some((n) => n.fault === c.fault && n.interval === c.interval)), ...cells].sort((x, y) => x.interval - y.interval || FAULTS.indexOf(x.fault) - FAULTS.indexOf(y.fault));
+
 const median = (xs: number[]): number | undefined => {
   if (xs.length === 0) return undefined;
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)];
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m] : (s[m - 1]! + s[m]!) / 2;
 };
 const secs = (ms: number | undefined): string => (ms === undefined ? '-' : `${(ms / 1000).toFixed(2)} s`);
 const pick = (c: Cell, f: (r: DrillRunResult) => number | undefined): number | undefined => median(c.runs.flatMap((r) => { const v = f(r); return v === undefined ? [] : [v]; }));
-const rows = cells.map((c) => ({
-  fault: c.fault,
-  interval: c.interval,
-  runs: c.runs.length,
-  held: c.runs.filter((r) => r.ok).length,
-  detect: pick(c, (r) => r.timings.detectMs),
-  failover: pick(c, (r) => (r.timings.writableMs !== undefined && r.timings.detectMs !== undefined ? r.timings.writableMs - r.timings.detectMs : undefined)),
-  route: pick(c, (r) => (r.timings.writesResumedMs !== undefined && r.timings.writableMs !== undefined ? r.timings.writesResumedMs - r.timings.writableMs : undefined)),
-  total: pick(c, (r) => r.timings.writesResumedMs),
-  broken: [...new Set(c.runs.flatMap((r) => r.verdicts.filter((v) => !v.ok).map((v): string => v.name)))].concat(c.errors.length ? [`${c.errors.length} run(s) not started: ${c.errors[0]}`] : []),
-}));
+/** The issue's targets (ping_interval 1, p50 of fault → first acknowledged write). */
+const TARGET_MS: Record<Fault, number> = { crash: 1500, hang: 5000, netdown: 4000 };
+const rows = all.map((c) => {
+  const total = pick(c, (r) => r.timings.writesResumedMs);
+  return {
+    fault: c.fault,
+    interval: c.interval,
+    at: c.at,
+    runs: c.runs.length,
+    held: c.runs.filter((r) => r.ok).length,
+    detect: pick(c, (r) => r.timings.detectMs),
+    failover: pick(c, (r) => (r.timings.writableMs !== undefined && r.timings.detectMs !== undefined ? r.timings.writableMs - r.timings.detectMs : undefined)),
+    route: pick(c, (r) => (r.timings.writesResumedMs !== undefined && r.timings.writableMs !== undefined ? r.timings.writesResumedMs - r.timings.writableMs : undefined)),
+    total,
+    range: (() => { const t = c.runs.flatMap((r) => (r.timings.writesResumedMs === undefined ? [] : [r.timings.writesResumedMs])); return t.length ? `${secs(Math.min(...t))}–${secs(Math.max(...t))}` : '-'; })(),
+    target: c.interval === 1 ? (total === undefined ? 'no data' : `≤ ${secs(TARGET_MS[c.fault])}: ${total <= TARGET_MS[c.fault] ? 'met' : 'NOT met'}`) : '(none)',
+    broken: [...new Set(c.runs.flatMap((r) => r.verdicts.filter((v) => !v.ok).map((v): string => v.name)))].concat(c.errors.length ? [`${c.errors.length} run(s) not started: ${c.errors[0]}`] : []),
+  };
+});
+const dates = [...new Set(all.map((c) => (c.at ?? started.toISOString()).slice(0, 10)))].join(', ');
 const table = [
-  `Last run: ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${rounds} run(s) per cell, MariaDB netns sandbox (3 hosts), slave_net_timeout=60, VIP moved by the built-in vip hook, 100 writes/s through it; \`node --import tsx bench/detection.ts --rounds ${rounds} --intervals ${intervals.join(',')}\`. Medians.`,
+  `Runs of ${dates} (UTC), MariaDB netns sandbox (3 hosts) on a shared 2-core machine, slave_net_timeout=60, VIP moved by the built-in vip hook, 100 writes/s through it; \`node --import tsx bench/detection.ts --rounds N --intervals I --faults F\` a cell or two at a time. Medians (p50) of the runs per cell; "range" is fault → first acknowledged write, fastest–slowest.`,
   '',
-  '| fault | ping_interval | runs | invariants held | detect | failover | VIP → first write | fault → first acknowledged write | broken |',
-  '|---|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.fault} | ${r.interval} | ${r.runs} | ${r.held} | ${secs(r.detect)} | ${secs(r.failover)} | ${secs(r.route)} | ${secs(r.total)} | ${r.broken.join(', ') || '-'} |`),
+  '| fault | ping_interval | runs | invariants held | detect | failover | VIP → first write | fault → first acknowledged write | range | target (p50) | broken |',
+  '|---|---|---|---|---|---|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.fault} | ${r.interval} | ${r.runs} | ${r.held} | ${secs(r.detect)} | ${secs(r.failover)} | ${secs(r.route)} | ${secs(r.total)} | ${r.range} | ${r.target} | ${r.broken.join(', ') || '-'} |`),
 ].join('\n');
 console.log(`\n${table}`);
 mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/detection.json', `${JSON.stringify({ started: started.toISOString(), rounds, intervals, rows, cells }, null, 2)}\n`);
-if (values.readme) {
+writeFileSync(RESULTS, `${JSON.stringify({ version: 2, updated: started.toISOString(), rows, cells: all }, null, 2)}\n`);
+if (values.readme || values['readme-only']) {
   const readme = readFileSync('README.md', 'utf8');
   const begin = '<!-- detection-bench:begin -->';
   const end = '<!-- detection-bench:end -->';
@@ -136,4 +186,4 @@ if (values.readme) {
   writeFileSync('README.md', `${readme.slice(0, a + begin.length)}\n${table}\n${readme.slice(b)}`);
 }
 // Drill connections may keep the event loop alive after every sandbox is down: never hold the test lock past the end.
-process.exit(cells.every((c) => c.errors.length === 0 && c.runs.length > 0 && c.runs.every((r) => r.ok)) ? 0 : 1);
+process.exit(values['readme-only'] ? 0 : cells.every((c) => c.errors.length === 0 && c.runs.length > 0 && c.runs.every((r) => r.ok)) ? 0 : 1);

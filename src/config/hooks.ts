@@ -364,3 +364,15 @@ export function hooksFor(c: HookPlanInput, environment?: string): { ok: true; en
 export function hooksInPhase(hooks: readonly HookSpec[], phase: HookPhase): HookSpec[] {
   return hooks.filter((h) => h.phases.includes(phase));
 }
+
+/**
+ * May a failover's start hooks run beside the new master's preparation (the
+ * saved binlog's apply)? Only when every one of them just moves traffic (the
+ * built-in vip, haproxy and hosts hooks never touch read_only). A user's
+ * script may make the new master writable itself (MHA's sample
+ * master_ip_failover_script sets read_only=0 in "start"): then the start
+ * phase runs after the saved transactions are in, as in MHA.
+ */
+export function startHooksBesidePreparation(hooks: readonly HookSpec[]): boolean {
+  return hooksInPhase(hooks, 'start').every((h) => h.type === 'vip' || h.type === 'haproxy' || h.type === 'hosts');
+}

@@ -68,7 +68,7 @@ export interface FailoverDeps {
   onPromoted?: ((newMaster: ServerConfig) => void) | undefined;
   /** The old master answered SQL and was fenced (read_only, sessions killed). Must not throw. */
   onFenced?: ((server: ServerConfig) => void) | undefined;
-  /** Persistent SSH sessions (warmed by the monitor when the suspicion began): the fence of a hung master reuses them. */
+  /** Persistent SSH sessions (warmed by the monitor): the fence of a hung master and the built-in vip hook reuse them. */
   sshPool?: SshPool | undefined;
 }
 
@@ -247,12 +247,13 @@ export class FailoverRun {
     return runHookPhase(this.#hooks, { kind: 'failover', phase, cluster: this.cluster, id: this.id, environment: this.#hookEnv, ...ev, env: hookEnv(this.cluster, ev.origMaster, ev.newMaster, this.id, this.#fencingToken) }, this.cluster.ssh, {
       runScript: this.deps.runHook ?? runScript,
       signal,
+      sshPool: this.deps.sshPool,
       onRecord: (r) => {
         this.report.hooks?.push(r);
         const line = describeRecord(r);
         if (r.verdict === 'ok') this.log.info({ hook: r.name, phase: r.phase, durationMs: r.durationMs, hosts: r.hosts }, line);
         else this.log.warn({ hook: r.name, phase: r.phase, verdict: r.verdict, exitCode: r.exitCode, timedOut: r.timedOut, hosts: r.hosts }, line);
-        if (this.begun) this.deps.journal.append({ type: 'event', id: this.id, at: this.deps.now(), message: line, detail: { hook: r.name, type: r.type, phase: r.phase, verdict: r.verdict, exitCode: r.exitCode, timedOut: r.timedOut, hosts: r.hosts } });
+        if (this.begun) this.deps.journal.append({ type: 'event', id: this.id, at: this.deps.now(), message: line, detail: { hook: r.name, type: r.type, phase: r.phase, verdict: r.verdict, durationMs: r.durationMs, exitCode: r.exitCode, timedOut: r.timedOut, hosts: r.hosts } });
       },
     });
   }

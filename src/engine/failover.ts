@@ -11,12 +11,13 @@
  *   Phase 3: Master Recovery Phase
  *     3.1 Getting Latest Slaves Phase       survivors apply their relay logs (delayed and slow
  *                                            ones are not waited for); plan from exact positions
- *     3.2 Saving Dead Master's Binlog Phase  the dead master's binlog tail over SSH
+ *     3.2 Saving Dead Master's Binlog Phase  the dead master's binlog tail over SSH, read while
+ *                                            3.3 and 3.4 run
  *     3.3 Determining New Master Phase
  *     3.4 New Master Recovery Phase          its own catch-up; a failure → the next complete
  *                                            candidate, or a refusal
- *     3.5 Promoting New Master Phase         start hooks, saved binlog applied, old master
- *                                            fenced again, read_only=OFF
+ *     3.5 Promoting New Master Phase         start hooks alongside the saved binlog's apply; then
+ *                                            the old master fenced again, read_only=OFF
  *   Phase 4: Slaves Recovery Phase          each replica brought level, repointed, verified
  *   Phase 5: New master cleanup phase       RESET SLAVE ALL, report hooks
  *
@@ -27,6 +28,8 @@
  */
 import { inspectServer } from '../adapters/mysql/inspect.js';
 import { phaseBudgetMs } from '../adapters/hooks/runner.js';
+import { startHooksBesidePreparation } from '../config/hooks.js';
+import type { PhaseOutcome } from '../adapters/hooks/types.js';
 import { formatCoord } from '../domain/binlog-coord.js';
 import { lostWritesAdvice } from '../domain/semisync.js';
 import { isoTime } from '../domain/time.js';
@@ -100,6 +103,8 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
   const dead = run.byName.get(req.deadMaster);
   const ioStopped = new Set<string>();
   let deferred: Promise<void> | undefined;
+  /** Phase 3.2 runs beside 3.3–3.4: a failure there waits for it, so its journal records come before the end. */
+  let background: Promise<unknown> | undefined;
   try {
     if (dead === undefined) throw new FailoverRefused(`${req.deadMaster} is not a server of cluster ${cluster.name}`);
     if (run.hookProblem !== undefined) throw new FailoverRefused(run.hookProblem);
@@ -193,20 +198,24 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     run.event(`latest replicas: ${plan.latest.names.join(', ')} at ${plan.latest.coord ? formatCoord(plan.latest.coord) : '?'}${plan.latest.gtid ? ` (${plan.latest.gtid})` : ''}`);
 
     // ---------------------------------------------------------------- Phase 3.2
-    const salvage = await run.phase(PHASE.save, 60_000, async (signal) => {
-      report.lost = plan.expectedLoss.ifSalvageFails ?? plan.expectedLoss.text;
-      if (!plan.salvage.planned || deps.cutBinlog === undefined || plan.latest.coord === undefined) {
-        run.event(`no binlog salvage: ${plan.salvage.reason}. Lost: ${report.lost}`);
+    // The dead master's binlog is read (over SSH) while the new master is chosen and brought level (3.3, 3.4),
+    // and applied while the start hooks move the VIP (3.5): none of them waits for the others; read_only is
+    // cleared only after all of them.
+    const sp = plan; // the plan as of 3.1: 3.4 may revise `plan` while this runs
+    const salvageRead = run.phase(PHASE.save, 60_000, async (signal) => {
+      report.lost = sp.expectedLoss.ifSalvageFails ?? sp.expectedLoss.text;
+      if (!sp.salvage.planned || deps.cutBinlog === undefined || sp.latest.coord === undefined) {
+        run.event(`no binlog salvage: ${sp.salvage.reason}. Lost: ${report.lost}`);
         if (!/^none/.test(report.lost)) run.log.error({ lost: report.lost }, `LOST TRANSACTIONS: ${report.lost}`);
         return undefined;
       }
-      const from = plan.latest.coord;
+      const from = sp.latest.coord;
       const r = await salvageBinlog(cluster, dead, from, deps.cutBinlog, { timeoutMs: 30_000, signal });
       if (!r.ok) {
         run.log.error({ reason: r.reason }, `could not save ${dead.name}'s binlog: ${r.reason}`);
         run.event(`binlog salvage failed: ${r.reason}`);
         // What the plan knew without the binlog (the dead master's position at its last health check) still stands.
-        const known = plan.expectedLoss.ifSalvageFails;
+        const known = sp.expectedLoss.ifSalvageFails;
         report.lost = known !== undefined && !/^none/.test(known)
           ? `${known}; ${dead.name}'s binlog after ${formatCoord(from)} could not be read (${r.reason})`
           : `unknown: ${dead.name}'s binlog after ${formatCoord(from)} could not be read (${r.reason})`;
@@ -222,6 +231,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       );
       return r;
     });
+    background = salvageRead.catch(() => undefined); // awaited in Phase 3.5; a failure there stops the failover before promotion
 
     // ---------------------------------------------------------------- Phase 3.3 and 3.4
     const env: StepEnv = { run, plan, obs, newMaster: run.server(plan.newMaster!.name), relay: new Map(), applyMs, verifyMs: 30_000 };
@@ -255,18 +265,39 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     const nm = env.newMaster;
 
     // ---------------------------------------------------------------- Phase 3.5
-    await run.phase(PHASE.promote, 20_000 + phaseBudgetMs(run.hooks, 'start') + (salvage?.bytes ? 120_000 : 0), async (signal) => {
-      // Start hooks (MHA: master_ip_failover_script start) run before the new master is writable: an abort still leaves no writable master.
-      const started = await run.hooksIn('start', { origMaster: dead, origSshReachable: sshReachable, newMaster: nm }, signal);
-      if (started.aborted) throw new FailoverFailed(`hook ${started.aborted.name} failed in the start phase (${started.aborted.detail}): aborting before the new master takes writes`);
-      await stopReplication(nm, cluster, signal);
-      env.repointCoord = (await positionOf(nm, cluster, signal)).coord;
-      if (salvage?.bytes) {
-        // The saved transactions go in before the new master takes any write.
-        const ms = await run.step(nm.name, 'apply_saved_binlog', () => applyBinlogTo(cluster, nm, salvage.bytes!, salvage.gtids, signal));
-        run.event(`applied ${salvage.transactions} saved transaction(s) to ${nm.name} in ${ms} ms${salvage.gtids.length ? ` (up to ${salvage.gtids.at(-1) ?? ''}, verified)` : ''}`);
-        report.lost = `none: every transaction in ${dead.name}'s binlog was saved and applied`;
+    // Built-in traffic hooks (vip, haproxy, hosts) start as soon as the new master is chosen for good, beside
+    // the salvage read and apply: they never make it writable. A user's start script may (MHA's sample
+    // master_ip_failover_script does): then the start phase runs once the saved transactions are in, as in MHA.
+    const hooksBeside = startHooksBesidePreparation(run.hooks);
+    let salvage: Awaited<typeof salvageRead> | undefined;
+    await run.phase(PHASE.promote, 20_000 + phaseBudgetMs(run.hooks, 'start') + (sp.salvage.planned ? 180_000 : 0), async (signal) => {
+      // Start hooks (MHA: master_ip_failover_script start) run before the new master is writable: an abort still
+      // leaves no writable master. read_only is cleared only after both the hooks and the preparation.
+      const startHooks = (): Promise<PhaseOutcome> => run.hooksIn('start', { origMaster: dead, origSshReachable: sshReachable, newMaster: nm }, signal);
+      const hooksDone = hooksBeside ? startHooks() : undefined;
+      const prepared = (async () => {
+        await stopReplication(nm, cluster, signal);
+        env.repointCoord = (await positionOf(nm, cluster, signal)).coord;
+        salvage = await salvageRead;
+        if (salvage?.bytes) {
+          // The saved transactions go in before the new master takes any write.
+          const sv = salvage;
+          const ms = await run.step(nm.name, 'apply_saved_binlog', () => applyBinlogTo(cluster, nm, sv.bytes!, sv.gtids, signal));
+          run.event(`applied ${sv.transactions} saved transaction(s) to ${nm.name} in ${ms} ms${sv.gtids.length ? ` (up to ${sv.gtids.at(-1) ?? ''}, verified)` : ''}`);
+          report.lost = `none: every transaction in ${dead.name}'s binlog was saved and applied`;
+        }
+      })();
+      let hooks: PhaseOutcome;
+      if (hooksDone !== undefined) {
+        const [h, p] = await Promise.allSettled([hooksDone, prepared]);
+        if (h.status === 'rejected') throw h.reason;
+        if (p.status === 'rejected' && !h.value.aborted) throw p.reason;
+        hooks = h.value;
+      } else {
+        await prepared;
+        hooks = await startHooks();
       }
+      if (hooks.aborted) throw new FailoverFailed(`hook ${hooks.aborted.name} failed in the start phase (${hooks.aborted.detail}): aborting before the new master takes writes`);
       const at = await positionOf(nm, cluster, signal);
       // The old master again, right before writes go to the new one: still down, or fenced with nothing the new master lacks.
       const knownEnd = salvage?.bytes !== undefined || salvage?.transactions === 0 ? undefined : plan.latest.coord;
@@ -346,6 +377,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     run.log.info({ outcome, durationMs: deps.now() - run.t0 }, summary);
     return run.finish(outcome, summary);
   } catch (err) {
+    if (background !== undefined) await background;
     const msg = err instanceof Error ? err.message : String(err);
     if (err instanceof FailoverRefused) {
       run.log.warn({ reason: msg }, `failover of ${req.deadMaster} refused: ${msg}`);

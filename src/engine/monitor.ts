@@ -28,6 +28,8 @@ import type { FailoverPlan } from '../domain/failover/plan.js';
 import { reconcileFailed, type Reconciled } from '../domain/reconcile.js';
 import { planFrom, runFailover, type FailoverReport } from './failover.js';
 import { fenceOldMaster } from './ops/fence.js';
+import { hooksFor, type VipHook } from '../config/hooks.js';
+import { releaseVips } from '../adapters/hooks/vip.js';
 import { specOf, target } from './ops/admin.js';
 import type { Logger } from '../ports/logger.js';
 import { cutSavedBinlog } from '../domain/binlog-cut.js';
@@ -184,6 +186,10 @@ export class ClusterMonitor {
   #maintenanceLoggedAt = -Infinity;
   /** auto_rejoin: servers being rejoined, and when a refused one may be tried again (monotonic ms). */
   #rejoining = new Set<string>();
+  /** Reconcile: failed old masters whose hosts were checked for the VIP since they came back; one being checked; retry times. */
+  #vipChecked = new Set<string>();
+  #vipChecking = new Set<string>();
+  #vipRetryAt = new Map<string, number>();
   #rejoinRetryAt = new Map<string, number>();
 
   constructor(cluster: ClusterConfig, deps: MonitorDeps) {
@@ -722,6 +728,9 @@ export class ClusterMonitor {
     for (const d of decisions) {
       const srv = this.cluster.servers.find((s) => s.name === d.server)!;
       const open = summarize(this.deps.journal.read()).filter((x) => (x.demoted ?? x.deadMaster) === d.server && !x.rejoined);
+      // A failed old master that answers again, the cluster having moved on: its host must not hold the VIP (once per return).
+      if (d.action === 'fence') this.#releaseVip(srv);
+      else this.#vipChecked.delete(d.server);
       if (d.action === 'fence' && d.writable) {
         this.#log.error({ server: d.server, reason: d.reason }, `the failed old master ${d.server} is back and WRITABLE: fencing it (${d.reason})`);
         await fenceOldMaster(srv, this.cluster, this.#log).then(
@@ -742,6 +751,42 @@ export class ClusterMonitor {
       }
     }
     return changed;
+  }
+
+  /**
+   * The built-in vip hooks' addresses taken off a failed old master's host that came back (its stop hook
+   * could not reach it during the failover, or it restarted with the address): in the background, once
+   * each time it comes back, retried every 30 s when SSH fails. Never on the current master's host.
+   */
+  #releaseVip(srv: ServerConfig): void {
+    const name = srv.name;
+    if (this.#vipChecked.has(name) || this.#vipChecking.has(name) || this.deps.mono() < (this.#vipRetryAt.get(name) ?? -Infinity)) return;
+    const hp = hooksFor(this.cluster);
+    const vips = hp.ok ? hp.hooks.filter((h): h is VipHook => h.type === 'vip' && h.phases.includes('stop')) : [];
+    const master = this.cluster.servers.find((s) => s.name === this.master);
+    if (vips.length === 0 || master === undefined || master.name === name) return;
+    if (master.ssh_host === srv.ssh_host && master.ssh_port === srv.ssh_port) {
+      this.#vipChecked.add(name);
+      this.#log.warn({ server: name }, `${name} (a failed old master) shares its host with the master ${master.name}: its VIP is not released there`);
+      return;
+    }
+    this.#vipChecking.add(name);
+    void releaseVips(vips, this.cluster, srv, { ssh: this.cluster.ssh, pool: this.pool, timeoutMs: Math.max(5000, this.cluster.ssh.connect_timeout * 1000 + 3000) })
+      .then((rs) => {
+        for (const r of rs) {
+          if (r.outcome === 'removed') this.#log.warn({ server: name, hook: r.hook, address: r.address }, `the failed old master ${name}'s host still held the VIP ${r.address} (${r.hook}): released it (${r.detail})`);
+          else if (r.outcome === 'failed') this.#log.error({ server: name, hook: r.hook, address: r.address }, `could not check the failed old master ${name}'s host for the VIP ${r.address} (${r.hook}): ${r.detail}; trying again in 30 s`);
+        }
+        if (rs.every((r) => r.outcome !== 'failed')) {
+          this.#vipChecked.add(name);
+          this.#vipRetryAt.delete(name);
+        } else this.#vipRetryAt.set(name, this.deps.mono() + 30_000);
+      })
+      .catch((err: unknown) => {
+        this.#vipRetryAt.set(name, this.deps.mono() + 30_000);
+        this.#log.error({ server: name, err: (err as Error).message }, `could not check the failed old master ${name}'s host for the VIP: ${(err as Error).message}`);
+      })
+      .finally(() => this.#vipChecking.delete(name));
   }
 
   /** auto_rejoin: in the background (a rejoin reads binlogs; the health checks go on). A refusal is retried every 10 minutes, and said once. */

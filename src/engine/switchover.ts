@@ -24,6 +24,8 @@ import type { ClusterConfig, ServerConfig } from '../config/types.js';
 import { inspectAll } from '../adapters/mysql/inspect.js';
 import { HEALTH_CHECK_INSERT, HEALTH_CHECK_SETUP } from '../adapters/mysql/dialect.js';
 import { runOnlineChangeHooks } from '../adapters/hooks/index.js';
+import { SshPool } from '../adapters/ssh/session.js';
+import { sshOptionsFor } from '../adapters/ssh/targets.js';
 import type { runScript } from '../adapters/hooks/run-script.js';
 import type { PhaseOutcome } from '../adapters/hooks/types.js';
 import { hooksFor, hooksInPhase } from '../config/hooks.js';
@@ -68,6 +70,8 @@ export interface SwitchoverDeps {
   onNote?: (msg: string) => void;
   /** Monotonic clock, ms. */
   mono?: () => number;
+  /** Persistent SSH sessions for the built-in hooks (default: the switchover's own, closed at its end). */
+  sshPool?: SshPool | undefined;
 }
 
 export interface Prepared {
@@ -262,6 +266,7 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
   let locks: FailoverLocks | undefined;
   const finish = (outcome: SwitchoverOutcome, reason: string): SwitchoverReport => {
     if (locks?.ok) locks.release().catch(() => undefined);
+    if (ownPool) pool?.close();
     report.outcome = outcome;
     report.reason = reason;
     report.exitCode = outcome === 'success' ? 0 : outcome === 'partial' ? 10 : 1;
@@ -272,10 +277,20 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
   // Online-change hooks: MHA's master_ip_online_change_script, then the environment's hook set.
   const hookPlan = hooksFor(cluster);
   const hasOnlineHooks = !hookPlan.ok || hooksInPhase(hookPlan.hooks, 'online_change_stop').length + hooksInPhase(hookPlan.hooks, 'online_change_start').length > 0;
+  // The built-in vip hook runs on kept SSH sessions, opened before the write block (not inside it).
+  const sshHooks = hookPlan.ok && [...hooksInPhase(hookPlan.hooks, 'online_change_stop'), ...hooksInPhase(hookPlan.hooks, 'online_change_start')].some((h) => h.type === 'vip');
+  const ownPool = sshHooks && deps.sshPool === undefined;
+  const pool = sshHooks ? (deps.sshPool ?? new SshPool({ log })) : undefined;
+  const sessionsReady = pool
+    ? Promise.all([om, nm].map((s) => {
+        const { target: t, options } = sshOptionsFor(cluster, s);
+        return pool.prepare(t, options, options.connectTimeoutMs + 5000).then((ok) => (ok ? undefined : s.name));
+      }))
+    : Promise.resolve([]);
   async function hook(command: 'stop' | 'start', rollback = false): Promise<PhaseOutcome> {
     // On a rollback, "start" makes the ORIGINAL master the one that takes writes again.
     const newSide = rollback ? om : nm;
-    const out = await runOnlineChangeHooks({ cluster, id: switchId, command, orig: om, newMaster: newSide, origIsNewSlave: opts.origMasterIsNewSlave, rollback, env: onlineChangeEnv(cluster, om, newSide, rollback), deps: { runScript: runHook } });
+    const out = await runOnlineChangeHooks({ cluster, id: switchId, command, orig: om, newMaster: newSide, origIsNewSlave: opts.origMasterIsNewSlave, rollback, env: onlineChangeEnv(cluster, om, newSide, rollback), deps: { runScript: runHook, sshPool: pool } });
     for (const r of out.records) log.info({ hook: r.name, phase: r.phase, verdict: r.verdict, exitCode: r.exitCode, timedOut: r.timedOut, durationMs: r.durationMs }, `hook ${r.name} (${r.phase}): ${r.verdict}${r.detail ? `: ${r.detail}` : ''}`);
     return out;
   }
@@ -319,6 +334,13 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
     const oldA = oa;
     const newA = na;
 
+    if (pool) {
+      // Opened since the start, alongside the lock and the connections: usually ready by now.
+      await step(`SSH sessions to ${om.name} and ${nm.name} for the hooks`, 30_000, () => sessionsReady, (missing) => {
+        const m = missing.filter((x): x is string => x !== undefined);
+        return m.length ? `not ready on ${m.join(', ')}: the hooks there open their own` : 'ready';
+      });
+    }
     if (hasOnlineHooks) {
       await step('online-change hooks (stop)', hookTimeoutMs(cluster) * 4 + 5000, async () => {
         stopHookRan = true;

@@ -9,8 +9,10 @@
  *    without waiting for slave_net_timeout (the second route from the
  *    replicas' hosts finds no server, the replicas' Yes is stale), and when
  *    the host comes back, its writable mysqld is fenced (never two writable
- *    masters).
+ *    masters) and the VIP it kept (its stop hook could not reach it) is
+ *    released there: the VIP is on the new master's host only.
  */
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rootSql, sandboxCutHost, sandboxCutManagerRoute, sandboxHealHost, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
@@ -21,6 +23,7 @@ import { netnsAvailable } from '../helpers/netns.js';
 import { SEMI_SYNC } from '../helpers/semisync.js';
 
 const SSH_PORT = 2322;
+const VIP = '10.213.40.100';
 
 describe('network faults on the master host (netns, slave_net_timeout=60)', { skip: !netnsAvailable() && 'needs root and iproute2' }, () => {
   let sb: SandboxInfo;
@@ -28,6 +31,7 @@ describe('network faults on the master host (netns, slave_net_timeout=60)', { sk
   let mgr: ManagerProcess;
 
   const waitAfter = (from: number, re: RegExp, timeoutMs: number): Promise<LogLine> => mgr.waitFor(re, timeoutMs, from);
+  const holdsVip = (s: SandboxServer): boolean => spawnSync('ip', ['-n', s.netns!.ns, '-o', '-4', 'addr', 'show', 'dev', 'eth0'], { encoding: 'utf8', timeout: 5000 }).stdout.includes(` ${VIP}/32`);
 
   before(async () => {
     sb = await withSandbox(undefined, { name: 'detection-netns', baseAddress: '127.0.45.11', replicas: 2, sshPort: SSH_PORT, netns: { tag: 'mhats-t-d', subnet: '10.213.40' }, extraServerOptions: ['slave_net_timeout=60', ...SEMI_SYNC] });
@@ -35,7 +39,11 @@ describe('network faults on the master host (netns, slave_net_timeout=60)', { sk
     // The heartbeat period a replica gets by default: slave_net_timeout / 2.
     for (const r of sb.servers.slice(1)) await rootSql(r, 'STOP SLAVE; CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD=30; START SLAVE;');
     await rootSql(db1, 'CREATE DATABASE app; CREATE TABLE app.t (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB;');
-    const conf = writeManagerConfig(sb, { cluster: { ping_interval: 1, ping_timeout: 1, ping_failures: 3, connect_timeout: 1, query_timeout: 3, second_route_timeout: 1, last_failover_minute: 0 } });
+    // The VIP starts on db1 and moves with the master (built-in vip hook).
+    const add = spawnSync('ip', ['-n', db1.netns!.ns, 'addr', 'add', `${VIP}/32`, 'dev', 'eth0'], { encoding: 'utf8', timeout: 5000 });
+    assert.equal(add.status, 0, add.stderr);
+    const hooks = { environment: 't', sets: { t: [{ name: 'vip', type: 'vip', address: `${VIP}/32`, interface: 'eth0', arping_count: 1, timeout: 10 }] } };
+    const conf = writeManagerConfig(sb, { cluster: { ping_interval: 1, ping_timeout: 1, ping_failures: 3, connect_timeout: 1, query_timeout: 3, second_route_timeout: 1, last_failover_minute: 0, hooks } });
     mgr = new ManagerProcess(conf, ['--http', 'off'], sb.dir);
     await mgr.waitFor(/^watching sandbox: master db1/, 60_000);
     await mgr.waitFor(/^SSH shell ready on db2/, 60_000);
@@ -88,8 +96,15 @@ describe('network faults on the master host (netns, slave_net_timeout=60)', { sk
       // The host comes back: its mysqld never stopped and is still writable. The manager fences it.
       await sandboxHealHost(sb, 'db1');
       healed = true;
+      // Its stop hook could not reach it: db1's host kept the VIP through the failover, beside the new master's.
+      assert.equal(holdsVip(db1), true, 'db1 kept the VIP while cut off');
+      assert.equal(holdsVip(nm), true, `the VIP is on ${nm.name}`);
       await waitAfter(from, /^the failed old master db1 is back and WRITABLE\b.*: fencing it/, 40_000);
       await until('db1 read_only', async () => (await rootSql(db1, 'SELECT @@read_only')).trim() === '1', 15_000);
+      // Reconcile: the VIP is released from the old master's host, and stays on the new master's.
+      await waitAfter(from, /^the failed old master db1's host still held the VIP 10\.213\.40\.100\/32 \(vip\): released it/, 20_000);
+      assert.equal(holdsVip(db1), false, 'the VIP must be gone from db1');
+      assert.equal(holdsVip(nm), true, `the VIP must stay on ${nm.name}`);
     } finally {
       if (!healed) await sandboxHealHost(sb, 'db1').catch(() => undefined);
     }

@@ -197,21 +197,21 @@ describe('HTTP API v1 against a sandbox', () => {
     const hold = await api<{ entry: { id: string } }>('POST', '/api/v1/maintenance', { body: { cluster: 'sandbox', reason: 'hold automatic failover for the test', for: '1h' }, token: API_TOKEN });
     assert.equal(hold.status, 201, hold.body);
     await waitFor('the hold to be seen', async () => ((await topology()).maintenance.held ? true : undefined), 5000);
-    assert.equal((await api<{ error: string }>('POST', '/api/v1/clusters/sandbox/failover', { body: {}, token: API_TOKEN })).status, 409, 'a live master is not failed over');
+    assert.equal((await api<{ error: string }>('POST', '/api/v1/clusters/sandbox/failover', { body: { confirm: true }, token: API_TOKEN })).status, 409, 'a live master is not failed over');
     const master = (await topology()).master!;
     assert.equal(master, 'db2');
     await stopServer(sb.servers[1]!, 'SIGKILL');
     await waitFor('the monitor to hold the dead master (maintenance)', async () => ((await topology()).maintenance.held_dead_master ? true : undefined), 30_000, 100);
-    assert.equal((await api('POST', '/api/v1/clusters/sandbox/failover', { body: { new_master: 'db7' }, token: API_TOKEN })).status, 422);
-    assert.equal((await api('POST', '/api/v1/clusters/sandbox/failover', { body: { dead_master: 'db2', new_master: 'db2' }, token: API_TOKEN })).status, 422);
-    const r = await api<{ job: Job }>('POST', '/api/v1/clusters/sandbox/failover', { body: { dead_master: 'db2' }, token: API_TOKEN });
+    assert.equal((await api('POST', '/api/v1/clusters/sandbox/failover', { body: { new_master: 'db7', confirm: true }, token: API_TOKEN })).status, 422);
+    assert.equal((await api('POST', '/api/v1/clusters/sandbox/failover', { body: { dead_master: 'db2', new_master: 'db2', confirm: true }, token: API_TOKEN })).status, 422);
+    const r = await api<{ job: Job }>('POST', '/api/v1/clusters/sandbox/failover', { body: { dead_master: 'db2', confirm: true }, token: API_TOKEN });
     assert.equal(r.status, 202, r.body);
     // While it runs (its start hook sleeps), a switchover and a second failover get 409.
     await waitFor('the failover to be running', async () => ((await topology()).in_failover ? true : undefined), 30_000, 50);
     const sw = await api<{ error: string }>('POST', '/api/v1/clusters/sandbox/switchover', { body: { new_master: 'db3' }, token: API_TOKEN });
     assert.equal(sw.status, 409, sw.body);
     assert.match(sw.json.error, /failover of sandbox is running/);
-    assert.equal((await api('POST', '/api/v1/clusters/sandbox/failover', { body: {}, token: API_TOKEN })).status, 409);
+    assert.equal((await api('POST', '/api/v1/clusters/sandbox/failover', { body: { confirm: true }, token: API_TOKEN })).status, 409);
     assert.equal((await api('POST', '/api/v1/clusters/sandbox/ack', { token: API_TOKEN })).status, 409, 'a running failover is not acknowledged');
     const job = await waitJob(r.json.job.id, 90_000);
     assert.equal(job.outcome, 'success', JSON.stringify(job));

@@ -96,3 +96,28 @@ test('failure policies', () => {
   assert.equal(verdictOf('continue', 'stop', false, 1, false), 'continue');
   assert.equal(verdictOf('abort', 'stop', true, 0, false), 'ok');
 });
+
+test('vip hook: with kept SSH sessions the script runs on the pool (values as positional parameters), not through ssh', async () => {
+  const { runVip, VIP_DEL, VIP_ADD } = await import('../../src/adapters/hooks/vip.js');
+  const calls: Array<{ host: string; port: number; argv: readonly string[] }> = [];
+  const pool = {
+    run: (t: { host: string; port: number }, _o: unknown, argv: readonly string[]) => {
+      calls.push({ host: t.host, port: t.port, argv });
+      return Promise.resolve({ code: argv[2] === VIP_DEL ? 0 : 1, stdout: argv[2] === VIP_DEL ? 'removed\n' : '', stderr: argv[2] === VIP_DEL ? '' : 'RTNETLINK answers: Operation not permitted', elapsedMs: 3, via: 'shell' as const });
+    },
+  };
+  const cluster = { name: 'c1', ssh } as ClusterConfig;
+  const h = { type: 'vip', name: 'vip', phases: ['stop', 'start'], timeout: 5, on_failure: 'abort', address: '10.0.0.100/24', interface: 'eth0', arping_count: 2, verify: false } as const;
+  const opts = { ssh, pool: pool as never };
+  const stop = await runVip(h as never, { kind: 'failover', phase: 'stop', cluster, id: 'f1', origMaster: srv('db1'), origSshReachable: true }, opts);
+  assert.deepEqual(stop, { ok: true, detail: '10.0.0.100/24 removed from db1 (eth0)' });
+  assert.deepEqual(calls[0], { host: 'db1.example', port: 22, argv: ['sh', '-c', VIP_DEL, 'mhats', 'eth0', '10.0.0.100/24', '10.0.0.100'] });
+  const start = await runVip(h as never, { kind: 'failover', phase: 'start', cluster, id: 'f1', origMaster: srv('db1'), newMaster: srv('db2') }, opts);
+  assert.equal(start.ok, false);
+  assert.match(start.detail, /ip addr add 10\.0\.0\.100\/24 dev eth0 on root@db2\.example: exit 1: RTNETLINK answers: Operation not permitted/);
+  assert.deepEqual(calls[1]?.argv, ['sh', '-c', VIP_ADD, 'mhats', 'eth0', '10.0.0.100/24', '10.0.0.100', '2']);
+  // An unreachable old master's host is not touched at all.
+  const skipped = await runVip(h as never, { kind: 'failover', phase: 'stop', cluster, id: 'f1', origMaster: srv('db1'), origSshReachable: false }, opts);
+  assert.equal(skipped.ok, true);
+  assert.equal(calls.length, 2);
+});

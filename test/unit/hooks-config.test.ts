@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../src/errors/errors.js';
 import { loadConfig } from '../../src/config/load.js';
-import { hooksFor, hooksInPhase, parseHooks, parseSshDest } from '../../src/config/hooks.js';
+import { hooksFor, hooksInPhase, parseHooks, parseSshDest, startHooksBesidePreparation } from '../../src/config/hooks.js';
 
 async function load(text: string): Promise<Awaited<ReturnType<typeof loadConfig>>> {
   const dir = mkdtempSync(join(tmpdir(), 'mhats-hooks-'));
@@ -89,6 +89,12 @@ test('a hooks section: sets per environment, defaults per type', async () => {
   const bad = hooksFor(c, 'qa');
   assert.ok(!bad.ok);
   assert.match(bad.reason, /no hook set "qa" \(sets: production, staging\)/);
+  // Start hooks beside the saved binlog's apply only when none may clear read_only itself: MHA's
+  // master_ip_failover_script (its sample sets read_only=0 in "start") keeps MHA's order.
+  assert.equal(startHooksBesidePreparation(plan.hooks), false);
+  assert.equal(startHooksBesidePreparation(plan.hooks.filter((h) => h.type !== 'mha-script')), true);
+  assert.equal(startHooksBesidePreparation(plan.hooks.filter((h) => h.name === 'vip')), true);
+  assert.equal(startHooksBesidePreparation([]), true);
 });
 
 test('without a hooks section MHA keys still become mha-script hooks with MHA semantics', async () => {

@@ -283,7 +283,7 @@ describe('HTTP API v1 (fake backend)', () => {
     assert.equal((run.json as { job: { id: string } }).job.id, 'job-1');
     assert.equal((await go('POST', '/api/v1/clusters/app1/switchover', { body: JSON.stringify({ new_master: 'busy' }), headers: { authorization: `Bearer ${TOKEN}` } })).status, 409);
     assert.equal((await go('POST', '/api/v1/clusters/nope/switchover', { body: '{}', headers: { authorization: `Bearer ${TOKEN}` } })).status, 404);
-    assert.equal((await go('POST', '/api/v1/clusters/app1/failover', { body: '{}', headers: { authorization: `Bearer ${TOKEN}` } })).status, 409);
+    assert.equal((await go('POST', '/api/v1/clusters/app1/failover', { body: JSON.stringify({ confirm: true }), headers: { authorization: `Bearer ${TOKEN}` } })).status, 409);
     // ack needs no body at all.
     assert.equal((await go('POST', '/api/v1/clusters/app1/ack', { headers: { authorization: `Bearer ${TOKEN}` } })).status, 200);
     assert.equal((await go('POST', '/api/v1/clusters/app1/ack', { body: '', headers: { authorization: `Bearer ${TOKEN}` } })).status, 200);
@@ -323,7 +323,17 @@ describe('HTTP API v1 (fake backend)', () => {
     assert.deepEqual(fields.map((f) => f.field).sort(), ['dry_run', 'dryrun', 'max_lag', 'new_master', 'timeout']);
     assert.ok(fields.every((f) => f.in === 'body'));
     assert.equal(fields.find((f) => f.field === 'dryrun')?.message, 'unknown field');
-    assert.equal((await go('POST', '/api/v1/clusters/app1/failover', { body: JSON.stringify({ dead_master: 42 }), headers: auth })).status, 422);
+    assert.equal((await go('POST', '/api/v1/clusters/app1/failover', { body: JSON.stringify({ dead_master: 42, confirm: true }), headers: auth })).status, 422);
+    // A manual failover is confirmed in its body, as the CLI's --yes: without "confirm": true it never reaches the backend.
+    const before = backend.calls.length;
+    for (const body of ['{}', JSON.stringify({ dead_master: 'db1' }), JSON.stringify({ dead_master: 'db1', confirm: false }), JSON.stringify({ confirm: 'yes' })]) {
+      const u = await go('POST', '/api/v1/clusters/app1/failover', { body, headers: auth });
+      assert.equal(u.status, 422, body);
+      const f = (u.json as { error: string; fields: Array<{ field: string; message: string }> });
+      assert.deepEqual(f.fields.map((x) => x.field), ['confirm'], body);
+      assert.match(f.error, /confirm must be true: send "confirm": true to confirm the manual failover/, body);
+    }
+    assert.equal(backend.calls.length, before, 'an unconfirmed failover never reaches the backend');
     assert.equal((await go('POST', '/api/v1/clusters/app1/ack', { body: JSON.stringify({ failover_id: '' }), headers: auth })).status, 422);
     assert.equal((await go('POST', '/api/v1/clusters/app1/ack', { body: '[1,2]', headers: auth })).status, 422);
     const notJson = await go('POST', '/api/v1/clusters/app1/ack', { body: '{nope', headers: auth });

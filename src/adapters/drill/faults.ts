@@ -7,6 +7,7 @@
  * the interface its SSH session arrived on (for netdown); a fault that is not
  * possible there is refused with the reason, touching nothing.
  */
+import { readFileSync } from 'node:fs';
 import { sshExec, type SshClientOptions, type SshTarget } from '../ssh/client.js';
 
 export interface SshAccess {
@@ -115,6 +116,23 @@ export async function signalMysqld(a: SshAccess, p: HostProbe, sig: 'KILL' | 'ST
   if (p.pid === undefined) throw new Error('no mysqld PID probed');
   const r = await run(a, `SUDO=${p.root ? '' : "'sudo -n'"}\n${SIGNAL}`, [String(p.pid), sig, argvHex(p.cmdline)], timeoutMs);
   if (r.code !== 0) throw new Error(`kill -${sig} ${p.pid} on ${a.target.label} failed (exit ${r.code}): ${r.stderr.trim()}`);
+}
+
+/**
+ * A sandbox host runs on this machine: its mysqld is signalled from here, at
+ * a known instant (a benchmark's fault time is not blurred by an SSH round
+ * trip), only while /proc/PID/cmdline is still the one probed.
+ */
+export function signalMysqldLocal(p: HostProbe, sig: 'KILL' | 'STOP' | 'CONT' | 'TERM'): void {
+  if (p.pid === undefined) throw new Error('no mysqld PID probed');
+  let now: string;
+  try {
+    now = readFileSync(`/proc/${p.pid}/cmdline`).toString('hex');
+  } catch {
+    throw new Error(`PID ${p.pid} is gone`);
+  }
+  if (now !== argvHex(p.cmdline)) throw new Error(`PID ${p.pid} is not the mysqld probed before`);
+  process.kill(p.pid, `SIG${sig}`);
 }
 
 /**

@@ -23,6 +23,7 @@ import { runProcess, runScript, type ScriptResult } from './run-script.js';
 import { passwordOptionsFor, passwordWarningOnce } from './password-args.js';
 import { failure } from './openssh.js';
 import type { BuiltinResult, HookRecord, HookVerdictKind, PhaseOutcome } from './types.js';
+import type { SshPool } from '../ssh/session.js';
 
 export interface RunnerDeps {
   /** Runs MHA scripts (injectable; default runScript). */
@@ -30,6 +31,8 @@ export interface RunnerDeps {
   /** Called after each hook (logging, journal). */
   onRecord?: ((r: HookRecord) => void) | undefined;
   signal?: AbortSignal | undefined;
+  /** Persistent SSH sessions (the manager's, or the switchover's, opened ahead of need): the built-in vip hook runs on them. */
+  sshPool?: SshPool | undefined;
 }
 
 /** The verdict of a finished hook under its policy, in its phase. */
@@ -134,7 +137,7 @@ async function runOne(h: HookSpec, ev: HookEvent, ssh: SshSettings, dir: string,
   let timer: NodeJS.Timeout | undefined;
   try {
     const opts = { ssh, signal: ac.signal };
-    const work = h.type === 'hosts' ? runHosts(h, ev, opts) : h.type === 'vip' ? runVip(h, ev, opts) : runHaproxy(h, ev, opts);
+    const work = h.type === 'hosts' ? runHosts(h, ev, opts) : h.type === 'vip' ? runVip(h, ev, { ...opts, pool: deps.sshPool }) : runHaproxy(h, ev, opts);
     res = await Promise.race([
       work,
       new Promise<BuiltinResult>((resolve) => {

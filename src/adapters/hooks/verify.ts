@@ -27,19 +27,32 @@ async function identityAt(host: string, port: number, s: ServerConfig, timeoutMs
  */
 export async function reachesNewMaster(host: string, port: number, nm: ServerConfig, deadlineMs: number): Promise<string | undefined> {
   const end = performance.now() + deadlineMs;
-  const per = Math.max(500, Math.min(3000, deadlineMs / 3));
-  let want: Identity | undefined;
+  // Short first attempts, growing: a connection opened before the neighbours learnt the address's new MAC
+  // (the gratuitous ARP is sent beside this check) has its SYN dropped by the old host, and the kernel
+  // would resend it only after a second. A new attempt sends a new SYN at once.
+  let per = 300;
+  let want: Promise<Identity> | undefined;
   let last = '';
   for (;;) {
+    // The new master's own identity once (asked again only if that failed), beside each attempt through the address.
+    if (want === undefined) {
+      const w = identityAt(nm.ip, nm.port, nm, Math.max(1000, Math.min(3000, end - performance.now())));
+      w.catch(() => {
+        if (want === w) want = undefined;
+      });
+      want = w;
+    }
+    const budget = Math.max(100, Math.min(per, end - performance.now()));
+    per = Math.min(3000, per * 2);
     try {
-      want ??= await identityAt(nm.ip, nm.port, nm, per);
-      const got = await identityAt(host, port, nm, per);
-      if (got.serverId === want.serverId) return undefined;
-      last = `${host}:${port} reaches server_id ${got.serverId}, not ${nm.name} (server_id ${want.serverId})`;
+      // Both connections at once: this check is on a VIP move's critical path.
+      const [w, got] = await Promise.all([want, identityAt(host, port, nm, budget)]);
+      if (got.serverId === w.serverId) return undefined;
+      last = `${host}:${port} reaches server_id ${got.serverId}, not ${nm.name} (server_id ${w.serverId})`;
     } catch (err) {
       last = `${host}:${port}: ${(err as Error).message}`;
     }
-    if (performance.now() + 200 > end) return last;
-    await new Promise((r) => setTimeout(r, 200));
+    if (performance.now() + 50 > end) return last;
+    await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -5,12 +5,19 @@
  *         so neighbours drop the old MAC; then a MySQL connection to the VIP
  *         must land on the new master (server_id).
  * Over ssh to each server's ssh_host/ssh_port/ssh_user, with the values as
- * positional parameters of a fixed sh script (never interpolated).
+ * positional parameters of a fixed sh script (never interpolated). When the
+ * caller has persistent SSH sessions (the manager's SshPool, warmed when a
+ * suspicion begins or before a switchover's write block), the script runs on
+ * the host's kept remote shell: one round trip instead of an ssh process and
+ * a new SSH handshake, which is most of a VIP move.
  */
 import type { VipHook } from '../../config/hooks.js';
-import type { ServerConfig, SshSettings } from '../../config/types.js';
+import type { ClusterConfig, ServerConfig, SshSettings } from '../../config/types.js';
+import type { SshPool } from '../ssh/session.js';
+import { sshOptionsFor } from '../ssh/targets.js';
 import type { HookEvent } from './context.js';
 import { destLabel, failure, sshScript } from './openssh.js';
+import type { ScriptResult } from './run-script.js';
 import type { BuiltinResult } from './types.js';
 import { reachesNewMaster } from './verify.js';
 
@@ -20,13 +27,19 @@ if ip -o -4 addr show dev "$dev" | grep -Fq " inet $ip/"; then ip addr del "$cid
 /**
  * Gratuitous ARP. Habets' arping (Debian "arping") takes -i and, with -U, still
  * sends from the interface's primary address unless -S names the VIP (then
- * neighbours keep the old MAC); iputils' arping takes -I and -s.
+ * neighbours keep the old MAC); iputils' arping takes -I and -s. It runs
+ * detached: the first announcement leaves at once, and the script does not
+ * wait the interval between announcements (arping -U waits it after each,
+ * 0.2 s here, 1 s with iputils): the VIP takes traffic as soon as the address
+ * is up and announced, and the verify that follows connects through it.
  */
 export const VIP_ADD = `dev=$1; cidr=$2; ip=$3; n=$4
 if ip -o -4 addr show dev "$dev" | grep -Fq " inet $ip/"; then echo present; else ip addr add "$cidr" dev "$dev" || exit 1; echo added; fi
 if [ "$n" -gt 0 ]; then
-  if arping --help 2>&1 | grep -q Habets; then arping -q -U -S "$ip" -c "$n" -W 0.2 -i "$dev" "$ip"; else arping -q -U -s "$ip" -c "$n" -I "$dev" "$ip"; fi
-  rc=$?; [ $rc -eq 0 ] || echo "arping exit $rc" >&2
+  if ! command -v arping >/dev/null 2>&1; then echo "arping not found" >&2
+  elif arping --help 2>&1 | grep -q Habets; then arping -q -U -S "$ip" -c "$n" -W 0.2 -i "$dev" "$ip" </dev/null >/dev/null 2>&1 &
+  else arping -q -U -s "$ip" -c "$n" -I "$dev" "$ip" </dev/null >/dev/null 2>&1 &
+  fi
 fi
 exit 0`;
 
@@ -41,6 +54,23 @@ export function vipIp(h: VipHook): string {
 export interface VipOptions {
   ssh: SshSettings;
   signal?: AbortSignal | undefined;
+  /** Persistent SSH sessions: the script runs on the host's kept session (same host keys, keys and ssh_options). */
+  pool?: SshPool | undefined;
+}
+
+/** Runs a small sh script (values as positional parameters) on a database host: over the pool's kept session when there is one, else OpenSSH. */
+async function onHost(cluster: ClusterConfig, server: ServerConfig, script: string, args: string[], timeoutMs: number, o: VipOptions): Promise<ScriptResult> {
+  if (o.pool === undefined) return sshScript({ ssh: o.ssh, dest: destOf(server), dbHost: true, script, args, timeoutMs, signal: o.signal });
+  const t0 = performance.now();
+  const { target, options } = sshOptionsFor(cluster, server);
+  try {
+    const r = await o.pool.run(target, options, ['sh', '-c', script, 'mhats', ...args], { timeoutMs, signal: o.signal });
+    return { exitCode: r.code, signal: null, timedOut: false, stdout: r.stdout, stderr: r.stderr, durationMs: Math.round(performance.now() - t0) };
+  } catch (err) {
+    const e = err as Error & { kind?: string };
+    const timedOut = e.kind === 'timeout';
+    return { exitCode: timedOut ? null : 255, signal: null, timedOut, stdout: '', stderr: e.message, durationMs: Math.round(performance.now() - t0) };
+  }
 }
 
 export async function runVip(h: VipHook, ev: HookEvent, o: VipOptions): Promise<BuiltinResult> {
@@ -50,16 +80,16 @@ export async function runVip(h: VipHook, ev: HookEvent, o: VipOptions): Promise<
   if (ev.phase === 'stop' || ev.phase === 'online_change_stop') {
     const om = ev.origMaster;
     if (ev.origSshReachable === false) return { ok: true, detail: `${om.name}'s host is not reachable over SSH: ${h.address} not removed there (only fencing can guarantee it is gone)` };
-    const r = await sshScript({ ssh: o.ssh, dest: destOf(om), dbHost: true, script: VIP_DEL, args: [h.interface, h.address, ip], timeoutMs: left(), signal: o.signal });
+    const r = await onHost(ev.cluster, om, VIP_DEL, [h.interface, h.address, ip], left(), o);
     if (r.exitCode !== 0) return { ok: false, detail: `ip addr del ${h.address} dev ${h.interface} on ${destLabel(destOf(om))}: ${failure(r)}` };
     return { ok: true, detail: r.stdout.includes('removed') ? `${h.address} removed from ${om.name} (${h.interface})` : `${h.address} was not on ${om.name}` };
   }
   const nm = ev.newMaster;
   if (nm === undefined) return { ok: true, detail: 'no new master in this phase: nothing to do' };
-  const r = await sshScript({ ssh: o.ssh, dest: destOf(nm), dbHost: true, script: VIP_ADD, args: [h.interface, h.address, ip, String(h.arping_count)], timeoutMs: left(), signal: o.signal });
+  const r = await onHost(ev.cluster, nm, VIP_ADD, [h.interface, h.address, ip, String(h.arping_count)], left(), o);
   if (r.exitCode !== 0) return { ok: false, detail: `ip addr add ${h.address} dev ${h.interface} on ${destLabel(destOf(nm))}: ${failure(r)}` };
-  const arp = r.stderr.match(/arping exit \d+/)?.[0];
-  const what = `${h.address} ${r.stdout.includes('present') ? 'already on' : 'added on'} ${nm.name} (${h.interface})${h.arping_count > 0 ? `, gratuitous ARP x${h.arping_count}${arp ? ` (${arp})` : ''}` : ''}`;
+  const arp = r.stderr.match(/arping not found/)?.[0];
+  const what = `${h.address} ${r.stdout.includes('present') ? 'already on' : 'added on'} ${nm.name} (${h.interface})${h.arping_count > 0 ? `, gratuitous ARP x${h.arping_count}${arp ? ` NOT sent (${arp}: neighbours keep the old MAC until their ARP entries expire)` : ' (sent in the background)'}` : ''}`;
   if (!h.verify) return { ok: true, detail: `${what}; not verified` };
   const bad = await reachesNewMaster(ip, nm.port, nm, left());
   if (bad !== undefined) return { ok: false, detail: `${what}; but ${bad}` };
@@ -76,4 +106,29 @@ export function describeVip(h: VipHook, ev: HookEvent): string[] {
     `ssh ${destLabel(destOf(nm))} (${nm.name}): ip addr add ${h.address} dev ${h.interface}${h.arping_count > 0 ? `; arping -U -S ${vipIp(h)} -c ${h.arping_count} ${vipIp(h)}` : ''}`,
     ...(h.verify ? [`verify: MySQL ${vipIp(h)}:${nm.port} reaches ${nm.name} (server_id)`] : []),
   ];
+}
+
+export interface VipRelease {
+  hook: string;
+  address: string;
+  /** removed: it was there and is gone; absent: it was not there; failed: SSH or ip failed (detail). */
+  outcome: 'removed' | 'absent' | 'failed';
+  detail: string;
+}
+
+/**
+ * Reconcile: the addresses of the built-in vip hooks taken off a failed old
+ * master's host that came back (a restart, a healed network: the failover's
+ * stop hook could not reach it, or the host kept its run-time addresses).
+ * The same script as the stop hook; the caller makes sure the host is not
+ * the current master's.
+ */
+export async function releaseVips(hooks: readonly VipHook[], cluster: ClusterConfig, server: ServerConfig, o: VipOptions & { timeoutMs: number }): Promise<VipRelease[]> {
+  return Promise.all(
+    hooks.map(async (h): Promise<VipRelease> => {
+      const r = await onHost(cluster, server, VIP_DEL, [h.interface, h.address, vipIp(h)], o.timeoutMs, o);
+      if (r.exitCode !== 0) return { hook: h.name, address: h.address, outcome: 'failed', detail: `ip addr del ${h.address} dev ${h.interface} on ${destLabel(destOf(server))}: ${failure(r)}` };
+      return r.stdout.includes('removed') ? { hook: h.name, address: h.address, outcome: 'removed', detail: `${h.address} removed from ${server.name} (${h.interface})` } : { hook: h.name, address: h.address, outcome: 'absent', detail: `${h.address} was not on ${server.name}` };
+    }),
+  );
 }

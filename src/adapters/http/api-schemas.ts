@@ -361,6 +361,7 @@ export const FailoverBody = Type.Object(
   {
     dead_master: Type.Optional(ServerName),
     new_master: Type.Optional(ServerName),
+    confirm: Type.Literal(true, { description: 'required, true: confirms the manual failover (what the CLI asks for, or takes as --yes)' }),
   },
   { additionalProperties: false },
 );

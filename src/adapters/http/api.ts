@@ -148,6 +148,9 @@ export function tokenMatches(presented: string, expected: Secret): boolean {
 
 const ENABLE_HINT = 'put a random token in a file only mhats can read: (umask 077; openssl rand -hex 32 > /etc/mhats/api.token); set http.token_file: /etc/mhats/api.token in the configuration (or start mhats manager with --http-token-file); then reload: systemctl reload mhats (SIGHUP)';
 
+/** A manual failover through the API is confirmed in its body, as the CLI's prompt or --yes confirms it. */
+const CONFIRM_HINT = 'must be true: send "confirm": true to confirm the manual failover (the CLI asks, or takes --yes)';
+
 function fieldErrors(errors: ErrorObject[], part: string): ErrorBody['fields'] {
   const where = (['body', 'params', 'querystring', 'headers'] as const).find((p) => p === part) ?? 'body';
   return errors.map((e) => {
@@ -159,12 +162,14 @@ function fieldErrors(errors: ErrorObject[], part: string): ErrorBody['fields'] {
       message = 'unknown field';
     } else if (e.keyword === 'required' && typeof p.missingProperty === 'string') {
       field = field ? `${field}/${p.missingProperty}` : p.missingProperty;
-      message = 'is required';
+      message = p.missingProperty === 'confirm' ? CONFIRM_HINT : 'is required';
+    } else if (field === 'confirm') {
+      message = CONFIRM_HINT;
     } else if (e.keyword === 'enum' && Array.isArray(p.allowedValues)) {
       message = `must be one of ${p.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
     }
     return { in: where, field, message };
-  });
+  }).filter((f, k, all) => all.findIndex((g) => g.field === f.field && g.message === f.message) === k);
 }
 
 function callerOf(req: FastifyRequest): ApiCaller {
@@ -373,7 +378,7 @@ export async function createApi(backend: ApiBackend, opts: ApiOptions): Promise<
           onRequest: requireToken,
           schema: {
             ...write,
-            summary: 'Manual failover of a dead master (same phases, rules, hooks and journal as the automatic one). The master must not answer (409 otherwise: use switchover). Runs as a job (202)',
+            summary: 'Manual failover of a dead master (same phases, rules, hooks and journal as the automatic one), confirmed in the body ("confirm": true, the CLI\'s --yes; 422 without it). The master must not answer (409 otherwise: use switchover). Runs as a job (202)',
             params: ClusterParams,
             body: FailoverBody,
             response: { 202: JobAccepted, ...writeErrors },

@@ -490,6 +490,24 @@ export class SshPool {
     return p;
   }
 
+  /**
+   * Opens target's session and remote shell now and waits for them, at most timeoutMs: for a step
+   * that must not pay an SSH handshake later (a switchover's hooks, inside its write block).
+   * Never throws: false when the shell is not ready in time (the command then opens its own).
+   */
+  async prepare(target: SshTarget, options: SshClientOptions, timeoutMs: number): Promise<boolean> {
+    if (this.hasShell(target)) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((r) => {
+      timer = setTimeout(() => r(false), Math.max(1, timeoutMs));
+    });
+    try {
+      return await Promise.race([this.#openShell(target, options).then(() => true, () => false), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Is a remote shell ready on target (no I/O)? */
   hasShell(target: SshTarget): boolean {
     return this.#shells.get(keyOf(target))?.alive ?? false;

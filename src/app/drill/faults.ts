@@ -5,10 +5,10 @@
  * plans of its own (src/app/drill/matrix.ts).
  */
 import type { ClusterConfig, ServerConfig } from '../../config/types.js';
-import { faultImpossible, netdown, probeHost, signalMysqld, startMysqld, type HostProbe, type SshAccess } from '../../adapters/drill/faults.js';
+import { faultImpossible, netdown, probeHost, signalMysqld, signalMysqldLocal, startMysqld, type HostProbe, type SshAccess } from '../../adapters/drill/faults.js';
 import type { DrillFault, Verdict } from '../../domain/drill/types.js';
 import type { JournalRecord } from '../../domain/guard.js';
-import { sandboxHealHost, type SandboxInfo } from '../../sandbox/index.js';
+import { sandboxCutHost, sandboxHealHost, type SandboxInfo } from '../../sandbox/index.js';
 import type { ManagerHandle } from './managers.js';
 
 export type Expectation = 'failover' | 'no-failover' | 'interrupted';
@@ -66,6 +66,12 @@ async function restart(ctx: FaultContext): Promise<void> {
   ctx.log(`started mysqld on ${ctx.old.name} again${ctx.startCommand ? ` (${ctx.startCommand})` : ''}`);
 }
 
+/** The fault's signal: on a sandbox host (this machine) sent from here, at once; elsewhere over SSH. */
+async function signalAt(ctx: FaultContext, sig: 'KILL' | 'STOP' | 'TERM'): Promise<void> {
+  if (ctx.sandbox) signalMysqldLocal(ctx.probe, sig);
+  else await signalMysqld(ctx.ssh, ctx.probe, sig);
+}
+
 function signalPlan(name: DrillFault, sig: 'KILL' | 'TERM'): FaultPlan {
   return {
     name,
@@ -73,7 +79,7 @@ function signalPlan(name: DrillFault, sig: 'KILL' | 'TERM'): FaultPlan {
     oldMasterReturns: true,
     impossible: (ctx) => faultImpossible('signal', ctx.probe, `${ctx.ssh.target.user}@${ctx.old.name}`),
     async inject(ctx) {
-      await signalMysqld(ctx.ssh, ctx.probe, sig);
+      await signalAt(ctx, sig);
       ctx.log(`${name}: kill -${sig} mysqld (pid ${ctx.probe.pid ?? '?'}) on ${ctx.old.name}`);
     },
     heal: restart,
@@ -93,7 +99,7 @@ export function builtinFault(kind: DrillFault): FaultPlan {
         oldMasterReturns: true,
         impossible: (ctx) => faultImpossible('signal', ctx.probe, `${ctx.ssh.target.user}@${ctx.old.name}`),
         async inject(ctx) {
-          await signalMysqld(ctx.ssh, ctx.probe, 'STOP');
+          await signalAt(ctx, 'STOP');
           ctx.log(`hang: kill -STOP mysqld (pid ${ctx.probe.pid ?? '?'}) on ${ctx.old.name}`);
         },
         async heal(ctx) {
@@ -137,6 +143,12 @@ function netdownPlan(): FaultPlan {
     oldMasterReturns: true,
     impossible: (ctx) => faultImpossible('netdown', ctx.probe, `${ctx.ssh.target.user}@${ctx.old.name}`),
     async inject(ctx) {
+      if (ctx.sandbox?.netns) {
+        // A netns sandbox host is cut off from here at once (no delay for an SSH session to return); healed after the failover.
+        await sandboxCutHost(ctx.sandbox, ctx.old.name);
+        ctx.log(`netdown: ${ctx.old.name}'s host cut off from everything (sandbox)`);
+        return;
+      }
       // With a sandbox the drill heals it as soon as the failover is over; the host's own timer is the backstop.
       const seconds = ctx.sandbox ? Math.max(ctx.faultSeconds, Math.ceil(ctx.timeoutMs / 1000) + 60) : ctx.faultSeconds;
       await netdown(ctx.ssh, ctx.probe, seconds);

@@ -102,10 +102,13 @@ export interface MatrixVariant {
 /**
  * MHA's shutdown_script for a sandbox: "power off" the host whose --ip is
  * given, i.e. SIGKILL the mysqld started with that host's options file (found
- * by its exact --defaults-file argument, killed by PID). Exit 0: powered off.
+ * by its exact --defaults-file argument, killed by PID), and, on a netns
+ * host, drop every address but the host's own (a VIP added at run time does
+ * not survive a power cycle: the host boots with its configured address
+ * only). Exit 0: powered off.
  */
 export function poweroffScript(sb: SandboxInfo): string {
-  const cases = sb.servers.map((s) => `  ${s.address}) cnf='${s.cnf}' ;;`).join('\n');
+  const cases = sb.servers.map((s) => `  ${s.address}) cnf='${s.cnf}'; ns='${s.netns?.ns ?? ''}' ;;`).join('\n');
   return `#!/bin/sh
 # written by the mhats drill matrix: power-off emulation for the sandbox in ${sb.dir}
 for a in "$@"; do case "$a" in --ip=*) ip="\${a#--ip=}" ;; esac; done
@@ -113,9 +116,16 @@ case "$ip" in
 ${cases}
   *) echo "no sandbox host $ip" >&2; exit 1 ;;
 esac
-for p in /proc/[0-9]*; do
-  if { tr '\\0' '\\n' < "$p/cmdline"; } 2>/dev/null | grep -qxF -- "--defaults-file=$cnf"; then kill -9 "\${p#/proc/}"; fi
+# One grep over every command line (NUL-separated arguments, one matched whole), then kill by PID.
+for f in $(grep -lzxF -- "--defaults-file=$cnf" /proc/[0-9]*/cmdline 2>/dev/null); do
+  p="\${f%/cmdline}"; kill -9 "\${p#/proc/}" 2>/dev/null
 done
+if [ -n "$ns" ]; then
+  ip -n "$ns" -o -4 addr show | while read -r _ dev _ cidr _; do
+    dev="\${dev%%@*}"
+    case "$cidr" in "$ip"/*) ;; *) [ "$dev" = lo ] || ip -n "$ns" addr del "$cidr" dev "$dev" ;; esac
+  done
+fi
 echo "powered off $ip"
 exit 0
 `;
