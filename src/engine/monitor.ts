@@ -193,8 +193,19 @@ export class ClusterMonitor {
   #rejoining = new Set<string>();
   #rejoinRetryAt = new Map<string, number>();
 
+  /** What the loop derives from its (unchanging) cluster config, computed once rather than per tick or inspection. */
+  readonly #det: ReturnType<typeof detectionSettings>;
+  readonly #topologyOptions: ReturnType<typeof topologyOptions>;
+  /** Every configured server: addresses are resolved against all of them (failed ones too), so messages name the right server. */
+  readonly #serverSpecs: ServerSpec[];
+  readonly #targets: ReturnType<typeof target>[];
+
   constructor(cluster: ClusterConfig, deps: MonitorDeps) {
     this.cluster = cluster;
+    this.#det = detectionSettings(cluster);
+    this.#topologyOptions = topologyOptions(cluster);
+    this.#serverSpecs = cluster.servers.map(specOf);
+    this.#targets = cluster.servers.map(target);
     this.deps = deps;
     this.#log = deps.log.child({ cluster: cluster.name });
     this.#sampler = new WitnessSampler({ connectTimeoutMs: Math.min(1000, cluster.connect_timeout * 1000), queryTimeoutMs: Math.min(2000, cluster.query_timeout * 1000) }, deps.mono);
@@ -301,26 +312,22 @@ export class ClusterMonitor {
     };
   }
 
-  /** Every configured server: addresses are resolved against all of them (failed ones too), so messages name the right server. */
-  #specs(): ServerSpec[] {
-    return this.cluster.servers.map(specOf);
-  }
 
   /**
    * Inspects every server. Failed old masters are probed too but left out of the analysis; the
    * journal is then reconciled with what was observed (fence, rejoin, or adopt each failed one).
    */
   async inspect(): Promise<TopologyAnalysis> {
-    const specs = this.#specs();
+    const specs = this.#serverSpecs;
     const opts = { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now };
-    const all = await inspectAll(this.cluster.servers.map(target), opts, this.#keeper);
+    const all = await inspectAll(this.#targets, opts, this.#keeper);
     this.lastProbes = all;
     if (await this.#reconcile(all)) return this.inspect();
     const failed = new Set(this.failedServers());
     const servers = this.cluster.servers.filter((s) => !failed.has(s.name));
     const probes = all.filter((p) => !failed.has(p.ok ? p.obs.name : p.failure.name));
     const analyze = (p: typeof probes): TopologyAnalysis =>
-      analyzeTopology(specs, p, topologyOptions(this.cluster));
+      analyzeTopology(specs, p, this.#topologyOptions);
     let a = analyze(probes);
     // Errant GTIDs count only when the master, read again after every replica, still lacks them.
     const confirmOn = errantToConfirm(a);
@@ -360,7 +367,7 @@ export class ClusterMonitor {
     const probes = this.lastProbes.filter((p) => (p.ok ? p.obs.name : p.failure.name) !== master);
     const lastObs = this.lastMasterObs?.name === master ? this.lastMasterObs : undefined;
     const maintenance = this.maintenance().serversInMaintenance;
-    const classification = classifySurvivors({ servers: this.#specs(), deadMaster: master, probes, failed, maintenance, lastMaster: lastObs ? { serverId: lastObs.serverId, serverUuid: lastObs.serverUuid, gtid: lastObs.gtid } : undefined });
+    const classification = classifySurvivors({ servers: this.#serverSpecs, deadMaster: master, probes, failed, maintenance, lastMaster: lastObs ? { serverId: lastObs.serverId, serverUuid: lastObs.serverUuid, gtid: lastObs.gtid } : undefined });
     const inspectedAt = Math.min(...classification.survivors.map((s) => s.obs.observedAt), a.masterObs?.observedAt ?? Infinity);
     const plan = planFrom({ cluster: this.cluster, deadMaster: master, trigger: 'auto', reason: 'plan', maintenance, lastMasterObs: lastObs, lastMasterPosition: this.lastMasterPosition }, classification, Number.isFinite(inspectedAt) ? inspectedAt : this.deps.now());
     return { plan, inspectedAt: plan.at };
@@ -440,7 +447,7 @@ export class ClusterMonitor {
 
   /** SSH sessions to every server, opened ahead of need: the second route, the fence of a hung master, the built-in hooks. */
   #warmSsh(): void {
-    if (!detectionSettings(this.cluster).second_route) return;
+    if (!this.#det.second_route) return;
     const failed = new Set(this.failedServers());
     for (const srv of this.cluster.servers) {
       if (failed.has(srv.name)) continue;
@@ -468,7 +475,7 @@ export class ClusterMonitor {
     const r = await this.#checker!.check();
     if (r.ok && r.position) this.lastMasterPosition = r.position;
     this.#observe(() => this.deps.observer?.check?.(this, r));
-    const det = detectionSettings(this.cluster);
+    const det = this.#det;
     const { state: next, transition } = detect(this.detector, r, { failuresToSuspect: this.cluster.ping_failures, stallsToFail: det.ping_stall_failures });
     this.detector = next;
     if (transition === 'first_failure' || transition === 'failure') {
@@ -513,7 +520,7 @@ export class ClusterMonitor {
       replicas: this.cluster.servers.filter((s) => s.name !== master.name && !failed.has(s.name)),
       specs: this.cluster.servers.map((s) => ({ name: s.name, hostname: s.hostname, ip: s.ip, port: s.port, candidate_master: s.candidate_master, no_master: s.no_master, ignore_fail: s.ignore_fail })),
       sampler: this.#sampler,
-      pool: detectionSettings(this.cluster).second_route ? this.pool : undefined,
+      pool: this.#det.second_route ? this.pool : undefined,
       mono: this.deps.mono,
       log: this.#log,
     });
@@ -710,7 +717,7 @@ export class ClusterMonitor {
       this.reconciled = [];
       return false;
     }
-    const decisions = reconcileFailed(failed, this.#specs(), probes);
+    const decisions = reconcileFailed(failed, this.#serverSpecs, probes);
     this.reconciled = decisions;
     let changed = false;
     for (const d of decisions) {
