@@ -272,6 +272,10 @@ export interface Row {
   detectMs: number | undefined;
   killToDeadMs: number | undefined;
   unknownStatements: Record<string, number>;
+  /** V8 heap used / reserved and memory outside the heap (buffers) at the end of the window, MB (the manager's /metrics). */
+  heapUsedMb?: number;
+  heapTotalMb?: number;
+  externalMb?: number;
   /** CPU of the simulator processes (% of one core), for context. */
   simCpuPct: number;
   /** The machine's 1-minute load average at the end of the window (2 cores, shared). */
@@ -365,6 +369,9 @@ async function runOne(n: number, window: number): Promise<Row> {
       detectMs,
       killToDeadMs,
       unknownStatements: unknown,
+      heapUsedMb: Math.round((m1.get('nodejs_heap_size_used_bytes') ?? NaN) / 2 ** 20),
+      heapTotalMb: Math.round((m1.get('nodejs_heap_size_total_bytes') ?? NaN) / 2 ** 20),
+      externalMb: Math.round((m1.get('nodejs_external_memory_bytes') ?? NaN) / 2 ** 20),
       simCpuPct: Math.round((((sim1 - sim0) / CLK_TCK) * 1000 * 100) / (t1 - t0)),
       load1: Math.round(load1 * 10) / 10,
     };

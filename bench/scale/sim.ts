@@ -289,16 +289,41 @@ function answer(l: Live, connId: number, sql: string): Answer {
   return { error: `simulator: statement not simulated: ${key}`, errno: 1064 };
 }
 
-function write(conn: mysql.Connection, a: Answer): void {
+/** A multi-statement query's statements (split at top-level semicolons, outside quotes). */
+function splitStatements(sql: string): string[] {
+  const out: string[] = [];
+  let quote = '';
+  let cur = '';
+  for (const ch of sql) {
+    if (quote) {
+      if (ch === quote) quote = '';
+    } else if (ch === "'" || ch === '"') quote = ch;
+    else if (ch === ';') {
+      if (cur.trim() !== '') out.push(cur.trim());
+      cur = '';
+      continue;
+    }
+    cur += ch;
+  }
+  if (cur.trim() !== '') out.push(cur.trim());
+  return out;
+}
+
+/** SERVER_MORE_RESULTS_EXISTS: another result of the same multi-statement query follows. */
+const MORE_RESULTS = 0x0008;
+
+/** Writes one result; more: another result of the same query follows (an error ends the query, as on a real server). */
+function write(conn: mysql.Connection, a: Answer, more = false): void {
   const c = conn as unknown as {
     writeColumns(cols: unknown[]): void;
     writeTextRow(row: Cell[]): void;
-    writeEof(): void;
+    writeEof(warnings?: number, statusFlags?: number): void;
     writeOk(args?: unknown): void;
     writeError(args: { message: string; code: number }): void;
   };
+  const status = 2 | (more ? MORE_RESULTS : 0);
   if ('error' in a) return c.writeError({ message: a.error, code: a.errno });
-  if ('ok' in a) return c.writeOk({ affectedRows: 1 });
+  if ('ok' in a) return c.writeOk({ affectedRows: 1, serverStatus: status });
   const names = a.rows[0] !== undefined ? Object.keys(a.rows[0]) : (a.columns ?? ['Value']);
   const first = a.rows[0];
   c.writeColumns(
@@ -309,7 +334,7 @@ function write(conn: mysql.Connection, a: Answer): void {
   );
   // mysql2's writeTextResult pads each row with holes: write the rows ourselves.
   for (const r of a.rows) c.writeTextRow(names.map((n) => (r[n] === undefined ? null : r[n]!)));
-  c.writeEof();
+  c.writeEof(0, status);
 }
 
 function listen(spec: SimServer): Promise<Live> {
@@ -329,7 +354,13 @@ function listen(spec: SimServer): Promise<Live> {
       // mysql2's server never ends its handshake command, so it never resets the sequence id:
       // a reply starts at 1 (the command was 0), and the next command comes with 0 again.
       raw.sequenceId = 1;
-      write(conn, answer(live, connId, String(sql)));
+      const stmts = splitStatements(String(sql));
+      if (stmts.length === 0) stmts.push('');
+      for (let i = 0; i < stmts.length; i++) {
+        const a = answer(live, connId, stmts[i]!);
+        write(conn, a, i < stmts.length - 1 && !('error' in a));
+        if ('error' in a) break;
+      }
       raw.sequenceId = 0;
     });
   });

@@ -121,19 +121,28 @@ export interface MonitorSnapshot {
 /** After a refused connection, the one short re-check before the verdict (certain evidence waits no longer). */
 const REFUSED_RECHECK_MS = 150;
 
-const sleep = (ms: number, signal: AbortSignal, wake?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal.aborted || wake?.aborted) return resolve();
-    const t = setTimeout(done, Math.max(0, ms));
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      wake?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-    wake?.addEventListener('abort', done, { once: true });
-  });
+/**
+ * The loop's pause between ticks: a timer that wake() ends early. One per loop, reused every tick (an
+ * AbortController and two listeners per tick and cluster were a measurable part of a thousand loops' work).
+ */
+class Pause {
+  #done: (() => void) | undefined;
+  /** Waits ms, or until wake(). */
+  wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => this.wake(), Math.max(0, ms));
+      this.#done = () => {
+        clearTimeout(t);
+        this.#done = undefined;
+        resolve();
+      };
+    });
+  }
+  /** Ends the running wait now (nothing when none runs). */
+  wake(): void {
+    this.#done?.();
+  }
+}
 
 export class ClusterMonitor {
   readonly cluster: ClusterConfig;
@@ -173,7 +182,7 @@ export class ClusterMonitor {
   #ownPool: boolean;
   /** Operator actions (API switchover, manual failover) waiting to run between two ticks. */
   #actions: Array<{ what: string; run: () => Promise<void>; cancel: (err: Error) => void }> = [];
-  #wake: AbortController | undefined;
+  #pause = new Pause();
   #running = false;
   /** The operator action running now (the loop does not tick meanwhile). */
   activity: { what: string; since: number } | undefined;
@@ -192,8 +201,19 @@ export class ClusterMonitor {
   #vipRetryAt = new Map<string, number>();
   #rejoinRetryAt = new Map<string, number>();
 
+  /** What the loop derives from its (unchanging) cluster config, computed once rather than per tick or inspection. */
+  readonly #det: ReturnType<typeof detectionSettings>;
+  readonly #topologyOptions: ReturnType<typeof topologyOptions>;
+  /** Every configured server: addresses are resolved against all of them (failed ones too), so messages name the right server. */
+  readonly #serverSpecs: ServerSpec[];
+  readonly #targets: ReturnType<typeof target>[];
+
   constructor(cluster: ClusterConfig, deps: MonitorDeps) {
     this.cluster = cluster;
+    this.#det = detectionSettings(cluster);
+    this.#topologyOptions = topologyOptions(cluster);
+    this.#serverSpecs = cluster.servers.map(specOf);
+    this.#targets = cluster.servers.map(target);
     this.deps = deps;
     this.#log = deps.log.child({ cluster: cluster.name });
     this.#sampler = new WitnessSampler({ connectTimeoutMs: Math.min(1000, cluster.connect_timeout * 1000), queryTimeoutMs: Math.min(2000, cluster.query_timeout * 1000) }, deps.mono);
@@ -231,7 +251,7 @@ export class ClusterMonitor {
         },
         cancel: reject,
       });
-      this.#wake?.abort();
+      this.#pause.wake();
     });
   }
 
@@ -300,26 +320,22 @@ export class ClusterMonitor {
     };
   }
 
-  /** Every configured server: addresses are resolved against all of them (failed ones too), so messages name the right server. */
-  #specs(): ServerSpec[] {
-    return this.cluster.servers.map(specOf);
-  }
 
   /**
    * Inspects every server. Failed old masters are probed too but left out of the analysis; the
    * journal is then reconciled with what was observed (fence, rejoin, or adopt each failed one).
    */
   async inspect(): Promise<TopologyAnalysis> {
-    const specs = this.#specs();
+    const specs = this.#serverSpecs;
     const opts = { connectTimeoutMs: this.cluster.connect_timeout * 1000, queryTimeoutMs: this.cluster.query_timeout * 1000, now: this.deps.now };
-    const all = await inspectAll(this.cluster.servers.map(target), opts, this.#keeper);
+    const all = await inspectAll(this.#targets, opts, this.#keeper);
     this.lastProbes = all;
     if (await this.#reconcile(all)) return this.inspect();
     const failed = new Set(this.failedServers());
     const servers = this.cluster.servers.filter((s) => !failed.has(s.name));
     const probes = all.filter((p) => !failed.has(p.ok ? p.obs.name : p.failure.name));
     const analyze = (p: typeof probes): TopologyAnalysis =>
-      analyzeTopology(specs, p, topologyOptions(this.cluster));
+      analyzeTopology(specs, p, this.#topologyOptions);
     let a = analyze(probes);
     // Errant GTIDs count only when the master, read again after every replica, still lacks them.
     const confirmOn = errantToConfirm(a);
@@ -359,7 +375,7 @@ export class ClusterMonitor {
     const probes = this.lastProbes.filter((p) => (p.ok ? p.obs.name : p.failure.name) !== master);
     const lastObs = this.lastMasterObs?.name === master ? this.lastMasterObs : undefined;
     const maintenance = this.maintenance().serversInMaintenance;
-    const classification = classifySurvivors({ servers: this.#specs(), deadMaster: master, probes, failed, maintenance, lastMaster: lastObs ? { serverId: lastObs.serverId, serverUuid: lastObs.serverUuid, gtid: lastObs.gtid } : undefined });
+    const classification = classifySurvivors({ servers: this.#serverSpecs, deadMaster: master, probes, failed, maintenance, lastMaster: lastObs ? { serverId: lastObs.serverId, serverUuid: lastObs.serverUuid, gtid: lastObs.gtid } : undefined });
     const inspectedAt = Math.min(...classification.survivors.map((s) => s.obs.observedAt), a.masterObs?.observedAt ?? Infinity);
     const plan = planFrom({ cluster: this.cluster, deadMaster: master, trigger: 'auto', reason: 'plan', maintenance, lastMasterObs: lastObs, lastMasterPosition: this.lastMasterPosition }, classification, Number.isFinite(inspectedAt) ? inspectedAt : this.deps.now());
     return { plan, inspectedAt: plan.at };
@@ -381,11 +397,9 @@ export class ClusterMonitor {
     // ping, in the same millisecond); every later tick keeps it.
     const phaseMs = Math.min(Math.max(this.deps.phase ?? 0, 0), 0.999) * interval;
     this.#running = true;
-    if (phaseMs > 0 && !signal.aborted) {
-      this.#wake = new AbortController();
-      await sleep(phaseMs, signal, this.#wake.signal);
-      this.#wake = undefined;
-    }
+    const onAbort = (): void => this.#pause.wake();
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (phaseMs > 0 && !signal.aborted && this.#actions.length === 0) await this.#pause.wait(phaseMs);
     while (!signal.aborted) {
       await this.#runActions();
       if (signal.aborted) break;
@@ -403,11 +417,9 @@ export class ClusterMonitor {
       if (signal.aborted) break;
       const wait = this.#nextWait(interval);
       if (this.#actions.length > 0) continue;
-      this.#wake = new AbortController();
-      // Two signals, not AbortSignal.any: a composite per tick would hang on the loop's long-lived signal.
-      await sleep(wait - (this.deps.mono() - started), signal, this.#wake.signal);
-      this.#wake = undefined;
+      await this.#pause.wait(wait - (this.deps.mono() - started));
     }
+    signal.removeEventListener('abort', onAbort);
     this.#running = false;
     for (let a = this.#actions.shift(); a !== undefined; a = this.#actions.shift()) a.cancel(new Error(`the monitor of ${this.cluster.name} stopped before the action ran`));
     this.#checker?.close();
@@ -444,7 +456,7 @@ export class ClusterMonitor {
 
   /** SSH sessions to every server, opened ahead of need: the second route, the fence of a hung master, the built-in hooks. */
   #warmSsh(): void {
-    if (!detectionSettings(this.cluster).second_route) return;
+    if (!this.#det.second_route) return;
     const failed = new Set(this.failedServers());
     for (const srv of this.cluster.servers) {
       if (failed.has(srv.name)) continue;
@@ -475,7 +487,7 @@ export class ClusterMonitor {
     const r = await this.#checker!.check();
     if (r.ok && r.position) this.lastMasterPosition = r.position;
     this.#observe(() => this.deps.observer?.check?.(this, r));
-    const det = detectionSettings(this.cluster);
+    const det = this.#det;
     const { state: next, transition } = detect(this.detector, r, { failuresToSuspect: this.cluster.ping_failures, stallsToFail: det.ping_stall_failures });
     this.detector = next;
     if (transition === 'first_failure' || transition === 'failure') {
@@ -522,7 +534,7 @@ export class ClusterMonitor {
       replicas: this.cluster.servers.filter((s) => s.name !== master.name && !failed.has(s.name)),
       specs: this.cluster.servers.map((s) => ({ name: s.name, hostname: s.hostname, ip: s.ip, port: s.port, candidate_master: s.candidate_master, no_master: s.no_master, ignore_fail: s.ignore_fail })),
       sampler: this.#sampler,
-      pool: detectionSettings(this.cluster).second_route ? this.pool : undefined,
+      pool: this.#det.second_route ? this.pool : undefined,
       mono: this.deps.mono,
       log: this.#log,
     });
@@ -722,7 +734,7 @@ export class ClusterMonitor {
       this.reconciled = [];
       return false;
     }
-    const decisions = reconcileFailed(failed, this.#specs(), probes);
+    const decisions = reconcileFailed(failed, this.#serverSpecs, probes);
     this.reconciled = decisions;
     let changed = false;
     for (const d of decisions) {

@@ -8,7 +8,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { SessionKeeper } from '../../src/adapters/mysql/keeper.js';
-import { DbError, type DbTarget } from '../../src/adapters/mysql/connection.js';
+import { DbError, openSession, type DbTarget } from '../../src/adapters/mysql/connection.js';
+import { inspectServer } from '../../src/adapters/mysql/inspect.js';
 import { Secret } from '../../src/domain/secret.js';
 import type { SimReply, SimRequest } from '../../bench/scale/sim.js';
 
@@ -61,4 +62,33 @@ test('reuse, a stale connection retried once on a fresh one, a timeout destroyed
   assert.equal(k.opened, 3);
   k.close();
   assert.equal(k.size, 0);
+});
+
+test('an inspection on a kept connection is one multi-statement round trip and reads what the statements one by one read', async () => {
+  const k = new SessionKeeper();
+  const opts = { ...timeouts, now: () => 0 };
+  const s0 = await ask({ type: 'stats' });
+  const one = await inspectServer(target, opts); // its own connection, one statement at a time
+  const s1 = await ask({ type: 'stats' });
+  await inspectServer(target, opts, k); // opens the kept connection (reads the version once)
+  const s2 = await ask({ type: 'stats' });
+  const kept = await inspectServer(target, opts, k);
+  const s3 = await ask({ type: 'stats' });
+  assert.ok(one.ok && kept.ok);
+  const strip = (o: object): string => JSON.stringify(o, (key, v: unknown) => (key === 'gtid' || key === 'binlog' || key === 'observedAt' ? undefined : v));
+  assert.equal(strip(kept.obs), strip(one.obs), 'the same observation');
+  const queries = (a: SimReply, b: SimReply): number => (a.type === 'stats' && b.type === 'stats' ? b.queries - a.queries : NaN);
+  assert.ok(queries(s0, s1) >= 6, `one by one: ${queries(s0, s1)} statements`);
+  assert.equal(queries(s2, s3), 1, 'one query per inspection on the kept connection');
+  assert.ok(queries(s1, s2) <= 2);
+  k.close();
+});
+
+test('a batch stops at its first failing statement, and the live connection still answers', async () => {
+  const s = await openSession(target, timeouts, undefined, { multipleStatements: true });
+  await assert.rejects(s.queryBatch(['SELECT 1 AS value', 'SELECT no_such_thing()', 'SELECT 2 AS value']), (e: unknown) => e instanceof DbError && e.kind !== 'timeout');
+  assert.ok(s.alive);
+  const [a, b] = await s.queryBatch(['SELECT 1 AS value', 'SELECT 2 AS value']);
+  assert.deepEqual([a![0]!.value, b![0]!.value], [1, 2]);
+  s.close();
 });

@@ -31,6 +31,14 @@ export interface DbTimeouts {
   queryTimeoutMs: number;
 }
 
+export interface SessionOptions {
+  /**
+   * Allow several statements in one COM_QUERY (DbSession.queryBatch: one round trip for a fixed list).
+   * Only for connections that run the monitor's own constant statements; never with text from outside.
+   */
+  multipleStatements?: boolean | undefined;
+}
+
 /** A failed connect or statement, classified, naming the server. */
 export class DbError extends Error {
   readonly kind: ProbeFailureKind;
@@ -83,13 +91,16 @@ export class DbSession {
   readonly timeouts: DbTimeouts;
   /** What cannot change while this connection lives (the server's version: a new binary means a restart, which ends the connection), read once per connection. */
   readonly memo = new Map<string, unknown>();
+  /** Can run several statements in one round trip (queryBatch sends them together). */
+  readonly multi: boolean;
   #conn: mysql.Connection;
   #dead = false;
 
-  constructor(conn: mysql.Connection, target: DbTarget, timeouts: DbTimeouts) {
+  constructor(conn: mysql.Connection, target: DbTarget, timeouts: DbTimeouts, multi = false) {
     this.#conn = conn;
     this.target = target;
     this.timeouts = timeouts;
+    this.multi = multi;
     conn.on('error', () => {
       // A fatal error on an idle connection: mark it dead; the next query fails fast.
       this.#dead = true;
@@ -108,8 +119,31 @@ export class DbSession {
   query<T extends Row = Row>(stmt: string | Sql, timeoutMs: number = this.timeouts.queryTimeoutMs): Promise<T[]> {
     const sql = typeof stmt === 'string' ? stmt : stmt.sql;
     const values = typeof stmt === 'string' ? undefined : stmt.values;
+    return this.#raw(sql, timeoutMs, values).then((result) => (Array.isArray(result) ? (result as T[]) : []));
+  }
+
+  /**
+   * Runs a fixed list of statements and returns each one's rows, in order. On a connection opened with
+   * multipleStatements they go in one COM_QUERY (one round trip, one deadline for all of them);
+   * otherwise one after the other, each with its own deadline. The first failing statement fails the
+   * whole batch (a server stops a multi-statement query at its first error).
+   */
+  async queryBatch(stmts: readonly string[], timeoutMs: number = this.timeouts.queryTimeoutMs): Promise<Row[][]> {
+    if (!this.multi || stmts.length < 2) {
+      const out: Row[][] = [];
+      for (const q of stmts) out.push(await this.query(q, timeoutMs));
+      return out;
+    }
+    if (stmts.some((q) => q.includes(';'))) throw new Error('queryBatch: a statement contains a semicolon');
+    const sets = await this.#raw(stmts.join('; '), timeoutMs);
+    if (!Array.isArray(sets) || sets.length < stmts.length) throw new DbError(this.target, 'protocol', `${firstWords(stmts[0]!)}: expected ${stmts.length} results`);
+    return stmts.map((_, i) => (Array.isArray(sets[i]) ? (sets[i] as Row[]) : []));
+  }
+
+  /** One COM_QUERY with a deadline: mysql2's raw result. */
+  #raw(sql: string, timeoutMs: number, values?: unknown[]): Promise<unknown> {
     if (this.#dead) return Promise.reject(new DbError(this.target, 'protocol', 'connection already closed'));
-    return new Promise<T[]>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       let settled = false;
       const timer = setTimeout(() => {
         if (settled) return;
@@ -127,7 +161,7 @@ export class DbSession {
           reject(new DbError(this.target, c.kind, `${firstWords(sql)}: ${c.detail}`, c.errno));
           return;
         }
-        resolve(Array.isArray(result) ? (result as T[]) : []);
+        resolve(result);
       });
     });
   }
@@ -184,7 +218,8 @@ function firstWords(sql: string): string {
  * connection is destroyed; a connection that completes after the deadline
  * is destroyed too.
  */
-export function openSession(target: DbTarget, timeouts: DbTimeouts, signal?: AbortSignal): Promise<DbSession> {
+export function openSession(target: DbTarget, timeouts: DbTimeouts, signal?: AbortSignal, options: SessionOptions = {}): Promise<DbSession> {
+  const multi = options.multipleStatements === true;
   return new Promise<DbSession>((resolve, reject) => {
     let settled = false;
     const conn = mysql.createConnection({
@@ -193,7 +228,7 @@ export function openSession(target: DbTarget, timeouts: DbTimeouts, signal?: Abo
       user: target.user,
       password: target.password.reveal(),
       connectTimeout: timeouts.connectTimeoutMs,
-      multipleStatements: false,
+      multipleStatements: multi,
       supportBigNumbers: true,
       bigNumberStrings: false,
       dateStrings: true,
@@ -235,7 +270,7 @@ export function openSession(target: DbTarget, timeouts: DbTimeouts, signal?: Abo
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       conn.removeAllListeners('error');
-      resolve(new DbSession(conn, target, timeouts));
+      resolve(new DbSession(conn, target, timeouts, multi));
     });
   });
 }

@@ -51,29 +51,36 @@ export function createHealthChecker(type: PingType, target: DbTarget, opts: Heal
     const remaining = (): number => Math.max(1, Math.round(deadlineAt - opts.now()));
     stage = 'connect';
     if (type === 'CONNECT' || session === undefined || !session.alive) {
-      session = await openSession(target, { connectTimeoutMs: remaining(), queryTimeoutMs: remaining() }, signal);
+      // Constant statements only: the ping and the position go in one round trip (queryBatch).
+      session = await openSession(target, { connectTimeoutMs: remaining(), queryTimeoutMs: remaining() }, signal, { multipleStatements: true });
       if (signal.aborted) throw new DbError(target, 'timeout', 'health check deadline passed');
     }
     stage = 'statement';
     const s = session;
     const d = opts.dialect;
     let gtid: unknown;
+    // With the dialect known, a check also reads the master's position: the ping, the GTID position
+    // and the binlog coordinates in one round trip (one multi-statement query, one deadline).
+    let status: Array<Record<string, unknown>> | undefined;
     if (type === 'INSERT') {
       if (!prepared) {
         for (const stmt of HEALTH_CHECK_SETUP) await s.query(stmt, remaining());
         prepared = true;
       }
-      await s.query(HEALTH_CHECK_INSERT, remaining());
-      if (d !== undefined) gtid = (await s.query<{ gtid: unknown }>(d.gtidPositionQuery(), remaining()))[0]?.gtid;
+      if (d !== undefined) {
+        const [, g, b] = await s.queryBatch([HEALTH_CHECK_INSERT, d.gtidPositionQuery(), d.showBinlogStatus()], remaining());
+        gtid = g![0]?.gtid;
+        status = b;
+      } else await s.query(HEALTH_CHECK_INSERT, remaining());
     } else {
-      // With the dialect known, the ping also reads the GTID position (one round trip less per check).
-      const rows = await s.query<{ value: number; gtid?: unknown }>(d !== undefined ? d.pingWithGtidQuery() : HEALTH_CHECK_SELECT, remaining());
-      if (Number(rows[0]?.value) !== 1) throw new DbError(target, 'protocol', 'SELECT 1 did not return 1');
-      gtid = rows[0]?.gtid;
+      const [rows, b] = d !== undefined ? await s.queryBatch([d.pingWithGtidQuery(), d.showBinlogStatus()], remaining()) : [await s.query(HEALTH_CHECK_SELECT, remaining())];
+      if (Number(rows![0]?.value) !== 1) throw new DbError(target, 'protocol', 'SELECT 1 did not return 1');
+      gtid = rows![0]?.gtid;
+      status = b;
     }
     let position: MasterPosition | undefined;
     if (d !== undefined) {
-      const [b] = await s.query(d.showBinlogStatus(), remaining());
+      const [b] = status ?? [];
       const bs = b ? d.parseBinlogStatus(b) : undefined;
       position = { coord: bs ? { file: bs.file, pos: bs.pos } : undefined, gtid: typeof gtid === 'string' ? gtid : undefined, at: (opts.wallNow ?? Date.now)() };
     }

@@ -14,6 +14,11 @@ export interface InspectOptions extends DbTimeouts {
   signal?: AbortSignal | undefined;
 }
 
+/** The inspection's statements in the order of a batch ('witness': MariaDB's SHOW ALL SLAVES STATUS, for the heartbeat period; last, so that MySQL's batch simply has one fewer). */
+const BATCH_ORDER = ['variablesQuery', 'showReplicaStatus', 'showBinlogStatus', 'semiSyncVariablesQuery', 'semiSyncStatusQuery', 'replicationUsersQuery', 'replicationTimingQuery', 'witness'] as const;
+/** Memo key: this connection's batch failed once (a privilege missing for one statement): one statement at a time from now on. */
+const NO_BATCH = 'inspect:no-batch';
+
 /** Reads everything check-repl, status and failover need from an open session. */
 export async function observe(s: DbSession, name: string, now: () => number): Promise<{ obs: ServerObservation; dialect: Dialect }> {
   // The version cannot change while the connection lives (a kept connection reads it once).
@@ -25,26 +30,41 @@ export async function observe(s: DbSession, name: string, now: () => number): Pr
     s.memo.set(VERSION_QUERY, version);
   }
   const d = dialectFor(version);
-  const [vars] = await s.query(d.variablesQuery());
+  // On a connection that takes several statements at once, every statement below goes in one round
+  // trip (the optional ones too; what does not apply is ignored). A batch that fails on a live
+  // connection (a privilege missing for one statement) falls back to one statement at a time, as
+  // every later inspection on this connection does.
+  const stmts = BATCH_ORDER.map((k) => (k === 'witness' ? (d.flavor === 'mariadb' ? d.witnessQueries()[0]! : '') : d[k]())).filter((q) => q !== '');
+  let batch: Record<string, unknown>[][] | undefined;
+  if (s.multi && s.memo.get(NO_BATCH) !== true) {
+    try {
+      batch = await s.queryBatch(stmts);
+    } catch (err) {
+      if (!s.alive || (err instanceof DbError && err.kind === 'timeout')) throw err;
+      s.memo.set(NO_BATCH, true);
+    }
+  }
+  const q = async (k: (typeof BATCH_ORDER)[number], stmt: string): Promise<Record<string, unknown>[]> => (batch !== undefined ? batch[BATCH_ORDER.indexOf(k)]! : await s.query(stmt));
+  const [vars] = await q('variablesQuery', d.variablesQuery());
   if (vars === undefined) throw new DbError(s.target, 'protocol', 'variables query returned no row');
   const v = d.parseVariables(vars);
-  const replicaRow = defaultChannelRow(await s.query(d.showReplicaStatus()));
+  const replicaRow = defaultChannelRow(await q('showReplicaStatus', d.showReplicaStatus()));
   const replica = replicaRow === undefined ? undefined : d.parseReplicaStatus(replicaRow);
   // MariaDB has no gtid_mode: GTID replication is in use when the replica uses it (Using_Gtid).
   const gtid = replica?.gtidAutoPosition ? { ...v.gtid, enabled: true } : v.gtid;
   let binlog: ServerObservation['binlog'];
   if (v.logBin) {
-    const [b] = await s.query(d.showBinlogStatus());
+    const [b] = await q('showBinlogStatus', d.showBinlogStatus());
     if (b !== undefined) {
       const p = d.parseBinlogStatus(b);
       binlog = { file: p.file, pos: p.pos, doDb: p.doDb, ignoreDb: p.ignoreDb };
     }
   }
-  const semiVars = variableRows(await s.query(d.semiSyncVariablesQuery()));
-  const semiStatus = variableRows(await s.query(d.semiSyncStatusQuery()));
+  const semiVars = variableRows(await q('semiSyncVariablesQuery', d.semiSyncVariablesQuery()));
+  const semiStatus = variableRows(await q('semiSyncStatusQuery', d.semiSyncStatusQuery()));
   let replicationUsers: string[] | undefined;
   try {
-    const users = await s.query<{ user: unknown; host: unknown }>(d.replicationUsersQuery());
+    const users = (await q('replicationUsersQuery', d.replicationUsersQuery())) as Array<{ user: unknown; host: unknown }>;
     replicationUsers = users.map((u) => `${String(u.user as string)}@${String(u.host as string)}`);
   } catch (err) {
     // No privilege on mysql.user: the check says it cannot verify. A dead connection is a real failure.
@@ -54,10 +74,10 @@ export async function observe(s: DbSession, name: string, now: () => number): Pr
   if (replica !== undefined) {
     // Optional: a failure here (no privilege, performance_schema off) never fails the inspection.
     try {
-      const [t] = await s.query(d.replicationTimingQuery());
+      const [t] = await q('replicationTimingQuery', d.replicationTimingQuery());
       const num = (v: unknown): number | undefined => (v === null || v === undefined || v === '' ? undefined : Number.isFinite(Number(v)) ? Number(v) : undefined);
       let heartbeatPeriod = num(t?.heartbeat_period);
-      if (d.flavor === 'mariadb') heartbeatPeriod = d.parseWitness([await s.query(d.witnessQueries()[0]!)]).heartbeatPeriod;
+      if (d.flavor === 'mariadb') heartbeatPeriod = d.parseWitness([await q('witness', d.witnessQueries()[0]!)]).heartbeatPeriod;
       replicationTiming = { netTimeout: num(t?.net_timeout), heartbeatPeriod };
     } catch (err) {
       if (!s.alive || (err instanceof DbError && err.kind === 'timeout')) throw err;

@@ -74,7 +74,8 @@ export class SessionKeeper {
 
   async #open(target: DbTarget, timeouts: DbTimeouts, signal?: AbortSignal): Promise<DbSession> {
     this.opened++;
-    return openSession(target, timeouts, signal);
+    // The monitor's own constant statements only: an inspection goes in one round trip (DbSession.queryBatch).
+    return openSession(target, timeouts, signal, { multipleStatements: true });
   }
 
   #forget(name: string, k: Kept): void {
