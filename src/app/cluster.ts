@@ -3,6 +3,7 @@
  * server specs, and one inspection of the whole cluster.
  */
 import type { ClusterConfig } from '../config/types.js';
+import { specOf, target } from '../engine/ops/admin.js';
 import { detectionSettings } from '../config/resolve.js';
 import { inspectAll, readGtidState } from '../adapters/mysql/inspect.js';
 import { errantToConfirm, withMasterGtid } from '../domain/errant-confirm.js';
@@ -27,25 +28,11 @@ export function withoutFailed(cluster: ClusterConfig, failed: string[]): Cluster
 }
 
 export function dbTargets(cluster: ClusterConfig): DbTarget[] {
-  return cluster.servers.map((s) => ({ name: s.name, host: s.ip, port: s.port, user: s.user, password: s.password }));
+  return cluster.servers.map(target);
 }
 
 export function serverSpecs(cluster: ClusterConfig): ServerSpec[] {
-  return cluster.servers.map((s) => ({
-    name: s.name,
-    hostname: s.hostname,
-    ip: s.ip,
-    port: s.port,
-    candidate_master: s.candidate_master,
-    no_master: s.no_master,
-    ignore_fail: s.ignore_fail,
-    promotion_rule: s.promotion_rule,
-    promotion_rule_from: s.promotion_rule_from,
-    datacenter: s.datacenter,
-    region: s.region,
-    backup: s.backup,
-    allow_promotion: s.allow_promotion,
-  }));
+  return cluster.servers.map(specOf);
 }
 
 export function timeoutsOf(cluster: ClusterConfig): { connectTimeoutMs: number; queryTimeoutMs: number } {

@@ -56,10 +56,11 @@ export class ManagerProcess {
     return this.lines.some((l) => re.test(l.msg));
   }
 
-  async waitFor(re: RegExp, timeoutMs = 30_000): Promise<LogLine> {
+  /** The first line matching re, logged at or after line index `from`. */
+  async waitFor(re: RegExp, timeoutMs = 30_000, from = 0): Promise<LogLine> {
     const end = Date.now() + timeoutMs;
     while (Date.now() < end) {
-      const l = this.lines.find((x) => re.test(x.msg));
+      const l = this.lines.slice(from).find((x) => re.test(x.msg));
       if (l) return l;
       if (this.exited) throw new Error(`manager exited (${JSON.stringify(this.exited)}) before logging ${re}\n${this.tail()}`);
       await new Promise((r) => setTimeout(r, 50));

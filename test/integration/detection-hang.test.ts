@@ -39,15 +39,7 @@ describe('hung masters (loopback, slave_net_timeout=60, ping_type=INSERT)', () =
   let mgr: ManagerProcess;
   let password: string;
 
-  async function waitAfter(from: number, re: RegExp, timeoutMs: number): Promise<LogLine> {
-    const end = Date.now() + timeoutMs;
-    while (Date.now() < end) {
-      const l = mgr.lines.slice(from).find((x) => re.test(x.msg));
-      if (l) return l;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`manager did not log ${re} within ${timeoutMs} ms\n${mgr.tail()}`);
-  }
+  const waitAfter = (from: number, re: RegExp, timeoutMs: number): Promise<LogLine> => mgr.waitFor(re, timeoutMs, from);
 
   before(async () => {
     sb = await withSandbox(undefined, { name: 'detection-hang', baseAddress: `${BASE}.11`, replicas: 2, sshPort: 2323, extraServerOptions: ['slave_net_timeout=60', ...SEMI_SYNC] });

@@ -27,16 +27,7 @@ describe('network faults on the master host (netns, slave_net_timeout=60)', { sk
   let db1: SandboxServer;
   let mgr: ManagerProcess;
 
-  /** The first line matching re logged after line index `from`. */
-  async function waitAfter(from: number, re: RegExp, timeoutMs: number): Promise<LogLine> {
-    const end = Date.now() + timeoutMs;
-    while (Date.now() < end) {
-      const l = mgr.lines.slice(from).find((x) => re.test(x.msg));
-      if (l) return l;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`manager did not log ${re} within ${timeoutMs} ms\n${mgr.tail()}`);
-  }
+  const waitAfter = (from: number, re: RegExp, timeoutMs: number): Promise<LogLine> => mgr.waitFor(re, timeoutMs, from);
 
   before(async () => {
     sb = await withSandbox(undefined, { name: 'detection-netns', baseAddress: '127.0.45.11', replicas: 2, sshPort: SSH_PORT, netns: { tag: 'mhats-t-d', subnet: '10.213.40' }, extraServerOptions: ['slave_net_timeout=60', ...SEMI_SYNC] });

@@ -55,16 +55,7 @@ describe('failure detection (loopback, slave_net_timeout=60)', () => {
   let pool: SshPool;
   let conf: string;
 
-  /** The first line matching re logged after line index `from`. */
-  async function waitAfter(from: number, re: RegExp, timeoutMs: number): Promise<LogLine> {
-    const end = Date.now() + timeoutMs;
-    while (Date.now() < end) {
-      const l = mgr.lines.slice(from).find((x) => re.test(x.msg));
-      if (l) return l;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`manager did not log ${re} within ${timeoutMs} ms\n${mgr.tail()}`);
-  }
+  const waitAfter = (from: number, re: RegExp, timeoutMs: number): Promise<LogLine> => mgr.waitFor(re, timeoutMs, from);
 
   before(async () => {
     sb = await withSandbox(undefined, { name: 'detection', baseAddress: `${BASE}.11`, replicas: 2, sshPort: SSH_PORT, extraServerOptions: [...PRODUCTION_TIMING, ...SEMI_SYNC] });

@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { rootSql } from '../../src/sandbox/index.js';
 import { builtinFault } from '../../src/app/drill/faults.js';
 import { drillOn, matrixSetup, routeCutFault, type MatrixSetup } from '../../src/app/drill/matrix.js';
@@ -29,8 +29,11 @@ import { CLI, drillEnv, guardCase } from '../helpers/drill.js';
 const lines: string[] = [];
 const env = drillEnv({ tag: 'mhats-t-xd', subnet: '10.213.54', sshPort: 2343 }, lines);
 
-function explain(r: DrillReport): string {
-  return `${renderDrill(r)}\n--- drill log ---\n${lines.slice(-40).join('\n')}`;
+/** The drill's report, its log, and the last lines of the drill manager's own log (why it did or did not fail over). */
+function explain(r: DrillReport, dir?: string): string {
+  const logs = dir !== undefined && existsSync(dir) ? readdirSync(dir).filter((f) => /^manager-.*\.log$/.test(f)) : [];
+  const mgr = logs.map((f) => `--- ${f} (last 60 lines) ---\n${readFileSync(join(dir!, f), 'utf8').trimEnd().split('\n').slice(-60).join('\n')}`).join('\n');
+  return `${renderDrill(r)}\n--- drill log ---\n${lines.slice(-40).join('\n')}${mgr ? `\n${mgr}` : ''}`;
 }
 
 describe('mhats drill on a netns sandbox: refusal, route cut, crash', { skip: !netnsAvailable() && 'needs root and iproute2', timeout: 300_000 }, () => {
@@ -72,7 +75,7 @@ describe('mhats drill on a netns sandbox: refusal, route cut, crash', { skip: !n
   test('route cut: only the manager loses the master; no failover, every invariant holds', async () => {
     const r = await drillOn(setup, env, routeCutFault);
     const run = r.results[0]!;
-    assert.equal(r.ok, true, explain(r));
+    assert.equal(r.ok, true, explain(r, setup.dir));
     assert.equal(run.outcome, 'none');
     assert.equal(run.newMaster, undefined);
     assert.deepEqual(run.verdicts.map((v) => v.name), ['outcome', 'one-writable-master', 'acked-writes-present', 'loss-reported-exactly', 'survivors-replicate', 'checksums-equal', 'manager-running']);
@@ -83,7 +86,7 @@ describe('mhats drill on a netns sandbox: refusal, route cut, crash', { skip: !n
   test('crash: failover, 0 lost, every invariant holds; the table has fault → detect → writable → done', async () => {
     const r = await drillOn(setup, env, () => builtinFault('crash'));
     const run = r.results[0]!;
-    assert.equal(r.ok, true, explain(r));
+    assert.equal(r.ok, true, explain(r, setup.dir));
     assert.equal(run.outcome, 'success');
     assert.equal(run.oldMaster, 'db1');
     assert.ok(run.newMaster === 'db2' || run.newMaster === 'db3');

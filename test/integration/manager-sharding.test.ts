@@ -172,6 +172,7 @@ describe('clusters spread over three managers (etcd sharding)', () => {
     await until(`${c} to move to m3`, async () => (await owners()).get(c) === 'm3', 15_000);
     const recs = await journal(c);
     assert.equal(recs.filter((r) => r.type === 'begin').length, 1, 'one failover only');
-    assert.ok(m3.has(new RegExp(`^now the owner of ${c}`)));
+    // The etcd key is written before the monitor is opened and the line logged: wait for the line.
+    await m3.waitFor(new RegExp(`^now the owner of ${c}`), 20_000);
   });
 });

@@ -4,20 +4,10 @@
  */
 import type { ClusterConfig, ServerConfig } from '../../config/types.js';
 import type { BinlogCoord } from '../../domain/types.js';
-import { Admin } from './admin.js';
+import { withAdmin, type Admin } from './admin.js';
 import { gtidHoldings } from './replica.js';
 
-async function using<T>(s: ServerConfig, cluster: ClusterConfig, signal: AbortSignal | undefined, fn: (a: Admin) => Promise<T>): Promise<T> {
-  const a = await Admin.open(s, cluster, { signal });
-  try {
-    const r = await fn(a);
-    a.close();
-    return r;
-  } catch (err) {
-    a.destroy();
-    throw err;
-  }
-}
+const using = <T>(s: ServerConfig, cluster: ClusterConfig, signal: AbortSignal | undefined, fn: (a: Admin) => Promise<T>): Promise<T> => withAdmin(s, cluster, fn, signal);
 
 /** STOP SLAVE (its relay logs stay until the cleanup: other replicas' diffs may need them). */
 export function stopReplication(s: ServerConfig, cluster: ClusterConfig, signal?: AbortSignal): Promise<void> {

@@ -9,26 +9,14 @@ import { gtidContains } from '../../domain/gtid.js';
 import { advanceSlavePos, holdings, mariadbMaxPosition } from '../../domain/failover/positions.js';
 import type { BinlogCoord, ReplicaStatus } from '../../domain/types.js';
 import type { IoStopFailure } from '../../domain/failover/returned.js';
-import { Admin, FailoverFailed, checkSignal, replicaStatusOf, sleep, waitRelayApplied } from './admin.js';
+import { Admin, FailoverFailed, checkSignal, replicaStatusOf, sleep, waitRelayApplied, withAdmin } from './admin.js';
 
 export interface OpCtx {
   cluster: ClusterConfig;
   signal?: AbortSignal | undefined;
 }
 
-const open = (s: ServerConfig, ctx: OpCtx): Promise<Admin> => Admin.open(s, ctx.cluster, { signal: ctx.signal });
-
-async function using<T>(s: ServerConfig, ctx: OpCtx, fn: (a: Admin) => Promise<T>): Promise<T> {
-  const a = await open(s, ctx);
-  try {
-    const r = await fn(a);
-    a.close();
-    return r;
-  } catch (err) {
-    a.destroy();
-    throw err;
-  }
-}
+const using = <T>(s: ServerConfig, ctx: OpCtx, fn: (a: Admin) => Promise<T>): Promise<T> => withAdmin(s, ctx.cluster, fn, ctx.signal);
 
 /** What a server holds now (holdings(): every GTID position it keeps), '' without GTIDs. */
 export async function gtidHoldings(a: Admin): Promise<string> {
