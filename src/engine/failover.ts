@@ -32,7 +32,7 @@ import { lostWritesAdvice } from '../domain/semisync.js';
 import { isoTime } from '../domain/time.js';
 import { failedServers, guard, summarize } from '../domain/guard.js';
 import { classifySurvivors, type Classification } from '../domain/failover/survivors.js';
-import { afterIoStop, onOldMasterReturned } from '../domain/failover/returned.js';
+import { afterIoStop, onOldMasterReturned, othersAfterCatchUp, stepsWhenLevel } from '../domain/failover/returned.js';
 import { planFailover, type AppliedPosition, type FailoverPlan, type PlanInput } from '../domain/failover/plan.js';
 import type { BinlogCoord, ServerObservation } from '../domain/types.js';
 import { salvageBinlog } from './ops/salvage.js';
@@ -268,7 +268,13 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     const nm = env.newMaster;
 
     // ---------------------------------------------------------------- Phase 3.5
-    await run.phase(PHASE.promote, 20_000 + MAX_CATCH_UPS * (CATCH_UP_MS + 5000) + phaseBudgetMs(run.hooks, 'start') + (salvage?.bytes ? 120_000 : 0), async (signal) => {
+    const now = plan.replicas.filter((r) => !r.deferred);
+    const later = plan.replicas.filter((r) => r.deferred);
+    /** Replicas brought level from the returned old master (with the new master): only their repoint steps are left. */
+    const fromOld = new Set<string>();
+    /** The new master's binlog position before anything of the returned old master went in (for the deferred replicas). */
+    let preCatchUpCoord: BinlogCoord | undefined;
+    await run.phase(PHASE.promote, 20_000 + (MAX_CATCH_UPS + 1) * (CATCH_UP_MS + 5000) + phaseBudgetMs(run.hooks, 'start') + (salvage?.bytes ? 120_000 : 0), async (signal) => {
       // Start hooks (MHA: master_ip_failover_script start) run before the new master is writable: an abort still leaves no writable master.
       const started = await run.hooksIn('start', { origMaster: dead, origSshReachable: sshReachable, newMaster: nm }, signal);
       if (started.aborted) throw new FailoverFailed(`hook ${started.aborted.name} failed in the start phase (${started.aborted.detail}): aborting before the new master takes writes`);
@@ -286,6 +292,29 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       // is brought level from it first (onOldMasterReturned, src/domain/failover/returned.ts).
       const knownEnd = salvage?.bytes !== undefined || salvage?.transactions === 0 ? undefined : plan.latest.coord;
       let oldEnd: BinlogCoord | undefined;
+      /** The new master took the old master's new writes: the others too, from it (othersAfterCatchUp, returned.ts). */
+      const othersFromOldMaster = async (upTo: string, sig: AbortSignal): Promise<void> => {
+        const o = othersAfterCatchUp({ oldMaster: dead.name, newMaster: nm.name, newMasterLogsReplicated: obs.get(nm.name)!.logSlaveUpdates, upTo, replicas: plan.replicas });
+        const results = await Promise.allSettled(
+          o.catchUp.map((name) => run.step(name, 'catch_up_from_old_master', () => gtidCatchUp(run.server(name), dead, { cluster, signal: sig }, replUser(cluster, obs.get(name)!), CATCH_UP_MS), (u) => `caught up from ${dead.name} by GTID to ${u}`)),
+        );
+        checkSignal(sig);
+        results.forEach((res, i) => {
+          const name = o.catchUp[i]!;
+          if (res.status === 'fulfilled') {
+            fromOld.add(name);
+            run.event(`${name} caught up from the fenced ${dead.name} by GTID to ${res.value}, like ${nm.name}: it holds the writes ${dead.name} took after its restart`);
+          } else {
+            const why = `could not be brought level from ${dead.name}, which holds writes it took after its restart (${(res.reason as Error).message})`;
+            report.notRecovered.push({ name, reason: why });
+            run.log.error({ replica: name }, `${name} NOT recovered: ${why}`);
+          }
+        });
+        for (const name of o.leaveOut) {
+          report.notRecovered.push({ name, reason: o.reason! });
+          run.log.error({ replica: name }, `${name} NOT recovered: ${o.reason!}`);
+        }
+      };
       for (let catchUps = 0, catchUpFailed: string | undefined; ; ) {
         const rf = await run.step(dead.name, 'refence', () => refence(dead, cluster, run.log, signal, deps.sshPool), (r) => r.detail);
         if (rf.state === 'fenced') deps.onFenced?.(dead);
@@ -293,6 +322,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         if (v.action === 'promote') {
           run.event(`before ${nm.name} takes writes: ${rf.detail}; ${v.detail}`);
           if (catchUps > 0 && rf.state === 'fenced') oldEnd = rf.coord;
+          if (catchUps > 0) await othersFromOldMaster(rf.state === 'fenced' ? rf.holds : '', signal);
           break;
         }
         if (v.action === 'refuse') {
@@ -313,6 +343,11 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         at = await positionOf(nm, cluster, signal);
       }
       env.target = { gtid: at.gtid, coord: at.coord };
+      // The replicas that took the old master's new writes from it already hold what the new master's binlog has up to here.
+      if (fromOld.size > 0) {
+        preCatchUpCoord = env.repointCoord;
+        env.repointCoord = at.coord;
+      }
       report.newMasterCoord = at.coord;
       report.newMasterGtid = at.gtid || undefined;
       if (at.coord && plan.latest.coord) report.rejoinMap = { oldMaster: dead.name, oldMasterApplied: oldEnd ?? plan.latest.coord, salvagedTransactions: salvage?.bytes && !oldEnd ? salvage.transactions : 0, salvagedGtids: salvage?.bytes && !oldEnd ? salvage.gtids : [], newMaster: nm.name, newMasterCoord: at.coord };
@@ -323,22 +358,22 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     });
 
     // ---------------------------------------------------------------- Phase 4
-    const now = plan.replicas.filter((r) => !r.deferred);
-    const later = plan.replicas.filter((r) => r.deferred);
+    const left = now.filter((r) => fromOld.has(r.name) || !report.notRecovered.some((n) => n.name === r.name));
     await run.phase(PHASE.slaves, 60_000 + applyMs, async (signal) => {
       // A survivor others take relay-log events from is repointed (its relay logs discarded) only after they all have.
       const ready = new Map<string, () => void>();
-      const allLevel = Promise.all(now.map((r) => new Promise<void>((res) => ready.set(r.name, res))));
+      const allLevel = Promise.all(left.map((r) => new Promise<void>((res) => ready.set(r.name, res))));
       env.levelDone = (name) => ready.get(name)?.();
       env.beforeRepoint = async (name) => {
         ready.get(name)?.();
         if (plan.sources.relay.includes(name)) await allLevel;
       };
-      const results = await Promise.allSettled(now.map((r) => runSteps(env, r.name, r.steps, signal)));
+      // Those brought level from the returned old master are only repointed.
+      const results = await Promise.allSettled(left.map((r) => runSteps(env, r.name, fromOld.has(r.name) ? stepsWhenLevel(plan.mode ?? 'position', r.steps) : r.steps, signal)));
       env.levelDone = undefined;
       env.beforeRepoint = undefined;
       results.forEach((r, i) => {
-        const name = now[i]!.name;
+        const name = left[i]!.name;
         if (r.status === 'fulfilled' && r.value.ok) report.recovered.push(name);
         else {
           if (r.status === 'rejected' && r.reason instanceof StopPartial) throw r.reason;
@@ -350,13 +385,14 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       run.event(`recovered: ${report.recovered.join(', ') || 'none'}${report.notRecovered.length ? `; NOT recovered: ${report.notRecovered.map((n) => `${n.name} (${n.reason})`).join('; ')}` : ''}`);
     });
     /** Delayed replicas recovered later may take events from the new master's relay logs: its RESET SLAVE ALL waits for them. */
-    const nmRelayNeeded = later.some((r) => r.steps.some((x) => 'source' in x && x.source === nm.name));
-    if (later.length > 0) {
-      report.deferred = later.map((r) => r.name);
+    const laterLeft = later.filter((r) => !report.notRecovered.some((n) => n.name === r.name));
+    const nmRelayNeeded = laterLeft.some((r) => r.steps.some((x) => 'source' in x && x.source === nm.name));
+    if (laterLeft.length > 0) {
+      report.deferred = laterLeft.map((r) => r.name);
       run.event(`recovered after the failover, in the background (they apply their own relay logs first): ${report.deferred.join(', ')}`);
       deferred = Promise.all(
-        later.map(async (r) => {
-          const res = await runSteps({ ...env, applyMs: DEFERRED_APPLY_MS }, r.name, r.steps).catch((err: unknown) => ({ ok: false as const, reason: (err as Error).message }));
+        laterLeft.map(async (r) => {
+          const res = await runSteps({ ...env, applyMs: DEFERRED_APPLY_MS, repointCoord: preCatchUpCoord ?? env.repointCoord }, r.name, r.steps).catch((err: unknown) => ({ ok: false as const, reason: (err as Error).message }));
           if (res.ok) run.event(`${r.name} recovered after the failover: ${res.detail}`);
           else run.event(`${r.name} NOT recovered after the failover: ${res.reason}`);
         }),

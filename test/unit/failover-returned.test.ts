@@ -5,7 +5,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { afterIoStop, onOldMasterReturned, type ReturnedInput } from '../../src/domain/failover/returned.js';
+import { afterIoStop, onOldMasterReturned, othersAfterCatchUp, stepsWhenLevel, type ReturnedInput } from '../../src/domain/failover/returned.js';
 
 describe('afterIoStop', () => {
   test('a survivor that stopped answering is left out; the failover goes on', () => {
@@ -71,5 +71,35 @@ describe('onOldMasterReturned', () => {
     assert.equal(onOldMasterReturned({ ...pos, oldCoord: { file: 'mysql-bin.000004', pos: 385 } }).action, 'promote');
     assert.equal(onOldMasterReturned({ ...pos, oldCoord: { file: 'mysql-bin.000004', pos: 900 } }).action, 'refuse');
     assert.equal(onOldMasterReturned({ ...pos, oldCoord: { file: 'mysql-bin.000003', pos: 1200 } }).action, 'promote');
+  });
+});
+
+describe('othersAfterCatchUp / stepsWhenLevel', () => {
+  const replicas = [
+    { name: 'db3', deferred: false, delay: 0 },
+    { name: 'db4', deferred: false, delay: 0 },
+    { name: 'db5', deferred: true, delay: 3600 },
+  ];
+  test('every replica not delayed is brought level from the old master too', () => {
+    const o = othersAfterCatchUp({ oldMaster: 'db1', newMaster: 'db2', newMasterLogsReplicated: true, upTo: '0-1-12', replicas });
+    assert.deepEqual(o.catchUp, ['db3', 'db4']);
+    assert.deepEqual(o.leaveOut, [], 'log_slave_updates=ON on the new master: the delayed one gets the writes through its binlog');
+  });
+  test('log_slave_updates=OFF on the new master: the delayed replica that would lack the writes is left out, with what to run', () => {
+    const o = othersAfterCatchUp({ oldMaster: 'db1', newMaster: 'db2', newMasterLogsReplicated: false, upTo: '0-1-12', replicas });
+    assert.deepEqual(o.catchUp, ['db3', 'db4']);
+    assert.deepEqual(o.leaveOut, ['db5']);
+    assert.match(o.reason ?? '', /^delayed, it cannot get the writes db1 took after its restart \(up to 0-1-12\) from db2, which has log_slave_updates=OFF/);
+    assert.match(o.reason ?? '', /MASTER_USE_GTID=slave_pos until it holds 0-1-12, then to db2/);
+  });
+  test('a delayed replica that is not deferred (GTID, the new master holds the history) is not touched either', () => {
+    const o = othersAfterCatchUp({ oldMaster: 'db1', newMaster: 'db2', newMasterLogsReplicated: true, upTo: '0-1-12', replicas: [{ name: 'db5', deferred: false, delay: 60 }] });
+    assert.deepEqual(o.catchUp, []);
+  });
+  test('a replica level with the new master is only repointed, its delay kept', () => {
+    assert.deepEqual(stepsWhenLevel('position', [{ kind: 'relay_diff', source: 'db2', from: { file: 'b.000001', pos: 4 } }, { kind: 'repoint_position' }]), [{ kind: 'repoint_position' }]);
+    assert.deepEqual(stepsWhenLevel('position', [{ kind: 'manual', reason: 'lacks events' }]), [{ kind: 'repoint_position' }]);
+    assert.deepEqual(stepsWhenLevel('gtid', [{ kind: 'repoint_gtid', keepDelay: 60 }]), [{ kind: 'repoint_gtid', keepDelay: 60 }]);
+    assert.deepEqual(stepsWhenLevel('position', [{ kind: 'gtid_then_positions' }]), [{ kind: 'repoint_position' }]);
   });
 });

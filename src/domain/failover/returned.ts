@@ -40,10 +40,23 @@
  *    candidate level with it and fail over to it with --new-master.
  *    Never: promote a master that lacks acknowledged writes, or leave two
  *    writable masters.
+ *
+ * 3. After such a catch-up, the other replicas (othersAfterCatchUp). The new
+ *    master took the old master's new writes by replication: with
+ *    log_slave_updates=OFF (MariaDB's default) they are not in its binlog, so
+ *    no replica could get them from it; and the catch-up discarded its relay
+ *    logs, which the plan's relay-log diffs may read. The fenced old master
+ *    holds everything any survivor holds, so each other replica is brought
+ *    level from it the same way, then only repointed (at the new master's
+ *    position once everything went in). Delayed replicas are not touched
+ *    (lifting their delay defeats them): without log_slave_updates on the new
+ *    master they would lack those writes, so they are left out (not repointed
+ *    as if level), named as not recovered with what to run: outcome partial.
  */
 import { compareCoords, binlogFileIndex, formatCoord } from '../binlog-coord.js';
 import { gtidContains } from '../gtid.js';
 import type { BinlogCoord, Flavor } from '../types.js';
+import type { ReplicaPlan, Step } from './plan.js';
 
 // ---------------------------------------------------------------- 1. Phase 2 IO stops
 
@@ -129,4 +142,35 @@ export function onOldMasterReturned(i: ReturnedInput): ReturnedVerdict {
     if (!fresh) return refusal(i, `and its binlog moved past ${formatCoord(i.knownEnd)} to ${formatCoord(i.oldCoord)} (binlog positions, no GTIDs: the new transactions cannot be matched automatically)`);
   }
   return { action: 'promote', detail: `${i.oldMaster} answered again and is fenced; its binlog holds nothing ${i.newMaster} lacks` };
+}
+
+// ---------------------------------------------------------------- 3. the other replicas after a catch-up
+
+export interface OthersAfterCatchUp {
+  /** Brought level from the old master, like the new master. */
+  catchUp: string[];
+  /** Delayed replicas that would lack the old master's new writes: left out, not recovered, with this reason. */
+  leaveOut: string[];
+  reason?: string | undefined;
+}
+
+export function othersAfterCatchUp(i: { oldMaster: string; newMaster: string; newMasterLogsReplicated: boolean; upTo: string; replicas: readonly Pick<ReplicaPlan, 'name' | 'deferred' | 'delay'>[] }): OthersAfterCatchUp {
+  const catchUp = i.replicas.filter((r) => !r.deferred && r.delay === 0).map((r) => r.name);
+  const delayed = i.replicas.filter((r) => r.deferred || r.delay > 0).map((r) => r.name);
+  if (delayed.length === 0 || i.newMasterLogsReplicated) return { catchUp, leaveOut: [] };
+  return {
+    catchUp,
+    leaveOut: delayed,
+    reason:
+      `delayed, it cannot get the writes ${i.oldMaster} took after its restart (up to ${i.upTo}) from ${i.newMaster}, which has log_slave_updates=OFF (they are not in its binlog): ` +
+      `left out, not repointed. Bring it level from ${i.oldMaster} by hand (CHANGE MASTER TO ${i.oldMaster} with MASTER_USE_GTID=slave_pos until it holds ${i.upTo}, then to ${i.newMaster}), or rebuild it`,
+  };
+}
+
+/** The steps left to a replica brought level from the returned old master: only the repoint (its delay kept). */
+export function stepsWhenLevel(mode: 'gtid' | 'position', steps: readonly Step[]): Step[] {
+  let keepDelay: number | undefined;
+  for (const x of steps) if ((x.kind === 'repoint_gtid' || x.kind === 'repoint_position') && x.keepDelay) keepDelay = x.keepDelay;
+  const d = keepDelay ? { keepDelay } : {};
+  return [mode === 'gtid' ? { kind: 'repoint_gtid', ...d } : { kind: 'repoint_position', ...d }];
 }
