@@ -32,7 +32,7 @@ import { lostWritesAdvice } from '../domain/semisync.js';
 import { isoTime } from '../domain/time.js';
 import { failedServers, guard, summarize } from '../domain/guard.js';
 import { classifySurvivors, type Classification } from '../domain/failover/survivors.js';
-import { afterIoStop, onOldMasterReturned, othersAfterCatchUp, stepsWhenLevel } from '../domain/failover/returned.js';
+import { afterIoStop, onOldMasterReturned, othersAfterCatchUp, stepsWhenLevel, verifyWhenLevel } from '../domain/failover/returned.js';
 import { planFailover, type AppliedPosition, type FailoverPlan, type PlanInput } from '../domain/failover/plan.js';
 import type { BinlogCoord, ServerObservation } from '../domain/types.js';
 import { salvageBinlog } from './ops/salvage.js';
@@ -369,7 +369,8 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         if (plan.sources.relay.includes(name)) await allLevel;
       };
       // Those brought level from the returned old master are only repointed.
-      const results = await Promise.allSettled(left.map((r) => runSteps(env, r.name, fromOld.has(r.name) ? stepsWhenLevel(plan.mode ?? 'position', r.steps) : r.steps, signal)));
+      const mode = plan.mode ?? 'position';
+      const results = await Promise.allSettled(left.map((r) => (fromOld.has(r.name) ? runSteps({ ...env, target: env.target && verifyWhenLevel(mode, env.target) }, r.name, stepsWhenLevel(mode, r.steps), signal) : runSteps(env, r.name, r.steps, signal))));
       env.levelDone = undefined;
       env.beforeRepoint = undefined;
       results.forEach((r, i) => {

@@ -5,7 +5,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { afterIoStop, onOldMasterReturned, othersAfterCatchUp, stepsWhenLevel, type ReturnedInput } from '../../src/domain/failover/returned.js';
+import { afterIoStop, onOldMasterReturned, othersAfterCatchUp, stepsWhenLevel, verifyWhenLevel, type ReturnedInput } from '../../src/domain/failover/returned.js';
 
 describe('afterIoStop', () => {
   test('a survivor that stopped answering is left out; the failover goes on', () => {
@@ -101,5 +101,11 @@ describe('othersAfterCatchUp / stepsWhenLevel', () => {
     assert.deepEqual(stepsWhenLevel('position', [{ kind: 'manual', reason: 'lacks events' }]), [{ kind: 'repoint_position' }]);
     assert.deepEqual(stepsWhenLevel('gtid', [{ kind: 'repoint_gtid', keepDelay: 60 }]), [{ kind: 'repoint_gtid', keepDelay: 60 }]);
     assert.deepEqual(stepsWhenLevel('position', [{ kind: 'gtid_then_positions' }]), [{ kind: 'repoint_position' }]);
+  });
+  test('verified by GTID in GTID mode, by the new master\'s coordinates in binlog-position mode', () => {
+    const t = { gtid: '0-1-215', coord: { file: 'b.000001', pos: 400 } };
+    assert.deepEqual(verifyWhenLevel('gtid', t), t);
+    assert.deepEqual(verifyWhenLevel('position', t), { gtid: '', coord: { file: 'b.000001', pos: 400 } });
+    assert.deepEqual(verifyWhenLevel('position', { gtid: '0-1-215', coord: undefined }), { gtid: '0-1-215', coord: undefined });
   });
 });

@@ -174,3 +174,15 @@ export function stepsWhenLevel(mode: 'gtid' | 'position', steps: readonly Step[]
   const d = keepDelay ? { keepDelay } : {};
   return [mode === 'gtid' ? { kind: 'repoint_gtid', ...d } : { kind: 'repoint_position', ...d }];
 }
+
+/**
+ * What such a replica is verified against after its repoint. By GTID in GTID
+ * mode. In binlog-position mode by the new master's coordinates: a MariaDB
+ * replica repointed by position takes its gtid_slave_pos from the new master's
+ * binlog (its Gtid_list), which lacks what the new master took by replication
+ * with log_slave_updates=OFF, so a GTID check would fail a replica that holds
+ * everything (the catch-up verified that by GTID, against the old master).
+ */
+export function verifyWhenLevel<T extends { gtid: string; coord?: unknown }>(mode: 'gtid' | 'position', target: T): T {
+  return mode === 'gtid' || target.coord === undefined ? target : { ...target, gtid: '' };
+}
