@@ -68,6 +68,8 @@ interface Live {
   dead: boolean;
   /** For replicas: this one's lag behind its master (ms), varies a little. */
   lagMs: number;
+  /** SHOW ALL SLAVES STATUS: heartbeats counted when its master stopped (they stop arriving). */
+  frozenBeats?: number | undefined;
 }
 
 const servers = new Map<string, Live>();
@@ -137,6 +139,8 @@ function variable(l: Live, name: string): Cell {
       return 1;
     case 'report_host':
       return null;
+    case 'slave_net_timeout':
+      return 60;
     case 'hostname':
       return l.spec.name;
     case 'datadir':
@@ -268,6 +272,12 @@ function answer(l: Live, connId: number, sql: string): Answer {
     if (row) return { rows: [row] };
   }
   if (q === 'SHOW SLAVE STATUS') return { rows: replicaStatus(l), columns: ['Slave_IO_State', 'Master_Host', 'Master_User', 'Master_Port'] };
+  if (q === 'SHOW ALL SLAVES STATUS') {
+    // MariaDB's per-connection view (the witnesses' samples): heartbeats arrive while the master lives.
+    const master = l.spec.master !== undefined ? servers.get(l.spec.master) : undefined;
+    const beats = master === undefined || master.dead ? (l.frozenBeats ??= Math.floor(performance.now() / 1000)) : ((l.frozenBeats = undefined), Math.floor(performance.now() / 1000));
+    return { rows: replicaStatus(l).map((r) => ({ Connection_name: '', ...r, Slave_received_heartbeats: beats, Slave_heartbeat_period: 1 })) };
+  }
   if (q === 'SHOW MASTER STATUS') return { rows: masterStatus(l), columns: ['File', 'Position', 'Binlog_Do_DB', 'Binlog_Ignore_DB'] };
   if (q === "SHOW GLOBAL VARIABLES LIKE 'rpl_semi_sync%'")
     return { rows: kv([['rpl_semi_sync_master_enabled', 'OFF'], ['rpl_semi_sync_master_timeout', 10000], ['rpl_semi_sync_master_wait_point', 'AFTER_COMMIT'], ['rpl_semi_sync_slave_enabled', 'OFF']]) };

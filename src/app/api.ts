@@ -77,6 +77,16 @@ interface JobState {
 
 const iso = (t: number | undefined): string | null => (t === undefined || !Number.isFinite(t) ? null : isoTime(t));
 const err = (status: 404 | 409 | 422 | 503, error: string, extra: Omit<ErrorBody, 'error'> = {}): { status: 404 | 409 | 422 | 503; body: ErrorBody } => ({ status, body: { error, ...extra } });
+/** 422: one field of the request body is wrong ("invalid request: FIELD MESSAGE"). */
+const invalidField = (field: string, message: string): { status: 422; body: ErrorBody } => ({ status: 422, body: { error: `invalid request: ${field} ${message}`, fields: [{ in: 'body', field, message }] } });
+
+/** A server of the cluster named by its name, hostname or IP (the CLI accepts the same). */
+function serverNamed(cluster: ClusterConfig, n: string): string | undefined {
+  return cluster.servers.find((s) => s.name === n || s.hostname === n || s.ip === n)?.name;
+}
+
+/** A failover's or switchover's outcome that leaves a new master in place. */
+const succeeded = (outcome: string): boolean => outcome === 'success' || outcome === 'partial';
 
 // ---------------------------------------------------------------- views (pure mappings)
 
@@ -575,7 +585,7 @@ export class ManagerApi implements ApiBackend {
       maxLag: body.max_lag ?? SWITCHOVER_DEFAULTS.maxLag,
       timeout: body.timeout ?? SWITCHOVER_DEFAULTS.timeout,
     });
-    if (!setup.ok) return err(422, `invalid request: new_master ${setup.reason}`, { fields: [{ in: 'body', field: 'new_master', message: setup.reason }] });
+    if (!setup.ok) return invalidField('new_master', setup.reason);
     const g = this.#guard(e, 'manual');
     if (!g.allowed) return err(409, `the guard refuses: ${g.reason}`);
     const log = this.#log.child({ cluster: name });
@@ -619,7 +629,7 @@ export class ManagerApi implements ApiBackend {
         onNote: (m) => j.notes.push(m),
       });
       j.notes.push(...report.warnings, ...report.notRepointed.map((n) => `not repointed: ${n.name}: ${n.reason}`));
-      this.#finish(j, { outcome: report.outcome, ok: report.outcome === 'success' || report.outcome === 'partial', reason: report.reason, newMaster: report.outcome === 'success' || report.outcome === 'partial' ? report.newMaster : report.oldMaster, writeBlockedMs: report.writeBlockedMs });
+      this.#finish(j, { outcome: report.outcome, ok: succeeded(report.outcome), reason: report.reason, newMaster: succeeded(report.outcome) ? report.newMaster : report.oldMaster, writeBlockedMs: report.writeBlockedMs });
     };
     e.monitor
       .exclusive(`switchover ${plan.master} → ${plan.newMaster} (${j.id})`, run)
@@ -631,9 +641,8 @@ export class ManagerApi implements ApiBackend {
     const adm = this.#admit(name);
     if (!adm.ok) return adm.a;
     const { e } = adm;
-    const byHost = (n: string): string | undefined => e.cluster.servers.find((s) => s.name === n || s.hostname === n || s.ip === n)?.name;
-    const newMaster = body.new_master !== undefined ? byHost(body.new_master) : undefined;
-    if (body.new_master !== undefined && newMaster === undefined) return err(422, `invalid request: new_master ${body.new_master} is not a server of ${name}`, { fields: [{ in: 'body', field: 'new_master', message: `${body.new_master} is not a server of ${name}` }] });
+    const newMaster = body.new_master !== undefined ? serverNamed(e.cluster, body.new_master) : undefined;
+    if (body.new_master !== undefined && newMaster === undefined) return invalidField('new_master', `${body.new_master} is not a server of ${name}`);
     const g = this.#guard(e, 'manual');
     if (!g.allowed) return err(409, `the guard refuses: ${g.reason}`);
     this.#busy.set(name, `failover being checked for ${caller.by}`);
@@ -662,7 +671,7 @@ export class ManagerApi implements ApiBackend {
       j.journalId = report.id;
       j.steps = report.phases.map((p) => ({ name: p.phase, duration_ms: p.durationMs, ok: p.ok }));
       j.notes.push(...report.notRecovered.map((n) => `not recovered: ${n.name}: ${n.reason}`));
-      this.#finish(j, { outcome: report.outcome, ok: report.outcome === 'success' || report.outcome === 'partial', reason: report.reason, newMaster: report.newMaster, lost: report.lost });
+      this.#finish(j, { outcome: report.outcome, ok: succeeded(report.outcome), reason: report.reason, newMaster: report.newMaster, lost: report.lost });
     };
     e.monitor
       .exclusive(`failover of ${dead} (${j.id})`, run)
@@ -693,8 +702,8 @@ export class ManagerApi implements ApiBackend {
     const adm = this.#admit(name);
     if (!adm.ok) return adm.a;
     const { e } = adm;
-    const server = e.cluster.servers.find((s) => s.name === body.server || s.hostname === body.server || s.ip === body.server)?.name;
-    if (server === undefined) return err(422, `invalid request: server ${body.server} is not a server of ${name}`, { fields: [{ in: 'body', field: 'server', message: `${body.server} is not a server of ${name}` }] });
+    const server = serverNamed(e.cluster, body.server);
+    if (server === undefined) return invalidField('server', `${body.server} is not a server of ${name}`);
     const config = this.#host.config();
     if (!config) return err(503, 'the configuration is not loaded yet');
     this.#busy.set(name, `rejoin of ${server} for ${caller.by}`);
@@ -735,13 +744,12 @@ export class ManagerApi implements ApiBackend {
   async maintenanceStart(body: MaintenanceStartBody, caller: ApiCaller): Promise<Answer<unknown>> {
     const ctx = this.#maintenanceCtx();
     if (!ctx) return err(503, 'the maintenance entries cannot be written on this manager (see its log)');
-    const field = (f: string, message: string): { status: 422; body: ErrorBody } => ({ status: 422, body: { error: `invalid request: ${f} ${message}`, fields: [{ in: 'body', field: f, message }] } });
-    if (body.global && (body.cluster !== undefined || body.server !== undefined)) return field('global', 'applies to every cluster: do not combine it with cluster or server');
-    if (!body.global && body.cluster === undefined) return field('cluster', 'is required (or global: true for every cluster)');
-    if (body.server !== undefined && body.cluster === undefined) return field('cluster', 'is required with server');
-    if (body.cluster !== undefined && !this.hasCluster(body.cluster)) return field('cluster', `${body.cluster} is not a cluster of this manager`);
+    if (body.global && (body.cluster !== undefined || body.server !== undefined)) return invalidField('global', 'applies to every cluster: do not combine it with cluster or server');
+    if (!body.global && body.cluster === undefined) return invalidField('cluster', 'is required (or global: true for every cluster)');
+    if (body.server !== undefined && body.cluster === undefined) return invalidField('cluster', 'is required with server');
+    if (body.cluster !== undefined && !this.hasCluster(body.cluster)) return invalidField('cluster', `${body.cluster} is not a cluster of this manager`);
     const c = body.cluster !== undefined ? this.#entry(body.cluster)?.cluster : undefined;
-    if (c && body.server !== undefined && !c.servers.some((s) => s.name === body.server)) return field('server', `${body.server} is not a server of ${c.name}`);
+    if (c && body.server !== undefined && !c.servers.some((s) => s.name === body.server)) return invalidField('server', `${body.server} is not a server of ${c.name}`);
     const scope = body.global ? ({ scope: 'global' } as const) : body.server !== undefined ? ({ scope: 'server', cluster: body.cluster!, server: body.server } as const) : ({ scope: 'cluster', cluster: body.cluster! } as const);
     try {
       const e = await startMaintenance(ctx, { ...scope, owner: caller.by, reason: body.reason, duration: body.for });
@@ -753,7 +761,7 @@ export class ManagerApi implements ApiBackend {
             : `${e.server ?? '?'} is never chosen as a new master, and its absence does not block a failover or a switchover of ${e.cluster ?? '?'}`;
       return { status: 201, body: { entry: maintenanceEntryView(e, this.#now()), effect } };
     } catch (x) {
-      if (x instanceof UserError && x.exitCode === ExitCode.USAGE) return field(/duration|for|--for/i.test(x.message) ? 'for' : /reason/i.test(x.message) ? 'reason' : 'for', x.message);
+      if (x instanceof UserError && x.exitCode === ExitCode.USAGE) return invalidField(/duration|for|--for/i.test(x.message) ? 'for' : /reason/i.test(x.message) ? 'reason' : 'for', x.message);
       throw x;
     }
   }
@@ -761,24 +769,23 @@ export class ManagerApi implements ApiBackend {
   async maintenanceStop(body: MaintenanceStopBody, caller: ApiCaller): Promise<Answer<unknown>> {
     const ctx = this.#maintenanceCtx();
     if (!ctx) return err(503, 'the maintenance entries cannot be written on this manager (see its log)');
-    const field = (f: string, message: string): { status: 422; body: ErrorBody } => ({ status: 422, body: { error: `invalid request: ${f} ${message}`, fields: [{ in: 'body', field: f, message }] } });
     let target: StopTarget;
     if (body.id !== undefined) {
-      if (body.cluster !== undefined || body.server !== undefined || body.global) return field('id', 'names one entry: do not combine it with cluster, server or global');
+      if (body.cluster !== undefined || body.server !== undefined || body.global) return invalidField('id', 'names one entry: do not combine it with cluster, server or global');
       target = { id: body.id };
     } else if (body.global) {
-      if (body.cluster !== undefined || body.server !== undefined) return field('global', 'do not combine it with cluster or server');
+      if (body.cluster !== undefined || body.server !== undefined) return invalidField('global', 'do not combine it with cluster or server');
       target = { scope: 'global' };
     } else if (body.cluster !== undefined) {
-      if (!this.hasCluster(body.cluster)) return field('cluster', `${body.cluster} is not a cluster of this manager`);
+      if (!this.hasCluster(body.cluster)) return invalidField('cluster', `${body.cluster} is not a cluster of this manager`);
       target = body.server !== undefined ? { scope: 'server', cluster: body.cluster, server: body.server } : { scope: 'cluster', cluster: body.cluster };
-    } else return field('id', 'is required (or cluster [and server], or global: true)');
+    } else return invalidField('id', 'is required (or cluster [and server], or global: true)');
     try {
       const stopped = await stopMaintenance(ctx, target, caller.by);
       if (body.id !== undefined && stopped.length === 0 && !activeEntries(this.#maintenanceEntries() ?? [], this.#now()).some((e) => e.id === body.id)) return err(404, `no maintenance ${body.id} is in force`);
       return { status: 200, body: { stopped: stopped.map((e) => maintenanceEntryView(e, this.#now())) } };
     } catch (x) {
-      if (x instanceof UserError && x.exitCode === ExitCode.USAGE) return field(/server/.test(x.message) ? 'server' : 'cluster', x.message);
+      if (x instanceof UserError && x.exitCode === ExitCode.USAGE) return invalidField(/server/.test(x.message) ? 'server' : 'cluster', x.message);
       throw x;
     }
   }

@@ -3,8 +3,8 @@
  * server specs, and one inspection of the whole cluster.
  */
 import type { ClusterConfig } from '../config/types.js';
+import { topologyOptions } from '../config/resolve.js';
 import { specOf, target } from '../engine/ops/admin.js';
-import { detectionSettings } from '../config/resolve.js';
 import { inspectAll, readGtidState } from '../adapters/mysql/inspect.js';
 import { errantToConfirm, withMasterGtid } from '../domain/errant-confirm.js';
 import type { DbTarget } from '../adapters/mysql/connection.js';
@@ -45,14 +45,7 @@ export async function probeCluster(cluster: ClusterConfig, signal?: AbortSignal)
 
 export function analyzeCluster(cluster: ClusterConfig, probes: ServerProbe[]): ClusterReport {
   const specs = serverSpecs(cluster);
-  const analysis = analyzeTopology(specs, probes, {
-    secondsBehindMaster: cluster.seconds_behind_master,
-    checkReplFilter: cluster.check_repl_filter,
-    multiTierSlave: cluster.multi_tier_slave,
-    replUser: cluster.servers.find((s) => s.repl_user !== undefined)?.repl_user,
-    pingInterval: cluster.ping_interval,
-    secondRoute: detectionSettings(cluster).second_route,
-  });
+  const analysis = analyzeTopology(specs, probes, topologyOptions(cluster));
   return { cluster: cluster.name, specs, analysis };
 }
 

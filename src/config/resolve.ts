@@ -5,6 +5,7 @@
  * the whole cluster (unique names, duplicate ip:port, ...).
  */
 import { Secret } from '../domain/secret.js';
+import type { TopologyOptions } from '../domain/topology.js';
 import type { SecretSpec } from './keys.js';
 import type { Loc, Problem } from './problems.js';
 import { formatLoc } from './problems.js';
@@ -171,6 +172,23 @@ export function detectionSettings(c: ClusterConfig): { second_route: boolean; se
     secondary_hosts: c.secondary_hosts ?? [],
     ping_stall_failures: c.ping_stall_failures ?? DETECTION_DEFAULTS.ping_stall_failures,
     fence_hung_master: c.fence_hung_master ?? DETECTION_DEFAULTS.fence_hung_master,
+  };
+}
+
+/**
+ * The topology analysis options of a cluster (check-repl, status, the monitor, switchover,
+ * rejoin, drills): lag limit, filters, multi-tier, the replication user, detection and the
+ * promotion_location (so check-repl judges promotability as a failover would).
+ */
+export function topologyOptions(c: ClusterConfig): TopologyOptions {
+  return {
+    secondsBehindMaster: c.seconds_behind_master,
+    checkReplFilter: c.check_repl_filter,
+    multiTierSlave: c.multi_tier_slave,
+    replUser: c.servers.find((s) => s.repl_user !== undefined)?.repl_user,
+    pingInterval: c.ping_interval,
+    secondRoute: detectionSettings(c).second_route,
+    promotionLocation: c.promotion_location ?? 'nearest',
   };
 }
 

@@ -8,7 +8,7 @@
 import { errantGtids } from './gtid.js';
 import { semiSyncFindings } from './semisync.js';
 import type { ProbeFailure, ServerObservation, ServerProbe } from './types.js';
-import { traitsOf, type PromotionConfig } from './promotion.js';
+import { placeOf, ruleExclusion, traitsOf, type LocationPolicy, type PromotionConfig } from './promotion.js';
 
 /** The parts of a server's config that analysis needs. */
 /** A configured server as the pure code sees it (promotion settings optional: hand-built specs). */
@@ -32,6 +32,8 @@ export interface TopologyOptions {
   pingInterval?: number | undefined;
   /** Is the built-in second route on? (default true) */
   secondRoute?: boolean | undefined;
+  /** The cluster's promotion_location (default nearest): same_region rules out replicas in other regions. */
+  promotionLocation?: LocationPolicy | undefined;
 }
 
 export type Severity = 'error' | 'warning' | 'info';
@@ -60,6 +62,7 @@ export type FindingCode =
   | 'semi_sync'
   | 'repl_user'
   | 'no_candidate'
+  | 'single_candidate'
   | 'version'
   | 'relay_log_purge'
   | 'replication_timing';
@@ -291,17 +294,24 @@ export function analyzeTopology(specs: ServerSpec[], probes: ServerProbe[], opts
     }
   }
 
-  // --- Promotability: log_bin, log_slave_updates, versions. ---
+  // --- Promotability: the promotion rules and location policy, log_bin, log_slave_updates, versions. ---
   const replicaObs = replicas.map((r) => r.obs);
   const minMajor = Math.min(...[...observed.values()].map((o) => o.version.major * 100 + o.version.minor));
-  let promotable = 0;
+  const policy = opts.promotionLocation ?? 'nearest';
+  const masterSpec = master !== undefined ? specByName.get(master) : undefined;
+  const masterLabels = masterSpec !== undefined ? { datacenter: masterSpec.datacenter, region: masterSpec.region } : undefined;
+  const promotable: string[] = [];
+  const notPromotable: NotPromotable[] = [];
   for (const o of replicaObs) {
     const spec = specByName.get(o.name);
-    if (spec?.no_master) continue;
-    // Promotion rules: must_not, and backup or delayed replicas without allow_promotion, are never candidates.
+    // Promotion rules, exactly as a failover applies them (candidateInputs): must_not / no_master,
+    // backup or delayed without allow_promotion, another region under promotion_location same_region.
     const traits = spec ? traitsOf(spec) : undefined;
-    if (traits?.rule === 'must_not') continue;
-    if (traits && !traits.allowPromotion && (traits.backup || (o.replica?.sqlDelay ?? 0) > 0)) continue;
+    const ruled = traits ? ruleExclusion(traits, { delaySeconds: o.replica?.sqlDelay ?? 0, place: placeOf(masterLabels, spec!), policy, master: masterLabels }) : undefined;
+    if (ruled) {
+      notPromotable.push({ name: o.name, code: ruled.code, reason: ruled.reason });
+      continue;
+    }
     if (!o.logBin) {
       add({
         severity: spec?.candidate_master ? 'error' : 'warning',
@@ -310,6 +320,7 @@ export function analyzeTopology(specs: ServerSpec[], probes: ServerProbe[], opts
         message: `log_bin is OFF: ${spec?.candidate_master ? 'this candidate_master ' : ''}cannot be promoted`,
         hint: 'enable log_bin in its my.cnf (restart needed), or set no_master=1 for it',
       });
+      notPromotable.push({ name: o.name, code: 'log_bin_off', reason: 'log_bin is OFF' });
       continue;
     }
     if (!o.logSlaveUpdates) {
@@ -323,12 +334,19 @@ export function analyzeTopology(specs: ServerSpec[], probes: ServerProbe[], opts
     }
     if (o.version.major * 100 + o.version.minor > minMajor) {
       add({ severity: 'warning', code: 'version', server: o.name, message: `newer version (${o.version.raw}) than others: it will not be chosen as new master (replication from newer to older is unsupported)` });
+      notPromotable.push({ name: o.name, code: 'version', reason: `newer version (${o.version.raw}) than others` });
       continue;
     }
-    promotable++;
+    promotable.push(o.name);
   }
-  if (master !== undefined && replicaObs.length > 0 && promotable === 0) {
-    add({ severity: 'error', code: 'no_candidate', message: 'no replica can be promoted if the master dies (no_master or promotion_rule must_not, backup or delayed without allow_promotion, log_bin off, or newer version on all of them)', hint: 'enable log_bin on at least one replica, or clear no_master / must_not on one' });
+  if (master !== undefined && replicaObs.length > 0) {
+    const why = notPromotable.map((n) => `${n.name} (${n.reason})`).join('; ');
+    const hint = promotionHint(notPromotable, { policy, masterRegion: masterLabels?.region });
+    if (promotable.length === 0) {
+      add({ severity: 'error', code: 'no_candidate', message: `no replica can be promoted if the master dies: ${why}`, hint });
+    } else if (promotable.length === 1 && notPromotable.length > 0) {
+      add({ severity: 'warning', code: 'single_candidate', server: promotable[0], message: `${promotable[0]} is the only replica that can be promoted if the master dies (if it is lost too, no failover is possible): ${why}`, hint });
+    }
   }
   if (masterObs !== undefined) {
     for (const o of replicaObs) {
@@ -501,4 +519,30 @@ export function replicationMode(replicas: ServerObservation[], master: ServerObs
   if (gtid === r.length) return 'gtid';
   if (gtid === 0) return 'position';
   return 'mixed';
+}
+
+/** A replica that a failover would not promote, and why (an exclusion code of the promotion rules, or log_bin_off / version). */
+interface NotPromotable {
+  name: string;
+  code: string;
+  reason: string;
+}
+
+/** What to change so that more replicas can be promoted: one clause per kind of exclusion, naming the servers. */
+export function promotionHint(excluded: ReadonlyArray<{ name: string; code: string }>, o: { policy: LocationPolicy; masterRegion?: string | undefined }): string {
+  const by = (codes: string[]): string => excluded.filter((e) => codes.includes(e.code)).map((e) => e.name).join(', ');
+  const parts: string[] = [];
+  const ruled = by(['must_not']);
+  if (ruled) parts.push(`set promotion_rule neutral or prefer (and clear no_master) on one of ${ruled}`);
+  const kept = by(['backup', 'delayed']);
+  if (kept) parts.push(`set allow_promotion: true on one of ${kept} (a delayed replica is promoted only after applying its whole delay)`);
+  const far = by(['other_region']);
+  if (far) parts.push(`add a promotable replica in region ${o.masterRegion ?? '?'}, or set the cluster's promotion_location to nearest (${far} would then be promoted across regions)`);
+  const unlabelled = by(['unknown_region']);
+  if (unlabelled) parts.push(`give ${unlabelled} a region label (promotion_location ${o.policy} skips servers whose region is unknown)`);
+  const binlog = by(['log_bin_off']);
+  if (binlog) parts.push(`enable log_bin on ${binlog}`);
+  const newer = by(['version']);
+  if (newer) parts.push(`upgrade the other servers to the version of ${newer}`);
+  return parts.length > 0 ? parts.join('; or ') : 'add a replica that may be promoted';
 }

@@ -100,6 +100,8 @@ export interface FailoverReport {
   rejoinMap?: { oldMaster: string; oldMasterApplied: BinlogCoord; salvagedTransactions: number; salvagedGtids: string[]; newMaster: string; newMasterCoord: BinlogCoord } | undefined;
   newMasterGtid?: string | undefined;
   lost?: string | undefined;
+  /** Writes were lost with asynchronous replication: what semi-sync (AFTER_SYNC) would have done, and how to enable it. */
+  semiSyncAdvice?: string | undefined;
   durationMs: number;
   /** ms from the start to the new master being writable. */
   writableAfterMs?: number | undefined;

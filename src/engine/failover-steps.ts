@@ -11,7 +11,7 @@ import { describeStep, type FailoverPlan, type Step, type StepKind } from '../do
 import type { ServerObservation } from '../domain/types.js';
 import { FailoverFailed, replUser } from './ops/admin.js';
 import { RelayCatchUp } from './ops/catch-up.js';
-import { applyOwnRelayLog, gtidCatchUp, gtidThenPositions, repoint, stopSqlThread, verifyHolds, type OpCtx, type Target } from './ops/replica.js';
+import { applyOwnRelayLog, gtidCatchUp, gtidThenPositions, repoint, restoreDelay, stopSqlThread, verifyHolds, type OpCtx, type Target } from './ops/replica.js';
 import { StopPartial, type FailoverRun } from './failover-run.js';
 
 /** The new master cannot be brought level: plan again without it. */
@@ -89,8 +89,15 @@ async function execStep(env: StepEnv, s: ServerConfig, step: Step, ctx: OpCtx): 
     case 'repoint_position': {
       const t = needTarget();
       if (step.kind === 'repoint_position' && env.repointCoord === undefined) throw new FailoverFailed(`${env.newMaster.name} has no binlog position to replicate from`);
-      await repoint(s, ctx, { master: env.newMaster, replUser: user, how: step.kind === 'repoint_gtid' ? { gtid: true } : { gtid: false, coord: env.repointCoord! }, delay: step.keepDelay });
-      return verifyHolds(s, ctx, t, (step.keepDelay ?? 0) > 0, env.verifyMs);
+      // A delayed replica is brought level first, with its delay off: everything the new master held at
+      // promotion (the dead master's saved transactions included) is applied at once, as on every other
+      // survivor; then its MASTER_DELAY is restored for what comes next.
+      const delay = step.keepDelay ?? 0;
+      await repoint(s, ctx, { master: env.newMaster, replUser: user, how: step.kind === 'repoint_gtid' ? { gtid: true } : { gtid: false, coord: env.repointCoord! }, delay: delay > 0 ? 0 : undefined });
+      const held = await verifyHolds(s, ctx, t, false, env.verifyMs);
+      if (delay === 0) return held;
+      await restoreDelay(s, ctx, delay);
+      return `${held}; MASTER_DELAY=${delay} restored`;
     }
     case 'manual':
       throw new FailoverFailed(step.reason);

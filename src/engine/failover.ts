@@ -404,16 +404,20 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
 
     // ---------------------------------------------------------------- Phase 5
     const outcome = report.notRecovered.length === 0 ? 'success' : 'partial';
+    // Writes lost with asynchronous replication: the report (CLI, report_script, journal) says what semi-sync would have done.
+    const advice = lostWritesAdvice({ id: run.id, lost: report.lost, at: isoTime(run.t0) }, req.lastMasterObs);
+    if (advice) {
+      report.semiSyncAdvice = `${advice.message}. To enable it: ${advice.hint ?? ''}`;
+      run.event(report.semiSyncAdvice);
+    }
     await run.phase(PHASE.cleanup, phaseBudgetMs(run.hooks, 'report') + 10_000, async (signal) => {
       if (!nm.skip_reset_slave && !nmRelayNeeded) {
         await run.step(nm.name, 'reset_slave_all', () => resetReplication(nm, cluster, signal)).catch((err: unknown) => run.event(`RESET SLAVE ALL on ${nm.name} failed: ${(err as Error).message}`));
       }
       const subject = `${cluster.name}: MySQL Master failover ${dead.name} to ${nm.name}${outcome === 'success' ? ' succeeded' : ''}`;
-      const body = [`Master ${dead.name} is down!`, `Selected ${nm.name} as a new master.`, `Recovered: ${report.recovered.join(', ') || 'none'}`, ...report.notRecovered.map((n) => `NOT recovered: ${n.name}: ${n.reason}`), ...report.deferred.map((n) => `Recovering in the background: ${n}`), `Lost: ${report.lost ?? 'none known'}`].join('\n');
+      const body = [`Master ${dead.name} is down!`, `Selected ${nm.name} as a new master.`, `Recovered: ${report.recovered.join(', ') || 'none'}`, ...report.notRecovered.map((n) => `NOT recovered: ${n.name}: ${n.reason}`), ...report.deferred.map((n) => `Recovering in the background: ${n}`), `Lost: ${report.lost ?? 'none known'}`, ...(report.semiSyncAdvice ? [report.semiSyncAdvice] : [])].join('\n');
       await run.hooksIn('report', { origMaster: dead, newMaster: nm, newSlaves: report.recovered.map((n) => run.server(n)), outcome, subject, body }, signal);
     });
-    const advice = lostWritesAdvice({ id: run.id, lost: report.lost, at: isoTime(run.t0) }, req.lastMasterObs);
-    if (advice) run.event(`${advice.message}. To enable it: ${advice.hint ?? ''}`);
     const summary = outcome === 'success' ? `Master failover to ${nm.name} completed successfully.` : `Master failover to ${nm.name} done, but recovery on slave partially failed.`;
     run.log.info({ outcome, durationMs: deps.now() - run.t0 }, summary);
     return run.finish(outcome, summary);

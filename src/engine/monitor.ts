@@ -17,7 +17,7 @@ import { detect, initialDetectorState, type MasterPosition, type CheckResult, ty
 import { WitnessSampler } from '../adapters/mysql/witness.js';
 import { SshPool } from '../adapters/ssh/session.js';
 import { sshOptionsFor } from '../adapters/ssh/targets.js';
-import { detectionSettings } from '../config/resolve.js';
+import { detectionSettings, topologyOptions } from '../config/resolve.js';
 import { Suspicion } from './suspicion.js';
 import { readMhaStateFiles } from '../adapters/journal/mha-state-files.js';
 import { failedServers, guard, summarize, type FailoverSummary, type JournalRecord } from '../domain/guard.js';
@@ -311,14 +311,7 @@ export class ClusterMonitor {
     const servers = this.cluster.servers.filter((s) => !failed.has(s.name));
     const probes = all.filter((p) => !failed.has(p.ok ? p.obs.name : p.failure.name));
     const analyze = (p: typeof probes): TopologyAnalysis =>
-      analyzeTopology(specs, p, {
-        secondsBehindMaster: this.cluster.seconds_behind_master,
-        checkReplFilter: this.cluster.check_repl_filter,
-        multiTierSlave: this.cluster.multi_tier_slave,
-        replUser: this.cluster.servers.find((s) => s.repl_user)?.repl_user,
-        pingInterval: this.cluster.ping_interval,
-        secondRoute: detectionSettings(this.cluster).second_route,
-      });
+      analyzeTopology(specs, p, topologyOptions(this.cluster));
     let a = analyze(probes);
     // Errant GTIDs count only when the master, read again after every replica, still lacks them.
     const confirmOn = errantToConfirm(a);

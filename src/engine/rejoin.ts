@@ -25,6 +25,7 @@ import type { Journal } from '../adapters/journal/journal.js';
 import { formatCoord } from '../domain/binlog-coord.js';
 import { summarize, type JournalRecord } from '../domain/guard.js';
 import { decideRejoin, heldBy, transactionsOf, type BinlogEventRow, type BinlogTxn, type RejoinDecision, type RejoinMap } from '../domain/rejoin.js';
+import { topologyOptions } from '../config/resolve.js';
 import { analyzeTopology } from '../domain/topology.js';
 import type { BinlogCoord, ServerObservation } from '../domain/types.js';
 import type { Logger } from '../ports/logger.js';
@@ -130,7 +131,7 @@ export async function rejoinServer(req: RejoinRequest): Promise<RejoinReport> {
   // 1. The current master, from every other server.
   const others = cluster.servers.filter((s) => s.name !== srv.name);
   const probes = await inspectAll(others.map(target), timeouts);
-  const analysis = analyzeTopology(others.map(specOf), probes, { secondsBehindMaster: cluster.seconds_behind_master, checkReplFilter: false, multiTierSlave: cluster.multi_tier_slave });
+  const analysis = analyzeTopology(others.map(specOf), probes, { ...topologyOptions(cluster), checkReplFilter: false });
   const nmObs = analysis.masterObs;
   const nm = cluster.servers.find((s) => s.name === analysis.master);
   if (!nm || !nmObs || nmObs.readOnly) return report({ outcome: 'refused', exitCode: 1, reason: `no writable master among the other servers of ${cluster.name}${analysis.master ? ` (${analysis.master} ${nmObs ? 'is read_only' : 'is unreachable'})` : ''}: nothing to rejoin yet` });

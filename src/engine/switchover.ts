@@ -29,6 +29,7 @@ import type { PhaseOutcome } from '../adapters/hooks/types.js';
 import { hooksFor, hooksInPhase } from '../config/hooks.js';
 import { compareCoords, formatCoord } from '../domain/binlog-coord.js';
 import { gtidContains } from '../domain/gtid.js';
+import { topologyOptions } from '../config/resolve.js';
 import { analyzeTopology, type TopologyAnalysis } from '../domain/topology.js';
 import { decideSwitchover, sessionsToKill, type PreCheck, type SwitchoverDecision, type SwitchoverPlan } from '../domain/switchover.js';
 import type { BinlogCoord, ReplicaStatus } from '../domain/types.js';
@@ -112,12 +113,7 @@ export async function prepareSwitchover(cluster: ClusterConfig, opts: Switchover
   let probes = await inspectAll(cluster.servers.map(target), { ...timeouts, now: Date.now });
   let specs = cluster.servers.map(specOf);
   const analyze = (): TopologyAnalysis =>
-    analyzeTopology(specs, probes, {
-      secondsBehindMaster: cluster.seconds_behind_master,
-      checkReplFilter: cluster.check_repl_filter,
-      multiTierSlave: cluster.multi_tier_slave,
-      replUser: cluster.servers.find((s) => s.repl_user !== undefined)?.repl_user,
-    });
+    analyzeTopology(specs, probes, topologyOptions(cluster));
   let analysis = analyze();
   // Servers in maintenance (other than the master) are left out of the switch altogether.
   const drop = new Set((opts.maintenance ?? []).filter((n) => n !== analysis.master));

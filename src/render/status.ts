@@ -4,6 +4,7 @@
  * model is printed as JSON for scripts. Pure.
  */
 import { formatCoord } from '../domain/binlog-coord.js';
+import { traitsOf, type PromotionRule, type RuleSource } from '../domain/promotion.js';
 import type { TopologyAnalysis } from '../domain/topology.js';
 import type { ServerObservation } from '../domain/types.js';
 import type { ClusterReport } from './check-repl.js';
@@ -26,7 +27,23 @@ export interface ServerStatus {
   exec?: string | undefined;
   lastError?: string | undefined;
   error?: string | undefined;
+  /** Its promotion settings from the config: the rule (and the setting it came from), labels, backup / allow_promotion, replication delay. */
+  promotion: ServerPromotion;
+  /** Maintenance of this server in force (one line each), empty when none. */
+  maintenance: string[];
   children: ServerStatus[];
+}
+
+export interface ServerPromotion {
+  rule: PromotionRule;
+  /** Where the rule comes from: promotion_rule, candidate_master, no_master, or default (neutral). */
+  from: RuleSource;
+  datacenter: string | null;
+  region: string | null;
+  backup: boolean;
+  allowPromotion: boolean;
+  /** SQL_Delay of a delayed replica (seconds; 0 when not delayed or unknown). */
+  delaySeconds: number;
 }
 
 export interface LastFailoverSummary {
@@ -58,7 +75,8 @@ function gtidOf(o: ServerObservation): string | undefined {
   return g === '' ? undefined : g;
 }
 
-export function statusModel(r: ClusterReport, lastFailover?: LastFailoverSummary): ClusterStatus {
+/** `serverMaintenance`: per server name, its maintenance entries in force (describeEntry lines). */
+export function statusModel(r: ClusterReport, lastFailover?: LastFailoverSummary, serverMaintenance: Readonly<Record<string, readonly string[]>> = {}): ClusterStatus {
   const a = r.analysis;
   const nodes = new Map<string, ServerStatus>();
   const obsByName = new Map<string, ServerObservation>();
@@ -68,6 +86,7 @@ export function statusModel(r: ClusterReport, lastFailover?: LastFailoverSummary
     const o = obsByName.get(s.name);
     const down = a.unreachable.find((u) => u.name === s.name);
     const rep = o?.replica;
+    const t = traitsOf(s);
     nodes.set(s.name, {
       name: s.name,
       address: `${s.ip}:${s.port}`,
@@ -85,6 +104,8 @@ export function statusModel(r: ClusterReport, lastFailover?: LastFailoverSummary
       exec: rep ? formatCoord(rep.exec) : undefined,
       lastError: rep ? rep.lastSqlError || rep.lastIoError || undefined : undefined,
       error: down ? `${down.kind}: ${down.message}` : undefined,
+      promotion: { rule: t.rule, from: t.ruleFrom, datacenter: t.datacenter ?? null, region: t.region ?? null, backup: t.backup, allowPromotion: t.allowPromotion, delaySeconds: rep?.sqlDelay ?? 0 },
+      maintenance: [...(serverMaintenance[s.name] ?? [])],
       children: [],
     });
   }
@@ -107,10 +128,23 @@ export function statusModel(r: ClusterReport, lastFailover?: LastFailoverSummary
   };
 }
 
+/** "rule:prefer (candidate_master) dc:fra1 region:eu backup": the promotion settings, for a status line. */
+export function promotionText(pr: ServerPromotion, p: Painter): string {
+  const rule = `rule:${pr.rule}${pr.from === 'promotion_rule' || pr.from === 'default' ? '' : ` (${pr.from})`}`;
+  const parts = [pr.rule === 'must_not' ? p.yellow(rule) : rule];
+  if (pr.datacenter !== null) parts.push(`dc:${pr.datacenter}`);
+  if (pr.region !== null) parts.push(`region:${pr.region}`);
+  if (pr.backup) parts.push(pr.allowPromotion ? 'backup (allow_promotion)' : p.yellow('backup'));
+  if (pr.delaySeconds > 0) parts.push(pr.allowPromotion ? `delayed ${pr.delaySeconds}s (allow_promotion)` : p.yellow(`delayed ${pr.delaySeconds}s`));
+  return parts.join(' ');
+}
+
 function line(n: ServerStatus, p: Painter): string {
   const parts: string[] = [p.bold(n.name), n.address];
   const role = n.role === 'master' ? p.green('master') : n.role === 'down' ? p.red('DOWN') : n.role === 'replica' ? 'replica' : p.yellow(n.role);
   parts.push(role);
+  parts.push(promotionText(n.promotion, p));
+  if (n.maintenance.length > 0) parts.push(p.yellow('IN MAINTENANCE'));
   if (n.error) {
     parts.push(p.red(n.error));
     return parts.join('  ');

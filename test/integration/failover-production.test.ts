@@ -195,6 +195,8 @@ describe('failover with production settings, under continuous writes', () => {
     const r = await failover(cluster, journal, last, false);
     assert.equal(r.outcome, 'success', r.reason);
     assert.match(r.lost ?? '', new RegExp(`^${onlyOnMaster.length} transaction\\(s\\): 0-1-\\d+\\.\\.0-1-\\d+`), r.lost);
+    // Lost with asynchronous replication: the report itself says semi-sync (AFTER_SYNC) would have prevented it, and how to enable it.
+    assert.match(r.semiSyncAdvice ?? '', /lost transactions with asynchronous replication: .*AFTER_SYNC would have prevented it.*To enable it: on every server .*rpl_semi_sync_master_wait_point=AFTER_SYNC/, r.semiSyncAdvice);
     assert.deepEqual(await writable(sb), [r.newMaster!]);
     const have = await ids(s(r.newMaster!));
     assert.deepEqual(onlyOnMaster.filter((id) => have.has(id)), [], 'the lost ones are the ones only the dead master had');

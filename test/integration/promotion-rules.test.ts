@@ -18,7 +18,10 @@
  *    the journal ranks every eligible server with what placed it;
  *  - promotion_location same_region: when db5 dies, only db4 (another region)
  *    is left: the failover is refused and nothing changes; the operator's
- *    --new-master db4 crosses regions (a lost region).
+ *    --new-master db4 crosses regions (a lost region). Before, check-repl
+ *    says so: no promotable replica under same_region (an error naming each
+ *    replica and its rule), only db4 under nearest (a warning);
+ *  - mhats status shows each server's rule, labels and delay.
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,6 +45,19 @@ interface Plan {
   newMaster?: { name: string };
   refusal?: { code: string; reason: string };
   choice?: Choice;
+}
+
+interface StatusNode {
+  name: string;
+  promotion: { rule: string; from: string; datacenter: string | null; region: string | null; backup: boolean; allowPromotion: boolean; delaySeconds: number };
+  children: StatusNode[];
+}
+interface Finding {
+  severity: string;
+  code: string;
+  server?: string;
+  message: string;
+  hint?: string;
 }
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -86,6 +102,18 @@ describe('promotion rules and locations (real mariadbd)', () => {
       }
     }
     assert.equal(await status(srv('db3'), 'SQL_Delay'), '3600');
+  });
+
+  test('status shows every server its promotion rule, labels and delay', async () => {
+    const st = await cli(['status', '--conf', conf, '--json']);
+    const models = JSON.parse(st.stdout) as Array<{ tree: StatusNode[] }>;
+    const flat = (ns: StatusNode[]): StatusNode[] => ns.flatMap((n) => [n, ...flat(n.children)]);
+    const by = new Map(flat(models[0]!.tree).map((n) => [n.name, n.promotion]));
+    assert.deepEqual(by.get('db2'), { rule: 'must_not', from: 'promotion_rule', datacenter: 'fra1', region: 'eu', backup: false, allowPromotion: false, delaySeconds: 0 });
+    assert.deepEqual([by.get('db3')?.rule, by.get('db3')?.from, by.get('db3')?.delaySeconds], ['prefer', 'candidate_master', 3600]);
+    assert.deepEqual([by.get('db4')?.datacenter, by.get('db4')?.region], ['nyc1', 'us']);
+    const text = await cli(['status', '--conf', conf]);
+    assert.match(text.stdout, /db3 {2}\S+ {2}replica {2}rule:prefer \(candidate_master\) dc:fra1 region:eu delayed 3600s/);
   });
 
   test('dry run and failover: prefer in the master datacenter wins; must_not and the delayed replica are never promoted', async () => {
@@ -133,6 +161,19 @@ describe('promotion rules and locations (real mariadbd)', () => {
     doc.clusters[sb.clusterName]!.promotion_location = 'same_region';
     const sameRegion = join(sb.dir, 'same-region.yaml');
     writeFileSync(sameRegion, stringify(doc), { mode: 0o600 });
+
+    // check-repl says so before the master dies: same_region leaves no promotable replica (an error naming each one and
+    // its rule); nearest leaves only db4 (a warning).
+    const cr = await cli(['check-repl', '--conf', sameRegion, '--json']);
+    assert.notEqual(cr.code, 0, cr.stdout);
+    const findings = (JSON.parse(cr.stdout) as Array<{ findings: Finding[] }>)[0]!.findings;
+    const none = findings.find((f) => f.code === 'no_candidate');
+    assert.equal(none?.severity, 'error', cr.stdout);
+    assert.match(none.message, /db2 \(promotion_rule must_not: never promoted\); db3 \(delayed replica \(MASTER_DELAY=3600 s\).*; db4 \(in another region than the master's eu: promotion_location same_region/);
+    assert.match(none.hint ?? '', /set the cluster's promotion_location to nearest \(db4 would then be promoted across regions\)/);
+    const near = await cli(['check-repl', '--conf', conf]);
+    assert.match(near.stdout, /WARN {2}db4: db4 is the only replica that can be promoted if the master dies .*: db2 \(promotion_rule must_not: never promoted\); db3 \(delayed replica/);
+    assert.doesNotMatch(near.stdout, /no replica can be promoted/);
 
     await stopServer(srv('db5'), 'SIGKILL');
     const r = await cli(['failover', '--conf', sameRegion, '--dead-master', 'db5', '--yes', '--json']);

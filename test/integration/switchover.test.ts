@@ -152,7 +152,7 @@ describe('switchover by binlog position', () => {
 
   test('refused: a write statement running longer than running_updates_limit; nothing changed', async () => {
     const c = await mysql.createConnection({ host: db2.address, port: 3306, user: sb.adminUser, password });
-    const long = c.query('INSERT INTO mhats_test.t (val) SELECT SLEEP(8)').catch(() => undefined);
+    const long = c.query('INSERT INTO mhats_test.t (val) SELECT SLEEP(60)').catch(() => undefined);
     try {
       await new Promise((r) => setTimeout(r, 1300));
       const r = await switchover(conf, '--yes');
@@ -160,7 +160,7 @@ describe('switchover by binlog position', () => {
       assert.equal(r.report.outcome, 'refused');
       const chk = r.report.checks.find((x) => x.id === 'long_writes')!;
       assert.equal(chk.ok, false);
-      assert.match(chk.detail, /INSERT INTO mhats_test\.t \(val\) SELECT SLEEP\(8\)/);
+      assert.match(chk.detail, /INSERT INTO mhats_test\.t \(val\) SELECT SLEEP\(60\)/);
       assert.match(r.stderr, /FAIL {2}no write running ≥ 1 s on the master: connection \d+/);
       assert.match(r.stderr, /REFUSED: nothing was changed/);
     } finally {

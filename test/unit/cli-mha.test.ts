@@ -8,6 +8,7 @@ import { mhaMain } from '../../src/cli/mha.js';
 import { checkStatus, isZombie, mhaStatusOf, stopManager } from '../../src/app/mha-status.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { loadConfig } from '../../src/config/load.js';
+import { capture } from '../helpers/capture.js';
 
 function appConf(extra = ''): { dir: string; conf: string } {
   const dir = mkdtempSync(join(tmpdir(), 'mhats-mha-'));
@@ -18,26 +19,7 @@ function appConf(extra = ''): { dir: string; conf: string } {
   return { dir, conf };
 }
 
-async function quiet<T>(fn: () => Promise<T>): Promise<{ value: T; out: string; err: string }> {
-  const o = process.stdout.write.bind(process.stdout);
-  const e = process.stderr.write.bind(process.stderr);
-  let out = '';
-  let err = '';
-  // Only our strings: the test runner's own messages (buffers) must still reach it.
-  process.stdout.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((out += s), true) : o(s, ...rest)));
-  process.stderr.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((err += s), true) : e(s, ...rest)));
-  const code = process.exitCode;
-  try {
-    return { value: await fn(), out, err };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-    // A command's exit code is its return value here, not this test process's.
-    process.exitCode = code;
-  }
-}
-
-const mha = (name: Parameters<typeof mhaMain>[0], ...args: string[]) => quiet(() => mhaMain(name, ['node', name, ...args]));
+const mha = (name: Parameters<typeof mhaMain>[0], ...args: string[]) => capture(() => mhaMain(name, ['node', name, ...args]));
 
 test("usage: MHA's exit 1 (never 2, which is check_status's NOT_RUNNING), one clear line, no stack", async () => {
   for (const [name, args] of [
@@ -127,17 +109,17 @@ test('masterha_check_status with a running manager: its /status decides; a silen
 test('failover without a findable master is an error (1), not a usage error (2); subcommand usage errors are 2', async () => {
   const { conf } = appConf();
   const { run } = await import('../../src/cli/main.js');
-  const f = await quiet(() => run(['node', 'mhats', 'failover', '--conf', conf, '--yes']));
+  const f = await capture(() => run(['node', 'mhats', 'failover', '--conf', conf, '--yes']));
   assert.equal(f.value, 1, f.err);
   assert.match(f.err, /cannot tell which server is the master of app1/);
   const sw = await mha('masterha_master_switch', '--conf', conf, '--master_state=dead', '--interactive=0');
   assert.equal(sw.value, 1);
   // status is not success when the cluster is unhealthy: 5 when servers cannot be reached (the table in its --help).
-  const st = await quiet(() => run(['node', 'mhats', 'status', '--conf', conf, '--json']));
+  const st = await capture(() => run(['node', 'mhats', 'status', '--conf', conf, '--json']));
   assert.equal(st.value, 5, st.err);
   assert.ok(Array.isArray(JSON.parse(st.out)));
   for (const args of [['status', '--bogus'], ['config', 'check', '--nope'], ['manager', '--log-level', 'loud'], ['manager', '--log-format', 'xml'], ['failover', '--dead_master_port', 'x', '--conf', conf]]) {
-    const r = await quiet(() => run(['node', 'mhats', ...args]));
+    const r = await capture(() => run(['node', 'mhats', ...args]));
     assert.equal(r.value, 2, `${args.join(' ')}: ${r.err}`);
   }
 });

@@ -184,4 +184,58 @@ describe('check-repl: promotability follows the rules', () => {
     const ok = analyzeTopology([h.specs[0]!, h.specs[1]!, { ...h.specs[2]!, backup: true, allow_promotion: true }], h.probes, { secondsBehindMaster: 30, checkReplFilter: true, multiTierSlave: false, replUser: 'repl' });
     assert.equal(ok.findings.find((f) => f.code === 'no_candidate'), undefined);
   });
+
+  const o = { secondsBehindMaster: 30, checkReplFilter: true, multiTierSlave: false, replUser: 'repl' };
+  const placed = (regions: [string, string, string]): ServerSpec[] => healthy().specs.map((s, i) => ({ ...s, datacenter: `${regions[i]}1`, region: regions[i] }));
+  const promo = (a: ReturnType<typeof analyzeTopology>) => a.findings.filter((f) => f.code === 'no_candidate' || f.code === 'single_candidate');
+
+  test('same_region with every replica in another region: an error naming each replica, its rule, and what to change', () => {
+    const a = analyzeTopology(placed(['eu', 'us', 'us']), healthy().probes, { ...o, promotionLocation: 'same_region' });
+    const [f, ...more] = promo(a);
+    assert.equal(more.length, 0);
+    assert.equal(f?.severity, 'error');
+    assert.equal(a.healthy, false);
+    assert.match(f.message, /^no replica can be promoted if the master dies: db2 \(in another region than the master's eu: promotion_location same_region never promotes across regions/);
+    assert.match(f.message, /; db3 \(in another region/);
+    assert.match(f.hint ?? '', /add a promotable replica in region eu, or set the cluster's promotion_location to nearest \(db2, db3 would then be promoted across regions\)/);
+    // nearest (the default) or anywhere: both may be promoted, nothing to say.
+    assert.deepEqual(promo(analyzeTopology(placed(['eu', 'us', 'us']), healthy().probes, o)), []);
+    assert.deepEqual(promo(analyzeTopology(placed(['eu', 'us', 'us']), healthy().probes, { ...o, promotionLocation: 'anywhere' })), []);
+  });
+
+  test('only one promotable replica left by the rules: a warning naming it and the excluded ones', () => {
+    const specs = placed(['eu', 'us', 'eu']);
+    const a = analyzeTopology(specs, healthy().probes, { ...o, promotionLocation: 'same_region' });
+    const [f, ...more] = promo(a);
+    assert.equal(more.length, 0);
+    assert.deepEqual([f?.severity, f?.code, f?.server], ['warning', 'single_candidate', 'db3']);
+    assert.equal(a.healthy, true);
+    assert.match(f!.message, /^db3 is the only replica that can be promoted if the master dies \(if it is lost too, no failover is possible\): db2 \(in another region/);
+    // must_not + delayed: each named with its rule, and the hint says which setting to change.
+    const probes = healthy().probes.map((p) => (p.ok && p.obs.name === 'db3' ? { ok: true as const, obs: { ...p.obs, replica: { ...p.obs.replica!, sqlDelay: 3600 } } } : p));
+    const h = healthy().specs;
+    const b = analyzeTopology([h[0]!, { ...h[1]!, promotion_rule: 'must_not' }, h[2]!], probes, o);
+    const [g] = promo(b);
+    assert.equal(g?.code, 'no_candidate');
+    assert.match(g.message, /db2 \(promotion_rule must_not: never promoted\); db3 \(delayed replica \(MASTER_DELAY=3600 s\)/);
+    assert.match(g.hint ?? '', /set promotion_rule neutral or prefer \(and clear no_master\) on one of db2; or set allow_promotion: true on one of db3/);
+    // no_master (MHA) is named as such.
+    const c = analyzeTopology([h[0]!, { ...h[1]!, no_master: true }, h[2]!], healthy().probes, o);
+    assert.match(promo(c)[0]?.message ?? '', /db3 is the only replica .*: db2 \(no_master is set\)/);
+  });
+
+  test('same_region and a replica without a region label: it is named, and the hint says to label it', () => {
+    const specs = placed(['eu', 'eu', 'eu']);
+    const a = analyzeTopology([specs[0]!, specs[1]!, { ...specs[2]!, region: undefined, datacenter: undefined }], healthy().probes, { ...o, promotionLocation: 'same_region' });
+    const [f] = promo(a);
+    assert.equal(f?.code, 'single_candidate');
+    assert.match(f.message, /db3 \(no region label/);
+    assert.match(f.hint ?? '', /give db3 a region label/);
+  });
+
+  test('every replica promotable, or a single replica in the cluster: no promotability finding', () => {
+    assert.deepEqual(promo(analyzeTopology(placed(['eu', 'eu', 'eu']), healthy().probes, { ...o, promotionLocation: 'same_region' })), []);
+    const h = healthy();
+    assert.deepEqual(promo(analyzeTopology(h.specs.slice(0, 2), h.probes.slice(0, 2), o)), []);
+  });
 });

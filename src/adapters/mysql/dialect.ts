@@ -583,9 +583,14 @@ export class Dialect {
    * everything it received but had not applied). The replica threads must be stopped.
    */
   liftDelayKeepingRelayLog(relayFile: string, relayPos: number): Sql {
+    return this.setDelayKeepingRelayLog(0, relayFile, relayPos);
+  }
+
+  /** Sets a replica's MASTER_DELAY (0 lifts it) and keeps its relay logs (see liftDelayKeepingRelayLog). The replica threads must be stopped. */
+  setDelayKeepingRelayLog(delay: number, relayFile: string, relayPos: number): Sql {
     const P = this.sourceOptions ? 'SOURCE_' : 'MASTER_';
     const head = this.sourceOptions ? 'CHANGE REPLICATION SOURCE TO' : 'CHANGE MASTER TO';
-    return { sql: `${head} ${P}DELAY = 0, RELAY_LOG_FILE = ?, RELAY_LOG_POS = ${checkInt(relayPos, 'relay log position', 4)}`, values: [checkText(relayFile, 'relay log file')] };
+    return { sql: `${head} ${P}DELAY = ${checkInt(delay, 'replication delay', 0, 2147483647)}, RELAY_LOG_FILE = ?, RELAY_LOG_POS = ${checkInt(relayPos, 'relay log position', 4)}`, values: [checkText(relayFile, 'relay log file')] };
   }
 
   /**

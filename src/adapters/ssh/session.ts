@@ -401,6 +401,9 @@ export interface PoolEntry {
 /** Opening a remote shell may take the login shell's startup files (seconds on some hosts). */
 const SHELL_OPEN_MS = 20_000;
 
+/** After a failed opening, warm() waits this long before trying that host again. */
+const WARM_RETRY_MS = 60_000;
+
 function keyOf(t: SshTarget): string {
   return `${t.user}@${t.host}:${t.port}`;
 }
@@ -417,13 +420,17 @@ export class SshPool {
   #lastUse = new Map<string, number>();
   #lastError = new Map<string, { at: number; message: string }>();
   #idleMs: number;
+  #warmRetryMs: number;
+  /** Sessions warm() started opening (tests, metrics). */
+  warmAttempts = 0;
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
 
   #log: Logger | undefined;
 
-  constructor(o: { idleMs?: number | undefined; log?: Logger | undefined } = {}) {
+  constructor(o: { idleMs?: number | undefined; log?: Logger | undefined; warmRetryMs?: number | undefined } = {}) {
     this.#idleMs = o.idleMs ?? 10 * 60_000;
+    this.#warmRetryMs = o.warmRetryMs ?? WARM_RETRY_MS;
     this.#log = o.log;
   }
 
@@ -464,6 +471,12 @@ export class SshPool {
     const key = keyOf(target);
     this.#lastUse.set(key, performance.now());
     if (this.#shells.get(key)?.alive || this.#shellOpening.has(key)) return;
+    // Opening ahead of need is a courtesy: after a failed opening, not again before warmRetryMs (a host
+    // without SSH would otherwise cost a key-file read and a TCP connect per inspection). get()/run() still
+    // try at once when a session is needed.
+    const failed = this.#lastError.get(key);
+    if (failed !== undefined && performance.now() - failed.at < this.#warmRetryMs) return;
+    this.warmAttempts++;
     this.#openShell(target, options).catch(() => undefined);
   }
 

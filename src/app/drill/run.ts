@@ -32,7 +32,7 @@ import { holdsAddress, probeHost, type SshAccess } from '../../adapters/drill/fa
 import { Sampler } from '../../adapters/drill/sampler.js';
 import { DrillWriter, type Endpoint } from '../../adapters/drill/writer.js';
 import { Secret } from '../../domain/secret.js';
-import { analyzeTopology, type ServerSpec } from '../../domain/topology.js';
+import { analyzeTopology } from '../../domain/topology.js';
 import { guard, summarize, type JournalRecord } from '../../domain/guard.js';
 import { gtidContains } from '../../domain/gtid.js';
 import {
@@ -54,7 +54,8 @@ import {
   type SurvivorState,
 } from '../../domain/drill/invariants.js';
 import type { DrillRunResult, Verdict } from '../../domain/drill/types.js';
-import { Admin, target } from '../../engine/ops/admin.js';
+import { Admin, specOf, target } from '../../engine/ops/admin.js';
+import { topologyOptions } from '../../config/resolve.js';
 import { UserError } from '../../errors/errors.js';
 import { ExitCode } from '../../errors/exit-codes.js';
 import { readSandbox, type SandboxInfo } from '../../sandbox/index.js';
@@ -185,14 +186,10 @@ function reachedShutdown(records: JournalRecord[], id: string): boolean {
 
 // ---------------------------------------------------------------- topology
 
-function specOf(s: ServerConfig): ServerSpec {
-  return { name: s.name, hostname: s.hostname, ip: s.ip, port: s.port, candidate_master: s.candidate_master, no_master: s.no_master, ignore_fail: s.ignore_fail };
-}
-
 async function healthyMaster(cluster: ClusterConfig, exclude: ReadonlySet<string>): Promise<{ master: ServerConfig; others: ServerConfig[]; flavor: 'mariadb' | 'mysql' }> {
   const servers = cluster.servers.filter((s) => !exclude.has(s.name));
   const probes = await inspectAll(servers.map(target), { connectTimeoutMs: cluster.connect_timeout * 1000, queryTimeoutMs: cluster.query_timeout * 1000, now: Date.now });
-  const a = analyzeTopology(servers.map(specOf), probes, { secondsBehindMaster: cluster.seconds_behind_master, checkReplFilter: cluster.check_repl_filter, multiTierSlave: cluster.multi_tier_slave });
+  const a = analyzeTopology(servers.map(specOf), probes, topologyOptions(cluster));
   const errors = a.findings.filter((f) => f.severity === 'error').map((f) => `${f.server ?? cluster.name}: ${f.message}`);
   if (!a.healthy || a.master === undefined || a.masterObs === undefined) {
     throw new UserError(`cluster ${cluster.name} is not healthy, so no fault is injected: ${errors.join('; ') || 'no master found'}`, { hint: 'fix it first (mhats check-repl)' });

@@ -12,7 +12,7 @@ export function registerAck(program: Command): void {
     .command('ack')
     .argument('<cluster>', 'the cluster whose failovers to acknowledge')
     .description("Acknowledge a cluster's past failovers: re-allows automatic failover after one inside last_failover_minute, a failed one, or an unfinished one.")
-    .addHelpText('after', '\nLike removing MHA\'s <app>.failover.complete / failover.error files. Check the topology first (mhats status).\nAn old master stays out of the cluster until it replicates, healthy, from the current master.');
+    .addHelpText('after', '\nLike removing MHA\'s <app>.failover.complete / failover.error files. Check the topology first (mhats status).\nAn old master stays out of the cluster until it replicates, healthy, from the current master.\n\nExit codes: 0 acknowledged (or nothing to acknowledge), 1 the journal or MHA\'s state files could not be written,\n2 unknown cluster or bad usage, 3 bad configuration.');
   addConfigOptions(cmd);
   cmd.action(async (name, opts) => {
     const { config } = await loadFromOptions(opts);

@@ -29,7 +29,12 @@ export function registerCheckRepl(program: Command): void {
 Checks: exactly one writable master; every replica's IO and SQL threads running and
 pointing at it; unique server_id; log_bin/log_slave_updates on candidates; equal binlog
 and replication filters; read_only on replicas; lag (seconds_behind_master); consistent
-GTID mode; errant GTIDs; semi-sync state; a replication user usable from every host.
+GTID mode; errant GTIDs; semi-sync state; a replication user usable from every host;
+promotability under the promotion rules as a failover applies them (promotion_rule /
+no_master, backup and delayed replicas without allow_promotion, promotion_location
+same_region): an ERROR when no replica could be promoted if the master died, a WARN
+when only one could, each excluded replica named with the rule that excludes it and
+what to change.
 Every connection and statement has a deadline (connect_timeout, query_timeout).
 
 ${EXIT_CODE_HELP}`,

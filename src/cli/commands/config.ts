@@ -59,7 +59,10 @@ ${EXIT_CODE_HELP}`,
       `
 The result loads to the same resolved configuration as the .cnf itself. Keys equal to
 their defaults are left out. Inline passwords stay inline (with a warning): move them
-to { file: PATH } or { env: NAME }. Values from init_conf_load_script are written too.`,
+to { file: PATH } or { env: NAME }. Values from init_conf_load_script are written too.
+
+Exit codes: 0 converted; 1 the --output file exists (--force overwrites it) or cannot be
+written; 2 bad usage (-o over the file being converted); 3 the MHA file is invalid (file:line).`,
     )
     .action(async (cnf, opts) => {
       let text = '';

@@ -126,6 +126,7 @@ export function registerFailover(program: Command): void {
       for (const n of report.notRecovered) process.stdout.write(`  NOT recovered: ${n.name}: ${n.reason}\n`);
       if (report.deferred.length) process.stdout.write(`  recovered after the failover (delayed): ${report.deferred.join(', ')}\n`);
       if (report.lost) process.stdout.write(`  lost: ${report.lost}\n`);
+      if (report.semiSyncAdvice) process.stdout.write(`  ${report.semiSyncAdvice}\n`);
     }
     process.exitCode = report.exitCode;
   });

@@ -62,7 +62,11 @@ Manager HA: with etcd: in the configuration, several managers elect a leader on 
 lease; only the leader fails over, the others watch and take over within the lease TTL.
 The failover journal then lives in etcd. Without etcd, one manager per state_dir (a lock
 file with its PID), and MHA's monitor lock on each master: if another manager (or MHA)
-holds it, automatic failover of that cluster is off.`,
+holds it, automatic failover of that cluster is off.
+
+Exit codes: 0 stopped on SIGTERM/SIGINT (after any failover in progress); 1 refused to start
+(another manager holds the state_dir lock) or failed; 2 bad usage (--http, --http-token-file);
+3 bad configuration (the message names the file and line; manager_log not writable).`,
     );
   addConfigOptions(cmd);
   cmd.action(async (opts) => {

@@ -93,10 +93,12 @@ export function registerSandbox(program: Command): void {
   const sandbox = program
     .command('sandbox')
     .description('a local cluster of real servers (mariadbd on 127.x addresses plus an sshd) for demos and tests');
+  const exits = (ok: string): string => `\nExit codes: 0 ${ok}; 1 failed (the message says which server or step); 2 bad usage.`;
 
   sandbox
     .command('up')
     .description('start a master and replicas (real mariadbd processes) and an sshd; write mhats.yaml and app1.cnf')
+    .addHelpText('after', exits('every server is up and replicating (a failed start stops what it started)'))
     .addOption(dirOption())
     .option('--replicas <n>', 'number of replicas (default 2; 4 with --profile production)', int('--replicas'))
     .addOption(new Option('--profile <name>', 'friendly: easy settings (log_slave_updates=ON, relay_log_purge=0, ROW, a binlog everywhere); production: MIXED, slave_net_timeout=60, log_slave_updates=OFF on the replicas, relay_log_purge=ON on db3, no binlog on db4, MASTER_DELAY=3600 on db5').choices(['friendly', 'production'] as const).default('friendly' as const))
@@ -133,6 +135,7 @@ export function registerSandbox(program: Command): void {
   sandbox
     .command('down')
     .description('stop the processes the sandbox started (by recorded PID) and remove its files; succeeds when there is none')
+    .addHelpText('after', exits('stopped and removed, or there was no sandbox'))
     .addOption(dirOption())
     .action(async (o) => {
       const dir = resolve(o.dir);
@@ -144,6 +147,7 @@ export function registerSandbox(program: Command): void {
   sandbox
     .command('status')
     .description('show each sandbox server: name, address:port, pid, alive, role')
+    .addHelpText('after', exits('printed (a server that is not alive is shown, not an error); 1 also when there is no sandbox in --dir'))
     .addOption(dirOption())
     .option('--json', 'print JSON')
     .action(async (o) => {

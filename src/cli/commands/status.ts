@@ -15,7 +15,7 @@ import { describeEntry } from '../../domain/maintenance.js';
 export function registerStatus(program: Command): void {
   const cmd = program
     .command('status')
-    .description("Show each cluster's topology tree (roles, binlog coordinates or GTID position, lag, thread states, read_only) and its last failover.")
+    .description("Show each cluster's topology tree (roles, promotion rule and datacenter/region, maintenance, binlog coordinates or GTID position, lag, thread states, read_only) and its last failover.")
     .option('--json', 'print the topology as JSON for scripts')
     .addHelpText(
       'after',
@@ -45,12 +45,13 @@ The output (and --json) is printed in every case.`,
     const now = Date.now();
     const maint = new Map(
       await Promise.all(
-        clusters.map(async (c) => {
+        clusters.map(async (c): Promise<[string, { all: string[]; servers: Record<string, string[]> }]> => {
           try {
             const m = await clusterMaintenance(config, c.name, now);
-            return [c.name, [...m.clusterWide, ...Object.values(m.servers).flat()].map((e) => describeEntry(e, now))] as [string, string[]];
+            const servers = Object.fromEntries(Object.entries(m.servers).map(([s, es]) => [s, es.map((e) => describeEntry(e, now))]));
+            return [c.name, { all: [...m.clusterWide, ...Object.values(m.servers).flat()].map((e) => describeEntry(e, now)), servers }];
           } catch (err) {
-            return [c.name, [`unknown: ${(err as Error).message}`]] as [string, string[]];
+            return [c.name, { all: [`unknown: ${(err as Error).message}`], servers: {} }];
           }
         }),
       ),
@@ -68,9 +69,9 @@ The output (and --json) is printed in every case.`,
         durationMs: last.durationMs,
         lost: last.lost,
       };
-      const m = statusModel(r, lf);
+      const m = statusModel(r, lf, maint.get(r.cluster)?.servers);
       if (e?.sharding) m.owner = owners === undefined ? undefined : (owners.get(r.cluster)?.instance ?? null);
-      m.maintenance = [...(maint.get(r.cluster) ?? [])];
+      m.maintenance = [...(maint.get(r.cluster)?.all ?? [])];
       for (const f of failedBy.get(r.cluster) ?? []) m.errors.push(`${f}: old master of a failover, left out until it replicates from the current master again`);
       return m;
     });

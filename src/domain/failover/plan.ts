@@ -340,9 +340,9 @@ export function describeStep(s: Step, newMaster: string): string {
     case 'gtid_then_positions':
       return `catch up from ${newMaster} by GTID, then back to binlog positions`;
     case 'repoint_gtid':
-      return `replicate from ${newMaster} by GTID${s.keepDelay ? ` (MASTER_DELAY=${s.keepDelay} kept)` : ''}`;
+      return `replicate from ${newMaster} by GTID${s.keepDelay ? ` (with no delay until level with it, then MASTER_DELAY=${s.keepDelay} restored)` : ''}`;
     case 'repoint_position':
-      return `replicate from ${newMaster} at its binlog position before the saved transactions${s.keepDelay ? ` (MASTER_DELAY=${s.keepDelay} restored)` : ''}`;
+      return `replicate from ${newMaster} at its binlog position before the saved transactions${s.keepDelay ? ` (with no delay until level with it, then MASTER_DELAY=${s.keepDelay} restored)` : ''}`;
     case 'manual':
       return `NOT recovered: ${s.reason}`;
   }

@@ -237,9 +237,19 @@ export async function repoint(s: ServerConfig, ctx: OpCtx, to: RepointTo): Promi
         user: to.replUser,
         password: s.repl_password,
         ...(to.how.gtid ? { gtid: 'auto' as const } : { gtid: false as const, coord: to.how.coord }),
-        ...(to.delay ? { delay: to.delay } : {}),
+        ...(to.delay !== undefined ? { delay: to.delay } : {}),
       }),
     );
+    await a.q(a.d.startReplica());
+  });
+}
+
+/** A delayed replica, brought level, gets its MASTER_DELAY back (its relay logs kept). */
+export async function restoreDelay(s: ServerConfig, ctx: OpCtx, delay: number): Promise<void> {
+  await using(s, ctx, async (a) => {
+    await a.q(a.d.stopReplica());
+    const rs = await status(a);
+    await a.q(a.d.setDelayKeepingRelayLog(delay, rs.relayLogFile, rs.relayLogPos));
     await a.q(a.d.startReplica());
   });
 }

@@ -148,3 +148,35 @@ describe('SSH pool and remote shell', () => {
     });
   });
 });
+
+describe('SSH pool: warming a host without SSH', () => {
+  test('after a failed opening, warm() waits warmRetryMs before trying that host again; get() still tries at once', async () => {
+    // A port nothing listens on: every opening is refused at once.
+    const probe = net.createServer();
+    await new Promise<void>((res) => probe.listen(0, '127.0.80.9', () => res()));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((res) => probe.close(() => res()));
+    const dir = mkdtempSync(join(tmpdir(), 'mhats-ssh-warm-'));
+    writeFileSync(join(dir, 'id'), utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+    const options: SshClientOptions = { identityFile: join(dir, 'id'), fingerprints: {}, insecureSkipHostKeyCheck: false, connectTimeoutMs: 2000, agentSocket: null };
+    const target: SshTarget = { label: 'nossh', host: '127.0.80.9', port, user: 'mhats' };
+    const pool = new SshPool({ warmRetryMs: 300 });
+    try {
+      const failed = async (): Promise<void> => {
+        for (let i = 0; i < 100 && pool.lastError(target) === undefined; i++) await new Promise((r) => setTimeout(r, 20));
+      };
+      pool.warm(target, options);
+      await failed();
+      assert.ok(pool.lastError(target), 'the first opening failed');
+      for (let i = 0; i < 5; i++) pool.warm(target, options);
+      assert.equal(pool.warmAttempts, 1, 'no new opening within warmRetryMs');
+      await assert.rejects(pool.get(target, options), /refused|ECONNREFUSED/i, 'get() tries at once');
+      await new Promise((r) => setTimeout(r, 350));
+      pool.warm(target, options);
+      assert.equal(pool.warmAttempts, 2, 'tried again after warmRetryMs');
+    } finally {
+      pool.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
