@@ -48,8 +48,8 @@
  *    logs, which the plan's relay-log diffs may read. The fenced old master
  *    holds everything any survivor holds, so each other replica is brought
  *    level from it the same way, then only repointed (at the new master's
- *    position once everything went in). Delayed replicas are not touched
- *    (lifting their delay defeats them): without log_slave_updates on the new
+ *    position once everything went in). Delayed replicas are not caught up
+ *    there (their backlog would hold up the promotion): without log_slave_updates on the new
  *    master they would lack those writes, so they are left out (not repointed
  *    as if level), named as not recovered with what to run: outcome partial.
  */
