@@ -35,15 +35,16 @@ import { lostWritesAdvice } from '../domain/semisync.js';
 import { isoTime } from '../domain/time.js';
 import { failedServers, guard, summarize } from '../domain/guard.js';
 import { classifySurvivors, type Classification } from '../domain/failover/survivors.js';
+import { afterIoStop, onOldMasterReturned, othersAfterCatchUp, stepsWhenLevel, verifyWhenLevel } from '../domain/failover/returned.js';
 import { planFailover, type AppliedPosition, type FailoverPlan, type PlanInput } from '../domain/failover/plan.js';
-import type { ServerObservation } from '../domain/types.js';
+import type { BinlogCoord, ServerObservation } from '../domain/types.js';
 import { salvageBinlog } from './ops/salvage.js';
 import { applyBinlogTo } from './ops/catch-up.js';
-import { FailoverFailed, FailoverRefused, specOf, target } from './ops/admin.js';
+import { FailoverFailed, FailoverRefused, checkSignal, replUser, specOf, target } from './ops/admin.js';
 import { refence } from './ops/fence.js';
 import { fenceHard } from './ops/fencing.js';
 import { takeFailoverLocks } from '../adapters/leader/failover-lock.js';
-import { applyRelayLog, startIoThreads, stopIoThreads } from './ops/replica.js';
+import { applyRelayLog, gtidCatchUp, startIoThreads, stopIoThreads } from './ops/replica.js';
 import { positionOf, resetReplication, setWritable, stopReplication } from './ops/master.js';
 import { FailoverRun, StopPartial, type FailoverDeps, type FailoverReport, type FailoverRequest } from './failover-run.js';
 import { ChooseAgain, runSteps, type StepEnv } from './failover-steps.js';
@@ -63,6 +64,10 @@ const PHASE = {
   slaves: 'Phase 4: Slaves Recovery Phase',
   cleanup: 'Phase 5: New master cleanup phase',
 } as const;
+
+/** The new master brought level from an old master that came back holding more: each round at most this long, at most this many rounds. */
+const CATCH_UP_MS = 20_000;
+const MAX_CATCH_UPS = 2;
 
 /** A delayed or slow replica applying its own relay log after the failover: at most this long. */
 const DEFERRED_APPLY_MS = 3_600_000;
@@ -140,9 +145,12 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
 
     // ---------------------------------------------------------------- Phase 2
     let sshReachable = req.sshReachable;
+    /** Survivors lost in Phase 2 (they stopped answering): left out, the plan goes on without them. */
+    const gone = new Map<string, string>();
     await run.phase(PHASE.shutdown, 30_000 + phaseBudgetMs(run.hooks, 'stop'), async (signal) => {
-      // Freeze what each replica received; every stop is waited for, even when one fails.
-      await stopIoThreads(survivors, { cluster, signal }, (s) => ioStopped.add(s.name));
+      // Freeze what each replica received; every stop is waited for, even when one fails. A failure is
+      // decided by afterIoStop() only after the fence and the stop hooks (MHA's order: they always run).
+      const ioStop = afterIoStop(await stopIoThreads(survivors, { cluster, signal }, (s) => ioStopped.add(s.name)));
       // Demoted from here on: whatever happens next, it is fenced when it answers.
       run.demoted(dead.name);
       // Fence the old master: read_only (verified) and every client session killed when it answers SQL; its
@@ -162,6 +170,11 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       // MHA shutdown_script: exit 0 = power-off done (SSH gone), 10 = SSH reachable, mysqld killed.
       if (stopped.sshReachable !== undefined) sshReachable = stopped.sshReachable;
       if (stopped.aborted) throw new FailoverFailed(`hook ${stopped.aborted.name} failed in the stop phase (${stopped.aborted.detail}): aborting`);
+      if (ioStop.abort !== undefined) throw new FailoverFailed(ioStop.abort);
+      for (const l of ioStop.leaveOut) {
+        gone.set(l.server, l.reason);
+        run.event(`${l.server} is left out: ${l.reason}`);
+      }
     });
 
     // ---------------------------------------------------------------- Phase 3.1
@@ -171,9 +184,9 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     const basePlan = (extra: Partial<PlanInput> = {}): FailoverPlan => planFrom(req, classification, deps.now(), { applied, salvage: { sshReachable, reader: salvageReader }, ...extra });
     let plan = await run.phase(PHASE.latest, applyMs + 20_000, async (signal) => {
       // Every survivor applies what it received, with a deadline; delayed ones are not waited for.
-      const waited = classification.survivors.filter((s) => s.delay === 0);
+      const waited = classification.survivors.filter((s) => s.delay === 0 && !gone.has(s.name));
       const results = await Promise.allSettled(waited.map((s) => applyRelayLog(run.server(s.name), { cluster, signal }, applyMs)));
-      const broken = new Map<string, string>();
+      const broken = new Map<string, string>(gone);
       results.forEach((r, i) => {
         const name = waited[i]!.name;
         if (r.status === 'rejected') broken.set(name, (r.reason as Error).message);
@@ -187,7 +200,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       });
       for (const [name, why] of broken) {
         report.notRecovered.push({ name, reason: why });
-        run.event(`${name} could not apply its relay log and is left out: ${why}`);
+        if (!gone.has(name)) run.event(`${name} could not apply its relay log and is left out: ${why}`);
       }
       classification = { ...classification, survivors: classification.survivors.filter((s) => !broken.has(s.name)).map((s) => ({ ...s, obs: obs.get(s.name)! })) };
       const p = basePlan();
@@ -265,12 +278,18 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     const nm = env.newMaster;
 
     // ---------------------------------------------------------------- Phase 3.5
+    const now = plan.replicas.filter((r) => !r.deferred);
+    const later = plan.replicas.filter((r) => r.deferred);
+    /** Replicas brought level from the returned old master (with the new master): only their repoint steps are left. */
+    const fromOld = new Set<string>();
+    /** The new master's binlog position before anything of the returned old master went in (for the deferred replicas). */
+    let preCatchUpCoord: BinlogCoord | undefined;
     // Built-in traffic hooks (vip, haproxy, hosts) start as soon as the new master is chosen for good, beside
     // the salvage read and apply: they never make it writable. A user's start script may (MHA's sample
     // master_ip_failover_script does): then the start phase runs once the saved transactions are in, as in MHA.
     const hooksBeside = startHooksBesidePreparation(run.hooks);
     let salvage: Awaited<typeof salvageRead> | undefined;
-    await run.phase(PHASE.promote, 20_000 + phaseBudgetMs(run.hooks, 'start') + (sp.salvage.planned ? 180_000 : 0), async (signal) => {
+    await run.phase(PHASE.promote, 20_000 + (MAX_CATCH_UPS + 1) * (CATCH_UP_MS + 5000) + phaseBudgetMs(run.hooks, 'start') + (sp.salvage.planned ? 180_000 : 0), async (signal) => {
       // Start hooks (MHA: master_ip_failover_script start) run before the new master is writable: an abort still
       // leaves no writable master. read_only is cleared only after both the hooks and the preparation.
       const startHooks = (): Promise<PhaseOutcome> => run.hooksIn('start', { origMaster: dead, origSshReachable: sshReachable, newMaster: nm }, signal);
@@ -298,16 +317,71 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         hooks = await startHooks();
       }
       if (hooks.aborted) throw new FailoverFailed(`hook ${hooks.aborted.name} failed in the start phase (${hooks.aborted.detail}): aborting before the new master takes writes`);
-      const at = await positionOf(nm, cluster, signal);
-      // The old master again, right before writes go to the new one: still down, or fenced with nothing the new master lacks.
+      let at = await positionOf(nm, cluster, signal);
+      // The old master again, right before writes go to the new one: still down, or fenced with nothing the
+      // new master lacks. If it came back holding more (writes acknowledged after a restart), the new master
+      // is brought level from it first (onOldMasterReturned, src/domain/failover/returned.ts).
       const knownEnd = salvage?.bytes !== undefined || salvage?.transactions === 0 ? undefined : plan.latest.coord;
-      const rf = await run.step(dead.name, 'refence', () => refence(dead, cluster, run.log, at.gtid, knownEnd, signal, deps.sshPool), (r) => r.detail);
-      if (rf.state === 'fenced') deps.onFenced?.(dead);
-      run.event(`before ${nm.name} takes writes: ${rf.detail}`);
+      let oldEnd: BinlogCoord | undefined;
+      /** The new master took the old master's new writes: the others too, from it (othersAfterCatchUp, returned.ts). */
+      const othersFromOldMaster = async (upTo: string, sig: AbortSignal): Promise<void> => {
+        const o = othersAfterCatchUp({ oldMaster: dead.name, newMaster: nm.name, newMasterLogsReplicated: obs.get(nm.name)!.logSlaveUpdates, upTo, replicas: plan.replicas });
+        const results = await Promise.allSettled(
+          o.catchUp.map((name) => run.step(name, 'catch_up_from_old_master', () => gtidCatchUp(run.server(name), dead, { cluster, signal: sig }, replUser(cluster, obs.get(name)!), CATCH_UP_MS), (u) => `caught up from ${dead.name} by GTID to ${u}`)),
+        );
+        checkSignal(sig);
+        results.forEach((res, i) => {
+          const name = o.catchUp[i]!;
+          if (res.status === 'fulfilled') {
+            fromOld.add(name);
+            run.event(`${name} caught up from the fenced ${dead.name} by GTID to ${res.value}, like ${nm.name}: it holds the writes ${dead.name} took after its restart`);
+          } else {
+            const why = `could not be brought level from ${dead.name}, which holds writes it took after its restart (${(res.reason as Error).message})`;
+            report.notRecovered.push({ name, reason: why });
+            run.log.error({ replica: name }, `${name} NOT recovered: ${why}`);
+          }
+        });
+        for (const name of o.leaveOut) {
+          report.notRecovered.push({ name, reason: o.reason! });
+          run.log.error({ replica: name }, `${name} NOT recovered: ${o.reason!}`);
+        }
+      };
+      for (let catchUps = 0, catchUpFailed: string | undefined; ; ) {
+        const rf = await run.step(dead.name, 'refence', () => refence(dead, cluster, run.log, signal, deps.sshPool), (r) => r.detail);
+        if (rf.state === 'fenced') deps.onFenced?.(dead);
+        const v = onOldMasterReturned({ oldMaster: dead.name, newMaster: nm.name, flavor: plan.flavor, state: rf.state, oldHolds: rf.state === 'fenced' ? rf.holds : '', oldCoord: rf.state === 'fenced' ? rf.coord : undefined, newMasterHolds: at.gtid, knownEnd, catchUps, maxCatchUps: MAX_CATCH_UPS, catchUpFailed });
+        if (v.action === 'promote') {
+          run.event(`before ${nm.name} takes writes: ${rf.detail}; ${v.detail}`);
+          if (catchUps > 0 && rf.state === 'fenced') oldEnd = rf.coord;
+          if (catchUps > 0) await othersFromOldMaster(rf.state === 'fenced' ? rf.holds : '', signal);
+          break;
+        }
+        if (v.action === 'refuse') {
+          run.log.error({ oldMaster: dead.name }, v.reason);
+          throw new FailoverFailed(v.reason);
+        }
+        run.log.warn({ oldMaster: dead.name, holds: v.upTo, newMaster: at.gtid }, v.detail);
+        run.event(v.detail, { source: v.source, upTo: v.upTo, newMasterHeld: at.gtid });
+        catchUps++;
+        try {
+          const upTo = await run.step(nm.name, 'catch_up_from_old_master', () => gtidCatchUp(nm, dead, { cluster, signal }, replUser(cluster, obs.get(nm.name)!), CATCH_UP_MS), (u) => `caught up from ${dead.name} by GTID to ${u}`);
+          run.event(`${nm.name} caught up from the fenced ${dead.name} by GTID to ${upTo}: the writes ${dead.name} took after its restart are kept`);
+          await stopReplication(nm, cluster, signal);
+        } catch (err) {
+          checkSignal(signal);
+          catchUpFailed = (err as Error).message;
+        }
+        at = await positionOf(nm, cluster, signal);
+      }
       env.target = { gtid: at.gtid, coord: at.coord };
+      // The replicas that took the old master's new writes from it already hold what the new master's binlog has up to here.
+      if (fromOld.size > 0) {
+        preCatchUpCoord = env.repointCoord;
+        env.repointCoord = at.coord;
+      }
       report.newMasterCoord = at.coord;
       report.newMasterGtid = at.gtid || undefined;
-      if (at.coord && plan.latest.coord) report.rejoinMap = { oldMaster: dead.name, oldMasterApplied: plan.latest.coord, salvagedTransactions: salvage?.bytes ? salvage.transactions : 0, salvagedGtids: salvage?.bytes ? salvage.gtids : [], newMaster: nm.name, newMasterCoord: at.coord };
+      if (at.coord && plan.latest.coord) report.rejoinMap = { oldMaster: dead.name, oldMasterApplied: oldEnd ?? plan.latest.coord, salvagedTransactions: salvage?.bytes && !oldEnd ? salvage.transactions : 0, salvagedGtids: salvage?.bytes && !oldEnd ? salvage.gtids : [], newMaster: nm.name, newMasterCoord: at.coord };
       await setWritable(nm, cluster, signal);
       run.markPromoted(nm.name);
       deps.onPromoted?.(nm);
@@ -315,22 +389,23 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     });
 
     // ---------------------------------------------------------------- Phase 4
-    const now = plan.replicas.filter((r) => !r.deferred);
-    const later = plan.replicas.filter((r) => r.deferred);
+    const left = now.filter((r) => fromOld.has(r.name) || !report.notRecovered.some((n) => n.name === r.name));
     await run.phase(PHASE.slaves, 60_000 + applyMs, async (signal) => {
       // A survivor others take relay-log events from is repointed (its relay logs discarded) only after they all have.
       const ready = new Map<string, () => void>();
-      const allLevel = Promise.all(now.map((r) => new Promise<void>((res) => ready.set(r.name, res))));
+      const allLevel = Promise.all(left.map((r) => new Promise<void>((res) => ready.set(r.name, res))));
       env.levelDone = (name) => ready.get(name)?.();
       env.beforeRepoint = async (name) => {
         ready.get(name)?.();
         if (plan.sources.relay.includes(name)) await allLevel;
       };
-      const results = await Promise.allSettled(now.map((r) => runSteps(env, r.name, r.steps, signal)));
+      // Those brought level from the returned old master are only repointed.
+      const mode = plan.mode ?? 'position';
+      const results = await Promise.allSettled(left.map((r) => (fromOld.has(r.name) ? runSteps({ ...env, target: env.target && verifyWhenLevel(mode, env.target) }, r.name, stepsWhenLevel(mode, r.steps), signal) : runSteps(env, r.name, r.steps, signal))));
       env.levelDone = undefined;
       env.beforeRepoint = undefined;
       results.forEach((r, i) => {
-        const name = now[i]!.name;
+        const name = left[i]!.name;
         if (r.status === 'fulfilled' && r.value.ok) report.recovered.push(name);
         else {
           if (r.status === 'rejected' && r.reason instanceof StopPartial) throw r.reason;
@@ -342,13 +417,14 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       run.event(`recovered: ${report.recovered.join(', ') || 'none'}${report.notRecovered.length ? `; NOT recovered: ${report.notRecovered.map((n) => `${n.name} (${n.reason})`).join('; ')}` : ''}`);
     });
     /** Delayed replicas recovered later may take events from the new master's relay logs: its RESET SLAVE ALL waits for them. */
-    const nmRelayNeeded = later.some((r) => r.steps.some((x) => 'source' in x && x.source === nm.name));
-    if (later.length > 0) {
-      report.deferred = later.map((r) => r.name);
+    const laterLeft = later.filter((r) => !report.notRecovered.some((n) => n.name === r.name));
+    const nmRelayNeeded = laterLeft.some((r) => r.steps.some((x) => 'source' in x && x.source === nm.name));
+    if (laterLeft.length > 0) {
+      report.deferred = laterLeft.map((r) => r.name);
       run.event(`recovered after the failover, in the background (they apply their own relay logs first): ${report.deferred.join(', ')}`);
       deferred = Promise.all(
-        later.map(async (r) => {
-          const res = await runSteps({ ...env, applyMs: DEFERRED_APPLY_MS }, r.name, r.steps).catch((err: unknown) => ({ ok: false as const, reason: (err as Error).message }));
+        laterLeft.map(async (r) => {
+          const res = await runSteps({ ...env, applyMs: DEFERRED_APPLY_MS, repointCoord: preCatchUpCoord ?? env.repointCoord }, r.name, r.steps).catch((err: unknown) => ({ ok: false as const, reason: (err as Error).message }));
           if (res.ok) run.event(`${r.name} recovered after the failover: ${res.detail}`);
           else run.event(`${r.name} NOT recovered after the failover: ${res.reason}`);
         }),

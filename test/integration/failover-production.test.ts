@@ -15,7 +15,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { loadConfig } from '../../src/config/load.js';
 import type { ClusterConfig } from '../../src/config/types.js';
-import { runFailover, type FailoverReport } from '../../src/engine/failover.js';
+import { runFailover, type FailoverDeps, type FailoverReport } from '../../src/engine/failover.js';
 import { FileJournal } from '../../src/adapters/journal/file-journal.js';
 import { createLogger } from '../../src/adapters/logging.js';
 import { inspectServer } from '../../src/adapters/mysql/inspect.js';
@@ -24,7 +24,7 @@ import { target } from '../../src/engine/ops/admin.js';
 import { cutSavedBinlog } from '../../src/domain/binlog-cut.js';
 import type { FailoverPlan } from '../../src/domain/failover/plan.js';
 import type { ServerObservation } from '../../src/domain/types.js';
-import { replicaStatus, detectFlavor, rootSql, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
+import { replicaStatus, detectFlavor, rootSql, startServer, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
 import { withSandbox } from '../helpers/sandbox.js';
 import { checksum, until, writeManagerConfig } from '../helpers/cluster.js';
 import { ids, resetSandbox, writable } from '../helpers/reset.js';
@@ -67,10 +67,10 @@ describe('failover with production settings, under continuous writes', () => {
     assert.ok(p.ok);
     return p.obs;
   }
-  async function failover(cluster: ClusterConfig, journal: FileJournal, lastMasterObs: ServerObservation, sshReachable?: boolean): Promise<FailoverReport> {
+  async function failover(cluster: ClusterConfig, journal: FileJournal, lastMasterObs: ServerObservation, sshReachable?: boolean, runHook?: FailoverDeps['runHook']): Promise<FailoverReport> {
     return runFailover(
       { cluster, deadMaster: 'db1', trigger: 'manual', reason: 'production test', lastMasterObs, ...(sshReachable !== undefined ? { sshReachable } : {}) },
-      { journal, log: createLogger({ format: 'json', write: (l) => void lines.push(l) }), now: Date.now, sshReachable: sshReachableFor(cluster), cutBinlog: cutSavedBinlog },
+      { journal, log: createLogger({ format: 'json', write: (l) => void lines.push(l) }), now: Date.now, sshReachable: sshReachableFor(cluster), cutBinlog: cutSavedBinlog, ...(runHook ? { runHook } : {}) },
     );
   }
   /** Every acknowledged id on every survivor; then, the delay lifted, equal checksums everywhere. */
@@ -201,5 +201,46 @@ describe('failover with production settings, under continuous writes', () => {
     const have = await ids(s(r.newMaster!));
     assert.deepEqual(onlyOnMaster.filter((id) => have.has(id)), [], 'the lost ones are the ones only the dead master had');
     assert.deepEqual(w.acked.slice(0, before).filter((id) => !have.has(id)), []);
+  });
+
+  test('the old master restarts writable mid-failover and acknowledges a write; log_slave_updates=OFF: the new master AND every replica are brought level from it; the delayed one is left out, named', async () => {
+    const { cluster, journal } = await setup(false);
+    const w = writerTo(s('db1'));
+    await w.waitFor(100);
+    await rootSql(s('db3'), 'STOP SLAVE IO_THREAD');
+    await w.waitFor(200);
+    const last = await observe(cluster, 'db1');
+    await stopServer(s('db1'), 'SIGKILL');
+    await w.stopped();
+    const c: ClusterConfig = { ...cluster, master_ip_failover_script: '/bin/true' };
+    const r = await failover(c, journal, last, undefined, async (o) => {
+      if (o.args.includes('--command=start')) {
+        // systemd brings it back, writable, and an application writes to it (acknowledged).
+        sb.servers[0] = await startServer(s('db1'));
+        await rootSql(s('db1'), "SET GLOBAL read_only=OFF; INSERT INTO t.t VALUES (1000000, 'after the restart')");
+      }
+      return { exitCode: 0, signal: null, timedOut: false, stdout: '', stderr: '', durationMs: 1 };
+    });
+    assert.equal(r.newMaster, 'db2', `${r.reason}\n${lines.slice(-60).join('')}`);
+    // db5 (MASTER_DELAY=3600) cannot get the write from db2 (log_slave_updates=OFF): left out, not repointed as if level.
+    assert.equal(r.outcome, 'partial', r.reason);
+    assert.deepEqual(r.notRecovered.map((n) => n.name), ['db5'], JSON.stringify(r.notRecovered));
+    assert.match(r.notRecovered[0]!.reason, /cannot get the writes db1 took after its restart .* log_slave_updates=OFF/);
+    assert.deepEqual([...r.recovered].sort(), ['db3', 'db4']);
+    assert.deepEqual(await writable(sb), ['db2'], 'exactly one writable master');
+    assert.equal((await rootSql(s('db1'), 'SELECT @@global.read_only')).trim(), '1', 'the old master is fenced');
+    const fromOld = journal.read().filter((x) => x.type === 'step' && x.step === 'catch_up_from_old_master' && x.ok).map((x) => (x as { server: string }).server);
+    assert.deepEqual(fromOld.sort(), ['db2', 'db3', 'db4']);
+    for (const n of ['db2', 'db3', 'db4']) {
+      const have = await ids(s(n));
+      assert.ok(have.has(1000000), `${n} has the write db1 acknowledged after its restart`);
+      assert.deepEqual(w.acked.filter((id) => !have.has(id)).slice(0, 10), [], `${n} lacks acknowledged writes`);
+    }
+    // They replicate from db2 from there on, nothing twice.
+    const w2 = writerTo(s('db2'));
+    await w2.waitFor(30);
+    await w2.stop();
+    const sum = await checksum(s('db2'), 't.t');
+    for (const n of ['db3', 'db4']) await until(`${n} follows db2`, async () => (await checksum(s(n), 't.t')) === sum, 30_000);
   });
 });

@@ -457,7 +457,9 @@ export function planFor(c: MatrixCase): { plan: () => FaultPlan; variant: Matrix
       // A host that drops off the network cannot be fenced over it: fenced by power (shutdown_script), as MHA advises.
       return { plan: () => builtinFault(c), variant: { stonith: true } };
     case 'restart-writable':
-      return { plan: () => builtinFault('restart-during-failover'), variant: {} };
+      // The slow stop hook keeps the failover running while mysqld starts again (a few seconds): the restart
+      // lands in the middle of the failover, as the case says, not after it (then it is the monitor's to fence).
+      return { plan: () => builtinFault('restart-during-failover'), variant: { hooks: SLOW_HOOKS } };
     case 'route-cut':
       return { plan: routeCutFault, variant: {} };
     case 'max-connections':

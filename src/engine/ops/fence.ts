@@ -5,9 +5,7 @@
 import type { ClusterConfig, ServerConfig } from '../../config/types.js';
 import { detectionSettings } from '../../config/resolve.js';
 import type { SshPool } from '../../adapters/ssh/session.js';
-import { binlogFileIndex, compareCoords, formatCoord } from '../../domain/binlog-coord.js';
 import { holdings } from '../../domain/failover/positions.js';
-import { gtidContains } from '../../domain/gtid.js';
 import type { BinlogCoord } from '../../domain/types.js';
 import type { Logger } from '../../ports/logger.js';
 import { Admin, FailoverFailed } from './admin.js';
@@ -36,19 +34,17 @@ export class NotAnswering extends Error {
   }
 }
 
-export type Refence = { state: 'unreachable'; detail: string } | { state: 'fenced'; detail: string };
+export type Refence = { state: 'unreachable'; detail: string } | { state: 'fenced'; detail: string; holds: string; coord: BinlogCoord | undefined };
 
 /**
- * Right before the new master takes writes: is the old master still down, or
- * read_only with nothing the new master lacks? systemd restarts a crashed
- * mysqld, possibly writable, in the middle of a failover. If it answers it is
- * fenced (again), and its binlog is compared with what the new master holds:
- * transactions there that the new master lacks (writes accepted after the
- * restart, or a tail nobody saved) stop the promotion.
- *   newMasterHolds  the new master's GTID position/set ('' without GTIDs)
- *   knownEnd        without GTIDs: where the old master's binlog ended (saved or replicated)
+ * Right before the new master takes writes: is the old master still down? systemd restarts a
+ * crashed mysqld, possibly writable, in the middle of a failover. If it answers it is fenced
+ * (again: read_only, every session killed, read back) and what it holds is read: its GTID
+ * position/set ('' without GTIDs) and its binlog position. Whether that lets the promotion go on
+ * is decided by onOldMasterReturned() (src/domain/failover/returned.ts). Throws FailoverFailed
+ * when it answers and cannot be fenced.
  */
-export async function refence(server: ServerConfig, cluster: ClusterConfig, log: Logger, newMasterHolds: string, knownEnd: BinlogCoord | undefined, signal?: AbortSignal, pool?: SshPool): Promise<Refence> {
+export async function refence(server: ServerConfig, cluster: ClusterConfig, log: Logger, signal?: AbortSignal, pool?: SshPool): Promise<Refence> {
   const r = await fenceOverSql(server, cluster);
   if (r.sql === 'not_answering') return { state: 'unreachable', detail: `${server.name} does not answer (${r.detail})` };
   if (r.sql === 'unverified') {
@@ -64,26 +60,16 @@ export async function refence(server: ServerConfig, cluster: ClusterConfig, log:
     throw new FailoverFailed(`${server.name} answered again and could not be fenced (${r.detail}; fence_hung_master=none): not promoting another master beside it`);
   }
   log.warn({ server: server.name, killed: r.sessionsKilled }, `fenced ${server.name} again: ${r.detail}`);
-  const fenced = r.detail;
   const b = await Admin.open(server, cluster, { connectTimeoutMs: Math.min(1000, cluster.connect_timeout * 1000), signal });
   try {
     const [st] = await b.q(b.d.showBinlogStatus(), 2000);
     const [v] = await b.q(b.d.variablesQuery(), 2000);
-    const has = v === undefined ? '' : holdings(b.d.flavor, b.d.parseVariables(v).gtid);
+    const holds = v === undefined ? '' : holdings(b.d.flavor, b.d.parseVariables(v).gtid);
     const coord = st === undefined ? undefined : b.d.parseBinlogStatus(st);
     b.close();
-    if (has !== '' && newMasterHolds !== '') {
-      if (!gtidContains(b.d.flavor, newMasterHolds, has)) throw new FailoverFailed(`${server.name} came back during the failover holding transactions the new master lacks (it holds ${has}; the new master ${newMasterHolds}): not promoting. ${server.name} is fenced (read_only); its data is the most complete: make it writable again, or save those transactions before failing over`);
-    } else if (coord !== undefined && knownEnd !== undefined && compareCoords(coord, knownEnd) > 0) {
-      const fresh = coord.file !== knownEnd.file && binlogFileIndex(coord.file) === binlogFileIndex(knownEnd.file) + 1 && coord.pos <= FRESH_BINLOG_BYTES;
-      if (!fresh) throw new FailoverFailed(`${server.name} came back during the failover and its binlog moved past ${formatCoord(knownEnd)} to ${formatCoord(coord)}: not promoting; it is fenced (read_only)`);
-    }
-    return { state: 'fenced', detail: `${server.name} answered again: ${fenced}; its binlog holds nothing the new master lacks` };
+    return { state: 'fenced', detail: `${server.name} answered again: ${r.detail}`, holds, coord };
   } catch (err) {
     b.destroy();
     throw err;
   }
 }
-
-/** A binlog file just opened by a restart holds only its header events (format description, previous GTIDs). */
-const FRESH_BINLOG_BYTES = 512;

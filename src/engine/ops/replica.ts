@@ -8,6 +8,7 @@ import { compareCoords, formatCoord } from '../../domain/binlog-coord.js';
 import { gtidContains } from '../../domain/gtid.js';
 import { advanceSlavePos, holdings, mariadbMaxPosition } from '../../domain/failover/positions.js';
 import type { BinlogCoord, ReplicaStatus } from '../../domain/types.js';
+import type { IoStopFailure } from '../../domain/failover/returned.js';
 import { Admin, FailoverFailed, checkSignal, replicaStatusOf, sleep, waitRelayApplied, withAdmin } from './admin.js';
 
 export interface OpCtx {
@@ -40,10 +41,12 @@ function replicationError(rs: ReplicaStatus): string | undefined {
 /**
  * STOP SLAVE IO_THREAD on every survivor, in parallel; waits for EVERY one
  * (a late stop must never land after a rollback). `sent` is called before a
- * stop is sent, so the rollback knows whom to restart. Rejects, after all
- * have settled, naming each that failed.
+ * stop is sent, so the rollback knows whom to restart. Never rejects: each
+ * one that failed is probed again (does it answer SQL, is its IO thread
+ * running?) and returned, for afterIoStop() (src/domain/failover/returned.ts)
+ * to decide.
  */
-export async function stopIoThreads(servers: readonly ServerConfig[], ctx: OpCtx, sent: (s: ServerConfig) => void): Promise<void> {
+export async function stopIoThreads(servers: readonly ServerConfig[], ctx: OpCtx, sent: (s: ServerConfig) => void): Promise<IoStopFailure[]> {
   const results = await Promise.allSettled(
     servers.map((s) =>
       using(s, ctx, async (a) => {
@@ -57,8 +60,25 @@ export async function stopIoThreads(servers: readonly ServerConfig[], ctx: OpCtx
       }),
     ),
   );
-  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${servers[i]!.name}: ${(r.reason as Error).message}`] : []));
-  if (failed.length > 0) throw new FailoverFailed(`could not stop the IO threads: ${failed.join('; ')}`);
+  checkSignal(ctx.signal);
+  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ s: servers[i]!, reason: (r.reason as Error).message }] : []));
+  return Promise.all(
+    failed.map(async ({ s, reason }) => {
+      const probe = await Admin.open(s, ctx.cluster, { connectTimeoutMs: Math.min(2000, ctx.cluster.connect_timeout * 1000), signal: ctx.signal })
+        .then(async (a) => {
+          try {
+            const rs = await replicaStatusOf(a, 2000);
+            a.close();
+            return { answers: true, ioRunning: rs?.ioRunning ?? 'No' };
+          } catch {
+            a.destroy();
+            return { answers: true, ioRunning: undefined };
+          }
+        })
+        .catch(() => ({ answers: false, ioRunning: undefined }));
+      return { server: s.name, reason, ignoreFail: s.ignore_fail, ...probe };
+    }),
+  );
 }
 
 /** The rollback of stopIoThreads: restarts them, each on its own (no shared signal), and waits for all. */
