@@ -35,17 +35,17 @@ import { lostWritesAdvice } from '../domain/semisync.js';
 import { isoTime } from '../domain/time.js';
 import { failedServers, guard, summarize } from '../domain/guard.js';
 import { classifySurvivors, type Classification } from '../domain/failover/survivors.js';
-import { afterIoStop, onOldMasterReturned, othersAfterCatchUp, stepsWhenLevel, verifyWhenLevel } from '../domain/failover/returned.js';
+import { afterIoStop, stepsWhenLevel, verifyWhenLevel } from '../domain/failover/returned.js';
 import { planFailover, type AppliedPosition, type FailoverPlan, type PlanInput } from '../domain/failover/plan.js';
 import type { BinlogCoord, ServerObservation } from '../domain/types.js';
-import { salvageBinlog } from './ops/salvage.js';
+import { saveDeadMasterBinlog } from './salvage-phase.js';
 import { applyBinlogTo } from './ops/catch-up.js';
-import { FailoverFailed, FailoverRefused, checkSignal, replUser, specOf, target } from './ops/admin.js';
-import { refence } from './ops/fence.js';
+import { FailoverFailed, FailoverRefused, specOf, target } from './ops/admin.js';
 import { fenceHard } from './ops/fencing.js';
 import { takeFailoverLocks } from '../adapters/leader/failover-lock.js';
-import { applyRelayLog, gtidCatchUp, startIoThreads, stopIoThreads } from './ops/replica.js';
+import { applyRelayLog, startIoThreads, stopIoThreads } from './ops/replica.js';
 import { positionOf, resetReplication, setWritable, stopReplication } from './ops/master.js';
+import { CATCH_UP_MS, MAX_CATCH_UPS, settleReturnedOldMaster } from './returned-master.js';
 import { FailoverRun, StopPartial, type FailoverDeps, type FailoverReport, type FailoverRequest } from './failover-run.js';
 import { ChooseAgain, runSteps, type StepEnv } from './failover-steps.js';
 
@@ -64,10 +64,6 @@ const PHASE = {
   slaves: 'Phase 4: Slaves Recovery Phase',
   cleanup: 'Phase 5: New master cleanup phase',
 } as const;
-
-/** The new master brought level from an old master that came back holding more: each round at most this long, at most this many rounds. */
-const CATCH_UP_MS = 20_000;
-const MAX_CATCH_UPS = 2;
 
 /** A delayed or slow replica applying its own relay log after the failover: at most this long. */
 const DEFERRED_APPLY_MS = 3_600_000;
@@ -215,35 +211,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     // and applied while the start hooks move the VIP (3.5): none of them waits for the others; read_only is
     // cleared only after all of them.
     const sp = plan; // the plan as of 3.1: 3.4 may revise `plan` while this runs
-    const salvageRead = run.phase(PHASE.save, 60_000, async (signal) => {
-      report.lost = sp.expectedLoss.ifSalvageFails ?? sp.expectedLoss.text;
-      if (!sp.salvage.planned || deps.cutBinlog === undefined || sp.latest.coord === undefined) {
-        run.event(`no binlog salvage: ${sp.salvage.reason}. Lost: ${report.lost}`);
-        if (!/^none/.test(report.lost)) run.log.error({ lost: report.lost }, `LOST TRANSACTIONS: ${report.lost}`);
-        return undefined;
-      }
-      const from = sp.latest.coord;
-      const r = await salvageBinlog(cluster, dead, from, deps.cutBinlog, { timeoutMs: 30_000, signal });
-      if (!r.ok) {
-        run.log.error({ reason: r.reason }, `could not save ${dead.name}'s binlog: ${r.reason}`);
-        run.event(`binlog salvage failed: ${r.reason}`);
-        // What the plan knew without the binlog (the dead master's position at its last health check) still stands.
-        const known = sp.expectedLoss.ifSalvageFails;
-        report.lost = known !== undefined && !/^none/.test(known)
-          ? `${known}; ${dead.name}'s binlog after ${formatCoord(from)} could not be read (${r.reason})`
-          : `unknown: ${dead.name}'s binlog after ${formatCoord(from)} could not be read (${r.reason})`;
-        run.log.error({ lost: report.lost }, `LOST TRANSACTIONS: ${report.lost}`);
-        return undefined;
-      }
-      if (r.transactions === 0) report.lost = `none: every committed transaction in ${dead.name}'s binlog had reached a replica`;
-      run.event(
-        r.transactions === 0
-          ? `${dead.name}'s binlog has nothing after ${formatCoord(from)}: every committed transaction reached a replica`
-          : `saved ${r.transactions} transaction(s) from ${dead.name}'s binlog after ${formatCoord(from)} (${r.files.join(', ')})${r.partial ? '; an incomplete transaction at the end (a crash mid-write, never committed) is left out' : ''}`,
-        { gtids: r.gtids },
-      );
-      return r;
-    });
+    const salvageRead = run.phase(PHASE.save, 60_000, (signal) => saveDeadMasterBinlog(run, dead, sp, deps.cutBinlog, signal));
     background = salvageRead.catch(() => undefined); // awaited in Phase 3.5; a failure there stops the failover before promotion
 
     // ---------------------------------------------------------------- Phase 3.3 and 3.4
@@ -317,62 +285,13 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         hooks = await startHooks();
       }
       if (hooks.aborted) throw new FailoverFailed(`hook ${hooks.aborted.name} failed in the start phase (${hooks.aborted.detail}): aborting before the new master takes writes`);
-      let at = await positionOf(nm, cluster, signal);
       // The old master again, right before writes go to the new one: still down, or fenced with nothing the
       // new master lacks. If it came back holding more (writes acknowledged after a restart), the new master
-      // is brought level from it first (onOldMasterReturned, src/domain/failover/returned.ts).
+      // is brought level from it first (src/engine/returned-master.ts).
       const knownEnd = salvage?.bytes !== undefined || salvage?.transactions === 0 ? undefined : plan.latest.coord;
-      let oldEnd: BinlogCoord | undefined;
-      /** The new master took the old master's new writes: the others too, from it (othersAfterCatchUp, returned.ts). */
-      const othersFromOldMaster = async (upTo: string, sig: AbortSignal): Promise<void> => {
-        const o = othersAfterCatchUp({ oldMaster: dead.name, newMaster: nm.name, newMasterLogsReplicated: obs.get(nm.name)!.logSlaveUpdates, upTo, replicas: plan.replicas });
-        const results = await Promise.allSettled(
-          o.catchUp.map((name) => run.step(name, 'catch_up_from_old_master', () => gtidCatchUp(run.server(name), dead, { cluster, signal: sig }, replUser(cluster, obs.get(name)!), CATCH_UP_MS), (u) => `caught up from ${dead.name} by GTID to ${u}`)),
-        );
-        checkSignal(sig);
-        results.forEach((res, i) => {
-          const name = o.catchUp[i]!;
-          if (res.status === 'fulfilled') {
-            fromOld.add(name);
-            run.event(`${name} caught up from the fenced ${dead.name} by GTID to ${res.value}, like ${nm.name}: it holds the writes ${dead.name} took after its restart`);
-          } else {
-            const why = `could not be brought level from ${dead.name}, which holds writes it took after its restart (${(res.reason as Error).message})`;
-            report.notRecovered.push({ name, reason: why });
-            run.log.error({ replica: name }, `${name} NOT recovered: ${why}`);
-          }
-        });
-        for (const name of o.leaveOut) {
-          report.notRecovered.push({ name, reason: o.reason! });
-          run.log.error({ replica: name }, `${name} NOT recovered: ${o.reason!}`);
-        }
-      };
-      for (let catchUps = 0, catchUpFailed: string | undefined; ; ) {
-        const rf = await run.step(dead.name, 'refence', () => refence(dead, cluster, run.log, signal, deps.sshPool), (r) => r.detail);
-        if (rf.state === 'fenced') deps.onFenced?.(dead);
-        const v = onOldMasterReturned({ oldMaster: dead.name, newMaster: nm.name, flavor: plan.flavor, state: rf.state, oldHolds: rf.state === 'fenced' ? rf.holds : '', oldCoord: rf.state === 'fenced' ? rf.coord : undefined, newMasterHolds: at.gtid, knownEnd, catchUps, maxCatchUps: MAX_CATCH_UPS, catchUpFailed });
-        if (v.action === 'promote') {
-          run.event(`before ${nm.name} takes writes: ${rf.detail}; ${v.detail}`);
-          if (catchUps > 0 && rf.state === 'fenced') oldEnd = rf.coord;
-          if (catchUps > 0) await othersFromOldMaster(rf.state === 'fenced' ? rf.holds : '', signal);
-          break;
-        }
-        if (v.action === 'refuse') {
-          run.log.error({ oldMaster: dead.name }, v.reason);
-          throw new FailoverFailed(v.reason);
-        }
-        run.log.warn({ oldMaster: dead.name, holds: v.upTo, newMaster: at.gtid }, v.detail);
-        run.event(v.detail, { source: v.source, upTo: v.upTo, newMasterHeld: at.gtid });
-        catchUps++;
-        try {
-          const upTo = await run.step(nm.name, 'catch_up_from_old_master', () => gtidCatchUp(nm, dead, { cluster, signal }, replUser(cluster, obs.get(nm.name)!), CATCH_UP_MS), (u) => `caught up from ${dead.name} by GTID to ${u}`);
-          run.event(`${nm.name} caught up from the fenced ${dead.name} by GTID to ${upTo}: the writes ${dead.name} took after its restart are kept`);
-          await stopReplication(nm, cluster, signal);
-        } catch (err) {
-          checkSignal(signal);
-          catchUpFailed = (err as Error).message;
-        }
-        at = await positionOf(nm, cluster, signal);
-      }
+      const settled = await settleReturnedOldMaster({ run, dead, newMaster: nm, plan, obs, knownEnd, at: await positionOf(nm, cluster, signal), sshPool: deps.sshPool, onFenced: deps.onFenced, signal });
+      const { at, oldEnd } = settled;
+      for (const name of settled.fromOld) fromOld.add(name);
       env.target = { gtid: at.gtid, coord: at.coord };
       // The replicas that took the old master's new writes from it already hold what the new master's binlog has up to here.
       if (fromOld.size > 0) {
