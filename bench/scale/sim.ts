@@ -156,8 +156,8 @@ function variable(l: Live, name: string): Cell {
   }
 }
 
-/** SELECT a, b, c with one level of parentheses allowed: the top-level comma list. */
-function splitTop(s: string): string[] {
+/** s split at `sep` outside quotes and parentheses (pieces trimmed; a trailing empty piece dropped). */
+function splitTopLevel(s: string, sep: string): string[] {
   const out: string[] = [];
   let depth = 0;
   let quote = '';
@@ -168,7 +168,7 @@ function splitTop(s: string): string[] {
     } else if (ch === "'" || ch === '"') quote = ch;
     else if (ch === '(') depth++;
     else if (ch === ')') depth--;
-    else if (ch === ',' && depth === 0) {
+    else if (ch === sep && depth === 0) {
       out.push(cur.trim());
       cur = '';
       continue;
@@ -177,6 +177,11 @@ function splitTop(s: string): string[] {
   }
   if (cur.trim() !== '') out.push(cur.trim());
   return out;
+}
+
+/** SELECT a, b, c with parentheses allowed: the top-level comma list. */
+function splitTop(s: string): string[] {
+  return splitTopLevel(s, ',');
 }
 
 /** Answers `SELECT expr AS alias, ...` for @@global variables, VERSION(), constants and MHA's lock functions. */
@@ -289,24 +294,9 @@ function answer(l: Live, connId: number, sql: string): Answer {
   return { error: `simulator: statement not simulated: ${key}`, errno: 1064 };
 }
 
-/** A multi-statement query's statements (split at top-level semicolons, outside quotes). */
+/** A multi-statement query's statements (split at top-level semicolons, outside quotes; empty ones dropped). */
 function splitStatements(sql: string): string[] {
-  const out: string[] = [];
-  let quote = '';
-  let cur = '';
-  for (const ch of sql) {
-    if (quote) {
-      if (ch === quote) quote = '';
-    } else if (ch === "'" || ch === '"') quote = ch;
-    else if (ch === ';') {
-      if (cur.trim() !== '') out.push(cur.trim());
-      cur = '';
-      continue;
-    }
-    cur += ch;
-  }
-  if (cur.trim() !== '') out.push(cur.trim());
-  return out;
+  return splitTopLevel(sql, ';').filter((x) => x !== '');
 }
 
 /** SERVER_MORE_RESULTS_EXISTS: another result of the same multi-statement query follows. */
