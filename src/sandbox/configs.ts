@@ -24,6 +24,7 @@ export function mhatsYaml(info: SandboxInfo): string {
   cluster.ping_interval = 1;
   cluster.ping_type = 'CONNECT';
   cluster.manager_workdir = `${info.dir}/work`;
+  if (info.shutdownScript) cluster.shutdown_script = info.shutdownScript;
   if (info.ssh) cluster.ssh = { known_hosts: info.ssh.knownHostsFile, identity_file: info.ssh.identityFile };
   cluster.servers = info.servers.map((s) => ({
     name: s.name,
@@ -51,6 +52,7 @@ export function mhaCnf(info: SandboxInfo, adminPassword: string, replPassword: s
   ];
   if (info.ssh) lines.push(`ssh_user=${info.ssh.user}`, `ssh_port=${info.ssh.port}`);
   lines.push(`manager_workdir=${info.dir}/work`, 'ping_interval=1');
+  if (info.shutdownScript) lines.push(`shutdown_script=${info.shutdownScript}`);
   if (info.ssh) lines.push(`ssh_known_hosts=${info.ssh.knownHostsFile}`, `ssh_identity_file=${info.ssh.identityFile}`);
   info.servers.forEach((s, i) => {
     lines.push('', `[server${i + 1}]`, `hostname=${s.address}`, `port=${s.port}`, `master_binlog_dir=${s.datadir}`, ...(candidate(s) ? ['candidate_master=1'] : []));

@@ -19,5 +19,6 @@ export {
   STATE_FILE,
 } from './sandbox.js';
 export { netnsPids } from './netns.js';
+export { poweroffScript } from './poweroff.js';
 export { rootSql, replicaStatus, detectFlavor } from './mysqld.js';
 export { sshClientArgs } from './sshd.js';

@@ -12,6 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { UserError } from '../errors/errors.js';
 import { clientCnf, mhaCnf, mhatsYaml } from './configs.js';
+import { poweroffScript } from './poweroff.js';
 import {
   accountsSql,
   changeMasterSql,
@@ -236,6 +237,7 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxInfo> {
     serverBinary: flavor.server,
     ...(netnsPlan ? { netns: netnsPlan.net } : {}),
     ...(opts.startReadOnly === true ? { startReadOnly: true } : {}),
+    ...(opts.powerFencing === true ? { shutdownScript: join(dir, 'poweroff.sh') } : {}),
   };
   await saveState(info); // from here on, `down` can clean up whatever we start
 
@@ -301,6 +303,7 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxInfo> {
       }),
     );
 
+    if (info.shutdownScript) await writeFile(info.shutdownScript, poweroffScript(info), { mode: 0o755 });
     await writeFile(info.configFile, mhatsYaml(info), { mode: 0o644 });
     await writeFile(info.mhaConfigFile, mhaCnf(info, adminPassword, replPassword), { mode: 0o600 });
     await writeFile(info.clientConfigFile, clientCnf(info, adminPassword), { mode: 0o600 });

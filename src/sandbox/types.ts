@@ -26,6 +26,15 @@ export interface SandboxOptions {
    */
   startReadOnly?: boolean;
   /**
+   * Power fencing: write poweroff.sh (MHA's shutdown_script contract: it
+   * "powers off" a sandbox host, i.e. SIGKILLs its mariadbd by PID and, on a
+   * netns host, drops every address but the host's own) and name it as
+   * shutdown_script in mhats.yaml and app1.cnf, as production setups with
+   * IPMI or a cloud API do. Without it, a master cut off from the network
+   * stays writable behind the partition until the manager fences it on return.
+   */
+  powerFencing?: boolean;
+  /**
    * Run each server (its mariadbd and its own sshd) in a network namespace of
    * its own, on a bridge the sandbox creates, so network faults are real. The
    * manager stays in the root namespace. `true` takes the defaults.
@@ -159,4 +168,6 @@ export interface SandboxInfo {
   netns?: SandboxNetns;
   /** Every server's my.cnf says read_only=ON (see SandboxOptions). */
   startReadOnly?: boolean;
+  /** The shutdown_script the configs name (see SandboxOptions.powerFencing). */
+  shutdownScript?: string;
 }

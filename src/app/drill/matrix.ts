@@ -8,6 +8,7 @@
  *   crash             failover, 0 lost
  *   hang              failover, old master fenced on resume
  *   netdown           failover, loss reported exactly
+ *   stop              clean shutdown (kill -TERM): failover, 0 lost
  *   route-cut         manager-only route cut: no failover
  *   candidate-kill    candidate killed in the middle: the next candidate, or a clean refusal
  *   restart-writable  old master restarted writable during the failover: fenced before the new master takes writes
@@ -28,15 +29,16 @@ import { ChildManager, type ManagerHandle } from './managers.js';
 import { runDrill, type DrillReport } from './run.js';
 import type { Verdict } from '../../domain/drill/types.js';
 import type { JournalRecord } from '../../domain/guard.js';
-import { sandboxCutManagerRoute, sandboxDown, sandboxHealHost, sandboxUp, startServer, stopServer, type SandboxInfo } from '../../sandbox/index.js';
+import { poweroffScript, sandboxCutManagerRoute, sandboxDown, sandboxHealHost, sandboxUp, startServer, stopServer, type SandboxInfo } from '../../sandbox/index.js';
 
-export const MATRIX_CASES = ['crash', 'hang', 'netdown', 'route-cut', 'candidate-kill', 'restart-writable', 'hook-hang', 'manager-kill', 'leader-stop', 'max-connections'] as const;
+export const MATRIX_CASES = ['crash', 'hang', 'netdown', 'stop', 'route-cut', 'candidate-kill', 'restart-writable', 'hook-hang', 'manager-kill', 'leader-stop', 'max-connections'] as const;
 export type MatrixCase = (typeof MATRIX_CASES)[number];
 
 export const MATRIX_EXPECTED: Record<MatrixCase, string> = {
   crash: 'failover, 0 lost',
   hang: 'failover, old master fenced on resume',
   netdown: 'failover, loss reported exactly',
+  stop: 'clean shutdown (kill -TERM): failover, 0 lost',
   'route-cut': 'manager-only route cut: no failover',
   'candidate-kill': 'candidate killed mid-failover: the next candidate, or a clean refusal',
   'restart-writable': 'old master restarted writable during the failover: fenced before the new master takes writes',
@@ -97,38 +99,6 @@ export interface MatrixVariant {
   stonith?: boolean;
   /** Cluster settings over the matrix's quick ones (e.g. ping_interval for a benchmark). */
   cluster?: Record<string, unknown>;
-}
-
-/**
- * MHA's shutdown_script for a sandbox: "power off" the host whose --ip is
- * given, i.e. SIGKILL the mysqld started with that host's options file (found
- * by its exact --defaults-file argument, killed by PID), and, on a netns
- * host, drop every address but the host's own (a VIP added at run time does
- * not survive a power cycle: the host boots with its configured address
- * only). Exit 0: powered off.
- */
-export function poweroffScript(sb: SandboxInfo): string {
-  const cases = sb.servers.map((s) => `  ${s.address}) cnf='${s.cnf}'; ns='${s.netns?.ns ?? ''}' ;;`).join('\n');
-  return `#!/bin/sh
-# written by the mhats drill matrix: power-off emulation for the sandbox in ${sb.dir}
-for a in "$@"; do case "$a" in --ip=*) ip="\${a#--ip=}" ;; esac; done
-case "$ip" in
-${cases}
-  *) echo "no sandbox host $ip" >&2; exit 1 ;;
-esac
-# One grep over every command line (NUL-separated arguments, one matched whole), then kill by PID.
-for f in $(grep -lzxF -- "--defaults-file=$cnf" /proc/[0-9]*/cmdline 2>/dev/null); do
-  p="\${f%/cmdline}"; kill -9 "\${p#/proc/}" 2>/dev/null
-done
-if [ -n "$ns" ]; then
-  ip -n "$ns" -o -4 addr show | while read -r _ dev _ cidr _; do
-    dev="\${dev%%@*}"
-    case "$cidr" in "$ip"/*) ;; *) [ "$dev" = lo ] || ip -n "$ns" addr del "$cidr" dev "$dev" ;; esac
-  done
-fi
-echo "powered off $ip"
-exit 0
-`;
 }
 
 export async function matrixSetup(env: MatrixEnv, name: string, variant: MatrixVariant = {}): Promise<MatrixSetup> {
@@ -452,6 +422,7 @@ export function planFor(c: MatrixCase): { plan: () => FaultPlan; variant: Matrix
   switch (c) {
     case 'crash':
     case 'hang':
+    case 'stop':
       return { plan: () => builtinFault(c), variant: {} };
     case 'netdown':
       // A host that drops off the network cannot be fenced over it: fenced by power (shutdown_script), as MHA advises.

@@ -418,7 +418,13 @@ async function runOnce(o: DrillOptions, plan: FaultPlan, run: number, st: RunSta
     const foView = fo ? { id: fo.id, outcome: fo.end?.outcome, newMaster: fo.end?.newMaster, reason: fo.end?.reason } : undefined;
     const outcomeV = plan.outcome ? plan.outcome(foView, ctx) : plan.expect === 'interrupted' ? undefined : checkOutcome(plan.expect, foView, waitMs);
     if (outcomeV) verdicts.push(outcomeV);
-    verdicts.push(checkOneWritable(sampler.rounds));
+    const oneWritable = checkOneWritable(sampler.rounds);
+    verdicts.push(oneWritable);
+    if (!oneWritable.ok && plan.name === 'netdown' && !cluster.shutdown_script) {
+      notes.push(
+        `${old.name} was cut off from the network, not powered off: it stayed writable behind the partition and came back writable, until the manager fenced it. No shutdown_script (power fencing: IPMI, a cloud API) is configured, so nothing could stop it while it was unreachable; configure one (a sandbox: mhats sandbox up --power-fencing)`,
+      );
+    }
     let missing = 0;
     let reportedLost = '-';
     const nm = newMasterName ? cluster.servers.find((s) => s.name === newMasterName) : undefined;

@@ -46,6 +46,7 @@ function connectHelp(info: SandboxInfo): string {
   lines.push('config files:');
   lines.push(`  mhats:  ${info.configFile}`);
   lines.push(`  MHA:    ${info.mhaConfigFile}   (holds the passwords inline; mode 0600)`);
+  if (info.shutdownScript) lines.push(`  power fencing (shutdown_script): ${info.shutdownScript}`);
   lines.push('');
   lines.push('connect:');
   const m = info.servers[0];
@@ -109,6 +110,7 @@ export function registerSandbox(program: Command): void {
     .option('--cluster-name <name>', 'cluster name in mhats.yaml', 'sandbox')
     .option('--no-ssh', 'do not start an sshd')
     .option('--start-read-only', "every server's my.cnf says read_only=ON, the master's too (made writable at runtime): a restarted master comes back read-only", false)
+    .option('--power-fencing', "write poweroff.sh, a shutdown_script that \"powers off\" a sandbox host (SIGKILL of its mariadbd; with --netns its run-time addresses dropped), and name it in mhats.yaml and app1.cnf: an old master cut off from the network is then fenced before promotion, as with IPMI in production", false)
     .option('--netns', 'run each server (mariadbd and its own sshd) in a network namespace of its own, on a bridge, so network faults are real (root, iproute2)', false)
     .option('--netns-subnet <a.b.c>', 'with --netns: the /24 for the hosts (db1 is .11, the manager .1 on the bridge)', '10.213.200')
     .option('--netns-tag <tag>', 'with --netns: prefix of the namespace and link names (≤ 11 chars; default derived from --dir)')
@@ -126,6 +128,7 @@ export function registerSandbox(program: Command): void {
         clusterName: o.clusterName,
         ssh: o.ssh,
         startReadOnly: o.startReadOnly,
+        powerFencing: o.powerFencing,
         ...(o.netns ? { netns: { subnet: o.netnsSubnet, ...(o.netnsTag !== undefined ? { tag: o.netnsTag } : {}) } } : {}),
       });
       if (o.json) process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
