@@ -192,6 +192,7 @@ export function registerSwitchover(program: Command): void {
     }
     out(`\n${headline(report)}\n`);
     if (report.writeBlockedMs !== undefined) out(`  write-blocked time: ${report.writeBlockedMs} ms (read_only on ${report.oldMaster} → ${report.outcome === 'rolled_back' || report.rollback ? `${report.oldMaster} writable again` : `${report.newMaster} writable`})\n`);
+    if (report.vipBlockedMs !== undefined) out(`  VIP moved within the switch: ${report.vipBlockedMs} ms (released on ${report.oldMaster} → ${report.newMaster} writable with the VIP on its host)\n`);
     if (report.oldMasterFinal) out(`  ${report.oldMaster} final position: ${pos(report.oldMasterFinal)}\n`);
     if (report.newMasterStart) out(`  ${report.newMaster} started as master at: ${pos(report.newMasterStart)}\n`);
     if (report.repointed.length) out(`  replicating from ${report.newMaster}: ${report.repointed.join(', ')}\n`);
