@@ -39,7 +39,7 @@ import type { runScript } from '../adapters/hooks/run-script.js';
 import type { PhaseOutcome } from '../adapters/hooks/types.js';
 import { hooksFor, hooksInPhase, policyFor, type HookSpec, type VipHook } from '../config/hooks.js';
 import { verdictOf } from '../adapters/hooks/runner.js';
-import { vipAcquire, vipIp as vipIpOf, vipRelease, vipVerify } from '../adapters/hooks/vip.js';
+import { vipAcquire, vipArpingFlavour, vipIp as vipIpOf, vipRelease, vipVerify, type ArpingFlavour } from '../adapters/hooks/vip.js';
 import { compareCoords, formatCoord } from '../domain/binlog-coord.js';
 import { gtidContains } from '../domain/gtid.js';
 import { topologyOptions } from '../config/resolve.js';
@@ -333,6 +333,8 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
   let vipReleaseSent = false;
   let vipAcquireSent = false;
   let vipAcquired: Promise<string> | undefined;
+  /** Each host's arping, asked before the write block (the announcement then leaves at once). */
+  let arping: { om?: ArpingFlavour | undefined; nm?: ArpingFlavour | undefined } = {};
   let tVip = 0;
   let readOnlySentToOld = false;
   let candidateStopped = false;
@@ -377,6 +379,12 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
         return m.length ? `not ready on ${m.join(', ')}: the hooks there open their own` : 'ready';
       });
     }
+    if (vips?.some((h) => h.arping_count > 0)) {
+      const [fo, fn] = await step(`arping on ${om.name} and ${nm.name}`, 6000, () => Promise.all([om, nm].map((s) => vipArpingFlavour(cluster, s, 5000, vipOpts))), (fs) =>
+        fs.map((f, i) => `${[om, nm][i]!.name}: ${f ?? 'unknown (looked for when announcing)'}`).join(', '),
+      ).catch(() => [undefined, undefined]);
+      arping = { om: fo, nm: fn };
+    }
     if (hasOnlineHooks && vips === undefined) {
       await step('online-change hooks (stop)', hookTimeoutMs(cluster) * 4 + 5000, async () => {
         stopHookRan = true;
@@ -406,7 +414,7 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
       }, (d) => d);
       vipAcquireSent = true;
       vipAcquired = step(`${nm.name}: acquire ${vipNames} (beside the database switch)`, Math.max(...vips.map(vipMs)) + 1000, async () => {
-        const rs = await Promise.all(vips.map((h) => vipAcquire(h, cluster, nm, vipMs(h), vipOpts)));
+        const rs = await Promise.all(vips.map((h) => vipAcquire(h, cluster, nm, vipMs(h), vipOpts, arping.nm)));
         const bad = rs.find((r) => !r.ok);
         if (bad) throw new SwitchFailed(`vip hook (online_change_start): ${bad.detail}`);
         return rs.map((r) => r.detail).join('; ');
@@ -736,7 +744,7 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
     }
     if (!clear) return;
     for (const h of hooks) {
-      const r = await vipAcquire(h, cluster, om, h.timeout * 1000, vipOpts);
+      const r = await vipAcquire(h, cluster, om, h.timeout * 1000, vipOpts, arping.om);
       if (!r.ok) {
         problems.push(`${h.address} could not be put back on ${om.name} (${r.detail}): add it there by hand`);
         continue;

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VIP_ADD, VIP_DEL } from '../../src/adapters/hooks/vip.js';
+import { ARPING_FLAVOUR, VIP_ADD, VIP_DEL } from '../../src/adapters/hooks/vip.js';
 
 const FAKE_IP = `#!/bin/sh
 state="$FAKE_DIR/addrs"; touch "$state"; echo "ip $*" >> "$FAKE_DIR/calls"
@@ -131,6 +131,31 @@ describe('VIP_ADD', () => {
       assert.equal(existsSync(join(dir2, 'arping.log')), false);
     } finally {
       rmSync(dir2, { recursive: true, force: true });
+    }
+  });
+
+  test('the flavour given as $5 is used as is (no arping --help on the critical path); ARPING_FLAVOUR finds it', async () => {
+    const dir = fake({ habets: true, arping: true });
+    try {
+      assert.equal(run(dir, ARPING_FLAVOUR, []).stdout.trim(), 'habets');
+      const r = run(dir, VIP_ADD, ['eth0', '10.0.0.100/32', '10.0.0.100', '1', 'iputils']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(await arpingCalls(dir), ['-q -U -s 10.0.0.100 -c 1 -I eth0 10.0.0.100']);
+      const none = run(dir, VIP_ADD, ['eth0', '10.0.0.100/32', '10.0.0.100', '1', 'none']);
+      assert.equal(none.code, 0, none.stderr);
+      assert.equal(none.stdout.trim(), 'present');
+      assert.match(none.stderr, /arping not found/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const dir2 = fake({ habets: false, arping: true });
+    const dir3 = fake({ habets: true, arping: false });
+    try {
+      assert.equal(run(dir2, ARPING_FLAVOUR, []).stdout.trim(), 'iputils');
+      assert.equal(run(dir3, ARPING_FLAVOUR, []).stdout.trim(), 'none');
+    } finally {
+      rmSync(dir2, { recursive: true, force: true });
+      rmSync(dir3, { recursive: true, force: true });
     }
   });
 });
