@@ -730,7 +730,7 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
   async function rollbackVips(hooks: VipHook[], actions: string[], problems: string[]): Promise<void> {
     let clear = true;
     if (vipAcquireSent) {
-      // Its own deadline bounds it: once settled, nothing more can add the VIP on the new host.
+      // Settled by its own deadline (a command past it has its remote shell closed): only then is the VIP taken off.
       await vipAcquired?.catch(() => undefined);
       for (const h of hooks) {
         const r = await vipRelease(h, cluster, nm, h.timeout * 1000, vipOpts);
