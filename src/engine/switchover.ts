@@ -219,6 +219,13 @@ export function vipHooksInSwitch(hooks: readonly HookSpec[]): VipHook[] | undefi
   return vips.length === all.length ? vips : undefined;
 }
 
+/** What the printed plan says about the online-change hooks: the VIPs moved inside the switch, and whether any hook moves clients at all. */
+export function onlineChangeHooksView(cluster: ClusterConfig): { vips: string[] | undefined; anyHook: boolean } {
+  const p = hooksFor(cluster);
+  if (!p.ok) return { vips: undefined, anyHook: true };
+  return { vips: vipHooksInSwitch(p.hooks)?.map((h) => h.address), anyHook: hooksInPhase(p.hooks, 'online_change_stop').length + hooksInPhase(p.hooks, 'online_change_start').length > 0 };
+}
+
 /** Raised inside the switch; caught by executeSwitchover. */
 class SwitchFailed extends Error {
   constructor(message: string) {

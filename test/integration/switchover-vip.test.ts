@@ -133,6 +133,16 @@ describe('switchover with the built-in vip hook: the VIP moves inside the databa
 
   const landsOn = async (s: SandboxServer, from: number): Promise<void> => until(`a write through ${VIP} on ${s.name}`, () => w.acked.slice(from).some((a) => a.by === ids.get(s.name)));
 
+  test('--dry-run: the plan shows the VIP moved inside the switch; nothing changed', async () => {
+    const r = await execa(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'switchover', '--conf', conf, '--dry-run', '--new-master', 'db2'], { reject: false, timeout: 60_000, env: { NO_COLOR: '1' }, stdin: 'ignore' });
+    const out = `${String(r.stdout)}${String(r.stderr)}`;
+    assert.equal(r.exitCode, 0, out);
+    assert.match(out, / 1\. db1's host: release 10\.213\.45\.100\/32 +\(writes through it blocked from here\)\n +2\. db1: set read_only = ON/);
+    assert.match(out, /db2's host: add 10\.213\.45\.100\/32, gratuitous ARP/);
+    assert.doesNotMatch(out, /clients must find the new master themselves/);
+    assert.deepEqual(vipHolders(servers), ['db1']);
+  });
+
   test('db1 → db2: VIP released before read_only, on db2 before db2 is writable, never on two hosts; writes through it land on db2', async () => {
     assert.deepEqual(vipHolders(servers), ['db1']);
     const from = w.acked.length;
