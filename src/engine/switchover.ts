@@ -381,10 +381,17 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
 
     if (pool) {
       // Opened since the start, alongside the lock and the connections: usually ready by now.
-      await step(`SSH sessions to ${om.name} and ${nm.name} for the hooks`, 30_000, () => sessionsReady, (missing) => {
-        const m = missing.filter((x): x is string => x !== undefined);
-        return m.length ? `not ready on ${m.join(', ')}: the hooks there open their own` : 'ready';
-      });
+      const missing = (await step(`SSH sessions to ${om.name} and ${nm.name} for the hooks`, 30_000, () => sessionsReady, (ms) => {
+        const m = ms.filter((x): x is string => x !== undefined);
+        return m.length ? `not ready on ${m.join(', ')}${vips ? '' : ': the hooks there open their own'}` : 'ready';
+      })).filter((x): x is string => x !== undefined);
+      if (vips && missing.length > 0) {
+        // The VIP would leave the old host inside the block and might find no way onto the new one: refuse now.
+        const why = missing.map((n) => `${n}: ${pool.lastError(sshOptionsFor(cluster, byName.get(n)!).target) ?? 'not ready in time'}`).join('; ');
+        oldA.close();
+        newA.close();
+        return finish('failed', `no SSH session to ${missing.join(' and ')} (${why}): ${vipNames} cannot be moved inside the switch; nothing changed`);
+      }
     }
     if (vips?.some((h) => h.arping_count > 0)) {
       const [fo, fn] = await step(`arping on ${om.name} and ${nm.name}`, 6000, () => Promise.all([om, nm].map((s) => vipArpingFlavour(cluster, s, 5000, vipOpts))), (fs) =>

@@ -6,6 +6,8 @@
  *    beside the database switch, and db2 becomes writable only with the VIP
  *    on its host; at no sample is the VIP on two hosts; the application's
  *    writes through the VIP land on db2; nothing acknowledged is lost;
+ *  - no SSH session to the new master's host: refused before the write
+ *    block, nothing changed, the VIP still on db1;
  *  - rollback (db1 cannot catch up: a table lock blocks its SQL thread): the
  *    VIP goes back from db1 to db2 (off db1 first), db2 writable again, the
  *    application writes through the VIP to db2 again, never on two hosts.
@@ -141,6 +143,22 @@ describe('switchover with the built-in vip hook: the VIP moves inside the databa
     assert.match(out, /db2's host: add 10\.213\.45\.100\/32, gratuitous ARP/);
     assert.doesNotMatch(out, /clients must find the new master themselves/);
     assert.deepEqual(vipHolders(servers), ['db1']);
+  });
+
+  test("refused before the write block: no SSH session to the new master's host; nothing changed, the VIP stays on db1", async () => {
+    const doc = parse(readFileSync(conf, 'utf8')) as { clusters: Record<string, { servers: Array<Record<string, unknown>> }> };
+    doc.clusters[sb.clusterName]!.servers[1]!.ssh_port = 2359; // nothing listens there
+    const bad = join(sb.dir, 'switchover-vip-nossh.yaml');
+    writeFileSync(bad, stringify(doc), { mode: 0o600 });
+    const from = w.acked.length;
+    const r = await switchover(bad, '--orig-master-is-new-slave', '--new-master', 'db2');
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.report.outcome, 'failed');
+    assert.match(r.report.reason, /no SSH session to db2 .*: 10\.213\.45\.100\/32 cannot be moved inside the switch; nothing changed/);
+    assert.ok(r.report.steps.every((s) => !/release|read_only/.test(s.step)), r.report.steps.map((s) => s.step).join('\n'));
+    assert.deepEqual(vipHolders(servers), ['db1']);
+    assert.equal((await rootSql(db1, 'SELECT @@global.read_only')).trim(), '0');
+    await landsOn(db1, from);
   });
 
   test('db1 → db2: VIP released before read_only, on db2 before db2 is writable, never on two hosts; writes through it land on db2', async () => {
