@@ -10,18 +10,20 @@
  *    block, nothing changed, the VIP still on db1;
  *  - rollback (db1 cannot catch up: a table lock blocks its SQL thread): the
  *    VIP goes back from db1 to db2 (off db1 first), db2 writable again, the
- *    application writes through the VIP to db2 again, never on two hosts.
+ *    application writes through the VIP to db2 again, never on two hosts;
+ *  - rollback (the VIP cannot be added on db1's host: a failing ip
+ *    bind-mounted in that sshd's mount namespace): back on db2, db2 writable.
  * Netns tag i11s-sv, 10.213.45.0/24 (VIP 10.213.45.100), ssh port 2345.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import mysql from 'mysql2/promise';
 import { parse, stringify } from 'yaml';
-import { rootSql, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
+import { netnsPids, rootSql, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
 import { DrillWriter } from '../../src/adapters/drill/writer.js';
 import { withSandbox } from '../helpers/sandbox.js';
 import { netnsAvailable } from '../helpers/netns.js';
@@ -213,6 +215,46 @@ describe('switchover with the built-in vip hook: the VIP moves inside the databa
     } finally {
       await locker.query('UNLOCK TABLES').catch(() => undefined);
       locker.destroy();
+    }
+  });
+
+  test("rollback: the VIP cannot be added on db1's host (ip fails there) → taken off db1 (it is not there), back on db2, db2 writable; nothing lost", async () => {
+    // `ip addr add` fails in db1's sshd only: a fake ip bind-mounted over the real one in that sshd's mount namespace.
+    const realIp = join(sb.dir, 'real-ip');
+    copyFileSync('/usr/bin/ip', realIp);
+    chmodSync(realIp, 0o755);
+    const fakeIp = join(sb.dir, 'fake-ip');
+    writeFileSync(fakeIp, `#!/bin/sh\nif [ "$1 $2" = "addr add" ]; then echo "RTNETLINK answers: Operation not permitted" >&2; exit 2; fi\nexec ${realIp} "$@"\n`);
+    chmodSync(fakeIp, 0o755);
+    const sshd = netnsPids(db1.netns!.ns).find((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sshd';
+      } catch {
+        return false;
+      }
+    });
+    assert.ok(sshd !== undefined, `no sshd in ${db1.netns!.ns}`);
+    const mount = spawnSync('nsenter', ['-t', String(sshd), '-m', '--', 'mount', '--bind', fakeIp, '/usr/bin/ip'], { encoding: 'utf8', timeout: 5000 });
+    assert.equal(mount.status, 0, mount.stderr);
+    try {
+      assert.deepEqual(vipHolders(servers), ['db2']);
+      const watch = watchVip(servers);
+      const r = await switchover(conf, '--orig-master-is-new-slave', '--new-master', 'db1');
+      const { most, events } = await watch.stop();
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.report.outcome, 'rolled_back', r.report.reason);
+      assert.match(r.report.reason, /vip hook \(online_change_start\): ip addr add 10\.213\.45\.100\/32 dev eth0 on .*Operation not permitted/);
+      assert.equal(r.report.rollback?.complete, true, r.report.rollback?.problems.join('; '));
+      assert.ok((r.report.rollback?.actions ?? []).some((a) => /^db2: 10\.213\.45\.100\/32 added on db2/.test(a)), r.report.rollback?.actions.join('\n'));
+      assert.ok(r.report.steps.every((s) => !/^db1: read_only = OFF/.test(s.step)), 'db1 was never made writable');
+      assert.deepEqual(events.map((e) => e.replace(/^\S+ /, '')), ['deleted from db2', 'added on db2']);
+      assert.ok(most <= 1, `the VIP was on ${most} hosts at once: ${events.join('; ')}`);
+      assert.deepEqual(vipHolders(servers), ['db2']);
+      assert.equal((await rootSql(db2, 'SELECT @@global.read_only')).trim(), '0');
+      assert.equal((await rootSql(db1, 'SELECT @@global.read_only')).trim(), '1');
+      await landsOn(db2, w.acked.length);
+    } finally {
+      spawnSync('nsenter', ['-t', String(sshd), '-m', '--', 'umount', '/usr/bin/ip'], { encoding: 'utf8', timeout: 5000 });
     }
     // Nothing acknowledged is lost.
     await w.stop();
