@@ -18,8 +18,8 @@
  *
  * --vip: the issue-11 setting instead. A netns sandbox (each server in its
  * own namespace with its own sshd), a VIP moved by the built-in vip hook
- * (online_change_stop / online_change_start, over the switchover's kept SSH
- * sessions), and an application that writes through the VIP only (200
+ * (inside the database switch, over the switchover's kept SSH sessions: see
+ * the README's "Through a VIP"), and an application that writes through the VIP only (200
  * writes/s, reconnecting on any error). The number that counts is then the
  * write block THROUGH THE VIP: the longest time between two writes
  * acknowledged through it across the switchover. Needs root, iproute2,
