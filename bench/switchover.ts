@@ -18,8 +18,8 @@
  *
  * --vip: the issue-11 setting instead. A netns sandbox (each server in its
  * own namespace with its own sshd), a VIP moved by the built-in vip hook
- * (online_change_stop / online_change_start, over the switchover's kept SSH
- * sessions), and an application that writes through the VIP only (200
+ * (inside the database switch, over the switchover's kept SSH sessions: see
+ * the README's "Through a VIP"), and an application that writes through the VIP only (200
  * writes/s, reconnecting on any error). The number that counts is then the
  * write block THROUGH THE VIP: the longest time between two writes
  * acknowledged through it across the switchover. Needs root, iproute2,
@@ -121,7 +121,7 @@ async function vipBench(): Promise<void> {
   const VIP = `${SUBNET}.100`;
   const vdir = `/var/tmp/mhats-bench-switchover-vip-${process.pid}`;
   const vsb = await sandboxUp({ dir: vdir, replicas: 2, sshPort: 2331, gtid: values.gtid, netns: { tag: 'i11swo', subnet: SUBNET }, extraServerOptions: ['bind_address=0.0.0.0'] });
-  const out: Array<{ run: number; from: string; to: string; viaVipGapMs: number; writeBlockedMs: number; steps: Array<{ step: string; ms: number }> }> = [];
+  const out: Array<{ run: number; from: string; to: string; viaVipGapMs: number; writeBlockedMs: number; vipBlockedMs?: number | undefined; steps: Array<{ step: string; ms: number }> }> = [];
   let w: DrillWriter | undefined;
   try {
     const [s1, s2, s3] = vsb.servers as [SandboxServer, SandboxServer, SandboxServer];
@@ -147,7 +147,7 @@ async function vipBench(): Promise<void> {
       const t0 = performance.now();
       const r = await execa(process.execPath, ['dist/cli/bin.js', 'switchover', '--conf', conf, '--yes', '--json', '--orig-master-is-new-slave', '--new-master', next.name], { reject: false, timeout: 120_000 });
       if (r.exitCode !== 0) throw new Error(`switchover ${i + 1} exited ${r.exitCode}:\n${String(r.stderr)}\n${String(r.stdout).slice(0, 2000)}`);
-      const rep = JSON.parse(String(r.stdout)) as { writeBlockedMs: number; steps: Array<{ step: string; durationMs: number }> };
+      const rep = JSON.parse(String(r.stdout)) as { writeBlockedMs: number; vipBlockedMs?: number; steps: Array<{ step: string; durationMs: number }> };
       // Writes through the VIP land on the new master again.
       const end = performance.now() + 30_000;
       while (!w.acked.slice(from).some((a) => a.by === ids.get(next.name))) {
@@ -158,8 +158,8 @@ async function vipBench(): Promise<void> {
       const acks = w.acked.slice(Math.max(0, from - 1)).filter((a) => a.at >= t0 - 1000);
       let gap = 0;
       for (let k = 1; k < acks.length; k++) gap = Math.max(gap, acks[k]!.at - acks[k - 1]!.at);
-      out.push({ run: i + 1, from: master.name, to: next.name, viaVipGapMs: Math.round(gap), writeBlockedMs: rep.writeBlockedMs, steps: rep.steps.map((x) => ({ step: x.step, ms: x.durationMs })) });
-      console.log(`run ${i + 1}/${runs}: ${master.name} → ${next.name}: longest gap between two writes acknowledged through the VIP ${Math.round(gap)} ms; mhats' own write block ${rep.writeBlockedMs} ms`);
+      out.push({ run: i + 1, from: master.name, to: next.name, viaVipGapMs: Math.round(gap), writeBlockedMs: rep.writeBlockedMs, vipBlockedMs: rep.vipBlockedMs, steps: rep.steps.map((x) => ({ step: x.step, ms: x.durationMs })) });
+      console.log(`run ${i + 1}/${runs}: ${master.name} → ${next.name}: longest gap between two writes acknowledged through the VIP ${Math.round(gap)} ms; mhats' own write block ${rep.writeBlockedMs} ms${rep.vipBlockedMs !== undefined ? `, VIP release → new master writable with it ${rep.vipBlockedMs} ms` : ''}`);
       master = next;
     }
     await w.stop();
@@ -171,6 +171,9 @@ async function vipBench(): Promise<void> {
     console.log(`\nmhats switchover through a VIP (built-in vip hook, arping_count 2, verify): ${runs} switchovers, ${values.gtid ? 'GTID' : 'binlog positions'}, MariaDB netns sandbox, 200 writes/s through the VIP`);
     console.log(`write block through the VIP (longest gap between two acknowledged writes): p50 ${gap.p50} ms, p95 ${gap.p95} ms (min ${gap.min}, max ${gap.max}); target ≤ 300 ms p50: ${gap.p50 <= 300 ? 'met' : 'NOT met'}`);
     console.log(`mhats' own write block (read_only on the old master → new master writable): p50 ${blocked.p50} ms, p95 ${blocked.p95} ms`);
+    const vipXs = out.map((x) => x.vipBlockedMs).filter((x): x is number => x !== undefined);
+    const vipBlocked = vipXs.length > 0 ? stat(vipXs) : undefined;
+    if (vipBlocked) console.log(`VIP released on the old host → new master writable with the VIP (mhats' clock): p50 ${vipBlocked.p50} ms, p95 ${vipBlocked.p95} ms`);
     const names = [...new Set(out.flatMap((x) => x.steps.map((st) => st.step.replace(/\bdb\d\b/g, 'X'))))];
     for (const n of names) {
       const xs = out.map((x) => x.steps.find((st) => st.step.replace(/\bdb\d\b/g, 'X') === n)?.ms ?? 0);
@@ -178,7 +181,7 @@ async function vipBench(): Promise<void> {
     }
     console.log(`acknowledged writes: ${w.acked.length}, lost: ${lost}`);
     mkdirSync('bench/results', { recursive: true });
-    writeFileSync('bench/results/switchover-vip.json', JSON.stringify({ at: new Date().toISOString(), runs, viaVipGap: gap, writeBlocked: blocked, acked: w.acked.length, lost, results: out }, null, 2));
+    writeFileSync('bench/results/switchover-vip.json', JSON.stringify({ at: new Date().toISOString(), runs, viaVipGap: gap, writeBlocked: blocked, vipBlocked, acked: w.acked.length, lost, results: out }, null, 2));
     if (lost > 0) process.exitCode = 1;
   } finally {
     await w?.stop();

@@ -16,7 +16,7 @@ import { describePlan, type PreCheck, type SwitchoverPlan } from '../domain/swit
 import type { ClusterMonitor, MonitorPlan } from '../engine/monitor.js';
 import type { Step as PlanStep } from '../domain/failover/plan.js';
 import type { FailoverReport } from '../engine/failover.js';
-import type { Prepared } from '../engine/switchover.js';
+import { onlineChangeHooksView, type Prepared } from '../engine/switchover.js';
 import type { Logger } from '../ports/logger.js';
 import type {
   AckBody, AckResult, ClusterSummary, RejoinBody, RejoinReport as RejoinReportView, ErrorBody, FailoverBody, Job, Journal, JournalEntry, MaintenanceEntry as MaintenanceEntryView, MaintenanceList, MaintenanceStartBody, MaintenanceStopBody, ManagerHealth, Overview, Plan, ServerView, SwitchoverBody, SwitchoverPlanBody, Topology,
@@ -310,7 +310,8 @@ function entryAt(e: JournalEntry): number {
 function switchoverPlanView(plan: SwitchoverPlan, prepared: Prepared, cluster: ClusterConfig, opts: { origMasterIsNewSlave: boolean; timeout: number }): SwitchoverPlanBody {
   const notes: string[] = [];
   if (!prepared.hasSuperReadOnly && plan.flavor === 'mariadb') notes.push('MariaDB has no super_read_only; from 10.11 on, users with READ ONLY ADMIN (included in ALL PRIVILEGES) write through read_only, so every client session is killed and the old master\'s binlog is checked before promotion.');
-  if (!cluster.master_ip_online_change_script) notes.push('no master_ip_online_change_script: clients must find the new master themselves (VIP, DNS or proxy not moved by mhats).');
+  const hv = onlineChangeHooksView(cluster);
+  if (!hv.anyHook) notes.push('no master_ip_online_change_script and no online-change hook: clients must find the new master themselves (VIP, DNS or proxy not moved by mhats).');
   return {
     master: plan.master,
     new_master: plan.newMaster,
@@ -319,7 +320,7 @@ function switchoverPlanView(plan: SwitchoverPlan, prepared: Prepared, cluster: C
     mode: plan.mode,
     flavor: plan.flavor,
     rejected: plan.rejected,
-    steps: describePlan(plan, { origMasterIsNewSlave: opts.origMasterIsNewSlave, timeoutSeconds: opts.timeout, hook: Boolean(cluster.master_ip_online_change_script), hasSuperReadOnly: prepared.hasSuperReadOnly }).map((l) => l.trim()),
+    steps: describePlan(plan, { origMasterIsNewSlave: opts.origMasterIsNewSlave, timeoutSeconds: opts.timeout, hook: Boolean(cluster.master_ip_online_change_script), hasSuperReadOnly: prepared.hasSuperReadOnly, vips: hv.vips }).map((l) => l.trim()),
     notes,
   };
 }

@@ -255,21 +255,27 @@ export interface PlanOptions {
   timeoutSeconds: number;
   hook: boolean;
   hasSuperReadOnly: boolean;
+  /** Addresses of built-in vip hooks moved inside the switch (engine/switchover.ts vipHooksInSwitch). */
+  vips?: string[] | undefined;
 }
 
 /** The plan, step by step, as printed before asking. */
 export function describePlan(p: SwitchoverPlan, o: PlanOptions): string[] {
   const ro = o.hasSuperReadOnly ? 'read_only and super_read_only' : 'read_only';
+  const vip = o.vips !== undefined && o.vips.length > 0 ? o.vips.join(', ') : undefined;
   const steps = [
-    ...(o.hook ? [`master_ip_online_change_script --command=stop`] : []),
+    ...(o.hook && !vip ? [`master_ip_online_change_script --command=stop`] : []),
+    ...(vip ? [`${p.master}'s host: release ${vip}  (writes through it blocked from here)`] : []),
     `${p.master}: set ${ro} = ON  (writes blocked from here)`,
+    ...(vip ? [`${p.newMaster}'s host: add ${vip}, gratuitous ARP  (once ${p.master}'s host has released it, beside the next steps)`] : []),
     `${p.master}: end every client connection (not replication, not mhats)`,
     `${p.master}: record the final binlog position${p.mode === 'gtid' ? ' and GTID position' : ''}`,
     `${p.newMaster}: wait until it has applied exactly that (at most ${o.timeoutSeconds} s of blocked writes in all, else roll back)`,
     `${p.newMaster}: stop replication, record its own binlog position`,
-    `${p.newMaster}: set read_only = OFF  (writes accepted again: the new master)`,
+    `${p.newMaster}: set read_only = OFF  (writes accepted again: the new master${vip ? `; only once ${vip} is on its host` : ''})`,
+    ...(vip ? [`verify: ${vip} reaches ${p.newMaster}  (beside the next steps)`] : []),
     `${p.newMaster}: RESET SLAVE ALL`,
-    ...(o.hook ? [`master_ip_online_change_script --command=start`] : []),
+    ...(o.hook && !vip ? [`master_ip_online_change_script --command=start`] : []),
     ...p.replicas.map((r) => `${r}: ${p.mode === 'gtid' ? 'replicate from' : `once at ${p.master}'s final position, replicate from`} ${p.newMaster} ${p.mode === 'gtid' ? 'by GTID' : "at its recorded position"}`),
     o.origMasterIsNewSlave ? `${p.master}: replicate from ${p.newMaster} (stays read_only)` : `${p.master}: stays read_only and replicates from nobody (--orig-master-is-new-slave not given)`,
     `verify: a heartbeat write on ${p.newMaster} (infra.chk_masterha) reaches every replica`,

@@ -200,6 +200,20 @@ describe('describePlan', () => {
     assert.match(mysql[0]!, /read_only and super_read_only = ON/);
     assert.ok(mysql.some((l) => /db1: stays read_only and replicates from nobody/.test(l)));
   });
+
+  test('built-in vip hooks moved inside the switch: release before read_only, add beside the catch-up, promotion with the VIP up, check after', () => {
+    const d = decideSwitchover(input());
+    assert.ok(d.ok);
+    const lines = describePlan(d.plan, { origMasterIsNewSlave: true, timeoutSeconds: 5, hook: false, hasSuperReadOnly: false, vips: ['10.0.0.100/32'] });
+    const at = (re: RegExp): number => lines.findIndex((l) => re.test(l));
+    assert.match(lines[0]!, /1\. db1's host: release 10\.0\.0\.100\/32 +\(writes through it blocked from here\)/);
+    assert.match(lines[1]!, /db1: set read_only = ON/);
+    assert.match(lines[2]!, /db2's host: add 10\.0\.0\.100\/32, gratuitous ARP +\(once db1's host has released it/);
+    assert.ok(at(/db2: set read_only = OFF .*only once 10\.0\.0\.100\/32 is on its host/) > at(/db2: wait until it has applied/));
+    assert.ok(at(/verify: 10\.0\.0\.100\/32 reaches db2/) > at(/db2: set read_only = OFF/));
+    assert.ok(at(/RESET SLAVE ALL/) > at(/db2: set read_only = OFF/));
+    assert.ok(lines.every((l) => !/--command=/.test(l)));
+  });
 });
 
 describe('candidate inputs shared with the failover', () => {

@@ -7,7 +7,7 @@ import { cliCaller, openClusterJournal, prepareClusterSwitchover, runJournaledSw
 import { takeManualLead, LeaderElsewhere } from '../../app/manual-lead.js';
 import { summarize } from '../../domain/guard.js';
 import { describePlan, type PreCheck } from '../../domain/switchover.js';
-import type { StepRecord, SwitchoverReport } from '../../engine/switchover.js';
+import { onlineChangeHooksView, type StepRecord, type SwitchoverReport } from '../../engine/switchover.js';
 import { UserError } from '../../errors/errors.js';
 import { clusterMaintenance } from '../../app/maintenance.js';
 import { MasterPublisher } from '../../app/publisher.js';
@@ -119,11 +119,12 @@ export function registerSwitchover(program: Command): void {
     if (!prepared.decision.ok) return refused(prepared.decision.checks, prepared.decision.reason);
     const plan = prepared.decision.plan;
     out(`\nPlan: ${plan.master} → ${plan.newMaster} (${plan.mode === 'gtid' ? 'GTID' : 'binlog positions'}, ${plan.flavor === 'mariadb' ? 'MariaDB' : 'MySQL'})\n`);
-    for (const l of describePlan(plan, { origMasterIsNewSlave: swOpts.origMasterIsNewSlave, timeoutSeconds: swOpts.timeout, hook: Boolean(cluster.master_ip_online_change_script), hasSuperReadOnly: prepared.hasSuperReadOnly })) out(`  ${l}\n`);
+    const hv = onlineChangeHooksView(cluster);
+    for (const l of describePlan(plan, { origMasterIsNewSlave: swOpts.origMasterIsNewSlave, timeoutSeconds: swOpts.timeout, hook: Boolean(cluster.master_ip_online_change_script), hasSuperReadOnly: prepared.hasSuperReadOnly, vips: hv.vips })) out(`  ${l}\n`);
     if (!prepared.hasSuperReadOnly && plan.flavor === 'mariadb') {
       out(`  note: MariaDB has no super_read_only; from 10.11 on, users with READ ONLY ADMIN (included in ALL PRIVILEGES) write through read_only, so every client session is killed and the old master's binlog is checked before promotion.\n`);
     }
-    if (!cluster.master_ip_online_change_script) out('  note: no master_ip_online_change_script: clients must find the new master themselves (VIP, DNS or proxy not moved by mhats).\n');
+    if (!hv.anyHook) out('  note: no master_ip_online_change_script and no online-change hook: clients must find the new master themselves (VIP, DNS or proxy not moved by mhats).\n');
     if (opts.dryRun) {
       out('\n--dry-run: nothing was changed.\n');
       if (json) process.stdout.write(`${JSON.stringify({ outcome: 'dry_run', checks: prepared.decision.checks, plan }, null, 2)}\n`);
@@ -192,6 +193,7 @@ export function registerSwitchover(program: Command): void {
     }
     out(`\n${headline(report)}\n`);
     if (report.writeBlockedMs !== undefined) out(`  write-blocked time: ${report.writeBlockedMs} ms (read_only on ${report.oldMaster} → ${report.outcome === 'rolled_back' || report.rollback ? `${report.oldMaster} writable again` : `${report.newMaster} writable`})\n`);
+    if (report.vipBlockedMs !== undefined) out(`  VIP moved within the switch: ${report.vipBlockedMs} ms (released on ${report.oldMaster} → ${report.newMaster} writable with the VIP on its host)\n`);
     if (report.oldMasterFinal) out(`  ${report.oldMaster} final position: ${pos(report.oldMasterFinal)}\n`);
     if (report.newMasterStart) out(`  ${report.newMaster} started as master at: ${pos(report.newMasterStart)}\n`);
     if (report.repointed.length) out(`  replicating from ${report.newMaster}: ${report.repointed.join(', ')}\n`);
