@@ -2,8 +2,8 @@
  * Scale benchmark of the monitoring path: one `mhats manager` with
  * ping_interval=1 watching N simulated MariaDB 10.11 servers (clusters of one
  * master and two replicas) for a window of W seconds, for each N. The servers
- * are MySQL-protocol simulators (bench/scale/sim.ts) on 127.1.x.y:3306 in one
- * or two processes; the manager is the built CLI in its own process.
+ * are MySQL-protocol simulators (bench/scale/sim.ts, a hand-written protocol
+ * loop) on 127.1.x.y:3306 in one process (--sim-procs); the manager is the built CLI in its own process.
  *
  * Reported per N: the manager's CPU (% of one core) and RSS (end of the
  * window / peak), event-loop lag p99 and health-check latency p99 (from its
@@ -49,6 +49,8 @@ const { values } = parseArgs({
     compare: { type: 'string', multiple: true, default: [] },
     /** Extra node options for the manager, e.g. --node-arg=--cpu-prof --node-arg=--cpu-prof-dir=/tmp/prof */
     'node-arg': { type: 'string', multiple: true, default: [] },
+    /** Simulator processes (each serves every k-th cluster). */
+    'sim-procs': { type: 'string', default: '1' },
     /** Skip the reference run of the detection cluster alone (quick profiling runs). */
     'no-alone': { type: 'boolean', default: false },
   },
@@ -287,7 +289,7 @@ async function runOne(n: number, window: number): Promise<Row> {
   const servers = l.clusters.length * 3;
   mkdirSync(values.out, { recursive: true });
   const dir = mkdtempSync(join(tmpdir(), 'mhats-scale-'));
-  const procs = servers > 600 ? 2 : 1;
+  const procs = Math.max(1, Number(values['sim-procs']));
   const sims = Array.from({ length: procs }, () => new Sim());
   const home = new Map<string, Sim>();
   let mgr: Manager | undefined;
