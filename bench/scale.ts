@@ -333,6 +333,12 @@ async function runOne(n: number, window: number): Promise<Row> {
     const broken = sum(m1, (k) => k.startsWith('mhats_monitor_state{') && k.includes('state="broken"'));
     const lag = (m1.get('nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000;
     const checkP99 = histP99(m0, m1, 'mhats_health_check_duration_seconds');
+    // Statements the simulators do not know, sent while monitoring (before the kill: after it, the failover's own statements follow).
+    const unknown: Record<string, number> = {};
+    for (const s of sims) {
+      const st = await s.ask({ type: 'stats' });
+      if (st.type === 'stats') for (const [q, c] of Object.entries(st.unknown)) unknown[q] = (unknown[q] ?? 0) + c;
+    }
     // Detection: the first cluster's master stops answering; everything else is still watched.
     const victim = l.clusters[0]!;
     const master = victim.servers[0]!.name;
@@ -348,11 +354,6 @@ async function runOne(n: number, window: number): Promise<Row> {
       if (first) detectMs = dead.time! - first.time!;
     } catch (err) {
       console.error(`  detection not measured: ${(err as Error).message}`);
-    }
-    const unknown: Record<string, number> = {};
-    for (const s of sims) {
-      const st = await s.ask({ type: 'stats' });
-      if (st.type === 'stats') for (const [q, c] of Object.entries(st.unknown)) unknown[q] = (unknown[q] ?? 0) + c;
     }
     return {
       servers,

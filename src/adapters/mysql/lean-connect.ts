@@ -319,9 +319,11 @@ export function leanQuery(target: DbTarget, auth: LeanAuth, sql: string, opts: L
     socket.setNoDelay(true);
     socket.on('data', onData);
     socket.on('error', (err) => {
+      if (settled) return;
       const c = classifyError(err);
       finish(new DbError(target, c.kind, c.detail, c.errno));
     });
-    socket.on('close', () => finish(new DbError(target, 'protocol', `connection lost (closed by the server${state === 'greeting' ? ' before its greeting' : ''})`)));
+    // Our own destroy() after the answer also ends here: no error object (and its stack) unless it counts.
+    socket.on('close', () => settled || finish(new DbError(target, 'protocol', `connection lost (closed by the server${state === 'greeting' ? ' before its greeting' : ''})`)));
   });
 }
