@@ -265,6 +265,13 @@ export interface Row {
   waitPct?: number;
   rssEndMb: number;
   rssPeakMb: number;
+  /** The highest RSS sampled within the window (rssPeakMb is the process's high-water mark, startup included). */
+  rssWindowPeakMb?: number;
+  /** When the highest sampled RSS was seen, and when the window began (s after the manager started). */
+  rssPeakAtS?: number;
+  windowFromS?: number;
+  /** [s after start, RSS MB] every 0.5 s until the end of the window. */
+  rssSeries?: Array<[number, number]>;
   loopLagP99Ms: number;
   checkP99Ms: number;
   checks: number;
@@ -305,6 +312,16 @@ async function runOne(n: number, window: number): Promise<Row> {
     writeFileSync(conf, configYaml(l, dir));
     mgr = new Manager(conf, dir);
     const pid = mgr.child.pid!;
+    // RSS from the start (the peak may come before the window: loading the config, the first inspections).
+    const spawnedAt = performance.now();
+    const rssSeries: Array<[number, number]> = [];
+    const rssTimer = setInterval(() => {
+      try {
+        rssSeries.push([Math.round((performance.now() - spawnedAt) / 100) / 10, Math.round(procStat(pid).rssKb / 1024)]);
+      } catch {
+        // exited
+      }
+    }, 500);
     const httpLine = await mgr.waitFor((x) => typeof x.url === 'string' && x.msg.startsWith('HTTP endpoint on'), 60_000);
     const url = httpLine.url!;
     await mgr.waitFor((x) => x.msg.startsWith('ready:'), 120_000);
@@ -321,6 +338,9 @@ async function runOne(n: number, window: number): Promise<Row> {
       peakKb = Math.max(peakKb, procStat(pid).rssKb);
     }
     const s1 = procStat(pid);
+    clearInterval(rssTimer);
+    const windowFrom = Math.round((t0 - spawnedAt) / 100) / 10;
+    const peakAt = rssSeries.reduce((best, x) => (x[1] > best[1] ? x : best), [0, 0] as [number, number]);
     const w1 = runQueueWaitNs(pid);
     const sim1 = sims.reduce((t, x) => t + procStat(x.child.pid!).cpuTicks, 0);
     const t1 = performance.now();
@@ -363,6 +383,10 @@ async function runOne(n: number, window: number): Promise<Row> {
       waitPct: Math.round(((w1 - w0) / 1e6 / (t1 - t0)) * 100),
       rssEndMb: Math.round(s1.rssKb / 1024),
       rssPeakMb: Math.round(Math.max(peakKb, s1.hwmKb) / 1024),
+      rssWindowPeakMb: Math.round(peakKb / 1024),
+      rssPeakAtS: peakAt[0],
+      windowFromS: windowFrom,
+      rssSeries,
       loopLagP99Ms: Math.round(lag),
       checkP99Ms: checkP99,
       checks,
@@ -403,11 +427,11 @@ function table(rows: Row[], alone: Row | undefined): string {
 const rows: Row[] = [];
 console.log(`mhats scale benchmark: ping_interval=1 (${pingType}), clusters of 3 simulated MariaDB 10.11 servers writing ${rate} tx/s, ${windowS} s window per size${Number(values.nice) !== 0 ? `, manager and simulators at nice ${values.nice}` : ''}`);
 const alone = values['no-alone'] ? undefined : await runOne(3, Math.min(windowS, 20));
-if (alone) console.log(`  alone: ${JSON.stringify(alone)}`);
+if (alone) console.log(`  alone: ${JSON.stringify({ ...alone, rssSeries: undefined })}`);
 for (const n of sizes) {
   const r = await runOne(n, windowS);
   rows.push(r);
-  console.log(`  N=${n}: ${JSON.stringify(r)}`);
+  console.log(`  N=${n}: ${JSON.stringify({ ...r, rssSeries: undefined })}`);
 }
 console.log('');
 console.log(table(rows, alone));
