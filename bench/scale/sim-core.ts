@@ -368,7 +368,7 @@ export class SimFleet {
         this.queries++;
         if (l.dead) return;
         socket.write(this.#reply(l, connId, payload.toString('utf8', 1)));
-      } else if (cmd === 0x01) socket.destroy(); // COM_QUIT
+      } else if (cmd === 0x01) socket.end(); // COM_QUIT: what was answered before it is still sent
       else if (cmd === 0x0e || cmd === 0x02) {
         const w = this.#out;
         w.seq = 1;

@@ -98,7 +98,7 @@ test('mysql_native_password: the scramble is checked byte for byte, the query an
   assert.equal(s.seen[0]!.seq, 1, 'the handshake response follows the greeting');
   assert.equal(s.seen[1]!.seq, 0);
   assert.equal(s.seen[1]!.payload[0], 0x03);
-  assert.equal(s.seen[2]?.payload[0], 0x01, 'COM_QUIT');
+  assert.equal(s.seen[2]?.payload[0], 0x01, 'COM_QUIT (sent with the query)');
 });
 
 test('caching_sha2_password fast authentication, after an auth switch from another plugin', async () => {
