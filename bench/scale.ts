@@ -2,8 +2,8 @@
  * Scale benchmark of the monitoring path: one `mhats manager` with
  * ping_interval=1 watching N simulated MariaDB 10.11 servers (clusters of one
  * master and two replicas) for a window of W seconds, for each N. The servers
- * are MySQL-protocol simulators (bench/scale/sim.ts) on 127.1.x.y:3306 in one
- * or two processes; the manager is the built CLI in its own process.
+ * are MySQL-protocol simulators (bench/scale/sim.ts, a hand-written protocol
+ * loop) on 127.1.x.y:3306 in one process (--sim-procs); the manager is the built CLI in its own process.
  *
  * Reported per N: the manager's CPU (% of one core) and RSS (end of the
  * window / peak), event-loop lag p99 and health-check latency p99 (from its
@@ -49,6 +49,8 @@ const { values } = parseArgs({
     compare: { type: 'string', multiple: true, default: [] },
     /** Extra node options for the manager, e.g. --node-arg=--cpu-prof --node-arg=--cpu-prof-dir=/tmp/prof */
     'node-arg': { type: 'string', multiple: true, default: [] },
+    /** Simulator processes (each serves every k-th cluster). */
+    'sim-procs': { type: 'string', default: '1' },
     /** Skip the reference run of the detection cluster alone (quick profiling runs). */
     'no-alone': { type: 'boolean', default: false },
   },
@@ -263,6 +265,13 @@ export interface Row {
   waitPct?: number;
   rssEndMb: number;
   rssPeakMb: number;
+  /** The highest RSS sampled within the window (rssPeakMb is the process's high-water mark, startup included). */
+  rssWindowPeakMb?: number;
+  /** When the highest sampled RSS was seen, and when the window began (s after the manager started). */
+  rssPeakAtS?: number;
+  windowFromS?: number;
+  /** [s after start, RSS MB] every 0.5 s until the end of the window. */
+  rssSeries?: Array<[number, number]>;
   loopLagP99Ms: number;
   checkP99Ms: number;
   checks: number;
@@ -287,7 +296,7 @@ async function runOne(n: number, window: number): Promise<Row> {
   const servers = l.clusters.length * 3;
   mkdirSync(values.out, { recursive: true });
   const dir = mkdtempSync(join(tmpdir(), 'mhats-scale-'));
-  const procs = servers > 600 ? 2 : 1;
+  const procs = Math.max(1, Number(values['sim-procs']));
   const sims = Array.from({ length: procs }, () => new Sim());
   const home = new Map<string, Sim>();
   let mgr: Manager | undefined;
@@ -303,6 +312,16 @@ async function runOne(n: number, window: number): Promise<Row> {
     writeFileSync(conf, configYaml(l, dir));
     mgr = new Manager(conf, dir);
     const pid = mgr.child.pid!;
+    // RSS from the start (the peak may come before the window: loading the config, the first inspections).
+    const spawnedAt = performance.now();
+    const rssSeries: Array<[number, number]> = [];
+    const rssTimer = setInterval(() => {
+      try {
+        rssSeries.push([Math.round((performance.now() - spawnedAt) / 100) / 10, Math.round(procStat(pid).rssKb / 1024)]);
+      } catch {
+        // exited
+      }
+    }, 500);
     const httpLine = await mgr.waitFor((x) => typeof x.url === 'string' && x.msg.startsWith('HTTP endpoint on'), 60_000);
     const url = httpLine.url!;
     await mgr.waitFor((x) => x.msg.startsWith('ready:'), 120_000);
@@ -319,6 +338,9 @@ async function runOne(n: number, window: number): Promise<Row> {
       peakKb = Math.max(peakKb, procStat(pid).rssKb);
     }
     const s1 = procStat(pid);
+    clearInterval(rssTimer);
+    const windowFrom = Math.round((t0 - spawnedAt) / 100) / 10;
+    const peakAt = rssSeries.reduce((best, x) => (x[1] > best[1] ? x : best), [0, 0] as [number, number]);
     const w1 = runQueueWaitNs(pid);
     const sim1 = sims.reduce((t, x) => t + procStat(x.child.pid!).cpuTicks, 0);
     const t1 = performance.now();
@@ -331,6 +353,12 @@ async function runOne(n: number, window: number): Promise<Row> {
     const broken = sum(m1, (k) => k.startsWith('mhats_monitor_state{') && k.includes('state="broken"'));
     const lag = (m1.get('nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000;
     const checkP99 = histP99(m0, m1, 'mhats_health_check_duration_seconds');
+    // Statements the simulators do not know, sent while monitoring (before the kill: after it, the failover's own statements follow).
+    const unknown: Record<string, number> = {};
+    for (const s of sims) {
+      const st = await s.ask({ type: 'stats' });
+      if (st.type === 'stats') for (const [q, c] of Object.entries(st.unknown)) unknown[q] = (unknown[q] ?? 0) + c;
+    }
     // Detection: the first cluster's master stops answering; everything else is still watched.
     const victim = l.clusters[0]!;
     const master = victim.servers[0]!.name;
@@ -347,11 +375,6 @@ async function runOne(n: number, window: number): Promise<Row> {
     } catch (err) {
       console.error(`  detection not measured: ${(err as Error).message}`);
     }
-    const unknown: Record<string, number> = {};
-    for (const s of sims) {
-      const st = await s.ask({ type: 'stats' });
-      if (st.type === 'stats') for (const [q, c] of Object.entries(st.unknown)) unknown[q] = (unknown[q] ?? 0) + c;
-    }
     return {
       servers,
       clusters: l.clusters.length,
@@ -360,6 +383,10 @@ async function runOne(n: number, window: number): Promise<Row> {
       waitPct: Math.round(((w1 - w0) / 1e6 / (t1 - t0)) * 100),
       rssEndMb: Math.round(s1.rssKb / 1024),
       rssPeakMb: Math.round(Math.max(peakKb, s1.hwmKb) / 1024),
+      rssWindowPeakMb: Math.round(peakKb / 1024),
+      rssPeakAtS: peakAt[0],
+      windowFromS: windowFrom,
+      rssSeries,
       loopLagP99Ms: Math.round(lag),
       checkP99Ms: checkP99,
       checks,
@@ -400,11 +427,11 @@ function table(rows: Row[], alone: Row | undefined): string {
 const rows: Row[] = [];
 console.log(`mhats scale benchmark: ping_interval=1 (${pingType}), clusters of 3 simulated MariaDB 10.11 servers writing ${rate} tx/s, ${windowS} s window per size${Number(values.nice) !== 0 ? `, manager and simulators at nice ${values.nice}` : ''}`);
 const alone = values['no-alone'] ? undefined : await runOne(3, Math.min(windowS, 20));
-if (alone) console.log(`  alone: ${JSON.stringify(alone)}`);
+if (alone) console.log(`  alone: ${JSON.stringify({ ...alone, rssSeries: undefined })}`);
 for (const n of sizes) {
   const r = await runOne(n, windowS);
   rows.push(r);
-  console.log(`  N=${n}: ${JSON.stringify(r)}`);
+  console.log(`  N=${n}: ${JSON.stringify({ ...r, rssSeries: undefined })}`);
 }
 console.log('');
 console.log(table(rows, alone));

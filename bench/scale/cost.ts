@@ -1,5 +1,6 @@
 // CPU per CONNECT health check and per inspection (keeper), in-process, against the simulator.
 import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createHealthChecker } from '../../src/adapters/mysql/health.js';
 import { dialectFor, parseVersion } from '../../src/adapters/mysql/dialect.js';
 import { inspectServer } from '../../src/adapters/mysql/inspect.js';
@@ -27,10 +28,14 @@ async function worker(i: number): Promise<void> {
 }
 // warm-up
 await Promise.all(servers.map((_, i) => (mode === 'check' ? checkers[i]!.check() : inspectServer(target(servers[i]!), { connectTimeoutMs: 5000, queryTimeoutMs: 5000, now: Date.now }, keeper))));
-const c0 = process.cpuUsage(); const t0 = performance.now();
+const c0 = process.cpuUsage(); const t0 = performance.now(); const s0 = readFileSync(`/proc/${sim.pid}/stat`, 'utf8');
 await Promise.all(servers.map((_, i) => worker(i)));
 const c1 = process.cpuUsage(c0); const dt = performance.now() - t0;
+const simTicks = (): number => { const f = readFileSync(`/proc/${sim.pid}/stat`, 'utf8'); const x = f.slice(f.lastIndexOf(')') + 2).split(' '); return Number(x[11]) + Number(x[12]); };
+const stats = await new Promise<unknown>((r) => { sim.once('message', r); sim.send({ type: 'stats' }); });
 console.log(`${mode}: ${ops} ops in ${(dt / 1000).toFixed(1)} s, ${fails} failed; CPU per op: user ${(c1.user / ops).toFixed(0)} us, sys ${(c1.system / ops).toFixed(0)} us, total ${((c1.user + c1.system) / ops).toFixed(0)} us`);
+const s0t = ((x) => Number(x[11]) + Number(x[12]))(s0.slice(s0.lastIndexOf(')') + 2).split(' '));
+console.log(`simulator: CPU per op ${(((simTicks() - s0t) * 10_000) / ops).toFixed(0)} us (process, incl. its idle work); ${JSON.stringify(stats)}`);
 keeper.close();
 sim.kill('SIGKILL');
 process.exit(0);

@@ -201,6 +201,14 @@ export class ClusterMonitor {
   #vipRetryAt = new Map<string, number>();
   #rejoinRetryAt = new Map<string, number>();
 
+  /** The periodic full inspection's period (ms), while the master answers. */
+  readonly #inspectEveryMs: number;
+  /**
+   * How much sooner than a full period the first periodic inspection comes: the loop's phase times the period, so
+   * that the clusters' inspections spread over the period as their checks spread over the interval (a thousand
+   * clusters started together would otherwise all inspect in the same second, every period).
+   */
+  #inspectSkewMs = 0;
   /** What the loop derives from its (unchanging) cluster config, computed once rather than per tick or inspection. */
   readonly #det: ReturnType<typeof detectionSettings>;
   readonly #topologyOptions: ReturnType<typeof topologyOptions>;
@@ -214,6 +222,7 @@ export class ClusterMonitor {
     this.#topologyOptions = topologyOptions(cluster);
     this.#serverSpecs = cluster.servers.map(specOf);
     this.#targets = cluster.servers.map(target);
+    this.#inspectEveryMs = Math.max(10_000, cluster.ping_interval * 5000);
     this.deps = deps;
     this.#log = deps.log.child({ cluster: cluster.name });
     this.#sampler = new WitnessSampler({ connectTimeoutMs: Math.min(1000, cluster.connect_timeout * 1000), queryTimeoutMs: Math.min(2000, cluster.query_timeout * 1000) }, deps.mono);
@@ -298,7 +307,8 @@ export class ClusterMonitor {
 
   /** Old masters that have not rejoined: never promoted, never repointed automatically. */
   failedServers(): string[] {
-    const records = this.deps.journal.read();
+    // Asked several times per tick: the journal file is looked at once a second at most (its own appends at once).
+    const records = this.deps.journal.readRecent?.(1000) ?? this.deps.journal.read();
     if (this.#summaryMemo?.records !== records) this.#summaryMemo = { records, failed: failedServers(summarize(records)) };
     return this.#summaryMemo.failed;
   }
@@ -396,6 +406,7 @@ export class ClusterMonitor {
     // The loop's place in the interval: its first tick waits for it (a thousand clusters do not start, nor
     // ping, in the same millisecond); every later tick keeps it.
     const phaseMs = Math.min(Math.max(this.deps.phase ?? 0, 0), 0.999) * interval;
+    this.#inspectSkewMs = Math.min(Math.max(this.deps.phase ?? 0, 0), 0.999) * this.#inspectEveryMs;
     this.#running = true;
     const onAbort = (): void => this.#pause.wake();
     signal.addEventListener('abort', onAbort, { once: true });
@@ -517,7 +528,8 @@ export class ClusterMonitor {
       return;
     }
     // Refresh the whole view now and then (lag, the master's last position for the lost-transaction report).
-    if (r.ok && this.deps.mono() - this.#lastInspectAt > Math.max(10_000, this.cluster.ping_interval * 5000)) {
+    if (r.ok && this.deps.mono() - this.#lastInspectAt + this.#inspectSkewMs > this.#inspectEveryMs) {
+      this.#inspectSkewMs = 0;
       this.stage = 'inspecting the topology';
       const a = await this.inspect();
       this.#adoptMovedMaster(a);

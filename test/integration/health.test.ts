@@ -1,11 +1,13 @@
 /**
  * Health checks (CONNECT, SELECT, INSERT) against real mariadbd: healthy,
- * access denied (alive), hung (SIGSTOP: fails at the deadline, no hang), dead.
+ * access denied (alive), hung (SIGSTOP: fails at the deadline, no hang), dead;
+ * CONNECT checks leave no aborted connection in the server's counters.
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createHealthChecker } from '../../src/adapters/mysql/health.js';
+import { openSession } from '../../src/adapters/mysql/connection.js';
 import { dialectFor, parseVersion } from '../../src/adapters/mysql/dialect.js';
 import { Secret } from '../../src/domain/secret.js';
 import { isAliveError } from '../../src/domain/detector.js';
@@ -55,6 +57,24 @@ describe('health checks on a real server', () => {
         c.close();
       }
     }
+  });
+
+  test('CONNECT checks (the lean client: COM_QUIT sent with the query) leave no aborted connection on the server; a bare close would', async () => {
+    const dialect = dialectFor(parseVersion((await rootSql(master, 'SELECT @@version')).trim()));
+    const aborted = async (): Promise<number> => Number((await rootSql(master, "SHOW GLOBAL STATUS LIKE 'Aborted_clients'")).trim().split(/\s+/)[1]);
+    const before0 = await aborted();
+    const c = createHealthChecker('CONNECT', target(), { timeoutMs: 2000, now, dialect });
+    for (let i = 0; i < 20; i++) assert.equal((await c.check()).ok, true);
+    c.close();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await aborted(), before0, 'no aborted client after 20 checks');
+    // The counter does count a client that closes without COM_QUIT (so the assertion above can fail).
+    const s = await openSession(target(), { connectTimeoutMs: 2000, queryTimeoutMs: 2000 });
+    await s.query('SELECT 1');
+    s.destroy();
+    const deadline = performance.now() + 3000;
+    while ((await aborted()) === before0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await aborted(), before0 + 1, 'a bare close is counted');
   });
 
   test('INSERT writes the heartbeat row in MHA\'s infra.chk_masterha, and it replicates', async () => {

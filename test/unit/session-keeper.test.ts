@@ -1,6 +1,6 @@
 /**
  * The monitor's kept connections (SessionKeeper) against a MySQL-protocol
- * simulator in a child process (bench/scale/sim.ts, mysql2's server classes):
+ * simulator in a child process (bench/scale/sim.ts, a hand-written protocol loop):
  * reuse, a connection the server closed while idle (retried once on a fresh
  * one), and a statement that times out (destroyed, then re-opened).
  */

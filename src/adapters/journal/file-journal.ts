@@ -11,7 +11,7 @@ const NONE: never[] = [];
 
 export class FileJournal<R = JournalRecord> {
   readonly path: string;
-  #cache: { sig: string; records: R[] } | undefined;
+  #cache: { sig: string; records: R[]; at: number } | undefined;
   /** state_dir/CLUSTER/failovers.jsonl; with cluster null, state_dir/FILE (journals of no one cluster, e.g. maintenance). */
   constructor(stateDir: string, cluster: string | null, file = 'failovers.jsonl') {
     const dir = cluster === null ? stateDir : join(stateDir, cluster);
@@ -30,16 +30,32 @@ export class FileJournal<R = JournalRecord> {
     }
   }
 
-  read(): R[] {
+  /**
+   * read(), but the file is looked at (stat) at most once per maxAgeMs: for views refreshed every tick of every
+   * cluster (the monitor's failed servers), never for decisions. This journal's own appends are seen at once;
+   * another process's within maxAgeMs.
+   */
+  readRecent(maxAgeMs: number, now: number = performance.now()): R[] {
+    if (this.#cache !== undefined && now - this.#cache.at < maxAgeMs) return this.#cache.records;
+    return this.read(now);
+  }
+
+  read(now: number = performance.now()): R[] {
     let sig: string;
     try {
       const st = statSync(this.path, { throwIfNoEntry: false, bigint: true });
-      if (st === undefined) return NONE;
-      sig = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      sig = st === undefined ? 'absent' : `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
     } catch {
       return NONE;
     }
-    if (this.#cache?.sig === sig) return this.#cache.records;
+    if (this.#cache?.sig === sig) {
+      this.#cache.at = now;
+      return this.#cache.records;
+    }
+    if (sig === 'absent') {
+      this.#cache = { sig, records: NONE, at: now };
+      return NONE;
+    }
     let text: string;
     try {
       text = readFileSync(this.path, 'utf8');
@@ -55,7 +71,7 @@ export class FileJournal<R = JournalRecord> {
         // A torn last line (crash mid-write) is skipped.
       }
     }
-    this.#cache = { sig, records: out };
+    this.#cache = { sig, records: out, at: now };
     return out;
   }
 }

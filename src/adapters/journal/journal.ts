@@ -14,5 +14,7 @@ export interface Journal<R = JournalRecord> {
   readonly path: string;
   append(r: R): void;
   read(): R[];
+  /** read(), possibly up to maxAgeMs old for another process's appends (never older for this journal's own): for per-tick views, not decisions. */
+  readRecent?(maxAgeMs: number): R[];
   flush?(): Promise<void>;
 }

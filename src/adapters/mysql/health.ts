@@ -12,6 +12,7 @@
 import type { PingType } from '../../config/types.js';
 import type { CheckResult } from '../../domain/detector.js';
 import { DbError, openSession, type DbSession, type DbTarget } from './connection.js';
+import { LeanAuth, leanQuery, LeanUnsupported } from './lean-connect.js';
 import { HEALTH_CHECK_INSERT, HEALTH_CHECK_SELECT, HEALTH_CHECK_SETUP, type Dialect } from './dialect.js';
 import type { MasterPosition } from '../../domain/detector.js';
 
@@ -31,12 +32,20 @@ export interface HealthOptions {
   now: () => number;
 }
 
+/**
+ * CONNECT checks go through the lean client (lean-connect.ts) unless MHATS_PING_CLIENT=mysql2 (a
+ * diagnostic switch: the same check through mysql2, as before).
+ */
+const LEAN = process.env.MHATS_PING_CLIENT !== 'mysql2';
+
 /** MySQL 1290 ER_OPTION_PREVENTS_STATEMENT: read_only. Alive, but not writable. */
 const READ_ONLY_ERRNO = 1290;
 
 export function createHealthChecker(type: PingType, target: DbTarget, opts: HealthOptions): HealthChecker {
   let session: DbSession | undefined;
   let prepared = false;
+  /** The lean client for CONNECT checks; dropped for good once the server needs what it does not speak (then mysql2). */
+  let lean: LeanAuth | undefined = type === 'CONNECT' && LEAN ? new LeanAuth(target) : undefined;
 
   const drop = (): void => {
     session?.destroy();
@@ -50,6 +59,19 @@ export function createHealthChecker(type: PingType, target: DbTarget, opts: Heal
   async function once(deadlineAt: number, signal: AbortSignal): Promise<MasterPosition | undefined> {
     const remaining = (): number => Math.max(1, Math.round(deadlineAt - opts.now()));
     stage = 'connect';
+    if (lean !== undefined) {
+      // A fresh connection without mysql2: the ping (with the position when the dialect is known) and COM_QUIT.
+      const d = opts.dialect;
+      try {
+        const sets = await leanQuery(target, lean, d !== undefined ? `${d.pingWithGtidQuery()}; ${d.showBinlogStatus()}` : HEALTH_CHECK_SELECT, { signal, onAuthenticated: () => (stage = 'statement') });
+        return result(sets[0] ?? [], sets[1]);
+      } catch (err) {
+        if (!(err instanceof LeanUnsupported)) throw err;
+        // Not a failure of the server: this server needs what the lean client does not speak; mysql2 from now on.
+        lean = undefined;
+        stage = 'connect';
+      }
+    }
     if (type === 'CONNECT' || session === undefined || !session.alive) {
       // Constant statements only: the ping and the position go in one round trip (queryBatch).
       session = await openSession(target, { connectTimeoutMs: remaining(), queryTimeoutMs: remaining() }, signal, { multipleStatements: true });
@@ -74,21 +96,27 @@ export function createHealthChecker(type: PingType, target: DbTarget, opts: Heal
       } else await s.query(HEALTH_CHECK_INSERT, remaining());
     } else {
       const [rows, b] = d !== undefined ? await s.queryBatch([d.pingWithGtidQuery(), d.showBinlogStatus()], remaining()) : [await s.query(HEALTH_CHECK_SELECT, remaining())];
-      if (Number(rows![0]?.value) !== 1) throw new DbError(target, 'protocol', 'SELECT 1 did not return 1');
-      gtid = rows![0]?.gtid;
-      status = b;
+      if (type === 'CONNECT') {
+        s.close();
+        session = undefined;
+      }
+      return result(rows!, b);
     }
-    let position: MasterPosition | undefined;
-    if (d !== undefined) {
-      const [b] = status ?? [];
-      const bs = b ? d.parseBinlogStatus(b) : undefined;
-      position = { coord: bs ? { file: bs.file, pos: bs.pos } : undefined, gtid: typeof gtid === 'string' ? gtid : undefined, at: (opts.wallNow ?? Date.now)() };
-    }
-    if (type === 'CONNECT') {
-      s.close();
-      session = undefined;
-    }
-    return position;
+    return position(gtid, status);
+  }
+
+  /** The SELECT ping's rows (value 1, and the GTID position when asked) and the binlog status: the master's position. */
+  function result(rows: Array<Record<string, unknown>>, status: Array<Record<string, unknown>> | undefined): MasterPosition | undefined {
+    if (Number(rows[0]?.value) !== 1) throw new DbError(target, 'protocol', 'SELECT 1 did not return 1');
+    return position(rows[0]?.gtid, status);
+  }
+
+  function position(gtid: unknown, status: Array<Record<string, unknown>> | undefined): MasterPosition | undefined {
+    const d = opts.dialect;
+    if (d === undefined) return undefined;
+    const [b] = status ?? [];
+    const bs = b ? d.parseBinlogStatus(b) : undefined;
+    return { coord: bs ? { file: bs.file, pos: bs.pos } : undefined, gtid: typeof gtid === 'string' ? gtid : undefined, at: (opts.wallNow ?? Date.now)() };
   }
 
   return {

@@ -16,6 +16,7 @@ import type { ClusterConfig } from '../../config/types.js';
 import { removeManagerInfo, writeManagerInfo } from '../../app/manager-info.js';
 import { acknowledgeAll } from './ack.js';
 import { ExitCode } from '../../errors/exit-codes.js';
+import { heapGrowingFlag, tuneManagerHeap } from '../../adapters/heap.js';
 
 export function registerManager(program: Command): void {
   const cmd = program
@@ -71,6 +72,10 @@ Exit codes: 0 stopped on SIGTERM/SIGINT (after any failover in progress); 1 refu
   addConfigOptions(cmd);
   cmd.action(async (opts) => {
     const o = opts as typeof opts & { logLevel?: string; logFormat?: 'json' | 'pretty' | 'journald'; http?: string; managerLog?: string; workdir?: string; lastFailoverMinute?: number; ignoreLastFailover?: boolean; httpTokenFile?: string };
+    // Before the config and the fleet are loaded: the heap's growth for a long-running manager (src/adapters/heap.ts).
+    const heap = heapGrowingFlag(process.execArgv, process.env);
+    if (heap.error !== undefined) throw new UserError(heap.error, { exitCode: ExitCode.USAGE });
+    tuneManagerHeap();
     let http: HttpSettings | null | undefined;
     if (o.http !== undefined) {
       const r = parseListen(o.http);
