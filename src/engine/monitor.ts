@@ -667,7 +667,7 @@ export class ClusterMonitor {
     this.#inFailover = true;
     this.state = 'failing_over';
     const s = this.lastSuspicion;
-    const verdict = opts.trigger === 'auto' && s?.master === dead && s.verdict?.dead && s.verdictAt !== undefined ? { code: s.verdict.code, at: s.verdictAt } : undefined;
+    const verdict = opts.trigger === 'auto' && s?.master === dead && s.verdict?.dead && s.verdictAt !== undefined ? { code: s.verdict.code, at: s.verdictAt, basis: s.verdict.basis, failure: s.verdict.evidence.lastFailure?.kind } : undefined;
     if (this.lastSuspicion?.outcome === 'ongoing' && this.lastSuspicion.master === dead) this.lastSuspicion = { ...this.lastSuspicion, outcome: 'failover', endedAt: this.deps.now() };
     try {
       const report = await runFailover(

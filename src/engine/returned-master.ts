@@ -33,6 +33,8 @@ export interface ReturnedMasterInput {
   sshPool?: SshPool | undefined;
   onFenced?: ((s: ServerConfig) => void) | undefined;
   signal: AbortSignal;
+  /** The re-check's connection deadline (ms) when not the usual one (the host was powered off). */
+  recheckConnectMs?: number | undefined;
 }
 
 export interface ReturnedMasterOutcome {
@@ -75,7 +77,7 @@ export async function settleReturnedOldMaster(i: ReturnedMasterInput): Promise<R
     }
   };
   for (let catchUps = 0, catchUpFailed: string | undefined; ; ) {
-    const rf = await run.step(dead.name, 'refence', () => refence(dead, cluster, run.log, signal, i.sshPool), (r) => r.detail);
+    const rf = await run.step(dead.name, 'refence', () => refence(dead, cluster, run.log, signal, i.sshPool, i.recheckConnectMs), (r) => r.detail);
     if (rf.state === 'fenced') i.onFenced?.(dead);
     const v = onOldMasterReturned({ oldMaster: dead.name, newMaster: nm.name, flavor: plan.flavor, state: rf.state, oldHolds: rf.state === 'fenced' ? rf.holds : '', oldCoord: rf.state === 'fenced' ? rf.coord : undefined, newMasterHolds: at.gtid, knownEnd: i.knownEnd, catchUps, maxCatchUps: MAX_CATCH_UPS, catchUpFailed });
     if (v.action === 'promote') {
