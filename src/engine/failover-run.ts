@@ -41,8 +41,8 @@ export interface FailoverRequest {
    * reached (deps.now clock). A fresh verdict is MHA's double check already done; a storage hang
    * (StorageHang) answers SQL and is failed over all the same (MHA: no double check with INSERT).
    * basis: what the death rested on (refused, unreachable, replicas, stalled); failure: the kind of
-   * the manager's last failed check (timeout, refused, ...): a fresh verdict of statements or
-   * connections that timed out spares the fence its SQL attempt (skipSqlFence, ops/fencing.ts).
+   * the manager's last failed check (timeout, refused, ...): a fresh verdict of connections that
+   * timed out spares the fence its SQL attempt (skipSqlFence, ops/fencing.ts).
    */
   verdict?: { code: string; at: number; basis?: string | undefined; failure?: string | undefined } | undefined;
 }

@@ -551,9 +551,18 @@ export class SshPool {
     const prev = this.#reach.get(key);
     if (prev !== undefined && performance.now() - prev.startedAt <= o.maxAgeMs) return prev.result;
     const startedAt = performance.now();
-    const result = this.run(target, options, ['true'], { timeoutMs: o.timeoutMs }).then(
+    // The kept shell when it is idle, else a channel of the session (opened if needed). Unlike run(), no
+    // shell is opened in the background: on a host that stopped answering it would wait on a dead session.
+    const sh = this.#shells.get(key);
+    const asked = sh?.alive && !sh.busy ? sh.run(['true'], { timeoutMs: o.timeoutMs }) : this.exec(target, options, ['true'], { timeoutMs: o.timeoutMs });
+    const result = asked.then(
       (r): SshReach => ({ ok: r.code === 0, startedAt, ms: Math.round(performance.now() - startedAt), detail: r.code === 0 ? `answered in ${Math.round(performance.now() - startedAt)} ms` : `true exited ${r.code ?? '?'}` }),
-      (err: unknown): SshReach => ({ ok: false, startedAt, ms: Math.round(performance.now() - startedAt), detail: err instanceof Error ? err.message : String(err) }),
+      (err: unknown): SshReach => {
+        // No answer: the kept session is not trusted any more (a connection the network dropped looks alive
+        // until its keepalive gives up); the next use opens a fresh one.
+        this.#forget(key);
+        return { ok: false, startedAt, ms: Math.round(performance.now() - startedAt), detail: err instanceof Error ? err.message : String(err) };
+      },
     );
     this.#reach.set(key, { startedAt, result });
     return result;
@@ -600,6 +609,14 @@ export class SshPool {
       clearTimeout(timer);
       o.signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** Drops target's shell and session (destroyed, never ended: the peer may be gone). */
+  #forget(key: string): void {
+    this.#shells.get(key)?.close();
+    this.#shells.delete(key);
+    this.#sessions.get(key)?.destroy();
+    this.#sessions.delete(key);
   }
 
   #sweep(): void {

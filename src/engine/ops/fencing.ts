@@ -55,14 +55,14 @@ export interface HardFenceOptions {
 
 /**
  * Does the detector's verdict make the fence's SQL attempt pointless (pure)? When it is fresh (under
- * a second, as MHA's double check) and rested on timeouts: statements that stalled on accepted
- * connections (a storage hang), or connections that timed out with no route reaching a live server
- * (a hung mysqld, or a host cut off). Only with fence_hung_master: kill (the kill is then the fence;
- * with none, SQL is the only fence there is). Returns why, or undefined.
+ * a second, as MHA's double check) and rested on connections that timed out with no route reaching a
+ * live server (a hung mysqld, or a host cut off): the attempt would only wait out its connect timeout.
+ * Not for a storage hang (statements stall on connections it accepts): SQL reaches it at once, kills
+ * the session holding a lock, and fences it without a kill. Only with fence_hung_master: kill (the
+ * kill is then the fence; with none, SQL is the only fence there is). Returns why, or undefined.
  */
 export function skipSqlFence(v: { basis?: string | undefined; failure?: string | undefined; at: number } | undefined, now: number, mode: 'kill' | 'none'): string | undefined {
   if (v === undefined || mode !== 'kill' || now - v.at >= 1000) return undefined;
-  if (v.basis === 'stalled') return 'its health-check statements just timed out (storage hang)';
   if (v.basis === 'unreachable' && v.failure === 'timeout') return 'its connections just timed out and no route reached a live server';
   return undefined;
 }
@@ -249,7 +249,7 @@ export async function fenceHard(server: ServerConfig, cluster: ClusterConfig, o:
     return r;
   }
   if (o.sshUp !== undefined && !(await o.sshUp)) {
-    const r: HardFenceResult = { ...base, kill: 'no_ssh', safe: false, detail: `${why}; its host does not answer SSH either: its mysqld could not be killed` };
+    const r: HardFenceResult = { ...base, kill: 'no_ssh', safe: false, detail: `${why}; SSH to ${server.name} failed (no answer to the reachability probe): its mysqld could not be killed` };
     o.log.error({ server: server.name, kill: r.kill }, `could not stop ${server.name}: ${r.detail}`);
     return r;
   }
