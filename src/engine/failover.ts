@@ -44,6 +44,7 @@ import { FailoverFailed, FailoverRefused, specOf, target } from './ops/admin.js'
 import { fenceHard, skipSqlFence, type HardFenceResult } from './ops/fencing.js';
 import { detectionSettings } from '../config/resolve.js';
 import { probeSsh } from './ops/ssh-reach.js';
+import { refence, type Refence } from './ops/fence.js';
 import { EarlyVip, earlyVipHooks } from './failover-vip.js';
 import { takeFailoverLocks } from '../adapters/leader/failover-lock.js';
 import { applyRelayLog, startIoThreads, stopIoThreads } from './ops/replica.js';
@@ -158,6 +159,8 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     let sshReachable = req.sshReachable;
     /** The shutdown_script powered the old master's host off (exit 0): the re-check before promotion is bounded tighter. */
     let poweredOff = false;
+    /** After a power-off: the first re-check of the old master, started at the end of Phase 2. */
+    let powerOffRecheck: Promise<Refence> | undefined;
     /** Survivors lost in Phase 2 (they stopped answering): left out, the plan goes on without them. */
     const gone = new Map<string, string>();
     await run.phase(PHASE.shutdown, 30_000 + phaseBudgetMs(run.hooks, 'stop'), async (signal) => {
@@ -201,6 +204,11 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         stopped = await run.hooksIn('stop', { origMaster: dead, origSshReachable: sshReachable }, signal);
         if (stopped.sshReachable === false && stopped.aborted === undefined) {
           poweredOff = true;
+          // The re-check before the promotion starts now, in the background: a powered-off host cannot answer,
+          // and its 300 ms connection attempt then waits for nothing else (an answer still fences it, and the
+          // promotion re-checks it again before going on).
+          powerOffRecheck = run.step(dead.name, 'refence', () => refence(dead, cluster, run.log, undefined, deps.sshPool, POWERED_OFF_RECHECK_MS), (r) => r.detail);
+          powerOffRecheck.catch(() => undefined);
           fenceLate = fencing.then(journalFence).then(
             () => undefined,
             (err: unknown) => run.event(`fence ${dead.name}: ${(err as Error).message}`),
@@ -354,7 +362,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       // connection attempt is bounded tighter. With built-in start hooks only, this runs beside them.
       const settle = async (): Promise<Awaited<ReturnType<typeof settleReturnedOldMaster>>> => {
         const knownEnd = salvage?.bytes !== undefined || salvage?.transactions === 0 ? undefined : plan.latest.coord;
-        return settleReturnedOldMaster({ run, dead, newMaster: nm, plan, obs, knownEnd, at: await positionOf(nm, cluster, signal), sshPool: deps.sshPool, onFenced: deps.onFenced, signal, recheckConnectMs: poweredOff ? POWERED_OFF_RECHECK_MS : undefined });
+        return settleReturnedOldMaster({ run, dead, newMaster: nm, plan, obs, knownEnd, at: await positionOf(nm, cluster, signal), sshPool: deps.sshPool, onFenced: deps.onFenced, signal, recheckConnectMs: poweredOff ? POWERED_OFF_RECHECK_MS : undefined, firstRefence: powerOffRecheck });
       };
       let hooks: PhaseOutcome;
       let settled: Awaited<ReturnType<typeof settleReturnedOldMaster>>;
