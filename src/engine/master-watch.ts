@@ -38,6 +38,8 @@ export class MasterWatch {
           return;
         }
         this.#session = s;
+        // An idle connection never keeps the process alive (a monitor that is not run() and closed, a test).
+        s.unref();
         s.onClose(() => {
           if (this.#session !== s) return;
           this.#session = undefined;

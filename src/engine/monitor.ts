@@ -575,6 +575,8 @@ export class ClusterMonitor {
     this.lastMasterPosition = undefined;
     this.#watch?.close();
     this.#watch = new MasterWatch(target(srv), () => this.#pause.wake(), Math.min(1000, this.cluster.connect_timeout * 1000));
+    // Open from the start (the master was just seen healthy): the first health check comes only a ping_interval later.
+    this.#watch.ensure();
     this.#checker = createHealthChecker(this.cluster.ping_type, target(srv), {
       timeoutMs: this.cluster.ping_timeout * 1000,
       now: this.deps.mono,

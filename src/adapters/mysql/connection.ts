@@ -213,6 +213,11 @@ export class DbSession {
     this.#conn.on('error', once);
   }
 
+  /** This connection no longer keeps the process alive (an idle connection kept for its close event). */
+  unref(): void {
+    (this.#conn as unknown as { stream?: { unref?: () => void } }).stream?.unref?.();
+  }
+
   /** Closes at once: never waits on the server. */
   destroy(): void {
     this.#dead = true;
