@@ -20,10 +20,11 @@
  * lock for its whole run: about a minute per drill); --readme writes the table of every
  * stored cell between the detection-bench markers in README.md. --profile
  * prints each failover's journal as a timeline (phases, steps, hooks).
- * --readme-only --readme: no runs, the README table from the stored cells.
+ * --readme-only --readme: no runs, the README table from the stored cells. --keep copies each
+ * run's manager log to /tmp/mhats-bench-<run>-manager.log.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
@@ -34,7 +35,7 @@ import type { DrillRunResult } from '../src/domain/drill/types.js';
 const FAULTS = ['crash', 'hang', 'netdown'] as const;
 type Fault = (typeof FAULTS)[number];
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, intervals: { type: 'string', default: '1,3' }, faults: { type: 'string' }, readme: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false }, 'readme-only': { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, intervals: { type: 'string', default: '1,3' }, faults: { type: 'string' }, readme: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false }, 'readme-only': { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false } } });
 const rounds = Number(values.rounds);
 const intervals = values.intervals.split(',').map(Number);
 const faults = (values.faults?.split(',').map((s) => s.trim()) ?? [...FAULTS]) as Fault[];
@@ -108,6 +109,12 @@ for (const interval of values['readme-only'] ? [] : intervals) {
           cell.runs.push(...report.results.map((r) => ({ ...r, run: round })));
           if (values.profile) for (const r of report.results) console.log([`${name}: ${JSON.stringify(r.timings)}`, ...timeline(setup, r.failoverId)].join('\n'));
         } finally {
+          if (values.keep) {
+            // The sandbox's teardown removes its directory: the manager's log is copied out first.
+            const log = join(matrixDir(env, name), 'manager-1.log');
+            if (existsSync(log)) copyFileSync(log, `/tmp/mhats-bench-${name}-manager.log`);
+            console.log(`${name}: manager log kept in /tmp/mhats-bench-${name}-manager.log`);
+          }
           await setup.close();
           rmSync(matrixDir(env, name), { recursive: true, force: true });
         }

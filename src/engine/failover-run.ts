@@ -40,8 +40,11 @@ export interface FailoverRequest {
    * The detector's verdict that started an automatic failover (monitor): its code and when it was
    * reached (deps.now clock). A fresh verdict is MHA's double check already done; a storage hang
    * (StorageHang) answers SQL and is failed over all the same (MHA: no double check with INSERT).
+   * basis: what the death rested on (refused, unreachable, replicas, stalled); failure: the kind of
+   * the manager's last failed check (timeout, refused, ...): a fresh verdict of connections that
+   * timed out spares the fence its SQL attempt (skipSqlFence, ops/fencing.ts).
    */
-  verdict?: { code: string; at: number } | undefined;
+  verdict?: { code: string; at: number; basis?: string | undefined; failure?: string | undefined } | undefined;
 }
 
 export interface FailoverDeps {
@@ -241,10 +244,10 @@ export class FailoverRun {
     }
   }
 
-  /** Hooks: MHA's script keys, then the environment's hook set (src/config/hooks.ts). */
-  async hooksIn(phase: HookPhase, ev: Partial<HookEvent> & { origMaster: ServerConfig }, signal?: AbortSignal): Promise<PhaseOutcome> {
+  /** Hooks: MHA's script keys, then the environment's hook set (src/config/hooks.ts); `only`: a subset of them, in the same order. */
+  async hooksIn(phase: HookPhase, ev: Partial<HookEvent> & { origMaster: ServerConfig }, signal?: AbortSignal, only?: (h: HookSpec) => boolean): Promise<PhaseOutcome> {
     if (phase === 'stop') this.stopHooksRan = true;
-    return runHookPhase(this.#hooks, { kind: 'failover', phase, cluster: this.cluster, id: this.id, environment: this.#hookEnv, ...ev, env: hookEnv(this.cluster, ev.origMaster, ev.newMaster, this.id, this.#fencingToken) }, this.cluster.ssh, {
+    return runHookPhase(only ? this.#hooks.filter(only) : this.#hooks, { kind: 'failover', phase, cluster: this.cluster, id: this.id, environment: this.#hookEnv, ...ev, env: hookEnv(this.cluster, ev.origMaster, ev.newMaster, this.id, this.#fencingToken) }, this.cluster.ssh, {
       runScript: this.deps.runHook ?? runScript,
       signal,
       sshPool: this.deps.sshPool,

@@ -18,6 +18,7 @@ import { WitnessSampler } from '../adapters/mysql/witness.js';
 import { SshPool } from '../adapters/ssh/session.js';
 import { sshOptionsFor } from '../adapters/ssh/targets.js';
 import { detectionSettings, topologyOptions } from '../config/resolve.js';
+import { MasterWatch } from './master-watch.js';
 import { Suspicion } from './suspicion.js';
 import { readMhaStateFiles } from '../adapters/journal/mha-state-files.js';
 import { failedServers, guard, summarize, type FailoverSummary, type JournalRecord } from '../domain/guard.js';
@@ -169,6 +170,8 @@ export class ClusterMonitor {
   /** What the running tick waits for (a stuck loop is reported with it). */
   stage: string | undefined;
   #checker: HealthChecker | undefined;
+  /** An idle connection to the master: its close (mysqld died) triggers a health check at once (master-watch.ts). */
+  #watch: MasterWatch | undefined;
   #log: Logger;
   #lastReport = '';
   #lastInspectAt = -Infinity;
@@ -434,6 +437,7 @@ export class ClusterMonitor {
     this.#running = false;
     for (let a = this.#actions.shift(); a !== undefined; a = this.#actions.shift()) a.cancel(new Error(`the monitor of ${this.cluster.name} stopped before the action ran`));
     this.#checker?.close();
+    this.#watch?.close();
     this.#endSuspicion();
     this.#sampler.close();
     if (this.#ownPool) this.pool.close();
@@ -497,6 +501,7 @@ export class ClusterMonitor {
     this.stage = `health check of ${this.master}`;
     const r = await this.#checker!.check();
     if (r.ok && r.position) this.lastMasterPosition = r.position;
+    if (r.ok) this.#watch?.ensure();
     this.#observe(() => this.deps.observer?.check?.(this, r));
     const det = this.#det;
     const { state: next, transition } = detect(this.detector, r, { failuresToSuspect: this.cluster.ping_failures, stallsToFail: det.ping_stall_failures });
@@ -580,6 +585,10 @@ export class ClusterMonitor {
     const obs = a?.masterObs?.name === master ? a.masterObs : a?.replicas.find((r) => r.name === master)?.obs;
     this.#checkerHasDialect = obs !== undefined;
     this.lastMasterPosition = undefined;
+    this.#watch?.close();
+    this.#watch = new MasterWatch(target(srv), () => this.#pause.wake(), Math.min(1000, this.cluster.connect_timeout * 1000));
+    // Open from the start (the master was just seen healthy): the first health check comes only a ping_interval later.
+    this.#watch.ensure();
     this.#checker = createHealthChecker(this.cluster.ping_type, target(srv), {
       timeoutMs: this.cluster.ping_timeout * 1000,
       now: this.deps.mono,
@@ -679,7 +688,7 @@ export class ClusterMonitor {
     this.#inFailover = true;
     this.state = 'failing_over';
     const s = this.lastSuspicion;
-    const verdict = opts.trigger === 'auto' && s?.master === dead && s.verdict?.dead && s.verdictAt !== undefined ? { code: s.verdict.code, at: s.verdictAt } : undefined;
+    const verdict = opts.trigger === 'auto' && s?.master === dead && s.verdict?.dead && s.verdictAt !== undefined ? { code: s.verdict.code, at: s.verdictAt, basis: s.verdict.basis, failure: s.verdict.evidence.lastFailure?.kind } : undefined;
     if (this.lastSuspicion?.outcome === 'ongoing' && this.lastSuspicion.master === dead) this.lastSuspicion = { ...this.lastSuspicion, outcome: 'failover', endedAt: this.deps.now() };
     try {
       const report = await runFailover(

@@ -11,7 +11,7 @@ import { onOldMasterReturned, othersAfterCatchUp } from '../domain/failover/retu
 import type { FailoverPlan } from '../domain/failover/plan.js';
 import type { BinlogCoord, ServerObservation } from '../domain/types.js';
 import { checkSignal, FailoverFailed, replUser } from './ops/admin.js';
-import { refence } from './ops/fence.js';
+import { refence, type Refence } from './ops/fence.js';
 import { gtidCatchUp } from './ops/replica.js';
 import { positionOf, stopReplication } from './ops/master.js';
 import type { FailoverRun } from './failover-run.js';
@@ -33,6 +33,10 @@ export interface ReturnedMasterInput {
   sshPool?: SshPool | undefined;
   onFenced?: ((s: ServerConfig) => void) | undefined;
   signal: AbortSignal;
+  /** The re-check's connection deadline (ms) when not the usual one (the host was powered off). */
+  recheckConnectMs?: number | undefined;
+  /** The first re-check, already started (after a power-off it need not wait for the promotion's eve). */
+  firstRefence?: Promise<Refence> | undefined;
 }
 
 export interface ReturnedMasterOutcome {
@@ -75,7 +79,7 @@ export async function settleReturnedOldMaster(i: ReturnedMasterInput): Promise<R
     }
   };
   for (let catchUps = 0, catchUpFailed: string | undefined; ; ) {
-    const rf = await run.step(dead.name, 'refence', () => refence(dead, cluster, run.log, signal, i.sshPool), (r) => r.detail);
+    const rf = catchUps === 0 && i.firstRefence !== undefined ? await i.firstRefence : await run.step(dead.name, 'refence', () => refence(dead, cluster, run.log, signal, i.sshPool, i.recheckConnectMs), (r) => r.detail);
     if (rf.state === 'fenced') i.onFenced?.(dead);
     const v = onOldMasterReturned({ oldMaster: dead.name, newMaster: nm.name, flavor: plan.flavor, state: rf.state, oldHolds: rf.state === 'fenced' ? rf.holds : '', oldCoord: rf.state === 'fenced' ? rf.coord : undefined, newMasterHolds: at.gtid, knownEnd: i.knownEnd, catchUps, maxCatchUps: MAX_CATCH_UPS, catchUpFailed });
     if (v.action === 'promote') {

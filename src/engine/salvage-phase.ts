@@ -20,7 +20,7 @@ export async function saveDeadMasterBinlog(run: FailoverRun, dead: ServerConfig,
     return undefined;
   }
   const from = sp.latest.coord;
-  const r = await salvageBinlog(run.cluster, dead, from, cut, { timeoutMs: 30_000, signal });
+  const r = await salvageBinlog(run.cluster, dead, from, cut, { timeoutMs: 30_000, signal, pool: run.deps.sshPool });
   if (!r.ok) {
     run.log.error({ reason: r.reason }, `could not save ${dead.name}'s binlog: ${r.reason}`);
     run.event(`binlog salvage failed: ${r.reason}`);

@@ -11,10 +11,13 @@
  *   round starts when it is older than the probe deadline), and
  *   secondary_check_script (started at the first failure, as MHA does), whose
  *   word counts only when everything else says dead.
+ * - At once too: the master's own SSH (one round trip on its kept session),
+ *   whose answer a failover reuses (SshPool.reachable).
  */
 import type { ClusterConfig, ServerConfig } from '../config/types.js';
 import { detectionSettings } from '../config/resolve.js';
 import { target } from './ops/admin.js';
+import { probeSsh } from './ops/ssh-reach.js';
 import type { WitnessSampler } from '../adapters/mysql/witness.js';
 import { probeRoutes, type ProbeFrom } from '../adapters/ssh/route-probe.js';
 import type { SshPool } from '../adapters/ssh/session.js';
@@ -70,6 +73,9 @@ export class Suspicion {
     this.#samples = this.#sample();
     this.#routesStartedAt = this.startedAt;
     this.#routes = this.#probe();
+    // The master's own SSH, asked now: a failover that follows takes this answer (or joins the probe) instead
+    // of waiting out a new connection's timeout (src/engine/ops/ssh-reach.ts).
+    if (deps.pool !== undefined) void probeSsh(deps.pool, deps.cluster, deps.master);
     if (deps.cluster.secondary_check_script) this.#secondary = secondaryCheck(deps.cluster, deps.master).catch((err: unknown) => ({ kind: 'error' as const, detail: (err as Error).message }));
   }
 

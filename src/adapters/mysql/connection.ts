@@ -197,6 +197,27 @@ export class DbSession {
     }
   }
 
+  /**
+   * Calls fn once when the connection ends or fails, idle or not: the server closed it (its mysqld
+   * died: the kernel closes its sockets at once), the network broke it, or this side destroyed it.
+   */
+  onClose(fn: () => void): void {
+    let fired = false;
+    const once = (): void => {
+      if (fired) return;
+      fired = true;
+      this.#dead = true;
+      fn();
+    };
+    this.#conn.once('end', once);
+    this.#conn.on('error', once);
+  }
+
+  /** This connection no longer keeps the process alive (an idle connection kept for its close event). */
+  unref(): void {
+    (this.#conn as unknown as { stream?: { unref?: () => void } }).stream?.unref?.();
+  }
+
   /** Closes at once: never waits on the server. */
   destroy(): void {
     this.#dead = true;

@@ -3,7 +3,10 @@
  * is not). Binary-safe, every call with a deadline and a size cap.
  */
 import { binlogBasename, binlogFileIndex } from '../../domain/binlog-coord.js';
-import { sshExec, type SshClientOptions, type SshTarget } from './client.js';
+import { sshExec, type ExecResult, type SshClientOptions, type SshTarget } from './client.js';
+
+/** Runs a command on target (default: a new SSH connection, sshExec); e.g. a kept session's exec channel (SshPool.exec). */
+export type RemoteExec = (target: SshTarget, argv: string[], o: { timeoutMs: number; maxOutputBytes: number; remoteTimeoutSec: number; signal?: AbortSignal | undefined }) => Promise<ExecResult>;
 
 export interface RemoteBinlogs {
   dir: string;
@@ -65,9 +68,10 @@ export interface RemoteTail {
  * SSH handshake costs hundreds of ms during a failover): finds the first of
  * `dirs` holding `startFile`, lists the series' files from it on with their
  * sizes, then streams the start file's head, its tail from `startPos`, and
- * the later files. Paths and names go in as positional parameters.
+ * the later files. Paths and names go in as positional parameters. exec: on
+ * a kept session (no handshake at all) when the caller has one.
  */
-export async function readRemoteTail(target: SshTarget, opts: SshClientOptions & { signal?: AbortSignal | undefined }, dirs: string[], startFile: string, startPos: number, timeoutMs: number, maxBytes: number): Promise<RemoteTail | undefined> {
+export async function readRemoteTail(target: SshTarget, opts: SshClientOptions & { signal?: AbortSignal | undefined }, dirs: string[], startFile: string, startPos: number, timeoutMs: number, maxBytes: number, exec?: RemoteExec): Promise<RemoteTail | undefined> {
   const base = binlogBasename(startFile);
   const script = [
     'start=$1; pos=$2; base=$3; shift 3',
@@ -84,7 +88,9 @@ export async function readRemoteTail(target: SshTarget, opts: SshClientOptions &
     'tail -c +$((pos + 1)) "$start"',
     'for f in $files; do [ "$f" = "$start" ] || cat "$f"; done',
   ].join('\n');
-  const r = await sshExec(target, ['sh', '-c', script, 'mhats-salvage', startFile, String(startPos), base, ...dirs], { ...opts, timeoutMs, maxOutputBytes: maxBytes, remoteTimeoutSec: Math.ceil(timeoutMs / 1000) });
+  const argv = ['sh', '-c', script, 'mhats-salvage', startFile, String(startPos), base, ...dirs];
+  const eo = { timeoutMs, maxOutputBytes: maxBytes, remoteTimeoutSec: Math.ceil(timeoutMs / 1000), signal: opts.signal };
+  const r = exec ? await exec(target, argv, eo) : await sshExec(target, argv, { ...opts, ...eo });
   if (r.code === 4) return undefined;
   if (r.code !== 0) throw new Error(`reading binlogs on ${target.host} failed (exit ${r.code ?? r.signal ?? '?'}): ${r.stderr.trim().split('\n').slice(-1)[0] ?? ''}`);
   const out = r.stdoutBytes;

@@ -383,6 +383,14 @@ export interface PoolEntry {
 /** Opening a remote shell may take the login shell's startup files (seconds on some hosts). */
 const SHELL_OPEN_MS = 20_000;
 
+/** A reachability probe (SshPool.reachable): did the host answer, when was it asked (performance.now()), how long it took. */
+export interface SshReach {
+  ok: boolean;
+  startedAt: number;
+  ms: number;
+  detail: string;
+}
+
 /** After a failed opening, warm() waits this long before trying that host again. */
 const WARM_RETRY_MS = 60_000;
 
@@ -401,6 +409,7 @@ export class SshPool {
   #shellOpening = new Map<string, Promise<RemoteShell>>();
   #lastUse = new Map<string, number>();
   #lastError = new Map<string, { at: number; message: string }>();
+  #reach = new Map<string, { startedAt: number; result: Promise<SshReach> }>();
   #idleMs: number;
   #warmRetryMs: number;
   /** Sessions warm() started opening (tests, metrics). */
@@ -531,6 +540,34 @@ export class SshPool {
     return { code: r.code, stdout: r.stdout, stderr: r.stderr, elapsedMs: r.elapsedMs, via: 'exec' };
   }
 
+  /**
+   * Does target answer over SSH? One command (`true`) on its kept shell, or on a new session when
+   * none is open, within timeoutMs. Callers share a probe: one started less than maxAgeMs ago
+   * (running or finished) is reused, so a failover can take the answer of the probe a suspicion
+   * started seconds earlier. Never throws.
+   */
+  reachable(target: SshTarget, options: SshClientOptions, o: { timeoutMs: number; maxAgeMs: number }): Promise<SshReach> {
+    const key = keyOf(target);
+    const prev = this.#reach.get(key);
+    if (prev !== undefined && performance.now() - prev.startedAt <= o.maxAgeMs) return prev.result;
+    const startedAt = performance.now();
+    // The kept shell when it is idle, else a channel of the session (opened if needed). Unlike run(), no
+    // shell is opened in the background: on a host that stopped answering it would wait on a dead session.
+    const sh = this.#shells.get(key);
+    const asked = sh?.alive && !sh.busy ? sh.run(['true'], { timeoutMs: o.timeoutMs }) : this.exec(target, options, ['true'], { timeoutMs: o.timeoutMs });
+    const result = asked.then(
+      (r): SshReach => ({ ok: r.code === 0, startedAt, ms: Math.round(performance.now() - startedAt), detail: r.code === 0 ? `answered in ${Math.round(performance.now() - startedAt)} ms` : `true exited ${r.code ?? '?'}` }),
+      (err: unknown): SshReach => {
+        // No answer: the kept session is not trusted any more (a connection the network dropped looks alive
+        // until its keepalive gives up); the next use opens a fresh one.
+        this.#forget(key);
+        return { ok: false, startedAt, ms: Math.round(performance.now() - startedAt), detail: err instanceof Error ? err.message : String(err) };
+      },
+    );
+    this.#reach.set(key, { startedAt, result });
+    return result;
+  }
+
   /** Is a live session to target open now (no I/O)? */
   has(target: SshTarget): boolean {
     return this.#sessions.get(keyOf(target))?.alive ?? false;
@@ -572,6 +609,14 @@ export class SshPool {
       clearTimeout(timer);
       o.signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** Drops target's shell and session (destroyed, never ended: the peer may be gone). */
+  #forget(key: string): void {
+    this.#shells.get(key)?.close();
+    this.#shells.delete(key);
+    this.#sessions.get(key)?.destroy();
+    this.#sessions.delete(key);
   }
 
   #sweep(): void {

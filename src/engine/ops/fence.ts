@@ -42,10 +42,11 @@ export type Refence = { state: 'unreachable'; detail: string } | { state: 'fence
  * (again: read_only, every session killed, read back) and what it holds is read: its GTID
  * position/set ('' without GTIDs) and its binlog position. Whether that lets the promotion go on
  * is decided by onOldMasterReturned() (src/domain/failover/returned.ts). Throws FailoverFailed
- * when it answers and cannot be fenced.
+ * when it answers and cannot be fenced. connectMs: the connection's deadline when not the usual
+ * one (after a power-off).
  */
-export async function refence(server: ServerConfig, cluster: ClusterConfig, log: Logger, signal?: AbortSignal, pool?: SshPool): Promise<Refence> {
-  const r = await fenceOverSql(server, cluster);
+export async function refence(server: ServerConfig, cluster: ClusterConfig, log: Logger, signal?: AbortSignal, pool?: SshPool, connectMs?: number): Promise<Refence> {
+  const r = await fenceOverSql(server, cluster, connectMs);
   if (r.sql === 'not_answering') return { state: 'unreachable', detail: `${server.name} does not answer (${r.detail})` };
   if (r.sql === 'unverified') {
     // It answers and SQL did not fence it: stop its mysqld (fence_hung_master), or do not promote.

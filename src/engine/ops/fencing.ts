@@ -39,6 +39,32 @@ export interface HardFenceOptions {
   /** A shutdown_script (MHA) stops the old master in the stop hooks: no built-in kill. */
   shutdownHook: boolean;
   signal?: AbortSignal | undefined;
+  /**
+   * Does its host answer SSH (a probe already under way)? false: the kill is not tried (it would only
+   * wait out its deadline on a silent host).
+   */
+  sshUp?: Promise<boolean> | undefined;
+  /**
+   * The detector saw its last connections or statements time out (a fresh verdict, skipSqlFence):
+   * the SQL attempt would only wait out its connect timeout, so the kill over SSH comes at once.
+   */
+  skipSql?: string | undefined;
+  /** Awaited once the SQL part is over, before any kill over SSH: what it found. */
+  afterSql?: ((sql: SqlFence) => Promise<void>) | undefined;
+}
+
+/**
+ * Does the detector's verdict make the fence's SQL attempt pointless (pure)? When it is fresh (under
+ * a second, as MHA's double check) and rested on connections that timed out with no route reaching a
+ * live server (a hung mysqld, or a host cut off): the attempt would only wait out its connect timeout.
+ * Not for a storage hang (statements stall on connections it accepts): SQL reaches it at once, kills
+ * the session holding a lock, and fences it without a kill. Only with fence_hung_master: kill (the
+ * kill is then the fence; with none, SQL is the only fence there is). Returns why, or undefined.
+ */
+export function skipSqlFence(v: { basis?: string | undefined; failure?: string | undefined; at: number } | undefined, now: number, mode: 'kill' | 'none'): string | undefined {
+  if (v === undefined || mode !== 'kill' || now - v.at >= 1000) return undefined;
+  if (v.basis === 'unreachable' && v.failure === 'timeout') return 'its connections just timed out and no route reached a live server';
+  return undefined;
 }
 
 export type SqlFence =
@@ -67,8 +93,8 @@ export interface HardFenceResult {
 }
 
 /** SQL part: read_only with lock_wait_timeout, every client session killed whatever read_only did, verified. */
-export async function fenceOverSql(server: ServerConfig, cluster: ClusterConfig): Promise<{ sql: SqlFence; sqlFailure?: string; readOnly?: boolean; sessionsKilled: number; detail: string }> {
-  const connectMs = Math.min(1000, cluster.connect_timeout * 1000);
+export async function fenceOverSql(server: ServerConfig, cluster: ClusterConfig, connectTimeoutMs?: number): Promise<{ sql: SqlFence; sqlFailure?: string; readOnly?: boolean; sessionsKilled: number; detail: string }> {
+  const connectMs = connectTimeoutMs ?? Math.min(1000, cluster.connect_timeout * 1000);
   let a: Admin;
   try {
     a = await Admin.open(server, cluster, connectMs);
@@ -204,8 +230,9 @@ export async function killMysqldOverSsh(server: ServerConfig, cluster: ClusterCo
  * does that in the stop hooks.
  */
 export async function fenceHard(server: ServerConfig, cluster: ClusterConfig, o: HardFenceOptions): Promise<HardFenceResult> {
-  const sql = await fenceOverSql(server, cluster);
+  const sql: Awaited<ReturnType<typeof fenceOverSql>> = o.skipSql !== undefined && !o.shutdownHook ? { sql: 'not_answering', sqlFailure: 'timeout', sessionsKilled: 0, detail: `SQL not tried: ${o.skipSql}` } : await fenceOverSql(server, cluster);
   const base = { sql: sql.sql, sqlFailure: sql.sqlFailure, readOnly: sql.readOnly, sessionsKilled: sql.sessionsKilled };
+  await o.afterSql?.(sql.sql);
   if (sql.sql === 'fenced') {
     const r: HardFenceResult = { ...base, kill: 'not_needed', safe: true, detail: `fenced over SQL: ${sql.detail}` };
     o.log.warn({ server: server.name, ...base }, `fenced ${server.name}: ${r.detail}`);
@@ -219,6 +246,11 @@ export async function fenceHard(server: ServerConfig, cluster: ClusterConfig, o:
   if (mode === 'none') {
     const r: HardFenceResult = { ...base, kill: 'disabled', safe: false, detail: `${why}; fence_hung_master=none: its mysqld is left running` };
     if (sql.sql === 'unverified' || sql.sqlFailure === 'timeout') o.log.error({ server: server.name }, `${server.name} ${r.detail}: if it resumes, it may commit writes that were waiting`);
+    return r;
+  }
+  if (o.sshUp !== undefined && !(await o.sshUp)) {
+    const r: HardFenceResult = { ...base, kill: 'no_ssh', safe: false, detail: `${why}; SSH to ${server.name} failed (no answer to the reachability probe): its mysqld could not be killed` };
+    o.log.error({ server: server.name, kill: r.kill }, `could not stop ${server.name}: ${r.detail}`);
     return r;
   }
   const k = await killMysqldOverSsh(server, cluster, { pool: o.pool, timeoutMs: Math.max(8000, cluster.ssh.connect_timeout * 1000 + 6000), signal: o.signal });

@@ -7,7 +7,8 @@
  * `mariadb-binlog | mariadb` on the new master.
  */
 import type { ClusterConfig, ServerConfig } from '../../config/types.js';
-import { readRemoteTail } from '../../adapters/ssh/remote-binlog.js';
+import { readRemoteTail, type RemoteExec } from '../../adapters/ssh/remote-binlog.js';
+import type { SshPool } from '../../adapters/ssh/session.js';
 import { sshOptionsFor } from '../../adapters/ssh/targets.js';
 import { formatCoord } from '../../domain/binlog-coord.js';
 import type { BinlogCoord } from '../../domain/types.js';
@@ -65,6 +66,8 @@ export interface SalvageOptions {
   /** Largest binlog tail mhats will hold in memory. */
   maxBytes?: number | undefined;
   signal?: AbortSignal | undefined;
+  /** The manager's kept SSH sessions: the read runs on a new channel of the host's session, with no handshake. */
+  pool?: SshPool | undefined;
 }
 
 export async function salvageBinlog(cluster: ClusterConfig, dead: ServerConfig, from: BinlogCoord, cut: Cutter, opts: SalvageOptions): Promise<SalvageResult> {
@@ -74,7 +77,9 @@ export async function salvageBinlog(cluster: ClusterConfig, dead: ServerConfig, 
   const dirs = dead.master_binlog_dir;
   let remote;
   try {
-    remote = await readRemoteTail(target, options, dirs, from.file, from.pos, opts.timeoutMs, maxBytes);
+    const pool = opts.pool;
+    const exec: RemoteExec | undefined = pool && pool.has(target) ? (t, argv, o) => pool.exec(t, sshOpts, argv, o) : undefined;
+    remote = await readRemoteTail(target, options, dirs, from.file, from.pos, opts.timeoutMs, maxBytes, exec);
   } catch (err) {
     return { ok: false, reason: `reading ${dead.name}'s binlogs over SSH failed: ${(err as Error).message}` };
   }

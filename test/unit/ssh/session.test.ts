@@ -105,6 +105,18 @@ describe('SSH pool and remote shell', () => {
     assert.equal(r.stdout, 'again\n');
   });
 
+  test('reachable(): one round trip; callers within maxAgeMs share the probe (running or done), later ones ask again', async () => {
+    const a = pool.reachable(target, options, { timeoutMs: 5000, maxAgeMs: 1000 });
+    const b = pool.reachable(target, options, { timeoutMs: 5000, maxAgeMs: 1000 });
+    assert.equal(a, b, 'joined while running');
+    const r = await a;
+    assert.equal(r.ok, true, r.detail);
+    assert.equal(await pool.reachable(target, options, { timeoutMs: 5000, maxAgeMs: 1000 }), r, 'reused when done');
+    const c = await pool.reachable(target, options, { timeoutMs: 5000, maxAgeMs: 0 });
+    assert.notEqual(c, r, 'asked again past maxAgeMs');
+    assert.ok(c.startedAt > r.startedAt);
+  });
+
   test('a wrong host key is refused', async () => {
     const bad = { ...options, fingerprints: { [`127.0.0.1:${port}`]: 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } };
     const p2 = new SshPool();
@@ -174,6 +186,9 @@ describe('SSH pool: warming a host without SSH', () => {
       await new Promise((r) => setTimeout(r, 350));
       pool.warm(target, options);
       assert.equal(pool.warmAttempts, 2, 'tried again after warmRetryMs');
+      const r = await pool.reachable(target, options, { timeoutMs: 2000, maxAgeMs: 1000 });
+      assert.equal(r.ok, false);
+      assert.match(r.detail, /refused|ECONNREFUSED/i);
     } finally {
       pool.close();
       rmSync(dir, { recursive: true, force: true });
