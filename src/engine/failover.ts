@@ -43,7 +43,7 @@ import { applyBinlogTo } from './ops/catch-up.js';
 import { FailoverFailed, FailoverRefused, specOf, target } from './ops/admin.js';
 import { fenceHard, skipSqlFence, type HardFenceResult } from './ops/fencing.js';
 import { detectionSettings } from '../config/resolve.js';
-import { probeSsh } from './ops/ssh-reach.js';
+import { probeSsh, recheckSshAfterNo } from './ops/ssh-reach.js';
 import { refence, type Refence } from './ops/fence.js';
 import { EarlyVip, earlyVipHooks } from './failover-vip.js';
 import { takeFailoverLocks } from '../adapters/leader/failover-lock.js';
@@ -129,7 +129,15 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     await run.begin(dead.name).catch((err: unknown) => Promise.reject(new FailoverRefused(`cannot record the failover in the journal (${deps.journal.path}): ${(err as Error).message}`)));
     // SSH reachability of the dead master's host decides the salvage; probed alongside Phase 1–2. Over the kept
     // sessions, the probe the suspicion started is reused, or joined while it runs (src/engine/ops/ssh-reach.ts).
-    const sshProbe: Promise<boolean> = req.sshReachable !== undefined ? Promise.resolve(req.sshReachable) : deps.sshPool !== undefined ? probeSsh(deps.sshPool, cluster, dead).then((r) => r.ok) : deps.sshReachable(dead).catch(() => false);
+    // A quick "no" from a host that answered the manager (refused, stalled) is asked again with the full
+    // connect_timeout: a loaded host must not cost the salvage of what only its binlog holds.
+    const fullProbe = (): Promise<boolean> => deps.sshReachable(dead).catch(() => false);
+    const sshProbe: Promise<boolean> =
+      req.sshReachable !== undefined
+        ? Promise.resolve(req.sshReachable)
+        : deps.sshPool !== undefined
+          ? probeSsh(deps.sshPool, cluster, dead).then((r) => (r.ok ? true : recheckSshAfterNo(req.verdict) ? fullProbe() : false))
+          : fullProbe();
     const failed = new Set(failedServers(summarize(deps.journal.read())));
     const salvageReader = deps.cutBinlog !== undefined;
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { VipHook } from '../../src/config/hooks.js';
 import type { HookRecord } from '../../src/adapters/hooks/types.js';
 import { earlyVipHooks } from '../../src/engine/failover-vip.js';
-import { sshProbeTimeoutMs } from '../../src/engine/ops/ssh-reach.js';
+import { recheckSshAfterNo, sshProbeTimeoutMs } from '../../src/engine/ops/ssh-reach.js';
 
 const vip = (name: string): VipHook => ({ type: 'vip', name, address: '10.0.0.100/32', interface: 'eth0', arping_count: 2, verify: true, timeout: 10, on_failure: 'abort', phases: ['stop', 'start'] });
 const rec = (name: string, ok: boolean, phase: HookRecord['phase'] = 'stop'): HookRecord => ({ name, type: 'vip', phase, policy: 'abort', verdict: ok ? 'ok' : 'continue', ok, timedOut: false, durationMs: 5, detail: '' });
@@ -37,4 +37,16 @@ describe('sshProbeTimeoutMs', () => {
   test('without one: a new session within connect_timeout, plus a second for the command', () => {
     assert.equal(sshProbeTimeoutMs(3, 1, false), 4000);
   });
+});
+
+test('ssh reachability: a quick "no" is asked again with the full connect_timeout unless the host itself may be gone', () => {
+  // The host answered the manager: refused port, stalled statements: a slow SSH answer must not cost the salvage.
+  assert.equal(recheckSshAfterNo({ basis: 'refused', failure: 'refused' }), true);
+  assert.equal(recheckSshAfterNo({ basis: 'stalled', failure: 'timeout' }), true);
+  assert.equal(recheckSshAfterNo({ basis: 'replicas', failure: 'refused' }), true);
+  // A manual failover has no verdict: thoroughness over speed.
+  assert.equal(recheckSshAfterNo(undefined), true);
+  // Connections timed out: the host may be off the network; the quick answer stands (netdown).
+  assert.equal(recheckSshAfterNo({ basis: 'unreachable', failure: 'timeout' }), false);
+  assert.equal(recheckSshAfterNo({ basis: 'replicas', failure: 'timeout' }), false);
 });

@@ -31,3 +31,16 @@ export function probeSsh(pool: SshPool, cluster: ClusterConfig, server: ServerCo
   const timeoutMs = sshProbeTimeoutMs(options.connectTimeoutMs / 1000, detectionSettings(cluster).second_route_timeout, pool.hasShell(target));
   return pool.reachable(target, options, { timeoutMs, maxAgeMs });
 }
+
+/**
+ * A quick probe's "no" is final only when the master's host itself may be gone: the failover's
+ * verdict rested on timeouts (a host off the network). When the host answered the manager (its port
+ * refused, a statement stalled) or no verdict is known (a manual failover), a host too loaded to answer
+ * one round trip within the quick deadline is still up, and the dead master's binlog may hold
+ * acknowledged transactions no replica received: ask again with a new session and the full SSH
+ * connect_timeout before giving the salvage up.
+ */
+export function recheckSshAfterNo(verdict: { basis?: string | undefined; failure?: string | undefined } | undefined): boolean {
+  if (verdict === undefined) return true;
+  return verdict.basis === 'refused' || verdict.basis === 'stalled' || verdict.failure === 'refused';
+}
