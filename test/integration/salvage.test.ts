@@ -11,6 +11,14 @@ import { detectFlavor, replicaStatus, rootSql, stopServer, type SandboxInfo, typ
 import { withSandbox } from '../helpers/sandbox.js';
 import { checksum as tableChecksum, until, writeManagerConfig } from '../helpers/cluster.js';
 import { ManagerProcess } from '../helpers/manager.js';
+import { spawnSync } from 'node:child_process';
+
+/** PIDs of the sshd processes serving established connections on address:port (ss -p). */
+function sshSessionPids(address: string, port: number): number[] {
+  const r = spawnSync('ss', ['-Htnp', 'state', 'established', 'src', `${address}:${port}`], { encoding: 'utf8', timeout: 10_000 });
+  const pids = [...(r.stdout ?? '').matchAll(/\("sshd",pid=(\d+),/g)].map((m) => Number(m[1]));
+  return [...new Set(pids)];
+}
 
 
 const checksum = (s: SandboxServer): Promise<string> => tableChecksum(s, 'salvage.t');
@@ -96,12 +104,21 @@ describe('dead master whose host is unreachable: the lost-transaction report is 
     assert.equal(afterPos, `0-${sid}-${Number(seq0) + 20}`);
     // Let a health check record the master's position, then the host goes away: no SSH, then no mysqld.
     await new Promise((r) => setTimeout(r, 1000));
+    // Killing the sshd daemon alone leaves the sessions the manager keeps to db1 working (their sshd
+    // processes outlive it, and the salvage reads over them): kill those too, found by their socket on
+    // db1's address and our sandbox's SSH port (our sshd's processes, by PID).
     process.kill(sb.ssh!.pid, 'SIGKILL');
+    for (const pid of sshSessionPids(db1.address, sb.ssh!.port)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
     await stopServer(db1, 'SIGKILL');
     await mgr.waitFor(/^now watching the new master/, 60_000);
     const lost = await mgr.waitFor(/^LOST TRANSACTIONS: /, 1000);
     assert.match(lost.msg, new RegExp(`^LOST TRANSACTIONS: 20 transaction\\(s\\): 0-${sid}-${Number(seq0) + 1}\\.\\.0-${sid}-${Number(seq0) + 20} \\(as of its last successful health check`));
-    // Its sshd is gone; a session the manager kept open may outlive it (then the salvage itself fails).
     assert.ok(mgr.has(/host is unreachable over SSH|could not save db1's binlog/), mgr.tail(40));
   });
 });
