@@ -35,3 +35,7 @@ export const KILL_MYSQLD = 'exit 0';
 export function parseKillOutput() {
   return { outcome: 'not_running', pids: [], detail: 'test build without fencing' };
 }
+
+export function skipSqlFence() {
+  return undefined;
+}
