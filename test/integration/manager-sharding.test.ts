@@ -140,11 +140,21 @@ describe('clusters spread over three managers (etcd sharding)', () => {
     }, 20_000);
     const took = Date.now() - t0;
     assert.ok(took <= TTL * 1000 + 1500, `new owners after ${took} ms (lease TTL ${TTL} s plus one ownership round)`);
-    // Kill the master of one of them: its new owner fails it over, once.
+    // Kill the master of one of them: its new owner fails it over, once. First the new owner must watch it
+    // (its first inspection done): the lease can change hands a moment before, and a master already dead at
+    // a manager's first look is not failed over (as MHA refuses to start on a dead master).
     const c = gone[0]!;
     const sb = sbs[clusterNames.indexOf(c)]!;
+    const newOwner = (await owners()).get(c)!;
+    await until(`${newOwner} watching ${c}`, () => Promise.resolve(running.get(newOwner)!.lines.some((l) => l.cluster === c && new RegExp(`^watching ${c}: master ${sb.servers[0]!.name}`).test(l.msg))), 20_000);
     await stopServer(sb.servers[0]!, 'SIGKILL');
-    await until(`the failover of ${c} to end`, async () => (await journal(c)).some((r) => r.type === 'end'), 60_000);
+    try {
+      await until(`the failover of ${c} to end`, async () => (await journal(c)).some((r) => r.type === 'end'), 60_000);
+    } catch (err) {
+      // What each surviving manager said about that cluster, and its journal: the failure then says where it stopped.
+      const said = ['m1', 'm2'].map((n) => `--- ${n} on ${c} ---\n${running.get(n)!.lines.filter((l) => l.cluster === c).slice(-40).map((l) => JSON.stringify(l)).join('\n')}`).join('\n');
+      throw new Error(`${(err as Error).message}\n${said}\n--- journal of ${c} ---\n${JSON.stringify(await journal(c).catch(() => []))}`);
+    }
     await new Promise((r) => setTimeout(r, 3000));
     const recs = await journal(c);
     assert.equal(recs.filter((r) => r.type === 'begin').length, 1, JSON.stringify(recs));
