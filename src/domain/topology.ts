@@ -67,7 +67,8 @@ export type FindingCode =
   | 'single_candidate'
   | 'version'
   | 'relay_log_purge'
-  | 'replication_timing';
+  | 'replication_timing'
+  | 'hook_script';
 
 export interface Finding {
   severity: Severity;

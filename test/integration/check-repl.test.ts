@@ -88,6 +88,31 @@ describe('check-repl on a real sandbox', () => {
     assert.match(r.stdout, /MySQL Replication Health is OK\./);
   });
 
+  test("MHA's script status checks: master_ip_failover_script and shutdown_script get --command=status with MHA's arguments; a failing one is an ERROR, exit 1", () => {
+    const calls = join(sb.dir, 'status-calls.log');
+    const ok = join(sb.dir, 'ipfail-status.sh');
+    writeFileSync(ok, `#!/bin/sh\nprintf '%s\\n' "$*" >> ${calls}\nexit 0\n`, { mode: 0o755 });
+    const bad = join(sb.dir, 'power-status.sh');
+    writeFileSync(bad, `#!/bin/sh\nprintf '%s\\n' "$*" >> ${calls}\necho "Can't locate MHA/DBHelper.pm in @INC" >&2\nexit 2\n`, { mode: 0o755 });
+    const cnf = join(sb.dir, 'app1-scripts.cnf');
+    const withScripts = (shutdown: string): void =>
+      writeFileSync(cnf, readFileSync(sb.mhaConfigFile, 'utf8').replace('[server default]\n', `[server default]\nmaster_ip_failover_script=${ok} ipfail\nshutdown_script=${shutdown}\n`), { mode: 0o600 });
+    withScripts(bad);
+    const r = mhats('check-repl', '--conf', cnf);
+    assert.equal(r.code, 1, show(r));
+    assert.match(r.stdout, /ERROR server1: shutdown_script --command=status \(.*power-status\.sh\) exited 2: Can't locate MHA\/DBHelper\.pm/);
+    assert.match(r.stdout, /→ .*install mha4mysql-node/);
+    assert.match(r.stdout, /info  server1: master_ip_failover_script --command=status \(.*ipfail-status\.sh ipfail\): OK/);
+    assert.match(r.stdout, /MySQL Replication Health is NOT OK!/);
+    const lines = readFileSync(calls, 'utf8').trim().split('\n');
+    assert.deepEqual(lines, [`ipfail --command=status --ssh_user=${sb.ssh!.user} --orig_master_host=${db1.address} --orig_master_ip=${db1.address} --orig_master_port=3306 --orig_master_ssh_port=${sb.ssh!.port}`, `--command=status --ssh_user=${sb.ssh!.user} --host=${db1.address} --ip=${db1.address} --ssh_port=${sb.ssh!.port}`]);
+    // Fixed: healthy again.
+    withScripts(ok);
+    const r2 = mhats('check-repl', '--conf', cnf);
+    assert.equal(r2.code, 0, show(r2));
+    assert.match(r2.stdout, /MySQL Replication Health is OK\./);
+  });
+
   test("a replica's SQL thread stopped: exit 4 naming the replica", async () => {
     await rootSql(db2, 'STOP SLAVE SQL_THREAD');
     try {

@@ -112,6 +112,8 @@ describe('MHA users switch without editing anything', () => {
     const r = mha('masterha_check_repl', ['--conf', cnf]);
     assert.equal(r.code, 0, r.out + r.err);
     assert.match(r.out, /MySQL Replication Health is OK\.\n$/);
+    // As MHA's check_scripts: the failover script answered --command=status against the master.
+    assert.match(readFileSync(hookLog, 'utf8'), new RegExp(`^command=status orig=${db[0]!.address.replace(/\./g, '\\.')} ssh_options=-F `, 'm'));
     const s = mha('masterha_check_status', ['--conf', cnf]);
     assert.equal(s.code, 2, s.out + s.err);
     assert.equal(s.out, 'app1 is stopped(2:NOT_RUNNING).\n');

@@ -30,6 +30,19 @@ export function shutdownArgs(dead: ServerConfig, sshReachable: boolean, sshOptio
   return [sshReachable ? '--command=stopssh' : '--command=stop', ...(sshReachable ? [`--ssh_user=${dead.ssh_user}`] : []), `--host=${dead.hostname}`, `--ip=${dead.ip}`, `--port=${dead.port}`, ...(dead.master_pid_file ? [`--pid_file=${dead.master_pid_file}`] : []), ...sshExtras('', dead), ...sshOptionsArg(sshOptions)];
 }
 
+/**
+ * MHA's status checks (MasterMonitor.pm check_scripts, run by masterha_check_repl
+ * and at masterha_manager's start): master_ip_failover_script --command=status
+ * and shutdown_script --command=status, against the current master.
+ */
+export function ipFailoverStatusArgs(master: ServerConfig, sshOptions?: readonly string[]): string[] {
+  return ['--command=status', `--ssh_user=${master.ssh_user}`, `--orig_master_host=${master.hostname}`, `--orig_master_ip=${master.ip}`, `--orig_master_port=${master.port}`, ...sshExtras('orig_master_', master), ...sshOptionsArg(sshOptions)];
+}
+
+export function shutdownStatusArgs(master: ServerConfig, sshOptions?: readonly string[]): string[] {
+  return ['--command=status', `--ssh_user=${master.ssh_user}`, `--host=${master.hostname}`, `--ip=${master.ip}`, ...sshExtras('', master), ...sshOptionsArg(sshOptions)];
+}
+
 /** MHA's master_ip_failover_script arguments for stop/stopssh (Phase 2). */
 export function ipFailoverStopArgs(dead: ServerConfig, sshReachable: boolean, sshOptions?: readonly string[]): string[] {
   return [`--orig_master_host=${dead.hostname}`, `--orig_master_ip=${dead.ip}`, `--orig_master_port=${dead.port}`, ...(sshReachable ? ['--command=stopssh', `--ssh_user=${dead.ssh_user}`] : ['--command=stop']), ...sshExtras('orig_master_', dead), ...sshOptionsArg(sshOptions)];

@@ -6,12 +6,14 @@ import { FileJournal } from '../../adapters/journal/file-journal.js';
 import { renderCheckRepl, type ClusterReport } from '../../render/check-repl.js';
 import { ExitCode, EXIT_CODE_HELP } from '../../errors/exit-codes.js';
 import { printJson, stdoutPainter } from '../output.js';
+import { checkScriptStatus } from '../../app/script-status.js';
 
-/** 0 healthy; 5 when a server could not be reached; 4 for any other broken topology. */
+/** 0 healthy; 5 when a server could not be reached; 4 for any other broken topology; 1 when only an MHA script's status check failed. */
 export function checkReplExitCode(reports: ClusterReport[]): number {
   const errors = reports.flatMap((r) => r.analysis.findings.filter((f) => f.severity === 'error'));
   if (errors.length === 0) return ExitCode.OK;
   if (errors.some((f) => f.code === 'unreachable' || f.code === 'master_unreachable')) return ExitCode.UNREACHABLE;
+  if (errors.every((f) => f.code === 'hook_script')) return ExitCode.ERROR;
   return ExitCode.TOPOLOGY;
 }
 
@@ -36,7 +38,11 @@ no_master, backup and delayed replicas without allow_promotion, promotion_locati
 same_region): an ERROR when no replica could be promoted if the master died, a WARN
 when only one could, each excluded replica named with the rule that excludes it and
 what to change.
-Every connection and statement has a deadline (connect_timeout, query_timeout).
+As MHA does, master_ip_failover_script and shutdown_script (when configured) are run
+with --command=status against the master; an exit code other than 0 is an ERROR
+(exit 1 when nothing else is wrong).
+Every connection and statement has a deadline (connect_timeout, query_timeout; 30 s
+for a script's status check).
 
 ${EXIT_CODE_HELP}`,
     );
@@ -53,6 +59,13 @@ ${EXIT_CODE_HELP}`,
         const r = await inspectCluster(withoutFailed(c, failed), undefined, maint?.serversInMaintenance);
         for (const f of failed) r.analysis.findings.push({ severity: 'info', code: 'unreachable', server: f, message: `${f} is the old master of a failover: left out until it replicates from the current master again` });
         addLostWritesAdvice(r, new FileJournal(config.state_dir, c.name).read());
+        // MHA's check_scripts: the failover and shutdown scripts answer --command=status against the master.
+        const master = c.servers.find((s) => s.name === r.analysis.master);
+        if (master && !r.analysis.unreachable.some((u) => u.name === master.name)) {
+          const found = await checkScriptStatus(c, master);
+          r.analysis.findings.push(...found);
+          if (found.some((f) => f.severity === 'error')) r.analysis.healthy = false;
+        }
         return r;
       }),
     );
