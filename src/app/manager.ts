@@ -31,6 +31,7 @@ import { hostname } from 'node:os';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ClusterConfig, EtcdSettings, HttpSettings, HttpToken, LoadedConfig, ServerConfig } from '../config/types.js';
+import { checkScriptStatus } from './script-status.js';
 import { readHttpToken } from '../config/load.js';
 import { createApi, type Api } from '../adapters/http/api.js';
 import { ManagerApi, type ApiHost } from './api.js';
@@ -515,8 +516,37 @@ export class Manager {
     return { isCurrentMaster: m.master === name, failed: m.failedServers().includes(name), readOnly: obs?.readOnly, healthy: m.detector.phase === 'healthy' && m.state !== 'failing_over' && m.heldByMaintenance === undefined };
   }
 
+  /** What the scripts' status checks last ran against, per cluster (master and script commands). */
+  #scriptsChecked = new Map<string, string>();
+  /** One status check at a time: a fleet's managers start without a burst of script processes. */
+  #scriptQueue: Promise<void> = Promise.resolve();
+
+  /**
+   * MHA's check_scripts when the manager adopts a master: master_ip_failover_script and
+   * shutdown_script answer --command=status. MHA refuses to start when one fails; mhats
+   * keeps watching (a cluster left unwatched is worse) and logs an error that says what a
+   * failover would run into, once per master and script.
+   */
+  #checkScripts(cluster: ClusterConfig, srv: ServerConfig): void {
+    if (!cluster.master_ip_failover_script?.trim() && !cluster.shutdown_script?.trim()) return;
+    const key = `${srv.name}|${cluster.master_ip_failover_script ?? ''}|${cluster.shutdown_script ?? ''}`;
+    if (this.#scriptsChecked.get(cluster.name) === key) return;
+    this.#scriptsChecked.set(cluster.name, key);
+    this.#scriptQueue = this.#scriptQueue
+      .then(async () => {
+        if (this.#stopping) return;
+        for (const f of await checkScriptStatus(cluster, srv)) {
+          if (f.severity === 'error') this.log.error({ cluster: cluster.name, server: srv.name }, `${cluster.name}: ${f.message}; a failover would run this script (MHA refuses to start here): ${f.hint ?? ''}`);
+          else this.log.info({ cluster: cluster.name, server: srv.name }, `${cluster.name}: ${f.message}`);
+        }
+      })
+      .catch((err: unknown) => this.log.warn({ cluster: cluster.name }, `${cluster.name}: the scripts' status check could not run: ${String(err)}`));
+  }
+
   #onMasterChanged(cluster: string, master: string, how: 'adopted' | 'promoted'): void {
     const e = this.#entries.get(cluster);
+    const adopted = how === 'adopted' ? e?.cluster.servers.find((s) => s.name === master) : undefined;
+    if (e && adopted) this.#checkScripts(e.cluster, adopted);
     const p = this.publisher;
     if (!e || !p || !this.leadership.isLeader()) return;
     const srv = e.cluster.servers.find((s) => s.name === master);

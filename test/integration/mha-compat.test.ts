@@ -157,6 +157,8 @@ describe('MHA users switch without editing anything', () => {
     const newMaster = byBlock(nm);
     assert.match(hooks, new RegExp(`^connected as ${sb.adminUser} to ${newMaster.address.replace(/\./g, '\\.')}: server_id=${newMaster.serverId} rc=0$`, 'm'), hooks);
     assert.match(log(), /--new_master_password on its command line/);
+    // MHA's check_scripts at the start: the script answered --command=status against the master it adopted.
+    assert.match(log(), /master_ip_failover_script --command=status \(.*master_ip_failover\): OK/);
     assert.ok(!log().includes(readFileSync(sb.adminPasswordFile, 'utf8').trim()), 'the password never reaches the log');
     assert.match(log(), /saved 30 transaction\(s\) from server2's binlog/);
     assert.equal(await checksum(newMaster, 'compat.t'), want, 'the new master has every acknowledged write');
