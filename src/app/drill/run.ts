@@ -54,7 +54,7 @@ import {
   type SurvivorState,
 } from '../../domain/drill/invariants.js';
 import type { DrillRunResult, Verdict } from '../../domain/drill/types.js';
-import { Admin, specOf, target } from '../../engine/ops/admin.js';
+import { Admin, replicaStatusOf, specOf, target } from '../../engine/ops/admin.js';
 import { topologyOptions } from '../../config/resolve.js';
 import { UserError } from '../../errors/errors.js';
 import { ExitCode } from '../../errors/exit-codes.js';
@@ -356,9 +356,13 @@ async function runOnce(o: DrillOptions, plan: FaultPlan, run: number, st: RunSta
   const impossible = plan.impossible?.(ctx);
   if (impossible !== undefined) throw new UserError(`fault ${plan.name} is not possible on ${old.name}: ${impossible}`);
 
-  // 2. Schema and the application's account; every replica has them before the fault.
+  // 2. Schema and the application's account; every replica has them before the fault. A delayed
+  // replica (MASTER_DELAY) applies them only after its delay: it is not waited for, and its checksum
+  // is not compared (it replicates from the new master all the same: survivors-replicate).
   await setupSchema(old, cluster, st.password);
-  await waitConverged(old, others, cluster, 30_000);
+  const delayed = await delayedReplicas(others, cluster);
+  if (delayed.size > 0) notes.push(`${[...delayed].map(([n, d]) => `${n} is a delayed replica (SQL_Delay ${d} s)`).join('; ')}: not waited for before the fault, and left out of checksums-equal (it applies the drill's writes only after its delay); survivors-replicate still checks that it replicates from the new master`);
+  await waitConverged(old, others.filter((s) => !delayed.has(s.name)), cluster, 30_000);
 
   // 3. Watch and write.
   const all = cluster.servers.filter((s) => !failedBefore.has(s.name));
@@ -441,7 +445,7 @@ async function runOnce(o: DrillOptions, plan: FaultPlan, run: number, st: RunSta
         verdicts.push(...w.verdicts);
       }
       const survivors = cluster.servers.filter((s) => s.name !== nm.name && s.name !== old.name && !failedBefore.has(s.name) && !ctx.excluded.has(s.name));
-      const sums = await settledChecksums(nm, survivors, cluster, 30_000);
+      const sums = await settledChecksums(nm, survivors.filter((s) => !delayed.has(s.name)), cluster, 30_000);
       verdicts.push(checkSurvivors({ name: nm.name, addresses: [nm.hostname, nm.ip], port: nm.port }, await survivorStates(survivors, cluster)));
       verdicts.push(checkChecksums(sums));
     }
@@ -499,6 +503,25 @@ async function waitWatched(managers: ManagerHandle[], cluster: string, master: s
     if (performance.now() > end) throw new UserError(`no manager watches ${cluster} with master ${master} (${last}), so no fault is injected`);
     await sleep(200);
   }
+}
+
+/** The delayed replicas (SQL_Delay > 0) among these, with their delay in seconds; a server that does not answer is not counted. */
+async function delayedReplicas(replicas: ServerConfig[], cluster: ClusterConfig): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  await Promise.all(
+    replicas.map(async (r) => {
+      const a = await Admin.open(r, cluster).catch(() => undefined);
+      if (!a) return;
+      try {
+        const rs = await replicaStatusOf(a, cluster.query_timeout * 1000);
+        a.close();
+        if (rs && rs.sqlDelay > 0) out.set(r.name, rs.sqlDelay);
+      } catch {
+        a.destroy();
+      }
+    }),
+  );
+  return out;
 }
 
 /** Waits until every replica has applied what the master has (its GTID position), or throws. */
