@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { onInterrupt } from './interrupt.js';
 
 const { values } = parseArgs({ options: { sizes: { type: 'string', default: '300,3000,32000' }, child: { type: 'string' } } });
 
@@ -48,10 +49,12 @@ function config(n: number, dir: string): string {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'mhats-config-bench-'));
+onInterrupt(() => rmSync(dir, { recursive: true, force: true }));
 try {
   console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} (2 cores)`);
   console.log('| servers (clusters) | load + validate, wall | CPU (all threads) | of the wall: waiting for a CPU |\n|---|---|---|---|');
   for (const n of values.sizes.split(',').map(Number)) {
+    await new Promise((r) => setImmediate(r)); // a Ctrl-C during the last size is handled here (spawnSync blocks it)
     const file = config(n, dir);
     const r = spawnSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--child', file], { encoding: 'utf8' });
     const o = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as { clusters: number; servers: number; wallMs: number; cpuMs: number; waitMs: number };

@@ -30,6 +30,8 @@ import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import { drillOn, matrixDir, matrixSetup, type MatrixEnv } from '../src/app/drill/matrix.js';
 import { builtinFault } from '../src/app/drill/faults.js';
+import { sandboxDown } from '../src/sandbox/index.js';
+import { onInterrupt } from './interrupt.js';
 import type { DrillRunResult } from '../src/domain/drill/types.js';
 
 const FAULTS = ['crash', 'hang', 'netdown'] as const;
@@ -82,6 +84,14 @@ function timeline(setup: { conf: string; sb: { clusterName: string } }, id: stri
 const cells: Cell[] = [];
 const started = new Date();
 
+// Interrupted: the current case's managers and sandbox go (setup.close), then the root.
+let current: { name: string; setup?: Awaited<ReturnType<typeof matrixSetup>> } | undefined;
+onInterrupt(async () => {
+  if (current?.setup) await current.setup.close();
+  else if (current) await sandboxDown(matrixDir(env, current.name));
+  rmSync(env.root, { recursive: true, force: true });
+});
+
 // --readme-only: no runs; the README table from the stored cells.
 for (const interval of values['readme-only'] ? [] : intervals) {
   for (const fault of faults) {
@@ -92,6 +102,7 @@ for (const interval of values['readme-only'] ? [] : intervals) {
     // position beside it, and the drill refuses a mixed topology.
     for (let round = 1; round <= rounds; round++) {
       const name = `det-${fault}-${String(interval).replace('.', '_')}-${round}`;
+      current = { name };
       try {
         const setup = await matrixSetup(env, name, {
           // The VIP moves with the master; the servers listen on every address of their host (the VIP too).
@@ -101,6 +112,7 @@ for (const interval of values['readme-only'] ? [] : intervals) {
           // MHA's app1.cnf with ping_interval=N: the other detection settings at their defaults.
           cluster: { ping_interval: interval, ping_timeout: Math.min(interval, 2), ping_retry_interval: Math.min(interval, 0.2), ping_failures: 3, ping_type: 'CONNECT' },
         });
+        current.setup = setup;
         try {
           const master = setup.sb.servers[0]!;
           const add = spawnSync('ip', ['-n', master.netns!.ns, 'addr', 'add', `${VIP}/32`, 'dev', 'eth0'], { encoding: 'utf8', timeout: 5000 });
@@ -121,6 +133,7 @@ for (const interval of values['readme-only'] ? [] : intervals) {
       } catch (err) {
         cell.errors.push(`run ${round}: ${(err as Error).message.split('\n')[0]}`);
       }
+      current = undefined;
     }
     const ok = cell.runs.filter((r) => r.ok).length;
     console.log(`ping_interval ${interval} ${fault.padEnd(8)} ${ok}/${cell.runs.length} runs held every invariant (${Math.round((performance.now() - t0) / 1000)} s)${cell.errors.length ? ` ERRORS ${cell.errors.join(' | ')}` : ''}`);

@@ -29,6 +29,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { SimReply, SimRequest, SimServer } from './scale/sim.js';
 import { plotScale } from './scale/plot.js';
+import { onInterrupt } from './interrupt.js';
 
 const { values } = parseArgs({
   options: {
@@ -300,6 +301,11 @@ async function runOne(n: number, window: number): Promise<Row> {
   const sims = Array.from({ length: procs }, () => new Sim());
   const home = new Map<string, Sim>();
   let mgr: Manager | undefined;
+  const cleanUp = onInterrupt(async () => {
+    await mgr?.stop();
+    for (const s of sims) s.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
   try {
     for (let p = 0; p < procs; p++) {
       const mine = l.clusters.filter((_, i) => i % procs === p);
@@ -407,6 +413,7 @@ async function runOne(n: number, window: number): Promise<Row> {
     for (const s of sims) s.stop();
     if (mgr) copyFileSync(mgr.logFile, join(values.out, `manager-${n}.log`));
     rmSync(dir, { recursive: true, force: true });
+    cleanUp();
   }
 }
 

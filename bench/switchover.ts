@@ -39,6 +39,7 @@ import { DrillWriter } from '../src/adapters/drill/writer.js';
 import { spawnSync } from 'node:child_process';
 import { FollowingWriter } from '../test/helpers/writer.js';
 import { percentile } from './trial.js';
+import { onInterrupt } from './interrupt.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' }, gtid: { type: 'boolean', default: false }, vip: { type: 'boolean', default: false } } });
 const runs = Number(values.runs);
@@ -51,6 +52,7 @@ if (values.vip) {
 }
 const dir = `/var/tmp/mhats-bench-switchover-${process.pid}`;
 
+onInterrupt(() => sandboxDown(dir));
 const sb = await sandboxUp({ dir, baseAddress: '127.0.10.31', ssh: false, gtid: values.gtid, replicas: 2 });
 const results: Array<{ run: number; from: string; to: string; writeBlockedMs: number; appGapMs: number; killed: number; steps: Array<{ step: string; ms: number }> }> = [];
 let writer: FollowingWriter | undefined;
@@ -120,6 +122,7 @@ async function vipBench(): Promise<void> {
   const SUBNET = '10.213.40';
   const VIP = `${SUBNET}.100`;
   const vdir = `/var/tmp/mhats-bench-switchover-vip-${process.pid}`;
+  onInterrupt(() => sandboxDown(vdir));
   const vsb = await sandboxUp({ dir: vdir, replicas: 2, sshPort: 2331, gtid: values.gtid, netns: { tag: 'i11swo', subnet: SUBNET }, extraServerOptions: ['bind_address=0.0.0.0'] });
   const out: Array<{ run: number; from: string; to: string; viaVipGapMs: number; writeBlockedMs: number; vipBlockedMs?: number | undefined; steps: Array<{ step: string; ms: number }> }> = [];
   let w: DrillWriter | undefined;

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { parse, stringify } from 'yaml';
 import { rootSql, sandboxDown, sandboxUp, stopServer, type SandboxInfo } from '../src/sandbox/index.js';
+import { onInterrupt } from './interrupt.js';
 
 export const SEMI_SYNC = ['rpl_semi_sync_master_enabled=ON', 'rpl_semi_sync_slave_enabled=ON', 'rpl_semi_sync_master_wait_point=AFTER_SYNC', 'rpl_semi_sync_master_timeout=10000', 'rpl_semi_sync_master_wait_no_slave=OFF'];
 
@@ -53,8 +54,15 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 export async function failoverTrial(o: TrialOptions): Promise<TrialResult> {
   const say = o.say ?? (() => undefined);
-  const sb = await sandboxUp({ dir: o.dir, baseAddress: o.baseAddress, sshPort: o.sshPort, gtid: o.gtid, replicas: o.replicas ?? 2, extraServerOptions: SEMI_SYNC });
   let mgr: ReturnType<typeof spawn> | undefined;
+  const cleanUp = onInterrupt(async () => {
+    mgr?.kill('SIGKILL');
+    await sandboxDown(o.dir);
+  });
+  const sb = await sandboxUp({ dir: o.dir, baseAddress: o.baseAddress, sshPort: o.sshPort, gtid: o.gtid, replicas: o.replicas ?? 2, extraServerOptions: SEMI_SYNC }).catch((err: unknown) => {
+    cleanUp();
+    throw err;
+  });
   try {
     const [master, ...replicas] = sb.servers;
     const password = readFileSync(sb.adminPasswordFile, 'utf8').trim();
@@ -184,6 +192,7 @@ export async function failoverTrial(o: TrialOptions): Promise<TrialResult> {
       });
     }
     if (!o.keep) await sandboxDown(o.dir);
+    cleanUp();
   }
 }
 

@@ -23,13 +23,22 @@ import { registerRejoin } from './commands/rejoin.js';
 import { registerErrant } from './commands/errant.js';
 import { VERSION } from '../version.js';
 
+/** The environment variables an operator may set; the full list is in docs/config.md. */
+const ENV_HELP = `Environment:
+  MHATS_CONFIG     the configuration file when --conf is not given (default /etc/mhats/mhats.yaml)
+  MHATS_STATE_DIR  state_dir for an MHA file (a YAML state_dir wins)
+  MHATS_LOG_LEVEL  log level of failover, switchover and rejoin (manager: --log-level)
+  MHATS_DEBUG      any value: print the stack trace of an unexpected error
+  NO_COLOR         no colour
+  More (MHATS_HTTP_LISTEN, MHATS_HEAP_GROWING_PERCENT, MHATS_PING_CLIENT, ...): docs/config.md.`;
+
 export function buildProgram(): Command {
   const program = new Command()
     .name('mhats')
     .description('Failover manager for MySQL and MariaDB replication (the MHA replacement).')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
-    .addHelpText('after', `\n${EXIT_CODE_HELP}\n`);
+    .addHelpText('after', `\n${EXIT_CODE_HELP}\n\n${ENV_HELP}\n`);
   registerManager(program);
   registerFailover(program);
   registerSwitchover(program);

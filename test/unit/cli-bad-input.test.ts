@@ -2,13 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../../src/cli/main.js';
 import { capture } from '../helpers/capture.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'mhats-bad-'));
+const dir = tempDir('mhats-bad-');
 const file = (name: string, text: string | Buffer): string => {
   const p = join(dir, name);
   writeFileSync(p, text, { mode: 0o600 });

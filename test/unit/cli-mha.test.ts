@@ -1,17 +1,17 @@
 /** MHA's commands (masterha_*): options, MHA's exit codes and sentences, without servers. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mhaMain } from '../../src/cli/mha.js';
 import { checkStatus, isZombie, mhaStatusOf, stopManager } from '../../src/app/mha-status.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { loadConfig } from '../../src/config/load.js';
 import { capture } from '../helpers/capture.js';
+import { tempDir } from '../helpers/tmp.js';
 
 function appConf(extra = ''): { dir: string; conf: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'mhats-mha-'));
+  const dir = tempDir('mhats-mha-');
   const conf = join(dir, 'app1.cnf');
   // Nothing listens on these addresses (i13's range): connections are refused at once.
   writeFileSync(conf, `[server default]\nuser=m\npassword=p\nmanager_workdir=${dir}\n${extra}[server1]\nhostname=127.0.69.251\nport=3399\n[server2]\nhostname=127.0.69.252\nport=3399\n`, { mode: 0o600 });

@@ -1,15 +1,15 @@
 /** The hooks section of the YAML config: schema, defaults, file:line errors, and MHA's keys as mha-script hooks. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../src/errors/errors.js';
 import { loadConfig } from '../../src/config/load.js';
 import { hooksFor, hooksInPhase, parseHooks, parseSshDest, startHooksBesidePreparation } from '../../src/config/hooks.js';
+import { tempDir } from '../helpers/tmp.js';
 
 async function load(text: string): Promise<Awaited<ReturnType<typeof loadConfig>>> {
-  const dir = mkdtempSync(join(tmpdir(), 'mhats-hooks-'));
+  const dir = tempDir('mhats-hooks-');
   writeFileSync(join(dir, 'mhats.yaml'), text, { mode: 0o600 });
   return loadConfig({ conf: 'mhats.yaml', cwd: dir, env: {}, osUser: 'tester' });
 }

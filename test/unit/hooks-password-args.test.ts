@@ -1,8 +1,7 @@
 /** hook_password_args (auto | always | never) and --ssh_options for MHA scripts. */
 import { beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runHookPhase, describePhase, describeRecord } from '../../src/adapters/hooks/runner.js';
 import { resetPasswordArgsState, scriptFiles } from '../../src/adapters/hooks/password-args.js';
@@ -12,6 +11,7 @@ import type { MhaScriptHook } from '../../src/config/hooks.js';
 import type { ClusterConfig, ServerConfig } from '../../src/config/types.js';
 import { ipFailoverStopArgs, ipFailoverStartArgs, onlineChangeArgs, shutdownArgs } from '../../src/adapters/hooks/mha-args.js';
 import { Secret } from '../../src/domain/secret.js';
+import { tempDir } from '../helpers/tmp.js';
 
 function srv(name: string, pw: string): ServerConfig {
   return {
@@ -21,7 +21,7 @@ function srv(name: string, pw: string): ServerConfig {
   };
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'mhats-pwargs-'));
+const dir = tempDir('mhats-pwargs-');
 const GETOPTS = join(dir, 'master_ip_failover');
 writeFileSync(GETOPTS, "#!/usr/bin/env perl\nGetOptions('command=s' => \\$command, 'new_master_password=s' => \\$new_master_password);\n");
 const PLAIN = join(dir, 'plain_failover');

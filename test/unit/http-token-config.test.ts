@@ -1,12 +1,12 @@
 /** http.token_file: read at load, relative to the config file, checked (length, one line), permissions warned about; never printed. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../src/errors/errors.js';
 import { loadConfig, readHttpToken } from '../../src/config/load.js';
 import { configToJson, describeConfig } from '../../src/config/describe.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const TOKEN = '0123456789abcdef0123456789abcdef';
 const SERVERS = `    servers:
@@ -15,7 +15,7 @@ const SERVERS = `    servers:
 `;
 
 function setup(conf: string, token?: { name: string; text: string; mode?: number }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mhats-token-'));
+  const dir = tempDir('mhats-token-');
   writeFileSync(join(dir, 'mhats.yaml'), conf, { mode: 0o600 });
   if (token) {
     writeFileSync(join(dir, token.name), token.text);

@@ -1,14 +1,14 @@
 /** manager_log: lines routed by cluster, appended, reopened after logrotate moved the file. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LogFiles } from '../../src/adapters/log-files.js';
 import { createLogger } from '../../src/adapters/logging.js';
+import { tempDir } from '../helpers/tmp.js';
 
 test('each cluster to its manager_log, general lines to all; append; reopen after a move (logrotate)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mhats-log-'));
+  const dir = tempDir('mhats-log-');
   const a = join(dir, 'app1.log');
   writeFileSync(a, 'old line\n');
   const out: string[] = [];

@@ -1,11 +1,11 @@
 /** MHA's <app>.failover.complete / .failover.error: the guard window at start, removed by ack. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { guard } from '../../src/domain/guard.js';
 import { readMhaStateFiles, removeMhaStateFiles } from '../../src/adapters/journal/mha-state-files.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const MIN = 60_000;
 
@@ -24,7 +24,7 @@ test('failover.error blocks automatic failover until removed; failover.complete 
 });
 
 test('the files are read from manager_workdir by app name, and removed', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mhats-mhastate-'));
+  const dir = tempDir('mhats-mhastate-');
   assert.deepEqual(readMhaStateFiles(dir, 'app1'), { complete: undefined, error: undefined });
   writeFileSync(join(dir, 'app1.failover.complete'), '');
   utimesSync(join(dir, 'app1.failover.complete'), 1000, 1000);

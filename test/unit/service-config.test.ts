@@ -1,16 +1,16 @@
 /** Config additions of the service: http.listen and per-cluster schedules (YAML only), with file:line errors. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../src/errors/errors.js';
 import { loadConfig } from '../../src/config/load.js';
 import { parseListen, checkCron } from '../../src/config/yaml.js';
 import { describeConfig } from '../../src/config/describe.js';
+import { tempDir } from '../helpers/tmp.js';
 
 function write(text: string, name = 'mhats.yaml'): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mhats-svc-conf-'));
+  const dir = tempDir('mhats-svc-conf-');
   writeFileSync(join(dir, name), text);
   chmodSync(join(dir, name), 0o600);
   return dir;

@@ -1,11 +1,11 @@
 /** Journal retention: old, settled failovers go; anything that still blocks or fences stays. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pruneJournal, rewriteJournal } from '../../src/app/jobs.js';
 import type { FailoverOutcome, JournalRecord } from '../../src/domain/guard.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const DAY = 86_400_000;
 const NOW = 1_800_000_000_000;
@@ -46,7 +46,7 @@ test('keeps what still matters: unfinished, failed and not acknowledged, an old 
 });
 
 test('rewriteJournal replaces the file atomically, and refuses when it changed meanwhile', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mhats-ret-'));
+  const dir = tempDir('mhats-ret-');
   const path = join(dir, 'failovers.jsonl');
   const recs = failover('a', 1, 'refused', 'db1');
   writeFileSync(path, 'old\n');

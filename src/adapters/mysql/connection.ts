@@ -296,9 +296,8 @@ export function openSession(target: DbTarget, timeouts: DbTimeouts, signal?: Abo
   });
 }
 
-/** Opens, runs fn, and always destroys the connection. */
-export async function withSession<T>(target: DbTarget, timeouts: DbTimeouts, fn: (s: DbSession) => Promise<T>, signal?: AbortSignal): Promise<T> {
-  const s = await openSession(target, timeouts, signal);
+/** Runs fn on an open connection, then closes it; destroys it instead when fn throws (its state is then unknown). */
+export async function closeAfter<S extends { close(): void; destroy(): void }, T>(s: S, fn: (s: S) => Promise<T>): Promise<T> {
   try {
     const r = await fn(s);
     s.close();
@@ -307,4 +306,9 @@ export async function withSession<T>(target: DbTarget, timeouts: DbTimeouts, fn:
     s.destroy();
     throw err;
   }
+}
+
+/** Opens, runs fn, and always ends the connection (closeAfter). */
+export async function withSession<T>(target: DbTarget, timeouts: DbTimeouts, fn: (s: DbSession) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  return closeAfter(await openSession(target, timeouts, signal), fn);
 }

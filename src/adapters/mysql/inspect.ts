@@ -4,7 +4,7 @@
  * for a server problem — an unreachable or hung server is an observation.
  */
 import type { GtidState, ServerObservation, ServerProbe } from '../../domain/types.js';
-import { DbError, openSession, type DbSession, type DbTarget, type DbTimeouts } from './connection.js';
+import { DbError, openSession, withSession, type DbSession, type DbTarget, type DbTimeouts } from './connection.js';
 import type { SessionKeeper } from './keeper.js';
 import { defaultChannelRow, dialectFor, parseVersion, variableRows, VERSION_QUERY, type Dialect } from './dialect.js';
 
@@ -154,15 +154,7 @@ export async function readGtidState(target: DbTarget, version: ServerObservation
   };
   try {
     if (keeper !== undefined) return await keeper.use(target, opts, read, opts.signal);
-    const s = await openSession(target, opts, opts.signal);
-    try {
-      const g = await read(s);
-      s.close();
-      return g;
-    } catch (err) {
-      s.destroy();
-      throw err;
-    }
+    return await withSession(target, opts, read, opts.signal);
   } catch {
     return undefined;
   }

@@ -14,7 +14,7 @@
  * retried (its deadline is spent). A connection in use is never shared: a
  * second reader at the same time gets a connection of its own for that read.
  */
-import { DbError, openSession, type DbSession, type DbTarget, type DbTimeouts } from './connection.js';
+import { closeAfter, DbError, openSession, type DbSession, type DbTarget, type DbTimeouts } from './connection.js';
 
 interface Kept {
   key: string;
@@ -48,15 +48,7 @@ export class SessionKeeper {
       }
     } else if (cur !== undefined) {
       // In use by another reader: a connection of its own, closed afterwards.
-      const s = await this.#open(target, timeouts, signal);
-      try {
-        const r = await fn(s);
-        s.close();
-        return r;
-      } catch (err) {
-        s.destroy();
-        throw err;
-      }
+      return closeAfter(await this.#open(target, timeouts, signal), fn);
     }
     const s = await this.#open(target, timeouts, signal);
     const kept: Kept = { key, session: s, busy: true };

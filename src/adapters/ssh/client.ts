@@ -13,7 +13,6 @@
  * - ssh2 reads no OpenSSH config and uses no agent unless told: we pass the
  *   identity file and SSH_AUTH_SOCK explicitly.
  */
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import ssh2 from 'ssh2';
@@ -28,8 +27,28 @@ import {
   pinnedFingerprintFor,
   type KnownHostEntry,
 } from './known-hosts.js';
+import { FileCache } from '../file-cache.js';
 
 const { Client, utils } = ssh2;
+
+/** known_hosts files, parsed once per version (file-cache.ts): a long file costs ms per SSH opening. */
+const knownHostsFiles = new FileCache((content, file) => {
+  const parsed = parseKnownHosts(content.toString('utf8'));
+  return { entries: parsed.entries.map((e) => ({ ...e, file })), notes: parsed.notes.filter((n) => !n.includes('@cert-authority')).map((n) => `${file} ${n}`) };
+});
+
+/** Private key files, read and checked once per version (a rotated key is read again); why ssh2 cannot use one, else undefined. */
+const keyFiles = new FileCache((key) => {
+  const parsed = utils.parseKey(key);
+  const problem = !(parsed instanceof Error) ? undefined : /encrypted/i.test(parsed.message) ? 'it is encrypted (mhats cannot prompt for a passphrase; use an unencrypted key or load it into ssh-agent)' : 'it is not a private key ssh2 can parse';
+  return { key, problem };
+});
+
+/** Forgets the cached key and known_hosts files (tests). */
+export function clearSshFileCache(): void {
+  knownHostsFiles.clear();
+  keyFiles.clear();
+}
 
 export interface SshTarget {
   /** Server name, for messages. */
@@ -235,9 +254,9 @@ export async function loadHostTrust(target: SshTarget, opts: SshClientOptions): 
   const notes: string[] = [];
   const read: string[] = [];
   for (const f of files) {
-    let text: string;
+    let parsed: { entries: HostTrust['entries']; notes: string[] };
     try {
-      text = await readFile(f, 'utf8');
+      parsed = await knownHostsFiles.get(f);
     } catch (e) {
       const code = errCode(e);
       if (code === 'ENOENT') {
@@ -246,9 +265,8 @@ export async function loadHostTrust(target: SshTarget, opts: SshClientOptions): 
       continue;
     }
     read.push(f);
-    const parsed = parseKnownHosts(text);
-    for (const e of parsed.entries) entries.push({ ...e, file: f });
-    for (const n of parsed.notes) if (!n.includes('@cert-authority')) notes.push(`${f} ${n}`);
+    for (const e of parsed.entries) entries.push(e);
+    notes.push(...parsed.notes);
   }
   return { entries, files, notes, pin };
 }
@@ -339,22 +357,18 @@ export interface Credentials {
 export async function loadCredentials(target: SshTarget, opts: SshClientOptions): Promise<Credentials> {
   const home = opts.homeDir ?? homedir();
   const agent = opts.agentSocket === null ? undefined : (opts.agentSocket ?? process.env.SSH_AUTH_SOCK) || undefined;
-  const check = (file: string, buf: Buffer): Buffer => {
-    const parsed = utils.parseKey(buf);
-    if (parsed instanceof Error) {
-      const why = /encrypted/i.test(parsed.message) ? 'it is encrypted (mhats cannot prompt for a passphrase; use an unencrypted key or load it into ssh-agent)' : 'it is not a private key ssh2 can parse';
-      throw new SshError('auth', target, `cannot use private key ${file}: ${why}`);
-    }
-    return buf;
+  const check = (file: string, k: { key: Buffer; problem: string | undefined }): Buffer => {
+    if (k.problem !== undefined) throw new SshError('auth', target, `cannot use private key ${file}: ${k.problem}`);
+    return k.key;
   };
   const configured = [...(opts.identityFile ? [opts.identityFile] : []), ...(opts.identityFiles ?? [])].filter((f) => f !== '');
   if (configured.length > 0) {
     const keys: { file: string; key: Buffer }[] = [];
     for (const f of [...new Set(configured)]) {
       const file = expandHome(f, home);
-      let buf: Buffer;
+      let buf: { key: Buffer; problem: string | undefined };
       try {
-        buf = await readFile(file);
+        buf = await keyFiles.get(file);
       } catch (e) {
         // OpenSSH skips a missing IdentityFile from a config; one that is the only key is an error.
         if (configured.length > 1 && errCode(e) === 'ENOENT') continue;
@@ -376,9 +390,9 @@ export async function loadCredentials(target: SshTarget, opts: SshClientOptions)
   }
   for (const name of ['id_ed25519', 'id_ecdsa', 'id_rsa']) {
     const file = `${home}/.ssh/${name}`;
-    let buf: Buffer;
+    let buf: { key: Buffer; problem: string | undefined };
     try {
-      buf = await readFile(file);
+      buf = await keyFiles.get(file);
     } catch (e) {
       if (errCode(e) === 'ENOENT') continue;
       throw new SshError('auth', target, `cannot read private key ${file} (${errCode(e) ?? 'error'})`);

@@ -31,6 +31,7 @@ import {
   type Verification,
 } from './client.js';
 import type { Logger } from '../../ports/logger.js';
+import { jittered } from '../../domain/jitter.js';
 
 const { Client } = ssh2;
 
@@ -391,8 +392,10 @@ export interface SshReach {
   detail: string;
 }
 
-/** After a failed opening, warm() waits this long before trying that host again. */
+/** After a failed opening, warm() waits about this long before trying that host again... */
 const WARM_RETRY_MS = 60_000;
+/** ...give or take this fraction (jittered): hosts that failed together are not all retried in the same second. */
+const WARM_RETRY_SPREAD = 0.2;
 
 function keyOf(t: SshTarget): string {
   return `${t.user}@${t.host}:${t.port}`;
@@ -408,10 +411,12 @@ export class SshPool {
   #shells = new Map<string, RemoteShell>();
   #shellOpening = new Map<string, Promise<RemoteShell>>();
   #lastUse = new Map<string, number>();
-  #lastError = new Map<string, { at: number; message: string }>();
+  #lastError = new Map<string, { at: number; message: string; retryMs: number }>();
   #reach = new Map<string, { startedAt: number; result: Promise<SshReach> }>();
   #idleMs: number;
   #warmRetryMs: number;
+  #warmRetrySpread: number;
+  #random: () => number;
   /** Sessions warm() started opening (tests, metrics). */
   warmAttempts = 0;
   #sweeper: NodeJS.Timeout | undefined;
@@ -419,9 +424,11 @@ export class SshPool {
 
   #log: Logger | undefined;
 
-  constructor(o: { idleMs?: number | undefined; log?: Logger | undefined; warmRetryMs?: number | undefined } = {}) {
+  constructor(o: { idleMs?: number | undefined; log?: Logger | undefined; warmRetryMs?: number | undefined; warmRetrySpread?: number | undefined; random?: (() => number) | undefined } = {}) {
     this.#idleMs = o.idleMs ?? 10 * 60_000;
     this.#warmRetryMs = o.warmRetryMs ?? WARM_RETRY_MS;
+    this.#warmRetrySpread = o.warmRetrySpread ?? WARM_RETRY_SPREAD;
+    this.#random = o.random ?? Math.random;
     this.#log = o.log;
   }
 
@@ -447,7 +454,7 @@ export class SshPool {
           return sess;
         })
         .catch((err: unknown) => {
-          this.#lastError.set(key, { at: performance.now(), message: err instanceof Error ? err.message : String(err) });
+          this.#lastError.set(key, { at: performance.now(), message: err instanceof Error ? err.message : String(err), retryMs: jittered(this.#warmRetryMs, this.#warmRetrySpread, this.#random) });
           throw err;
         })
         .finally(() => this.#opening.delete(key));
@@ -462,11 +469,11 @@ export class SshPool {
     const key = keyOf(target);
     this.#lastUse.set(key, performance.now());
     if (this.#shells.get(key)?.alive || this.#shellOpening.has(key)) return;
-    // Opening ahead of need is a courtesy: after a failed opening, not again before warmRetryMs (a host
-    // without SSH would otherwise cost a key-file read and a TCP connect per inspection). get()/run() still
-    // try at once when a session is needed.
+    // Opening ahead of need is a courtesy: after a failed opening, not again before warmRetryMs ± spread
+    // (a host without SSH would otherwise cost a TCP connect per inspection; the jitter keeps hosts that
+    // failed together from being retried together). get()/run() still try at once when a session is needed.
     const failed = this.#lastError.get(key);
-    if (failed !== undefined && performance.now() - failed.at < this.#warmRetryMs) return;
+    if (failed !== undefined && performance.now() - failed.at < failed.retryMs) return;
     this.warmAttempts++;
     this.#openShell(target, options).catch(() => undefined);
   }

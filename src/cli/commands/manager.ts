@@ -31,7 +31,7 @@ export function registerManager(program: Command): void {
       return Number(v);
     })
     .option('--ignore-last-failover', "start as if every past failover were acknowledged: mhats ack for each cluster (removes MHA's failover.complete/.error) before watching")
-    .option('--http <listen>', 'HOST:PORT of the HTTP endpoint (status, metrics, API, console), or "off" (default: http.listen in the config, else 127.0.0.1:9187)')
+    .option('--http <listen>', 'HOST:PORT of the HTTP endpoint (status, metrics, API, console), or "off" (default: http.listen in the config, else $MHATS_HTTP_LISTEN, else 127.0.0.1:9187)')
     .option('--http-token-file <path>', "the write API's bearer token file (overrides http.token_file; without either, API writes answer 403)")
     .addHelpText(
       'after',
@@ -65,8 +65,15 @@ The failover journal then lives in etcd. Without etcd, one manager per state_dir
 file with its PID), and MHA's monitor lock on each master: if another manager (or MHA)
 holds it, automatic failover of that cluster is off.
 
+Environment: MHATS_STATE_DIR and MHATS_HTTP_LISTEN (HOST:PORT|off) give state_dir and
+http.listen to an MHA file, which cannot set them (a YAML file's keys win).
+MHATS_HEAP_GROWING_PERCENT=N limits V8's heap growth to N% of the live set (default 50; 0: V8's
+own). MHATS_PING_CLIENT=mysql2 sends CONNECT health checks through mysql2 instead of the lean
+client (a diagnostic switch). All of them: docs/config.md, "Environment variables".
+
 Exit codes: 0 stopped on SIGTERM/SIGINT (after any failover in progress); 1 refused to start
-(another manager holds the state_dir lock) or failed; 2 bad usage (--http, --http-token-file);
+(another manager holds the state_dir lock) or failed; 2 bad usage (--http, --http-token-file,
+MHATS_HEAP_GROWING_PERCENT);
 3 bad configuration (the message names the file and line; manager_log not writable).`,
     );
   addConfigOptions(cmd);

@@ -4,7 +4,7 @@
  * the two error classes a failover ends with.
  */
 import type { ClusterConfig, ServerConfig } from '../../config/types.js';
-import { openSession, type DbSession, type DbTarget } from '../../adapters/mysql/connection.js';
+import { closeAfter, openSession, type DbSession, type DbTarget } from '../../adapters/mysql/connection.js';
 import { defaultChannelRow, dialectFor, parseVersion, VERSION_QUERY, type Dialect, type Sql } from '../../adapters/mysql/dialect.js';
 import { formatCoord, compareCoords } from '../../domain/binlog-coord.js';
 import type { ServerSpec } from '../../domain/topology.js';
@@ -171,15 +171,7 @@ export class Admin {
 
 /** Opens an admin session, runs fn, closes it (destroys it on an error). */
 export async function withAdmin<T>(server: ServerConfig, cluster: ClusterConfig, fn: (a: Admin) => Promise<T>, signal?: AbortSignal): Promise<T> {
-  const a = await Admin.open(server, cluster, { signal });
-  try {
-    const r = await fn(a);
-    a.close();
-    return r;
-  } catch (err) {
-    a.destroy();
-    throw err;
-  }
+  return closeAfter(await Admin.open(server, cluster, { signal }), fn);
 }
 
 /** The default channel's replica status, or undefined when the server is not a replica. */

@@ -13,7 +13,7 @@ import { formatCoord } from '../../domain/binlog-coord.js';
 import { findMasterCoordInRelay, isRelayFindError } from '../../domain/binlog/relay.js';
 import { lastCompleteTransactionEnd } from '../../domain/binlog/reader.js';
 import type { BinlogCoord } from '../../domain/types.js';
-import { dropGtidListEvents, headerLength } from './salvage.js';
+import { concatBytes, dropGtidListEvents, headerLength } from './salvage.js';
 
 export interface RelayDiff {
   /** A binlog file (magic, format description, the events), ready for mariadb-binlog | mariadb. */
@@ -60,13 +60,7 @@ export async function relayDiff(cluster: ClusterConfig, source: ServerConfig, re
   parts.push(firstFile.bytes.subarray(0, headerLength(firstFile.bytes)));
   parts.push(firstFile.bytes.subarray(at.offset));
   for (const f of files.slice(at.relayIndex + 1)) parts.push(dropGtidListEvents(f.bytes.subarray(headerLength(f.bytes))));
-  const size = parts.reduce((a, p) => a + p.length, 0);
-  const bytes = new Uint8Array(size);
-  let o = 0;
-  for (const p of parts) {
-    bytes.set(p, o);
-    o += p.length;
-  }
+  const bytes = concatBytes(parts);
   const gtids: string[] = [];
   const cut = lastCompleteTransactionEnd(bytes, {
     kind: 'relay',

@@ -35,6 +35,17 @@ export function headerLength(head: Uint8Array): number {
 
 const GTID_LIST_EVENT = 163;
 
+/** The parts one after the other, in a new array of their own. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
 /**
  * Drops MariaDB Gtid_list events (they declare the GTID state at the head of
  * each binlog file and carry no transaction) from a run of whole events.
@@ -94,13 +105,7 @@ export async function salvageBinlog(cluster: ClusterConfig, dead: ServerConfig, 
     return { ok: false, reason: `${dead.name}'s binlog files are not readable binlogs: ${(err as Error).message}` };
   }
   const list = { files: remote.files.map((f) => f.name) };
-  const size = parts.reduce((a, p) => a + p.length, 0);
-  const bytes = new Uint8Array(size);
-  let o = 0;
-  for (const p of parts) {
-    bytes.set(p, o);
-    o += p.length;
-  }
+  const bytes = concatBytes(parts);
   const c = cut(bytes);
   if (c.error !== undefined && c.transactions === 0) return { ok: false, reason: `the binlog saved from ${dead.name} is unreadable: ${c.error}` };
   const headerLen = headerLength(bytes);

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '../../helpers/tmp.js';
 
 const FIX = 'test/fixtures/config';
 
@@ -47,7 +47,7 @@ test('config check on a good YAML prints clusters and secret sources, never secr
 });
 
 test('config import-mha writes 0600 when it holds a password and refuses to overwrite', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mhats-cli-'));
+  const dir = tempDir('mhats-cli-');
   const out = join(dir, 'mhats.yaml');
   const r = mhats(['config', 'import-mha', join(FIX, 'app1.cnf'), '--global_conf', join(FIX, 'masterha_default.cnf'), '-o', out, '--cluster', 'prod']);
   assert.equal(r.status, 0, r.stderr);

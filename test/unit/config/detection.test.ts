@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../../src/errors/errors.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { parseHostSpec } from '../../../src/config/keys.js';
 import { detectionSettings } from '../../../src/config/resolve.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 async function load(name: string, text: string) {
-  const dir = mkdtempSync(join(tmpdir(), 'mhats-det-'));
+  const dir = tempDir('mhats-det-');
   writeFileSync(join(dir, name), text, { mode: 0o600 });
   return loadConfig({ conf: name, cwd: dir, env: {}, osUser: 'tester' });
 }

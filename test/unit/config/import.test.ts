@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mhaToYaml } from '../../../src/config/import.js';
 import { loadConfig } from '../../../src/config/load.js';
 import type { LoadedConfig } from '../../../src/config/types.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 const FIX = 'test/fixtures/config';
 
@@ -26,7 +26,7 @@ function comparable(cfg: LoadedConfig): unknown {
 async function roundTrip(conf: string, globalConf: string | undefined, env: NodeJS.ProcessEnv = {}): Promise<{ yaml: string; warnings: string[] }> {
   const direct = await loadConfig({ conf, globalConf, env, osUser: 'me' });
   const res = mhaToYaml(direct, { source: conf });
-  const dir = mkdtempSync(join(tmpdir(), 'mhats-import-'));
+  const dir = tempDir('mhats-import-');
   const out = join(dir, 'mhats.yaml');
   writeFileSync(out, res.text, { mode: 0o600 });
   const viaYaml = await loadConfig({ conf: out, env, osUser: 'me' });
@@ -48,7 +48,7 @@ test('import-mha round trip: app1.cnf + global file', async () => {
 });
 
 test('import-mha round trip: per-server differences, secrets from env/file, ssh extensions', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mhats-import-src-'));
+  const dir = tempDir('mhats-import-src-');
   writeFileSync(join(dir, 'repl.pw'), 'r\n');
   chmodSync(join(dir, 'repl.pw'), 0o600);
   const cnf = join(dir, 'app2.cnf');

@@ -1,17 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../../src/errors/errors.js';
 import { clusterNameFromFile, defaultInitScriptRunner, detectFormat, loadConfig } from '../../../src/config/load.js';
 import type { LoadOptions } from '../../../src/config/load.js';
 import { layer, orderServerBlocks, stripQuotes } from '../../../src/config/mha.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 const FIX = 'test/fixtures/config';
 
 function tmp(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mhats-cnf-'));
+  const dir = tempDir('mhats-cnf-');
   for (const [name, text] of Object.entries(files)) {
     writeFileSync(join(dir, name), text);
     chmodSync(join(dir, name), 0o600);

@@ -1,8 +1,7 @@
 /** MHA's ssh_options: parsing, the -F ssh_config with Host matching, precedence, and what cannot be honoured. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import SSHConfig from 'ssh-config';
 import { ConfigError } from '../../../src/errors/errors.js';
@@ -13,11 +12,12 @@ import { hostKeyWarnings } from '../../../src/app/check-ssh.js';
 import { sshOptions } from '../../../src/adapters/hooks/openssh.js';
 import { verifyHostKey } from '../../../src/adapters/ssh/client.js';
 import { parseKnownHosts } from '../../../src/adapters/ssh/known-hosts.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 const loc = { file: 'app1.cnf', line: 7 };
 
 function tmp(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mhats-sshopt-'));
+  const dir = tempDir('mhats-sshopt-');
   for (const [name, text] of Object.entries(files)) {
     writeFileSync(join(dir, name), text);
     chmodSync(join(dir, name), 0o600);

@@ -4,10 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTiny, tinyToPlain } from '../../../src/config/tiny.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 const FIX = 'test/fixtures/config';
 
@@ -29,7 +29,7 @@ function perlRead(file: string): { error?: string } & Record<string, unknown> {
 }
 
 function fixtures(): string[] {
-  const dir = mkdtempSync(join(tmpdir(), 'mhats-tiny-'));
+  const dir = tempDir('mhats-tiny-');
   const base = readFileSync(join(FIX, 'tiny-tricky.cnf'), 'utf8');
   const variants: [string, string][] = [
     ['crlf.cnf', base.replace(/\n/g, '\r\n')],

@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../../src/errors/errors.js';
 import { loadConfig, selectClusters } from '../../../src/config/load.js';
 import { UserError } from '../../../src/errors/errors.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 function tmp(files: Record<string, string>, modes: Record<string, number> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mhats-yaml-'));
+  const dir = tempDir('mhats-yaml-');
   for (const [name, text] of Object.entries(files)) {
     writeFileSync(join(dir, name), text);
     chmodSync(join(dir, name), modes[name] ?? 0o600);

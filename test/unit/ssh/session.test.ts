@@ -18,6 +18,17 @@ import type { SshClientOptions, SshTarget } from '../../../src/adapters/ssh/clie
 
 const { Server, utils } = ssh2;
 
+/**
+ * An ed25519 key pair ssh2 can read back: about 1 in 300 of the private keys its generateKeyPairSync
+ * writes, parseKey rejects ("Malformed OpenSSH private key"), which made these tests fail at random.
+ */
+function ed25519(): { private: string; public: string } {
+  for (;;) {
+    const k = utils.generateKeyPairSync('ed25519');
+    if (!(utils.parseKey(k.private) instanceof Error)) return k;
+  }
+}
+
 describe('SSH pool and remote shell', () => {
   let server: InstanceType<typeof Server>;
   let port = 0;
@@ -29,8 +40,8 @@ describe('SSH pool and remote shell', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mhats-ssh-test-'));
-    const host = utils.generateKeyPairSync('ed25519');
-    const client = utils.generateKeyPairSync('ed25519');
+    const host = ed25519();
+    const client = ed25519();
     writeFileSync(join(dir, 'id'), client.private, { mode: 0o600 });
     const hostKey = utils.parseKey(host.private);
     if (hostKey instanceof Error) throw hostKey;
@@ -169,10 +180,10 @@ describe('SSH pool: warming a host without SSH', () => {
     const port = (probe.address() as net.AddressInfo).port;
     await new Promise<void>((res) => probe.close(() => res()));
     const dir = mkdtempSync(join(tmpdir(), 'mhats-ssh-warm-'));
-    writeFileSync(join(dir, 'id'), utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+    writeFileSync(join(dir, 'id'), ed25519().private, { mode: 0o600 });
     const options: SshClientOptions = { identityFile: join(dir, 'id'), fingerprints: {}, insecureSkipHostKeyCheck: false, connectTimeoutMs: 2000, agentSocket: null };
     const target: SshTarget = { label: 'nossh', host: '127.0.80.9', port, user: 'mhats' };
-    const pool = new SshPool({ warmRetryMs: 300 });
+    const pool = new SshPool({ warmRetryMs: 300, random: () => 0.5 });
     try {
       const failed = async (): Promise<void> => {
         for (let i = 0; i < 100 && pool.lastError(target) === undefined; i++) await new Promise((r) => setTimeout(r, 20));
@@ -191,6 +202,36 @@ describe('SSH pool: warming a host without SSH', () => {
       assert.match(r.detail, /refused|ECONNREFUSED/i);
     } finally {
       pool.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the retry is jittered: a low draw retries early, a high one late (warmRetryMs ± spread)', async () => {
+    const probe = net.createServer();
+    await new Promise<void>((res) => probe.listen(0, '127.0.80.9', () => res()));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((res) => probe.close(() => res()));
+    const dir = mkdtempSync(join(tmpdir(), 'mhats-ssh-warm-'));
+    writeFileSync(join(dir, 'id'), ed25519().private, { mode: 0o600 });
+    const options: SshClientOptions = { identityFile: join(dir, 'id'), fingerprints: {}, insecureSkipHostKeyCheck: false, connectTimeoutMs: 2000, agentSocket: null };
+    const target: SshTarget = { label: 'nossh', host: '127.0.80.9', port, user: 'mhats' };
+    // 1000 ms ± 50%: the low draw retries after 500 ms, the high one after 1499 ms.
+    const early = new SshPool({ warmRetryMs: 1000, warmRetrySpread: 0.5, random: () => 0 });
+    const late = new SshPool({ warmRetryMs: 1000, warmRetrySpread: 0.5, random: () => 0.999 });
+    try {
+      for (const pool of [early, late]) {
+        pool.warm(target, options);
+        for (let i = 0; i < 100 && pool.lastError(target) === undefined; i++) await new Promise((r) => setTimeout(r, 20));
+        assert.ok(pool.lastError(target), 'the first opening failed');
+      }
+      await new Promise((r) => setTimeout(r, 700));
+      early.warm(target, options);
+      late.warm(target, options);
+      assert.equal(early.warmAttempts, 2, 'the low draw: tried again after 700 ms');
+      assert.equal(late.warmAttempts, 1, 'the high draw: not yet after 700 ms');
+    } finally {
+      early.close();
+      late.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });
