@@ -19,7 +19,8 @@
  * as soon as the release was acknowledged → read_only OFF on the candidate
  * only once the VIP is there → the check through the VIP, RESET SLAVE ALL
  * and the repointing after. A rollback takes the VIP off the new host before
- * it puts it back on the old one: never on two hosts.
+ * it puts it back on the old one: never on two hosts (switchover-vip.ts: the
+ * move, and its rollback as a pure step plan).
  *
  * Never two writable masters: the candidate becomes writable only after the
  * old master is read_only, its sessions are gone and its binlog is verified
@@ -37,9 +38,8 @@ import { SshPool } from '../adapters/ssh/session.js';
 import { sshOptionsFor } from '../adapters/ssh/targets.js';
 import type { runScript } from '../adapters/hooks/run-script.js';
 import type { PhaseOutcome } from '../adapters/hooks/types.js';
-import { hooksFor, hooksInPhase, policyFor, type HookSpec, type VipHook } from '../config/hooks.js';
-import { verdictOf } from '../adapters/hooks/runner.js';
-import { vipAcquire, vipArpingFlavour, vipIp as vipIpOf, vipRelease, vipVerify, type ArpingFlavour } from '../adapters/hooks/vip.js';
+import { hooksFor, hooksInPhase, type HookSpec, type VipHook } from '../config/hooks.js';
+import { VipMove } from './switchover-vip.js';
 import { compareCoords, formatCoord } from '../domain/binlog-coord.js';
 import { gtidContains } from '../domain/gtid.js';
 import { topologyOptions } from '../config/resolve.js';
@@ -329,20 +329,13 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
     for (const r of out.records) log.info({ hook: r.name, phase: r.phase, verdict: r.verdict, exitCode: r.exitCode, timedOut: r.timedOut, durationMs: r.durationMs }, `hook ${r.name} (${r.phase}): ${r.verdict}${r.detail ? `: ${r.detail}` : ''}`);
     return out;
   }
-  // Built-in vip hooks only: the VIP moves inside the switch (see vipHooksInSwitch and the README's "Through a VIP").
-  const vips = hookPlan.ok ? vipHooksInSwitch(hookPlan.hooks) : undefined;
-  const vipOpts = { ssh: cluster.ssh, pool };
-  const vipNames = vips?.map((h) => h.address).join(', ') ?? '';
+  // Built-in vip hooks only: the VIP moves inside the switch (see vipHooksInSwitch, switchover-vip.ts and the README's "Through a VIP").
+  const vipHooks = hookPlan.ok ? vipHooksInSwitch(hookPlan.hooks) : undefined;
+  const vip = vipHooks ? new VipMove(vipHooks, { cluster, om, nm, pool, budgetMs, step, mono }) : undefined;
   const describeOutcome = (o: PhaseOutcome): string => (o.aborted ? `${o.aborted.name}: ${o.aborted.detail || o.aborted.verdict}` : o.records.map((r) => `${r.name}: ${r.verdict}`).join(', ') || 'no hooks');
 
   // State, for the rollback.
   let stopHookRan = false;
-  let vipReleaseSent = false;
-  let vipAcquireSent = false;
-  let vipAcquired: Promise<string> | undefined;
-  /** Each host's arping, asked before the write block (the announcement then leaves at once). */
-  let arping: { om?: ArpingFlavour | undefined; nm?: ArpingFlavour | undefined } = {};
-  let tVip = 0;
   let readOnlySentToOld = false;
   let candidateStopped = false;
   let promotionSent = false;
@@ -383,23 +376,18 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
       // Opened since the start, alongside the lock and the connections: usually ready by now.
       const missing = (await step(`SSH sessions to ${om.name} and ${nm.name} for the hooks`, 30_000, () => sessionsReady, (ms) => {
         const m = ms.filter((x): x is string => x !== undefined);
-        return m.length ? `not ready on ${m.join(', ')}${vips ? '' : ': the hooks there open their own'}` : 'ready';
+        return m.length ? `not ready on ${m.join(', ')}${vip ? '' : ': the hooks there open their own'}` : 'ready';
       })).filter((x): x is string => x !== undefined);
-      if (vips && missing.length > 0) {
+      if (vip && missing.length > 0) {
         // The VIP would leave the old host inside the block and might find no way onto the new one: refuse now.
         const why = missing.map((n) => `${n}: ${pool.lastError(sshOptionsFor(cluster, byName.get(n)!).target) ?? 'not ready in time'}`).join('; ');
         oldA.close();
         newA.close();
-        return finish('failed', `no SSH session to ${missing.join(' and ')} (${why}): ${vipNames} cannot be moved inside the switch; nothing changed`);
+        return finish('failed', `no SSH session to ${missing.join(' and ')} (${why}): ${vip.names} cannot be moved inside the switch; nothing changed`);
       }
     }
-    if (vips?.some((h) => h.arping_count > 0)) {
-      const [fo, fn] = await step(`arping on ${om.name} and ${nm.name}`, 6000, () => Promise.all([om, nm].map((s) => vipArpingFlavour(cluster, s, 5000, vipOpts))), (fs) =>
-        fs.map((f, i) => `${[om, nm][i]!.name}: ${f ?? 'unknown (looked for when announcing)'}`).join(', '),
-      ).catch(() => [undefined, undefined]);
-      arping = { om: fo, nm: fn };
-    }
-    if (hasOnlineHooks && vips === undefined) {
+    await vip?.askArping();
+    if (hasOnlineHooks && vip === undefined) {
       await step('online-change hooks (stop)', hookTimeoutMs(cluster) * 4 + 5000, async () => {
         stopHookRan = true;
         const o = await hook('stop');
@@ -410,31 +398,10 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
 
     // ------------------------------------------------------------ the write-blocked window
     const lockWaitS = Math.max(1, Math.floor(opts.timeout));
-    if (vips) {
-      // The VIP leaves the old host first, then read_only: an application writing through the VIP has
-      // its next packet dropped and learns of the move at its TCP retransmission, from the new host (a
-      // reset), with nothing to loop on. read_only first would make it reconnect to the old host in a
-      // loop, and a connect caught by the release waits for the SYN's 1 s retransmission. The VIP is
-      // added on the new host as soon as the old host has acknowledged its removal (never on two hosts),
-      // beside the database switch; the new master becomes writable only once it is there.
-      const vipMs = (h: VipHook): number => Math.max(1000, Math.min(h.timeout * 1000, budgetMs));
-      tVip = mono();
-      await step(`${om.name}: release ${vipNames} (writes through it blocked)`, Math.max(...vips.map(vipMs)) + 1000, async () => {
-        vipReleaseSent = true;
-        const rs = await Promise.all(vips.map((h) => vipRelease(h, cluster, om, vipMs(h), vipOpts)));
-        const bad = rs.find((r) => !r.ok);
-        if (bad) throw new SwitchFailed(`vip hook (online_change_stop): ${bad.detail}`);
-        return rs.map((r) => r.detail).join('; ');
-      }, (d) => d);
-      vipAcquireSent = true;
-      vipAcquired = step(`${nm.name}: acquire ${vipNames} (beside the database switch)`, Math.max(...vips.map(vipMs)) + 1000, async () => {
-        const rs = await Promise.all(vips.map((h) => vipAcquire(h, cluster, nm, vipMs(h), vipOpts, arping.nm)));
-        const bad = rs.find((r) => !r.ok);
-        if (bad) throw new SwitchFailed(`vip hook (online_change_start): ${bad.detail}`);
-        return rs.map((r) => r.detail).join('; ');
-      }, (d) => d);
-      vipAcquired.catch(() => undefined);
-    }
+    // The VIP leaves the old host first, then read_only (VipMove.leaveOld says why); it is added on the
+    // new host as soon as the old host has acknowledged its removal (never on two hosts), beside the
+    // database switch; the new master becomes writable only once it is there.
+    await vip?.leaveOld();
     tBlock = mono();
     await step(`${om.name}: ${oldA.d.hasSuperReadOnly ? 'read_only + super_read_only' : 'read_only'} = ON (writes blocked)`, lockWaitS * 1000 + 3000, async () => {
       readOnlySentToOld = true;
@@ -503,7 +470,7 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
     nmStart = await step(`${nm.name}: own binlog position`, qMs, () => binlogPosition(newA, qMs), (p) => showPos(p, mode));
     report.newMasterStart = nmStart;
 
-    if (vipAcquired) await vipAcquired;
+    await vip?.arrived();
 
     await step(`${nm.name}: read_only = OFF (writes accepted: new master)`, qMs + 1000, async () => {
       promotionSent = true;
@@ -512,9 +479,9 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
     });
     report.writeBlockedMs = Math.round(mono() - tBlock);
     note(`writes were blocked for ${report.writeBlockedMs} ms (${om.name} read_only → ${nm.name} writable)`);
-    if (vips) {
-      report.vipBlockedMs = Math.round(mono() - tVip);
-      note(`${vipNames} moved within the switch: ${report.vipBlockedMs} ms from its release on ${om.name} to ${nm.name} writable with it`);
+    if (vip) {
+      report.vipBlockedMs = vip.sinceRelease();
+      note(`${vip.names} moved within the switch: ${report.vipBlockedMs} ms from its release on ${om.name} to ${nm.name} writable with it`);
     }
   } catch (err) {
     const reason = errMsg(err);
@@ -538,25 +505,7 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
   const start = nmStart;
   let hookFailure: string | undefined;
   // The check through the VIP is off the critical path: the new master is writable already.
-  const vipChecked = vips?.some((h) => h.verify)
-    ? step(`verify: ${vipNames} reaches ${nm.name}`, Math.max(...vips.map((h) => h.timeout * 1000)) + 2000, async () => {
-        const rs = await Promise.all(vips.filter((h) => h.verify).map(async (h) => ({ h, bad: await vipVerify(h, nm, h.timeout * 1000) })));
-        const aborting: string[] = [];
-        for (const { h, bad } of rs) {
-          if (bad === undefined) continue;
-          const msg = `vip hook ${h.name}: ${h.address} added on ${nm.name}, but ${bad}`;
-          if (verdictOf(policyFor(h, 'online_change_start'), 'online_change_start', false, undefined, false) === 'abort') aborting.push(msg);
-          else report.warnings.push(`${msg} (on_failure continue)`);
-        }
-        if (aborting.length > 0) throw new SwitchFailed(`online-change start hook failed (${aborting.join('; ')})`);
-        return rs.map(({ h, bad }) => (bad === undefined ? `${vipIpOf(h)}:${nm.port} answers from ${nm.name}` : `${h.address}: ${bad}`)).join('; ');
-      }, (d) => d).then(
-        () => undefined,
-        (err: unknown) => {
-          hookFailure = errMsg(err);
-        },
-      )
-    : undefined;
+  const vipChecked = vip?.verifyOnNew((w) => report.warnings.push(w));
   try {
     if (!nm.skip_reset_slave) {
       await step(`${nm.name}: RESET SLAVE ALL`, qMs, async () => {
@@ -567,7 +516,7 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
     newA.close();
   }
 
-  if (hasOnlineHooks && vips === undefined) {
+  if (hasOnlineHooks && vip === undefined) {
     await step('online-change hooks (start)', hookTimeoutMs(cluster) * 4 + 5000, async () => {
       const o = await hook('start');
       if (o.aborted) throw new SwitchFailed(`online-change start hook failed (${describeOutcome(o)})`);
@@ -633,7 +582,8 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
     report.warnings.push(`${om.name} replicates from nobody: a running mhats manager sees two servers replicating from nobody and keeps watching ${om.name}; restart it, or make ${om.name} a replica of ${nm.name}`);
   }
 
-  await vipChecked;
+  const vipFailure = await vipChecked;
+  if (vipFailure !== undefined) hookFailure = vipFailure;
 
   // ---------------------------------------------------------------- verify
   let writeFailure: string | undefined;
@@ -724,8 +674,8 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
         }
       }
     }
-    if (vips && vipReleaseSent) {
-      await rollbackVips(vips, actions, problems);
+    if (vip) {
+      await vip.rollback(actions, problems);
     } else if (stopHookRan && hasOnlineHooks) {
       try {
         const o = await hook('start', true);
@@ -738,34 +688,5 @@ export async function executeSwitchover(cluster: ClusterConfig, plan: Switchover
     for (const a of actions) note(`rollback: ${a}`);
     for (const p of problems) note(`rollback PROBLEM: ${p}`);
     return { complete: problems.length === 0, actions, problems };
-  }
-
-  /** The VIP back on the old master's host: off the new one first (if it was sent there), never on two hosts. */
-  async function rollbackVips(hooks: VipHook[], actions: string[], problems: string[]): Promise<void> {
-    let clear = true;
-    if (vipAcquireSent) {
-      // Settled by its own deadline (a command past it has its remote shell closed): only then is the VIP taken off.
-      await vipAcquired?.catch(() => undefined);
-      for (const h of hooks) {
-        const r = await vipRelease(h, cluster, nm, h.timeout * 1000, vipOpts);
-        if (r.ok) {
-          if (r.removed) actions.push(`${nm.name}: ${r.detail}`);
-        } else {
-          clear = false;
-          problems.push(`${h.address} may still be on ${nm.name} (${r.detail}): NOT put back on ${om.name}, so that it is never on two hosts; remove it from ${nm.name}, then add it on ${om.name} by hand`);
-        }
-      }
-    }
-    if (!clear) return;
-    for (const h of hooks) {
-      const r = await vipAcquire(h, cluster, om, h.timeout * 1000, vipOpts, arping.om);
-      if (!r.ok) {
-        problems.push(`${h.address} could not be put back on ${om.name} (${r.detail}): add it there by hand`);
-        continue;
-      }
-      const bad = h.verify ? await vipVerify(h, om, h.timeout * 1000) : undefined;
-      if (bad !== undefined) problems.push(`${r.detail}, but ${bad}`);
-      else actions.push(`${om.name}: ${r.detail}`);
-    }
   }
 }

@@ -17,125 +17,43 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import mysql from 'mysql2/promise';
 import { parse, stringify } from 'yaml';
-import { netnsPids, rootSql, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
-import { DrillWriter } from '../../src/adapters/drill/writer.js';
-import { withSandbox } from '../helpers/sandbox.js';
+import { rootSql, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
+import type { DrillWriter } from '../../src/adapters/drill/writer.js';
 import { netnsAvailable } from '../helpers/netns.js';
+import { failIpInSshd, switchoverJson, vipHolders as holdersOf, vipLab, watchVip as watchVipOf, type VipLab } from '../helpers/vip.js';
 
 const SUBNET = '10.213.45';
 const VIP = `${SUBNET}.100`;
-
-interface Report {
-  outcome: string;
-  reason: string;
-  writeBlockedMs?: number;
-  vipBlockedMs?: number;
-  steps: Array<{ step: string; ok: boolean; durationMs: number; detail?: string }>;
-  rollback?: { complete: boolean; actions: string[]; problems: string[] };
-}
-
-async function switchover(conf: string, ...args: string[]): Promise<{ code: number; stderr: string; report: Report }> {
-  const r = await execa(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'switchover', '--conf', conf, '--json', '--yes', ...args], { reject: false, timeout: 90_000, env: { NO_COLOR: '1' }, stdin: 'ignore' });
-  let report: Report;
-  try {
-    report = JSON.parse(String(r.stdout)) as Report;
-  } catch {
-    throw new Error(`no JSON report (exit ${r.exitCode}):\n${String(r.stdout)}\n${String(r.stderr)}`);
-  }
-  return { code: r.exitCode ?? -1, stderr: String(r.stderr), report };
-}
-
-/** Which servers' namespaces hold the VIP now. */
-function vipHolders(servers: SandboxServer[]): string[] {
-  return servers.filter((s) => spawnSync('ip', ['-n', s.netns!.ns, '-o', '-4', 'addr', 'show', 'dev', 'eth0'], { encoding: 'utf8', timeout: 5000 }).stdout.includes(` ${VIP}/`)).map((s) => s.name);
-}
-
-/**
- * Watches every namespace's address events (ip -ts monitor: one wall clock for all) until stopped,
- * then replays them from the holders at the start: the most hosts the VIP was on at once.
- */
-function watchVip(servers: SandboxServer[]): { stop: () => Promise<{ most: number; events: string[] }> } {
-  const start = new Set(vipHolders(servers));
-  const events: Array<{ at: string; host: string; added: boolean }> = [];
-  const procs = servers.map((s) => {
-    const p = spawn('ip', ['-n', s.netns!.ns, '-ts', 'monitor', 'address'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let buf = '';
-    p.stdout.on('data', (d: Buffer) => {
-      buf += d.toString('utf8');
-      const lines = buf.split('\n');
-      buf = lines.pop() ?? '';
-      for (const l of lines) {
-        const m = /^\[([^\]]+)\] (Deleted )?.* inet (\S+) /.exec(l);
-        if (m && m[3] === `${VIP}/32`) events.push({ at: m[1]!, host: s.name, added: m[2] === undefined });
-      }
-    });
-    return p;
-  });
-  return {
-    stop: async () => {
-      await new Promise((r) => setTimeout(r, 300));
-      for (const p of procs) p.kill();
-      const on = new Set(start);
-      let most = on.size;
-      const sorted = [...events].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
-      for (const e of sorted) {
-        if (e.added) on.add(e.host);
-        else on.delete(e.host);
-        most = Math.max(most, on.size);
-      }
-      return { most, events: sorted.map((e) => `${e.at} ${e.added ? 'added on' : 'deleted from'} ${e.host}`) };
-    },
-  };
-}
-
-async function until(what: string, fn: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const switchover = switchoverJson;
+const vipHolders = (servers: SandboxServer[]): string[] => holdersOf(servers, VIP);
+const watchVip = (servers: SandboxServer[]): ReturnType<typeof watchVipOf> => watchVipOf(servers, VIP);
 
 describe('switchover with the built-in vip hook: the VIP moves inside the database switch', { skip: !netnsAvailable() && 'needs root and iproute2' }, () => {
+  let lab: VipLab;
   let sb: SandboxInfo;
   let servers: SandboxServer[];
   let db1: SandboxServer;
   let db2: SandboxServer;
   let conf: string;
   let w: DrillWriter;
-  const ids = new Map<string, string>();
   const runId = `swvip-${process.pid}`;
 
   before(async () => {
-    sb = await withSandbox(undefined, { name: 'switchover-vip', replicas: 2, sshPort: 2345, netns: { tag: 'i11s-sv', subnet: SUBNET }, extraServerOptions: ['bind_address=0.0.0.0'] });
-    servers = sb.servers;
+    lab = await vipLab({ name: 'switchover-vip', tag: 'i11s-sv', subnet: SUBNET, sshPort: 2345, runId });
+    ({ sb, servers, conf, writer: w } = lab);
     [db1, db2] = servers as [SandboxServer, SandboxServer];
-    await rootSql(db1, "CREATE DATABASE mhats_test; CREATE TABLE mhats_test.w (id INT AUTO_INCREMENT PRIMARY KEY, run VARCHAR(64), seq INT, at DATETIME(6)) ENGINE=InnoDB; CREATE USER 'app'@'%' IDENTIFIED BY 'app-pw'; GRANT SELECT, INSERT ON mhats_test.* TO 'app'@'%'");
-    const doc = parse(readFileSync(sb.configFile, 'utf8')) as { state_dir: string; clusters: Record<string, Record<string, unknown>> };
-    doc.state_dir = join(sb.dir, 'state');
-    Object.assign(doc.clusters[sb.clusterName]!, { connect_timeout: 2, query_timeout: 5 });
-    doc.clusters[sb.clusterName]!.hooks = { environment: 't', sets: { t: [{ name: 'vip', type: 'vip', address: `${VIP}/32`, interface: 'eth0', arping_count: 2, verify: true, timeout: 10 }] } };
-    conf = join(sb.dir, 'switchover-vip.yaml');
-    writeFileSync(conf, stringify(doc), { mode: 0o600 });
-    const add = spawnSync('ip', ['-n', db1.netns!.ns, 'addr', 'add', `${VIP}/32`, 'dev', 'eth0'], { encoding: 'utf8', timeout: 5000 });
-    assert.equal(add.status, 0, add.stderr);
-    for (const s of servers) ids.set(s.name, (await rootSql(s, 'SELECT @@server_id')).trim());
-    w = new DrillWriter({ resolve: () => Promise.resolve({ host: VIP, port: 3306 }), user: 'app', password: 'app-pw', localAddress: sb.netns?.appAddress, rate: 200, table: 'mhats_test.w', run: runId, gtids: false, now: () => performance.now(), connectTimeoutMs: 1000, queryTimeoutMs: 2000 });
-    w.start();
-    await w.waitFor(50, 20_000);
   });
 
   after(async () => {
     await w?.stop();
   });
 
-  const landsOn = async (s: SandboxServer, from: number): Promise<void> => until(`a write through ${VIP} on ${s.name}`, () => w.acked.slice(from).some((a) => a.by === ids.get(s.name)));
+  const landsOn = (s: SandboxServer, from: number): Promise<void> => lab.landsOn(s, from);
 
   test('--dry-run: the plan shows the VIP moved inside the switch; nothing changed', async () => {
     const r = await execa(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'switchover', '--conf', conf, '--dry-run', '--new-master', 'db2'], { reject: false, timeout: 60_000, env: { NO_COLOR: '1' }, stdin: 'ignore' });
@@ -220,22 +138,7 @@ describe('switchover with the built-in vip hook: the VIP moves inside the databa
 
   test("rollback: the VIP cannot be added on db1's host (ip fails there) → taken off db1 (it is not there), back on db2, db2 writable; nothing lost", async () => {
     // `ip addr add` fails in db1's sshd only: a fake ip bind-mounted over the real one in that sshd's mount namespace.
-    const realIp = join(sb.dir, 'real-ip');
-    copyFileSync('/usr/bin/ip', realIp);
-    chmodSync(realIp, 0o755);
-    const fakeIp = join(sb.dir, 'fake-ip');
-    writeFileSync(fakeIp, `#!/bin/sh\nif [ "$1 $2" = "addr add" ]; then echo "RTNETLINK answers: Operation not permitted" >&2; exit 2; fi\nexec ${realIp} "$@"\n`);
-    chmodSync(fakeIp, 0o755);
-    const sshd = netnsPids(db1.netns!.ns).find((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sshd';
-      } catch {
-        return false;
-      }
-    });
-    assert.ok(sshd !== undefined, `no sshd in ${db1.netns!.ns}`);
-    const mount = spawnSync('nsenter', ['-t', String(sshd), '-m', '--', 'mount', '--bind', fakeIp, '/usr/bin/ip'], { encoding: 'utf8', timeout: 5000 });
-    assert.equal(mount.status, 0, mount.stderr);
+    const undo = failIpInSshd(sb.dir, db1, 'add');
     try {
       assert.deepEqual(vipHolders(servers), ['db2']);
       const watch = watchVip(servers);
@@ -254,7 +157,7 @@ describe('switchover with the built-in vip hook: the VIP moves inside the databa
       assert.equal((await rootSql(db1, 'SELECT @@global.read_only')).trim(), '1');
       await landsOn(db2, w.acked.length);
     } finally {
-      spawnSync('nsenter', ['-t', String(sshd), '-m', '--', 'umount', '/usr/bin/ip'], { encoding: 'utf8', timeout: 5000 });
+      undo();
     }
     // Nothing acknowledged is lost.
     await w.stop();

@@ -4,36 +4,17 @@
  * reuse, a connection the server closed while idle (retried once on a fresh
  * one), and a statement that times out (destroyed, then re-opened).
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { SessionKeeper } from '../../src/adapters/mysql/keeper.js';
-import { DbError, openSession, type DbTarget } from '../../src/adapters/mysql/connection.js';
+import { DbError, openSession } from '../../src/adapters/mysql/connection.js';
 import { inspectServer } from '../../src/adapters/mysql/inspect.js';
-import { Secret } from '../../src/domain/secret.js';
-import type { SimReply, SimRequest } from '../../bench/scale/sim.js';
+import type { SimReply } from '../../bench/scale/sim.js';
+import { simDb1 } from '../helpers/sim.js';
 
-let sim: ChildProcess;
-const waiters: Array<(r: SimReply) => void> = [];
-const ask = (req: SimRequest): Promise<SimReply> =>
-  new Promise((resolve) => {
-    waiters.push(resolve);
-    sim.send(req);
-  });
-const target: DbTarget = { name: 'db1', host: '127.1.200.1', port: 3306, user: 'mhats', password: new Secret('x') };
+const sim = simDb1('127.1.200.1');
+const { target, ask } = sim;
 const timeouts = { connectTimeoutMs: 2000, queryTimeoutMs: 2000 };
-
-before(async () => {
-  sim = spawn(process.execPath, ['--import', 'tsx', 'bench/scale/sim.ts'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  sim.on('message', (r: SimReply) => waiters.shift()?.(r));
-  const r = await ask({ type: 'start', servers: [{ name: 'db1', host: target.host, port: target.port, serverId: 1 }], rate: 10, maxLagMs: 0 });
-  assert.equal(r.type, 'started');
-});
-
-after(() => {
-  sim.kill('SIGCONT');
-  sim.kill('SIGKILL');
-});
 
 test('reuse, a stale connection retried once on a fresh one, a timeout destroyed and re-opened', async () => {
   const k = new SessionKeeper();
@@ -43,20 +24,19 @@ test('reuse, a stale connection retried once on a fresh one, a timeout destroyed
   assert.equal(k.opened, 1);
 
   // The server closes it while idle: the next read succeeds on a fresh connection, not reported as a failure.
-  const d = await ask({ type: 'drop', name: 'db1' });
-  assert.equal(d.type === 'dropped' ? d.connections : -1, 1);
+  assert.equal(await sim.drop(), 1);
   await new Promise((r) => setTimeout(r, 100));
   const second = await ping();
   assert.notEqual(second, first);
   assert.equal(k.opened, 2);
 
   // The server hangs: the statement's deadline passes, the connection is destroyed, never reused.
-  sim.kill('SIGSTOP');
+  sim.signal('SIGSTOP');
   const t0 = performance.now();
   await assert.rejects(ping(300), (e: unknown) => e instanceof DbError && e.kind === 'timeout');
   assert.ok(performance.now() - t0 < 1500, 'the deadline held');
   assert.equal(k.size, 0, 'the timed-out connection is forgotten');
-  sim.kill('SIGCONT');
+  sim.signal('SIGCONT');
   const third = await ping();
   assert.notEqual(third, second);
   assert.equal(k.opened, 3);
