@@ -612,7 +612,8 @@ export class Manager {
     const token = this.shards?.fencingToken(c);
     const e = this.#entries.get(c);
     if (token === undefined || e === undefined || e.monitor !== m || e.stopping) return;
-    const suspicion = m.lastSuspicion?.outcome === 'ongoing' || m.lastSuspicion?.outcome === 'failover' ? m.lastSuspicion.startedAt : undefined;
+    const s = m.lastSuspicion;
+    const suspicion = s !== undefined && s.master === m.master && (s.outcome === 'ongoing' || s.outcome === 'failover') ? s.startedAt : undefined;
     const view = viewOf({ state: m.state, master: m.master, detectorHealthy: m.detector.phase === 'healthy' && m.inheritedFailure === undefined, failingSince: m.inheritedFailure?.since ?? suspicion }, this.#etcd?.instance ?? '', this.#now());
     if (view !== undefined) this.views?.set(c, token, view);
   }

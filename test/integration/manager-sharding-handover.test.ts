@@ -126,7 +126,7 @@ describe('a master that dies while its cluster changes owner (etcd sharding)', (
     rmSync(etcdDir, { recursive: true, force: true });
   });
 
-  test('the owner SIGKILLed and the master killed at once: the new owner finds it dead at its first look and fails it over, once', async () => {
+  test('the owner SIGKILLed and the master killed at once: the new owner finds it dead at its first look and fails it over, once', async (t) => {
     const c = clusterNames[0]!;
     const sb = sbs[0]!;
     const master = sb.servers[0]!.name;
@@ -137,11 +137,15 @@ describe('a master that dies while its cluster changes owner (etcd sharding)', (
     await sleep(2000);
     assert.equal((await owners()).get(c), owner, 'the cluster did not move meanwhile');
     const victim = running.get(owner)!;
+    const t0 = Date.now();
     victim.child.kill('SIGKILL');
     await stopServer(sb.servers[0]!, 'SIGKILL');
     await until(`${owner} dead`, () => Promise.resolve(victim.exited !== undefined), 10_000);
     await until(`${other} to own ${c}`, async () => (await owners()).get(c) === other, 20_000);
-    await failedOverOnce(c, 40_000);
+    const recs = await failedOverOnce(c, 40_000);
+    const took = (at: number | undefined): string => (at === undefined ? '?' : `${((at - t0) / 1000).toFixed(1)} s`);
+    const ownerAt = running.get(other)!.lines.find((l) => l.cluster === c && /^now the owner of/.test(l.msg) && (l.time as number) >= t0)?.time as number | undefined;
+    t.diagnostic(`${c}: owner and master killed at 0; new owner at ${took(ownerAt)}; failover begun at ${took(recs.find((r) => r.type === 'begin')?.at)}, ended at ${took(recs.find((r) => r.type === 'end')?.at)} (lease_ttl ${TTL} s)`);
     const survivor = running.get(other)!;
     // The case under test: the new owner never saw the master alive (it was dead at its first look).
     assert.ok(!watching(survivor, c, master), `${other} saw ${master} alive: the master was not dead at its first look, the test proves nothing\n${await trace(c)}`);
