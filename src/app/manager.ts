@@ -548,7 +548,7 @@ export class Manager {
   /** What the monitor knows about `name` as a master to publish. */
   #facts(m: ClusterMonitor, name: string): Omit<PublishCandidate, 'name'> {
     const obs = m.lastAnalysis?.masterObs?.name === name ? m.lastAnalysis.masterObs : undefined;
-    return { isCurrentMaster: m.master === name, failed: m.failedServers().includes(name), readOnly: obs?.readOnly, healthy: m.detector.phase === 'healthy' && m.state !== 'failing_over' && m.heldByMaintenance === undefined };
+    return { isCurrentMaster: m.master === name, failed: m.failedServers().includes(name), readOnly: obs?.readOnly, healthy: m.detector.phase === 'healthy' && m.inheritedFailure === undefined && m.state !== 'failing_over' && m.heldByMaintenance === undefined };
   }
 
   #onMasterChanged(cluster: string, master: string, how: 'adopted' | 'promoted'): void {
