@@ -222,6 +222,27 @@ describe('OwnerViews: each owner\'s last view of its clusters in etcd', () => {
     }
     assert.equal(await views.read('app1'), undefined);
   });
+  it('a release while etcd cannot be reached is done at a later round (the view must not live on with our lease)', async () => {
+    const { clock, etcd, views, token } = setup();
+    await views.step();
+    views.set('app1', token, healthy(NOW));
+    await views.settle();
+    etcd.down = true;
+    await views.release('app1');
+    etcd.down = false;
+    clock.t += 500;
+    await views.step();
+    const releasedAt = clock.t;
+    // The writer keeps renewing its own lease; the released view goes TTL after it was moved.
+    while (clock.t < releasedAt + 7500) {
+      await views.step();
+      clock.t += 500;
+    }
+    assert.equal((await views.read('app1'))?.master, 'db1');
+    clock.t += 1000;
+    await views.step();
+    assert.equal(await views.read('app1'), undefined);
+  });
   it('release never moves another owner\'s view', async () => {
     const { etcd, views, token } = setup();
     await views.step();

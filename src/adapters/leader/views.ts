@@ -56,6 +56,8 @@ export class OwnerViews {
   #latest = new Map<string, { view: OwnerView; token: string }>();
   /** What etcd has from us on the view lease. */
   #written = new Map<string, OwnerView>();
+  /** Released clusters whose view could not be moved off our lease yet. */
+  #orphans = new Map<string, OwnerView>();
   #chain: Promise<void> = Promise.resolve();
   #pausedLogged = false;
   #failLogged = false;
@@ -93,16 +95,24 @@ export class OwnerViews {
     return this.#serial(async () => {
       const view = this.#written.get(cluster);
       this.#written.delete(cluster);
-      const lease = this.#lease;
-      if (view === undefined || lease === undefined) return;
-      const key = viewKey(this.#o.prefix, cluster);
-      try {
-        const once = await this.#o.store.leaseGrant(this.ttlSeconds);
-        await this.#o.store.txn([{ key, target: 'LEASE', lease }], [{ put: { key, value: JSON.stringify(view), lease: once.id } }]);
-      } catch (err) {
-        this.#o.log.debug({ cluster, err: (err as Error).message }, `could not leave the last view of ${cluster} for its next owner: ${(err as Error).message} (it expires with this manager's view lease)`);
-      }
+      if (view !== undefined) await this.#moveOff(cluster, view);
     });
+  }
+
+  /** A released cluster's view, still on our lease: moved to a lease nobody renews (retried every round until done). */
+  async #moveOff(cluster: string, view: OwnerView): Promise<void> {
+    const lease = this.#lease;
+    this.#orphans.delete(cluster);
+    if (lease === undefined) return;
+    const key = viewKey(this.#o.prefix, cluster);
+    try {
+      const once = await this.#o.store.leaseGrant(this.ttlSeconds);
+      await this.#o.store.txn([{ key, target: 'LEASE', lease }], [{ put: { key, value: JSON.stringify(view), lease: once.id } }]);
+    } catch (err) {
+      // Renewed with our lease meanwhile, it would never expire: tried again at the next round.
+      this.#orphans.set(cluster, view);
+      this.#o.log.debug({ cluster, err: (err as Error).message }, `could not leave the last view of ${cluster} for its next owner yet: ${(err as Error).message}`);
+    }
   }
 
   /** One round (with the ownership rounds): renew or create the view lease, write what changed. */
@@ -128,8 +138,11 @@ export class OwnerViews {
           const g = await this.#o.store.leaseGrant(this.ttlSeconds);
           this.#lease = g.id;
           this.#written.clear();
+          // The old lease is gone, and the released views with it.
+          this.#orphans.clear();
           this.#nextKeepAlive = mono + (this.ttlSeconds * 1000) / 3;
         }
+        for (const [cluster, view] of [...this.#orphans]) if (!this.#latest.has(cluster)) await this.#moveOff(cluster, view);
         await this.#flush();
         if (this.#failLogged) this.#o.log.info({}, 'the views of this manager\'s clusters are written to etcd again');
         this.#failLogged = false;
