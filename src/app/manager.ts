@@ -42,6 +42,8 @@ import type { Journal } from '../adapters/journal/journal.js';
 import { EtcdClient } from '../adapters/leader/etcd-client.js';
 import { Election, abortableSleep } from '../adapters/leader/election.js';
 import { ShardOwner, ownerKey } from '../adapters/leader/shards.js';
+import { OwnerViews } from '../adapters/leader/views.js';
+import { handoverTimes, viewOf, type OwnerView } from '../domain/handover.js';
 import { LocalLock } from '../adapters/leader/local-lock.js';
 import { MasterMonitorLock } from '../adapters/leader/advisory-lock.js';
 import { createLogger } from '../adapters/logging.js';
@@ -53,7 +55,7 @@ import { Secret } from '../domain/secret.js';
 import { guard, summarize } from '../domain/guard.js';
 import { isoTime } from '../domain/time.js';
 import type { Verdict } from '../domain/detector.js';
-import { ClusterMonitor } from '../engine/monitor.js';
+import { ClusterMonitor, type MonitorDeps } from '../engine/monitor.js';
 import type { Logger } from '../ports/logger.js';
 import { VERSION } from '../version.js';
 import { sshOptionsFor } from '../adapters/ssh/targets.js';
@@ -180,6 +182,11 @@ export class Manager {
   election: Election | undefined;
   /** Clusters spread over the managers (etcd.sharding); undefined: one leader, or a single manager. */
   shards: ShardOwner | undefined;
+  /** Sharding: each owner's last view of its clusters in etcd, for their next owner (domain/handover.ts). */
+  views: OwnerViews | undefined;
+  /** Sharding: the previous owner's view of a cluster just taken, read before its monitor starts. */
+  #previousViews = new Map<string, { view: OwnerView | undefined; readAt: number }>();
+  #viewsDone: Promise<void> | undefined;
   /** The clusters of the configuration (with sharding only the owned ones have a monitor). */
   #configured = new Map<string, ClusterConfig>();
   #etcd: { client: EtcdClient; settings: EtcdSettings; instance: string } | undefined;
@@ -327,6 +334,15 @@ export class Manager {
   }
 
   #startShards(client: EtcdClient, e: EtcdSettings, instance: string, clusters: ClusterConfig[]): void {
+    const views = new OwnerViews({
+      store: client,
+      prefix: e.prefix,
+      ttlSeconds: handoverTimes({ leaseTtlS: e.lease_ttl, requestTimeoutS: e.request_timeout, pingIntervalS: 0, connectTimeoutS: 0 }).viewTtlS,
+      log: this.log,
+      mono: () => this.#mono(),
+      progressing: () => this.#stuck.length === 0,
+    });
+    this.views = views;
     const shards = new ShardOwner({
       store: client,
       prefix: e.prefix,
@@ -344,6 +360,13 @@ export class Manager {
         await this.#journalFor(c).refresh();
         const unfinished = summarize(this.#journalFor(c).read()).find((x) => x.outcome === undefined && !x.acked);
         if (unfinished) this.log.error({ cluster: c, failover: unfinished.id, deadMaster: unfinished.deadMaster }, `new owner of ${c}: failover ${unfinished.id} of ${unfinished.deadMaster} (${isoTime(unfinished.startedAt)}) never finished: the manager that ran it stopped during it. This manager will NOT start another failover of ${c} until an operator checks the topology and runs: mhats ack ${c}`);
+        // The previous owner's last view (it counts if the master is found dead at the first look).
+        const view = await views.read(c).catch((err: unknown) => {
+          this.log.warn({ cluster: c, err: (err as Error).message }, `cannot read the previous owner's view of ${c}: ${(err as Error).message}; a master dead at the first look will not be failed over`);
+          return undefined;
+        });
+        this.#previousViews.set(c, { view, readAt: this.#mono() });
+        this.log.info({ cluster: c, view }, view === undefined ? `taking ${c}: no recent view of it by a previous owner` : `taking ${c}: its previous owner ${view.by} last saw ${view.master === undefined ? 'no master (a broken topology)' : `the master ${view.master} ${view.healthy ? 'healthy' : `failing since ${isoTime(view.failingSince ?? view.at)}`}`}`);
         this.log.debug({ cluster: c, token }, `starting the monitor of ${c}`);
         if (!this.#entries.has(c)) this.#startEntry(cfg, this.config?.state_dir ?? '');
       },
@@ -352,6 +375,7 @@ export class Manager {
         if (!entry) return;
         this.#entries.delete(c);
         await this.#stopEntry(entry);
+        await views.release(c).catch(() => undefined);
         await this.#journals.get(c)?.flush().catch(() => undefined);
         await this.metrics.forgetCluster(c);
       },
@@ -362,6 +386,7 @@ export class Manager {
     this.log.info({ endpoints: e.endpoints, instance, leaseTtl: e.lease_ttl, clusters: clusters.length }, `clusters spread over the managers on etcd (${e.endpoints.join(', ')}): instance ${instance}, owner keys ${ownerKey(e.prefix, '<cluster>')}, lease TTL ${e.lease_ttl} s`);
     for (const c of clusters) this.#journalFor(c.name);
     this.#electionDone = shards.run(this.#electionAc.signal, abortableSleep).catch((err: unknown) => this.log.error({ err: (err as Error).message }, `the cluster ownership loop stopped: ${(err as Error).message}`));
+    this.#viewsDone = views.run(this.#electionAc.signal, abortableSleep, shards.pollMs).catch((err: unknown) => this.log.error({ err: (err as Error).message }, `the loop recording the views of the clusters stopped: ${(err as Error).message}`));
   }
 
   #shardMetrics(): void {
@@ -452,6 +477,7 @@ export class Manager {
       fencingToken: () => (this.shards ? this.shards.fencingToken(c.name) : this.leadership.fencingToken?.()),
       maintenance: () => this.maintenance?.entries() ?? [],
       phase: this.#phaseOf(c.name),
+      previousOwner: this.#takePreviousView(c),
       onMasterChanged: (master, how) => this.#onMasterChanged(c.name, master, how),
       onFenced: (server) => this.#onFenced(c.name, server),
       rejoin: (server) => rejoinServer({ cluster: c, server, journal, by: `mhats manager (auto_rejoin)${this.#etcd ? ` ${this.#etcd.instance}` : ''}`, extractDir: join(stateDir, c.name, 'rejoin'), log: this.log, now: () => this.#now() }),
@@ -476,6 +502,16 @@ export class Manager {
     });
     jobs.start();
     this.#entries.set(c.name, { cluster: c, fingerprint: clusterFingerprint(c, stateDir), monitor, jobs, monitorLock, ac, done, stopping: false });
+  }
+
+  /** Sharding: the previous owner's view of a cluster just taken, with the limits within which it counts (once). */
+  #takePreviousView(c: ClusterConfig): MonitorDeps['previousOwner'] {
+    const prev = this.#previousViews.get(c.name);
+    this.#previousViews.delete(c.name);
+    const e = this.#etcd?.settings;
+    if (prev === undefined || e === undefined) return undefined;
+    const t = handoverTimes({ leaseTtlS: e.lease_ttl, requestTimeoutS: e.request_timeout, pingIntervalS: c.ping_interval, connectTimeoutS: c.connect_timeout });
+    return { ...prev, limits: { maxFailingMs: t.maxFailingMs, maxReadAgeMs: t.maxReadAgeMs } };
   }
 
   /** The cluster's place among the configured ones, as a fraction of the ping interval (its loop's phase). */
@@ -513,7 +549,7 @@ export class Manager {
   /** What the monitor knows about `name` as a master to publish. */
   #facts(m: ClusterMonitor, name: string): Omit<PublishCandidate, 'name'> {
     const obs = m.lastAnalysis?.masterObs?.name === name ? m.lastAnalysis.masterObs : undefined;
-    return { isCurrentMaster: m.master === name, failed: m.failedServers().includes(name), readOnly: obs?.readOnly, healthy: m.detector.phase === 'healthy' && m.state !== 'failing_over' && m.heldByMaintenance === undefined };
+    return { isCurrentMaster: m.master === name, failed: m.failedServers().includes(name), readOnly: obs?.readOnly, healthy: m.detector.phase === 'healthy' && m.inheritedFailure === undefined && m.state !== 'failing_over' && m.heldByMaintenance === undefined };
   }
 
   /** What the scripts' status checks last ran against, per cluster (master and script commands). */
@@ -590,6 +626,7 @@ export class Manager {
 
   #onTick(m: ClusterMonitor): void {
     this.metrics.tick(m);
+    if (this.views && this.shards) this.#recordView(m);
     this.metrics.maintenance(m.cluster.name, m.maintenance());
     if (!this.#ready && !this.#stopping && [...this.#entries.values()].every((e) => e.monitor.ticks > 0)) {
       this.#ready = true;
@@ -597,6 +634,18 @@ export class Manager {
       this.log.info({ clusters: this.monitors.map((x) => x.cluster.name) }, `ready: every cluster inspected (${line})`);
       void this.notifier.ready(line);
     }
+  }
+
+  /** Sharding: what this owner sees of the cluster, recorded in etcd when it changes (for the next owner). */
+  #recordView(m: ClusterMonitor): void {
+    const c = m.cluster.name;
+    const token = this.shards?.fencingToken(c);
+    const e = this.#entries.get(c);
+    if (token === undefined || e === undefined || e.monitor !== m || e.stopping) return;
+    const s = m.lastSuspicion;
+    const suspicion = s !== undefined && s.master === m.master && (s.outcome === 'ongoing' || s.outcome === 'failover') ? s.startedAt : undefined;
+    const view = viewOf({ state: m.state, master: m.master, detectorHealthy: m.detector.phase === 'healthy' && m.inheritedFailure === undefined, failingSince: m.inheritedFailure?.since ?? suspicion }, this.#etcd?.instance ?? '', this.#now());
+    if (view !== undefined) this.views?.set(c, token, view);
   }
 
   /** One line for `systemctl status`. */
@@ -917,6 +966,9 @@ export class Manager {
     await Promise.all([...this.#journals.values()].map((j) => j.flush().catch(() => undefined)));
     this.#electionAc.abort();
     await this.#electionDone;
+    await this.#viewsDone;
+    // The last views are written before the clusters go (they outlive this manager for the next owners).
+    await this.views?.settle();
     await this.election?.resign();
     await this.shards?.resign();
     this.#localLock?.release();

@@ -36,6 +36,7 @@ import type { Logger } from '../ports/logger.js';
 import { cutSavedBinlog } from '../domain/binlog-cut.js';
 import type { RejoinReport } from './rejoin.js';
 import { maintenanceOf, mayFailOverAutomatically, type ClusterMaintenance, type MaintenanceEntry } from '../domain/maintenance.js';
+import { handoverDecision, type HandoverLimits, type OwnerView } from '../domain/handover.js';
 
 export type MonitorState = 'starting' | 'broken' | 'watching' | 'suspect' | 'failing_over' | 'blocked' | 'stopped';
 
@@ -74,6 +75,11 @@ export interface MonitorDeps {
    * first tick waits that long; the interval itself is unchanged.
    */
   phase?: number | undefined;
+  /**
+   * Sharding: this manager just took the cluster from another owner; that owner's last view (undefined: none, a cold
+   * start), read at `readAt` (monotonic ms). Used once, by the first inspection (domain/handover.ts).
+   */
+  previousOwner?: { view: OwnerView | undefined; readAt: number; limits: HandoverLimits } | undefined;
 }
 
 export interface MonitorObserver {
@@ -203,6 +209,13 @@ export class ClusterMonitor {
   #vipChecking = new Set<string>();
   #vipRetryAt = new Map<string, number>();
   #rejoinRetryAt = new Map<string, number>();
+  /**
+   * The master was adopted dead at the first look as its new owner (the previous owner's view counted): since when it
+   * has been failing (wall ms, the previous owner's record, or the first look). Until it answers, or another master is adopted.
+   */
+  inheritedFailure: { since: number } | undefined;
+  /** The previous owner's view, until the first inspection has used it. */
+  #previousOwner: MonitorDeps['previousOwner'];
 
   /** The periodic full inspection's period (ms), while the master answers. */
   readonly #inspectEveryMs: number;
@@ -231,6 +244,7 @@ export class ClusterMonitor {
     this.#sampler = new WitnessSampler({ connectTimeoutMs: Math.min(1000, cluster.connect_timeout * 1000), queryTimeoutMs: Math.min(2000, cluster.query_timeout * 1000) }, deps.mono);
     this.#ownPool = deps.sshPool === undefined;
     this.pool = deps.sshPool ?? new SshPool({ log: this.#log });
+    this.#previousOwner = deps.previousOwner;
   }
 
   get inFailover(): boolean {
@@ -487,13 +501,26 @@ export class ClusterMonitor {
     if (this.state === 'starting' || this.state === 'broken' || this.master === undefined) {
       this.stage = 'inspecting the topology';
       const a = await this.inspect();
+      // The first inspection after this manager took the cluster over from another owner (sharding): once.
+      const prev = this.#previousOwner;
+      this.#previousOwner = undefined;
       if (a.healthy && a.master !== undefined) {
         this.#adopt(a.master);
         this.#reportOnce('info', `watching:${a.master}`, { master: a.master, replicas: a.replicas.map((r) => r.name), mode: a.mode }, `watching ${this.cluster.name}: master ${a.master}, replicas ${a.replicas.map((r) => r.name).join(', ')}`);
       } else {
-        this.state = 'broken';
         const errors = a.findings.filter((f) => f.severity === 'error').map((f) => `${f.server ?? this.cluster.name}: ${f.message}`);
-        this.#reportOnce('error', `broken:${errors.join('|')}`, { errors }, `topology of ${this.cluster.name} is broken; not watching for failover until it is healthy: ${errors.join('; ')}`);
+        const h = prev && this.state === 'starting' ? handoverDecision(prev.view, { master: a.master, masterReachable: a.masterObs !== undefined, errors: a.findings.filter((f) => f.severity === 'error').map((f) => ({ code: f.code, server: f.server })) }, this.deps.mono() - prev.readAt, this.deps.now(), prev.limits) : undefined;
+        if (h?.adopt) {
+          // The previous owner's last view counts: a master that just failed, confirmed (or not) as usual.
+          this.#log.error({ master: h.master, previousOwner: prev?.view?.by, view: prev?.view, errors }, `first look at ${this.cluster.name} as its new owner: the master ${h.master} cannot be reached, but ${h.reason}: watching ${h.master} as a master that just failed (the replicas and the second route confirm before any failover): ${errors.join('; ')}`);
+          this.#lastReport = '';
+          this.#adopt(h.master);
+          this.inheritedFailure = { since: Math.min(prev?.view?.failingSince ?? Infinity, this.deps.now()) };
+          return;
+        }
+        this.state = 'broken';
+        const why = h ? ` (a master dead at this manager's first look is not failed over: ${h.reason})` : '';
+        this.#reportOnce('error', `broken:${errors.join('|')}`, { errors, ...(h ? { handover: h.reason } : {}) }, `topology of ${this.cluster.name} is broken; not watching for failover until it is healthy: ${errors.join('; ')}${why}`);
       }
       return;
     }
@@ -501,6 +528,7 @@ export class ClusterMonitor {
     this.stage = `health check of ${this.master}`;
     const r = await this.#checker!.check();
     if (r.ok && r.position) this.lastMasterPosition = r.position;
+    if (r.ok) this.inheritedFailure = undefined;
     if (r.ok) this.#watch?.ensure();
     this.#observe(() => this.deps.observer?.check?.(this, r));
     const det = this.#det;
@@ -596,6 +624,7 @@ export class ClusterMonitor {
       dialect: obs ? dialectFor(obs.version) : undefined,
     });
     this.master = master;
+    this.inheritedFailure = undefined;
     this.detector = initialDetectorState;
     this.lastVerdict = undefined;
     this.#endSuspicion();

@@ -140,9 +140,9 @@ describe('clusters spread over three managers (etcd sharding)', () => {
     }, 20_000);
     const took = Date.now() - t0;
     assert.ok(took <= TTL * 1000 + 1500, `new owners after ${took} ms (lease TTL ${TTL} s plus one ownership round)`);
-    // Kill the master of one of them: its new owner fails it over, once. First the new owner must watch it
-    // (its first inspection done): the lease can change hands a moment before, and a master already dead at
-    // a manager's first look is not failed over (as MHA refuses to start on a dead master).
+    // Kill the master of one of them: its new owner fails it over, once. Here the new owner watches it first
+    // (its first inspection done): the steady state. A master killed as the lease changes hands, dead at the new
+    // owner's first look, is manager-sharding-handover.test.ts.
     const c = gone[0]!;
     const sb = sbs[clusterNames.indexOf(c)]!;
     const newOwner = (await owners()).get(c)!;
