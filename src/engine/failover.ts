@@ -126,7 +126,14 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       req.sshReachable !== undefined
         ? Promise.resolve(req.sshReachable)
         : deps.sshPool !== undefined
-          ? probeSsh(deps.sshPool, cluster, dead).then((r) => (r.ok ? true : recheckSshAfterNo(req.verdict) ? fullProbe() : false))
+          ? probeSsh(deps.sshPool, cluster, dead).then(async (r) => {
+              if (r.ok) return true;
+              if (!recheckSshAfterNo(req.verdict)) return false;
+              run.event(`${dead.name}'s host did not answer SSH within ${r.ms} ms (${r.detail}): asked again with a new session and the full connect_timeout`);
+              const ok = await fullProbe();
+              run.event(`${dead.name}'s host ${ok ? 'answered' : 'did not answer'} SSH on a new session`);
+              return ok;
+            })
           : fullProbe();
     const failed = new Set(failedServers(summarize(deps.journal.read())));
     const salvageReader = deps.cutBinlog !== undefined;
