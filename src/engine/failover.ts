@@ -40,7 +40,7 @@ import { stepsWhenLevel, verifyWhenLevel } from '../domain/failover/returned.js'
 import { planFailover, type AppliedPosition, type FailoverPlan, type PlanInput } from '../domain/failover/plan.js';
 import type { BinlogCoord, ServerObservation } from '../domain/types.js';
 import { saveDeadMasterBinlog } from './salvage-phase.js';
-import { POWERED_OFF_RECHECK_MS, shutdownDeadMaster, type ShutdownState } from './shutdown-phase.js';
+import { POWERED_OFF_RECHECK_MS, isShutdownScript, shutdownDeadMaster, type ShutdownState } from './shutdown-phase.js';
 import { applyBinlogTo } from './ops/catch-up.js';
 import { FailoverFailed, FailoverRefused, specOf, target } from './ops/admin.js';
 import { probeSsh, recheckSshAfterNo } from './ops/ssh-reach.js';
@@ -110,7 +110,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
   /** Phase 3.2 runs beside 3.3–3.4: a failure there waits for it, so its journal records come before the end. */
   let background: Promise<unknown> | undefined;
   /** What Phase 2 did (IO threads stopped, the late SQL fence, the early VIP): read by the cleanup after a failure too. */
-  const p2: ShutdownState = { ioStopped: new Set<string>(), poweredOff: false, gone: new Map<string, string>() };
+  const p2: ShutdownState = { ioStopped: new Set<string>(), poweredOff: false, gone: new Map<string, string>(), shutdownDeferred: false };
   try {
     if (dead === undefined) throw new FailoverRefused(`${req.deadMaster} is not a server of cluster ${cluster.name}`);
     if (run.hookProblem !== undefined) throw new FailoverRefused(run.hookProblem);
@@ -250,7 +250,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     // master_ip_failover_script does): then the start phase runs once the saved transactions are in, as in MHA.
     const hooksBeside = startHooksBesidePreparation(run.hooks);
     let salvage: Awaited<typeof salvageRead> | undefined;
-    await run.phase(PHASE.promote, 20_000 + (MAX_CATCH_UPS + 1) * (CATCH_UP_MS + 5000) + phaseBudgetMs(run.hooks, 'start') + (sp.salvage.planned ? 180_000 : 0), async (signal) => {
+    await run.phase(PHASE.promote, 20_000 + (MAX_CATCH_UPS + 1) * (CATCH_UP_MS + 5000) + phaseBudgetMs(run.hooks, 'start') + (p2.shutdownDeferred ? phaseBudgetMs(run.hooks, 'stop') : 0) + (sp.salvage.planned ? 180_000 : 0), async (signal) => {
       // Start hooks (MHA: master_ip_failover_script start) run before the new master is writable: an abort still
       // leaves no writable master. read_only is cleared only after both the hooks and the preparation.
       const startHooks = async (): Promise<PhaseOutcome> => {
@@ -298,6 +298,12 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         settled = await settle();
       }
       const { at, oldEnd } = settled;
+      if (p2.shutdownDeferred) {
+        // SQL fenced the old master in Phase 2 (it answered: restarted); everything it acknowledged is on the new
+        // master now. Its shutdown_script (MHA: the power-off) runs before the new master takes writes.
+        const off = await run.hooksIn('stop', { origMaster: dead, origSshReachable: sshReachable ?? true }, signal, isShutdownScript);
+        if (off.aborted) throw new FailoverFailed(`hook ${off.aborted.name} failed in the stop phase (${off.aborted.detail}): aborting before the new master takes writes`);
+      }
       for (const name of settled.fromOld) fromOld.add(name);
       env.target = { gtid: at.gtid, coord: at.coord };
       // The replicas that took the old master's new writes from it already hold what the new master's binlog has up to here.

@@ -12,7 +12,7 @@ import type { PhaseOutcome } from '../adapters/hooks/types.js';
 import type { ServerConfig } from '../config/types.js';
 import type { ServerObservation } from '../domain/types.js';
 import { afterIoStop } from '../domain/failover/returned.js';
-import { decideShutdown, releaseVipAfterSql, type ShutdownFacts } from '../domain/failover/shutdown.js';
+import { decideShutdown, fenceBeforePowerOff, releaseVipAfterSql, type ShutdownFacts } from '../domain/failover/shutdown.js';
 import { detectionSettings } from '../config/resolve.js';
 import { FailoverFailed } from './ops/admin.js';
 import { fenceHard, skipSqlFence, type HardFenceResult } from './ops/fencing.js';
@@ -27,6 +27,17 @@ import type { FailoverRun } from './failover-run.js';
  * answer, and a host that is up answers a connection on its network well within it.
  */
 export const POWERED_OFF_RECHECK_MS = 300;
+
+/**
+ * With a shutdown_script, the SQL fence's answer is waited for at most this long beyond its connect
+ * timeout before the stop hooks run: a restarted old master answers and is fenced within it (then its
+ * power-off waits until the new master is level with it), a hung or unreachable one is powered off
+ * without waiting out more than its connection attempt.
+ */
+export const FENCE_BEFORE_POWER_OFF_MS = 2000;
+
+/** Is this hook the MHA shutdown_script of the stop phase? */
+export const isShutdownScript = (h: HookSpec): boolean => h.type === 'mha-script' && h.script === 'shutdown' && h.phases.includes('stop');
 
 /** What Phase 2 leaves for the rest of the failover; filled as it goes (the failover's cleanup reads it after a throw). */
 export interface ShutdownState {
@@ -44,6 +55,8 @@ export interface ShutdownState {
   gone: Map<string, string>;
   /** The built-in vip hook's address taken early by the candidate. */
   early?: EarlyVip | undefined;
+  /** SQL fenced the old master (it answers: restarted) before its shutdown_script ran: the script runs before the promotion. */
+  shutdownDeferred: boolean;
 }
 
 export interface ShutdownInput {
@@ -67,7 +80,7 @@ export async function shutdownDeadMaster(run: FailoverRun, input: ShutdownInput,
   // Fence the old master: read_only (verified) and every client session killed when it answers SQL; its
   // mysqld killed over SSH when SQL did not fence it (hung, storage hang), unless a shutdown_script does it
   // (or its host does not answer SSH: the probe, so the kill does not wait out its deadline).
-  const shutdownHook = run.hooks.some((h) => h.type === 'mha-script' && h.script === 'shutdown' && h.phases.includes('stop'));
+  const shutdownHook = run.hooks.some(isShutdownScript);
   // A fresh verdict of timeouts (hung, storage hang, cut off) spares it the SQL attempt's connect timeout.
   const skipSql = skipSqlFence(req.verdict, deps.now(), detectionSettings(cluster).fence_hung_master);
   // The built-in vip hook's release does not wait for a kill over SSH: once SQL found the old master fenced
@@ -77,7 +90,9 @@ export async function shutdownDeadMaster(run: FailoverRun, input: ShutdownInput,
   const isVip = (h: HookSpec): boolean => h.type === 'vip';
   const releaseVip = (reach: boolean): Promise<PhaseOutcome> => run.hooksIn('stop', { origMaster: dead, origSshReachable: reach }, signal, isVip);
   const vipInStop = run.hooks.some((h) => isVip(h) && h.phases.includes('stop'));
-  const facts: ShutdownFacts = { oldMaster: dead.name, shutdownHook, given: req.sshReachable, candidate: { leftOut: false, readOnly: input.candidateObs?.readOnly } };
+  // With a shutdown_script, a verdict of timeouts or stalls (cut off, hung: not a restarted master answering SQL)
+  // does not wait for the SQL fence's answer before the power-off.
+  const facts: ShutdownFacts = { oldMaster: dead.name, shutdownHook, given: req.sshReachable, fenceWaitOver: shutdownHook && !fenceBeforePowerOff(req.verdict) ? true : undefined, candidate: { leftOut: false, readOnly: input.candidateObs?.readOnly } };
   let vipStop: PhaseOutcome | undefined;
   const afterSql = async (sql: HardFenceResult['sql']): Promise<void> => {
     if (!releaseVipAfterSql(shutdownHook, vipInStop, sql)) return;
@@ -96,6 +111,13 @@ export async function shutdownDeadMaster(run: FailoverRun, input: ShutdownInput,
     const d = decideShutdown(facts);
     if (d.next === 'probe') facts.probe = await sshProbe;
     else if (d.next === 'fence') facts.fence = journalFence(await fencing);
+    else if (d.next === 'fence-briefly') {
+      let timer: NodeJS.Timeout | undefined;
+      const within = Math.min(1000, cluster.connect_timeout * 1000) + FENCE_BEFORE_POWER_OFF_MS;
+      const r = await Promise.race([fencing, new Promise<undefined>((res) => (timer = setTimeout(() => res(undefined), within)))]).finally(() => clearTimeout(timer));
+      if (r === undefined) facts.fenceWaitOver = true;
+      else facts.fence = journalFence(r);
+    }
     else if (d.next === 'abort') throw new FailoverFailed(d.reason);
     else if (d.next === 'stop-hooks') {
       st.sshReachable = d.sshReachable;
@@ -103,18 +125,21 @@ export async function shutdownDeadMaster(run: FailoverRun, input: ShutdownInput,
       // Stop hooks, MHA's order: master_ip_failover_script stop/stopssh, shutdown_script, then the hook set
       // (the built-in vip hook's release may have run already, right after the SQL fence). With a
       // shutdown_script they run beside the SQL fence, which is not waited for after a power-off.
-      let s = await run.hooksIn('stop', { origMaster: dead, origSshReachable: d.sshReachable }, signal, d.skipVip ? (h) => !isVip(h) : undefined);
+      if (d.deferShutdown) run.event(`${dead.name} answers SQL and is fenced (read_only verified ON, its sessions killed): its shutdown_script runs once the new master holds everything it acknowledged, right before the promotion`);
+      const only = d.skipVip ? (h: HookSpec): boolean => !isVip(h) : d.deferShutdown ? (h: HookSpec): boolean => !isShutdownScript(h) : undefined;
+      let s = await run.hooksIn('stop', { origMaster: dead, origSshReachable: d.sshReachable }, signal, only);
       if (d.skipVip && vipStop !== undefined) {
         // Released as unreachable while the kill found the host after all (or the reverse): released again, with the value that won.
         const v = d.releaseVipAgain ? await releaseVip(d.sshReachable) : vipStop;
         s = { phase: 'stop', records: [...v.records, ...s.records], aborted: v.aborted ?? s.aborted, sshReachable: s.sshReachable };
       }
       stopped = s;
-      facts.stop = { sshReachable: s.sshReachable, aborted: s.aborted ? { name: s.aborted.name, detail: s.aborted.detail } : undefined };
+      facts.stop = { sshReachable: s.sshReachable, aborted: s.aborted ? { name: s.aborted.name, detail: s.aborted.detail } : undefined, shutdownDeferred: d.deferShutdown };
       facts.ioAbort = ioStop.abort;
       facts.candidate.leftOut = ioStop.leaveOut.some((l) => l.server === input.candidate);
     } else {
       st.sshReachable = d.sshReachable;
+      st.shutdownDeferred = d.shutdownDeferred;
       if (d.poweredOff) {
         st.poweredOff = true;
         // The re-check before the promotion starts now, in the background: a powered-off host cannot answer,

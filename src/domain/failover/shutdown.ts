@@ -21,10 +21,20 @@
  *      and the kill then found otherwise: it is released again, with the value
  *      that won.
  * With a shutdown_script (MHA: it stops the old master whatever SQL says):
- *   1. reachability: the caller's value, else the probe (the fence's SQL
- *      attempt runs beside it and is not waited for here);
- *   2. the stop hooks run (the shutdown_script among them);
- *   3. exit 0 of the shutdown_script (power-off: its host is gone) ends the
+ *   1. reachability: the caller's value, else the probe;
+ *   2. the SQL fence's answer is waited for, briefly (the executor bounds the
+ *      wait: a hung or unreachable master must not hold up its power-off; and
+ *      it does not wait at all after a verdict of timeouts or stalls,
+ *      fenceBeforePowerOff).
+ *      When it came in time and SQL fenced it (read_only verified ON, its
+ *      client sessions killed: it answers, so it was restarted), the
+ *      shutdown_script is deferred (deferShutdown): it can no longer commit,
+ *      while writes it acknowledged after its restart are only in its binlog;
+ *      the new master is brought level from it first (the salvage, then the
+ *      re-check before promotion) and the shutdown_script runs right before
+ *      the new master is made writable. Otherwise it runs now, as in MHA;
+ *   3. the stop hooks run (the shutdown_script among them, unless deferred);
+ *   4. exit 0 of the shutdown_script (power-off: its host is gone) ends the
  *      wait: the SQL fence, still running, is journaled when it ends, not
  *      waited for (lateFence). Any other outcome waits for the fence; an
  *      unfenced answer does not abort (the script stopped it).
@@ -56,6 +66,8 @@ export interface StopReport {
   sshReachable?: boolean | undefined;
   /** The hook whose verdict was abort. */
   aborted?: { name: string; detail: string } | undefined;
+  /** The shutdown_script was left out (deferred until the new master is level with the old one). */
+  shutdownDeferred?: boolean | undefined;
 }
 
 export interface ShutdownFacts {
@@ -66,6 +78,8 @@ export interface ShutdownFacts {
   given?: boolean | undefined;
   /** The fence, when it has ended. */
   fence?: FenceReport | undefined;
+  /** With a shutdown_script: the bounded wait for the fence before the stop hooks ended without its answer. */
+  fenceWaitOver?: boolean | undefined;
   /** The SSH reachability probe, when it has answered. */
   probe?: boolean | undefined;
   /** The built-in vip hook's release ran right after the SQL part of the fence, as reachable (true) or not. */
@@ -83,19 +97,22 @@ export type ShutdownNext =
   | { next: 'probe' }
   /** Wait for the fence. */
   | { next: 'fence' }
+  /** With a shutdown_script: wait for the fence, within a bound, before the stop hooks (then fenceWaitOver). */
+  | { next: 'fence-briefly' }
   /**
    * Run the stop hooks with this reachability. skipVip: the vip hook already ran (after SQL);
    * releaseVipAgain: it ran with the other reachability and runs again, with this one.
    */
-  | { next: 'stop-hooks'; sshReachable: boolean; skipVip: boolean; releaseVipAgain: boolean }
+  | { next: 'stop-hooks'; sshReachable: boolean; skipVip: boolean; releaseVipAgain: boolean; deferShutdown: boolean }
   /** Abort before the stop hooks (nothing else to do). */
   | { next: 'abort'; reason: string }
   /**
    * The phase ends. abort: the failover fails (the stop hooks ran). poweredOff: the shutdown_script
    * powered the host off. lateFence: the fence is still running, not waited for (journaled when it
-   * ends). earlyVip: the candidate may take the vip hooks' address now.
+   * ends). earlyVip: the candidate may take the vip hooks' address now. shutdownDeferred: the
+   * shutdown_script runs before the promotion, once the new master is level with the old master.
    */
-  | { next: 'end'; sshReachable: boolean; poweredOff: boolean; lateFence: boolean; abort?: string | undefined; earlyVip: boolean };
+  | { next: 'end'; sshReachable: boolean; poweredOff: boolean; lateFence: boolean; abort?: string | undefined; earlyVip: boolean; shutdownDeferred: boolean };
 
 /** The old master's host reachability the kill reported: undefined when it says nothing about it. */
 export function reachFromKill(kill: string): boolean | undefined {
@@ -114,23 +131,40 @@ export function releaseVipAfterSql(shutdownHook: boolean, vipInStop: boolean, sq
   return !shutdownHook && vipInStop && sql !== 'unverified';
 }
 
+/**
+ * With a shutdown_script, is the SQL fence's answer worth waiting for (briefly) before the power-off?
+ * Only when the old master may have been restarted and answer SQL: its host answered the manager
+ * (connections refused: mysqld down, the host up; systemd may bring it back) or nothing is known (a
+ * manual failover). Not when the verdict rested on timeouts or stalled statements (a host cut off, a
+ * hung mysqld, a storage hang): the SQL attempt would only wait out its connect timeout (or a lock)
+ * and the power-off would come that much later.
+ */
+export function fenceBeforePowerOff(verdict: { basis?: string | undefined; failure?: string | undefined } | undefined): boolean {
+  if (verdict === undefined) return true;
+  return verdict.basis === 'refused' || verdict.failure === 'refused';
+}
+
 /** What Phase 2 does next, given what has been reported so far. */
 export function decideShutdown(f: ShutdownFacts): ShutdownNext {
   let reach: boolean | undefined;
   if (f.shutdownHook) {
     reach = f.given ?? f.probe;
     if (reach === undefined) return { next: 'probe' };
-    if (f.stop === undefined) return { next: 'stop-hooks', sshReachable: reach, skipVip: false, releaseVipAgain: false };
+    if (f.stop === undefined) {
+      if (f.fence === undefined && f.fenceWaitOver !== true) return { next: 'fence-briefly' };
+      return { next: 'stop-hooks', sshReachable: reach, skipVip: false, releaseVipAgain: false, deferShutdown: f.fence?.sql === 'fenced' };
+    }
   } else {
     if (f.fence === undefined) return { next: 'fence' };
     if (f.fence.sql === 'unverified' && !f.fence.safe) return { next: 'abort', reason: `${f.oldMaster} answers SQL but could not be fenced (${f.fence.detail}): not promoting another master while it may still take writes` };
     reach = f.given ?? reachFromKill(f.fence.kill) ?? f.probe;
     if (reach === undefined) return { next: 'probe' };
-    if (f.stop === undefined) return { next: 'stop-hooks', sshReachable: reach, skipVip: f.vipReleasedAs !== undefined, releaseVipAgain: f.vipReleasedAs !== undefined && f.vipReleasedAs !== reach };
+    if (f.stop === undefined) return { next: 'stop-hooks', sshReachable: reach, skipVip: f.vipReleasedAs !== undefined, releaseVipAgain: f.vipReleasedAs !== undefined && f.vipReleasedAs !== reach, deferShutdown: false };
   }
-  const poweredOff = f.shutdownHook && f.stop.sshReachable === false && f.stop.aborted === undefined;
+  const shutdownDeferred = f.shutdownHook && f.stop.shutdownDeferred === true;
+  const poweredOff = f.shutdownHook && !shutdownDeferred && f.stop.sshReachable === false && f.stop.aborted === undefined;
   if (!poweredOff && f.fence === undefined) return { next: 'fence' };
   const sshReachable = f.stop.sshReachable ?? reach;
   const abort = f.stop.aborted !== undefined ? `hook ${f.stop.aborted.name} failed in the stop phase (${f.stop.aborted.detail}): aborting` : f.ioAbort;
-  return { next: 'end', sshReachable, poweredOff, lateFence: f.fence === undefined, abort, earlyVip: abort === undefined && !f.candidate.leftOut && f.candidate.readOnly === true };
+  return { next: 'end', sshReachable, poweredOff, lateFence: f.fence === undefined, abort, earlyVip: abort === undefined && !f.candidate.leftOut && f.candidate.readOnly === true, shutdownDeferred };
 }
