@@ -7,7 +7,8 @@
  *   Phase 1: Configuration Check Phase      observe, classify, plan; refuse with a reason
  *                                            (the plan is journaled before anything changes)
  *   Phase 2: Dead Master Shutdown Phase     stop IO threads (all, waited for); demote and fence
- *                                            the old master; stop hooks
+ *                                            the old master; stop hooks (src/engine/shutdown-phase.ts,
+ *                                            decided by src/domain/failover/shutdown.ts)
  *   Phase 3: Master Recovery Phase
  *     3.1 Getting Latest Slaves Phase       survivors apply their relay logs (delayed and slow
  *                                            ones are not waited for); plan from exact positions
@@ -28,26 +29,23 @@
  */
 import { inspectServer } from '../adapters/mysql/inspect.js';
 import { phaseBudgetMs } from '../adapters/hooks/runner.js';
-import { hooksInPhase, policyFor, startHooksBesidePreparation, type HookSpec, type VipHook } from '../config/hooks.js';
+import { policyFor, startHooksBesidePreparation } from '../config/hooks.js';
 import type { PhaseOutcome } from '../adapters/hooks/types.js';
 import { formatCoord } from '../domain/binlog-coord.js';
 import { lostWritesAdvice } from '../domain/semisync.js';
 import { isoTime } from '../domain/time.js';
 import { failedServers, guard, summarize } from '../domain/guard.js';
 import { classifySurvivors, type Classification } from '../domain/failover/survivors.js';
-import { afterIoStop, stepsWhenLevel, verifyWhenLevel } from '../domain/failover/returned.js';
+import { stepsWhenLevel, verifyWhenLevel } from '../domain/failover/returned.js';
 import { planFailover, type AppliedPosition, type FailoverPlan, type PlanInput } from '../domain/failover/plan.js';
 import type { BinlogCoord, ServerObservation } from '../domain/types.js';
 import { saveDeadMasterBinlog } from './salvage-phase.js';
+import { POWERED_OFF_RECHECK_MS, isShutdownScript, shutdownDeadMaster, type ShutdownState } from './shutdown-phase.js';
 import { applyBinlogTo } from './ops/catch-up.js';
 import { FailoverFailed, FailoverRefused, specOf, target } from './ops/admin.js';
-import { fenceHard, skipSqlFence, type HardFenceResult } from './ops/fencing.js';
-import { detectionSettings } from '../config/resolve.js';
 import { probeSsh, recheckSshAfterNo } from './ops/ssh-reach.js';
-import { refence, type Refence } from './ops/fence.js';
-import { EarlyVip, earlyVipHooks } from './failover-vip.js';
 import { takeFailoverLocks } from '../adapters/leader/failover-lock.js';
-import { applyRelayLog, startIoThreads, stopIoThreads } from './ops/replica.js';
+import { applyRelayLog, startIoThreads } from './ops/replica.js';
 import { positionOf, resetReplication, setWritable, stopReplication } from './ops/master.js';
 import { CATCH_UP_MS, MAX_CATCH_UPS, settleReturnedOldMaster } from './returned-master.js';
 import { FailoverRun, StopPartial, type FailoverDeps, type FailoverReport, type FailoverRequest } from './failover-run.js';
@@ -56,6 +54,7 @@ import { ChooseAgain, runSteps, type StepEnv } from './failover-steps.js';
 export type { FailoverDeps, FailoverReport, FailoverRequest, PhaseRecord } from './failover-run.js';
 export { FailoverFailed, FailoverRefused, withDeadline, waitUntil, Admin, target, hookTimeoutMs } from './ops/admin.js';
 export { fenceOldMaster } from './ops/fence.js';
+export { POWERED_OFF_RECHECK_MS } from './shutdown-phase.js';
 
 const PHASE = {
   check: 'Phase 1: Configuration Check Phase',
@@ -69,12 +68,6 @@ const PHASE = {
   cleanup: 'Phase 5: New master cleanup phase',
 } as const;
 
-/**
- * After the shutdown_script reported the old master's host powered off (exit 0), the re-check before the
- * promotion connects to it with this deadline (ms) instead of connect_timeout: a powered-off host cannot
- * answer, and a host that is up answers a connection on its network well within it.
- */
-export const POWERED_OFF_RECHECK_MS = 300;
 
 /** A delayed or slow replica applying its own relay log after the failover: at most this long. */
 const DEFERRED_APPLY_MS = 3_600_000;
@@ -113,14 +106,11 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
   const run = new FailoverRun(req, deps);
   const { cluster, report } = run;
   const dead = run.byName.get(req.deadMaster);
-  const ioStopped = new Set<string>();
   let deferred: Promise<void> | undefined;
   /** Phase 3.2 runs beside 3.3–3.4: a failure there waits for it, so its journal records come before the end. */
   let background: Promise<unknown> | undefined;
-  /** The SQL fence, not waited for after a power-off: journaled when it ends, awaited before the failover ends. */
-  let fenceLate: Promise<void> | undefined;
-  /** The built-in vip hook's address taken early by the candidate (Phase 2). */
-  let early: EarlyVip | undefined;
+  /** What Phase 2 did (IO threads stopped, the late SQL fence, the early VIP): read by the cleanup after a failure too. */
+  const p2: ShutdownState = { ioStopped: new Set<string>(), poweredOff: false, gone: new Map<string, string>(), shutdownDeferred: false };
   try {
     if (dead === undefined) throw new FailoverRefused(`${req.deadMaster} is not a server of cluster ${cluster.name}`);
     if (run.hookProblem !== undefined) throw new FailoverRefused(run.hookProblem);
@@ -136,7 +126,14 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       req.sshReachable !== undefined
         ? Promise.resolve(req.sshReachable)
         : deps.sshPool !== undefined
-          ? probeSsh(deps.sshPool, cluster, dead).then((r) => (r.ok ? true : recheckSshAfterNo(req.verdict) ? fullProbe() : false))
+          ? probeSsh(deps.sshPool, cluster, dead).then(async (r) => {
+              if (r.ok) return true;
+              if (!recheckSshAfterNo(req.verdict)) return false;
+              run.event(`${dead.name}'s host did not answer SSH within ${r.ms} ms (${r.detail}): asked again with a new session and the full connect_timeout`);
+              const ok = await fullProbe();
+              run.event(`${dead.name}'s host ${ok ? 'answered' : 'did not answer'} SSH on a new session`);
+              return ok;
+            })
           : fullProbe();
     const failed = new Set(failedServers(summarize(deps.journal.read())));
     const salvageReader = deps.cutBinlog !== undefined;
@@ -164,98 +161,10 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     const obs = new Map<string, ServerObservation>(first.classification.survivors.map((s) => [s.name, s.obs]));
 
     // ---------------------------------------------------------------- Phase 2
-    let sshReachable = req.sshReachable;
-    /** The shutdown_script powered the old master's host off (exit 0): the re-check before promotion is bounded tighter. */
-    let poweredOff = false;
-    /** After a power-off: the first re-check of the old master, started at the end of Phase 2. */
-    let powerOffRecheck: Promise<Refence> | undefined;
-    /** Survivors lost in Phase 2 (they stopped answering): left out, the plan goes on without them. */
-    const gone = new Map<string, string>();
-    await run.phase(PHASE.shutdown, 30_000 + phaseBudgetMs(run.hooks, 'stop'), async (signal) => {
-      // Freeze what each replica received; every stop is waited for, even when one fails. A failure is
-      // decided by afterIoStop() only after the fence and the stop hooks (MHA's order: they always run).
-      const ioStop = afterIoStop(await stopIoThreads(survivors, { cluster, signal }, (s) => ioStopped.add(s.name)));
-      // Demoted from here on: whatever happens next, it is fenced when it answers.
-      run.demoted(dead.name);
-      // Fence the old master: read_only (verified) and every client session killed when it answers SQL; its
-      // mysqld killed over SSH when SQL did not fence it (hung, storage hang), unless a shutdown_script does it
-      // (or its host does not answer SSH: the probe, so the kill does not wait out its deadline).
-      const shutdownHook = run.hooks.some((h) => h.type === 'mha-script' && h.script === 'shutdown' && h.phases.includes('stop'));
-      // A fresh verdict of timeouts (hung, storage hang, cut off) spares it the SQL attempt's connect timeout.
-      const skipSql = skipSqlFence(req.verdict, deps.now(), detectionSettings(cluster).fence_hung_master);
-      // The built-in vip hook's release does not wait for a kill over SSH: once SQL found the old master fenced
-      // or not answering, the address leaves its host first (one round trip on the kept session), then the kill
-      // runs. The sooner it leaves, the sooner the candidate can take it: a client that connects in between
-      // sends a SYN no host answers, resent by its kernel only after a second.
-      const isVip = (h: HookSpec): boolean => h.type === 'vip';
-      const releaseVip = (reach: boolean): Promise<PhaseOutcome> => run.hooksIn('stop', { origMaster: dead, origSshReachable: reach }, signal, isVip);
-      let vipStop: { reach: boolean; outcome: PhaseOutcome } | undefined;
-      const afterSql = shutdownHook || !run.hooks.some((h) => isVip(h) && h.phases.includes('stop')) ? undefined : async (sql: string): Promise<void> => {
-        if (sql === 'unverified') return;
-        const reach = await sshProbe;
-        vipStop = { reach, outcome: await releaseVip(reach) };
-      };
-      const fencing = fenceHard(dead, cluster, { log: run.log, pool: deps.sshPool, shutdownHook, signal, sshUp: sshProbe, skipSql, afterSql });
-      const journalFence = (fence: HardFenceResult): HardFenceResult => {
-        if (fence.sql === 'fenced') deps.onFenced?.(dead);
-        run.event(`fence ${dead.name}: ${fence.detail}`, { sql: fence.sql, readOnly: fence.readOnly, sessionsKilled: fence.sessionsKilled, kill: fence.kill, pids: fence.pids, safe: fence.safe });
-        return fence;
-      };
-      const reachability = (): void => run.event(sshReachable ? `${dead.name}'s host is reachable over SSH` : `${dead.name}'s host is unreachable over SSH: transactions no replica received cannot be saved`);
-      let stopped: PhaseOutcome;
-      if (shutdownHook) {
-        // MHA's shutdown_script stops the old master whatever SQL says (fenceHard leaves the kill to it, and an
-        // unfenced answer does not stop the failover then): the stop hooks run beside the SQL fence, and after a
-        // power-off (exit 0) nothing waits for that fence any more; it is journaled when it ends.
-        sshReachable ??= await sshProbe;
-        reachability();
-        stopped = await run.hooksIn('stop', { origMaster: dead, origSshReachable: sshReachable }, signal);
-        if (stopped.sshReachable === false && stopped.aborted === undefined) {
-          poweredOff = true;
-          // The re-check before the promotion starts now, in the background: a powered-off host cannot answer,
-          // and its 300 ms connection attempt then waits for nothing else (an answer still fences it, and the
-          // promotion re-checks it again before going on).
-          powerOffRecheck = run.step(dead.name, 'refence', () => refence(dead, cluster, run.log, undefined, deps.sshPool, POWERED_OFF_RECHECK_MS), (r) => r.detail);
-          powerOffRecheck.catch(() => undefined);
-          fenceLate = fencing.then(journalFence).then(
-            () => undefined,
-            (err: unknown) => run.event(`fence ${dead.name}: ${(err as Error).message}`),
-          );
-        } else journalFence(await fencing);
-      } else {
-        const fence = journalFence(await fencing);
-        // It answers SQL (or refuses us: access denied, too many connections) and can still take writes: never promote beside it.
-        if (fence.sql === 'unverified' && !fence.safe) throw new FailoverFailed(`${dead.name} answers SQL but could not be fenced (${fence.detail}): not promoting another master while it may still take writes`);
-        if (fence.kill === 'killed' || fence.kill === 'not_running') sshReachable ??= true;
-        else if (fence.kill === 'no_ssh') sshReachable ??= false;
-        if (sshReachable === undefined) sshReachable = await sshProbe;
-        reachability();
-        // Stop hooks, MHA's order: master_ip_failover_script stop/stopssh, shutdown_script, then the hook set
-        // (the built-in vip hook's release may have started already, above).
-        const early0 = vipStop;
-        stopped = await run.hooksIn('stop', { origMaster: dead, origSshReachable: sshReachable }, signal, early0 ? (h) => !isVip(h) : undefined);
-        if (early0 !== undefined) {
-          // Released as unreachable while the kill found the host after all: released again, as reachable.
-          const v = early0.reach === sshReachable ? early0.outcome : await releaseVip(sshReachable);
-          stopped = { phase: 'stop', records: [...v.records, ...stopped.records], aborted: v.aborted ?? stopped.aborted, sshReachable: stopped.sshReachable };
-        }
-      }
-      // MHA shutdown_script: exit 0 = power-off done (SSH gone), 10 = SSH reachable, mysqld killed.
-      if (stopped.sshReachable !== undefined) sshReachable = stopped.sshReachable;
-      if (stopped.aborted) throw new FailoverFailed(`hook ${stopped.aborted.name} failed in the stop phase (${stopped.aborted.detail}): aborting`);
-      if (ioStop.abort !== undefined) throw new FailoverFailed(ioStop.abort);
-      for (const l of ioStop.leaveOut) {
-        gone.set(l.server, l.reason);
-        run.event(`${l.server} is left out: ${l.reason}`);
-      }
-      // The built-in vip hook's address, released (or its host powered off / unreachable): the candidate takes
-      // it now, read_only, in the background (src/engine/failover-vip.ts).
-      const cand = first.plan.newMaster!.name;
-      if (!gone.has(cand)) {
-        const startVips = hooksInPhase(run.hooks, 'start').filter((h): h is VipHook => h.type === 'vip');
-        early = EarlyVip.start(run, dead, run.server(cand), earlyVipHooks(startVips, stopped.records, obs.get(cand)?.readOnly));
-      }
-    });
+    const cand = first.plan.newMaster!.name;
+    await run.phase(PHASE.shutdown, 30_000 + phaseBudgetMs(run.hooks, 'stop'), (signal) => shutdownDeadMaster(run, { dead, survivors, sshProbe, candidate: cand, candidateObs: obs.get(cand) }, p2, signal));
+    const sshReachable = p2.sshReachable;
+    const { gone, poweredOff, powerOffRecheck } = p2;
 
     // ---------------------------------------------------------------- Phase 3.1
     const applyMs = Math.max(10, cluster.seconds_behind_master * 2) * 1000;
@@ -341,11 +250,12 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     // master_ip_failover_script does): then the start phase runs once the saved transactions are in, as in MHA.
     const hooksBeside = startHooksBesidePreparation(run.hooks);
     let salvage: Awaited<typeof salvageRead> | undefined;
-    await run.phase(PHASE.promote, 20_000 + (MAX_CATCH_UPS + 1) * (CATCH_UP_MS + 5000) + phaseBudgetMs(run.hooks, 'start') + (sp.salvage.planned ? 180_000 : 0), async (signal) => {
+    await run.phase(PHASE.promote, 20_000 + (MAX_CATCH_UPS + 1) * (CATCH_UP_MS + 5000) + phaseBudgetMs(run.hooks, 'start') + (p2.shutdownDeferred ? phaseBudgetMs(run.hooks, 'stop') : 0) + (sp.salvage.planned ? 180_000 : 0), async (signal) => {
       // Start hooks (MHA: master_ip_failover_script start) run before the new master is writable: an abort still
       // leaves no writable master. read_only is cleared only after both the hooks and the preparation.
       const startHooks = async (): Promise<PhaseOutcome> => {
         // The address taken early by another candidate leaves it first; one that cannot leave is not added here.
+        const early = p2.early;
         const stuck = early ? await early.handOver(nm, 10_000) : [];
         const abort = stuck.find((h) => policyFor(h, 'start') === 'abort');
         if (abort) throw new FailoverFailed(`hook ${abort.name}: ${abort.address} could not be removed from ${early!.holder.name}, which took it early: not adding it on ${nm.name} (never on two hosts); aborting before the new master takes writes`);
@@ -388,6 +298,12 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
         settled = await settle();
       }
       const { at, oldEnd } = settled;
+      if (p2.shutdownDeferred) {
+        // SQL fenced the old master in Phase 2 (it answered: restarted); everything it acknowledged is on the new
+        // master now. Its shutdown_script (MHA: the power-off) runs before the new master takes writes.
+        const off = await run.hooksIn('stop', { origMaster: dead, origSshReachable: sshReachable ?? true }, signal, isShutdownScript);
+        if (off.aborted) throw new FailoverFailed(`hook ${off.aborted.name} failed in the stop phase (${off.aborted.detail}): aborting before the new master takes writes`);
+      }
       for (const name of settled.fromOld) fromOld.add(name);
       env.target = { gtid: at.gtid, coord: at.coord };
       // The replicas that took the old master's new writes from it already hold what the new master's binlog has up to here.
@@ -450,7 +366,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     }
 
     // ---------------------------------------------------------------- Phase 5
-    if (fenceLate !== undefined) await fenceLate;
+    if (p2.fenceLate !== undefined) await p2.fenceLate;
     const outcome = report.notRecovered.length === 0 ? 'success' : 'partial';
     // Writes lost with asynchronous replication: the report (CLI, report_script, journal) says what semi-sync would have done.
     const advice = lostWritesAdvice({ id: run.id, lost: report.lost, at: isoTime(run.t0) }, req.lastMasterObs);
@@ -471,7 +387,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     return run.finish(outcome, summary);
   } catch (err) {
     if (background !== undefined) await background;
-    if (fenceLate !== undefined) await fenceLate;
+    if (p2.fenceLate !== undefined) await p2.fenceLate;
     const msg = err instanceof Error ? err.message : String(err);
     if (err instanceof FailoverRefused) {
       run.log.warn({ reason: msg }, `failover of ${req.deadMaster} refused: ${msg}`);
@@ -481,15 +397,15 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     const leader = await run.stillLeader();
     if (!leader) run.log.error({}, 'this manager lost leadership: the cleanup is left to the leader');
     // Nothing promoted: the address the candidate took early leaves it too (no master holds it, as after the stop phase).
-    if (early !== undefined && !run.promoted && leader) await early.giveBack(10_000);
+    if (p2.early !== undefined && !run.promoted && leader) await p2.early.giveBack(10_000);
     if (run.promoted) {
       run.log.error({ reason: msg }, `failover of ${req.deadMaster} stopped after ${report.newMaster ?? '?'} was promoted: ${msg}`);
       for (const r of report.plan?.replicas ?? []) if (!report.recovered.includes(r.name) && !report.notRecovered.some((n) => n.name === r.name)) report.notRecovered.push({ name: r.name, reason: `not recovered: the failover stopped (${msg})` });
     } else {
       run.log.error({ reason: msg }, `failover of ${req.deadMaster} FAILED: ${msg}`);
-      if (ioStopped.size > 0 && leader) {
+      if (p2.ioStopped.size > 0 && leader) {
         // Undo what is safe to undo: let the replicas reconnect. The old master stays fenced.
-        const problems = await startIoThreads([...ioStopped].map((n) => run.server(n)), cluster);
+        const problems = await startIoThreads([...p2.ioStopped].map((n) => run.server(n)), cluster);
         if (problems.length > 0) run.event(`could not restart every IO thread: ${problems.join('; ')}`);
       }
     }
