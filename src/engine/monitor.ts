@@ -767,6 +767,7 @@ export class ClusterMonitor {
       if (srv === undefined) continue;
       const deps = this.deps.returnWatchDeps?.(srv) ?? realReturnWatchDeps(target(srv));
       const w = new ReturnWatch(name, deps, { pollMs: 100, attemptTimeoutMs: Math.min(500, this.cluster.connect_timeout * 1000), answeredRetryMs: Math.max(1000, this.cluster.ping_interval * 1000) }, () => {
+        this.#log.debug({ server: name }, `${name} (a failed old master) answers again: probing it now`);
         this.#returnAnswered = true;
         this.#pause.wake();
       });
