@@ -36,7 +36,7 @@ export interface ReturnWatchOptions {
   pollMs: number;
   /** The deadline of one attempt. */
   attemptTimeoutMs: number;
-  /** After an answer that is an error (access denied, too many connections): the next attempt. */
+  /** After an answer that is an error (access denied, too many connections), or a host name that does not resolve: the next attempt. */
   answeredRetryMs: number;
 }
 
@@ -127,7 +127,9 @@ export class ReturnWatch {
           this.#schedule(this.#opts.answeredRetryMs);
           return;
         }
-        this.#schedule(this.#opts.pollMs - (this.#deps.mono() - started));
+        // A name that does not resolve (a decommissioned host) is not asked of the resolver ten times a second.
+        const pause = err instanceof DbError && err.kind === 'unresolvable' ? this.#opts.answeredRetryMs : this.#opts.pollMs;
+        this.#schedule(pause - (this.#deps.mono() - started));
       },
     );
   }

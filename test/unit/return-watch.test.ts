@@ -59,7 +59,7 @@ class FakeSession implements WatchSession {
   unref(): void {}
 }
 
-type Outcome = 'refused' | 'auth' | 'session' | 'pending';
+type Outcome = 'refused' | 'auth' | 'session' | 'pending' | 'unresolvable';
 
 function setup(outcomes: () => Outcome) {
   const clock = new FakeClock();
@@ -74,6 +74,7 @@ function setup(outcomes: () => Outcome) {
       const o = outcomes();
       const done = <T>(p: Promise<T>): Promise<T> => p.finally(() => inFlight--);
       if (o === 'refused') return done(Promise.reject(new DbError(target, 'refused', 'connection refused')));
+      if (o === 'unresolvable') return done(Promise.reject(new DbError(target, 'unresolvable', 'host name does not resolve (ENOTFOUND)')));
       if (o === 'auth') return done(Promise.reject(new DbError(target, 'auth', 'access denied')));
       if (o === 'session') {
         const s = new FakeSession();
@@ -176,4 +177,15 @@ test('watched: failed servers whose failover ended within the window; not after 
   const s2 = [summary({ id: 'f1', deadMaster: 'db1', endedAt: 0 }), summary({ id: 'f2', deadMaster: 'db3', demoted: 'db1', endedAt: win })];
   assert.deepEqual(serversToWatchForReturn(s2, ['db1'], win + 1000, win), ['db1']);
   assert.deepEqual(serversToWatchForReturn([], ['db9'], 0, win), ['db9'], 'failed without a record: watched');
+});
+
+test('a host name that does not resolve is tried at the calm pace, and is no answer', async () => {
+  const { clock, w, answered } = setup(() => 'unresolvable');
+  w.start();
+  await clock.advance(999);
+  assert.equal(w.attempts, 1);
+  await clock.advance(1);
+  assert.equal(w.attempts, 2);
+  assert.deepEqual(answered, []);
+  w.close();
 });
