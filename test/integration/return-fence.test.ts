@@ -65,37 +65,41 @@ describe('a failed old master restarted writable is fenced at once', () => {
     const cfg = (await loadConfig({ conf })).clusters[0]!;
     const t1 = target(cfg.servers.find((s) => s.name === 'db1')!);
     const m = new ManagerProcess(conf, ['--http', 'off'], sb.dir);
-    t.after(() => m.stop(10_000));
-    await m.waitFor(/^ready: every cluster inspected/, 30_000);
-    assert.doesNotMatch(await rootSql(db1, 'SELECT @@global.read_only'), /1/, 'the sandbox master is writable');
+    // Stopped in the test itself, before the sandbox's teardown removes the directory it writes its journal in.
+    try {
+      await m.waitFor(/^ready: every cluster inspected/, 30_000);
+      assert.doesNotMatch(await rootSql(db1, 'SELECT @@global.read_only'), /1/, 'the sandbox master is writable');
 
-    await stopServer(db1, 'SIGKILL');
-    await m.waitFor(/^now watching the new master db[23]/, 60_000);
+      await stopServer(db1, 'SIGKILL');
+      await m.waitFor(/^now watching the new master db[23]/, 60_000);
 
-    for (const round of [1, 2]) {
-      const from = m.lines.length;
-      const startedAt = Date.now();
-      // Sampled from before the start: its first answer is seen within ~20 ms.
-      const sampling = sampleUntilReadOnly(t1, 30_000);
-      db1 = await startServer(db1);
-      const seen = await sampling;
-      const fence = await m.waitFor(/^the failed old master db1 is back and WRITABLE( while [^:]*)?: fencing it/, 10_000, from);
-      const fenced = await m.waitFor(/^fenced db1: /, 10_000, from);
-      assert.ok(seen.firstAnswerAt !== undefined, `round ${round}: db1 never answered after its start`);
-      assert.ok(seen.readOnlyAt !== undefined, `round ${round}: db1 never became read_only`);
-      assert.equal((await rootSql(db1, 'SELECT @@global.read_only')).trim(), '1', `round ${round}: db1 is read_only`);
-      const afterAnswer = seen.readOnlyAt - seen.firstAnswerAt;
-      const logAt = typeof fence.time === 'number' ? fence.time : undefined;
-      const fencedAt = typeof fenced.time === 'number' ? fenced.time : undefined;
-      // The manager's log times: its decision to fence, and the fence done, against the sampler's first answer.
-      t.diagnostic(`round ${round}: start→first answer ${seen.firstAnswerAt - startedAt} ms; read_only ${afterAnswer} ms after the first answer (writable seen: ${seen.sawWritable}); manager decided ${logAt !== undefined ? logAt - seen.firstAnswerAt : '?'} ms and fenced ${fencedAt !== undefined ? fencedAt - seen.firstAnswerAt : '?'} ms after the first answer`);
-      assert.ok(afterAnswer <= BOUND_MS, `round ${round}: read_only only ${afterAnswer} ms after db1 answered (bound ${BOUND_MS} ms; ping_interval is 20 s)`);
-      if (fencedAt !== undefined) assert.ok(fencedAt - seen.firstAnswerAt <= BOUND_MS, `round ${round}: the manager fenced db1 ${fencedAt - seen.firstAnswerAt} ms after it answered`);
-      if (round === 1) {
-        await stopServer(db1, 'SIGKILL');
-        // Past the kill: the watch's kept session is closed, attempts run again.
-        await new Promise((r) => setTimeout(r, 500));
+      for (const round of [1, 2]) {
+        const from = m.lines.length;
+        const startedAt = Date.now();
+        // Sampled from before the start: its first answer is seen within ~20 ms.
+        const sampling = sampleUntilReadOnly(t1, 30_000);
+        db1 = await startServer(db1);
+        const seen = await sampling;
+        const fence = await m.waitFor(/^the failed old master db1 is back and WRITABLE( while [^:]*)?: fencing it/, 10_000, from);
+        const fenced = await m.waitFor(/^fenced db1: /, 10_000, from);
+        assert.ok(seen.firstAnswerAt !== undefined, `round ${round}: db1 never answered after its start`);
+        assert.ok(seen.readOnlyAt !== undefined, `round ${round}: db1 never became read_only`);
+        assert.equal((await rootSql(db1, 'SELECT @@global.read_only')).trim(), '1', `round ${round}: db1 is read_only`);
+        const afterAnswer = seen.readOnlyAt - seen.firstAnswerAt;
+        const logAt = typeof fence.time === 'number' ? fence.time : undefined;
+        const fencedAt = typeof fenced.time === 'number' ? fenced.time : undefined;
+        // The manager's log times: its decision to fence, and the fence done, against the sampler's first answer.
+        t.diagnostic(`round ${round}: start→first answer ${seen.firstAnswerAt - startedAt} ms; read_only ${afterAnswer} ms after the first answer (writable seen: ${seen.sawWritable}); manager decided ${logAt !== undefined ? logAt - seen.firstAnswerAt : '?'} ms and fenced ${fencedAt !== undefined ? fencedAt - seen.firstAnswerAt : '?'} ms after the first answer`);
+        assert.ok(afterAnswer <= BOUND_MS, `round ${round}: read_only only ${afterAnswer} ms after db1 answered (bound ${BOUND_MS} ms; ping_interval is 20 s)`);
+        if (fencedAt !== undefined) assert.ok(fencedAt - seen.firstAnswerAt <= BOUND_MS, `round ${round}: the manager fenced db1 ${fencedAt - seen.firstAnswerAt} ms after it answered`);
+        if (round === 1) {
+          await stopServer(db1, 'SIGKILL');
+          // Past the kill: the watch's kept session is closed, attempts run again.
+          await new Promise((r) => setTimeout(r, 500));
+        }
       }
+    } finally {
+      await m.stop(10_000);
     }
   });
 });
