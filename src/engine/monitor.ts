@@ -19,6 +19,8 @@ import { SshPool } from '../adapters/ssh/session.js';
 import { sshOptionsFor } from '../adapters/ssh/targets.js';
 import { detectionSettings, topologyOptions } from '../config/resolve.js';
 import { MasterWatch } from './master-watch.js';
+import { ReturnWatch, realReturnWatchDeps, type ReturnWatchDeps } from './return-watch.js';
+import { returnWatchWindowMs, serversToWatchForReturn } from '../domain/return-watch.js';
 import { Suspicion } from './suspicion.js';
 import { readMhaStateFiles } from '../adapters/journal/mha-state-files.js';
 import { failedServers, guard, summarize, type FailoverSummary, type JournalRecord } from '../domain/guard.js';
@@ -80,6 +82,8 @@ export interface MonitorDeps {
    * start), read at `readAt` (monotonic ms). Used once, by the first inspection (domain/handover.ts).
    */
   previousOwner?: { view: OwnerView | undefined; readAt: number; limits: HandoverLimits } | undefined;
+  /** The return watch's I/O for a failed old master (return-watch.ts); default: real sessions and timers. */
+  returnWatchDeps?: ((srv: ServerConfig) => ReturnWatchDeps) | undefined;
 }
 
 export interface MonitorObserver {
@@ -178,6 +182,10 @@ export class ClusterMonitor {
   #checker: HealthChecker | undefined;
   /** An idle connection to the master: its close (mysqld died) triggers a health check at once (master-watch.ts). */
   #watch: MasterWatch | undefined;
+  /** Failed old masters watched for their return (return-watch.ts): one answering wakes the loop, which fences it at once. */
+  #returnWatches = new Map<string, ReturnWatch>();
+  /** A watched failed old master answered since the last tick began: the next tick runs at once. */
+  #returnAnswered = false;
   #log: Logger;
   #lastReport = '';
   #lastInspectAt = -Infinity;
@@ -198,7 +206,7 @@ export class ClusterMonitor {
   /** One kept connection per server for inspections and the replicas' views (never for CONNECT pings). */
   #keeper = new SessionKeeper();
   /** The journal's records as last summarized: the journal returns the same array while it is unchanged. */
-  #summaryMemo: { records: JournalRecord[]; failed: string[] } | undefined;
+  #summaryMemo: { records: JournalRecord[]; summaries: FailoverSummary[]; failed: string[] } | undefined;
   /** A dead master is held by maintenance: the reason (undefined when not held). */
   heldByMaintenance: string | undefined;
   #maintenanceLoggedAt = -Infinity;
@@ -326,7 +334,10 @@ export class ClusterMonitor {
   failedServers(): string[] {
     // Asked several times per tick: the journal file is looked at once a second at most (its own appends at once).
     const records = this.deps.journal.readRecent?.(1000) ?? this.deps.journal.read();
-    if (this.#summaryMemo?.records !== records) this.#summaryMemo = { records, failed: failedServers(summarize(records)) };
+    if (this.#summaryMemo?.records !== records) {
+      const summaries = summarize(records);
+      this.#summaryMemo = { records, summaries, failed: failedServers(summaries) };
+    }
     return this.#summaryMemo.failed;
   }
 
@@ -440,11 +451,13 @@ export class ClusterMonitor {
       }
       this.busySince = undefined;
       this.stage = undefined;
+      // A failover that just ended: its old master is watched for its return from now on, not from the next tick.
+      this.#syncReturnWatches();
       this.ticks++;
       this.deps.onTick?.(this);
       if (signal.aborted) break;
       const wait = this.#nextWait(interval);
-      if (this.#actions.length > 0) continue;
+      if (this.#actions.length > 0 || this.#returnAnswered) continue;
       await this.#pause.wait(wait - (this.deps.mono() - started));
     }
     signal.removeEventListener('abort', onAbort);
@@ -452,6 +465,7 @@ export class ClusterMonitor {
     for (let a = this.#actions.shift(); a !== undefined; a = this.#actions.shift()) a.cancel(new Error(`the monitor of ${this.cluster.name} stopped before the action ran`));
     this.#checker?.close();
     this.#watch?.close();
+    this.#closeReturnWatches();
     this.#endSuspicion();
     this.#sampler.close();
     if (this.#ownPool) this.pool.close();
@@ -495,6 +509,8 @@ export class ClusterMonitor {
   }
 
   async tick(): Promise<void> {
+    this.#returnAnswered = false;
+    this.#syncReturnWatches();
     // The journal's failed servers against what is observed: never fence before the topology is known.
     this.stage = 'probing the failed old masters';
     if (this.lastAnalysis !== undefined) await this.#checkFailedServers();
@@ -758,6 +774,45 @@ export class ClusterMonitor {
     } finally {
       this.#inFailover = false;
     }
+  }
+
+  /**
+   * The failed old masters watched for their return (src/domain/return-watch.ts decides which): only while the
+   * loop runs; a watch that answers wakes the loop, whose next tick probes and fences at once.
+   */
+  #syncReturnWatches(): void {
+    if (!this.#running) return;
+    const failed = this.failedServers();
+    const want = failed.length === 0 ? [] : serversToWatchForReturn(this.#summaryMemo?.summaries ?? [], failed, this.deps.now(), returnWatchWindowMs(this.cluster.last_failover_minute));
+    for (const [name, w] of this.#returnWatches) {
+      if (!want.includes(name)) {
+        w.close();
+        this.#returnWatches.delete(name);
+      }
+    }
+    for (const name of want) {
+      if (this.#returnWatches.has(name)) continue;
+      const srv = this.cluster.servers.find((s) => s.name === name);
+      if (srv === undefined) continue;
+      const deps = this.deps.returnWatchDeps?.(srv) ?? realReturnWatchDeps(target(srv));
+      const w = new ReturnWatch(name, deps, { pollMs: 100, attemptTimeoutMs: Math.min(500, this.cluster.connect_timeout * 1000), answeredRetryMs: Math.max(1000, this.cluster.ping_interval * 1000) }, () => {
+        this.#log.debug({ server: name }, `${name} (a failed old master) answers again: probing it now`);
+        this.#returnAnswered = true;
+        this.#pause.wake();
+      });
+      this.#returnWatches.set(name, w);
+      w.start();
+    }
+  }
+
+  #closeReturnWatches(): void {
+    for (const w of this.#returnWatches.values()) w.close();
+    this.#returnWatches.clear();
+  }
+
+  /** The failed old masters watched for their return now (tests, metrics). */
+  get returnWatches(): ReadonlyMap<string, ReturnWatch> {
+    return this.#returnWatches;
   }
 
   /** Each tick: the failed old masters are probed (quickly) and reconciled with the last view of the others. */

@@ -11,6 +11,8 @@ import {
   checkWrites,
   expandGtids,
   firstWritableOther,
+  oldMasterWritableAgain,
+  restartedWritableNote,
   isWritableMaster,
   parseLostClaim,
   timings,
@@ -171,4 +173,19 @@ test('hooks expected by how far the failover got: none for a refusal, stop+repor
   assert.deepEqual(hooksExpected(configured, 'failed', true), [{ name: 'vip', phase: 'stop' }, { name: 'mail', phase: 'report' }]);
   assert.deepEqual(hooksExpected(configured, 'success', true), [{ name: 'vip', phase: 'stop' }, { name: 'vip', phase: 'start' }, { name: 'mail', phase: 'report' }]);
   assert.deepEqual(hooksExpected(configured, undefined, true), []);
+});
+
+test('oldMasterWritableAgain: the old master writable once another server was; restartedWritableNote says why and what to configure', () => {
+  const rounds = [round(0, w('db1'), ro('db2')), round(100, ro('db2')), round(200, w('db2')), round(300, w('db2'), w('db1')), round(400, w('db2'), w('db1')), round(500, w('db2'), ro('db1'))];
+  const after = firstWritableOther(rounds, 'db1', 50)?.at;
+  const again = oldMasterWritableAgain(rounds, 'db1', after);
+  assert.deepEqual(again, { firstAt: 300, lastAt: 400, rounds: 2 });
+  assert.equal(oldMasterWritableAgain(rounds, 'db1', undefined), undefined, 'no other writable server: not "again"');
+  assert.equal(oldMasterWritableAgain([round(0, w('db1')), round(100, w('db2'), ro('db1'))], 'db1', 100), undefined, 'writable only before the promotion');
+  const note = restartedWritableNote('db1', 'db2', again, 120);
+  assert.match(note, /db1 came back WRITABLE/);
+  assert.match(note, /read_only=ON \(and super_read_only=ON/);
+  assert.match(note, /fenced it 120 ms after it answered again/);
+  assert.match(note, /beside db2 in 2 rounds \(\+300\.\.\+400 ms\)/);
+  assert.match(restartedWritableNote('db1', 'db2', undefined, 0), /fenced it right after it answered again\. Put/);
 });

@@ -46,6 +46,8 @@ import {
   checkSurvivors,
   checkWrites,
   firstWritableOther,
+  oldMasterWritableAgain,
+  restartedWritableNote,
   hooksExpected,
   parseLostClaim,
   timings,
@@ -428,6 +430,11 @@ async function runOnce(o: DrillOptions, plan: FaultPlan, run: number, st: RunSta
       notes.push(
         `${old.name} was cut off from the network, not powered off: it stayed writable behind the partition and came back writable, until the manager fenced it. No shutdown_script (power fencing: IPMI, a cloud API) is configured, so nothing could stop it while it was unreachable; configure one (a sandbox: mhats sandbox up --power-fencing)`,
       );
+    }
+    // The old master back writable (no read_only=ON in its my.cnf) and fenced by the manager only: say why, and what to configure.
+    const again = oldMasterWritableAgain(sampler.rounds, old.name, firstWritableOther(sampler.rounds, old.name, faultAt)?.at);
+    if (oldState?.readOnly === true && (again !== undefined || (oldState.fencedAfterMs ?? 0) > 0) && !(plan.name === 'netdown' && !cluster.shutdown_script)) {
+      notes.push(restartedWritableNote(old.name, newMasterName, again, oldState.fencedAfterMs));
     }
     let missing = 0;
     let reportedLost = '-';

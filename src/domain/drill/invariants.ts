@@ -56,6 +56,34 @@ export function checkOneWritable(rounds: readonly Round[]): Verdict {
   };
 }
 
+/**
+ * The old master sampled writable again once another server had been sampled writable (`after`, from
+ * firstWritableOther): it came back — a restart, a healed partition — writable beside the new master.
+ * The first and last such rounds and how many; undefined when never.
+ */
+export function oldMasterWritableAgain(rounds: readonly Round[], oldMaster: string, after: number | undefined): { firstAt: number; lastAt: number; rounds: number } | undefined {
+  if (after === undefined) return undefined;
+  let out: { firstAt: number; lastAt: number; rounds: number } | undefined;
+  for (const r of rounds) {
+    if (r.at <= after) continue;
+    const s = r.samples.find((x) => x.server === oldMaster);
+    if (s === undefined || !isWritableMaster(s)) continue;
+    out = out === undefined ? { firstAt: r.at, lastAt: r.at, rounds: 1 } : { firstAt: out.firstAt, lastAt: r.at, rounds: out.rounds + 1 };
+  }
+  return out;
+}
+
+/**
+ * The drill's note when the old master came back writable after the failover and only the manager's
+ * fence made it read-only: its my.cnf lacks read_only=ON (MariaDB's and MySQL's default is OFF), so a
+ * restarted mysqld (systemd Restart=, an operator) takes writes until it is fenced.
+ */
+export function restartedWritableNote(oldMaster: string, newMaster: string | undefined, again: { firstAt: number; lastAt: number; rounds: number } | undefined, fencedAfterMs: number | undefined): string {
+  const seen = again === undefined ? '' : ` The drill sampled it writable${newMaster ? ` beside ${newMaster}` : ''} in ${again.rounds} round${again.rounds === 1 ? '' : 's'} (+${again.firstAt}..+${again.lastAt} ms).`;
+  const when = fencedAfterMs !== undefined && fencedAfterMs > 0 ? `${fencedAfterMs} ms after it answered again` : 'right after it answered again';
+  return `${oldMaster} came back WRITABLE after the failover (its mysqld was started again, as systemd's Restart= does after the kill, and its my.cnf does not say read_only=ON; MariaDB's and MySQL's default is OFF); the manager fenced it ${when}.${seen} Put read_only=ON (and super_read_only=ON where the server has it) in every server's my.cnf: a restarted old master then never takes writes, and mhats makes only the master it promotes writable`;
+}
+
 /** When the first server other than `oldMaster` was sampled writable (ms, the drill's clock). */
 export function firstWritableOther(rounds: readonly Round[], oldMaster: string, after: number): { at: number; server: string } | undefined {
   for (const r of rounds) {
