@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dropGtidListEvents, headerLength } from '../../src/engine/ops/salvage.js';
+import { concatBytes, dropGtidListEvents, headerLength } from '../../src/engine/ops/salvage.js';
 
 function event(type: number, size: number, fill = 0): Uint8Array {
   const b = new Uint8Array(size).fill(fill);
@@ -12,15 +12,7 @@ function event(type: number, size: number, fill = 0): Uint8Array {
   return b;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const concat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 
 test('Gtid_list events are dropped, every other event and a truncated tail are kept in order', () => {
   const gl = event(163, 30, 1);
