@@ -12,18 +12,18 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { stopServer, type SandboxInfo } from '../../src/sandbox/index.js';
-import { EtcdClient } from '../../src/adapters/leader/etcd-client.js';
+import type { EtcdClient } from '../../src/adapters/leader/etcd-client.js';
 import { readOwners } from '../../src/adapters/leader/shards.js';
 import { assignClusters } from '../../src/domain/shard.js';
 import type { JournalRecord } from '../../src/domain/guard.js';
-import { TEST_ROOT, withSandbox } from '../helpers/sandbox.js';
-import { ManagerProcess, recordPid, type LogLine } from '../helpers/manager.js';
+import { withSandbox } from '../helpers/sandbox.js';
+import { ManagerProcess, type LogLine } from '../helpers/manager.js';
 import { FAST_DETECTION, until } from '../helpers/cluster.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 
 // This file's allotment: 127.0.150.0-127.0.159.255, ssh ports 2600-2619.
 const ETCD_HOST = '127.0.153.1';
@@ -31,16 +31,11 @@ const ETCD_CLIENT = `http://${ETCD_HOST}:2379`;
 const TTL = 3;
 const NAMES = ['h1', 'h2'];
 
-function exitOf(child: ChildProcess): Promise<number | null> {
-  return new Promise((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', (code) => r(code))));
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('a master that dies while its cluster changes owner (etcd sharding)', () => {
   const sbs: SandboxInfo[] = [];
-  let etcd: ChildProcess | undefined;
-  let etcdDir: string;
+  let etcd: TestEtcd | undefined;
   let client: EtcdClient;
   const prefix = `/mhats-handover-${process.pid}`;
   const confs = new Map<string, string>();
@@ -82,19 +77,8 @@ describe('a master that dies while its cluster changes owner (etcd sharding)', (
     for (let i = 0; i < clusterNames.length; i++) {
       sbs.push(await withSandbox(undefined, { name: `handover-${i + 1}`, clusterName: clusterNames[i]!, baseAddress: `127.0.${150 + i}.11`, replicas: 1, sshPort: 2600 + i }));
     }
-    etcdDir = join(TEST_ROOT, `manager-handover-etcd-${process.pid}`);
-    rmSync(etcdDir, { recursive: true, force: true });
-    mkdirSync(etcdDir, { recursive: true });
-    const log = openSync(join(etcdDir, 'etcd.log'), 'a');
-    etcd = spawn('/usr/bin/etcd', [
-      '--name', 'mhats-handover', '--data-dir', join(etcdDir, 'data'),
-      '--listen-client-urls', ETCD_CLIENT, '--advertise-client-urls', ETCD_CLIENT,
-      '--listen-peer-urls', `http://${ETCD_HOST}:2380`, '--initial-advertise-peer-urls', `http://${ETCD_HOST}:2380`,
-      '--initial-cluster', `mhats-handover=http://${ETCD_HOST}:2380`, '--initial-cluster-state', 'new',
-    ], { stdio: ['ignore', log, log] });
-    if (etcd.pid) recordPid(sbs[0]!.dir, etcd.pid, '/usr/bin/etcd');
-    client = new EtcdClient({ endpoints: [ETCD_CLIENT], timeoutMs: 1000 });
-    await until('etcd to answer', async () => (await client.get('/probe')) === undefined, 20_000);
+    etcd = await startEtcd('mhats-handover', ETCD_HOST, sbs[0]!.dir);
+    client = etcd.client;
     const clusters: Record<string, unknown> = {};
     for (const sb of sbs) {
       const c = (parse(readFileSync(sb.configFile, 'utf8')) as { clusters: Record<string, Record<string, unknown>> }).clusters[sb.clusterName]!;
@@ -119,11 +103,7 @@ describe('a master that dies while its cluster changes owner (etcd sharding)', (
 
   after(async () => {
     await Promise.all(all.map((m) => m.stop(5000)));
-    if (etcd?.pid !== undefined && etcd.exitCode === null) {
-      process.kill(etcd.pid, 'SIGKILL');
-      await exitOf(etcd);
-    }
-    rmSync(etcdDir, { recursive: true, force: true });
+    await etcd?.stop();
   });
 
   test('the owner SIGKILLed and the master killed at once: the new owner finds it dead at its first look and fails it over, once', async (t) => {

@@ -12,32 +12,28 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { stopServer, type SandboxInfo } from '../../src/sandbox/index.js';
-import { EtcdClient } from '../../src/adapters/leader/etcd-client.js';
+import type { EtcdClient } from '../../src/adapters/leader/etcd-client.js';
 import { readOwners } from '../../src/adapters/leader/shards.js';
 import { assignClusters } from '../../src/domain/shard.js';
 import type { JournalRecord } from '../../src/domain/guard.js';
-import { TEST_ROOT, withSandbox } from '../helpers/sandbox.js';
-import { ManagerProcess, recordPid } from '../helpers/manager.js';
+import { withSandbox } from '../helpers/sandbox.js';
+import { ManagerProcess } from '../helpers/manager.js';
 import { FAST_DETECTION, until } from '../helpers/cluster.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 
 const ETCD_HOST = '127.0.81.1';
 const ETCD_CLIENT = `http://${ETCD_HOST}:2379`;
 const TTL = 3;
 const NAMES = ['m1', 'm2', 'm3'];
 
-function exitOf(child: ChildProcess): Promise<number | null> {
-  return new Promise((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', (code) => r(code))));
-}
-
 describe('clusters spread over three managers (etcd sharding)', () => {
   const sbs: SandboxInfo[] = [];
-  let etcd: ChildProcess | undefined;
-  let etcdDir: string;
+  let etcd: TestEtcd | undefined;
   let client: EtcdClient;
   const prefix = `/mhats-shard-${process.pid}`;
   const confs = new Map<string, string>();
@@ -65,19 +61,8 @@ describe('clusters spread over three managers (etcd sharding)', () => {
     for (let i = 0; i < clusterNames.length; i += 2) {
       sbs.push(...(await Promise.all(clusterNames.slice(i, i + 2).map((name, j) => withSandbox(undefined, { name: `shard-${i + j + 1}`, clusterName: name, baseAddress: `127.0.${84 + i + j}.11`, replicas: 1, sshPort: 2401 + i + j })))));
     }
-    etcdDir = join(TEST_ROOT, `manager-sharding-etcd-${process.pid}`);
-    rmSync(etcdDir, { recursive: true, force: true });
-    mkdirSync(etcdDir, { recursive: true });
-    const log = openSync(join(etcdDir, 'etcd.log'), 'a');
-    etcd = spawn('/usr/bin/etcd', [
-      '--name', 'mhats-shard', '--data-dir', join(etcdDir, 'data'),
-      '--listen-client-urls', ETCD_CLIENT, '--advertise-client-urls', ETCD_CLIENT,
-      '--listen-peer-urls', `http://${ETCD_HOST}:2380`, '--initial-advertise-peer-urls', `http://${ETCD_HOST}:2380`,
-      '--initial-cluster', `mhats-shard=http://${ETCD_HOST}:2380`, '--initial-cluster-state', 'new',
-    ], { stdio: ['ignore', log, log] });
-    if (etcd.pid) recordPid(sbs[0]!.dir, etcd.pid, '/usr/bin/etcd');
-    client = new EtcdClient({ endpoints: [ETCD_CLIENT], timeoutMs: 1000 });
-    await until('etcd to answer', async () => (await client.get('/probe')) === undefined, 20_000);
+    etcd = await startEtcd('mhats-shard', ETCD_HOST, sbs[0]!.dir);
+    client = etcd.client;
     // One configuration with the six clusters; each has a master_ip_failover_script that is slow while its flag file exists.
     const clusters: Record<string, unknown> = {};
     for (const sb of sbs) {
@@ -96,11 +81,7 @@ describe('clusters spread over three managers (etcd sharding)', () => {
 
   after(async () => {
     await Promise.all(all.map((m) => m.stop(5000)));
-    if (etcd?.pid !== undefined && etcd.exitCode === null) {
-      process.kill(etcd.pid, 'SIGKILL');
-      await exitOf(etcd);
-    }
-    rmSync(etcdDir, { recursive: true, force: true });
+    await etcd?.stop();
   });
 
   test('three managers share six clusters: each cluster has exactly one owner, shown by every manager and by mhats status', async () => {
