@@ -474,6 +474,7 @@ export class Manager {
       observer: this.metrics.observer(),
       isLeader: () => (this.shards ? this.shards.isOwner(c.name) : this.leadership.isLeader()) && !(monitorLock?.blocked ?? false),
       stillLeader: async () => !(monitorLock?.blocked ?? false) && (this.shards ? this.shards.isOwner(c.name) : await this.leadership.stillLeader()),
+      notLeaderReason: () => (monitorLock?.blocked ? monitorLock.blockedReason() : undefined),
       fencingToken: () => (this.shards ? this.shards.fencingToken(c.name) : this.leadership.fencingToken?.()),
       maintenance: () => this.maintenance?.entries() ?? [],
       phase: this.#phaseOf(c.name),

@@ -59,6 +59,8 @@ export interface MonitorDeps {
   stillLeader?: (() => Promise<boolean>) | undefined;
   /** Manager HA: may this manager start a failover now? A follower only watches (default: yes). */
   isLeader?: (() => boolean) | undefined;
+  /** Why this manager may not fail over now, when it is not for want of leadership (MHA's monitor lock held by another manager). */
+  notLeaderReason?: (() => string | undefined) | undefined;
   /** Manager HA: the leader's fencing token, for the hooks (MHATS_FENCING_TOKEN). */
   fencingToken?: (() => string | undefined) | undefined;
   /** Persistent SSH sessions (second route, fencing, hooks); the monitor opens its own when not given. */
@@ -131,6 +133,10 @@ export interface MonitorSnapshot {
 
 /** After a refused connection, the one short re-check before the verdict (certain evidence waits no longer). */
 const REFUSED_RECHECK_MS = 150;
+/** How often a suspicion that does not fail over repeats its verdict at warn (else it is logged when it changes). */
+const VERDICT_REPEAT_MS = 10_000;
+/** A long run of failed checks (every 150 ms while refused) is logged once in this many ms after the first ping_failures. */
+const FAILURE_LOG_EVERY_MS = 5_000;
 
 /**
  * The loop's pause between ticks: a timer that wake() ends early. One per loop, reused every tick (an
@@ -210,6 +216,9 @@ export class ClusterMonitor {
   /** A dead master is held by maintenance: the reason (undefined when not held). */
   heldByMaintenance: string | undefined;
   #maintenanceLoggedAt = -Infinity;
+  /** When a verdict that does not fail over was last logged at warn (it is repeated every VERDICT_REPEAT_MS while it lasts). */
+  #verdictLoggedAt = -Infinity;
+  #failureLoggedAt = -Infinity;
   /** auto_rejoin: servers being rejoined, and when a refused one may be tried again (monotonic ms). */
   #rejoining = new Set<string>();
   /** Reconcile: failed old masters whose hosts were checked for the VIP since they came back; one being checked; retry times. */
@@ -550,7 +559,7 @@ export class ClusterMonitor {
     const det = this.#det;
     const { state: next, transition } = detect(this.detector, r, { failuresToSuspect: this.cluster.ping_failures, stallsToFail: det.ping_stall_failures });
     this.detector = next;
-    if (transition === 'first_failure' || transition === 'failure') {
+    if ((transition === 'first_failure' || transition === 'failure') && this.#logFailure(next.consecutiveFailures)) {
       const what = next.lastFailure?.class === 'stall' ? ` (statement timeout ${next.consecutiveStalls}/${det.ping_stall_failures})` : next.lastFailure?.class === 'refused' ? ' (refused)' : '';
       this.#log.warn({ master: this.master, kind: r.kind, stage: r.stage, failures: next.consecutiveFailures, stalls: next.consecutiveStalls, latencyMs: Math.round(r.latencyMs) }, `health check of ${this.master} failed (${next.consecutiveFailures}/${this.cluster.ping_failures})${what}: ${r.message ?? r.kind ?? ''}`);
     }
@@ -584,6 +593,15 @@ export class ClusterMonitor {
       this.#adoptMovedMaster(a);
       this.#warmSsh();
     }
+  }
+
+  /** Each failed check is logged up to ping_failures; after that one line in FAILURE_LOG_EVERY_MS (the verdict says the rest). */
+  #logFailure(n: number): boolean {
+    if (n <= Math.max(3, this.cluster.ping_failures) || this.deps.mono() - this.#failureLoggedAt >= FAILURE_LOG_EVERY_MS) {
+      this.#failureLoggedAt = this.deps.mono();
+      return true;
+    }
+    return false;
   }
 
   #newSuspicion(): Suspicion {
@@ -663,8 +681,11 @@ export class ClusterMonitor {
     if (this.lastSuspicion?.outcome === 'ongoing') this.lastSuspicion = { ...this.lastSuspicion, verdict, verdictAt: this.deps.now(), evaluations: this.lastSuspicion.evaluations + 1 };
     this.#observe(() => this.deps.observer?.verdict?.(this, verdict));
     const evidence = { witnesses: verdict.evidence.witnesses.map((w) => ({ name: w.name, says: w.says, class: w.class, freshnessMs: w.freshnessMs, detail: w.detail })), routes: verdict.evidence.routes?.map((r) => ({ via: r.via, says: r.says, kind: r.kind, elapsedMs: r.elapsedMs, detail: r.detail })) };
+    // The log says why there is no failover, also long after the verdict first changed: the tail of the log must explain itself.
+    const repeat = changed || this.deps.mono() - this.#verdictLoggedAt >= VERDICT_REPEAT_MS;
+    if (repeat) this.#verdictLoggedAt = this.deps.mono();
     if (!verdict.dead) {
-      if (changed) this.#log.warn({ master, verdict: verdict.code, ...evidence }, verdict.reason);
+      if (repeat) this.#log.warn({ master, verdict: verdict.code, ...evidence }, verdict.reason);
       else this.#log.debug({ master, verdict: verdict.code, ...evidence }, verdict.reason);
       // Nobody replicates from it any more: the master may have been switched over and the old one stopped.
       if (verdict.code === 'NoWitness' || verdict.evidence.witnesses.every((w) => w.class === 'unreachable' || w.class === 'not_replica')) {
@@ -675,7 +696,10 @@ export class ClusterMonitor {
     }
     if (this.deps.isLeader && !this.deps.isLeader()) {
       // A follower never fails over; it watches for the master the leader promotes.
-      this.#reportOnce('error', `follower-dead:${master}`, { master, verdict: verdict.code }, `MASTER ${master} IS DEAD: ${verdict.reason}. This manager is not the leader: the leader fails it over; watching for the new master`);
+      const why = this.deps.notLeaderReason?.();
+      if (why !== undefined) {
+        if (repeat) this.#log.error({ master, verdict: verdict.code }, `MASTER ${master} IS DEAD: ${verdict.reason}. NOT failing over automatically: ${why}; watching for the new master`);
+      } else this.#reportOnce('error', `follower-dead:${master}`, { master, verdict: verdict.code }, `MASTER ${master} IS DEAD: ${verdict.reason}. This manager is not the leader: the leader fails it over; watching for the new master`);
       if (this.deps.mono() - this.#lastInspectAt > 1000) this.#adoptMovedMaster(await this.inspect());
       return;
     }
@@ -706,7 +730,7 @@ export class ClusterMonitor {
     const g = guard(summarize(this.deps.journal.read()), this.deps.now(), this.cluster.last_failover_minute, 'auto', this.cluster.name, readMhaStateFiles(this.cluster.manager_workdir, this.cluster.name));
     if (!g.allowed) {
       this.blockedReason = g.reason;
-      if (changed || this.state !== 'blocked') this.#log.error({ master, blocking: g.blocking }, `automatic failover refused: ${g.reason}`);
+      if (repeat || this.state !== 'blocked') this.#log.error({ master, blocking: g.blocking }, `automatic failover refused: ${g.reason}`);
       this.state = 'blocked';
       return;
     }

@@ -32,6 +32,9 @@ import { ManagerProcess, type LogLine } from '../helpers/manager.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { Writer } from '../helpers/writer.js';
 import { SEMI_SYNC } from '../helpers/semisync.js';
+import { loadConfig } from '../../src/config/load.js';
+import { MasterMonitorLock } from '../../src/adapters/leader/advisory-lock.js';
+import type { Logger } from '../../src/ports/logger.js';
 
 const BASE = '127.0.42';
 const SSH_PORT = 2321;
@@ -200,6 +203,62 @@ describe('failure detection (loopback, slave_net_timeout=60)', () => {
     }
     await until('the replicas reconnect', async () => (await ioState(db2)).io === 'Yes' && (await ioState(db3)).io === 'Yes', 20_000);
     await mgr.waitFor(/db1 answers health checks again/, 10_000);
+  });
+
+  test("MHA's monitor lock: this manager's own session cut off while holding it is killed and the lock taken back; another holder stops blocking once the master refuses", async () => {
+    // The lock is taken on db2 through a proxy the test controls (the manager's own lock is on db1, untouched).
+    const lockProxy = new TcpProxy(`${BASE}.101`, 3306, db2.address, 3306);
+    await lockProxy.listen();
+    const loaded = (await loadConfig({ conf })).clusters[0]!;
+    const cluster = { ...loaded, servers: loaded.servers.map((s) => (s.name === 'db2' ? { ...s, ip: `${BASE}.101` } : s)) };
+    const logged: string[] = [];
+    const log: Logger = { debug: () => undefined, info: (_o, m) => logged.push(`info ${m ?? ''}`), warn: (_o, m) => logged.push(`warn ${m ?? ''}`), error: (_o, m) => logged.push(`error ${m ?? ''}`), child: () => log };
+    const holder = async (): Promise<number | null> => {
+      const v = (await rootSql(db2, "SELECT IFNULL(IS_USED_LOCK('MHA_Master_High_Availability_Monitor'), 0)")).trim();
+      return v === '0' ? null : Number(v);
+    };
+    const foreign = await mysql.createConnection({ host: db2.address, port: 3306, user: sb.adminUser, password, connectTimeout: 2000 });
+    try {
+      const lock = new MasterMonitorLock({ cluster, master: () => 'db2', log });
+      await lock.check();
+      const first = await holder();
+      assert.ok(first !== null && lock.heldOn === 'db2', logged.join('\n'));
+      // The route drops: the session's next statement times out and this side destroys it, but db2 keeps it, lock and all.
+      lockProxy.hold();
+      await assert.rejects(lock.check(), /did not answer/);
+      lockProxy.restore();
+      assert.equal(await holder(), first, 'db2 still sees the cut-off session holding the lock');
+      // The route is back: the holder is this manager's own cut-off session (same connection id and client address), not a second manager.
+      await lock.check();
+      assert.equal(lock.blocked, false, logged.join('\n'));
+      assert.ok(logged.some((l) => new RegExp(`^info MHA's monitor lock on db2 was still held by this manager's own earlier session \\(connection ${first} from [0-9.]+:\\d+\\), which the network had cut off: killed it and took the lock back`).test(l)), logged.join('\n'));
+      assert.equal(logged.some((l) => /A SECOND MANAGER/.test(l)), false, logged.join('\n'));
+      const now = await holder();
+      assert.ok(now !== null && now !== first && lock.heldOn === 'db2', `held by ${String(now)}`);
+      await lock.stop();
+      lockProxy.release();
+      // Another session holds it: a second manager, reported, and automatic failover disabled.
+      const [[got]] = (await foreign.query("SELECT GET_LOCK('MHA_Master_High_Availability_Monitor', 0) AS v")) as unknown as [[{ v: number }]];
+      assert.equal(got?.v, 1);
+      const other = new MasterMonitorLock({ cluster, master: () => 'db2', log });
+      await other.check();
+      assert.equal(other.blocked, true);
+      assert.match(other.blockedReason() ?? '', /MHA's monitor lock on db2 is held by connection \d+/);
+      // A dropped route (a timeout) proves nothing about the lock: still blocked.
+      lockProxy.cut();
+      await other.check().catch(() => undefined);
+      await other.check();
+      assert.equal(other.blocked, true, logged.join('\n'));
+      // db2 refuses connections (as a dead mysqld does): the lock died with it, and blocks nothing any more.
+      await lockProxy.close();
+      await other.check();
+      assert.equal(other.blocked, false, logged.join('\n'));
+      assert.ok(logged.some((l) => /^warn MHA's monitor lock on db2 cannot be checked \(.*connection refused.*\): the holder seen \d+ s ago \(connection \d+\) no longer disables automatic failover/.test(l)), logged.join('\n'));
+      await other.stop();
+    } finally {
+      foreign.destroy();
+      await lockProxy.close().catch(() => undefined);
+    }
   });
 
   test("a replica's IO thread stopped by hand, then kill -9 of the master: confirmed at once, without that replica; a CLI failover meanwhile is refused", async () => {

@@ -29,11 +29,18 @@ import { CLI, drillEnv, guardCase } from '../helpers/drill.js';
 const lines: string[] = [];
 const env = drillEnv({ tag: 'mhats-t-xd', subnet: '10.213.54', sshPort: 2343 }, lines);
 
-/** The drill's report, its log, and the last lines of the drill manager's own log (why it did or did not fail over). */
+/**
+ * Why a drill failed, the most telling part last (CI shows the end of a failure): the drill manager's own log
+ * without the run of failed health checks (why it did or did not fail over), the drill's log, then its report.
+ */
 function explain(r: DrillReport, dir?: string): string {
   const logs = dir !== undefined && existsSync(dir) ? readdirSync(dir).filter((f) => /^manager-.*\.log$/.test(f)) : [];
-  const mgr = logs.map((f) => `--- ${f} (last 60 lines) ---\n${readFileSync(join(dir!, f), 'utf8').trimEnd().split('\n').slice(-60).join('\n')}`).join('\n');
-  return `${renderDrill(r)}\n--- drill log ---\n${lines.slice(-40).join('\n')}${mgr ? `\n${mgr}` : ''}`;
+  const mgr = logs.map((f) => {
+    const all = readFileSync(join(dir!, f), 'utf8').trimEnd().split('\n');
+    const telling = all.filter((l) => !/"msg":"health check of /.test(l)).slice(-40);
+    return `--- ${f} (last 40 lines other than failed health checks; ${all.length} lines in all) ---\n${telling.join('\n')}`;
+  });
+  return `${mgr.join('\n')}\n--- drill log ---\n${lines.slice(-30).join('\n')}\n${renderDrill(r)}`;
 }
 
 describe('mhats drill on a netns sandbox: refusal, route cut, crash', { skip: !netnsAvailable() && 'needs root and iproute2', timeout: 300_000 }, () => {

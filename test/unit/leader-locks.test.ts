@@ -67,6 +67,8 @@ describe("MHA's monitor advisory lock SQL", () => {
       assert.deepEqual(d.getMonitorLock(0), { sql: "SELECT GET_LOCK('MHA_Master_High_Availability_Monitor', 0) AS Value" });
       assert.equal(d.releaseMonitorLock(), "SELECT RELEASE_LOCK('MHA_Master_High_Availability_Monitor') AS Value");
       assert.equal(d.monitorLockHolderQuery(), "SELECT IS_USED_LOCK('MHA_Master_High_Availability_Monitor') AS Value");
+      assert.equal(d.connectionHostQuery(42), 'SELECT HOST AS host FROM information_schema.PROCESSLIST WHERE ID = 42');
+      assert.throws(() => d.connectionHostQuery(0), /connection id/);
     });
   }
   const d = new Dialect(parseVersion('10.11.6-MariaDB'));

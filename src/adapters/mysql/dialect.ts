@@ -889,6 +889,15 @@ export class Dialect {
     return `SELECT IS_USED_LOCK('${Dialect.MONITOR_LOCK}') AS Value`;
   }
 
+  /**
+   * Column `host`: the client address of one connection as the server sees it ("ip:port", or
+   * "localhost" for a socket); no row when it is gone. Tells this manager's own earlier session
+   * (cut off by the network while it held the monitor lock) from another manager's.
+   */
+  connectionHostQuery(id: number): string {
+    return `SELECT HOST AS host FROM information_schema.PROCESSLIST WHERE ID = ${checkInt(id, 'connection id', 1)}`;
+  }
+
   /** The connection id of IS_USED_LOCK(), or null when the lock is free. */
   parseLockHolder(v: unknown): number | null {
     const n = resultNumber(v);
