@@ -2,69 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Election, type ElectionStore } from '../../src/adapters/leader/election.js';
-import type { KeyValue } from '../../src/adapters/leader/etcd-client.js';
-
-class Clock {
-  t = 1_000_000;
-  mono = (): number => this.t;
-  now = (): number => 1_700_000_000_000 + this.t;
-  advance(ms: number): void {
-    this.t += ms;
-  }
-}
-
-/** An etcd with leases that expire on the fake clock; `down` makes every call fail. */
-class FakeEtcd implements ElectionStore {
-  rev = 1;
-  nextLease = 100;
-  leases = new Map<string, number>(); // id -> expiry (mono ms)
-  kvs = new Map<string, KeyValue>();
-  down = false;
-  calls: string[] = [];
-  constructor(private clock: Clock) {}
-  #expire(): void {
-    for (const [id, until] of this.leases) {
-      if (until > this.clock.t) continue;
-      this.leases.delete(id);
-      for (const [k, kv] of this.kvs) if (kv.lease === id) this.kvs.delete(k);
-    }
-  }
-  #gate(what: string): void {
-    this.calls.push(what);
-    if (this.down) throw new Error('connection refused');
-    this.#expire();
-  }
-  leaseGrant(ttl: number): Promise<{ id: string; ttl: number }> {
-    this.#gate('grant');
-    const id = String(this.nextLease++);
-    this.leases.set(id, this.clock.t + ttl * 1000);
-    return Promise.resolve({ id, ttl });
-  }
-  leaseKeepAlive(id: string): Promise<number> {
-    this.#gate('keepalive');
-    if (!this.leases.has(id)) return Promise.resolve(0);
-    this.leases.set(id, this.clock.t + 3000);
-    return Promise.resolve(3);
-  }
-  leaseRevoke(id: string): Promise<void> {
-    this.#gate('revoke');
-    this.leases.set(id, -1);
-    this.#expire();
-    return Promise.resolve();
-  }
-  putIfAbsent(key: string, value: string, lease: string): Promise<{ created: true; revision: string } | { created: false; current: KeyValue | undefined }> {
-    this.#gate('campaign');
-    const cur = this.kvs.get(key);
-    if (cur) return Promise.resolve({ created: false, current: cur });
-    const r = String(++this.rev);
-    this.kvs.set(key, { key, value, lease, createRevision: r, modRevision: r, version: '1' });
-    return Promise.resolve({ created: true, revision: r });
-  }
-  get(key: string): Promise<KeyValue | undefined> {
-    this.#gate('get');
-    return Promise.resolve(this.kvs.get(key));
-  }
-}
+import { Clock, FakeEtcd } from '../helpers/fake-etcd.js';
 
 const quiet = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
 
