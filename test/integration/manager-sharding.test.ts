@@ -63,12 +63,13 @@ describe('clusters spread over three managers (etcd sharding)', () => {
     }
     etcd = await startEtcd('mhats-shard', ETCD_HOST, sbs[0]!.dir);
     client = etcd.client;
-    // One configuration with the six clusters; each has a master_ip_failover_script that is slow while its flag file exists.
+    // One configuration with the six clusters; each has a master_ip_failover_script that waits while its flag file
+    // exists (20 s at the most), so a test holds a failover in its middle exactly as long as it needs to.
     const clusters: Record<string, unknown> = {};
     for (const sb of sbs) {
       const c = (parse(readFileSync(sb.configFile, 'utf8')) as { clusters: Record<string, Record<string, unknown>> }).clusters[sb.clusterName]!;
       const hook = join(sb.dir, 'ipfail.sh');
-      writeFileSync(hook, `#!/bin/sh\nif [ -f ${join(sb.dir, 'slow')} ]; then sleep 8; fi\nexit 0\n`);
+      writeFileSync(hook, `#!/bin/sh\ni=0\nwhile [ -f ${join(sb.dir, 'slow')} ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done\nexit 0\n`);
       chmodSync(hook, 0o755);
       clusters[sb.clusterName] = { ...c, ...FAST_DETECTION, last_failover_minute: 0, master_ip_failover_script: hook };
     }
