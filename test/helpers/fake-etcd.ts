@@ -97,3 +97,9 @@ export class FakeEtcd implements ElectionStore, ShardStore, ViewStore {
     return Promise.resolve({ succeeded: ok, revision: String(this.rev), kvs: [] });
   }
 }
+
+/** A fake etcd on its own fake clock. */
+export function fakeEtcd(): { clock: Clock; etcd: FakeEtcd } {
+  const clock = new Clock();
+  return { clock, etcd: new FakeEtcd(clock) };
+}

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Election, type ElectionStore } from '../../src/adapters/leader/election.js';
-import { Clock, FakeEtcd } from '../helpers/fake-etcd.js';
+import { fakeEtcd, type Clock } from '../helpers/fake-etcd.js';
 
 const quiet = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
 
@@ -12,8 +12,7 @@ function election(store: ElectionStore, clock: Clock, instance: string, extra: P
 
 describe('election on an etcd lease', () => {
   it('the first to campaign leads; the second follows and names the leader', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const a = election(etcd, clock, 'a');
     const b = election(etcd, clock, 'b');
     await a.step();
@@ -29,8 +28,7 @@ describe('election on an etcd lease', () => {
   });
 
   it('the leader keeps its lease alive at TTL/3 and stays leader', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const a = election(etcd, clock, 'a');
     await a.step();
     for (let i = 0; i < 30; i++) {
@@ -42,8 +40,7 @@ describe('election on an etcd lease', () => {
   });
 
   it('a killed leader (no more keepalives) is replaced once its lease expires; the token grows', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const a = election(etcd, clock, 'a');
     const b = election(etcd, clock, 'b');
     await a.step();
@@ -64,8 +61,7 @@ describe('election on an etcd lease', () => {
   });
 
   it('a leader cut off from etcd stops being leader BEFORE its lease can expire', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const changes: boolean[] = [];
     const a = election(etcd, clock, 'a', { onChange: (l) => changes.push(l) });
     await a.step();
@@ -87,8 +83,7 @@ describe('election on an etcd lease', () => {
   });
 
   it('isLeader() turns false on the clock alone, even when no step runs (a wedged loop never acts on an old lease)', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const a = election(etcd, clock, 'a');
     await a.step();
     assert.equal(a.isLeader(), true);
@@ -99,8 +94,7 @@ describe('election on an etcd lease', () => {
   });
 
   it('a lease that expired at etcd (keepalive says TTL 0) ends the leadership', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const a = election(etcd, clock, 'a');
     await a.step();
     etcd.leases.clear();
@@ -113,8 +107,7 @@ describe('election on an etcd lease', () => {
   });
 
   it('a leader whose key was deleted steps down, then campaigns again', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const a = election(etcd, clock, 'a');
     const b = election(etcd, clock, 'b');
     await a.step();
@@ -128,8 +121,7 @@ describe('election on an etcd lease', () => {
   });
 
   it('resign() revokes the lease: a follower takes over at its next step', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const a = election(etcd, clock, 'a');
     const b = election(etcd, clock, 'b');
     await a.step();
@@ -143,8 +135,7 @@ describe('election on an etcd lease', () => {
   });
 
   it('onElected runs before leading; when it fails the lease is given up', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     let fail = true;
     let seen = false;
     const a = election(etcd, clock, 'a', {
@@ -164,8 +155,7 @@ describe('election on an etcd lease', () => {
   });
 
   it('a campaign whose answer was lost but which got through is recognised as ours', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const a = election(etcd, clock, 'a');
     const real = etcd.putIfAbsent.bind(etcd);
     let lose = true;
@@ -186,7 +176,7 @@ describe('election on an etcd lease', () => {
   });
 
   it('refuses a TTL too short for its safety margin', () => {
-    const clock = new Clock();
-    assert.throws(() => election(new FakeEtcd(clock), clock, 'a', { ttlSeconds: 1, marginMs: 1000 }), /too short/);
+    const { clock, etcd } = fakeEtcd();
+    assert.throws(() => election(etcd, clock, 'a', { ttlSeconds: 1, marginMs: 1000 }), /too short/);
   });
 });

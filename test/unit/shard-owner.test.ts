@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ShardOwner, ownerKey } from '../../src/adapters/leader/shards.js';
 import { assignClusters } from '../../src/domain/shard.js';
-import { Clock, FakeEtcd } from '../helpers/fake-etcd.js';
+import { fakeEtcd, type Clock, type FakeEtcd } from '../helpers/fake-etcd.js';
 
 const quiet = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
 const CLUSTERS = ['app1', 'app2', 'app3', 'app4', 'app5', 'app6'];
@@ -50,8 +50,7 @@ function ownersOf(etcd: FakeEtcd): Map<string, string> {
 
 describe('cluster ownership on etcd (sharding)', () => {
   it('three managers: every cluster exactly one owner, the fair share, monitors only where owned', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const ms = ['m1', 'm2', 'm3'].map((n) => manager(etcd, clock, n));
     await rounds(ms, clock, 6);
     assert.deepEqual(ownersOf(etcd), assignClusters(CLUSTERS, ['m1', 'm2', 'm3']));
@@ -63,8 +62,7 @@ describe('cluster ownership on etcd (sharding)', () => {
   });
 
   it('a manager that dies: its clusters move within the lease TTL, with new fencing tokens', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const ms = ['m1', 'm2', 'm3'].map((n) => manager(etcd, clock, n));
     await rounds(ms, clock, 6);
     const dead = ms[2]!;
@@ -81,8 +79,7 @@ describe('cluster ownership on etcd (sharding)', () => {
   });
 
   it('a manager that joins takes its share; a cluster in a failover is not handed over until it ends', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const busy = new Set<string>();
     const m1 = manager(etcd, clock, 'm1', busy);
     const m2 = manager(etcd, clock, 'm2', busy);
@@ -104,8 +101,7 @@ describe('cluster ownership on etcd (sharding)', () => {
   });
 
   it('a stopped manager resigns: its keys go at once', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const ms = ['m1', 'm2'].map((n) => manager(etcd, clock, n));
     await rounds(ms, clock, 4);
     await ms[1]!.resign();
