@@ -12,20 +12,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { stopServer, type SandboxInfo } from '../../src/sandbox/index.js';
 import type { EtcdClient } from '../../src/adapters/leader/etcd-client.js';
-import { readOwners } from '../../src/adapters/leader/shards.js';
 import { viewKey } from '../../src/adapters/leader/views.js';
 import { assignClusters } from '../../src/domain/shard.js';
 import type { JournalRecord } from '../../src/domain/guard.js';
 import { parseView, type OwnerView } from '../../src/domain/handover.js';
-import { withSandbox } from '../helpers/sandbox.js';
 import { ManagerProcess, type LogLine } from '../helpers/manager.js';
-import { FAST_DETECTION, until } from '../helpers/cluster.js';
+import { until } from '../helpers/cluster.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { clusterSandboxes, etcdJournal, ownerNames, writeShardedConfigs } from '../helpers/sharding.js';
 
 // This file's allotment: 127.0.150.0-127.0.159.255, ssh ports 2600-2619.
 const ETCD_HOST = '127.0.153.1';
@@ -51,8 +47,8 @@ describe('a master that dies while its cluster changes owner (etcd sharding)', (
     all.push(m);
     return m;
   };
-  const owners = async (): Promise<Map<string, string>> => new Map([...(await readOwners(client, prefix))].map(([c, o]) => [c, o.instance]));
-  const journal = async (cluster: string): Promise<JournalRecord[]> => (await client.range(`${prefix}/journal/${cluster}/`)).map((kv) => JSON.parse(kv.value) as JournalRecord);
+  const owners = (): Promise<Map<string, string>> => ownerNames(client, prefix);
+  const journal = (cluster: string): Promise<JournalRecord[]> => etcdJournal(client, prefix, cluster);
   /** The owner's last view of the cluster in etcd (what a new owner reads at its first look). */
   const view = async (c: string): Promise<OwnerView | undefined> => parseView((await client.get(viewKey(prefix, c)))?.value);
   /** Waits until `owner`'s view of the cluster, in etcd, is its master healthy. */
@@ -84,25 +80,10 @@ describe('a master that dies while its cluster changes owner (etcd sharding)', (
   const watching = (m: ManagerProcess, c: string, master: string): boolean => about(m, c).some((l) => new RegExp(`^watching ${c}: master ${master}\\b`).test(l.msg));
 
   before(async () => {
-    // Two at a time, as in manager-sharding.test.ts (more sshd key logins at once time out on a busy 2-core machine).
-    for (let i = 0; i < clusterNames.length; i += 2) {
-      sbs.push(...(await Promise.all(clusterNames.slice(i, i + 2).map((name, j) => withSandbox(undefined, { name: `handover-${i + j + 1}`, clusterName: name, baseAddress: `127.0.${150 + i + j}.11`, replicas: 1, sshPort: 2600 + i + j })))));
-    }
+    sbs.push(...(await clusterSandboxes('handover', clusterNames, 150, 2600)));
     etcd = await startEtcd('mhats-handover', ETCD_HOST, sbs[0]!.dir);
     client = etcd.client;
-    const clusters: Record<string, unknown> = {};
-    for (const sb of sbs) {
-      const c = (parse(readFileSync(sb.configFile, 'utf8')) as { clusters: Record<string, Record<string, unknown>> }).clusters[sb.clusterName]!;
-      const hook = join(sb.dir, 'ipfail.sh');
-      writeFileSync(hook, '#!/bin/sh\nexit 0\n');
-      chmodSync(hook, 0o755);
-      clusters[sb.clusterName] = { ...c, ...FAST_DETECTION, last_failover_minute: 0, master_ip_failover_script: hook };
-    }
-    for (const name of NAMES) {
-      const file = join(sbs[0]!.dir, `${name}.yaml`);
-      writeFileSync(file, stringify({ state_dir: join(sbs[0]!.dir, `state-${name}`), etcd: { endpoints: [ETCD_CLIENT], prefix, lease_ttl: TTL, request_timeout: 1, instance: name, sharding: true }, clusters }), { mode: 0o600 });
-      confs.set(name, file);
-    }
+    for (const [name, file] of writeShardedConfigs(sbs, NAMES, { endpoint: ETCD_CLIENT, prefix, leaseTtl: TTL }, () => '#!/bin/sh\nexit 0\n')) confs.set(name, file);
     for (const n of NAMES) start(n);
     // The fair share (the first manager up takes every cluster, then hands the other's share over).
     await until('the fair share', async () => {
