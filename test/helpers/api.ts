@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { SandboxInfo } from '../../src/sandbox/index.js';
 import { writeManagerConfig } from './cluster.js';
 import { ManagerProcess } from './manager.js';
+import type { Answer } from './http.js';
 
 export const API_TOKEN = '7d0c2f6b9a1e4d3c8b5a6f7e1d2c3b4a';
 
@@ -44,44 +44,7 @@ export async function startApiManager(sb: SandboxInfo, opts: { listen: string; t
   return { mgr, url: String(line.url), conf: base, tokenFile };
 }
 
-export interface Answer<T = unknown> {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-  json: T;
-}
-
-export function call<T = unknown>(base: string, method: string, path: string, opts: { body?: unknown; token?: string; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<Answer<T>> {
-  const text = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${base}${path}`,
-      {
-        method,
-        agent: false,
-        timeout: opts.timeoutMs ?? 20_000,
-        headers: { ...(text !== undefined ? { 'content-type': 'application/json' } : {}), ...(opts.token !== undefined ? { authorization: `Bearer ${opts.token}` } : {}), ...opts.headers },
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => {
-          let json: unknown;
-          try {
-            json = JSON.parse(body);
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: json as T });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer in time`)));
-    req.on('error', reject);
-    req.end(text);
-  });
-}
+export { call, type Answer } from './http.js';
 
 type OpenApi = { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>> };
 

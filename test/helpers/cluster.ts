@@ -10,14 +10,24 @@ import { rootSql, type SandboxInfo, type SandboxServer } from '../../src/sandbox
 /** Detection settings that keep tests quick: a crashed master is declared dead in well under a second. */
 export const FAST_DETECTION = { ping_interval: 0.3, ping_failures: 3, ping_timeout: 0.3, connect_timeout: 1, query_timeout: 3 };
 
-/** Polls fn until it is true; errors count as "not yet". Fails after timeoutMs. */
-export async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+/**
+ * Polls fn every `everyMs` until it is true; errors count as "not yet". Fails after timeoutMs, naming
+ * what it waited for (and the last error, if the last tries failed).
+ */
+export async function until(what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 30_000, everyMs = 200): Promise<void> {
   const end = Date.now() + timeoutMs;
+  let lastError: unknown;
   while (Date.now() < end) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
+    try {
+      if (await fn()) return;
+      lastError = undefined;
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
   }
-  throw new Error(`timed out waiting for ${what}`);
+  const why = lastError instanceof Error ? lastError.message : JSON.stringify(lastError);
+  throw new Error(`timed out waiting for ${what}${lastError === undefined ? '' : ` (last try: ${why})`}`);
 }
 
 export async function checksum(s: SandboxServer, table: string): Promise<string> {

@@ -23,6 +23,7 @@ import {
   type RelayLogFile,
 } from '../../src/domain/binlog/index.js';
 import { withSandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/cluster.js';
 
 const BIG = 300_000;
 
@@ -46,15 +47,6 @@ const BATCH2 = ["INSERT INTO bl.t VALUES (10,'k')", "INSERT INTO bl.t VALUES (11
 const BATCH3 = ["BEGIN; INSERT INTO bl.t VALUES (12,'m'); INSERT INTO bl.t VALUES (13,'n'); COMMIT", 'DELETE FROM bl.t WHERE id = 12', "INSERT INTO bl.t VALUES (14, REPEAT('q', 5000))"];
 const WRITTEN = BATCH1.length + BATCH2.length + BATCH3.length;
 
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 async function masterPos(m: SandboxServer): Promise<{ file: string; pos: number }> {
   const [file, pos] = (await rootSql(m, 'SHOW MASTER STATUS')).trim().split('\t');
   return { file: file!, pos: Number(pos) };
@@ -69,7 +61,7 @@ async function replicaHasRead(m: SandboxServer, r: SandboxServer, executed: bool
     const read = st.get('Master_Log_File') === mp.file && Number(st.get('Read_Master_Log_Pos')) === mp.pos;
     const exec = st.get('Relay_Master_Log_File') === mp.file && Number(st.get('Exec_Master_Log_Pos')) === mp.pos;
     return read && (!executed || exec);
-  });
+  }, 30_000, 150);
   return st;
 }
 

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { detectFlavor, replicaStatus, rootSql, stopServer, startServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
 import { withSandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/cluster.js';
 
 interface CliResult {
   code: number | null;
@@ -27,16 +28,6 @@ function mhats(...args: string[]): CliResult {
 
 function show(r: CliResult): string {
   return `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
-}
-
-/** Waits until fn() is true, or fails after timeoutMs. */
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 async function threadsRunning(s: SandboxServer): Promise<boolean> {
@@ -137,7 +128,7 @@ describe('check-repl on a real sandbox', () => {
       assert.match(r.stdout, /ERROR db3: replicates from db2 .*not from the master db1/);
     } finally {
       await rootSql(db3, `STOP SLAVE; CHANGE MASTER TO MASTER_HOST='${db1.address}', MASTER_USE_GTID=no, MASTER_LOG_FILE='${file}', MASTER_LOG_POS=${pos}; START SLAVE`);
-      await until('db3 replicating from db1 again', () => threadsRunning(db3));
+      await until('db3 replicating from db1 again', () => threadsRunning(db3), 20_000);
     }
   });
 
@@ -152,7 +143,7 @@ describe('check-repl on a real sandbox', () => {
       await rootSql(db3, `SET GLOBAL server_id=${db3.serverId}`);
       await rootSql(db3, 'STOP SLAVE; START SLAVE');
       await rootSql(db2, 'STOP SLAVE; START SLAVE');
-      await until('db2 and db3 replicating', async () => (await threadsRunning(db2)) && (await threadsRunning(db3)));
+      await until('db2 and db3 replicating', async () => (await threadsRunning(db2)) && (await threadsRunning(db3)), 20_000);
     }
   });
 

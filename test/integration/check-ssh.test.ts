@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { sshExec, SshError, type SshClientOptions, type SshTarget } from '../../src/adapters/ssh/client.js';
 import { checkSsh, renderCheckSsh } from '../../src/app/check-ssh.js';
-import type { ClusterConfig, ServerConfig } from '../../src/config/types.js';
-import { Secret } from '../../src/domain/secret.js';
+import type { ServerConfig } from '../../src/config/types.js';
 import { painter } from '../../src/render/colors.js';
+import { clusterConfig, serverConfig } from '../helpers/config.js';
 
 const ADDR = '127.0.3.1';
 const PORT = 2232;
@@ -292,47 +292,12 @@ describe('SSH adapter and check-ssh against a real sshd', { skip }, () => {
   });
 
   test('checkSsh (app layer) with --mesh: manager logins verified; the hosts\' own OpenSSH is run strictly', async () => {
-    const srv = (name: string, host: string, skip = false): ServerConfig => ({
-      name,
-      hostname: host,
-      ip: host,
-      port: 3306,
-      user: 'mhats',
-      password: new Secret('x'),
-      passwordSource: { kind: 'none' },
-      ssh_host: host,
-      ssh_port: PORT,
-      ssh_user: 'root',
-      candidate_master: true,
-      no_master: false,
-      ignore_fail: false,
-      skip_init_ssh_check: skip,
-      skip_reset_slave: false,
-      master_binlog_dir: [],
-      remote_workdir: '/var/tmp',
-      use_gtid_auto_pos: true,
-      disable_log_bin: false,
-      handle_raw_binlog: true,
-    });
-    const cluster: ClusterConfig = {
-      name: 'app1',
-      servers: [srv('db1', ADDR), srv('db2', CLOSED_ADDR), srv('db3', '127.0.3.8', true)],
-      ping_interval: 3,
-      ping_type: 'SELECT',
-      ping_failures: 4,
-      ping_timeout: 5,
-    ping_retry_interval: 1,
-      connect_timeout: 4,
-      query_timeout: 10,
-      seconds_behind_master: 30,
-      check_repl_delay: true,
-      check_repl_filter: true,
-      latest_priority: true,
-      multi_tier_slave: false,
-      last_failover_minute: 480,
-      manager_workdir: DIR,
-      ssh: { known_hosts: paths.knownHosts, identity_file: paths.clientKey, host_key_fingerprints: {}, insecure_skip_host_key_check: false, connect_timeout: 2 },
-    };
+    const srv = (name: string, host: string, skip = false): ServerConfig => serverConfig(name, host, { ssh_port: PORT, skip_init_ssh_check: skip, master_binlog_dir: [] });
+    const cluster = clusterConfig(
+      [srv('db1', ADDR), srv('db2', CLOSED_ADDR), srv('db3', '127.0.3.8', true)],
+      { known_hosts: paths.knownHosts, identity_file: paths.clientKey, host_key_fingerprints: {}, insecure_skip_host_key_check: false, connect_timeout: 2 },
+      { manager_workdir: DIR },
+    );
     const r = await checkSsh([cluster], { mesh: true });
     const text = renderCheckSsh(r, painter(false));
     assert.equal(r.ok, false, text);

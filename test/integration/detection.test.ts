@@ -17,7 +17,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import mysql from 'mysql2/promise';
@@ -263,9 +263,11 @@ describe('failure detection (loopback, slave_net_timeout=60)', () => {
 
   test("a replica's IO thread stopped by hand, then kill -9 of the master: confirmed at once, without that replica; a CLI failover meanwhile is refused", async () => {
     // The manager now connects to db1 directly (a proxy cannot pass a refused connection on): SIGHUP reload.
-    // Its stop hook takes a few seconds, so that a CLI failover runs into the manager's.
+    // Its stop hook waits while a flag file exists (20 s at the most), so that a CLI failover runs into the manager's.
     const hook = join(sb.dir, 'slow-stop.sh');
-    writeFileSync(hook, '#!/bin/sh\ncase "$*" in *--command=stop*) sleep 8;; esac\nexit 0\n');
+    const held = join(sb.dir, 'hold-stop');
+    writeFileSync(held, '');
+    writeFileSync(hook, `#!/bin/sh\ncase "$*" in *--command=stop*) i=0; while [ -f ${held} ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done;; esac\nexit 0\n`);
     chmodSync(hook, 0o755);
     const from = mgr.lines.length;
     writeManagerConfig(sb, { cluster: { ping_interval: 1, ping_timeout: 1, ping_failures: 3, connect_timeout: 1, query_timeout: 3, second_route_timeout: 1, master_ip_failover_script: hook } });
@@ -288,12 +290,16 @@ describe('failure detection (loopback, slave_net_timeout=60)', () => {
     assert.ok(!(dead.relied as string[]).includes('db3'), JSON.stringify(dead));
     const db3w = (dead.witnesses as Array<{ name: string; class: string }>).find((x) => x.name === 'db3');
     assert.equal(db3w?.class, 'stopped', JSON.stringify(dead));
-    // While the manager's failover runs (its stop hook sleeps), a failover by hand is refused, changing nothing.
+    // While the manager's failover runs (its stop hook waits), a failover by hand is refused, changing nothing.
     await waitAfter(from, /^Phase 2: Dead Master Shutdown Phase started/, 20_000);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'failover', '--conf', cli, '--dead-master', 'db1', '--yes', '--force'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
-    assert.equal(r.status, 1, r.stdout + r.stderr);
-    assert.match(r.stdout + r.stderr, /REFUSED: MHA's failover lock \(MHA_Master_High_Availability_Failover\) is held on db[23] \(held by connection \d+.*another failover/s, r.stdout + r.stderr);
-    assert.match(r.stderr, /--force: failing over db1 WITHOUT checking that it is dead/);
+    try {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'failover', '--conf', cli, '--dead-master', 'db1', '--yes', '--force'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      assert.match(r.stdout + r.stderr, /REFUSED: MHA's failover lock \(MHA_Master_High_Availability_Failover\) is held on db[23] \(held by connection \d+.*another failover/s, r.stdout + r.stderr);
+      assert.match(r.stderr, /--force: failing over db1 WITHOUT checking that it is dead/);
+    } finally {
+      rmSync(held, { force: true }); // the manager's failover goes on
+    }
     await waitAfter(from, /^now watching the new master db2/, 60_000);
     const have = new Set((await rootSql(db2, 'SELECT id FROM mhats_test.t')).split('\n').filter(Boolean).map(Number));
     assert.deepEqual(w.acked.filter((id) => !have.has(id)), [], 'acknowledged writes lost');

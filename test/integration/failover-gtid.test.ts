@@ -37,6 +37,18 @@ async function assertReplicatesFrom(replica: SandboxServer, master: SandboxServe
   assert.equal(st.get('Using_Gtid'), 'Slave_Pos');
 }
 
+/** Each of `others` catches up with the new master and replicates from it; none of them, nor the new master, lacks an acknowledged write. */
+async function assertFollowWithEverything(others: SandboxServer[], nm: SandboxServer, acked: number[]): Promise<void> {
+  for (const o of others) {
+    await until(`${o.name} caught up`, async () => (await checksum(o)) === (await checksum(nm)));
+    await assertReplicatesFrom(o, nm);
+  }
+  for (const s of [nm, ...others]) {
+    const have = await ids(s);
+    assert.deepEqual(acked.filter((id) => !have.has(id)), [], `${s.name} lost acknowledged writes`);
+  }
+}
+
 function newMasterOf(mgr: ManagerProcess, after: number): string {
   const l = mgr.lines.slice(after).find((x) => /^now watching the new master /.test(x.msg));
   return /new master (\S+);/.exec(l?.msg ?? '')?.[1] ?? '';
@@ -79,15 +91,7 @@ describe('manager: failover by GTID', () => {
     const nm = byName.get(newMasterOf(mgr, mark))!;
     assert.ok(nm && nm.name !== 'db1', `new master: ${nm?.name}`);
     assert.equal((await rootSql(nm, 'SELECT @@read_only')).trim(), '0');
-    const others = sb.servers.filter((s) => s.name !== 'db1' && s.name !== nm.name);
-    for (const o of others) {
-      await until(`${o.name} caught up`, async () => (await checksum(o)) === (await checksum(nm)));
-      await assertReplicatesFrom(o, nm);
-    }
-    for (const s of [nm, ...others]) {
-      const have = await ids(s);
-      assert.deepEqual(w.acked.filter((id) => !have.has(id)), [], `${s.name} lost acknowledged writes`);
-    }
+    await assertFollowWithEverything(sb.servers.filter((s) => s.name !== 'db1' && s.name !== nm.name), nm, w.acked);
   });
 
   test('mhats ack re-allows automatic failover', () => {
@@ -146,15 +150,7 @@ describe('manager: failover by GTID', () => {
       }
       assert.deepEqual(writable, [nm.name]);
       // The surviving replica follows the new master, with every acknowledged write.
-      const others = sb.servers.filter((s) => s.name !== 'db1' && s.name !== old.name && s.name !== nm.name);
-      for (const o of others) {
-        await until(`${o.name} caught up`, async () => (await checksum(o)) === (await checksum(nm)));
-        await assertReplicatesFrom(o, nm);
-      }
-      for (const s of [nm, ...others]) {
-        const have = await ids(s);
-        assert.deepEqual(w.acked.filter((id) => !have.has(id)), [], `${s.name} lost acknowledged writes`);
-      }
+      await assertFollowWithEverything(sb.servers.filter((s) => s.name !== 'db1' && s.name !== old.name && s.name !== nm.name), nm, w.acked);
     } finally {
       if (!resumed) await stopServer(old, 'SIGCONT');
     }

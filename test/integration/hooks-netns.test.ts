@@ -37,21 +37,13 @@ import { sshReachableFor } from '../../src/app/manager.js';
 import { cutSavedBinlog } from '../../src/domain/binlog-cut.js';
 import type { ClusterConfig } from '../../src/config/types.js';
 import { withSandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/cluster.js';
 import { NetnsLab, netnsAvailable } from '../helpers/netns.js';
 
 const SUBNET = 1;
 const SSH_PORT = 2277;
 const VIP = `10.213.${SUBNET}.100`;
 const SERVICE = 'db-master.mhats.test';
-
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('hooks against network namespaces: hosts (rsync over ssh), VIP, HAProxy', { skip: !netnsAvailable() && 'needs root and iproute2' }, () => {
   let sb: SandboxInfo;
@@ -87,7 +79,7 @@ describe('hooks against network namespaces: hosts (rsync over ssh), VIP, HAProxy
     );
     appCnf = join(sb.dir, 'app-client.cnf');
     writeFileSync(appCnf, '[client]\nuser=app\npassword=app-secret\n', { mode: 0o600 });
-    for (const s of sb.servers.slice(1)) await until(`${s.name} has the app account`, async () => (await rootSql(s, "SELECT COUNT(*) FROM mysql.user WHERE user='app'")).trim() === '1');
+    for (const s of sb.servers.slice(1)) await until(`${s.name} has the app account`, async () => (await rootSql(s, "SELECT COUNT(*) FROM mysql.user WHERE user='app'")).trim() === '1', 20_000);
     // A real HAProxy on app1, db1 enabled, the others disabled.
     haSock = join(lab.dir, 'haproxy.sock');
     const haCfg = join(lab.dir, 'haproxy.cfg');
@@ -112,7 +104,7 @@ describe('hooks against network namespaces: hosts (rsync over ssh), VIP, HAProxy
       ].join('\n'),
     );
     lab.spawn('app1', 'haproxy', ['-db', '-f', haCfg], haCfg, join(lab.dir, 'haproxy.log'));
-    await until('haproxy admin socket', () => Promise.resolve(existsSync(haSock)));
+    await until('haproxy admin socket', () => Promise.resolve(existsSync(haSock)), 20_000);
     // Before the failover: apps reach db1 by name, VIP and HAProxy (this also fills app2's ARP cache with db1's MAC for the VIP).
     for (const [host, port] of [[SERVICE, 3306], [VIP, 3306], [`10.213.${SUBNET}.11`, 3307]] as const) {
       const r = await client('app2', host, port, 'SELECT @@server_id');

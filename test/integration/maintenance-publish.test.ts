@@ -17,21 +17,22 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { parse, stringify } from 'yaml';
 import { rootSql, startServer, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
 import { EtcdClient } from '../../src/adapters/leader/etcd-client.js';
-import { TEST_ROOT, withSandbox } from '../helpers/sandbox.js';
-import { ManagerProcess, recordPid } from '../helpers/manager.js';
+import { withSandbox } from '../helpers/sandbox.js';
+import { ManagerProcess } from '../helpers/manager.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { ConsulStub } from '../helpers/consul-stub.js';
 import { listMaintenance, startMaintenance } from '../../src/app/maintenance.js';
 import { loadConfig } from '../../src/config/load.js';
 import { until, writeManagerConfig } from '../helpers/cluster.js';
 
-const ETCD = 'http://127.0.71.1:2379';
+const ETCD_HOST = '127.0.71.1';
+const ETCD = `http://${ETCD_HOST}:2379`;
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const r = await execa(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], { reject: false, timeout: 60_000, env: { NO_COLOR: '1' } });
@@ -41,8 +42,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 describe('maintenance and publishing the master', () => {
   let sb: SandboxInfo;
   let db1: SandboxServer;
-  let etcd: ChildProcess | undefined;
-  let etcdDir: string;
+  let etcd: TestEtcd | undefined;
   let client: EtcdClient;
   let stub: ConsulStub;
   let conf: string;
@@ -59,14 +59,8 @@ describe('maintenance and publishing the master', () => {
   before(async () => {
     sb = await withSandbox(undefined, { name: 'maint-publish', baseAddress: '127.0.70.11', replicas: 2, ssh: false });
     db1 = sb.servers[0]!;
-    etcdDir = join(TEST_ROOT, `maint-publish-etcd-${process.pid}`);
-    rmSync(etcdDir, { recursive: true, force: true });
-    mkdirSync(etcdDir, { recursive: true });
-    const log = openSync(join(etcdDir, 'etcd.log'), 'a');
-    etcd = spawn('/usr/bin/etcd', ['--name', 'i14', '--data-dir', join(etcdDir, 'data'), '--listen-client-urls', ETCD, '--advertise-client-urls', ETCD, '--listen-peer-urls', 'http://127.0.71.1:2380', '--initial-advertise-peer-urls', 'http://127.0.71.1:2380', '--initial-cluster', 'i14=http://127.0.71.1:2380', '--initial-cluster-state', 'new'], { stdio: ['ignore', log, log] });
-    if (etcd.pid) recordPid(sb.dir, etcd.pid, '/usr/bin/etcd');
-    client = new EtcdClient({ endpoints: [ETCD], timeoutMs: 1000 });
-    await until('etcd to answer', async () => (await client.get('/probe')) === undefined, 20_000);
+    etcd = await startEtcd('i14', ETCD_HOST, sb.dir);
+    client = etcd.client;
     stub = new ConsulStub('127.0.70.1');
     await stub.listen();
     const base = writeManagerConfig(sb, { cluster: { last_failover_minute: 0 } });
@@ -90,11 +84,7 @@ describe('maintenance and publishing the master', () => {
     await poller;
     await m?.stop(10_000);
     await stub?.close();
-    if (etcd?.pid !== undefined && etcd.exitCode === null) {
-      etcd.kill('SIGKILL');
-      await new Promise((r) => etcd!.once('exit', r));
-    }
-    rmSync(etcdDir, { recursive: true, force: true });
+    await etcd?.stop();
   });
 
   const status = async (): Promise<{ clusters: Array<Record<string, unknown> & { maintenance: { automaticFailover: string; heldDeadMaster: boolean }; publish: unknown }> }> =>

@@ -13,32 +13,26 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { rootSql, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
-import { EtcdClient } from '../../src/adapters/leader/etcd-client.js';
+import type { EtcdClient } from '../../src/adapters/leader/etcd-client.js';
 import type { JournalRecord } from '../../src/domain/guard.js';
-import { TEST_ROOT, withSandbox } from '../helpers/sandbox.js';
-import { ManagerProcess, recordPid } from '../helpers/manager.js';
+import { withSandbox } from '../helpers/sandbox.js';
+import { ManagerProcess } from '../helpers/manager.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { until } from '../helpers/cluster.js';
 
-const ETCD_CLIENT = 'http://127.0.21.1:2379';
+const ETCD_HOST = '127.0.21.1';
+const ETCD_CLIENT = `http://${ETCD_HOST}:2379`;
 const TTL = 3;
-
-async function until(what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await Promise.resolve(fn()).catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function killHard(m: ManagerProcess): Promise<void> {
   if (m.exited) return;
   m.child.kill('SIGKILL');
-  await until('the manager to die', () => m.exited !== undefined, 10_000);
+  await until('the manager to die', () => m.exited !== undefined, 10_000, 100);
 }
 
 function exitOf(child: ChildProcess): Promise<number | null> {
@@ -50,8 +44,7 @@ describe('manager HA', () => {
   let db1: SandboxServer;
   let db2: SandboxServer;
   let db3: SandboxServer;
-  let etcd: ChildProcess | undefined;
-  let etcdDir: string;
+  let etcd: TestEtcd | undefined;
   let doc: { state_dir: string; clusters: Record<string, { servers: Array<Record<string, unknown>> } & Record<string, unknown>> } & Record<string, unknown>;
   let haConf: string;
   let plainConf: string;
@@ -71,20 +64,8 @@ describe('manager HA', () => {
   before(async () => {
     sb = await withSandbox(undefined, { name: 'manager-ha', baseAddress: '127.0.22.11', replicas: 2, sshPort: 2283 });
     [db1, db2, db3] = sb.servers as [SandboxServer, SandboxServer, SandboxServer];
-    // etcd: its own data dir under the test root, loopback only, killed by PID.
-    etcdDir = join(TEST_ROOT, `manager-ha-etcd-${process.pid}`);
-    rmSync(etcdDir, { recursive: true, force: true });
-    mkdirSync(etcdDir, { recursive: true });
-    const log = openSync(join(etcdDir, 'etcd.log'), 'a');
-    etcd = spawn('/usr/bin/etcd', [
-      '--name', 'mhats-test', '--data-dir', join(etcdDir, 'data'),
-      '--listen-client-urls', ETCD_CLIENT, '--advertise-client-urls', ETCD_CLIENT,
-      '--listen-peer-urls', 'http://127.0.21.1:2380', '--initial-advertise-peer-urls', 'http://127.0.21.1:2380',
-      '--initial-cluster', 'mhats-test=http://127.0.21.1:2380', '--initial-cluster-state', 'new',
-    ], { stdio: ['ignore', log, log] });
-    if (etcd.pid) recordPid(sb.dir, etcd.pid, '/usr/bin/etcd');
-    client = new EtcdClient({ endpoints: [ETCD_CLIENT], timeoutMs: 1000 });
-    await until('etcd to answer', async () => (await client.get('/probe')) === undefined, 20_000);
+    etcd = await startEtcd('mhats-test', ETCD_HOST, sb.dir);
+    client = etcd.client;
 
     doc = parse(readFileSync(sb.configFile, 'utf8')) as typeof doc;
     doc.state_dir = join(sb.dir, 'state');
@@ -112,25 +93,22 @@ describe('manager HA', () => {
         // already gone
       }
     }
-    if (etcd?.pid !== undefined && etcd.exitCode === null) {
-      process.kill(etcd.pid, 'SIGKILL');
-      await exitOf(etcd);
-    }
-    rmSync(etcdDir, { recursive: true, force: true });
+    await etcd?.stop();
   });
 
   test('without etcd: a second manager on the same state_dir refuses to start; one elsewhere sees MHA\'s monitor lock held', async () => {
     const first = start(plainConf, ['--http', 'off']);
     await first.waitFor(/^holding MHA's monitor lock on db1/);
+    // Another state_dir: the lock file does not stop it, MHA's lock on the master does (for failover).
+    // Started with the second one: both only need the first to hold its locks.
+    const other = join(sb.dir, 'other.yaml');
+    writeFileSync(other, stringify({ ...doc, state_dir: join(sb.dir, 'state-other') }), { mode: 0o600 });
     const second = start(plainConf, ['--http', 'off']);
+    const third = start(other, ['--http', 'off']);
     const code = await exitOf(second.child);
     assert.notEqual(code, 0);
     const out = second.raw.join('\n');
     assert.match(out, new RegExp(`another mhats manager \\(PID ${first.child.pid}\\) already runs on state directory`), out);
-    // Another state_dir: the lock file does not stop it, MHA's lock on the master does (for failover).
-    const other = join(sb.dir, 'other.yaml');
-    writeFileSync(other, stringify({ ...doc, state_dir: join(sb.dir, 'state-other') }), { mode: 0o600 });
-    const third = start(other, ['--http', 'off']);
     await third.waitFor(/^A SECOND MANAGER .* WATCHES master db1 of sandbox: MHA_Master_High_Availability_Monitor is held by connection \d+/);
     await Promise.all([first.stop(), third.stop()]);
     assert.equal(existsSync(join(doc.state_dir, 'manager.lock')), false, 'the lock file goes with a clean stop');

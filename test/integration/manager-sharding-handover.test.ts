@@ -12,18 +12,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { stopServer, type SandboxInfo } from '../../src/sandbox/index.js';
 import type { EtcdClient } from '../../src/adapters/leader/etcd-client.js';
-import { readOwners } from '../../src/adapters/leader/shards.js';
+import { viewKey } from '../../src/adapters/leader/views.js';
 import { assignClusters } from '../../src/domain/shard.js';
 import type { JournalRecord } from '../../src/domain/guard.js';
-import { withSandbox } from '../helpers/sandbox.js';
+import { parseView, type OwnerView } from '../../src/domain/handover.js';
 import { ManagerProcess, type LogLine } from '../helpers/manager.js';
-import { FAST_DETECTION, until } from '../helpers/cluster.js';
+import { until } from '../helpers/cluster.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { clusterSandboxes, etcdJournal, ownerNames, writeShardedConfigs } from '../helpers/sharding.js';
 
 // This file's allotment: 127.0.150.0-127.0.159.255, ssh ports 2600-2619.
 const ETCD_HOST = '127.0.153.1';
@@ -49,8 +47,16 @@ describe('a master that dies while its cluster changes owner (etcd sharding)', (
     all.push(m);
     return m;
   };
-  const owners = async (): Promise<Map<string, string>> => new Map([...(await readOwners(client, prefix))].map(([c, o]) => [c, o.instance]));
-  const journal = async (cluster: string): Promise<JournalRecord[]> => (await client.range(`${prefix}/journal/${cluster}/`)).map((kv) => JSON.parse(kv.value) as JournalRecord);
+  const owners = (): Promise<Map<string, string>> => ownerNames(client, prefix);
+  const journal = (cluster: string): Promise<JournalRecord[]> => etcdJournal(client, prefix, cluster);
+  /** The owner's last view of the cluster in etcd (what a new owner reads at its first look). */
+  const view = async (c: string): Promise<OwnerView | undefined> => parseView((await client.get(viewKey(prefix, c)))?.value);
+  /** Waits until `owner`'s view of the cluster, in etcd, is its master healthy. */
+  const healthyView = (c: string, owner: string, master: string): Promise<void> =>
+    until(`${owner}'s view of ${c} in etcd: ${master} healthy`, async () => {
+      const v = await view(c);
+      return v?.by === owner && v.master === master && v.healthy;
+    }, 10_000);
   const about = (m: ManagerProcess, c: string): LogLine[] => m.lines.filter((l) => l.cluster === c);
   /** What every manager said about the cluster, and its journal: a failure then says where it stopped. */
   const trace = async (c: string): Promise<string> => {
@@ -74,24 +80,10 @@ describe('a master that dies while its cluster changes owner (etcd sharding)', (
   const watching = (m: ManagerProcess, c: string, master: string): boolean => about(m, c).some((l) => new RegExp(`^watching ${c}: master ${master}\\b`).test(l.msg));
 
   before(async () => {
-    for (let i = 0; i < clusterNames.length; i++) {
-      sbs.push(await withSandbox(undefined, { name: `handover-${i + 1}`, clusterName: clusterNames[i]!, baseAddress: `127.0.${150 + i}.11`, replicas: 1, sshPort: 2600 + i }));
-    }
+    sbs.push(...(await clusterSandboxes('handover', clusterNames, 150, 2600)));
     etcd = await startEtcd('mhats-handover', ETCD_HOST, sbs[0]!.dir);
     client = etcd.client;
-    const clusters: Record<string, unknown> = {};
-    for (const sb of sbs) {
-      const c = (parse(readFileSync(sb.configFile, 'utf8')) as { clusters: Record<string, Record<string, unknown>> }).clusters[sb.clusterName]!;
-      const hook = join(sb.dir, 'ipfail.sh');
-      writeFileSync(hook, '#!/bin/sh\nexit 0\n');
-      chmodSync(hook, 0o755);
-      clusters[sb.clusterName] = { ...c, ...FAST_DETECTION, last_failover_minute: 0, master_ip_failover_script: hook };
-    }
-    for (const name of NAMES) {
-      const file = join(sbs[0]!.dir, `${name}.yaml`);
-      writeFileSync(file, stringify({ state_dir: join(sbs[0]!.dir, `state-${name}`), etcd: { endpoints: [ETCD_CLIENT], prefix, lease_ttl: TTL, request_timeout: 1, instance: name, sharding: true }, clusters }), { mode: 0o600 });
-      confs.set(name, file);
-    }
+    for (const [name, file] of writeShardedConfigs(sbs, NAMES, { endpoint: ETCD_CLIENT, prefix, leaseTtl: TTL }, () => '#!/bin/sh\nexit 0\n')) confs.set(name, file);
     for (const n of NAMES) start(n);
     // The fair share (the first manager up takes every cluster, then hands the other's share over).
     await until('the fair share', async () => {
@@ -113,8 +105,8 @@ describe('a master that dies while its cluster changes owner (etcd sharding)', (
     const owner = (await owners()).get(c)!;
     const other = NAMES.find((n) => n !== owner)!;
     await until(`${owner} watching ${c}`, () => Promise.resolve(watching(running.get(owner)!, c, master)), 20_000);
-    // The owner has watched the healthy master for a while.
-    await sleep(2000);
+    // The owner has recorded the healthy master in etcd: what the new owner will read.
+    await healthyView(c, owner, master);
     assert.equal((await owners()).get(c), owner, 'the cluster did not move meanwhile');
     const victim = running.get(owner)!;
     const t0 = Date.now();
@@ -150,7 +142,7 @@ describe('a master that dies while its cluster changes owner (etcd sharding)', (
     const master = sb.servers[0]!.name;
     const owner = (await owners()).get(c)!;
     await until(`${owner} watching ${c}`, () => Promise.resolve(watching(running.get(owner)!, c, master)), 20_000);
-    await sleep(2000);
+    await healthyView(c, owner, master);
     assert.equal((await owners()).get(c), owner, 'the cluster did not move meanwhile');
     await stopServer(sb.servers[0]!, 'SIGKILL');
     const stopped = running.get(owner)!.stop(30_000);
@@ -169,8 +161,10 @@ describe('a master that dies while its cluster changes owner (etcd sharding)', (
     const c = clusterNames[2]!;
     const sb = sbs[2]!;
     const master = sb.servers[0]!.name;
-    // Long enough after the last manager stopped that no owner's view of the master counts any more.
-    await sleep(4 * TTL * 1000);
+    // Until no owner's view of the master counts any more: the last owner's view, left in etcd when it stopped,
+    // expires with its lease (the view lease TTL, 8 s here, after its last renewal).
+    assert.ok((await view(c))?.master === master, `the last owner left its view of ${c} (the wait below would prove nothing otherwise)`);
+    await until(`the last view of ${c} to expire`, async () => (await view(c)) === undefined, 4 * TTL * 1000);
     await stopServer(sb.servers[0]!, 'SIGKILL');
     const m = start('h1');
     await m.waitFor(new RegExp(`^now the owner of ${c}`), 30_000);

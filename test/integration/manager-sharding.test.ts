@@ -13,18 +13,16 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { stopServer, type SandboxInfo } from '../../src/sandbox/index.js';
 import type { EtcdClient } from '../../src/adapters/leader/etcd-client.js';
-import { readOwners } from '../../src/adapters/leader/shards.js';
 import { assignClusters } from '../../src/domain/shard.js';
 import type { JournalRecord } from '../../src/domain/guard.js';
-import { withSandbox } from '../helpers/sandbox.js';
 import { ManagerProcess } from '../helpers/manager.js';
-import { FAST_DETECTION, until } from '../helpers/cluster.js';
+import { until } from '../helpers/cluster.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { clusterSandboxes, etcdJournal, ownerNames, writeShardedConfigs } from '../helpers/sharding.js';
 
 const ETCD_HOST = '127.0.81.1';
 const ETCD_CLIENT = `http://${ETCD_HOST}:2379`;
@@ -47,8 +45,8 @@ describe('clusters spread over three managers (etcd sharding)', () => {
     all.push(m);
     return m;
   };
-  const owners = async (): Promise<Map<string, string>> => new Map([...(await readOwners(client, prefix))].map(([c, o]) => [c, o.instance]));
-  const journal = async (cluster: string): Promise<JournalRecord[]> => (await client.range(`${prefix}/journal/${cluster}/`)).map((kv) => JSON.parse(kv.value) as JournalRecord);
+  const owners = (): Promise<Map<string, string>> => ownerNames(client, prefix);
+  const journal = (cluster: string): Promise<JournalRecord[]> => etcdJournal(client, prefix, cluster);
   const statusOf = async (m: ManagerProcess): Promise<{ ha: { owned: string[]; owners: Record<string, string | null>; managers: string[] } }> => {
     const url = (await m.waitFor(/^HTTP endpoint on/)).url as string;
     const r = await fetch(`${url}/status`, { signal: AbortSignal.timeout(5000) });
@@ -56,27 +54,14 @@ describe('clusters spread over three managers (etcd sharding)', () => {
   };
 
   before(async () => {
-    // Six small clusters in parallel (a master and one replica each).
-    // Two at a time: six sshd key logins at once time out on a busy 2-core machine.
-    for (let i = 0; i < clusterNames.length; i += 2) {
-      sbs.push(...(await Promise.all(clusterNames.slice(i, i + 2).map((name, j) => withSandbox(undefined, { name: `shard-${i + j + 1}`, clusterName: name, baseAddress: `127.0.${84 + i + j}.11`, replicas: 1, sshPort: 2401 + i + j })))));
-    }
+    // Six small clusters (a master and one replica each), two at a time.
+    sbs.push(...(await clusterSandboxes('shard', clusterNames, 84, 2401)));
     etcd = await startEtcd('mhats-shard', ETCD_HOST, sbs[0]!.dir);
     client = etcd.client;
-    // One configuration with the six clusters; each has a master_ip_failover_script that is slow while its flag file exists.
-    const clusters: Record<string, unknown> = {};
-    for (const sb of sbs) {
-      const c = (parse(readFileSync(sb.configFile, 'utf8')) as { clusters: Record<string, Record<string, unknown>> }).clusters[sb.clusterName]!;
-      const hook = join(sb.dir, 'ipfail.sh');
-      writeFileSync(hook, `#!/bin/sh\nif [ -f ${join(sb.dir, 'slow')} ]; then sleep 8; fi\nexit 0\n`);
-      chmodSync(hook, 0o755);
-      clusters[sb.clusterName] = { ...c, ...FAST_DETECTION, last_failover_minute: 0, master_ip_failover_script: hook };
-    }
-    for (const name of NAMES) {
-      const file = join(sbs[0]!.dir, `${name}.yaml`);
-      writeFileSync(file, stringify({ state_dir: join(sbs[0]!.dir, `state-${name}`), etcd: { endpoints: [ETCD_CLIENT], prefix, lease_ttl: TTL, request_timeout: 1, instance: name, sharding: true }, clusters }), { mode: 0o600 });
-      confs.set(name, file);
-    }
+    // One configuration with the six clusters; each has a master_ip_failover_script that waits while its flag file
+    // exists (20 s at the most), so a test holds a failover in its middle exactly as long as it needs to.
+    const hook = (sb: SandboxInfo): string => `#!/bin/sh\ni=0\nwhile [ -f ${join(sb.dir, 'slow')} ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done\nexit 0\n`;
+    for (const [name, file] of writeShardedConfigs(sbs, NAMES, { endpoint: ETCD_CLIENT, prefix, leaseTtl: TTL }, hook)) confs.set(name, file);
   });
 
   after(async () => {

@@ -14,17 +14,9 @@ import { execa } from 'execa';
 import { parse, stringify } from 'yaml';
 import { detectFlavor, replicaStatus, rootSql, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
 import { withSandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/cluster.js';
 import { Writer } from '../helpers/writer.js';
 import { SEMI_SYNC } from '../helpers/semisync.js';
-
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function checksum(s: SandboxServer): Promise<string> {
   return (await rootSql(s, 'CHECKSUM TABLE mhats_test.t')).trim().split('\t')[1] ?? '';
@@ -68,7 +60,7 @@ describe('mhats failover (manual, no manager running)', () => {
     assert.equal((await rootSql(nm, 'SELECT @@global.read_only')).trim(), '0');
     await rootSql(nm, "INSERT INTO mhats_test.t (val) VALUES ('after-failover')");
     // The other replica replicates from it, without error, and catches up.
-    await until(`${other.name} caught up with ${nm.name}`, async () => (await checksum(other)) === (await checksum(nm)));
+    await until(`${other.name} caught up with ${nm.name}`, async () => (await checksum(other)) === (await checksum(nm)), 30_000, 100);
     const st = await replicaStatus(await detectFlavor(), other);
     assert.equal(st.get('Master_Host'), nm.address);
     assert.equal(st.get('Slave_IO_Running'), 'Yes');

@@ -32,6 +32,7 @@ import {
 } from '../../src/sandbox/index.js';
 import { spawnInNetns } from '../../src/sandbox/netns.js';
 import { TEST_ROOT, withSandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/cluster.js';
 import { netnsAvailable } from '../helpers/netns.js';
 
 const TAG = 'mhats-t-xa';
@@ -69,15 +70,6 @@ async function tryConnect(info: SandboxInfo, host: string, localAddress?: string
   } finally {
     c?.destroy();
   }
-}
-
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 test('netns sandbox: hosts in their own namespaces, real network faults, down removes everything', { skip: !netnsAvailable() && 'needs root and iproute2', timeout: 180_000 }, async (t) => {
@@ -127,7 +119,7 @@ test('netns sandbox: hosts in their own namespaces, real network faults, down re
   assert.ok(cutManager.ms >= 1400, `the connect timed out (${Math.round(cutManager.ms)} ms, ${cutManager.error})`);
   assert.ok((await tryConnect(info, db1.address, info.netns!.appAddress)).ok, 'the application still reaches db1');
   await rootSql(db1, 'INSERT INTO t.x VALUES (2)');
-  for (const r of [db2, db3]) await until(`${r.name} replicates during the route cut`, async () => (await rootSql(r, 'SELECT COUNT(*) FROM t.x')).trim() === '2');
+  for (const r of [db2, db3]) await until(`${r.name} replicates during the route cut`, async () => (await rootSql(r, 'SELECT COUNT(*) FROM t.x')).trim() === '2', 20_000, 100);
   assert.equal((await replicaStatus(flavor, db2)).get('Slave_IO_Running'), 'Yes');
   assert.ok((await tryConnect(info, db2.address)).ok, 'the manager still reaches db2');
   await sandboxHealHost(info, 'db1');
@@ -143,12 +135,12 @@ test('netns sandbox: hosts in their own namespaces, real network faults, down re
   assert.notEqual(ssh.exitCode, 0, 'no SSH to a cut host');
   await sandboxHealHost(info, 'db1');
   await rootSql(db1, 'INSERT INTO t.x VALUES (3)');
-  for (const r of [db2, db3]) await until(`${r.name} replicates after the heal`, async () => (await rootSql(r, 'SELECT COUNT(*) FROM t.x')).trim() === '3', 30_000);
+  for (const r of [db2, db3]) await until(`${r.name} replicates after the heal`, async () => (await rootSql(r, 'SELECT COUNT(*) FROM t.x')).trim() === '3', 30_000, 100);
 
   // A server restarted under a PID sandbox.json does not know (as a drill does over SSH), in its namespace.
   await stopServer(db3, 'SIGKILL');
   const stray = spawnInNetns(db3.netns!.ns, info.serverBinary, [`--defaults-file=${db3.cnf}`]);
-  await until('db3 answers again', async () => (await rootSql(db3, 'SELECT 1')).trim() === '1');
+  await until('db3 answers again', async () => (await rootSql(db3, 'SELECT 1')).trim() === '1', 20_000, 100);
   assert.equal((await readSandbox(info.dir))?.servers[2]?.pid, db3.pid, 'sandbox.json still has the old PID');
 
   const pids = [...info.servers.flatMap((s) => [s.pid, s.sshd!.pid]), stray];

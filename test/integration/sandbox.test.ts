@@ -23,15 +23,7 @@ import {
   type SandboxServer,
 } from '../../src/sandbox/index.js';
 import { TEST_ROOT, withSandbox } from '../helpers/sandbox.js';
-
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { until } from '../helpers/cluster.js';
 
 function alive(pid: number): boolean {
   try {
@@ -67,13 +59,13 @@ async function checkTopology(info: SandboxInfo, gtid: boolean): Promise<void> {
 
   await rootSql(master, 'CREATE DATABASE IF NOT EXISTS t; CREATE TABLE t.x (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t.x VALUES (1, "hello");');
   for (const r of replicas) {
-    await until(`${r.name} has the row`, async () => (await rootSql(r, 'SELECT v FROM t.x WHERE id=1').catch(() => '')).trim() === 'hello');
+    await until(`${r.name} has the row`, async () => (await rootSql(r, 'SELECT v FROM t.x WHERE id=1').catch(() => '')).trim() === 'hello', 20_000, 100);
   }
   // No errant transactions: every server logged exactly the master's GTIDs.
   const masterPos = (await rootSql(master, 'SELECT @@gtid_binlog_pos')).trim();
   assert.match(masterPos, /^0-1-\d+$/);
   for (const r of replicas) {
-    await until(`${r.name} binlog GTIDs equal the master's`, async () => (await rootSql(r, 'SELECT @@gtid_binlog_pos')).trim() === masterPos);
+    await until(`${r.name} binlog GTIDs equal the master's`, async () => (await rootSql(r, 'SELECT @@gtid_binlog_pos')).trim() === masterPos, 20_000, 100);
   }
 }
 
@@ -152,7 +144,7 @@ test('sandbox up (binlog file/position): replicating, ssh verified, files; down 
   assert.notEqual(again.pid, db3.pid);
   assert.equal((await readSandbox(info.dir))?.servers[2]?.pid, again.pid);
   await rootSql(info.servers[0]!, 'INSERT INTO t.x VALUES (2, "again")');
-  await until('db3 catches up after restart', async () => (await rootSql(again, 'SELECT v FROM t.x WHERE id=2').catch(() => '')).trim() === 'again');
+  await until('db3 catches up after restart', async () => (await rootSql(again, 'SELECT v FROM t.x WHERE id=2').catch(() => '')).trim() === 'again', 20_000, 100);
 
   await downAndCheck((await readSandbox(info.dir))!);
 });

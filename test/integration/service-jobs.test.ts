@@ -17,6 +17,7 @@ import { detectFlavor, replicaStatus, rootSql, type SandboxInfo, type SandboxSer
 import { openSession, type DbSession } from '../../src/adapters/mysql/connection.js';
 import { Secret } from '../../src/domain/secret.js';
 import { withSandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/cluster.js';
 import { ManagerProcess } from '../helpers/manager.js';
 import { httpGet, parsePrometheusText, sumOf } from '../helpers/service.js';
 
@@ -39,15 +40,6 @@ async function sqlThreadFile(s: SandboxServer): Promise<number> {
   const m = /^relay-bin\.(\d+)$/.exec(f);
   assert.ok(m, f);
   return Number(m[1]);
-}
-
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 async function write(master: SandboxServer, rows: number): Promise<void> {

@@ -21,6 +21,7 @@ import mysql from 'mysql2/promise';
 import { parse, stringify } from 'yaml';
 import { detectFlavor, replicaStatus, rootSql, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
 import { withSandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/cluster.js';
 import { FollowingWriter, type WriterTarget } from '../helpers/writer.js';
 
 interface Run {
@@ -41,15 +42,6 @@ async function switchover(conf: string, ...args: string[]): Promise<Run> {
     throw new Error(`no JSON report (exit ${r.exitCode}):\n${stdout}\n${String(r.stderr)}`);
   }
   return { code: r.exitCode ?? -1, stdout, stderr: String(r.stderr), report };
-}
-
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 async function ids(s: SandboxServer): Promise<Set<number>> {
@@ -76,7 +68,7 @@ async function assertReplicatesFrom(replica: SandboxServer, master: SandboxServe
 
 /** The end state every switchover must reach: all acked writes everywhere, same checksum everywhere. */
 async function assertConverged(master: SandboxServer, others: SandboxServer[], w: FollowingWriter): Promise<void> {
-  for (const o of others) await until(`${o.name} caught up with ${master.name}`, async () => (await checksum(o)) === (await checksum(master)));
+  for (const o of others) await until(`${o.name} caught up with ${master.name}`, async () => (await checksum(o)) === (await checksum(master)), 30_000, 100);
   const sums = await Promise.all([master, ...others].map(checksum));
   assert.equal(new Set(sums).size, 1, `checksums differ: ${sums.join(' ')}`);
   for (const s of [master, ...others]) {

@@ -14,67 +14,10 @@ import {
   HEALTH_CHECK_SETUP,
 } from '../../src/adapters/mysql/dialect.js';
 import { Secret } from '../../src/domain/secret.js';
+import { MARIADB_1011_ROW } from '../fixtures/replica-status.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
-
-/** A real row: MariaDB 10.11.19 (Debian 12) replica, mysql2 typing, captured from a throwaway sandbox. */
-const MARIADB_1011_ROW: Record<string, unknown> = {
-  Slave_IO_State: 'Waiting for master to send event',
-  Master_Host: '127.0.0.1',
-  Master_User: 'repl',
-  Master_Port: 23301,
-  Connect_Retry: 5,
-  Master_Log_File: 'mysql-bin.000001',
-  Read_Master_Log_Pos: 1323,
-  Relay_Log_File: 'relay-bin.000002',
-  Relay_Log_Pos: 1622,
-  Relay_Master_Log_File: 'mysql-bin.000001',
-  Slave_IO_Running: 'Yes',
-  Slave_SQL_Running: 'Yes',
-  Replicate_Do_DB: '',
-  Replicate_Ignore_DB: '',
-  Replicate_Do_Table: '',
-  Replicate_Ignore_Table: '',
-  Replicate_Wild_Do_Table: '',
-  Replicate_Wild_Ignore_Table: '',
-  Last_Errno: 0,
-  Last_Error: '',
-  Skip_Counter: 0,
-  Exec_Master_Log_Pos: 1323,
-  Relay_Log_Space: 1925,
-  Until_Condition: 'None',
-  Until_Log_File: '',
-  Until_Log_Pos: 0,
-  Master_SSL_Allowed: 'No',
-  Master_SSL_CA_File: '',
-  Master_SSL_CA_Path: '',
-  Master_SSL_Cert: '',
-  Master_SSL_Cipher: '',
-  Master_SSL_Key: '',
-  Seconds_Behind_Master: 0,
-  Master_SSL_Verify_Server_Cert: 'No',
-  Last_IO_Errno: 0,
-  Last_IO_Error: '',
-  Last_SQL_Errno: 0,
-  Last_SQL_Error: '',
-  Replicate_Ignore_Server_Ids: '',
-  Master_Server_Id: 1,
-  Master_SSL_Crl: '',
-  Master_SSL_Crlpath: '',
-  Using_Gtid: 'Slave_Pos',
-  Gtid_IO_Pos: '0-1-6',
-  Replicate_Do_Domain_Ids: '',
-  Replicate_Ignore_Domain_Ids: '',
-  Parallel_Mode: 'optimistic',
-  SQL_Delay: 0,
-  SQL_Remaining_Delay: null,
-  Slave_SQL_Running_State: 'Slave has read all relay log; waiting for more updates',
-  Slave_DDL_Groups: 4,
-  Slave_Non_Transactional_Groups: 0,
-  Slave_Transactional_Groups: 2,
-  Replicate_Rewrite_DB: '',
-};
 
 /** Same server after CHANGE MASTER TO a dead port (real capture): IO thread Connecting, empty file, NULL lag. */
 const MARIADB_1011_CONNECTING: Record<string, unknown> = {

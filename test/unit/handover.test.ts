@@ -5,9 +5,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { handoverDecision, handoverTimes, parseView, sameView, viewOf, type FirstLook, type OwnerView } from '../../src/domain/handover.js';
-import { OwnerViews, viewKey, type ViewStore } from '../../src/adapters/leader/views.js';
+import { OwnerViews, viewKey } from '../../src/adapters/leader/views.js';
 import { ownerKey } from '../../src/adapters/leader/shards.js';
-import type { Compare, KeyValue, TxnOp, TxnResult } from '../../src/adapters/leader/etcd-client.js';
+import { Clock, FakeEtcd } from '../helpers/fake-etcd.js';
 
 const NOW = 1_800_000_000_000;
 const limits = { maxFailingMs: 8000, maxReadAgeMs: 10_000 };
@@ -90,66 +90,6 @@ describe('viewOf / sameView / parseView / handoverTimes', () => {
     assert.deepEqual(handoverTimes({ leaseTtlS: 3, requestTimeoutS: 1, pingIntervalS: 0.3, connectTimeoutS: 1 }), { viewTtlS: 8, maxFailingMs: 8000, maxReadAgeMs: 10_000 });
   });
 });
-
-class Clock {
-  t = 1_000_000;
-  mono = (): number => this.t;
-}
-
-/** etcd with leases that expire on the fake clock. */
-class FakeEtcd implements ViewStore {
-  rev = 1;
-  nextLease = 100;
-  leases = new Map<string, { until: number; ttl: number }>();
-  kvs = new Map<string, KeyValue>();
-  puts = 0;
-  down = false;
-  constructor(private clock: Clock) {}
-  #expire(): void {
-    if (this.down) throw new Error('etcd down');
-    for (const [id, l] of this.leases) {
-      if (l.until > this.clock.t) continue;
-      this.leases.delete(id);
-      for (const [k, kv] of this.kvs) if (kv.lease === id) this.kvs.delete(k);
-    }
-  }
-  put(key: string, value: string, lease = '0'): string {
-    const r = String(++this.rev);
-    const cur = this.kvs.get(key);
-    this.kvs.set(key, { key, value, lease, createRevision: cur?.createRevision ?? r, modRevision: r, version: '1' });
-    return r;
-  }
-  leaseGrant(ttl: number): Promise<{ id: string; ttl: number }> {
-    this.#expire();
-    const id = String(this.nextLease++);
-    this.leases.set(id, { until: this.clock.t + ttl * 1000, ttl });
-    return Promise.resolve({ id, ttl });
-  }
-  leaseKeepAlive(id: string): Promise<number> {
-    this.#expire();
-    const l = this.leases.get(id);
-    if (!l) return Promise.resolve(0);
-    l.until = this.clock.t + l.ttl * 1000;
-    return Promise.resolve(l.ttl);
-  }
-  get(key: string): Promise<KeyValue | undefined> {
-    this.#expire();
-    return Promise.resolve(this.kvs.get(key));
-  }
-  txn(compare: Compare[], success: TxnOp[]): Promise<TxnResult> {
-    this.#expire();
-    const ok = compare.every((c) => (c.target === 'LEASE' ? this.kvs.get(c.key)?.lease === c.lease : (this.kvs.get(c.key)?.createRevision ?? '0') === c.createRevision));
-    if (ok) {
-      for (const op of success) {
-        if ('put' in op) {
-          this.put(op.put.key, op.put.value, op.put.lease);
-          this.puts++;
-        } else if ('delete' in op) this.kvs.delete(op.delete.key);
-      }
-    }
-    return Promise.resolve({ succeeded: ok, revision: String(this.rev), kvs: [] });
-  }
-}
 
 const quiet = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
 const P = '/mhats';

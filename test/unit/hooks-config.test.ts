@@ -1,28 +1,13 @@
 /** The hooks section of the YAML config: schema, defaults, file:line errors, and MHA's keys as mha-script hooks. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ConfigError } from '../../src/errors/errors.js';
 import { loadConfig } from '../../src/config/load.js';
 import { hooksFor, hooksInPhase, parseHooks, parseSshDest, startHooksBesidePreparation } from '../../src/config/hooks.js';
-import { tempDir } from '../helpers/tmp.js';
+import { configDir, configError } from '../helpers/config.js';
 
-async function load(text: string): Promise<Awaited<ReturnType<typeof loadConfig>>> {
-  const dir = tempDir('mhats-hooks-');
-  writeFileSync(join(dir, 'mhats.yaml'), text, { mode: 0o600 });
-  return loadConfig({ conf: 'mhats.yaml', cwd: dir, env: {}, osUser: 'tester' });
-}
+const load = (text: string): ReturnType<typeof loadConfig> => loadConfig({ conf: 'mhats.yaml', cwd: configDir('mhats-hooks-', { 'mhats.yaml': text }), env: {}, osUser: 'tester' });
 
-async function loadErr(text: string): Promise<string> {
-  try {
-    await load(text);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.message;
-  }
-  assert.fail('expected a ConfigError');
-}
+const loadErr = async (text: string): Promise<string> => (await configError(load(text))).message;
 
 const head = `clusters:
   c1:

@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'node:http';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { createApi, tokenMatches, type Api, type ApiBackend, type AuditEntry } from '../../src/adapters/http/api.js';
@@ -18,6 +17,7 @@ import { startHttpServer, type HttpServerHandle } from '../../src/adapters/http/
 import { Secret } from '../../src/domain/secret.js';
 import type { Logger } from '../../src/ports/logger.js';
 import type { Job, Overview, Topology } from '../../src/adapters/http/api-schemas.js';
+import { call as httpCall, type Answer } from '../helpers/http.js';
 
 const TOKEN = 'f3a1c9e8d7b6a5f4e3d2c1b0a9f8e7d6';
 const NOW = '2026-11-30T15:40:00.000Z';
@@ -132,34 +132,9 @@ class FakeBackend implements ApiBackend {
   };
 }
 
-interface Res {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-  json: unknown;
-}
-
-function call(base: string, method: string, path: string, opts: { body?: string; headers?: Record<string, string> } = {}): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${base}${path}`, { method, timeout: 5000, agent: false, headers: { ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...opts.headers } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => {
-        let json: unknown;
-        try {
-          json = JSON.parse(body);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
+/** The API's answer: raw bodies (some tests send malformed JSON), 5 s deadline. */
+const call = (base: string, method: string, path: string, opts: { body?: string; headers?: Record<string, string> } = {}): Promise<Answer> =>
+  httpCall(base, method, path, { raw: opts.body, headers: opts.headers, timeoutMs: 5000 });
 
 describe('HTTP API v1 (fake backend)', () => {
   const backend = new FakeBackend();
@@ -167,9 +142,9 @@ describe('HTTP API v1 (fake backend)', () => {
   let api: Api;
   let srv: HttpServerHandle;
   let doc: { openapi: string; paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>> };
-  const seen: Res[] = [];
+  const seen: Answer[] = [];
   const ajv = new Ajv2020({ strict: false, allErrors: true });
-  const go = async (method: string, path: string, opts: { body?: string; headers?: Record<string, string> } = {}): Promise<Res> => {
+  const go = async (method: string, path: string, opts: { body?: string; headers?: Record<string, string> } = {}): Promise<Answer> => {
     const r = await call(srv.url, method, path, opts);
     seen.push(r);
     // Every JSON answer of the API matches the response schema the OpenAPI document gives for it.

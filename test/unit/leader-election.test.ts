@@ -2,69 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Election, type ElectionStore } from '../../src/adapters/leader/election.js';
-import type { KeyValue } from '../../src/adapters/leader/etcd-client.js';
-
-class Clock {
-  t = 1_000_000;
-  mono = (): number => this.t;
-  now = (): number => 1_700_000_000_000 + this.t;
-  advance(ms: number): void {
-    this.t += ms;
-  }
-}
-
-/** An etcd with leases that expire on the fake clock; `down` makes every call fail. */
-class FakeEtcd implements ElectionStore {
-  rev = 1;
-  nextLease = 100;
-  leases = new Map<string, number>(); // id -> expiry (mono ms)
-  kvs = new Map<string, KeyValue>();
-  down = false;
-  calls: string[] = [];
-  constructor(private clock: Clock) {}
-  #expire(): void {
-    for (const [id, until] of this.leases) {
-      if (until > this.clock.t) continue;
-      this.leases.delete(id);
-      for (const [k, kv] of this.kvs) if (kv.lease === id) this.kvs.delete(k);
-    }
-  }
-  #gate(what: string): void {
-    this.calls.push(what);
-    if (this.down) throw new Error('connection refused');
-    this.#expire();
-  }
-  leaseGrant(ttl: number): Promise<{ id: string; ttl: number }> {
-    this.#gate('grant');
-    const id = String(this.nextLease++);
-    this.leases.set(id, this.clock.t + ttl * 1000);
-    return Promise.resolve({ id, ttl });
-  }
-  leaseKeepAlive(id: string): Promise<number> {
-    this.#gate('keepalive');
-    if (!this.leases.has(id)) return Promise.resolve(0);
-    this.leases.set(id, this.clock.t + 3000);
-    return Promise.resolve(3);
-  }
-  leaseRevoke(id: string): Promise<void> {
-    this.#gate('revoke');
-    this.leases.set(id, -1);
-    this.#expire();
-    return Promise.resolve();
-  }
-  putIfAbsent(key: string, value: string, lease: string): Promise<{ created: true; revision: string } | { created: false; current: KeyValue | undefined }> {
-    this.#gate('campaign');
-    const cur = this.kvs.get(key);
-    if (cur) return Promise.resolve({ created: false, current: cur });
-    const r = String(++this.rev);
-    this.kvs.set(key, { key, value, lease, createRevision: r, modRevision: r, version: '1' });
-    return Promise.resolve({ created: true, revision: r });
-  }
-  get(key: string): Promise<KeyValue | undefined> {
-    this.#gate('get');
-    return Promise.resolve(this.kvs.get(key));
-  }
-}
+import { fakeEtcd, type Clock } from '../helpers/fake-etcd.js';
 
 const quiet = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
 
@@ -74,8 +12,7 @@ function election(store: ElectionStore, clock: Clock, instance: string, extra: P
 
 describe('election on an etcd lease', () => {
   it('the first to campaign leads; the second follows and names the leader', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const a = election(etcd, clock, 'a');
     const b = election(etcd, clock, 'b');
     await a.step();
@@ -91,8 +28,7 @@ describe('election on an etcd lease', () => {
   });
 
   it('the leader keeps its lease alive at TTL/3 and stays leader', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const a = election(etcd, clock, 'a');
     await a.step();
     for (let i = 0; i < 30; i++) {
@@ -104,8 +40,7 @@ describe('election on an etcd lease', () => {
   });
 
   it('a killed leader (no more keepalives) is replaced once its lease expires; the token grows', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const a = election(etcd, clock, 'a');
     const b = election(etcd, clock, 'b');
     await a.step();
@@ -126,8 +61,7 @@ describe('election on an etcd lease', () => {
   });
 
   it('a leader cut off from etcd stops being leader BEFORE its lease can expire', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const changes: boolean[] = [];
     const a = election(etcd, clock, 'a', { onChange: (l) => changes.push(l) });
     await a.step();
@@ -149,8 +83,7 @@ describe('election on an etcd lease', () => {
   });
 
   it('isLeader() turns false on the clock alone, even when no step runs (a wedged loop never acts on an old lease)', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const a = election(etcd, clock, 'a');
     await a.step();
     assert.equal(a.isLeader(), true);
@@ -161,8 +94,7 @@ describe('election on an etcd lease', () => {
   });
 
   it('a lease that expired at etcd (keepalive says TTL 0) ends the leadership', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const a = election(etcd, clock, 'a');
     await a.step();
     etcd.leases.clear();
@@ -175,8 +107,7 @@ describe('election on an etcd lease', () => {
   });
 
   it('a leader whose key was deleted steps down, then campaigns again', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const a = election(etcd, clock, 'a');
     const b = election(etcd, clock, 'b');
     await a.step();
@@ -190,8 +121,7 @@ describe('election on an etcd lease', () => {
   });
 
   it('resign() revokes the lease: a follower takes over at its next step', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const a = election(etcd, clock, 'a');
     const b = election(etcd, clock, 'b');
     await a.step();
@@ -205,8 +135,7 @@ describe('election on an etcd lease', () => {
   });
 
   it('onElected runs before leading; when it fails the lease is given up', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     let fail = true;
     let seen = false;
     const a = election(etcd, clock, 'a', {
@@ -226,8 +155,7 @@ describe('election on an etcd lease', () => {
   });
 
   it('a campaign whose answer was lost but which got through is recognised as ours', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const a = election(etcd, clock, 'a');
     const real = etcd.putIfAbsent.bind(etcd);
     let lose = true;
@@ -248,7 +176,7 @@ describe('election on an etcd lease', () => {
   });
 
   it('refuses a TTL too short for its safety margin', () => {
-    const clock = new Clock();
-    assert.throws(() => election(new FakeEtcd(clock), clock, 'a', { ttlSeconds: 1, marginMs: 1000 }), /too short/);
+    const { clock, etcd } = fakeEtcd();
+    assert.throws(() => election(etcd, clock, 'a', { ttlSeconds: 1, marginMs: 1000 }), /too short/);
   });
 });

@@ -1,34 +1,18 @@
 /** Config additions of the service: http.listen and per-cluster schedules (YAML only), with file:line errors. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ConfigError } from '../../src/errors/errors.js';
 import { loadConfig } from '../../src/config/load.js';
 import { parseListen, checkCron } from '../../src/config/yaml.js';
 import { describeConfig } from '../../src/config/describe.js';
-import { tempDir } from '../helpers/tmp.js';
+import { configDir, configError } from '../helpers/config.js';
 
-function write(text: string, name = 'mhats.yaml'): string {
-  const dir = tempDir('mhats-svc-conf-');
-  writeFileSync(join(dir, name), text);
-  chmodSync(join(dir, name), 0o600);
-  return dir;
-}
+const write = (text: string, name = 'mhats.yaml'): string => configDir('mhats-svc-conf-', { [name]: text });
 
 async function load(text: string) {
   return loadConfig({ conf: 'mhats.yaml', cwd: write(text), env: {}, osUser: 'tester' });
 }
 
-async function loadErr(text: string): Promise<string> {
-  try {
-    await load(text);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.message;
-  }
-  assert.fail('expected a ConfigError');
-}
+const loadErr = async (text: string): Promise<string> => (await configError(load(text))).message;
 
 const SERVERS = `    servers:
       - hostname: 127.0.0.11

@@ -1,74 +1,9 @@
 /** Cluster ownership (etcd sharding) on a fake etcd with leases and a fake monotonic clock. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ShardOwner, ownerKey, type ShardStore } from '../../src/adapters/leader/shards.js';
-import type { Compare, KeyValue, TxnOp, TxnResult } from '../../src/adapters/leader/etcd-client.js';
+import { ShardOwner, ownerKey } from '../../src/adapters/leader/shards.js';
 import { assignClusters } from '../../src/domain/shard.js';
-
-class Clock {
-  t = 1_000_000;
-  mono = (): number => this.t;
-  now = (): number => 1_700_000_000_000 + this.t;
-}
-
-class FakeEtcd implements ShardStore {
-  rev = 1;
-  nextLease = 100;
-  leases = new Map<string, number>();
-  kvs = new Map<string, KeyValue>();
-  constructor(private clock: Clock) {}
-  #expire(): void {
-    for (const [id, until] of this.leases) {
-      if (until > this.clock.t) continue;
-      this.leases.delete(id);
-      for (const [k, kv] of this.kvs) if (kv.lease === id) this.kvs.delete(k);
-    }
-  }
-  #put(key: string, value: string, lease = '0'): string {
-    const r = String(++this.rev);
-    const cur = this.kvs.get(key);
-    this.kvs.set(key, { key, value, lease, createRevision: cur?.createRevision ?? r, modRevision: r, version: '1' });
-    return r;
-  }
-  leaseGrant(ttl: number): Promise<{ id: string; ttl: number }> {
-    this.#expire();
-    const id = String(this.nextLease++);
-    this.leases.set(id, this.clock.t + ttl * 1000);
-    return Promise.resolve({ id, ttl });
-  }
-  leaseKeepAlive(id: string): Promise<number> {
-    this.#expire();
-    if (!this.leases.has(id)) return Promise.resolve(0);
-    this.leases.set(id, this.clock.t + 3000);
-    return Promise.resolve(3);
-  }
-  leaseRevoke(id: string): Promise<void> {
-    this.leases.set(id, -1);
-    this.#expire();
-    return Promise.resolve();
-  }
-  putIfAbsent(key: string, value: string, lease: string): Promise<{ created: true; revision: string } | { created: false; current: KeyValue | undefined }> {
-    this.#expire();
-    const cur = this.kvs.get(key);
-    if (cur) return Promise.resolve({ created: false, current: cur });
-    return Promise.resolve({ created: true, revision: this.#put(key, value, lease) });
-  }
-  get(key: string): Promise<KeyValue | undefined> {
-    this.#expire();
-    return Promise.resolve(this.kvs.get(key));
-  }
-  range(prefix: string): Promise<KeyValue[]> {
-    this.#expire();
-    return Promise.resolve([...this.kvs.values()].filter((kv) => kv.key.startsWith(prefix)));
-  }
-  txn(compare: Compare[], success: TxnOp[]): Promise<TxnResult> {
-    this.#expire();
-    const ok = compare.every((c) => (c.target === 'LEASE' ? this.kvs.get(c.key)?.lease === c.lease : (this.kvs.get(c.key)?.createRevision ?? '0') === c.createRevision));
-    if (ok) for (const op of success) if ('put' in op) this.#put(op.put.key, op.put.value, op.put.lease);
-    else if ('delete' in op) this.kvs.delete(op.delete.key);
-    return Promise.resolve({ succeeded: ok, revision: String(this.rev), kvs: [] });
-  }
-}
+import { fakeEtcd, type Clock, type FakeEtcd } from '../helpers/fake-etcd.js';
 
 const quiet = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
 const CLUSTERS = ['app1', 'app2', 'app3', 'app4', 'app5', 'app6'];
@@ -115,8 +50,7 @@ function ownersOf(etcd: FakeEtcd): Map<string, string> {
 
 describe('cluster ownership on etcd (sharding)', () => {
   it('three managers: every cluster exactly one owner, the fair share, monitors only where owned', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const ms = ['m1', 'm2', 'm3'].map((n) => manager(etcd, clock, n));
     await rounds(ms, clock, 6);
     assert.deepEqual(ownersOf(etcd), assignClusters(CLUSTERS, ['m1', 'm2', 'm3']));
@@ -128,8 +62,7 @@ describe('cluster ownership on etcd (sharding)', () => {
   });
 
   it('a manager that dies: its clusters move within the lease TTL, with new fencing tokens', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const ms = ['m1', 'm2', 'm3'].map((n) => manager(etcd, clock, n));
     await rounds(ms, clock, 6);
     const dead = ms[2]!;
@@ -146,8 +79,7 @@ describe('cluster ownership on etcd (sharding)', () => {
   });
 
   it('a manager that joins takes its share; a cluster in a failover is not handed over until it ends', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const busy = new Set<string>();
     const m1 = manager(etcd, clock, 'm1', busy);
     const m2 = manager(etcd, clock, 'm2', busy);
@@ -169,8 +101,7 @@ describe('cluster ownership on etcd (sharding)', () => {
   });
 
   it('a stopped manager resigns: its keys go at once', async () => {
-    const clock = new Clock();
-    const etcd = new FakeEtcd(clock);
+    const { clock, etcd } = fakeEtcd();
     const ms = ['m1', 'm2'].map((n) => manager(etcd, clock, n));
     await rounds(ms, clock, 4);
     await ms[1]!.resign();

@@ -1,18 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ConfigError } from '../../../src/errors/errors.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { parseHostSpec } from '../../../src/config/keys.js';
 import { detectionSettings } from '../../../src/config/resolve.js';
-import { tempDir } from '../../helpers/tmp.js';
+import { configDir } from '../../helpers/config.js';
 
-async function load(name: string, text: string) {
-  const dir = tempDir('mhats-det-');
-  writeFileSync(join(dir, name), text, { mode: 0o600 });
-  return loadConfig({ conf: name, cwd: dir, env: {}, osUser: 'tester' });
-}
+const load = (name: string, text: string): ReturnType<typeof loadConfig> => loadConfig({ conf: name, cwd: configDir('mhats-det-', { [name]: text }), env: {}, osUser: 'tester' });
 
 const servers = `    servers:
       - hostname: 127.0.0.11

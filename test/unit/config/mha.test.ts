@@ -1,33 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../../src/errors/errors.js';
 import { clusterNameFromFile, defaultInitScriptRunner, detectFormat, loadConfig } from '../../../src/config/load.js';
 import type { LoadOptions } from '../../../src/config/load.js';
 import { layer, orderServerBlocks, stripQuotes } from '../../../src/config/mha.js';
-import { tempDir } from '../../helpers/tmp.js';
+import { configDir, configError } from '../../helpers/config.js';
 
 const FIX = 'test/fixtures/config';
 
-function tmp(files: Record<string, string>): string {
-  const dir = tempDir('mhats-cnf-');
-  for (const [name, text] of Object.entries(files)) {
-    writeFileSync(join(dir, name), text);
-    chmodSync(join(dir, name), 0o600);
-  }
-  return dir;
-}
+const tmp = (files: Record<string, string>): string => configDir('mhats-cnf-', files);
 
-async function loadErr(opts: LoadOptions): Promise<ConfigError> {
-  try {
-    await loadConfig({ osUser: 't', env: {}, ...opts });
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a ConfigError');
-}
+const loadErr = (opts: LoadOptions): Promise<ConfigError> => configError(loadConfig({ osUser: 't', env: {}, ...opts }));
 
 test('MHA layering: global [server default] < app [server default] < [serverN]; numeric order', async () => {
   const cfg = await loadConfig({ conf: join(FIX, 'app1.cnf'), globalConf: join(FIX, 'masterha_default.cnf'), env: {}, osUser: 'me' });

@@ -1,7 +1,7 @@
 /** MHA's ssh_options: parsing, the -F ssh_config with Host matching, precedence, and what cannot be honoured. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import SSHConfig from 'ssh-config';
 import { ConfigError } from '../../../src/errors/errors.js';
@@ -12,28 +12,16 @@ import { hostKeyWarnings } from '../../../src/app/check-ssh.js';
 import { sshOptions } from '../../../src/adapters/hooks/openssh.js';
 import { verifyHostKey } from '../../../src/adapters/ssh/client.js';
 import { parseKnownHosts } from '../../../src/adapters/ssh/known-hosts.js';
-import { tempDir } from '../../helpers/tmp.js';
+import { configDir, configError } from '../../helpers/config.js';
 
 const loc = { file: 'app1.cnf', line: 7 };
 
-function tmp(files: Record<string, string>): string {
-  const dir = tempDir('mhats-sshopt-');
-  for (const [name, text] of Object.entries(files)) {
-    writeFileSync(join(dir, name), text);
-    chmodSync(join(dir, name), 0o600);
-  }
-  return dir;
-}
+const tmp = (files: Record<string, string>): string => configDir('mhats-sshopt-', files);
 
 async function loadErr(dir: string): Promise<string> {
-  try {
-    await loadConfig({ conf: join(dir, 'app1.cnf'), env: {}, osUser: 'me' });
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    assert.ok(!String(err.stack).includes('\n    at ') || err instanceof ConfigError);
-    return err.message;
-  }
-  assert.fail('expected a ConfigError');
+  const err = await configError(loadConfig({ conf: join(dir, 'app1.cnf'), env: {}, osUser: 'me' }));
+  assert.ok(!String(err.stack).includes('\n    at ') || err instanceof ConfigError);
+  return err.message;
 }
 
 test('the command line: quotes removed as MHA does, -i/-p/-l/-F/-o in every getopt form', () => {

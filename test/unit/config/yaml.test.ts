@@ -1,31 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../../src/errors/errors.js';
 import { loadConfig, selectClusters } from '../../../src/config/load.js';
 import { UserError } from '../../../src/errors/errors.js';
-import { tempDir } from '../../helpers/tmp.js';
+import { configDir, configError } from '../../helpers/config.js';
 
-function tmp(files: Record<string, string>, modes: Record<string, number> = {}): string {
-  const dir = tempDir('mhats-yaml-');
-  for (const [name, text] of Object.entries(files)) {
-    writeFileSync(join(dir, name), text);
-    chmodSync(join(dir, name), modes[name] ?? 0o600);
-  }
-  return dir;
-}
+const tmp = (files: Record<string, string>, modes: Record<string, number> = {}): string => configDir('mhats-yaml-', files, modes);
 
-async function loadErr(text: string, env: NodeJS.ProcessEnv = {}): Promise<ConfigError> {
-  const dir = tmp({ 'mhats.yaml': text });
-  try {
-    await loadConfig({ conf: 'mhats.yaml', cwd: dir, env, osUser: 'tester' });
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a ConfigError');
-}
+const loadErr = (text: string, env: NodeJS.ProcessEnv = {}): Promise<ConfigError> =>
+  configError(loadConfig({ conf: 'mhats.yaml', cwd: tmp({ 'mhats.yaml': text }), env, osUser: 'tester' }));
 
 const MIN = `clusters:
   app1:

@@ -3,56 +3,12 @@ import assert from 'node:assert/strict';
 import { checkSsh, mapLimit, meshArgv, renderCheckSsh, sshOptionsFor, type ExecFn } from '../../../src/app/check-ssh.js';
 import { remoteCommand, shellQuote, SshError, type ExecResult } from '../../../src/adapters/ssh/client.js';
 import type { ClusterConfig, ServerConfig } from '../../../src/config/types.js';
-import { Secret } from '../../../src/domain/secret.js';
 import { painter } from '../../../src/render/colors.js';
+import { clusterConfig, serverConfig } from '../../helpers/config.js';
 
-function server(name: string, host: string, over: Partial<ServerConfig> = {}): ServerConfig {
-  return {
-    name,
-    hostname: host,
-    ip: host,
-    port: 3306,
-    user: 'mhats',
-    password: new Secret('x'),
-    passwordSource: { kind: 'none' },
-    ssh_host: host,
-    ssh_port: 22,
-    ssh_user: 'root',
-    candidate_master: true,
-    no_master: false,
-    ignore_fail: false,
-    skip_init_ssh_check: false,
-    skip_reset_slave: false,
-    master_binlog_dir: ['/var/lib/mysql'],
-    remote_workdir: '/var/tmp',
-    use_gtid_auto_pos: true,
-    disable_log_bin: false,
-    handle_raw_binlog: true,
-    ...over,
-  };
-}
-
-function cluster(servers: ServerConfig[]): ClusterConfig {
-  return {
-    name: 'app1',
-    servers,
-    ping_interval: 3,
-    ping_type: 'SELECT',
-    ping_failures: 4,
-    ping_timeout: 5,
-    ping_retry_interval: 1,
-    connect_timeout: 4,
-    query_timeout: 10,
-    seconds_behind_master: 30,
-    check_repl_delay: true,
-    check_repl_filter: true,
-    latest_priority: true,
-    multi_tier_slave: false,
-    last_failover_minute: 480,
-    manager_workdir: '/var/tmp',
-    ssh: { known_hosts: '/etc/mhats/known_hosts', host_key_fingerprints: { db3: 'SHA256:x' }, identity_file: '/etc/mhats/id', insecure_skip_host_key_check: false, connect_timeout: 2.5 },
-  };
-}
+const server = serverConfig;
+const cluster = (servers: ServerConfig[]): ClusterConfig =>
+  clusterConfig(servers, { known_hosts: '/etc/mhats/known_hosts', host_key_fingerprints: { db3: 'SHA256:x' }, identity_file: '/etc/mhats/id', insecure_skip_host_key_check: false, connect_timeout: 2.5 });
 
 const okResult = (elapsedMs = 12): ExecResult => ({ code: 0, signal: null, stdout: '', stdoutBytes: Buffer.alloc(0), stderr: '', elapsedMs, connectMs: 10, hostKey: { type: 'ssh-ed25519', fingerprint: 'SHA256:abc', verifiedBy: 'known_hosts' } });
 

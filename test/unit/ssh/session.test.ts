@@ -173,8 +173,8 @@ describe('SSH pool and remote shell', () => {
 });
 
 describe('SSH pool: warming a host without SSH', () => {
-  test('after a failed opening, warm() waits warmRetryMs before trying that host again; get() still tries at once', async () => {
-    // A port nothing listens on: every opening is refused at once.
+  /** A port nothing listens on (every opening is refused at once) and a key to offer it; `dir` holds the key. */
+  const refusedHost = async (): Promise<{ target: SshTarget; options: SshClientOptions; dir: string }> => {
     const probe = net.createServer();
     await new Promise<void>((res) => probe.listen(0, '127.0.80.9', () => res()));
     const port = (probe.address() as net.AddressInfo).port;
@@ -182,14 +182,19 @@ describe('SSH pool: warming a host without SSH', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mhats-ssh-warm-'));
     writeFileSync(join(dir, 'id'), ed25519().private, { mode: 0o600 });
     const options: SshClientOptions = { identityFile: join(dir, 'id'), fingerprints: {}, insecureSkipHostKeyCheck: false, connectTimeoutMs: 2000, agentSocket: null };
-    const target: SshTarget = { label: 'nossh', host: '127.0.80.9', port, user: 'mhats' };
+    return { target: { label: 'nossh', host: '127.0.80.9', port, user: 'mhats' }, options, dir };
+  };
+  /** Waits (2 s at most) for the pool's first opening of `target` to fail. */
+  const firstOpeningDone = async (pool: SshPool, target: SshTarget): Promise<void> => {
+    for (let i = 0; i < 100 && pool.lastError(target) === undefined; i++) await new Promise((r) => setTimeout(r, 20));
+  };
+
+  test('after a failed opening, warm() waits warmRetryMs before trying that host again; get() still tries at once', async () => {
+    const { target, options, dir } = await refusedHost();
     const pool = new SshPool({ warmRetryMs: 300, random: () => 0.5 });
     try {
-      const failed = async (): Promise<void> => {
-        for (let i = 0; i < 100 && pool.lastError(target) === undefined; i++) await new Promise((r) => setTimeout(r, 20));
-      };
       pool.warm(target, options);
-      await failed();
+      await firstOpeningDone(pool, target);
       assert.ok(pool.lastError(target), 'the first opening failed');
       for (let i = 0; i < 5; i++) pool.warm(target, options);
       assert.equal(pool.warmAttempts, 1, 'no new opening within warmRetryMs');
@@ -207,21 +212,14 @@ describe('SSH pool: warming a host without SSH', () => {
   });
 
   test('the retry is jittered: a low draw retries early, a high one late (warmRetryMs ± spread)', async () => {
-    const probe = net.createServer();
-    await new Promise<void>((res) => probe.listen(0, '127.0.80.9', () => res()));
-    const port = (probe.address() as net.AddressInfo).port;
-    await new Promise<void>((res) => probe.close(() => res()));
-    const dir = mkdtempSync(join(tmpdir(), 'mhats-ssh-warm-'));
-    writeFileSync(join(dir, 'id'), ed25519().private, { mode: 0o600 });
-    const options: SshClientOptions = { identityFile: join(dir, 'id'), fingerprints: {}, insecureSkipHostKeyCheck: false, connectTimeoutMs: 2000, agentSocket: null };
-    const target: SshTarget = { label: 'nossh', host: '127.0.80.9', port, user: 'mhats' };
+    const { target, options, dir } = await refusedHost();
     // 1000 ms ± 50%: the low draw retries after 500 ms, the high one after 1499 ms.
     const early = new SshPool({ warmRetryMs: 1000, warmRetrySpread: 0.5, random: () => 0 });
     const late = new SshPool({ warmRetryMs: 1000, warmRetrySpread: 0.5, random: () => 0.999 });
     try {
       for (const pool of [early, late]) {
         pool.warm(target, options);
-        for (let i = 0; i < 100 && pool.lastError(target) === undefined; i++) await new Promise((r) => setTimeout(r, 20));
+        await firstOpeningDone(pool, target);
         assert.ok(pool.lastError(target), 'the first opening failed');
       }
       await new Promise((r) => setTimeout(r, 700));
