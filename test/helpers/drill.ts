@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { sandboxKillSync } from '../../src/sandbox/index.js';
 import { matrixDir, type MatrixEnv } from '../../src/app/drill/matrix.js';
 import { TEST_ROOT } from './sandbox.js';
+import { cliArgs } from './cli.js';
 
-export const CLI = [process.execPath, '--import', 'tsx', 'src/cli/bin.ts'];
+export const CLI = [process.execPath, ...cliArgs()];
 
 export function drillEnv(slot: { tag: string; subnet: string; sshPort: number }, lines: string[] = []): MatrixEnv {
   return {

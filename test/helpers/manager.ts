@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cliArgs, cliMatch } from './cli.js';
 
 export interface LogLine {
   level: number;
@@ -20,11 +21,11 @@ export class ManagerProcess {
   exited: { code: number | null; signal: string | null } | undefined;
 
   constructor(conf: string, extraArgs: string[] = [], pidFileDir?: string) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'manager', '--conf', conf, '--log-format', 'json', '--log-level', 'debug', ...extraArgs], {
+    this.child = spawn(process.execPath, [...cliArgs(), 'manager', '--conf', conf, '--log-format', 'json', '--log-level', 'debug', ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NO_COLOR: '1' },
     });
-    if (pidFileDir && this.child.pid) recordPid(pidFileDir, this.child.pid, 'src/cli/bin.ts manager');
+    if (pidFileDir && this.child.pid) recordPid(pidFileDir, this.child.pid, `${cliMatch()} manager`);
     this.child.stdout!.setEncoding('utf8');
     this.child.stdout!.on('data', (d: string) => this.#feed(d));
     this.child.stderr!.setEncoding('utf8');

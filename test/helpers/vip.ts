@@ -14,6 +14,7 @@ import { parse, stringify } from 'yaml';
 import { netnsPids, rootSql, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
 import { DrillWriter } from '../../src/adapters/drill/writer.js';
 import { withSandbox } from './sandbox.js';
+import { cliArgs } from './cli.js';
 
 export interface VipLab {
   sb: SandboxInfo;
@@ -71,7 +72,7 @@ export interface SwitchoverJson {
 
 /** `mhats switchover --json --yes` (the CLI from source), without blocking the event loop: its exit code and report. */
 export async function switchoverJson(conf: string, ...args: string[]): Promise<{ code: number; stderr: string; report: SwitchoverJson }> {
-  const r = await execa(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'switchover', '--conf', conf, '--json', '--yes', ...args], { reject: false, timeout: 90_000, env: { NO_COLOR: '1' }, stdin: 'ignore' });
+  const r = await execa(process.execPath, [...cliArgs(), 'switchover', '--conf', conf, '--json', '--yes', ...args], { reject: false, timeout: 90_000, env: { NO_COLOR: '1' }, stdin: 'ignore' });
   let report: SwitchoverJson;
   try {
     report = JSON.parse(String(r.stdout)) as SwitchoverJson;

@@ -12,6 +12,7 @@ import { parse, stringify } from 'yaml';
 import { detectFlavor, replicaStatus, rootSql, stopServer, startServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
 import { withSandbox } from '../helpers/sandbox.js';
 import { until } from '../helpers/cluster.js';
+import { cliArgs } from '../helpers/cli.js';
 
 interface CliResult {
   code: number | null;
@@ -22,7 +23,7 @@ interface CliResult {
 
 function mhats(...args: string[]): CliResult {
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
+  const r = spawnSync(process.execPath, [...cliArgs(), ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
 }
 

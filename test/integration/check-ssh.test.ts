@@ -15,6 +15,7 @@ import { checkSsh, renderCheckSsh } from '../../src/app/check-ssh.js';
 import type { ServerConfig } from '../../src/config/types.js';
 import { painter } from '../../src/render/colors.js';
 import { clusterConfig, serverConfig } from '../helpers/config.js';
+import { cliArgs } from '../helpers/cli.js';
 
 const ADDR = '127.0.3.1';
 const PORT = 2232;
@@ -338,7 +339,7 @@ describe('SSH adapter and check-ssh against a real sshd', { skip }, () => {
     }
 
     function mhats(...args: string[]) {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], {
+      const r = spawnSync(process.execPath, [...cliArgs(), ...args], {
         encoding: 'utf8',
         timeout: 60_000,
         env: { ...process.env, NO_COLOR: '1', SSH_AUTH_SOCK: '' },

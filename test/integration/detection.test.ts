@@ -35,6 +35,7 @@ import { SEMI_SYNC } from '../helpers/semisync.js';
 import { loadConfig } from '../../src/config/load.js';
 import { MasterMonitorLock } from '../../src/adapters/leader/advisory-lock.js';
 import type { Logger } from '../../src/ports/logger.js';
+import { cliArgs } from '../helpers/cli.js';
 
 const BASE = '127.0.42';
 const SSH_PORT = 2321;
@@ -293,7 +294,7 @@ describe('failure detection (loopback, slave_net_timeout=60)', () => {
     // While the manager's failover runs (its stop hook waits), a failover by hand is refused, changing nothing.
     await waitAfter(from, /^Phase 2: Dead Master Shutdown Phase started/, 20_000);
     try {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'failover', '--conf', cli, '--dead-master', 'db1', '--yes', '--force'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
+      const r = spawnSync(process.execPath, [...cliArgs(), 'failover', '--conf', cli, '--dead-master', 'db1', '--yes', '--force'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
       assert.equal(r.status, 1, r.stdout + r.stderr);
       assert.match(r.stdout + r.stderr, /REFUSED: MHA's failover lock \(MHA_Master_High_Availability_Failover\) is held on db[23] \(held by connection \d+.*another failover/s, r.stdout + r.stderr);
       assert.match(r.stderr, /--force: failing over db1 WITHOUT checking that it is dead/);

@@ -19,6 +19,7 @@ import { checksum as tableChecksum, until, writeManagerConfig } from '../helpers
 import { ManagerProcess } from '../helpers/manager.js';
 import { Writer } from '../helpers/writer.js';
 import { SEMI_SYNC } from '../helpers/semisync.js';
+import { cliArgs } from '../helpers/cli.js';
 
 
 async function ids(s: SandboxServer): Promise<Set<number>> {
@@ -95,7 +96,7 @@ describe('manager: failover by GTID', () => {
   });
 
   test('mhats ack re-allows automatic failover', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'ack', 'sandbox', '--conf', conf], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [...cliArgs(), 'ack', 'sandbox', '--conf', conf], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /acknowledged sandbox-.* \(db1 → db\d, success\)/);
   });

@@ -22,6 +22,7 @@ import { ManagerProcess } from '../helpers/manager.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { Writer } from '../helpers/writer.js';
 import { SEMI_SYNC } from '../helpers/semisync.js';
+import { cliArgs } from '../helpers/cli.js';
 
 
 
@@ -122,7 +123,7 @@ describe('manager: failover by binlog position', () => {
 
   test('after the failover the manager still runs and reports the new topology', () => {
     assert.equal(mgr.exited, undefined, 'the manager must not exit after a failover');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'status', '--conf', conf, '--json'], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [...cliArgs(), 'status', '--conf', conf, '--json'], { encoding: 'utf8', timeout: 60_000 });
     // Exit 4 (unhealthy, as check-repl below): the only replica left (db2, no_master) could not be promoted.
     assert.equal(r.status, 4, r.stderr);
     const [m] = JSON.parse(r.stdout) as Array<{ master: string; lastFailover: { outcome: string; newMaster: string; oldMaster: string } }>;
@@ -131,7 +132,7 @@ describe('manager: failover by binlog position', () => {
     assert.equal(m!.lastFailover.oldMaster, 'db1');
     // check-repl sees the new topology, leaves the failed old master out, and says that the only
     // replica left (db2, no_master) could not be promoted if db3 died too.
-    const cr = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'check-repl', '--conf', conf], { encoding: 'utf8', timeout: 60_000 });
+    const cr = spawnSync(process.execPath, [...cliArgs(), 'check-repl', '--conf', conf], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(cr.status, 4, cr.stdout + cr.stderr);
     assert.match(cr.stdout, /master db3/);
     assert.match(cr.stdout, /ERROR sandbox: no replica can be promoted/);

@@ -29,6 +29,7 @@ import { withSandbox } from '../helpers/sandbox.js';
 import { checksum, until, writeManagerConfig } from '../helpers/cluster.js';
 import { ids, resetSandbox, writable } from '../helpers/reset.js';
 import { Writer } from '../helpers/writer.js';
+import { cliArgs } from '../helpers/cli.js';
 
 const run = promisify(execFile);
 const SCHEMA = 'CREATE DATABASE t; CREATE TABLE t.t (id INT AUTO_INCREMENT PRIMARY KEY, val VARCHAR(200)) ENGINE=InnoDB';
@@ -59,7 +60,7 @@ describe('failover with production settings, under continuous writes', () => {
     return { cluster, conf, journal: new FileJournal(state, cluster.name) };
   }
   async function dryRun(conf: string): Promise<FailoverPlan> {
-    const r = await run(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'failover', '--dry-run', '--json', '--conf', conf], { env: { ...process.env, NO_COLOR: '1' } });
+    const r = await run(process.execPath, [...cliArgs(), 'failover', '--dry-run', '--json', '--conf', conf], { env: { ...process.env, NO_COLOR: '1' } });
     return JSON.parse(r.stdout) as FailoverPlan;
   }
   async function observe(cluster: ClusterConfig, name: string): Promise<ServerObservation> {

@@ -39,6 +39,7 @@ import type { ClusterConfig } from '../../src/config/types.js';
 import { withSandbox } from '../helpers/sandbox.js';
 import { until } from '../helpers/cluster.js';
 import { NetnsLab, netnsAvailable } from '../helpers/netns.js';
+import { cliArgs } from '../helpers/cli.js';
 
 const SUBNET = 1;
 const SSH_PORT = 2277;
@@ -146,18 +147,18 @@ describe('hooks against network namespaces: hosts (rsync over ssh), VIP, HAProxy
   });
 
   test('mhats hooks test --dry-run prints what each phase would run', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'hooks', 'test', '--conf', conf, '--old-master', 'db1', '--new-master', 'db2', '--dry-run'], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [...cliArgs(), 'hooks', 'test', '--conf', conf, '--old-master', 'db1', '--new-master', 'db2', '--dry-run'], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /environment lab/);
     assert.match(r.stdout, /phase stop:\n {2}vip \(vip; timeout 20 s; on_failure abort\)\n {6}ssh root@10\.213\.1\.21:2277 \(db1, if reachable\): ip addr del 10\.213\.1\.100\/32 dev eth0/);
     assert.match(r.stdout, /rsync -I -s --inplace --timeout=30 -e ssh .* -- <rendered> 10\.213\.1\.11:\/etc\/hosts/);
     assert.match(r.stdout, /every other server of mysql -> maint, then mysql\/db2 -> ready/);
     // Another environment, and one that does not exist.
-    const s = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'hooks', 'test', '--conf', conf, '--old-master', 'db1', '--new-master', 'db2', '--dry-run', '--environment', 'staging'], { encoding: 'utf8', timeout: 60_000 });
+    const s = spawnSync(process.execPath, [...cliArgs(), 'hooks', 'test', '--conf', conf, '--old-master', 'db1', '--new-master', 'db2', '--dry-run', '--environment', 'staging'], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(s.status, 0, s.stderr);
     assert.match(s.stdout, /phase report:\n {2}note \(command/);
     assert.doesNotMatch(s.stdout, /vip/);
-    const n = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'hooks', 'test', '--conf', conf, '--old-master', 'db1', '--new-master', 'db2', '--dry-run', '--environment', 'prod'], { encoding: 'utf8', timeout: 60_000 });
+    const n = spawnSync(process.execPath, [...cliArgs(), 'hooks', 'test', '--conf', conf, '--old-master', 'db1', '--new-master', 'db2', '--dry-run', '--environment', 'prod'], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(n.status, 2, n.stdout + n.stderr);
     assert.match(n.stderr, /no hook set "prod"/);
   });

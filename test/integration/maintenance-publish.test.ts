@@ -30,12 +30,13 @@ import { ConsulStub } from '../helpers/consul-stub.js';
 import { listMaintenance, startMaintenance } from '../../src/app/maintenance.js';
 import { loadConfig } from '../../src/config/load.js';
 import { until, writeManagerConfig } from '../helpers/cluster.js';
+import { cliArgs } from '../helpers/cli.js';
 
 const ETCD_HOST = '127.0.71.1';
 const ETCD = `http://${ETCD_HOST}:2379`;
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const r = await execa(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], { reject: false, timeout: 60_000, env: { NO_COLOR: '1' } });
+  const r = await execa(process.execPath, [...cliArgs(), ...args], { reject: false, timeout: 60_000, env: { NO_COLOR: '1' } });
   return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 

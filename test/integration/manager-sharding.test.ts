@@ -23,6 +23,7 @@ import { ManagerProcess } from '../helpers/manager.js';
 import { until } from '../helpers/cluster.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { clusterSandboxes, etcdJournal, ownerNames, writeShardedConfigs } from '../helpers/sharding.js';
+import { cliArgs } from '../helpers/cli.js';
 
 const ETCD_HOST = '127.0.81.1';
 const ETCD_CLIENT = `http://${ETCD_HOST}:2379`;
@@ -87,7 +88,7 @@ describe('clusters spread over three managers (etcd sharding)', () => {
     const owned = statuses.flatMap((s) => s.ha.owned).sort();
     assert.deepEqual(owned, [...clusterNames].sort(), 'every cluster owned by exactly one manager');
     for (const s of statuses) assert.deepEqual(s.ha.owners, expected, 'every manager shows every owner');
-    const cli = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'status', '--conf', confs.get('m1')!, '--json'], { encoding: 'utf8', timeout: 60_000 });
+    const cli = spawnSync(process.execPath, [...cliArgs(), 'status', '--conf', confs.get('m1')!, '--json'], { encoding: 'utf8', timeout: 60_000 });
     const models = JSON.parse(cli.stdout) as Array<{ cluster: string; owner: string | null }>;
     assert.deepEqual(Object.fromEntries(models.map((m) => [m.cluster, m.owner])), Object.fromEntries(clusterNames.map((c) => [c, o.get(c)!])), cli.stderr);
   });

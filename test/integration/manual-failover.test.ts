@@ -17,6 +17,7 @@ import { withSandbox } from '../helpers/sandbox.js';
 import { until } from '../helpers/cluster.js';
 import { Writer } from '../helpers/writer.js';
 import { SEMI_SYNC } from '../helpers/semisync.js';
+import { cliArgs } from '../helpers/cli.js';
 
 async function checksum(s: SandboxServer): Promise<string> {
   return (await rootSql(s, 'CHECKSUM TABLE mhats_test.t')).trim().split('\t')[1] ?? '';
@@ -47,7 +48,7 @@ describe('mhats failover (manual, no manager running)', () => {
     await stopServer(db1, 'SIGKILL');
     await w.stopped();
 
-    const r = await execa(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'failover', '--conf', conf, '--yes', '--json'], { reject: false, timeout: 120_000, stdin: 'ignore' });
+    const r = await execa(process.execPath, [...cliArgs(), 'failover', '--conf', conf, '--yes', '--json'], { reject: false, timeout: 120_000, stdin: 'ignore' });
     assert.equal(r.exitCode, 0, `${String(r.stdout)}\n${String(r.stderr)}`);
     const report = JSON.parse(String(r.stdout)) as { outcome: string; oldMaster: string; newMaster: string; recovered: string[]; notRecovered: unknown[] };
     assert.equal(report.outcome, 'success');
@@ -74,7 +75,7 @@ describe('mhats failover (manual, no manager running)', () => {
       assert.deepEqual(w.acked.filter((id) => !have.has(id)), [], `${s.name} lost acknowledged writes`);
     }
     // Journaled like an automatic one: status shows it, and the guard now blocks automatic failovers.
-    const status = await execa(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'status', '--conf', conf, '--json'], { reject: false, timeout: 60_000 });
+    const status = await execa(process.execPath, [...cliArgs(), 'status', '--conf', conf, '--json'], { reject: false, timeout: 60_000 });
     const [c] = JSON.parse(String(status.stdout)) as Array<{ master: string; lastFailover: { outcome: string; newMaster: string; oldMaster: string } }>;
     assert.equal(c!.master, nm.name);
     assert.equal(c!.lastFailover.outcome, 'success');

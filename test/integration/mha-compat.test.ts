@@ -17,6 +17,7 @@ import { rootSql, stopServer, type SandboxInfo, type SandboxServer } from '../..
 import { withSandbox } from '../helpers/sandbox.js';
 import { checksum, until } from '../helpers/cluster.js';
 import { recordPid } from '../helpers/manager.js';
+import { cliArgs } from '../helpers/cli.js';
 
 let sb: SandboxInfo;
 let env: NodeJS.ProcessEnv;
@@ -27,8 +28,8 @@ let managerLog: string;
 let manager: ChildProcess | undefined;
 
 function mha(name: string, args: string[]): { code: number | null; out: string; err: string } {
-  const file = name === 'mhats' ? 'src/cli/bin.ts' : `src/cli/mha-bin/${name}.ts`;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', file, ...args], { env, encoding: 'utf8', timeout: 90_000 });
+  const entry = name === 'mhats' ? 'bin' : `mha-bin/${name}`;
+  const r = spawnSync(process.execPath, [...cliArgs(entry), ...args], { env, encoding: 'utf8', timeout: 90_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -129,7 +130,7 @@ describe('MHA users switch without editing anything', () => {
 
   test('masterha_manager: logs to manager_log; check_status 0; a crash failover calls stopssh, the script connects with --new_master_password, nothing acknowledged is lost; masterha_stop', async () => {
     const [db1, db2, db3] = db as [SandboxServer, SandboxServer, SandboxServer];
-    manager = spawn(process.execPath, ['--import', 'tsx', 'src/cli/mha-bin/masterha_manager.ts', `--conf=${cnf}`, '--interactive=0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    manager = spawn(process.execPath, [...cliArgs('mha-bin/masterha_manager'), `--conf=${cnf}`, '--interactive=0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     recordPid(sb.dir, manager.pid!, 'mha-bin/masterha_manager.ts');
     let out = '';
     manager.stdout!.on('data', (d: Buffer) => (out += d.toString()));

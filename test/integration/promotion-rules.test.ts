@@ -32,6 +32,7 @@ import { parse, stringify } from 'yaml';
 import { detectFlavor, replicaStatus, rootSql, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
 import { withSandbox } from '../helpers/sandbox.js';
 import { writeManagerConfig } from '../helpers/cluster.js';
+import { cliArgs } from '../helpers/cli.js';
 
 interface Choice {
   ok: boolean;
@@ -61,7 +62,7 @@ interface Finding {
 }
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const r = await execa(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], { reject: false, timeout: 120_000, stdin: 'ignore', env: { NO_COLOR: '1' } });
+  const r = await execa(process.execPath, [...cliArgs(), ...args], { reject: false, timeout: 120_000, stdin: 'ignore', env: { NO_COLOR: '1' } });
   return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 

@@ -23,9 +23,10 @@ import { withSandbox } from '../helpers/sandbox.js';
 import { ManagerProcess } from '../helpers/manager.js';
 import { netnsAvailable } from '../helpers/netns.js';
 import { checksum, until, writeManagerConfig } from '../helpers/cluster.js';
+import { cliArgs } from '../helpers/cli.js';
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const r = await execa(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], { reject: false, timeout: 90_000, env: { NO_COLOR: '1' } });
+  const r = await execa(process.execPath, [...cliArgs(), ...args], { reject: false, timeout: 90_000, env: { NO_COLOR: '1' } });
   return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 

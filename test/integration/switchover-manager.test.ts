@@ -10,6 +10,7 @@ import { rootSql, stopServer, type SandboxInfo, type SandboxServer } from '../..
 import { withSandbox } from '../helpers/sandbox.js';
 import { writeManagerConfig } from '../helpers/cluster.js';
 import { ManagerProcess } from '../helpers/manager.js';
+import { cliArgs } from '../helpers/cli.js';
 
 describe('manager and switchover', () => {
   let sb: SandboxInfo;
@@ -29,7 +30,7 @@ describe('manager and switchover', () => {
 
   test('the manager follows the switched master and does not fail over the old one', async () => {
     const [db1, db2] = sb.servers as [SandboxServer, SandboxServer];
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'switchover', '--conf', conf, '--new-master', 'db2', '--yes'], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [...cliArgs(), 'switchover', '--conf', conf, '--new-master', 'db2', '--yes'], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.equal((await rootSql(db2, 'SELECT @@read_only')).trim(), '0');
     await mgr.waitFor(/^the master changed outside mhats \(db1 → db2\): watching db2/, 30_000);

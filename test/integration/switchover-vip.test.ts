@@ -26,6 +26,7 @@ import { rootSql, type SandboxInfo, type SandboxServer } from '../../src/sandbox
 import type { DrillWriter } from '../../src/adapters/drill/writer.js';
 import { netnsAvailable } from '../helpers/netns.js';
 import { failIpInSshd, switchoverJson, vipHolders as holdersOf, vipLab, watchVip as watchVipOf, type VipLab } from '../helpers/vip.js';
+import { cliArgs } from '../helpers/cli.js';
 
 const SUBNET = '10.213.45';
 const VIP = `${SUBNET}.100`;
@@ -56,7 +57,7 @@ describe('switchover with the built-in vip hook: the VIP moves inside the databa
   const landsOn = (s: SandboxServer, from: number): Promise<void> => lab.landsOn(s, from);
 
   test('--dry-run: the plan shows the VIP moved inside the switch; nothing changed', async () => {
-    const r = await execa(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'switchover', '--conf', conf, '--dry-run', '--new-master', 'db2'], { reject: false, timeout: 60_000, env: { NO_COLOR: '1' }, stdin: 'ignore' });
+    const r = await execa(process.execPath, [...cliArgs(), 'switchover', '--conf', conf, '--dry-run', '--new-master', 'db2'], { reject: false, timeout: 60_000, env: { NO_COLOR: '1' }, stdin: 'ignore' });
     const out = `${String(r.stdout)}${String(r.stderr)}`;
     assert.equal(r.exitCode, 0, out);
     assert.match(out, / 1\. db1's host: release 10\.213\.45\.100\/32 +\(writes through it blocked from here\)\n +2\. db1: set read_only = ON/);

@@ -23,6 +23,7 @@ import { detectFlavor, replicaStatus, rootSql, type SandboxInfo, type SandboxSer
 import { withSandbox } from '../helpers/sandbox.js';
 import { until } from '../helpers/cluster.js';
 import { FollowingWriter, type WriterTarget } from '../helpers/writer.js';
+import { cliArgs } from '../helpers/cli.js';
 
 interface Run {
   code: number;
@@ -33,7 +34,7 @@ interface Run {
 
 /** Runs the CLI without blocking the event loop (the writer keeps writing meanwhile). */
 async function switchover(conf: string, ...args: string[]): Promise<Run> {
-  const r = await execa(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'switchover', '--conf', conf, '--json', ...args], { reject: false, timeout: 90_000, env: { NO_COLOR: '1' }, stdin: 'ignore' });
+  const r = await execa(process.execPath, [...cliArgs(), 'switchover', '--conf', conf, '--json', ...args], { reject: false, timeout: 90_000, env: { NO_COLOR: '1' }, stdin: 'ignore' });
   const stdout = String(r.stdout);
   let report: Run['report'];
   try {
@@ -271,7 +272,7 @@ describe('switchover by GTID', () => {
   });
 
   test('without a terminal and without --yes: refused, nothing changed', async () => {
-    const r = await execa(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'switchover', '--conf', conf], { reject: false, timeout: 60_000, stdin: 'ignore' });
+    const r = await execa(process.execPath, [...cliArgs(), 'switchover', '--conf', conf], { reject: false, timeout: 60_000, stdin: 'ignore' });
     assert.equal(r.exitCode, 1);
     assert.match(String(r.stderr), /pass --yes/);
     assert.equal(await readOnly(db1), '0');
