@@ -35,7 +35,7 @@ import { resetSandbox, writable } from '../helpers/reset.js';
 
 const SCHEMA = 'CREATE DATABASE t; CREATE TABLE t.t (id INT PRIMARY KEY, v VARCHAR(200)) ENGINE=InnoDB';
 /** How long the slow hook runs. */
-const HOOK_MS = 5000;
+const HOOK_MS = 4000;
 /** db1 read-only at most this long after its first answer (the watch's pace is 100 ms). */
 const BOUND_MS = 1000;
 
