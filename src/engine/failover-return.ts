@@ -108,8 +108,8 @@ export class OldMasterReturnWatch {
   #dispatch(e: ReturnWatchEvent): void {
     const { state, action } = stepReturnWatch(this.#state, e, FENCE_RETRY_MS);
     this.#state = state;
-    if (action.do === 'probe') this.#start(this.#probe().then((result) => ({ type: 'probed', result }) as const));
-    else if (action.do === 'fence') this.#start(this.#fence().then((ok) => ({ type: 'fenced', ok }) as const));
+    if (action.do === 'probe') this.#start(this.#probe().then((result) => ({ type: 'probed', result }) as const), { type: 'probed', result: 'not_answering' });
+    else if (action.do === 'fence') this.#start(this.#fence().then((ok) => ({ type: 'fenced', ok }) as const), { type: 'fenced', ok: false });
     else if (action.do === 'retry') {
       this.#retry = setTimeout(() => {
         this.#retry = undefined;
@@ -119,12 +119,17 @@ export class OldMasterReturnWatch {
     }
   }
 
-  /** Never rejects: its event is dispatched when it ends. */
-  #start(p: Promise<ReturnWatchEvent>): void {
-    const done = p.then((ev) => {
-      if (this.#inflight === done) this.#inflight = undefined;
-      this.#dispatch(ev);
-    });
+  /** Its event is dispatched when it ends (`failed` if it threw: a journal that could not be written); `#inflight` never rejects. */
+  #start(p: Promise<ReturnWatchEvent>, failed: ReturnWatchEvent): void {
+    const done = p
+      .catch((err: unknown) => {
+        this.#run.log.error({ server: this.#dead.name }, `the return watch of ${this.#dead.name}: ${(err as Error).message}`);
+        return failed;
+      })
+      .then((ev) => {
+        if (this.#inflight === done) this.#inflight = undefined;
+        this.#dispatch(ev);
+      });
     this.#inflight = done;
   }
 
