@@ -20,6 +20,7 @@ import type { Cutter } from './ops/salvage.js';
 import { deadline, FailoverFailed } from './ops/admin.js';
 import type { FailoverLocks } from '../adapters/leader/failover-lock.js';
 import type { SshPool } from '../adapters/ssh/session.js';
+import type { ReturnWatchDeps } from './return-watch.js';
 
 export interface FailoverRequest {
   cluster: ClusterConfig;
@@ -73,6 +74,8 @@ export interface FailoverDeps {
   onFenced?: ((server: ServerConfig) => void) | undefined;
   /** Persistent SSH sessions (warmed by the monitor): the fence of a hung master and the built-in vip hook reuse them. */
   sshPool?: SshPool | undefined;
+  /** The connections of the old master's return watch during the failover (tests; default: real sessions). */
+  returnWatchDeps?: ((server: ServerConfig) => ReturnWatchDeps) | undefined;
 }
 
 export interface PhaseRecord {

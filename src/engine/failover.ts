@@ -26,6 +26,10 @@
  * IO threads it stopped and leaves the old master fenced: outcome failed. The
  * old master is demoted from the moment fencing begins (a journal record), so
  * it stays fenced whatever happens next; a failure after promotion is partial.
+ * From the end of Phase 2 until the failover ends (any outcome), the old master
+ * is watched for its return: restarted writable, it is fenced about 100 ms
+ * after it answers, beside whatever the failover does (src/engine/failover-return.ts);
+ * the monitor's own watch takes over afterwards.
  */
 import { inspectServer } from '../adapters/mysql/inspect.js';
 import { phaseBudgetMs } from '../adapters/hooks/runner.js';
@@ -48,6 +52,7 @@ import { takeFailoverLocks } from '../adapters/leader/failover-lock.js';
 import { applyRelayLog, startIoThreads } from './ops/replica.js';
 import { positionOf, resetReplication, setWritable, stopReplication } from './ops/master.js';
 import { CATCH_UP_MS, MAX_CATCH_UPS, settleReturnedOldMaster } from './returned-master.js';
+import { OldMasterReturnWatch } from './failover-return.js';
 import { FailoverRun, StopPartial, type FailoverDeps, type FailoverReport, type FailoverRequest } from './failover-run.js';
 import { ChooseAgain, runSteps, type StepEnv } from './failover-steps.js';
 
@@ -111,6 +116,13 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
   let background: Promise<unknown> | undefined;
   /** What Phase 2 did (IO threads stopped, the late SQL fence, the early VIP): read by the cleanup after a failure too. */
   const p2: ShutdownState = { ioStopped: new Set<string>(), poweredOff: false, gone: new Map<string, string>(), shutdownDeferred: false };
+  /** From the end of Phase 2 to the end: the old master fenced at once if it comes back writable (src/engine/failover-return.ts). */
+  let returnWatch: OldMasterReturnWatch | undefined;
+  const stopReturnWatch = async (): Promise<void> => {
+    const w = returnWatch;
+    returnWatch = undefined;
+    await w?.stop();
+  };
   try {
     if (dead === undefined) throw new FailoverRefused(`${req.deadMaster} is not a server of cluster ${cluster.name}`);
     if (run.hookProblem !== undefined) throw new FailoverRefused(run.hookProblem);
@@ -165,6 +177,13 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     await run.phase(PHASE.shutdown, 30_000 + phaseBudgetMs(run.hooks, 'stop'), (signal) => shutdownDeadMaster(run, { dead, survivors, sshProbe, candidate: cand, candidateObs: obs.get(cand) }, p2, signal));
     const sshReachable = p2.sshReachable;
     const { gone, poweredOff, powerOffRecheck } = p2;
+    // Dead or fenced, and demoted: from here until the failover ends, a return writable (a restart by systemd,
+    // without read_only in its my.cnf) is fenced about 100 ms after it answers, beside whatever the failover does.
+    // Its own work on the old master (the late fence, the re-checks before the promotion) is never disturbed.
+    returnWatch = OldMasterReturnWatch.start(run, dead);
+    returnWatch.track(p2.fenceLate);
+    returnWatch.track(powerOffRecheck);
+    const rw = returnWatch;
 
     // ---------------------------------------------------------------- Phase 3.1
     const applyMs = Math.max(10, cluster.seconds_behind_master * 2) * 1000;
@@ -280,7 +299,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       // connection attempt is bounded tighter. With built-in start hooks only, this runs beside them.
       const settle = async (): Promise<Awaited<ReturnType<typeof settleReturnedOldMaster>>> => {
         const knownEnd = salvage?.bytes !== undefined || salvage?.transactions === 0 ? undefined : plan.latest.coord;
-        return settleReturnedOldMaster({ run, dead, newMaster: nm, plan, obs, knownEnd, at: await positionOf(nm, cluster, signal), sshPool: deps.sshPool, onFenced: deps.onFenced, signal, recheckConnectMs: poweredOff ? POWERED_OFF_RECHECK_MS : undefined, firstRefence: powerOffRecheck });
+        return settleReturnedOldMaster({ run, dead, newMaster: nm, plan, obs, knownEnd, at: await positionOf(nm, cluster, signal), sshPool: deps.sshPool, onFenced: deps.onFenced, signal, recheckConnectMs: poweredOff ? POWERED_OFF_RECHECK_MS : undefined, firstRefence: powerOffRecheck, exclusive: (fn) => rw.own(fn) });
       };
       let hooks: PhaseOutcome;
       let settled: Awaited<ReturnType<typeof settleReturnedOldMaster>>;
@@ -384,6 +403,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     });
     const summary = outcome === 'success' ? `Master failover to ${nm.name} completed successfully.` : `Master failover to ${nm.name} done, but recovery on slave partially failed.`;
     run.log.info({ outcome, durationMs: deps.now() - run.t0 }, summary);
+    await stopReturnWatch();
     return run.finish(outcome, summary);
   } catch (err) {
     if (background !== undefined) await background;
@@ -391,6 +411,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
     const msg = err instanceof Error ? err.message : String(err);
     if (err instanceof FailoverRefused) {
       run.log.warn({ reason: msg }, `failover of ${req.deadMaster} refused: ${msg}`);
+      await stopReturnWatch();
       return run.finish('refused', msg);
     }
     // Leadership is checked again before touching anything: another manager may act now.
@@ -415,8 +436,11 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       const outcome = run.promoted ? 'partial' : 'failed';
       await run.hooksIn('report', { origMaster: dead, newMaster: nmServer, newSlaves: nmServer ? report.recovered.map((n) => run.server(n)) : undefined, outcome, subject: `${cluster.name}: MySQL Master failover ${dead.name}${nmServer ? ` to ${nmServer.name}` : ''}`, body: [`Master ${dead.name} is down!`, `Failover ${outcome === 'partial' ? 'stopped after the promotion' : 'FAILED'}: ${msg}`].join('\n') }).catch((e: unknown) => run.log.warn({ err: (e as Error).message }, 'report hooks failed'));
     }
+    // The old master stays fenced (demoted: the monitor's watch fences it when it answers) whether or not a new master was promoted.
+    await stopReturnWatch();
     return run.finish(run.promoted ? 'partial' : 'failed', msg);
   } finally {
+    await stopReturnWatch();
     if (deferred !== undefined) {
       if (deps.onDeferred) deps.onDeferred(deferred);
       else await deferred;

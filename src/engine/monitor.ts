@@ -19,7 +19,7 @@ import { SshPool } from '../adapters/ssh/session.js';
 import { sshOptionsFor } from '../adapters/ssh/targets.js';
 import { detectionSettings, topologyOptions } from '../config/resolve.js';
 import { MasterWatch } from './master-watch.js';
-import { ReturnWatch, realReturnWatchDeps, type ReturnWatchDeps } from './return-watch.js';
+import { ReturnWatch, realReturnWatchDeps, returnWatchOptions, type ReturnWatchDeps } from './return-watch.js';
 import { returnWatchWindowMs, serversToWatchForReturn } from '../domain/return-watch.js';
 import { Suspicion } from './suspicion.js';
 import { readMhaStateFiles } from '../adapters/journal/mha-state-files.js';
@@ -774,6 +774,7 @@ export class ClusterMonitor {
           fencingToken: this.deps.fencingToken,
           onPromoted: (s) => this.#observe(() => this.deps.onMasterChanged?.(s.name, 'promoted')),
           onFenced: (s) => this.#observe(() => this.deps.onFenced?.(s.name)),
+          returnWatchDeps: this.deps.returnWatchDeps,
           // Delayed replicas recovering after the failover never hold up the watch loop.
           onDeferred: (done) => void done.catch((err: unknown) => this.#log.error({ err: (err as Error).message }, `recovering a replica after the failover failed: ${(err as Error).message}`)),
         },
@@ -819,7 +820,7 @@ export class ClusterMonitor {
       const srv = this.cluster.servers.find((s) => s.name === name);
       if (srv === undefined) continue;
       const deps = this.deps.returnWatchDeps?.(srv) ?? realReturnWatchDeps(target(srv));
-      const w = new ReturnWatch(name, deps, { pollMs: 100, attemptTimeoutMs: Math.min(500, this.cluster.connect_timeout * 1000), answeredRetryMs: Math.max(1000, this.cluster.ping_interval * 1000) }, () => {
+      const w = new ReturnWatch(name, deps, returnWatchOptions(this.cluster), () => {
         this.#log.debug({ server: name }, `${name} (a failed old master) answers again: probing it now`);
         this.#returnAnswered = true;
         this.#pause.wake();

@@ -15,6 +15,7 @@
  * src/domain/return-watch.ts.
  */
 import { openSession, DbError, type DbTarget } from '../adapters/mysql/connection.js';
+import type { ClusterConfig } from '../config/types.js';
 
 /** The part of a session the watch needs. */
 export interface WatchSession {
@@ -38,6 +39,11 @@ export interface ReturnWatchOptions {
   attemptTimeoutMs: number;
   /** After an answer that is an error (access denied, too many connections), or a host name that does not resolve: the next attempt. */
   answeredRetryMs: number;
+}
+
+/** The pace of a watch (the monitor's, and the failover's own from Phase 2 on): ~10 attempts a second, each within 500 ms at most. */
+export function returnWatchOptions(cluster: ClusterConfig): ReturnWatchOptions {
+  return { pollMs: 100, attemptTimeoutMs: Math.min(500, cluster.connect_timeout * 1000), answeredRetryMs: Math.max(1000, cluster.ping_interval * 1000) };
 }
 
 /** Failure kinds that only a running mysqld gives: it answered. */

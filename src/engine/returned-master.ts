@@ -37,6 +37,8 @@ export interface ReturnedMasterInput {
   recheckConnectMs?: number | undefined;
   /** The first re-check, already started (after a power-off it need not wait for the promotion's eve). */
   firstRefence?: Promise<Refence> | undefined;
+  /** Runs each re-check as the failover's own work on the old master: the return watch's probe or fence is not beside it (failover-return.ts). */
+  exclusive?: (<T>(fn: () => Promise<T>) => Promise<T>) | undefined;
 }
 
 export interface ReturnedMasterOutcome {
@@ -55,6 +57,7 @@ export async function settleReturnedOldMaster(i: ReturnedMasterInput): Promise<R
   const fromOld = new Set<string>();
   let at = i.at;
   let oldEnd: BinlogCoord | undefined;
+  const own = i.exclusive ?? (<T,>(fn: () => Promise<T>): Promise<T> => fn());
   /** The new master took the old master's new writes: the others too, from it (othersAfterCatchUp, returned.ts). */
   const othersFromOldMaster = async (upTo: string): Promise<void> => {
     const o = othersAfterCatchUp({ oldMaster: dead.name, newMaster: nm.name, newMasterLogsReplicated: obs.get(nm.name)!.logSlaveUpdates, upTo, replicas: plan.replicas });
@@ -79,7 +82,7 @@ export async function settleReturnedOldMaster(i: ReturnedMasterInput): Promise<R
     }
   };
   for (let catchUps = 0, catchUpFailed: string | undefined; ; ) {
-    const rf = catchUps === 0 && i.firstRefence !== undefined ? await i.firstRefence : await run.step(dead.name, 'refence', () => refence(dead, cluster, run.log, signal, i.sshPool, i.recheckConnectMs), (r) => r.detail);
+    const rf = catchUps === 0 && i.firstRefence !== undefined ? await i.firstRefence : await run.step(dead.name, 'refence', () => own(() => refence(dead, cluster, run.log, signal, i.sshPool, i.recheckConnectMs)), (r) => r.detail);
     if (rf.state === 'fenced') i.onFenced?.(dead);
     const v = onOldMasterReturned({ oldMaster: dead.name, newMaster: nm.name, flavor: plan.flavor, state: rf.state, oldHolds: rf.state === 'fenced' ? rf.holds : '', oldCoord: rf.state === 'fenced' ? rf.coord : undefined, newMasterHolds: at.gtid, knownEnd: i.knownEnd, catchUps, maxCatchUps: MAX_CATCH_UPS, catchUpFailed });
     if (v.action === 'promote') {

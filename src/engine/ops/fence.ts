@@ -16,10 +16,11 @@ import { fenceOverSql, killMysqldOverSsh } from './fencing.js';
  * (and super_read_only where it exists) with a lock_wait_timeout, every client session killed
  * whether or not read_only took, then read back. Returns what it did; throws NotAnswering when no
  * SQL session opens, and FailoverFailed when it answers but read_only is not verified (access
- * denied, too many connections, a statement that failed).
+ * denied, too many connections, a statement that failed). Aborting `signal` destroys its sessions
+ * (a deadline): it then returns (or throws) at once.
  */
-export async function fenceOldMaster(server: ServerConfig, cluster: ClusterConfig, log: Logger): Promise<string> {
-  const r = await fenceOverSql(server, cluster);
+export async function fenceOldMaster(server: ServerConfig, cluster: ClusterConfig, log: Logger, signal?: AbortSignal): Promise<string> {
+  const r = await fenceOverSql(server, cluster, undefined, signal);
   if (r.sql === 'not_answering') throw new NotAnswering(r.detail);
   if (r.sql === 'unverified') throw new FailoverFailed(`it answers but could not be fenced: ${r.detail}`);
   log.warn({ server: server.name, killed: r.sessionsKilled }, `fenced ${server.name}: ${r.detail}`);

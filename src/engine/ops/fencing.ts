@@ -93,11 +93,11 @@ export interface HardFenceResult {
 }
 
 /** SQL part: read_only with lock_wait_timeout, every client session killed whatever read_only did, verified. */
-export async function fenceOverSql(server: ServerConfig, cluster: ClusterConfig, connectTimeoutMs?: number): Promise<{ sql: SqlFence; sqlFailure?: string; readOnly?: boolean; sessionsKilled: number; detail: string }> {
+export async function fenceOverSql(server: ServerConfig, cluster: ClusterConfig, connectTimeoutMs?: number, signal?: AbortSignal): Promise<{ sql: SqlFence; sqlFailure?: string; readOnly?: boolean; sessionsKilled: number; detail: string }> {
   const connectMs = connectTimeoutMs ?? Math.min(1000, cluster.connect_timeout * 1000);
   let a: Admin;
   try {
-    a = await Admin.open(server, cluster, connectMs);
+    a = await Admin.open(server, cluster, { connectTimeoutMs: connectMs, signal });
   } catch (err) {
     const kind = err instanceof DbError ? err.kind : 'other';
     // It answered but refuses us (access denied, too many connections): alive, and not fenced.
@@ -119,7 +119,7 @@ export async function fenceOverSql(server: ServerConfig, cluster: ClusterConfig,
   const reopen = async (): Promise<Admin | undefined> => {
     if (admin?.s.alive) return admin;
     admin?.destroy();
-    admin = await Admin.open(server, cluster, connectMs).catch((err: unknown) => {
+    admin = await Admin.open(server, cluster, { connectTimeoutMs: connectMs, signal }).catch((err: unknown) => {
       notes.push(`reconnect: ${(err as Error).message}`);
       return undefined;
     });
