@@ -60,6 +60,12 @@ function relayFrom(env: StepEnv, source: string): RelayCatchUp {
   return r;
 }
 
+/** Reads now, from `source`'s relay logs, the events after `from` that a relay_diff step will apply later (RelayCatchUp.prefetch). */
+export async function prefetchRelayDiff(env: StepEnv, source: string, from: import('../domain/types.js').BinlogCoord, signal?: AbortSignal): Promise<{ ok: boolean; reason?: string }> {
+  const r = await relayFrom(env, source).prefetch(from, signal);
+  return r.ok ? { ok: true } : { ok: false, reason: r.reason };
+}
+
 async function execStep(env: StepEnv, s: ServerConfig, step: Step, ctx: OpCtx): Promise<string> {
   const { run } = env;
   const user = replUser(run.cluster, env.obs.get(s.name) ?? ({} as ServerObservation));

@@ -54,7 +54,7 @@ import { positionOf, resetReplication, setWritable, stopReplication } from './op
 import { CATCH_UP_MS, MAX_CATCH_UPS, settleReturnedOldMaster } from './returned-master.js';
 import { OldMasterReturnWatch } from './failover-return.js';
 import { FailoverRun, StopPartial, type FailoverDeps, type FailoverReport, type FailoverRequest } from './failover-run.js';
-import { ChooseAgain, runSteps, type StepEnv } from './failover-steps.js';
+import { ChooseAgain, prefetchRelayDiff, runSteps, type StepEnv } from './failover-steps.js';
 
 export type { FailoverDeps, FailoverReport, FailoverRequest, PhaseRecord } from './failover-run.js';
 export { FailoverFailed, FailoverRefused, withDeadline, waitUntil, Admin, target, hookTimeoutMs } from './ops/admin.js';
@@ -345,10 +345,21 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       // A survivor others take relay-log events from is repointed (its relay logs discarded) only after they all have.
       const ready = new Map<string, () => void>();
       const allLevel = Promise.all(left.map((r) => new Promise<void>((res) => ready.set(r.name, res))));
+      // The delayed replicas recovered after the failover take theirs later: read them now, before their source is
+      // repointed (the new master's relay logs are kept for them instead, until they are done).
+      const ahead = later.flatMap((r) => r.steps.flatMap((x) => (x.kind === 'relay_diff' && x.source !== nm.name ? [{ replica: r.name, source: x.source, from: x.from }] : [])));
+      const readAhead = new Map<string, Promise<unknown>>();
+      for (const a of ahead) {
+        const p = prefetchRelayDiff(env, a.source, a.from, signal).then((res) => {
+          if (!res.ok) run.event(`could not read ahead ${a.source}'s relay logs after ${formatCoord(a.from)} for ${a.replica} (recovered after the failover): ${res.reason ?? '?'}`);
+        });
+        readAhead.set(a.source, Promise.all([readAhead.get(a.source), p]));
+      }
       env.levelDone = (name) => ready.get(name)?.();
       env.beforeRepoint = async (name) => {
         ready.get(name)?.();
         if (plan.sources.relay.includes(name)) await allLevel;
+        await readAhead.get(name);
       };
       // Those brought level from the returned old master are only repointed.
       const mode = plan.mode ?? 'position';

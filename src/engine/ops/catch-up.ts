@@ -8,7 +8,7 @@ import { applyBinlog } from '../../adapters/mysql/apply-binlog.js';
 import { formatCoord } from '../../domain/binlog-coord.js';
 import type { BinlogCoord } from '../../domain/types.js';
 import { Admin, FailoverFailed } from './admin.js';
-import { relayDiff } from './relay-diff.js';
+import { relayDiff, type RelayDiffResult } from './relay-diff.js';
 import { recordApplied } from './replica.js';
 import { target } from './admin.js';
 
@@ -39,6 +39,8 @@ export class RelayCatchUp {
   readonly #cluster: ClusterConfig;
   readonly source: ServerConfig;
   #loc: { dir: string; currentFile: string } | undefined;
+  /** Diffs read ahead (prefetch), by their start coordinate. */
+  #read = new Map<string, Promise<RelayDiffResult>>();
 
   constructor(cluster: ClusterConfig, source: ServerConfig) {
     this.#cluster = cluster;
@@ -51,6 +53,34 @@ export class RelayCatchUp {
    * how many were applied; rejects with the reason it could not.
    */
   async catchUp(server: ServerConfig, from: BinlogCoord, signal?: AbortSignal): Promise<{ transactions: number; ms: number }> {
+    const cluster = this.#cluster;
+    // Read ahead while the relay logs were there (prefetch), else now; a read ahead that failed is tried again.
+    const ahead = await this.#read.get(formatCoord(from))?.catch(() => undefined);
+    const d = ahead?.ok ? ahead : await this.#diff(from, signal);
+    if (!d.ok) throw new FailoverFailed(d.reason);
+    if (d.diff === undefined) return { transactions: 0, ms: 0 };
+    const ms = await applyBinlogTo(cluster, server, d.diff.bytes, d.diff.gtids, signal);
+    return { transactions: d.diff.transactions, ms };
+  }
+
+  /**
+   * Reads now the events after `from` that a catchUp(…, from) will apply later: a replica recovered in the
+   * background after the failover needs them after this source has been repointed (its relay logs discarded).
+   * A failed read is tried again by the catchUp.
+   */
+  async prefetch(from: BinlogCoord, signal?: AbortSignal): Promise<RelayDiffResult> {
+    const key = formatCoord(from);
+    let p = this.#read.get(key);
+    if (p === undefined) {
+      p = this.#diff(from, signal);
+      this.#read.set(key, p);
+    }
+    const r = await p.catch((err: unknown): RelayDiffResult => ({ ok: false, reason: (err as Error).message }));
+    if (!r.ok) this.#read.delete(key);
+    return r;
+  }
+
+  async #diff(from: BinlogCoord, signal?: AbortSignal): Promise<RelayDiffResult> {
     const cluster = this.#cluster;
     if (this.#loc === undefined) {
       const a = await Admin.open(this.source, cluster, { signal });
@@ -67,11 +97,7 @@ export class RelayCatchUp {
         throw err;
       }
     }
-    const d = await relayDiff(cluster, this.source, this.#loc, from, { timeoutMs: 30_000, signal });
-    if (!d.ok) throw new FailoverFailed(d.reason);
-    if (d.diff === undefined) return { transactions: 0, ms: 0 };
-    const ms = await applyBinlogTo(cluster, server, d.diff.bytes, d.diff.gtids, signal);
-    return { transactions: d.diff.transactions, ms };
+    return relayDiff(cluster, this.source, this.#loc, from, { timeoutMs: 30_000, signal });
   }
 
   describe(from: BinlogCoord): string {
