@@ -285,6 +285,12 @@ export class SimFleet {
       return (l) => ({ rows: [{ File: 'mysql-bin.000001', Position: l.spec.master !== undefined ? 4 : SimFleet.#binlogPos(this.#position(l).seq), Binlog_Do_DB: '', Binlog_Ignore_DB: '' }] });
     if (q === "SHOW GLOBAL VARIABLES LIKE 'rpl_semi_sync%'") return () => ({ rows: SimFleet.#SEMI_VARS });
     if (q === "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync%'") return () => ({ rows: SimFleet.#SEMI_STATUS });
+    // MHA's monitor lock: the client address of the session holding it (this manager's own, kept after a route cut).
+    const proc = /^SELECT HOST AS host FROM information_schema\.PROCESSLIST WHERE ID = (\d+)$/.exec(q);
+    if (proc) {
+      const id = Number(proc[1]);
+      return (_l, connId) => ({ rows: id === connId ? [{ host: `127.0.0.1:${40_000 + (connId % 20_000)}` }] : [] });
+    }
     if (/^SELECT User AS user, Host AS host FROM mysql\.user WHERE Repl_slave_priv = 'Y'/.test(q)) return () => ({ rows: [{ user: 'repl', host: '127.%' }] });
     if (/^CREATE (DATABASE|TABLE) IF NOT EXISTS infra/.test(q) || /^INSERT INTO infra\.chk_masterha/.test(q)) return () => ({ ok: true });
     const key = q.replace(/\s+/g, ' ').slice(0, 60);

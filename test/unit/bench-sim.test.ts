@@ -14,6 +14,10 @@ import { inspectServer } from '../../src/adapters/mysql/inspect.js';
 import { SessionKeeper } from '../../src/adapters/mysql/keeper.js';
 import { WitnessSampler } from '../../src/adapters/mysql/witness.js';
 import { Secret } from '../../src/domain/secret.js';
+import { MasterMonitorLock } from '../../src/adapters/leader/advisory-lock.js';
+import { silentLogger } from '../../src/ports/logger.js';
+import type { SshSettings } from '../../src/config/types.js';
+import { clusterConfig, serverConfig } from '../helpers/config.js';
 
 test('PacketReader: packets split over chunks and several in one chunk, each with its sequence id', () => {
   const w = new PacketWriter(8);
@@ -108,6 +112,14 @@ test("the manager's monitoring reads are all simulated, with values that change"
   const s = await sampler.sampleOne(target(2), (h, port) => h === host(1) && port === 3306);
   assert.ok(s.reachable && s.replicatesFromMaster && s.io === 'Yes' && s.heartbeats !== undefined, JSON.stringify(s));
   sampler.close();
+
+  // MHA's monitor lock on the master, as the manager holds it (taken, its holder and the holder's client address read back).
+  const lock = new MasterMonitorLock({ cluster: clusterConfig([1, 2, 3].map((i) => serverConfig(`db${i}`, host(i))), { connect_timeout: 2, user: 'root', port: 22, options: [] } as unknown as SshSettings, { name: 'sim', query_timeout: 2, connect_timeout: 2 }), master: () => 'db1', log: silentLogger });
+  await lock.check();
+  await lock.check();
+  assert.equal(lock.heldOn, 'db1');
+  assert.equal(lock.blocked, false);
+  await lock.stop();
 
   assert.deepEqual(fleet.unknown, {}, 'no statement the simulator does not know');
 });
