@@ -20,7 +20,6 @@
 import { before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config/load.js';
-import { openSession, type DbTarget } from '../../src/adapters/mysql/connection.js';
 import { target } from '../../src/engine/ops/admin.js';
 import { runFailover } from '../../src/engine/failover.js';
 import { FileJournal } from '../../src/adapters/journal/file-journal.js';
@@ -30,6 +29,7 @@ import { cutSavedBinlog } from '../../src/domain/binlog-cut.js';
 import type { ScriptResult, ScriptRun } from '../../src/adapters/hooks/run-script.js';
 import { rootSql, startServer, stopServer, type SandboxInfo, type SandboxServer } from '../../src/sandbox/index.js';
 import { withSandbox } from '../helpers/sandbox.js';
+import { sampleUntilReadOnly, type Seen } from '../helpers/read-only.js';
 import { until, writeManagerConfig } from '../helpers/cluster.js';
 import { resetSandbox, writable } from '../helpers/reset.js';
 
@@ -38,38 +38,6 @@ const SCHEMA = 'CREATE DATABASE t; CREATE TABLE t.t (id INT PRIMARY KEY, v VARCH
 const HOOK_MS = 4000;
 /** db1 read-only at most this long after its first answer (the watch's pace is 100 ms). */
 const BOUND_MS = 1000;
-
-interface Seen {
-  firstAnswerAt: number | undefined;
-  sawWritable: boolean;
-  readOnlyAt: number | undefined;
-}
-
-/** Samples read_only with a fresh connection every ~20 ms until it is read-only (or the deadline). */
-async function sampleUntilReadOnly(t: DbTarget, until: number): Promise<Seen> {
-  const seen: Seen = { firstAnswerAt: undefined, sawWritable: false, readOnlyAt: undefined };
-  while (Date.now() < until) {
-    const s = await openSession(t, { connectTimeoutMs: 500, queryTimeoutMs: 1000 }).catch(() => undefined);
-    if (s !== undefined) {
-      try {
-        const rows = await s.query<{ ro: number | string }>('SELECT @@global.read_only AS ro');
-        const at = Date.now();
-        seen.firstAnswerAt ??= at;
-        if (Number(rows[0]?.ro) === 0) seen.sawWritable = true;
-        else {
-          seen.readOnlyAt = at;
-          s.destroy();
-          return seen;
-        }
-      } catch {
-        // killed by the fence, or not ready: try again
-      }
-      s.destroy();
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return seen;
-}
 
 describe('the old master restarted writable while its failover runs', () => {
   let sb: SandboxInfo;

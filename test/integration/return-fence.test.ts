@@ -15,47 +15,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config/load.js';
-import { openSession, type DbTarget } from '../../src/adapters/mysql/connection.js';
 import { target } from '../../src/engine/ops/admin.js';
 import { rootSql, startServer, stopServer, type SandboxServer } from '../../src/sandbox/index.js';
 import { withSandbox } from '../helpers/sandbox.js';
+import { sampleUntilReadOnly } from '../helpers/read-only.js';
 import { ManagerProcess } from '../helpers/manager.js';
 import { writeManagerConfig } from '../helpers/cluster.js';
 
 const BOUND_MS = 3000;
-
-interface Seen {
-  firstAnswerAt: number | undefined;
-  sawWritable: boolean;
-  readOnlyAt: number | undefined;
-}
-
-/** Samples read_only with a fresh connection every ~20 ms until it is read-only (or the deadline). */
-async function sampleUntilReadOnly(t: DbTarget, ms: number): Promise<Seen> {
-  const seen: Seen = { firstAnswerAt: undefined, sawWritable: false, readOnlyAt: undefined };
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const s = await openSession(t, { connectTimeoutMs: 500, queryTimeoutMs: 1000 }).catch(() => undefined);
-    if (s !== undefined) {
-      try {
-        const rows = await s.query<{ ro: number | string }>('SELECT @@global.read_only AS ro');
-        const at = Date.now();
-        seen.firstAnswerAt ??= at;
-        if (Number(rows[0]?.ro) === 0) seen.sawWritable = true;
-        else {
-          seen.readOnlyAt = at;
-          s.destroy();
-          return seen;
-        }
-      } catch {
-        // killed by the fence, or not ready: try again
-      }
-      s.destroy();
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return seen;
-}
 
 describe('a failed old master restarted writable is fenced at once', () => {
   test('restart without read_only in my.cnf: fenced right after it answers, twice', async (t) => {
@@ -77,7 +44,7 @@ describe('a failed old master restarted writable is fenced at once', () => {
         const from = m.lines.length;
         const startedAt = Date.now();
         // Sampled from before the start: its first answer is seen within ~20 ms.
-        const sampling = sampleUntilReadOnly(t1, 30_000);
+        const sampling = sampleUntilReadOnly(t1, Date.now() + 30_000);
         db1 = await startServer(db1);
         const seen = await sampling;
         const fence = await m.waitFor(/^the failed old master db1 is back and WRITABLE( while [^:]*)?: fencing it/, 10_000, from);
