@@ -10,12 +10,13 @@
  * the next check that succeeds; it runs no statement.
  */
 import { openSession, type DbSession, type DbTarget } from '../adapters/mysql/connection.js';
+import { IdleSessionSlot } from './idle-session.js';
 
 export class MasterWatch {
   readonly #target: DbTarget;
   readonly #onLost: () => void;
   readonly #connectTimeoutMs: number;
-  #session: DbSession | undefined;
+  readonly #slot = new IdleSessionSlot<DbSession>();
   #opening = false;
   #closed = false;
   /** Closes seen (tests, metrics). */
@@ -29,25 +30,16 @@ export class MasterWatch {
 
   /** Opens the connection when none is open (after a check that succeeded); never throws. */
   ensure(): void {
-    if (this.#closed || this.#opening || this.#session?.alive) return;
+    if (this.#closed || this.#opening || this.#slot.session?.alive) return;
     this.#opening = true;
     openSession(this.#target, { connectTimeoutMs: this.#connectTimeoutMs, queryTimeoutMs: this.#connectTimeoutMs })
-      .then((s) => {
-        if (this.#closed) {
-          s.destroy();
-          return;
-        }
-        this.#session = s;
-        // An idle connection never keeps the process alive (a monitor that is not run() and closed, a test).
-        s.unref();
-        s.onClose(() => {
-          if (this.#session !== s) return;
-          this.#session = undefined;
-          if (this.#closed) return;
+      .then((s) =>
+        // Never keeps the process alive (a monitor that is not run() and closed, a test).
+        this.#slot.keep(s, () => {
           this.lost++;
           this.#onLost();
-        });
-      })
+        }),
+      )
       .catch(() => undefined)
       .finally(() => {
         this.#opening = false;
@@ -56,8 +48,6 @@ export class MasterWatch {
 
   close(): void {
     this.#closed = true;
-    const s = this.#session;
-    this.#session = undefined;
-    s?.destroy();
+    this.#slot.close();
   }
 }

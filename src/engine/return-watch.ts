@@ -16,13 +16,9 @@
  */
 import { openSession, DbError, type DbTarget } from '../adapters/mysql/connection.js';
 import type { ClusterConfig } from '../config/types.js';
+import { IdleSessionSlot, type WatchSession } from './idle-session.js';
 
-/** The part of a session the watch needs. */
-export interface WatchSession {
-  onClose(cb: () => void): void;
-  destroy(): void;
-  unref(): void;
-}
+export type { WatchSession };
 
 export interface ReturnWatchDeps {
   /** Opens a session within timeoutMs (destroying it past the deadline); rejects with a DbError. */
@@ -56,7 +52,7 @@ export class ReturnWatch {
   readonly #onAnswered: (server: string) => void;
   #timer: unknown;
   #inFlight = false;
-  #session: WatchSession | undefined;
+  readonly #slot = new IdleSessionSlot();
   #closed = false;
   /** Attempts made, and how many were answered (tests, metrics). */
   attempts = 0;
@@ -82,9 +78,7 @@ export class ReturnWatch {
     this.#closed = true;
     if (this.#timer !== undefined) this.#deps.clearTimer(this.#timer);
     this.#timer = undefined;
-    const s = this.#session;
-    this.#session = undefined;
-    s?.destroy();
+    this.#slot.close();
   }
 
   #schedule(ms: number): void {
@@ -96,7 +90,7 @@ export class ReturnWatch {
   }
 
   #attempt(): void {
-    if (this.#closed || this.#inFlight || this.#session !== undefined) return;
+    if (this.#closed || this.#inFlight || this.#slot.session !== undefined) return;
     this.#inFlight = true;
     this.attempts++;
     const started = this.#deps.mono();
@@ -113,14 +107,8 @@ export class ReturnWatch {
           s.destroy();
           return;
         }
-        this.#session = s;
-        s.unref();
-        s.onClose(() => {
-          if (this.#session !== s) return;
-          this.#session = undefined;
-          // mysqld died (or the session was killed, e.g. by the fence): watch for the next return.
-          this.#schedule(this.#opts.pollMs);
-        });
+        // mysqld died (or the session was killed, e.g. by the fence): watch for the next return.
+        this.#slot.keep(s, () => this.#schedule(this.#opts.pollMs));
         this.answered++;
         this.#onAnswered(this.server);
       },
