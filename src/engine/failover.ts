@@ -41,7 +41,7 @@ import { isoTime } from '../domain/time.js';
 import { failedServers, guard, summarize } from '../domain/guard.js';
 import { classifySurvivors, type Classification } from '../domain/failover/survivors.js';
 import { stepsWhenLevel, verifyWhenLevel } from '../domain/failover/returned.js';
-import { planFailover, type AppliedPosition, type FailoverPlan, type PlanInput } from '../domain/failover/plan.js';
+import { planFailover, relayReadsAhead, type AppliedPosition, type FailoverPlan, type PlanInput } from '../domain/failover/plan.js';
 import type { BinlogCoord, ServerObservation } from '../domain/types.js';
 import { saveDeadMasterBinlog } from './salvage-phase.js';
 import { POWERED_OFF_RECHECK_MS, isShutdownScript, shutdownDeadMaster, type ShutdownState } from './shutdown-phase.js';
@@ -347,7 +347,7 @@ export async function runFailover(req: FailoverRequest, deps: FailoverDeps): Pro
       const allLevel = Promise.all(left.map((r) => new Promise<void>((res) => ready.set(r.name, res))));
       // The delayed replicas recovered after the failover take theirs later: read them now, before their source is
       // repointed (the new master's relay logs are kept for them instead, until they are done).
-      const ahead = later.flatMap((r) => r.steps.flatMap((x) => (x.kind === 'relay_diff' && x.source !== nm.name ? [{ replica: r.name, source: x.source, from: x.from }] : [])));
+      const ahead = relayReadsAhead(later, nm.name);
       const readAhead = new Map<string, Promise<unknown>>();
       for (const a of ahead) {
         const p = prefetchRelayDiff(env, a.source, a.from, signal).then((res) => {

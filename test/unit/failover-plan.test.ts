@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifySurvivors, type ClassifyInput } from '../../src/domain/failover/survivors.js';
-import { planFailover, type FailoverPlan, type PlanInput, type Step } from '../../src/domain/failover/plan.js';
+import { planFailover, relayReadsAhead, type FailoverPlan, type PlanInput, type Step } from '../../src/domain/failover/plan.js';
 import { onStepFailed } from '../../src/domain/failover/fallback.js';
 import { advanceSlavePos, holdings } from '../../src/domain/failover/positions.js';
 import type { ServerProbe } from '../../src/domain/types.js';
@@ -350,5 +350,23 @@ describe('expected loss and salvage', () => {
     assert.match(no.salvage.reason, /does not answer SSH/);
     assert.equal(no.expectedLoss.count, 5);
     assert.equal(no.expectedLoss.exact, true);
+  });
+});
+
+describe('relay-log reads ahead for deferred replicas', () => {
+  const c = (pos: number): { file: string; pos: number } => ({ file: 'mysql-bin.000001', pos });
+  const r = (name: string, deferred: boolean, steps: Step[]): FailoverPlan['replicas'][number] => ({ name, standing: 'behind', holds: { coord: c(100), gtid: '' }, delay: deferred ? 3600 : 0, deferred, steps });
+
+  test("only a deferred replica's relay_diff from another survivor than the new master is read ahead", () => {
+    const reads = relayReadsAhead(
+      [
+        r('db3', false, [{ kind: 'relay_diff', source: 'db4', from: c(100) }, { kind: 'repoint_position' }]),
+        r('db5', true, [{ kind: 'apply_own_relay_log', liftDelay: true }, { kind: 'relay_diff', source: 'db3', from: c(120) }, { kind: 'repoint_position', keepDelay: 3600 }]),
+        r('db6', true, [{ kind: 'apply_own_relay_log', liftDelay: true }, { kind: 'relay_diff', source: 'db2', from: c(130) }, { kind: 'repoint_position', keepDelay: 3600 }]),
+        r('db7', true, [{ kind: 'repoint_gtid', keepDelay: 3600 }]),
+      ],
+      'db2',
+    );
+    assert.deepEqual(reads, [{ replica: 'db5', source: 'db3', from: c(120) }]);
   });
 });

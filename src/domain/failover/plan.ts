@@ -329,6 +329,15 @@ function withExec(s: Survivor, exec: BinlogCoord): Survivor['obs'] {
 }
 
 /** One line per step, for logs and the dry run. */
+/**
+ * The relay-log reads a deferred replica (recovered after the failover) needs from another survivor than the new
+ * master: Phase 4 discards that survivor's relay logs when it repoints it, so they are read before (the new
+ * master's own relay logs are kept until the deferred replicas are done).
+ */
+export function relayReadsAhead(replicas: readonly ReplicaPlan[], newMaster: string): Array<{ replica: string; source: string; from: BinlogCoord }> {
+  return replicas.filter((r) => r.deferred).flatMap((r) => r.steps.flatMap((x) => (x.kind === 'relay_diff' && x.source !== newMaster ? [{ replica: r.name, source: x.source, from: x.from }] : [])));
+}
+
 export function describeStep(s: Step, newMaster: string): string {
   switch (s.kind) {
     case 'relay_diff':
